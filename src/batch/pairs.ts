@@ -1,0 +1,23 @@
+import type { ThunderError } from '../errors.js';
+
+/**
+ * Where a batch parser sends what it finds. `index` is the 1-based line number in the
+ * line formats and the 1-based pair number in a JSON object.
+ */
+export interface PairSink {
+  /** A pair that passed every check: key as text, value as a byte string. */
+  pair(key: string, value: string, index: number): void;
+  /** A pair that broke a rule the batch can go on past (an oversized value, an empty key…). */
+  reject(index: number, error: ThunderError): void;
+}
+
+/**
+ * Turns a streamed body into pairs. `push` may be called with any split of the body; a
+ * chunk is only valid during the call, so a parser copies whatever it keeps. A broken body
+ * that cannot be parsed further (malformed JSON, say) throws a ThunderError.
+ */
+export interface PairParser {
+  push(chunk: Buffer): void;
+  /** The body is complete. */
+  end(): void;
+}

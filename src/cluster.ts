@@ -1,0 +1,171 @@
+import type { ReplySink } from './batcher.js';
+import { type ThunderError } from './errors.js';
+import { NodeLink, type NodeState } from './node-link.js';
+import { Op, type NodeStats, type OpCode, type Reply } from './protocol.js';
+import { Ring, type RingOptions } from './ring.js';
+
+/** How a {@link Cluster} is started. */
+export interface ClusterOptions {
+  /** Node threads to start. Default 3. */
+  nodes?: number;
+  /** Ring partitions; see {@link RingOptions.partitions}. Default 1024. */
+  partitions?: number;
+}
+
+/** One node as `GET /cluster` shows it. */
+export interface NodeInfo extends Partial<NodeStats> {
+  id: number;
+  state: NodeState;
+  partitions: number;
+}
+
+/** Resolves a promise with one reply: the adapter behind the convenience methods. */
+class PromiseSink implements ReplySink {
+  constructor(
+    readonly resolve: (reply: Reply) => void,
+    readonly reject: (error: ThunderError) => void,
+  ) {}
+  settle(_tag: number, reply: Reply): void {
+    this.resolve(reply);
+  }
+  fail(_tag: number, error: ThunderError): void {
+    this.reject(error);
+  }
+}
+
+/**
+ * The nodes and the ring that routes keys to them. Operations are queued per node and sent
+ * once per event-loop turn: however many requests arrive in one turn, each node gets one
+ * message, and each node answers with one.
+ *
+ * `submit()` is the allocation-light entry the HTTP front end uses; `get()`, `put()` and
+ * friends wrap it in promises for everything else (loading, tests, benches).
+ */
+export class Cluster {
+  readonly ring: Ring;
+  readonly #links: NodeLink[];
+  #flushScheduled = false;
+  readonly #flush = (): void => {
+    this.#flushScheduled = false;
+    for (const link of this.#links) link.flush();
+  };
+
+  private constructor(ring: Ring) {
+    this.ring = ring;
+    this.#links = Array.from({ length: ring.nodes }, (_, id) => new NodeLink(id));
+  }
+
+  /** Starts the node threads and resolves once every one holds its port. */
+  static async start(options: ClusterOptions = {}): Promise<Cluster> {
+    const cluster = new Cluster(
+      new Ring({ nodes: options.nodes ?? 3, partitions: options.partitions ?? 1024 }),
+    );
+    try {
+      await Promise.all(cluster.#links.map((link) => link.ready()));
+    } catch (err) {
+      await cluster.close();
+      throw err;
+    }
+    return cluster;
+  }
+
+  get size(): number {
+    return this.#links.length;
+  }
+
+  /** Operations queued or in flight, over all nodes. */
+  get pending(): number {
+    let n = 0;
+    for (const link of this.#links) n += link.pending;
+    return n;
+  }
+
+  /** Queues a key operation on the key's owner. Input must already be validated. */
+  submit(sink: ReplySink, tag: number, op: OpCode, key: string, value?: string): void {
+    this.#links[this.ring.nodeFor(key)]!.push(sink, tag, op, key, value);
+    this.#schedule();
+  }
+
+  /** Queues an operation on one given node (scans, snapshots, stats). */
+  submitTo(node: number, sink: ReplySink, tag: number, op: OpCode, a?: string, b?: string, c?: number): void {
+    this.#links[node]!.push(sink, tag, op, a, b, c);
+    this.#schedule();
+  }
+
+  #schedule(): void {
+    // setImmediate runs after the poll phase has handed us every socket event of this turn,
+    // so one flush carries all of them; a microtask would flush after each request.
+    if (!this.#flushScheduled) {
+      this.#flushScheduled = true;
+      setImmediate(this.#flush);
+    }
+  }
+
+  #call(op: OpCode, key: string, value?: string): Promise<Reply> {
+    return new Promise((resolve, reject) => this.submit(new PromiseSink(resolve, reject), 0, op, key, value));
+  }
+
+  #callNode(node: number, op: OpCode, a?: string, b?: string, c?: number): Promise<Reply> {
+    return new Promise((resolve, reject) =>
+      this.submitTo(node, new PromiseSink(resolve, reject), 0, op, a, b, c),
+    );
+  }
+
+  /** The value's byte string, or undefined when absent. */
+  async get(key: string): Promise<string | undefined> {
+    return ((await this.#call(Op.Get, key)) as string | null) ?? undefined;
+  }
+
+  async put(key: string, value: string): Promise<void> {
+    await this.#call(Op.Put, key, value);
+  }
+
+  /** True if the key was there. */
+  async delete(key: string): Promise<boolean> {
+    return (await this.#call(Op.Delete, key)) === 1;
+  }
+
+  /** Up to `limit` keys with `prefix`, greater than `after`, in order, gathered from every node. */
+  async scan(prefix: string, after: string, limit: number): Promise<{ keys: string[]; more: boolean }> {
+    const pages = await Promise.all(
+      this.#links.map((link) => this.#callNode(link.id, Op.Scan, prefix, after, limit)),
+    );
+    const all = (pages as string[][]).flat().sort();
+    const more = all.length > limit;
+    if (more) all.length = limit;
+    return { keys: all, more };
+  }
+
+  /** One node's shard, or every node's, as the text of one JSON object. */
+  async snapshot(node?: number): Promise<string> {
+    const ids = node === undefined ? this.#links.map((l) => l.id) : [node];
+    const parts = (await Promise.all(ids.map((id) => this.#callNode(id, Op.Snapshot)))) as string[];
+    return '{' + parts.filter((p) => p.length > 0).join(',') + '}';
+  }
+
+  /** Every node's state and, where it answers, its statistics. */
+  async nodes(): Promise<NodeInfo[]> {
+    const counts = this.ring.partitionCounts();
+    return Promise.all(
+      this.#links.map(async (link): Promise<NodeInfo> => {
+        const info: NodeInfo = { id: link.id, state: link.state, partitions: counts[link.id]! };
+        if (link.state !== 'up') return info;
+        try {
+          return { ...info, ...((await this.#callNode(link.id, Op.Stats)) as NodeStats) };
+        } catch {
+          return { ...info, state: link.state };
+        }
+      }),
+    );
+  }
+
+  /** Kills one node's thread, as a crash would: for fault tests and demos. */
+  crash(node: number): Promise<void> {
+    return this.#links[node]!.crash();
+  }
+
+  /** Stops every node thread. */
+  async close(): Promise<void> {
+    await Promise.all(this.#links.map((link) => link.stop()));
+  }
+}

@@ -1,0 +1,88 @@
+/**
+ * The error catalogue: every failure a client can cause has one class here, with a stable
+ * machine-readable `code` and the HTTP status it maps to. Codes never change once shipped;
+ * the README's "Errors" section lists them. Errors cross a MessagePort as plain data
+ * (`{ code, message }`) and are rebuilt with {@link errorFromData}.
+ */
+
+/** The plain shape an error takes in JSON bodies and across threads. */
+export interface ErrorData {
+  code: string;
+  message: string;
+}
+
+/** Base of every client-visible error. */
+export class ThunderError extends Error {
+  override name = 'ThunderError';
+  /** Stable machine-readable code, e.g. `KEY_NOT_FOUND`. */
+  readonly code: string = 'INTERNAL';
+  /** HTTP status the front end answers with. */
+  readonly status: number = 500;
+  /** Extra fields merged into the JSON error body (e.g. `written` for a failed batch). */
+  details: Record<string, unknown> = {};
+
+  toJSON(): { error: ErrorData & Record<string, unknown> } {
+    return { error: { code: this.code, message: this.message, ...this.details } };
+  }
+}
+
+/** Defines a catalogue entry: a subclass with a fixed code, status and default message. */
+function kind(code: string, status: number, defaultMessage: string) {
+  return class extends ThunderError {
+    override name = code;
+    override readonly code = code;
+    override readonly status = status;
+    constructor(message: string = defaultMessage) {
+      super(message);
+    }
+  };
+}
+
+export class KeyNotFoundError extends kind('KEY_NOT_FOUND', 404, 'key not found') {}
+export class InvalidKeyError extends kind('INVALID_KEY', 400, 'invalid key') {}
+export class KeyTooLargeError extends kind('KEY_TOO_LARGE', 413, 'key too large') {}
+export class ValueTooLargeError extends kind('VALUE_TOO_LARGE', 413, 'value too large') {}
+export class BodyTooLargeError extends kind('BODY_TOO_LARGE', 413, 'request body too large') {}
+export class InvalidJsonError extends kind('INVALID_JSON', 400, 'invalid JSON') {}
+export class BadRequestError extends kind('BAD_REQUEST', 400, 'bad request') {}
+export class UnsupportedMediaTypeError extends kind(
+  'UNSUPPORTED_MEDIA_TYPE',
+  415,
+  'unsupported Content-Type',
+) {}
+export class MethodNotAllowedError extends kind('METHOD_NOT_ALLOWED', 405, 'method not allowed') {}
+export class NotFoundError extends kind('NOT_FOUND', 404, 'no such route') {}
+export class NodeUnavailableError extends kind('NODE_UNAVAILABLE', 503, 'node unavailable') {}
+export class ShuttingDownError extends kind('SHUTTING_DOWN', 503, 'the server is shutting down') {}
+export class InternalError extends kind('INTERNAL', 500, 'internal error') {}
+
+/** Every catalogue class, keyed by code: used to rebuild errors that crossed a thread. */
+export const catalogue = {
+  KEY_NOT_FOUND: KeyNotFoundError,
+  INVALID_KEY: InvalidKeyError,
+  KEY_TOO_LARGE: KeyTooLargeError,
+  VALUE_TOO_LARGE: ValueTooLargeError,
+  BODY_TOO_LARGE: BodyTooLargeError,
+  INVALID_JSON: InvalidJsonError,
+  BAD_REQUEST: BadRequestError,
+  UNSUPPORTED_MEDIA_TYPE: UnsupportedMediaTypeError,
+  METHOD_NOT_ALLOWED: MethodNotAllowedError,
+  NOT_FOUND: NotFoundError,
+  NODE_UNAVAILABLE: NodeUnavailableError,
+  SHUTTING_DOWN: ShuttingDownError,
+  INTERNAL: InternalError,
+} as const;
+
+export type ErrorCode = keyof typeof catalogue;
+
+/** Rebuilds a catalogue error from its plain form; unknown codes become INTERNAL. */
+export function errorFromData(data: ErrorData): ThunderError {
+  const Kind = (catalogue as Record<string, new (message?: string) => ThunderError>)[data.code];
+  return Kind ? new Kind(data.message) : new InternalError(data.message);
+}
+
+/** Wraps anything thrown into a catalogue error, so a bug answers 500 instead of crashing. */
+export function toThunderError(err: unknown): ThunderError {
+  if (err instanceof ThunderError) return err;
+  return new InternalError(err instanceof Error ? err.message : String(err));
+}

@@ -1,0 +1,136 @@
+import type { ReplySink } from '../batcher.js';
+import { pairParserFor } from '../batch/formats.js';
+import type { PairParser, PairSink } from '../batch/pairs.js';
+import { BadRequestError, ShuttingDownError, ThunderError, toThunderError } from '../errors.js';
+import { Op } from '../protocol.js';
+import type { RouteContext } from './context.js';
+import { Deferred } from './deferred.js';
+import { sendError } from './reply.js';
+import type { HttpResponse, TemplatedApp } from './uws.js';
+
+/** Pairs sent and not yet acknowledged before the body is paused: bounds memory per batch. */
+const HIGH_WATER = 32_768;
+/** ...and resumed once acknowledgements bring it down to this. */
+const LOW_WATER = 8_192;
+/** How many rejected pairs a `?invalid=skip` answer lists. */
+const MAX_REPORTED = 10;
+
+/** What a skipped pair looks like in the answer. */
+interface Rejection {
+  line: number;
+  code: string;
+  message: string;
+}
+
+/**
+ * A streamed batch write. Pairs are sent to their nodes as their lines arrive, so the body
+ * is never held whole; the answer waits until every sent pair is acknowledged, so
+ * `written` counts pairs that are really stored.
+ *
+ * With `?invalid=stop` (the default) the first bad pair ends the batch: the answer is its
+ * error, with `written` saying how many pairs before it were stored. With `?invalid=skip`
+ * bad pairs are counted, the first few listed, and the rest of the batch goes on.
+ */
+class BatchWrite extends Deferred implements ReplySink, PairSink {
+  readonly #ctx: RouteContext;
+  readonly #skip: boolean;
+  #parser: PairParser | null = null;
+  #sent = 0;
+  #acked = 0;
+  #rejected = 0;
+  readonly #rejections: Rejection[] = [];
+  #failure: ThunderError | null = null;
+  #ended = false;
+  #paused = false;
+
+  constructor(res: HttpResponse, ctx: RouteContext, skip: boolean) {
+    super(res, ctx.inFlight);
+    this.#ctx = ctx;
+    this.#skip = skip;
+  }
+
+  start(contentType: string): void {
+    try {
+      this.#parser = pairParserFor(contentType, this, this.#ctx.limits);
+    } catch (err) {
+      return this.error(toThunderError(err), true);
+    }
+    this.res.onData((chunk, isLast) => this.#data(Buffer.from(chunk), isLast));
+  }
+
+  pair(key: string, value: string): void {
+    this.#sent++;
+    this.#ctx.cluster.submit(this, 0, Op.Put, key, value);
+  }
+
+  reject(index: number, error: ThunderError): void {
+    if (!this.#skip) throw error;
+    this.#rejected++;
+    if (this.#rejections.length < MAX_REPORTED) {
+      this.#rejections.push({ line: index, code: error.code, message: error.message });
+    }
+  }
+
+  settle(): void {
+    this.#acked++;
+    if (this.#paused && this.#sent - this.#acked <= LOW_WATER && !this.over) {
+      this.#paused = false;
+      this.res.resume();
+    }
+    this.#maybeAnswer();
+  }
+
+  fail(_tag: number, error: ThunderError): void {
+    // A node went down under the batch: what it had not acknowledged is not stored.
+    this.#failure ??= error;
+    this.#sent--;
+    this.#maybeAnswer();
+  }
+
+  #data(chunk: Buffer, isLast: boolean): void {
+    if (this.#failure || this.over) return;
+    try {
+      this.#parser!.push(chunk);
+      if (isLast) {
+        this.#parser!.end();
+        this.#ended = true;
+      }
+    } catch (err) {
+      this.#failure = toThunderError(err);
+    }
+    if (!this.#ended && !this.#failure && this.#sent - this.#acked >= HIGH_WATER) {
+      this.#paused = true;
+      this.res.pause();
+    }
+    this.#maybeAnswer();
+  }
+
+  #maybeAnswer(): void {
+    if (this.over || this.#acked < this.#sent) return;
+    if (this.#failure) {
+      this.#failure.details.written = this.#acked;
+      // The rest of the body is unread: close so it is never parsed as a request.
+      this.error(this.#failure, true);
+    } else if (this.#ended) {
+      const answer: { written: number; rejected?: number; rejections?: Rejection[] } = { written: this.#acked };
+      if (this.#skip) {
+        answer.rejected = this.#rejected;
+        answer.rejections = this.#rejections;
+      }
+      this.json(200, JSON.stringify(answer));
+    }
+  }
+}
+
+/** Registers `POST /kv`, the streamed batch write in JSON, NDJSON or `key value` text. */
+export function registerBatchRoute(app: TemplatedApp, ctx: RouteContext): void {
+  app.post('/kv', (res, req) => {
+    const contentType = req.getHeader('content-type');
+    const mode = new URLSearchParams(req.getQuery() ?? '').get('invalid') ?? 'stop';
+    if (mode !== 'stop' && mode !== 'skip') {
+      return sendError(res, new BadRequestError(`invalid must be "stop" or "skip", got ${JSON.stringify(mode)}`), true);
+    }
+    if (ctx.inFlight.draining) return sendError(res, new ShuttingDownError(), true);
+    new BatchWrite(res, ctx, mode === 'skip').start(contentType);
+  });
+}

@@ -1,0 +1,43 @@
+import { NodeUnavailableError, ThunderError, toThunderError } from '../errors.js';
+import type { RouteContext } from './context.js';
+import { Deferred } from './deferred.js';
+import { sendError, sendJson } from './reply.js';
+import { keyFromPath } from './request-key.js';
+import type { TemplatedApp } from './uws.js';
+
+const LOCATE_PREFIX = '/cluster/locate/'.length;
+
+/** Registers `GET /cluster`, `GET /cluster/locate/{key}` and `GET /health`. */
+export function registerClusterRoutes(app: TemplatedApp, ctx: RouteContext): void {
+  const { cluster, limits, inFlight } = ctx;
+  const ring = { hash: 'murmur3-x86-32', seed: cluster.ring.seed, partitions: cluster.ring.partitions };
+
+  app.get('/cluster', (res) => {
+    const deferred = new Deferred(res, inFlight);
+    cluster.nodes().then(
+      (nodes) => deferred.json(200, JSON.stringify({ nodes, ring, limits })),
+      (err: unknown) => deferred.error(toThunderError(err)),
+    );
+  });
+
+  app.get('/cluster/locate/*', (res, req) => {
+    const key = keyFromPath(req.getUrl(), LOCATE_PREFIX, limits);
+    if (key instanceof ThunderError) return sendError(res, key);
+    sendJson(res, 200, JSON.stringify({ key, ...cluster.ring.locate(key) }));
+  });
+
+  app.get('/health', (res) => {
+    const deferred = new Deferred(res, inFlight);
+    cluster.nodes().then(
+      (nodes) => {
+        const states = nodes.map(({ id, state }) => ({ id, state }));
+        const down = states.filter((n) => n.state !== 'up');
+        if (down.length === 0) return deferred.json(200, JSON.stringify({ status: 'ok', nodes: states }));
+        const error = new NodeUnavailableError(`node ${down.map((n) => n.id).join(', ')} not up`);
+        error.details.nodes = states;
+        deferred.error(error);
+      },
+      (err: unknown) => deferred.error(toThunderError(err)),
+    );
+  });
+}

@@ -1,0 +1,10 @@
+import type { Cluster } from '../cluster.js';
+import type { Limits } from '../limits.js';
+import type { InFlight } from './in-flight.js';
+
+/** What every route module needs. */
+export interface RouteContext {
+  cluster: Cluster;
+  limits: Limits;
+  inFlight: InFlight;
+}

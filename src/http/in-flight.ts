@@ -1,0 +1,38 @@
+/**
+ * Counts requests that answer later, so a shutdown can stop listening and still finish
+ * them. Also refuses new work once draining has begun.
+ */
+export class InFlight {
+  #count = 0;
+  #draining = false;
+  #onIdle: (() => void) | null = null;
+
+  get count(): number {
+    return this.#count;
+  }
+
+  get draining(): boolean {
+    return this.#draining;
+  }
+
+  begin(): void {
+    this.#count++;
+  }
+
+  end(): void {
+    if (--this.#count === 0 && this.#onIdle) this.#onIdle();
+  }
+
+  /** Resolves when nothing is in flight, or after `timeoutMs` at the latest. */
+  drain(timeoutMs: number): Promise<void> {
+    this.#draining = true;
+    if (this.#count === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, timeoutMs);
+      this.#onIdle = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+  }
+}

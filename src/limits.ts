@@ -1,0 +1,58 @@
+import {
+  BodyTooLargeError,
+  InvalidKeyError,
+  KeyTooLargeError,
+  ValueTooLargeError,
+  type ThunderError,
+} from './errors.js';
+
+/** Size limits enforced at the front end; every one is a command-line flag. */
+export interface Limits {
+  /** Largest key, in UTF-8 bytes. Default 1024. */
+  maxKeyBytes: number;
+  /** Largest value, in bytes. Default 1 MiB. */
+  maxValueBytes: number;
+  /** Largest body that is read whole (`_mget`, `/put`). Streamed batches are bounded per pair. Default 16 MiB. */
+  maxBodyBytes: number;
+}
+
+export const DEFAULT_LIMITS: Readonly<Limits> = {
+  maxKeyBytes: 1024,
+  maxValueBytes: 1024 * 1024,
+  maxBodyBytes: 16 * 1024 * 1024,
+};
+
+/** Checks a set of limits, naming the bad option in a RangeError. */
+export function checkLimits(limits: Limits): Limits {
+  for (const [name, value] of Object.entries(limits)) {
+    if (!Number.isSafeInteger(value) || value < 1) {
+      throw new RangeError(`${name} must be a positive integer, got ${value}`);
+    }
+  }
+  return limits;
+}
+
+/** The error for a key that breaks the rules, or null when it is fine. */
+export function keyError(key: string, limits: Limits): ThunderError | null {
+  if (key.length === 0) return new InvalidKeyError('the key is empty');
+  // A UTF-16 unit is at most 3 UTF-8 bytes, so most keys are cleared without counting.
+  if (key.length * 3 <= limits.maxKeyBytes) return null;
+  const bytes = Buffer.byteLength(key, 'utf8');
+  return bytes > limits.maxKeyBytes
+    ? new KeyTooLargeError(`key is ${bytes} bytes; the limit is ${limits.maxKeyBytes}`)
+    : null;
+}
+
+/** The error for a value of `bytes` bytes, or null when it fits. */
+export function valueError(bytes: number, limits: Limits): ThunderError | null {
+  return bytes > limits.maxValueBytes
+    ? new ValueTooLargeError(`value is ${bytes} bytes; the limit is ${limits.maxValueBytes}`)
+    : null;
+}
+
+/** The error for a body of `bytes` bytes read whole, or null when it fits. */
+export function bodyError(bytes: number, limits: Limits): ThunderError | null {
+  return bytes > limits.maxBodyBytes
+    ? new BodyTooLargeError(`body is at least ${bytes} bytes; the limit is ${limits.maxBodyBytes}`)
+    : null;
+}

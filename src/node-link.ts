@@ -1,0 +1,108 @@
+import { MessageChannel, type MessagePort } from 'node:worker_threads';
+import { Piscina } from 'piscina';
+import { Batcher, type ReplySink } from './batcher.js';
+import { NodeUnavailableError } from './errors.js';
+import type { AttachTask, OpCode, ReplyBatch } from './protocol.js';
+
+/** A node's life: up once its thread has its port, down if the thread dies. */
+export type NodeState = 'starting' | 'up' | 'down' | 'stopped';
+
+const WORKER = new URL('../workers/node.js', import.meta.url);
+
+/**
+ * The front end's handle on one node thread: a piscina pool of exactly one thread, the
+ * MessagePort it was handed, and the {@link Batcher} that queues operations for it.
+ * Piscina's own task channel is used once, to transfer the port; all data then goes over
+ * the port, since `pool.run()` per operation is an order of magnitude slower.
+ */
+export class NodeLink {
+  readonly id: number;
+  #state: NodeState = 'starting';
+  readonly #batcher = new Batcher();
+  readonly #pool: Piscina;
+  readonly #port: MessagePort;
+
+  constructor(id: number) {
+    this.id = id;
+    this.#pool = new Piscina({
+      filename: WORKER.href,
+      minThreads: 1,
+      maxThreads: 1,
+      idleTimeout: Infinity,
+      // With 'sync' (the default) an idle piscina worker sleeps in Atomics.wait and never
+      // sees messages on a transferred port.
+      atomics: 'disabled',
+    });
+    // An uncaught error in a node thread is an 'error' event on its pool; unheard, it would
+    // kill the whole process. The port's 'close' below is what marks the node down.
+    this.#pool.on('error', (err: Error) => {
+      process.emitWarning(`node ${id} thread failed: ${err.message}`);
+    });
+    const { port1, port2 } = new MessageChannel();
+    this.#port = port1;
+    port1.on('message', (replies: ReplyBatch) => this.#batcher.settle(replies));
+    port1.on('close', () => this.#down());
+    const task: AttachTask = { port: port2, node: id };
+    this.#pool.run(task, { transferList: [port2] }).then(
+      () => {
+        if (this.#state === 'starting') this.#state = 'up';
+      },
+      () => this.#down(),
+    );
+  }
+
+  get state(): NodeState {
+    return this.#state;
+  }
+
+  /** Operations queued or in flight to this node. */
+  get pending(): number {
+    return this.#batcher.pending;
+  }
+
+  get dirty(): boolean {
+    return this.#batcher.dirty;
+  }
+
+  /** Resolves once the node's thread holds its port. */
+  async ready(): Promise<void> {
+    while (this.#state === 'starting') await new Promise((r) => setTimeout(r, 2));
+    if (this.#state !== 'up') throw new NodeUnavailableError(`node ${this.id} failed to start`);
+  }
+
+  /** Queues an operation for the next flush; fails it at once if the node is down. */
+  push(sink: ReplySink, tag: number, op: OpCode, a?: string, b?: string | number, c?: number): void {
+    if (this.#state === 'down' || this.#state === 'stopped') {
+      sink.fail(tag, new NodeUnavailableError(`node ${this.id} is ${this.#state}`));
+      return;
+    }
+    this.#batcher.push(sink, tag, op, a, b, c);
+  }
+
+  /** Sends everything queued as one message. */
+  flush(): void {
+    if (!this.#batcher.dirty) return;
+    this.#port.postMessage(this.#batcher.take());
+  }
+
+  /** Kills the node's thread as a crash would: for fault tests. */
+  async crash(): Promise<void> {
+    const thread = this.#pool.threads[0];
+    if (thread) await thread.terminate();
+  }
+
+  /** Stops the node's thread; anything still waiting fails with NODE_UNAVAILABLE. */
+  async stop(): Promise<void> {
+    if (this.#state === 'stopped') return;
+    this.#state = 'stopped';
+    this.#port.close();
+    this.#batcher.failAll(new NodeUnavailableError(`node ${this.id} stopped`));
+    await this.#pool.destroy();
+  }
+
+  #down(): void {
+    if (this.#state === 'stopped' || this.#state === 'down') return;
+    this.#state = 'down';
+    this.#batcher.failAll(new NodeUnavailableError(`node ${this.id} is down`));
+  }
+}
