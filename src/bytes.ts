@@ -4,7 +4,7 @@
  * MessagePort as a plain copy. These helpers convert at the edges only.
  */
 
-const NON_ASCII = /[^\x00-\x7f]/;
+const NON_ASCII = /[\u0080-\uffff]/;
 
 /** The UTF-8 bytes of `text`, as a byte string. ASCII text is returned as it is. */
 export function textToBytes(text: string): string {

@@ -2,13 +2,13 @@ import type { ReplySink } from './batcher.js';
 import { type ThunderError } from './errors.js';
 import { NodeLink, type NodeState } from './node-link.js';
 import { Op, type NodeStats, type OpCode, type Reply } from './protocol.js';
-import { Ring, type RingOptions } from './ring.js';
+import { Ring } from './ring.js';
 
 /** How a {@link Cluster} is started. */
 export interface ClusterOptions {
   /** Node threads to start. Default 3. */
   nodes?: number;
-  /** Ring partitions; see {@link RingOptions.partitions}. Default 1024. */
+  /** Equal hash-ring partitions shared out among the nodes. Default 1024. */
   partitions?: number;
 }
 

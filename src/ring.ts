@@ -53,9 +53,7 @@ export class Ring {
       throw new RangeError(`nodes must be an integer from 1 to 1024, got ${nodes}`);
     }
     if (!Number.isInteger(partitions) || partitions < nodes || partitions > 65536) {
-      throw new RangeError(
-        `partitions must be an integer from nodes (${nodes}) to 65536, got ${partitions}`,
-      );
+      throw new RangeError(`partitions must be an integer from nodes (${nodes}) to 65536, got ${partitions}`);
     }
     if (!Number.isInteger(seed) || seed < 0 || seed >= HASH_SPACE) {
       throw new RangeError(`seed must be an unsigned 32-bit integer, got ${seed}`);
@@ -73,10 +71,11 @@ export class Ring {
   /** murmur3 x86 32-bit of the key's UTF-8 bytes, as an unsigned integer. */
   hash(key: string): number {
     let { read, written } = encoder.encodeInto(key, this.#scratch);
-    if (read < key.length) {
+    while (read < key.length) {
+      // Longer than any key seen so far: grow the scratch buffer once and start again.
       this.#scratch = new Uint8Array(Buffer.byteLength(key) * 2);
       this.#views = [];
-      ({ written } = encoder.encodeInto(key, this.#scratch));
+      ({ read, written } = encoder.encodeInto(key, this.#scratch));
     }
     const view = (this.#views[written] ??= this.#scratch.subarray(0, written));
     return murmur.x86.hash32(view, this.seed);

@@ -40,7 +40,8 @@ export class NdjsonPairParser implements PairParser {
         }
         sink.pair(pair[0], value, lineNo);
       },
-      (lineNo) => sink.reject(lineNo, new ValueTooLargeError(`line ${lineNo} is too long for a key and value`)),
+      (lineNo) =>
+        sink.reject(lineNo, new ValueTooLargeError(`line ${lineNo} is too long for a key and value`)),
     );
   }
 

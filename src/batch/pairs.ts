@@ -21,3 +21,28 @@ export interface PairParser {
   /** The body is complete. */
   end(): void;
 }
+
+/** A pair a batch or load left out, and why. */
+export interface Rejection {
+  /** 1-based line number (pair number in a JSON batch). */
+  line: number;
+  code: string;
+  message: string;
+}
+
+/** Counts rejected pairs and keeps the first few, for the answer or report. */
+export class RejectionLog {
+  count = 0;
+  readonly first: Rejection[] = [];
+  readonly #keep: number;
+
+  /** @param keep how many rejections to list; default 10. */
+  constructor(keep = 10) {
+    this.#keep = keep;
+  }
+
+  add(line: number, error: ThunderError): void {
+    this.count++;
+    if (this.first.length < this.#keep) this.first.push({ line, code: error.code, message: error.message });
+  }
+}

@@ -1,6 +1,6 @@
 import type { ReplySink } from '../batcher.js';
 import { pairParserFor } from '../batch/formats.js';
-import type { PairParser, PairSink } from '../batch/pairs.js';
+import { RejectionLog, type PairParser, type PairSink, type Rejection } from '../batch/pairs.js';
 import { BadRequestError, ShuttingDownError, ThunderError, toThunderError } from '../errors.js';
 import { Op } from '../protocol.js';
 import type { RouteContext } from './context.js';
@@ -12,15 +12,6 @@ import type { HttpResponse, TemplatedApp } from './uws.js';
 const HIGH_WATER = 32_768;
 /** ...and resumed once acknowledgements bring it down to this. */
 const LOW_WATER = 8_192;
-/** How many rejected pairs a `?invalid=skip` answer lists. */
-const MAX_REPORTED = 10;
-
-/** What a skipped pair looks like in the answer. */
-interface Rejection {
-  line: number;
-  code: string;
-  message: string;
-}
 
 /**
  * A streamed batch write. Pairs are sent to their nodes as their lines arrive, so the body
@@ -37,8 +28,7 @@ class BatchWrite extends Deferred implements ReplySink, PairSink {
   #parser: PairParser | null = null;
   #sent = 0;
   #acked = 0;
-  #rejected = 0;
-  readonly #rejections: Rejection[] = [];
+  readonly #rejections = new RejectionLog();
   #failure: ThunderError | null = null;
   #ended = false;
   #paused = false;
@@ -65,10 +55,7 @@ class BatchWrite extends Deferred implements ReplySink, PairSink {
 
   reject(index: number, error: ThunderError): void {
     if (!this.#skip) throw error;
-    this.#rejected++;
-    if (this.#rejections.length < MAX_REPORTED) {
-      this.#rejections.push({ line: index, code: error.code, message: error.message });
-    }
+    this.#rejections.add(index, error);
   }
 
   settle(): void {
@@ -112,10 +99,12 @@ class BatchWrite extends Deferred implements ReplySink, PairSink {
       // The rest of the body is unread: close so it is never parsed as a request.
       this.error(this.#failure, true);
     } else if (this.#ended) {
-      const answer: { written: number; rejected?: number; rejections?: Rejection[] } = { written: this.#acked };
+      const answer: { written: number; rejected?: number; rejections?: Rejection[] } = {
+        written: this.#acked,
+      };
       if (this.#skip) {
-        answer.rejected = this.#rejected;
-        answer.rejections = this.#rejections;
+        answer.rejected = this.#rejections.count;
+        answer.rejections = this.#rejections.first;
       }
       this.json(200, JSON.stringify(answer));
     }
@@ -128,7 +117,11 @@ export function registerBatchRoute(app: TemplatedApp, ctx: RouteContext): void {
     const contentType = req.getHeader('content-type');
     const mode = new URLSearchParams(req.getQuery() ?? '').get('invalid') ?? 'stop';
     if (mode !== 'stop' && mode !== 'skip') {
-      return sendError(res, new BadRequestError(`invalid must be "stop" or "skip", got ${JSON.stringify(mode)}`), true);
+      return sendError(
+        res,
+        new BadRequestError(`invalid must be "stop" or "skip", got ${JSON.stringify(mode)}`),
+        true,
+      );
     }
     if (ctx.inFlight.draining) return sendError(res, new ShuttingDownError(), true);
     new BatchWrite(res, ctx, mode === 'skip').start(contentType);

@@ -115,7 +115,9 @@ function listQuery(query: string): { prefix: string; after: string; limit: numbe
   const limitText = params.get('limit');
   const limit = limitText === null ? 100 : Number(limitText);
   if (!Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE) {
-    throw new BadRequestError(`limit must be an integer from 1 to ${MAX_PAGE}, got ${JSON.stringify(limitText)}`);
+    throw new BadRequestError(
+      `limit must be an integer from 1 to ${MAX_PAGE}, got ${JSON.stringify(limitText)}`,
+    );
   }
   return { prefix: params.get('prefix') ?? '', after: params.get('after') ?? '', limit };
 }

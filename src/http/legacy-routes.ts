@@ -52,9 +52,12 @@ function onePair(body: Buffer, ctx: RouteContext): [string, string] {
   } catch (err) {
     throw new InvalidJsonError((err as Error).message);
   }
-  const entries = parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed) ? Object.entries(parsed) : [];
+  const entries =
+    parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed) ? Object.entries(parsed) : [];
   if (entries.length !== 1 || typeof entries[0]![1] !== 'string') {
-    throw new BadRequestError('The request data is not valid. Please provide exactly one key-value pair, {"key": "value"}');
+    throw new BadRequestError(
+      'The request data is not valid. Please provide exactly one key-value pair, {"key": "value"}',
+    );
   }
   const [key, text] = entries[0] as [string, string];
   const value = textToBytes(text);
@@ -106,7 +109,9 @@ export function registerLegacyRoutes(app: TemplatedApp, ctx: RouteContext): void
     if (node !== undefined && !(Number.isInteger(node) && node >= 0 && node < cluster.size)) {
       return sendError(
         res,
-        new BadRequestError(`node must be an integer from 0 to ${cluster.size - 1}, got ${JSON.stringify(nodeText)}`),
+        new BadRequestError(
+          `node must be an integer from 0 to ${cluster.size - 1}, got ${JSON.stringify(nodeText)}`,
+        ),
       );
     }
     const deferred = new Deferred(res, inFlight);

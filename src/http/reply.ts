@@ -29,7 +29,8 @@ export function sendJson(res: HttpResponse, status: number, json: string, close 
 
 /** Writes an error as `{"error": {"code", "message", …}}` with its status. */
 export function sendError(res: HttpResponse, error: ThunderError, close = false): void {
-  if (error.status === 405) res.writeStatus(statusLine(405)).writeHeader('Allow', String(error.details.allow));
+  if (error.status === 405)
+    res.writeStatus(statusLine(405)).writeHeader('Allow', String(error.details.allow));
   else res.writeStatus(statusLine(error.status));
   res.writeHeader('Content-Type', 'application/json').end(JSON.stringify(error.toJSON()), close);
 }

@@ -61,7 +61,9 @@ export function startServer(options: ServerOptions): Promise<Server> {
   // the methods a route does not answer.
   for (const [pattern, allow] of Object.entries(ROUTES)) {
     app.any(pattern, (res, req) => {
-      const error = new MethodNotAllowedError(`${req.getCaseSensitiveMethod()} is not allowed here; use ${allow}`);
+      const error = new MethodNotAllowedError(
+        `${req.getCaseSensitiveMethod()} is not allowed here; use ${allow}`,
+      );
       error.details.allow = allow;
       sendError(res, error, true);
     });

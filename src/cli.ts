@@ -1,0 +1,171 @@
+#!/usr/bin/env node
+import yargs from 'yargs';
+import { hideBin } from 'yargs/helpers';
+import { Cluster } from './cluster.js';
+import { startServer } from './http/server.js';
+import { uwsIsNative } from './http/uws.js';
+import { checkLimits, DEFAULT_LIMITS } from './limits.js';
+import { loadFileOverHttp } from './load/http-load.js';
+import { loadFile } from './load/local-load.js';
+import { formatReport } from './load/report.js';
+
+interface ClusterArgs {
+  nodes: number;
+  port: number;
+  host: string;
+  partitions: number;
+  load?: string;
+  maxKeyBytes: number;
+  maxValueBytes: number;
+  maxBodyBytes: number;
+  graceMs: number;
+}
+
+/** `thunderdb cluster`: start the nodes, load a file if asked, serve until a signal. */
+async function runCluster(args: ClusterArgs): Promise<void> {
+  const limits = checkLimits({
+    maxKeyBytes: args.maxKeyBytes,
+    maxValueBytes: args.maxValueBytes,
+    maxBodyBytes: args.maxBodyBytes,
+  });
+  if (!Number.isInteger(args.port) || args.port < 0 || args.port > 65535) {
+    throw new RangeError(`port must be an integer from 0 to 65535, got ${args.port}`);
+  }
+  if (!Number.isFinite(args.graceMs) || args.graceMs < 0) {
+    throw new RangeError(`grace-ms must be a number of milliseconds, 0 or more, got ${args.graceMs}`);
+  }
+  if (!uwsIsNative) {
+    console.warn(
+      'warning: the native uWebSockets.js binary did not load; running its slow JavaScript imitation',
+    );
+  }
+  const cluster = await Cluster.start({ nodes: args.nodes, partitions: args.partitions });
+  if (args.load !== undefined) {
+    try {
+      const report = await loadFile(cluster, args.load, limits, process.stderr);
+      console.log(formatReport(args.load, report));
+    } catch (err) {
+      await cluster.close();
+      throw err;
+    }
+  }
+  const server = await startServer({ cluster, limits, host: args.host, port: args.port });
+  const flavour = uwsIsNative ? 'native uWebSockets.js' : 'uWebSockets.js FALLBACK (slow)';
+  console.log(
+    `ThunderDB listening on http://${server.host}:${server.port} with ${args.nodes} node${args.nodes === 1 ? '' : 's'} (${flavour}); press Ctrl-C to stop`,
+  );
+
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) {
+      console.error(`${signal} again: exiting at once`);
+      process.exit(1);
+    }
+    stopping = true;
+    console.log(`${signal}: finishing requests in flight, then stopping`);
+    server
+      .close(args.graceMs)
+      .then(() => cluster.close())
+      .then(
+        () => process.exit(0),
+        (err: unknown) => {
+          console.error(err);
+          process.exit(1);
+        },
+      );
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+}
+
+/** Parses the command line and runs the command. Exported for the bin script only. */
+export async function main(argv: string[]): Promise<void> {
+  const y = yargs(argv);
+  await y
+    .scriptName('thunderdb')
+    .wrap(Math.min(110, y.terminalWidth()))
+    .usage('$0 <command> [options]')
+    .command(
+      'cluster',
+      'Start a cluster: an HTTP front end and one worker thread per node',
+      (y) =>
+        y
+          .option('nodes', {
+            alias: 'n',
+            type: 'number',
+            default: 3,
+            describe: 'Node threads (1 = single-node mode)',
+          })
+          .option('port', {
+            alias: 'p',
+            type: 'number',
+            default: 8080,
+            describe: 'HTTP port; 0 picks a free one',
+          })
+          .option('host', { type: 'string', default: '127.0.0.1', describe: 'Address to listen on' })
+          .option('partitions', {
+            type: 'number',
+            default: 1024,
+            describe: 'Equal hash-ring partitions shared out among the nodes',
+          })
+          .option('load', { type: 'string', describe: 'A "key value" file to load before serving' })
+          .option('max-key-bytes', {
+            type: 'number',
+            default: DEFAULT_LIMITS.maxKeyBytes,
+            describe: 'Largest key (UTF-8 bytes)',
+          })
+          .option('max-value-bytes', {
+            type: 'number',
+            default: DEFAULT_LIMITS.maxValueBytes,
+            describe: 'Largest value (bytes)',
+          })
+          .option('max-body-bytes', {
+            type: 'number',
+            default: DEFAULT_LIMITS.maxBodyBytes,
+            describe: 'Largest body read whole (_mget, /put); batches stream and are bounded per pair',
+          })
+          .option('grace-ms', {
+            type: 'number',
+            default: 5000,
+            describe: 'On SIGINT/SIGTERM, how long to let requests finish',
+          }),
+      (args) => runCluster(args as unknown as ClusterArgs),
+    )
+    .command(
+      'load <file>',
+      'Stream a "key value" file into a running cluster',
+      (y) =>
+        y
+          .positional('file', {
+            type: 'string',
+            demandOption: true,
+            describe: 'One "key value" pair per line',
+          })
+          .option('url', {
+            type: 'string',
+            default: 'http://127.0.0.1:8080',
+            describe: 'The cluster to load into',
+          }),
+      async (args) => {
+        const report = await loadFileOverHttp(args.url, args.file, process.stderr);
+        console.log(formatReport(args.file, report));
+      },
+    )
+    .example('$0 cluster --nodes 3', 'three nodes on http://127.0.0.1:8080')
+    .example('$0 cluster --port 0 --load data.txt', 'load a file, then serve on a free port')
+    .example('$0 load data.txt --url http://127.0.0.1:8080', 'bulk-load into a running cluster')
+    .demandCommand(1, 'Name a command: cluster or load')
+    .strict()
+    .help()
+    .fail((message, err, y) => {
+      if (err) throw err;
+      console.error(`${y.help()}\n\n${message}`);
+      process.exit(2);
+    })
+    .parseAsync();
+}
+
+main(hideBin(process.argv)).catch((err: unknown) => {
+  console.error(`thunderdb: ${err instanceof Error ? err.message : String(err)}`);
+  process.exit(1);
+});

@@ -1,0 +1,91 @@
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import type { ReplySink } from '../batcher.js';
+import { RejectionLog, type PairSink } from '../batch/pairs.js';
+import { TextPairParser } from '../batch/text.js';
+import type { Cluster } from '../cluster.js';
+import type { ThunderError } from '../errors.js';
+import type { Limits } from '../limits.js';
+import { Op } from '../protocol.js';
+import { Progress, type ProgressOutput } from './progress.js';
+import type { LoadReport } from './report.js';
+
+/** Pairs sent and not yet acknowledged before reading pauses: bounds memory. */
+const HIGH_WATER = 65_536;
+const READ_CHUNK = 1 << 20;
+
+/**
+ * Loads a `key value` file straight into a cluster in this process, as `--load` does at
+ * start: the file is streamed, never read whole, and each pair goes to its node in the
+ * same per-turn batches the HTTP front end uses. Bad lines are skipped and reported.
+ * Resolves once every loaded pair is acknowledged by its node.
+ */
+export async function loadFile(
+  cluster: Cluster,
+  path: string,
+  limits: Limits,
+  out?: ProgressOutput,
+): Promise<LoadReport> {
+  const total = (await stat(path)).size;
+  const start = performance.now();
+  const progress = out ? new Progress({ total, out }) : null;
+  const rejections = new RejectionLog();
+  let sent = 0;
+  let acked = 0;
+  let lines = 0;
+  let failure: ThunderError | null = null;
+  let wake: (() => void) | null = null;
+
+  const acks: ReplySink = {
+    settle() {
+      acked++;
+      wake?.();
+    },
+    fail(_tag, error) {
+      failure ??= error;
+      sent--;
+      wake?.();
+    },
+  };
+  const pairs: PairSink = {
+    pair(key, value, line) {
+      lines = line;
+      sent++;
+      cluster.submit(acks, 0, Op.Put, key, value);
+    },
+    reject(line, error) {
+      lines = line;
+      rejections.add(line, error);
+    },
+  };
+  const settled = (limit: number) =>
+    new Promise<void>((resolve) => {
+      wake = () => {
+        if (sent - acked <= limit || failure) {
+          wake = null;
+          resolve();
+        }
+      };
+      wake();
+    });
+
+  const parser = new TextPairParser(pairs, limits);
+  let bytes = 0;
+  for await (const chunk of createReadStream(path, { highWaterMark: READ_CHUNK })) {
+    parser.push(chunk as Buffer);
+    bytes += (chunk as Buffer).length;
+    progress?.update(bytes, lines);
+    if (sent - acked > HIGH_WATER) await settled(HIGH_WATER / 4);
+    if (failure) throw failure;
+  }
+  parser.end();
+  await settled(0);
+  if (failure) throw failure;
+  progress?.finish(bytes, lines);
+  return {
+    loaded: acked,
+    rejected: rejections.count,
+    rejections: rejections.first,
+    seconds: (performance.now() - start) / 1000,
+  };
+}

@@ -1,0 +1,27 @@
+import type { Rejection } from '../batch/pairs.js';
+
+/** How a bulk load went. */
+export interface LoadReport {
+  loaded: number;
+  rejected: number;
+  /** The first few rejections. */
+  rejections: Rejection[];
+  seconds: number;
+}
+
+/** The report as the few lines a person reads at the end of a load. */
+export function formatReport(file: string, report: LoadReport): string {
+  const rate = Math.round(report.loaded / Math.max(report.seconds, 1e-6)).toLocaleString('en-US');
+  const lines = [
+    `loaded ${report.loaded.toLocaleString('en-US')} pairs from ${file} in ${report.seconds.toFixed(2)} s (${rate} pairs/s)`,
+  ];
+  if (report.rejected > 0) {
+    const plural = report.rejected === 1 ? 'line' : 'lines';
+    lines.push(`rejected ${report.rejected.toLocaleString('en-US')} ${plural}; the first:`);
+    // Each message already names its line.
+    for (const r of report.rejections) lines.push(`  ${r.code}: ${r.message}`);
+  } else {
+    lines.push('rejected 0 lines');
+  }
+  return lines.join('\n');
+}
