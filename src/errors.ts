@@ -1,15 +1,8 @@
 /**
  * The error catalogue: every failure a client can cause has one class here, with a stable
  * machine-readable `code` and the HTTP status it maps to. Codes never change once shipped;
- * the README's "Errors" section lists them. Errors cross a MessagePort as plain data
- * (`{ code, message }`) and are rebuilt with {@link errorFromData}.
+ * the README's "Errors" section lists them (a test checks it does).
  */
-
-/** The plain shape an error takes in JSON bodies and across threads. */
-export interface ErrorData {
-  code: string;
-  message: string;
-}
 
 /** Base of every client-visible error. */
 export class ThunderError extends Error {
@@ -21,7 +14,7 @@ export class ThunderError extends Error {
   /** Extra fields merged into the JSON error body (e.g. `written` for a failed batch). */
   details: Record<string, unknown> = {};
 
-  toJSON(): { error: ErrorData & Record<string, unknown> } {
+  toJSON(): { error: { code: string; message: string } & Record<string, unknown> } {
     return { error: { code: this.code, message: this.message, ...this.details } };
   }
 }
@@ -56,7 +49,7 @@ export class NodeUnavailableError extends kind('NODE_UNAVAILABLE', 503, 'node un
 export class ShuttingDownError extends kind('SHUTTING_DOWN', 503, 'the server is shutting down') {}
 export class InternalError extends kind('INTERNAL', 500, 'internal error') {}
 
-/** Every catalogue class, keyed by code: used to rebuild errors that crossed a thread. */
+/** Every catalogue class, keyed by code. */
 export const catalogue = {
   KEY_NOT_FOUND: KeyNotFoundError,
   INVALID_KEY: InvalidKeyError,
@@ -72,14 +65,6 @@ export const catalogue = {
   SHUTTING_DOWN: ShuttingDownError,
   INTERNAL: InternalError,
 } as const;
-
-export type ErrorCode = keyof typeof catalogue;
-
-/** Rebuilds a catalogue error from its plain form; unknown codes become INTERNAL. */
-export function errorFromData(data: ErrorData): ThunderError {
-  const Kind = (catalogue as Record<string, new (message?: string) => ThunderError>)[data.code];
-  return Kind ? new Kind(data.message) : new InternalError(data.message);
-}
 
 /** Wraps anything thrown into a catalogue error, so a bug answers 500 instead of crashing. */
 export function toThunderError(err: unknown): ThunderError {

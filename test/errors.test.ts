@@ -1,0 +1,73 @@
+import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import { describe, test } from 'node:test';
+import {
+  BadRequestError,
+  BodyTooLargeError,
+  catalogue,
+  InternalError,
+  InvalidJsonError,
+  InvalidKeyError,
+  KeyNotFoundError,
+  KeyTooLargeError,
+  MethodNotAllowedError,
+  NodeUnavailableError,
+  NotFoundError,
+  ShuttingDownError,
+  ThunderError,
+  toThunderError,
+  UnsupportedMediaTypeError,
+  ValueTooLargeError,
+} from '../src/errors.js';
+
+describe('error catalogue', () => {
+  const table: [new (message?: string) => ThunderError, string, number][] = [
+    [KeyNotFoundError, 'KEY_NOT_FOUND', 404],
+    [InvalidKeyError, 'INVALID_KEY', 400],
+    [KeyTooLargeError, 'KEY_TOO_LARGE', 413],
+    [ValueTooLargeError, 'VALUE_TOO_LARGE', 413],
+    [BodyTooLargeError, 'BODY_TOO_LARGE', 413],
+    [InvalidJsonError, 'INVALID_JSON', 400],
+    [BadRequestError, 'BAD_REQUEST', 400],
+    [UnsupportedMediaTypeError, 'UNSUPPORTED_MEDIA_TYPE', 415],
+    [MethodNotAllowedError, 'METHOD_NOT_ALLOWED', 405],
+    [NotFoundError, 'NOT_FOUND', 404],
+    [NodeUnavailableError, 'NODE_UNAVAILABLE', 503],
+    [ShuttingDownError, 'SHUTTING_DOWN', 503],
+    [InternalError, 'INTERNAL', 500],
+  ];
+
+  test('every code in the catalogue has a row here', () => {
+    assert.deepEqual(Object.keys(catalogue).sort(), table.map(([, code]) => code).sort());
+  });
+
+  for (const [Kind, code, status] of table) {
+    test(`${code} answers ${status} and has a default message`, () => {
+      const err = new Kind();
+      assert.ok(err instanceof ThunderError);
+      assert.equal(err.code, code);
+      assert.equal(err.name, code);
+      assert.equal(err.status, status);
+      assert.ok(err.message.length > 0);
+      assert.equal(catalogue[code as keyof typeof catalogue], Kind);
+    });
+  }
+
+  test('toJSON() gives the error body, with details merged in', () => {
+    const err = new BadRequestError('nope');
+    err.details.written = 3;
+    assert.deepEqual(err.toJSON(), { error: { code: 'BAD_REQUEST', message: 'nope', written: 3 } });
+  });
+
+  test('the README lists every code', async () => {
+    const readme = await readFile(new URL('../../README.md', import.meta.url), 'utf8');
+    for (const code of Object.keys(catalogue)) assert.ok(readme.includes('`' + code + '`'), code);
+  });
+
+  test('toThunderError() keeps catalogue errors and wraps anything else as INTERNAL', () => {
+    const known = new KeyNotFoundError();
+    assert.equal(toThunderError(known), known);
+    assert.equal(toThunderError(new Error('boom')).code, 'INTERNAL');
+    assert.equal(toThunderError('boom').message, 'boom');
+  });
+});

@@ -1,0 +1,85 @@
+import { request } from 'node:http';
+import { fileURLToPath } from 'node:url';
+import type { TestContext } from 'node:test';
+import { Cluster, type ClusterOptions } from '../src/cluster.js';
+import { startServer, type Server } from '../src/http/server.js';
+import { DEFAULT_LIMITS, type Limits } from '../src/limits.js';
+
+/** A file in test/fixtures (tests run from dist/test, the fixtures stay in the source tree). */
+export function fixture(name: string): string {
+  return fileURLToPath(new URL(`../../test/fixtures/${name}`, import.meta.url));
+}
+
+export interface Running {
+  cluster: Cluster;
+  server: Server;
+  url: string;
+}
+
+/**
+ * A real cluster (worker threads) behind a real server on an ephemeral port, stopped when
+ * the test or suite ends.
+ */
+export async function startRunning(
+  t: { after: TestContext['after'] } | TestContext,
+  options: ClusterOptions & { limits?: Partial<Limits> } = {},
+): Promise<Running> {
+  const cluster = await Cluster.start(options);
+  t.after(() => cluster.close());
+  const server = await startServer({
+    cluster,
+    limits: { ...DEFAULT_LIMITS, ...options.limits },
+    host: '127.0.0.1',
+    port: 0,
+  });
+  t.after(() => server.close(100));
+  return { cluster, server, url: `http://127.0.0.1:${server.port}` };
+}
+
+export interface Answer {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: Buffer;
+  text: string;
+  /** The body parsed as JSON (undefined when it is not JSON). */
+  json: unknown;
+}
+
+/**
+ * One HTTP request on its own connection (no agent, so nothing stays open after a test).
+ * `path` is sent exactly as given: no normalisation of percent-encoding.
+ */
+export function http(
+  url: string,
+  method: string,
+  path: string,
+  body?: string | Buffer,
+  headers: Record<string, string> = {},
+): Promise<Answer> {
+  return new Promise((resolve, reject) => {
+    const { hostname, port } = new URL(url);
+    const req = request({ host: hostname, port, method, path, headers, agent: false }, (res) => {
+      const parts: Buffer[] = [];
+      res.on('data', (p: Buffer) => parts.push(p));
+      res.on('error', reject);
+      res.on('end', () => {
+        const buf = Buffer.concat(parts);
+        const text = buf.toString('utf8');
+        let json: unknown;
+        try {
+          json = JSON.parse(text);
+        } catch {
+          json = undefined;
+        }
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, body: buf, text, json });
+      });
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+/** The `code` of a JSON error body. */
+export function codeOf(answer: Answer): string | undefined {
+  return (answer.json as { error?: { code?: string } } | undefined)?.error?.code;
+}

@@ -1,0 +1,89 @@
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { describe, test } from 'node:test';
+import murmur from 'murmurhash3js-revisited';
+import { Ring } from '../src/ring.js';
+
+describe('Ring', () => {
+  // Published MurmurHash3 x86_32 vectors (SMHasher's verification strings).
+  const vectors: [string, number, number][] = [
+    ['', 0, 0x00000000],
+    ['', 1, 0x514e28b7],
+    ['', 0xffffffff, 0x81f16f39],
+    ['\0\0\0\0', 0, 0x2362f9de],
+    ['aaaa', 0x9747b28c, 0x5a97808a],
+    ['Hello, world!', 0x9747b28c, 0x24884cba],
+    ['The quick brown fox jumps over the lazy dog', 0x9747b28c, 0x2fa826cd],
+    ['test', 0, 0xba6bd213],
+  ];
+  for (const [input, seed, expected] of vectors) {
+    test(`hash() of ${JSON.stringify(input)} with seed ${seed.toString(16)} is ${expected.toString(16)}`, () => {
+      assert.equal(new Ring({ nodes: 1, seed }).hash(input), expected);
+    });
+  }
+
+  test('hash() hashes the UTF-8 bytes of non-ASCII keys', () => {
+    const ring = new Ring({ nodes: 1 });
+    for (const key of ['é', '日本', 'a/b c', '😀']) {
+      assert.equal(ring.hash(key), murmur.x86.hash32(new Uint8Array(Buffer.from(key, 'utf8'))), key);
+    }
+  });
+
+  test('hash() handles keys longer than its scratch buffer and stays correct afterwards', () => {
+    const ring = new Ring({ nodes: 3 });
+    const before = ring.hash('test');
+    const long = 'k'.repeat(5000) + '日本語'.repeat(1000);
+    const h1 = ring.hash(long);
+    assert.equal(ring.hash(long), h1);
+    assert.equal(ring.hash('test'), before);
+    assert.equal(new Ring({ nodes: 1 }).hash(long), h1);
+  });
+
+  test('default settings spread 100k random keys over 3 nodes within max/mean 1.05', () => {
+    const ring = new Ring({ nodes: 3 });
+    const counts = [0, 0, 0];
+    for (let i = 0; i < 100_000; i++) counts[ring.nodeFor(randomUUID())]!++;
+    const mean = 100_000 / 3;
+    const ratio = Math.max(...counts) / mean;
+    assert.ok(ratio <= 1.05, `max/mean is ${ratio.toFixed(4)} (${counts.join(', ')})`);
+  });
+
+  test('partitions are shared out evenly', () => {
+    assert.deepEqual(new Ring({ nodes: 3 }).partitionCounts(), [342, 341, 341]);
+    assert.deepEqual(new Ring({ nodes: 1, partitions: 16 }).partitionCounts(), [16]);
+  });
+
+  test('locate() is deterministic: a pinned owner table', () => {
+    const ring = new Ring({ nodes: 3 });
+    const pinned = Object.fromEntries(
+      ['foo', 'bar', 'baz', 'user:1', 'user:2', 'é'].map((k) => [k, ring.locate(k)]),
+    );
+    assert.deepEqual(pinned.foo, { hash: 4138058784, partition: 986, node: 2 });
+    for (const [key, where] of Object.entries(pinned)) {
+      const again = new Ring({ nodes: 3 }).locate(key);
+      assert.deepEqual(again, where);
+      assert.equal(where.partition, Math.floor((where.hash * 1024) / 2 ** 32));
+      assert.equal(where.node, where.partition % 3);
+    }
+  });
+
+  test('nodeFor() agrees with locate()', () => {
+    const ring = new Ring({ nodes: 5, partitions: 64 });
+    for (let i = 0; i < 1000; i++) assert.equal(ring.nodeFor(`k${i}`), ring.locate(`k${i}`).node);
+  });
+
+  const bad: [string, ConstructorParameters<typeof Ring>[0], RegExp][] = [
+    ['zero nodes', { nodes: 0 }, /nodes must be/],
+    ['fractional nodes', { nodes: 1.5 }, /nodes must be/],
+    ['fewer partitions than nodes', { nodes: 4, partitions: 3 }, /partitions must be/],
+    ['a negative seed', { nodes: 1, seed: -1 }, /seed must be/],
+  ];
+  for (const [what, options, message] of bad) {
+    test(`new Ring() rejects ${what} with a RangeError naming the option`, () => {
+      assert.throws(
+        () => new Ring(options),
+        (err: Error) => err instanceof RangeError && message.test(err.message),
+      );
+    });
+  }
+});
