@@ -1,6 +1,5 @@
 import { request } from 'node:http';
 import { fileURLToPath } from 'node:url';
-import type { TestContext } from 'node:test';
 import { Cluster, type ClusterOptions } from '../src/cluster.js';
 import { startServer, type Server } from '../src/http/server.js';
 import { DEFAULT_LIMITS, type Limits } from '../src/limits.js';
@@ -14,26 +13,39 @@ export interface Running {
   cluster: Cluster;
   server: Server;
   url: string;
+  /** Stops the server, then the cluster. */
+  stop(): Promise<void>;
 }
 
 /**
- * A real cluster (worker threads) behind a real server on an ephemeral port, stopped when
- * the test or suite ends.
+ * A real cluster (worker threads) behind a real server on an ephemeral port. Register
+ * `stop` at once: `after(() => run.stop())` in a suite, `t.after(...)` in a test.
  */
 export async function startRunning(
-  t: { after: TestContext['after'] } | TestContext,
   options: ClusterOptions & { limits?: Partial<Limits> } = {},
 ): Promise<Running> {
   const cluster = await Cluster.start(options);
-  t.after(() => cluster.close());
-  const server = await startServer({
+  let server: Server;
+  try {
+    server = await startServer({
+      cluster,
+      limits: { ...DEFAULT_LIMITS, ...options.limits },
+      host: '127.0.0.1',
+      port: 0,
+    });
+  } catch (err) {
+    await cluster.close();
+    throw err;
+  }
+  return {
     cluster,
-    limits: { ...DEFAULT_LIMITS, ...options.limits },
-    host: '127.0.0.1',
-    port: 0,
-  });
-  t.after(() => server.close(100));
-  return { cluster, server, url: `http://127.0.0.1:${server.port}` };
+    server,
+    url: `http://127.0.0.1:${server.port}`,
+    async stop() {
+      await server.close(100);
+      await cluster.close();
+    },
+  };
 }
 
 export interface Answer {

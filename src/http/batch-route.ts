@@ -49,6 +49,8 @@ class BatchWrite extends Deferred implements ReplySink, PairSink {
   }
 
   pair(key: string, value: string): void {
+    // A node that failed under this batch ends it here, as a bad pair would.
+    if (this.#failure) throw this.#failure;
     this.#sent++;
     this.#ctx.cluster.submit(this, 0, Op.Put, key, value);
   }

@@ -1,0 +1,109 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { Cluster } from '../src/cluster.js';
+import { Shard } from '../src/shard.js';
+import { http, startRunning } from './helpers.js';
+
+/** The key-value contract, over values as byte strings (one char per byte). */
+interface Store {
+  put(key: string, value: string): Promise<void>;
+  get(key: string): Promise<string | undefined>;
+  delete(key: string): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+const layers: [string, () => Promise<Store>][] = [
+  [
+    'in-process shard',
+    async () => {
+      const shard = new Shard();
+      return {
+        put: async (k, v) => shard.put(k, v),
+        get: async (k) => shard.get(k),
+        delete: async (k) => shard.delete(k),
+        close: async () => {},
+      };
+    },
+  ],
+  [
+    'threaded cluster',
+    async () => {
+      const cluster = await Cluster.start({ nodes: 3 });
+      return {
+        put: (k, v) => cluster.put(k, v),
+        get: (k) => cluster.get(k),
+        delete: (k) => cluster.delete(k),
+        close: () => cluster.close(),
+      };
+    },
+  ],
+  [
+    'HTTP front end',
+    async () => {
+      const run = await startRunning({ nodes: 3 });
+      const path = (k: string) => '/kv/' + encodeURIComponent(k);
+      return {
+        put: async (k, v) => {
+          assert.equal((await http(run.url, 'PUT', path(k), Buffer.from(v, 'latin1'))).status, 204);
+        },
+        get: async (k) => {
+          const answer = await http(run.url, 'GET', path(k));
+          return answer.status === 404 ? undefined : answer.body.toString('latin1');
+        },
+        delete: async (k) => (await http(run.url, 'DELETE', path(k))).status === 204,
+        close: () => run.stop(),
+      };
+    },
+  ],
+];
+
+for (const [name, factory] of layers) {
+  describe(`key-value conformance: ${name}`, () => {
+    let store: Store;
+    before(async () => {
+      store = await factory();
+    });
+    after(() => store.close());
+
+    test('get() of an absent key is undefined', async () => {
+      assert.equal(await store.get('absent'), undefined);
+    });
+
+    test('put() then get() returns the value; put() again overwrites it', async () => {
+      await store.put('k', 'v1');
+      assert.equal(await store.get('k'), 'v1');
+      await store.put('k', 'v2');
+      assert.equal(await store.get('k'), 'v2');
+    });
+
+    test('delete() removes a key and says whether it was there', async () => {
+      await store.put('d', 'x');
+      assert.equal(await store.delete('d'), true);
+      assert.equal(await store.get('d'), undefined);
+      assert.equal(await store.delete('d'), false);
+    });
+
+    test('values are bytes: every byte value and the empty value round-trip', async () => {
+      const all = Array.from({ length: 256 }, (_, i) => String.fromCharCode(i)).join('');
+      await store.put('bytes', all);
+      assert.equal(await store.get('bytes'), all);
+      await store.put('empty', '');
+      assert.equal(await store.get('empty'), '');
+    });
+
+    test('keys are text: punctuation, spaces and non-ASCII keys are distinct keys', async () => {
+      const keys = ['a/b', 'a b', 'é', 'e\u0301', '日本', '😀', '%41', 'A'];
+      for (const [i, k] of keys.entries()) await store.put(k, `v${i}`);
+      for (const [i, k] of keys.entries()) assert.equal(await store.get(k), `v${i}`, k);
+    });
+
+    test('many keys written together all land', async () => {
+      await Promise.all(Array.from({ length: 500 }, (_, i) => store.put(`many${i}`, `${i}`)));
+      const values = await Promise.all(Array.from({ length: 500 }, (_, i) => store.get(`many${i}`)));
+      assert.deepEqual(
+        values,
+        Array.from({ length: 500 }, (_, i) => `${i}`),
+      );
+    });
+  });
+}
