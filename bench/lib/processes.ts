@@ -1,0 +1,60 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { readFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+
+const CLI = fileURLToPath(new URL('../../src/cli.js', import.meta.url));
+const BARE = fileURLToPath(new URL('../bare-uws.js', import.meta.url));
+
+/** A server running in its own process, so the load generator never shares its event loop. */
+export interface ServerProcess {
+  url: string;
+  pid: number;
+  /** Resident set size of the process, from /proc, in bytes. */
+  rss(): Promise<number>;
+  stop(): Promise<void>;
+}
+
+async function start(args: string[], pattern: RegExp): Promise<ServerProcess> {
+  const child: ChildProcess = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  const url = await new Promise<string>((resolve, reject) => {
+    const onData = (d: Buffer) => {
+      out += d;
+      const match = pattern.exec(out);
+      if (match) resolve(match[1]!);
+    };
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', onData);
+    child.once('exit', (code) => reject(new Error(`${args.join(' ')} exited with ${code}:\n${out}`)));
+  });
+  if (/FALLBACK/.test(out)) throw new Error('uWebSockets.js fell back to its JavaScript imitation: figures would be meaningless');
+  return {
+    url,
+    pid: child.pid!,
+    rss: () => rssOf(child.pid!),
+    async stop() {
+      if (child.exitCode !== null) return;
+      child.kill('SIGTERM');
+      await once(child, 'exit');
+    },
+  };
+}
+
+/** Starts `thunderdb cluster` on a free port. */
+export function startCluster(nodes: number, extra: string[] = []): Promise<ServerProcess> {
+  return start([CLI, 'cluster', '--port', '0', '--nodes', String(nodes), ...extra], /listening on (http:\/\/\S+)/);
+}
+
+/** Starts a bare uWS app answering a constant: the ceiling any uWS server can reach here. */
+export function startBare(): Promise<ServerProcess> {
+  return start([BARE], /bare uWS on (http:\/\/\S+)/);
+}
+
+/** VmRSS of a process, in bytes. */
+export async function rssOf(pid: number): Promise<number> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8');
+  const kb = /VmRSS:\s+(\d+) kB/.exec(status);
+  if (!kb) throw new Error(`no VmRSS for ${pid}`);
+  return Number(kb[1]) * 1024;
+}

@@ -1,0 +1,133 @@
+import { loadFileOverHttp } from '../../src/load/http-load.js';
+import { connectionPerRequest, type CloseLoadResult } from './close-load.js';
+import { uuidFile } from './data.js';
+import { sustained, type Generator, type LoadResult } from './load-generator.js';
+import { startBare, startCluster, type ServerProcess } from './processes.js';
+import { repeat, spread, type Spread } from './stats.js';
+
+/** Keys the read and write loads rotate over. */
+export const HOT_KEYS = 1000;
+const VALUE = 'e8c12114-674b-4f75-a753-c2e1c33ad4bd';
+
+/** Writes the keys the loads read, so every GET finds its value. */
+async function preload(url: string): Promise<void> {
+  const body = Array.from({ length: HOT_KEYS }, (_, i) => `bench:${i} ${VALUE}`).join('\n');
+  const res = await fetch(`${url}/kv`, { method: 'POST', headers: { 'Content-Type': 'text/plain' }, body });
+  if (res.status !== 200) throw new Error(`preload answered ${res.status}: ${await res.text()}`);
+}
+
+async function using<T>(servers: Promise<ServerProcess>[], body: (s: ServerProcess[]) => Promise<T>): Promise<T> {
+  const started = await Promise.all(servers);
+  try {
+    return await body(started);
+  } finally {
+    await Promise.all(started.map((s) => s.stop()));
+  }
+}
+
+/** Sustained GET and PUT on a cluster beside the bare uWS ceiling, runs interleaved A B A B. */
+export interface Throughput {
+  bareGet: Spread;
+  get: Spread;
+  getP50: Spread;
+  getP99: Spread;
+  getP999: Spread;
+  put: Spread;
+  putP50: Spread;
+  putP99: Spread;
+  putP999: Spread;
+  /** Cluster GET ÷ bare ceiling, pair by pair. */
+  getVsCeiling: Spread;
+}
+
+export function throughput(
+  generator: Generator,
+  nodes: number,
+  runs: number,
+  seconds: number,
+  withPut = true,
+): Promise<Throughput> {
+  return using([startBare(), startCluster(nodes)], async ([bare, cluster]) => {
+    await preload(cluster!.url);
+    const spec = { seconds, connections: 100, keys: HOT_KEYS };
+    const figures = await repeat(runs, async () => {
+      const b: LoadResult = await sustained(generator, { ...spec, url: bare!.url, method: 'GET' });
+      const g: LoadResult = await sustained(generator, { ...spec, url: cluster!.url, method: 'GET' });
+      const p: LoadResult | null = withPut
+        ? await sustained(generator, { ...spec, url: cluster!.url, method: 'PUT' })
+        : null;
+      return {
+        bareGet: b.rps,
+        get: g.rps,
+        getP50: g.p50,
+        getP99: g.p99,
+        getP999: g.p999,
+        put: p?.rps ?? NaN,
+        putP50: p?.p50 ?? NaN,
+        putP99: p?.p99 ?? NaN,
+        putP999: p?.p999 ?? NaN,
+        getVsCeiling: g.rps / b.rps,
+      };
+    });
+    return figures;
+  });
+}
+
+/** The original's `ab -n 10000 -c 100`: a new connection per request. */
+export function closeLoad(nodes: number, runs: number): Promise<Record<keyof CloseLoadResult, Spread>> {
+  return using([startCluster(nodes)], async ([cluster]) => {
+    await preload(cluster!.url);
+    const paths = Array.from({ length: HOT_KEYS }, (_, i) => `/kv/bench:${i}`);
+    return repeat(runs, async () => ({ ...(await connectionPerRequest(cluster!.url, paths)) }));
+  });
+}
+
+/** Batch PUT of `size` uuid pairs over HTTP (`thunderdb load`), seconds, each run on a fresh cluster. */
+export async function batchLoad(nodes: number, size: number, runs: number): Promise<Spread> {
+  const file = await uuidFile(size);
+  const seconds: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    seconds.push(
+      await using([startCluster(nodes)], async ([cluster]) => {
+        const report = await loadFileOverHttp(cluster!.url, file);
+        if (report.loaded !== size) throw new Error(`loaded ${report.loaded} of ${size}`);
+        return report.seconds;
+      }),
+    );
+  }
+  return spread(seconds);
+}
+
+/** Memory with `records` uuid pairs loaded over HTTP. */
+export interface Memory {
+  records: number;
+  rssEmptyBytes: number;
+  rssLoadedBytes: number;
+  /** (loaded RSS − empty RSS) ÷ records: what a record costs the process, page slack included. */
+  rssBytesPerRecord: number;
+  /** V8 heap in use per node thread (uncollected garbage included). */
+  heapPerNode: number[];
+  heapBytesPerRecord: number;
+}
+
+export function memory(nodes: number, records: number): Promise<Memory> {
+  return using([startCluster(nodes)], async ([cluster]) => {
+    const file = await uuidFile(records);
+    await new Promise((r) => setTimeout(r, 500));
+    const rssEmptyBytes = await cluster!.rss();
+    const report = await loadFileOverHttp(cluster!.url, file);
+    if (report.loaded !== records) throw new Error(`loaded ${report.loaded} of ${records}`);
+    await new Promise((r) => setTimeout(r, 1000));
+    const rssLoadedBytes = await cluster!.rss();
+    const info = (await (await fetch(`${cluster!.url}/cluster`)).json()) as { nodes: { heapUsed: number }[] };
+    const heapPerNode = info.nodes.map((n) => n.heapUsed);
+    return {
+      records,
+      rssEmptyBytes,
+      rssLoadedBytes,
+      rssBytesPerRecord: (rssLoadedBytes - rssEmptyBytes) / records,
+      heapPerNode,
+      heapBytesPerRecord: heapPerNode.reduce((a, b) => a + b, 0) / records,
+    };
+  });
+}
