@@ -44,7 +44,9 @@ async function measure(): Promise<Record<string, number>> {
 }
 
 function limitOf(check: Check): number {
-  return check.better === 'higher' ? check.baseline * (1 - check.margin) : check.baseline * (1 + check.margin);
+  return check.better === 'higher'
+    ? check.baseline * (1 - check.margin)
+    : check.baseline * (1 + check.margin);
 }
 
 async function main(): Promise<void> {
@@ -69,7 +71,10 @@ async function main(): Promise<void> {
   }
   console.log(rows.join('\n'));
   await mkdir(RESULTS, { recursive: true });
-  await writeFile(`${RESULTS}ci.json`, JSON.stringify({ date: new Date().toISOString(), measured }, null, 2) + '\n');
+  await writeFile(
+    `${RESULTS}ci.json`,
+    JSON.stringify({ date: new Date().toISOString(), measured }, null, 2) + '\n',
+  );
   if (failed > 0) {
     console.log(`bench:ci: ${failed} ratio(s) past their limit`);
     process.exit(1);

@@ -71,7 +71,13 @@ async function withWrk(spec: LoadSpec): Promise<LoadResult> {
   const line = /BENCH_JSON (.*)/.exec(stdout);
   if (!line) throw new Error(`wrk printed no summary:\n${stdout}`);
   const s = JSON.parse(line[1]!) as Record<string, number>;
-  return { rps: s.requests! / s.seconds!, p50: s.p50!, p99: s.p99!, p999: s.p999!, failures: s.errors! + s.non2xx! };
+  return {
+    rps: s.requests! / s.seconds!,
+    p50: s.p50!,
+    p99: s.p99!,
+    p999: s.p999!,
+    failures: s.errors! + s.non2xx!,
+  };
 }
 
 /** Runs one sustained load and refuses to report a run that had failures. */

@@ -28,7 +28,8 @@ async function start(args: string[], pattern: RegExp): Promise<ServerProcess> {
     child.stderr!.on('data', onData);
     child.once('exit', (code) => reject(new Error(`${args.join(' ')} exited with ${code}:\n${out}`)));
   });
-  if (/FALLBACK/.test(out)) throw new Error('uWebSockets.js fell back to its JavaScript imitation: figures would be meaningless');
+  if (/FALLBACK/.test(out))
+    throw new Error('uWebSockets.js fell back to its JavaScript imitation: figures would be meaningless');
   return {
     url,
     pid: child.pid!,
@@ -43,7 +44,10 @@ async function start(args: string[], pattern: RegExp): Promise<ServerProcess> {
 
 /** Starts `thunderdb cluster` on a free port. */
 export function startCluster(nodes: number, extra: string[] = []): Promise<ServerProcess> {
-  return start([CLI, 'cluster', '--port', '0', '--nodes', String(nodes), ...extra], /listening on (http:\/\/\S+)/);
+  return start(
+    [CLI, 'cluster', '--port', '0', '--nodes', String(nodes), ...extra],
+    /listening on (http:\/\/\S+)/,
+  );
 }
 
 /** Starts a bare uWS app answering a constant: the ceiling any uWS server can reach here. */

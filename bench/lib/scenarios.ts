@@ -16,7 +16,10 @@ async function preload(url: string): Promise<void> {
   if (res.status !== 200) throw new Error(`preload answered ${res.status}: ${await res.text()}`);
 }
 
-async function using<T>(servers: Promise<ServerProcess>[], body: (s: ServerProcess[]) => Promise<T>): Promise<T> {
+async function using<T>(
+  servers: Promise<ServerProcess>[],
+  body: (s: ServerProcess[]) => Promise<T>,
+): Promise<T> {
   const started = await Promise.all(servers);
   try {
     return await body(started);
