@@ -1,4 +1,7 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=2
+// The flag above (also in package.json's "cluster" script) caps the main thread's young
+// generation at 2 MiB per semi-space: it cut RSS per stored record by about a fifth, at a
+// few percent of throughput (bench/RESULTS.md). Node threads get the same cap in NodeLink.
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { Cluster } from './cluster.js';

@@ -32,6 +32,9 @@ export class NodeLink {
       // With 'sync' (the default) an idle piscina worker sleeps in Atomics.wait and never
       // sees messages on a transferred port.
       atomics: 'disabled',
+      // A small young generation: batches die young, and a default-sized one per thread
+      // is resident memory that holds no data (bench/RESULTS.md, memory).
+      resourceLimits: { maxYoungGenerationSizeMb: 4 },
     });
     // An uncaught error in a node thread is an 'error' event on its pool; unheard, it would
     // kill the whole process. The port's 'close' below is what marks the node down.

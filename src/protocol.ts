@@ -48,8 +48,10 @@ export type Batch = (string | number)[];
 /** What a node reports about itself. */
 export interface NodeStats {
   keys: number;
-  /** Bytes of keys (UTF-16 length) and values held. */
+  /** Bytes of keys (UTF-8) and values held. */
   bytes: number;
+  /** Memory the shard's store holds outside the JS heap (slabs and index). */
+  storeBytes: number;
   /** Operations applied since start. */
   ops: number;
   /** V8 heap of the node's thread. */

@@ -1,8 +1,4 @@
-import murmur from 'murmurhash3js-revisited';
-
-// The library re-checks every byte of its input unless told not to; our input is always a
-// Uint8Array view of UTF-8 we encoded ourselves, so the check is pure overhead on the hot path.
-(murmur as unknown as { inputValidation: boolean }).inputValidation = false;
+import { KeyBytes } from './key-bytes.js';
 
 /** How a {@link Ring} is laid out. */
 export interface RingOptions {
@@ -26,14 +22,13 @@ export interface Location {
 }
 
 const HASH_SPACE = 2 ** 32;
-const encoder = new TextEncoder();
 
 /**
  * The consistent-hash ring: murmur3 (x86, 32-bit) of the key's UTF-8 bytes picks one of
  * `partitions` equal ranges of the hash space, and a table says which node owns each range.
  * Equal ranges make the split even by construction (hashed virtual-node tokens need thousands
  * per node to get within 5%) and make the lookup a division instead of a binary search.
- * Pure: no I/O, no globals beyond a reused scratch buffer.
+ * Pure: no I/O, no globals.
  */
 export class Ring {
   readonly nodes: number;
@@ -42,10 +37,7 @@ export class Ring {
   /** owner[p] is the node that owns partition p. */
   readonly #owner: Uint16Array;
   readonly #span: number;
-  // Encoding into one reused buffer, and hashing a cached view of it per length, keeps
-  // locate() free of allocation.
-  #scratch = new Uint8Array(1024);
-  #views: Uint8Array[] = [];
+  readonly #key = new KeyBytes();
 
   constructor(options: RingOptions) {
     const { nodes, partitions = 1024, seed = 0 } = options;
@@ -70,15 +62,8 @@ export class Ring {
 
   /** murmur3 x86 32-bit of the key's UTF-8 bytes, as an unsigned integer. */
   hash(key: string): number {
-    let { read, written } = encoder.encodeInto(key, this.#scratch);
-    while (read < key.length) {
-      // Longer than any key seen so far: grow the scratch buffer once and start again.
-      this.#scratch = new Uint8Array(Buffer.byteLength(key) * 2);
-      this.#views = [];
-      ({ read, written } = encoder.encodeInto(key, this.#scratch));
-    }
-    const view = (this.#views[written] ??= this.#scratch.subarray(0, written));
-    return murmur.x86.hash32(view, this.seed);
+    this.#key.encode(key);
+    return this.#key.hash(this.seed);
   }
 
   /** The partition a hash falls in. */

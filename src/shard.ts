@@ -1,15 +1,15 @@
 import { getHeapStatistics } from 'node:v8';
+import { ByteMap } from './byte-map.js';
 import { bytesToText } from './bytes.js';
 import { Op, type Batch, type NodeStats, type Reply, type ReplyBatch } from './protocol.js';
 
 /**
- * One node's data: a Map of key → value byte string, and the step that applies a batch to
- * it. Input was validated at the front end, so nothing here re-checks sizes or types.
- * Lives in `src/` rather than the worker so it runs and is tested in a single thread.
+ * One node's data: a {@link ByteMap} of key → value byte string, and the step that applies
+ * a batch to it. Input was validated at the front end, so nothing here re-checks sizes or
+ * types. Lives in `src/` rather than the worker so it runs and is tested in a single thread.
  */
 export class Shard {
-  readonly #map = new Map<string, string>();
-  #bytes = 0;
+  readonly #map = new ByteMap();
   #ops = 0;
 
   get size(): number {
@@ -21,22 +21,16 @@ export class Shard {
   }
 
   put(key: string, value: string): void {
-    const old = this.#map.get(key);
-    this.#bytes += old === undefined ? key.length + value.length : value.length - old.length;
     this.#map.set(key, value);
   }
 
   delete(key: string): boolean {
-    const old = this.#map.get(key);
-    if (old === undefined) return false;
-    this.#bytes -= key.length + old.length;
-    this.#map.delete(key);
-    return true;
+    return this.#map.delete(key);
   }
 
   /** The first `limit` keys starting with `prefix` and greater than `after`, sorted. */
   scan(prefix: string, after: string, limit: number): string[] {
-    // A Map has no order, so a page costs one pass over the shard; fine for a simulator,
+    // The map has no order, so a page costs one pass over the shard; fine for a simulator,
     // and the README says so.
     const found: string[] = [];
     for (const key of this.#map.keys()) {
@@ -50,7 +44,7 @@ export class Shard {
   /** The shard as the inside of a JSON object, values decoded as UTF-8 text. */
   snapshot(): string {
     const parts: string[] = [];
-    for (const [key, value] of this.#map) {
+    for (const [key, value] of this.#map.entries()) {
       parts.push(JSON.stringify(key) + ':' + JSON.stringify(bytesToText(value)));
     }
     return parts.join(',');
@@ -59,7 +53,8 @@ export class Shard {
   stats(): NodeStats {
     return {
       keys: this.#map.size,
-      bytes: this.#bytes,
+      bytes: this.#map.bytes,
+      storeBytes: this.#map.allocatedBytes,
       ops: this.#ops,
       heapUsed: getHeapStatistics().used_heap_size,
     };
@@ -85,7 +80,7 @@ export class Shard {
           replies.push(this.delete(batch[i++] as string) ? 1 : 0);
           break;
         case Op.Size:
-          replies.push(this.#map.get(batch[i++] as string)?.length ?? -1);
+          replies.push(this.#map.sizeOf(batch[i++] as string));
           break;
         case Op.Scan:
           replies.push(this.scan(batch[i] as string, batch[i + 1] as string, batch[i + 2] as number));

@@ -1,0 +1,290 @@
+import { hashBytes, KeyBytes } from './key-bytes.js';
+
+/** Record header: key length (u16), value length (u32). */
+const HEADER = 6;
+/** Largest key a record can hold. */
+export const MAX_KEY_BYTES = 0xffff;
+/** Seed for the table's own hash: different from the ring's, whose bits pick the node. */
+const SEED = 0x9747b28c;
+/** Grow the index when it is this full. */
+const MAX_LOAD = 0.75;
+/** Compact a full slab once less than this share of it is live. */
+const MIN_LIVE = 0.5;
+/** A location is slab × 2^32 + offset + 1, so 0 can mean "empty slot". */
+const SLAB_SHIFT = 2 ** 32;
+
+/**
+ * A hash map from text keys to byte-string values that keeps its records in large
+ * off-heap slabs instead of one JS string pair per entry. A V8 Map of short strings costs
+ * about 250 bytes of RSS per uuid→uuid record here (two string objects, the Map's entry and
+ * bucket, and the garbage collector's slack); this costs the record's bytes plus a 6-byte
+ * header and about 20 bytes of index.
+ *
+ * Records are `[key length u16][value length u32][key UTF-8][value bytes]`, appended to the
+ * current slab. The index is open addressing with linear probing over two typed arrays:
+ * the record's location and its key's hash (so probes rarely touch a record and growing
+ * never rehashes a key). Deletion shifts the probe run back instead of leaving tombstones.
+ * Overwrites of the same length happen in place; other overwrites and deletes leave dead
+ * bytes behind, and a slab that falls below half live is compacted into the current one.
+ */
+export class ByteMap {
+  readonly #key = new KeyBytes();
+  #slabs: (Buffer | null)[] = [];
+  /** Bytes appended to each slab, and how many of them still belong to live records. */
+  #used: number[] = [];
+  #live: number[] = [];
+  #current = -1;
+  #locations: Float64Array;
+  #hashes: Uint32Array;
+  #mask: number;
+  #size = 0;
+  #bytes = 0;
+
+  readonly #slabBytes: number;
+
+  /**
+   * @param options.slabBytes size of a slab; a larger record gets one of its own. Default 4 MiB.
+   * @param options.initialSlots index slots to start with (rounded up to a power of two). Default 1024.
+   */
+  constructor(options: { slabBytes?: number; initialSlots?: number } = {}) {
+    const { slabBytes = 4 << 20, initialSlots = 1024 } = options;
+    if (!Number.isInteger(slabBytes) || slabBytes < 64)
+      throw new RangeError(`slabBytes must be an integer ≥ 64, got ${slabBytes}`);
+    this.#slabBytes = slabBytes;
+    const slots = 2 ** Math.ceil(Math.log2(Math.max(16, initialSlots)));
+    this.#locations = new Float64Array(slots);
+    this.#hashes = new Uint32Array(slots);
+    this.#mask = slots - 1;
+  }
+
+  /** Number of keys. */
+  get size(): number {
+    return this.#size;
+  }
+
+  /** Bytes of live keys (UTF-8) and values. */
+  get bytes(): number {
+    return this.#bytes;
+  }
+
+  /** Memory this map holds outside the JS heap: slabs and index. */
+  get allocatedBytes(): number {
+    let total = this.#locations.byteLength + this.#hashes.byteLength;
+    for (const slab of this.#slabs) total += slab?.length ?? 0;
+    return total;
+  }
+
+  get(key: string): string | undefined {
+    const slot = this.#find(key);
+    if (slot < 0) return undefined;
+    const [slab, at] = this.#record(this.#locations[slot]!);
+    const keyLength = slab[at]! | (slab[at + 1]! << 8);
+    const start = at + HEADER + keyLength;
+    return slab.toString('latin1', start, start + slab.readUInt32LE(at + 2));
+  }
+
+  /** The value's length in bytes, or -1 when the key is absent. */
+  sizeOf(key: string): number {
+    const slot = this.#find(key);
+    if (slot < 0) return -1;
+    const [slab, at] = this.#record(this.#locations[slot]!);
+    return slab.readUInt32LE(at + 2);
+  }
+
+  /** Stores `value`, a byte string (one char per byte). The key must be under 64 KiB of UTF-8. */
+  set(key: string, value: string): void {
+    const slot = this.#find(key);
+    const keyLength = this.#key.bytes.length;
+    if (slot >= 0) {
+      const location = this.#locations[slot]!;
+      const [slab, at] = this.#record(location);
+      const oldLength = slab.readUInt32LE(at + 2);
+      this.#bytes += value.length - oldLength;
+      if (oldLength === value.length) {
+        slab.write(value, at + HEADER + keyLength, 'latin1');
+        return;
+      }
+      this.#locations[slot] = this.#append(value);
+      this.#release(location, HEADER + keyLength + oldLength);
+      return;
+    }
+    if (keyLength > MAX_KEY_BYTES)
+      throw new RangeError(`key is ${keyLength} bytes; a ByteMap holds at most ${MAX_KEY_BYTES}`);
+    const free = ~slot;
+    this.#hashes[free] = this.#key.hash(SEED);
+    this.#locations[free] = this.#append(value);
+    this.#size++;
+    this.#bytes += keyLength + value.length;
+    if (this.#size > this.#locations.length * MAX_LOAD) this.#grow();
+  }
+
+  /** Removes a key; true if it was there. */
+  delete(key: string): boolean {
+    const slot = this.#find(key);
+    if (slot < 0) return false;
+    const location = this.#locations[slot]!;
+    const [slab, at] = this.#record(location);
+    const recordLength = HEADER + (slab[at]! | (slab[at + 1]! << 8)) + slab.readUInt32LE(at + 2);
+    this.#bytes -= recordLength - HEADER;
+    this.#size--;
+    this.#removeSlot(slot);
+    this.#release(location, recordLength);
+    return true;
+  }
+
+  /** Every key, in no particular order. */
+  *keys(): Generator<string> {
+    for (const location of this.#locations) {
+      if (location === 0) continue;
+      const [slab, at] = this.#record(location);
+      yield slab.toString('utf8', at + HEADER, at + HEADER + (slab[at]! | (slab[at + 1]! << 8)));
+    }
+  }
+
+  /** Every key with its value byte string, in no particular order. */
+  *entries(): Generator<[string, string]> {
+    for (const location of this.#locations) {
+      if (location === 0) continue;
+      const [slab, at] = this.#record(location);
+      const keyEnd = at + HEADER + (slab[at]! | (slab[at + 1]! << 8));
+      yield [
+        slab.toString('utf8', at + HEADER, keyEnd),
+        slab.toString('latin1', keyEnd, keyEnd + slab.readUInt32LE(at + 2)),
+      ];
+    }
+  }
+
+  /** The slot holding `key`, or ~slot of the empty slot where it would go. Leaves the key encoded. */
+  #find(key: string): number {
+    const length = this.#key.encode(key);
+    const bytes = this.#key.bytes;
+    const hash = this.#key.hash(SEED);
+    const mask = this.#mask;
+    for (let slot = hash & mask; ; slot = (slot + 1) & mask) {
+      const location = this.#locations[slot]!;
+      if (location === 0) return ~slot;
+      if (this.#hashes[slot] !== hash) continue;
+      const [slab, at] = this.#record(location);
+      if ((slab[at]! | (slab[at + 1]! << 8)) !== length) continue;
+      let i = 0;
+      const from = at + HEADER;
+      while (i < length && slab[from + i] === bytes[i]) i++;
+      if (i === length) return slot;
+    }
+  }
+
+  #record(location: number): [Buffer, number] {
+    const index = Math.floor(location / SLAB_SHIFT);
+    return [this.#slabs[index]!, location - index * SLAB_SHIFT - 1];
+  }
+
+  /** Appends a record for the encoded key and `value`; returns its location. */
+  #append(value: string): number {
+    const key = this.#key.bytes;
+    const length = HEADER + key.length + value.length;
+    const index = this.#room(length);
+    const slab = this.#slabs[index]!;
+    const at = this.#used[index]!;
+    slab[at] = key.length & 0xff;
+    slab[at + 1] = key.length >>> 8;
+    slab.writeUInt32LE(value.length, at + 2);
+    slab.set(key, at + HEADER);
+    slab.write(value, at + HEADER + key.length, 'latin1');
+    this.#used[index] = at + length;
+    this.#live[index]! += length;
+    return index * SLAB_SHIFT + at + 1;
+  }
+
+  /** The slab to append `length` bytes to: the current one, or a new one when it is full. */
+  #room(length: number): number {
+    const index = this.#current;
+    if (index >= 0 && this.#used[index]! + length <= this.#slabs[index]!.length) return index;
+    // allocUnsafeSlow: a slab of its own, not a slice of Node's shared pool.
+    this.#slabs.push(Buffer.allocUnsafeSlow(Math.max(this.#slabBytes, length)));
+    this.#used.push(0);
+    this.#live.push(0);
+    return (this.#current = this.#slabs.length - 1);
+  }
+
+  /** Marks a record's bytes dead, compacting or freeing its slab once it is mostly dead. */
+  #release(location: number, length: number): void {
+    const index = Math.floor(location / SLAB_SHIFT);
+    this.#live[index]! -= length;
+    if (index === this.#current) return;
+    if (this.#live[index] === 0) this.#slabs[index] = null;
+    else if (this.#live[index]! < this.#used[index]! * MIN_LIVE) this.#compact(index);
+  }
+
+  /** Moves a slab's live records into the current slab and frees it. */
+  #compact(index: number): void {
+    const slab = this.#slabs[index]!;
+    const used = this.#used[index]!;
+    for (let at = 0; at < used;) {
+      const keyLength = slab[at]! | (slab[at + 1]! << 8);
+      const length = HEADER + keyLength + slab.readUInt32LE(at + 2);
+      const location = index * SLAB_SHIFT + at + 1;
+      const slot = this.#slotOf(
+        location,
+        hashBytes(slab.subarray(at + HEADER, at + HEADER + keyLength), SEED),
+      );
+      if (slot >= 0) this.#locations[slot] = this.#copy(slab, at, length);
+      at += length;
+    }
+    this.#slabs[index] = null;
+    this.#live[index] = 0;
+  }
+
+  /** The slot pointing at `location`, or -1 when no slot does (the record is dead). */
+  #slotOf(location: number, hash: number): number {
+    const mask = this.#mask;
+    for (let slot = hash & mask; ; slot = (slot + 1) & mask) {
+      const here = this.#locations[slot]!;
+      if (here === 0) return -1;
+      if (here === location) return slot;
+    }
+  }
+
+  /** Copies a raw record into the current slab; returns its new location. */
+  #copy(from: Buffer, at: number, length: number): number {
+    const index = this.#room(length);
+    const to = this.#used[index]!;
+    from.copy(this.#slabs[index]!, to, at, at + length);
+    this.#used[index] = to + length;
+    this.#live[index]! += length;
+    return index * SLAB_SHIFT + to + 1;
+  }
+
+  /** Empties a slot, shifting later entries of its probe run back so lookups never stop early. */
+  #removeSlot(slot: number): void {
+    const mask = this.#mask;
+    let hole = slot;
+    for (let next = (hole + 1) & mask; this.#locations[next] !== 0; next = (next + 1) & mask) {
+      const home = this.#hashes[next]! & mask;
+      // The entry at `next` may move into the hole unless its home lies cyclically in (hole, next].
+      const stays = hole <= next ? hole < home && home <= next : hole < home || home <= next;
+      if (stays) continue;
+      this.#locations[hole] = this.#locations[next]!;
+      this.#hashes[hole] = this.#hashes[next]!;
+      hole = next;
+    }
+    this.#locations[hole] = 0;
+  }
+
+  /** Doubles the index, placing entries by their stored hashes. */
+  #grow(): void {
+    const oldLocations = this.#locations;
+    const oldHashes = this.#hashes;
+    const slots = oldLocations.length * 2;
+    this.#locations = new Float64Array(slots);
+    this.#hashes = new Uint32Array(slots);
+    this.#mask = slots - 1;
+    for (let i = 0; i < oldLocations.length; i++) {
+      const location = oldLocations[i]!;
+      if (location === 0) continue;
+      let slot = oldHashes[i]! & this.#mask;
+      while (this.#locations[slot] !== 0) slot = (slot + 1) & this.#mask;
+      this.#locations[slot] = location;
+      this.#hashes[slot] = oldHashes[i]!;
+    }
+  }
+}
