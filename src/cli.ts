@@ -115,7 +115,7 @@ export async function main(argv: string[]): Promise<void> {
           .option('max-key-bytes', {
             type: 'number',
             default: DEFAULT_LIMITS.maxKeyBytes,
-            describe: 'Largest key (UTF-8 bytes)',
+            describe: 'Largest key (UTF-8 bytes, at most 65535)',
           })
           .option('max-value-bytes', {
             type: 'number',

@@ -5,10 +5,11 @@ import {
   ValueTooLargeError,
   type ThunderError,
 } from './errors.js';
+import { MAX_KEY_BYTES } from './byte-map.js';
 
 /** Size limits enforced at the front end; every one is a command-line flag. */
 export interface Limits {
-  /** Largest key, in UTF-8 bytes. Default 1024. */
+  /** Largest key, in UTF-8 bytes. Default 1024; at most 65535. */
   maxKeyBytes: number;
   /** Largest value, in bytes. Default 1 MiB. */
   maxValueBytes: number;
@@ -29,12 +30,17 @@ export function checkLimits(limits: Limits): Limits {
       throw new RangeError(`${name} must be a positive integer, got ${value}`);
     }
   }
+  if (limits.maxKeyBytes > MAX_KEY_BYTES) {
+    throw new RangeError(`maxKeyBytes must be at most ${MAX_KEY_BYTES}, got ${limits.maxKeyBytes}`);
+  }
   return limits;
 }
 
 /** The error for a key that breaks the rules, or null when it is fine. */
 export function keyError(key: string, limits: Limits): ThunderError | null {
   if (key.length === 0) return new InvalidKeyError('the key is empty');
+  // Keys are stored as UTF-8, where a lone surrogate would become U+FFFD and collide.
+  if (!key.isWellFormed()) return new InvalidKeyError('the key is not valid Unicode (a lone surrogate)');
   // A UTF-16 unit is at most 3 UTF-8 bytes, so most keys are cleared without counting.
   if (key.length * 3 <= limits.maxKeyBytes) return null;
   const bytes = Buffer.byteLength(key, 'utf8');

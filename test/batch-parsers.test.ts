@@ -185,6 +185,15 @@ describe('application/json batches (one flat object)', () => {
     ]);
   });
 
+  test('a key with a lone surrogate is rejected, since it has no UTF-8 form', () => {
+    assert.deepEqual(parseEverySplit('application/json', '{"\\ud800":"v","ok":"1"}').rejects, [
+      [1, 'INVALID_KEY'],
+    ]);
+    assert.deepEqual(parseEverySplit('application/x-ndjson', '["\\udfff","v"]').rejects, [
+      [1, 'INVALID_KEY'],
+    ]);
+  });
+
   test('invalid UTF-8 inside a string is INVALID_JSON', () => {
     const body = Buffer.concat([Buffer.from('{"a":"'), Buffer.from([0xc3, 0x28]), Buffer.from('"}')]);
     assert.equal(parseEverySplit('application/json', body).error, 'INVALID_JSON');
