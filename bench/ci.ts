@@ -31,7 +31,7 @@ const MEMORY_RECORDS = 1_000_000;
 async function measure(): Promise<Record<string, number>> {
   // wrk, not autocannon: one autocannon thread saturates before uWS does on two cores, which
   // would pin the ratio near 1 whatever the server did.
-  const load = await throughput('wrk', 3, 3, 3, false);
+  const load = await throughput('wrk', 3, 5, 3, false);
   const file = await uuidFile(BATCH);
   const loadSeconds = await batchLoad(3, BATCH, 3);
   const mapRates = spread([await mapInsertRate(file), await mapInsertRate(file), await mapInsertRate(file)]);

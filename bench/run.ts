@@ -72,6 +72,8 @@ const fmt = (s: Spread, digits: number, unit = '') =>
 const krps = (s: Spread) =>
   `${(s.median / 1000).toFixed(1)}k (${(s.min / 1000).toFixed(1)}–${(s.max / 1000).toFixed(1)}k)`;
 const mb = (bytes: number) => `${(bytes / 1e6).toFixed(0)} MB`;
+const perNode = (m: NodeResults['memory']) =>
+  m.storePerNode.map((store, i) => `${mb(store)} + ${mb(m.heapPerNode[i]!)}`).join(', ');
 
 function table(r1: NodeResults, r3: NodeResults): string {
   const rows: [string, string, string, string][] = [
@@ -120,22 +122,22 @@ function table(r1: NodeResults, r3: NodeResults): string {
     ['BATCH PUT 100,000 items (s)', '– / 5.92', fmt(r1.batch[100_000]!, 3), fmt(r3.batch[100_000]!, 3)],
     ['BATCH PUT 1,000,000 items (s)', '– / 54.1', fmt(r1.batch[1_000_000]!, 3), fmt(r3.batch[1_000_000]!, 3)],
     [
-      'Memory per node, 1M records (heap in use per node)',
+      'Memory per node, 1M records (store + JS heap)',
       '80 MB / 27 MB',
-      r1.memory.heapPerNode.map(mb).join(', '),
-      r3.memory.heapPerNode.map(mb).join(', '),
+      perNode(r1.memory),
+      perNode(r3.memory),
     ],
     [
       '  process RSS growth for 1M records, all nodes',
-      '–',
+      '314 MB (original, 1M load)',
       mb(r1.memory.rssLoadedBytes - r1.memory.rssEmptyBytes),
       mb(r3.memory.rssLoadedBytes - r3.memory.rssEmptyBytes),
     ],
     [
-      '  bytes per record: RSS / heap',
+      '  bytes per record: RSS growth / store',
       '≈243 RSS',
-      `${r1.memory.rssBytesPerRecord.toFixed(0)} / ${r1.memory.heapBytesPerRecord.toFixed(0)}`,
-      `${r3.memory.rssBytesPerRecord.toFixed(0)} / ${r3.memory.heapBytesPerRecord.toFixed(0)}`,
+      `${r1.memory.rssBytesPerRecord.toFixed(0)} / ${r1.memory.storeBytesPerRecord.toFixed(0)}`,
+      `${r3.memory.rssBytesPerRecord.toFixed(0)} / ${r3.memory.storeBytesPerRecord.toFixed(0)}`,
     ],
     ['Sustained GET, 100 keep-alive connections (req/s)', '–', krps(r1.load.get), krps(r3.load.get)],
     [

@@ -110,7 +110,9 @@ export interface Memory {
   rssBytesPerRecord: number;
   /** V8 heap in use per node thread (uncollected garbage included). */
   heapPerNode: number[];
-  heapBytesPerRecord: number;
+  /** Off-heap store per node: slabs and index. */
+  storePerNode: number[];
+  storeBytesPerRecord: number;
 }
 
 export function memory(nodes: number, records: number): Promise<Memory> {
@@ -122,15 +124,19 @@ export function memory(nodes: number, records: number): Promise<Memory> {
     if (report.loaded !== records) throw new Error(`loaded ${report.loaded} of ${records}`);
     await new Promise((r) => setTimeout(r, 1000));
     const rssLoadedBytes = await cluster!.rss();
-    const info = (await (await fetch(`${cluster!.url}/cluster`)).json()) as { nodes: { heapUsed: number }[] };
+    const info = (await (await fetch(`${cluster!.url}/cluster`)).json()) as {
+      nodes: { heapUsed: number; storeBytes: number }[];
+    };
     const heapPerNode = info.nodes.map((n) => n.heapUsed);
+    const storePerNode = info.nodes.map((n) => n.storeBytes);
     return {
       records,
       rssEmptyBytes,
       rssLoadedBytes,
       rssBytesPerRecord: (rssLoadedBytes - rssEmptyBytes) / records,
       heapPerNode,
-      heapBytesPerRecord: heapPerNode.reduce((a, b) => a + b, 0) / records,
+      storePerNode,
+      storeBytesPerRecord: storePerNode.reduce((a, b) => a + b, 0) / records,
     };
   });
 }
