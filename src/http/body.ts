@@ -1,29 +1,36 @@
-import type { ThunderError } from '../errors.js';
-import type { HttpResponse } from './uws.js';
+import { toThunderError, type ThunderError } from '../errors.js';
+import type { Deferred } from './deferred.js';
 
 /**
- * Reads a whole body of at most `limit` bytes, failing with `tooLarge(bytesSoFar)` as soon
- * as the count passes it, before buffering the rest. `done` gets a Buffer that is valid
- * only during the call (a single-chunk body is not copied). Both callbacks run inside a
- * uWS data callback, where the socket is corked already.
+ * Reads a whole body of at most `limit` bytes for a request that answers later, failing with
+ * `tooLarge(bytesSoFar)` as soon as the count passes the limit, before buffering the rest.
+ * `use` gets a Buffer valid only during the call (a single-chunk body is not copied);
+ * whatever it throws is answered as an error on the request.
  */
 export function readBody(
-  res: HttpResponse,
+  request: Deferred,
   limit: number,
   tooLarge: (bytes: number) => ThunderError,
-  done: (body: Buffer) => void,
-  fail: (error: ThunderError) => void,
+  use: (body: Buffer) => void,
 ): void {
   let parts: Buffer[] | null = null;
   let length = 0;
   let over = false;
-  res.onData((chunk, isLast) => {
+  const done = (body: Buffer) => {
+    try {
+      use(body);
+    } catch (err) {
+      request.error(toThunderError(err));
+    }
+  };
+  request.res.onData((chunk, isLast) => {
     if (over) return;
     length += chunk.byteLength;
     if (length > limit) {
       over = true;
       parts = null;
-      fail(tooLarge(length));
+      // The rest of the body is unread: close so it is never parsed as a request.
+      request.error(tooLarge(length), true);
       return;
     }
     if (isLast) {

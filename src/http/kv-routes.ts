@@ -150,11 +150,10 @@ export function registerKvRoutes(app: TemplatedApp, ctx: RouteContext): void {
     if (tooLarge) return sendError(res, tooLarge, true);
     const request = new KeyRequest(res, ctx, Op.Put, key);
     readBody(
-      res,
+      request,
       limits.maxValueBytes,
       (bytes) => valueError(bytes, limits)!,
       (body) => cluster.submit(request, 0, Op.Put, key, body.toString('latin1')),
-      (error) => request.error(error, true),
     );
   });
 
@@ -165,17 +164,10 @@ export function registerKvRoutes(app: TemplatedApp, ctx: RouteContext): void {
     if (tooLarge) return sendError(res, tooLarge, true);
     const request = new MultiGet(res, inFlight);
     readBody(
-      res,
+      request,
       limits.maxBodyBytes,
       (bytes) => bodyError(bytes, limits)!,
-      (body) => {
-        try {
-          request.start(cluster, mgetKeys(body, ctx));
-        } catch (err) {
-          request.error(toThunderError(err));
-        }
-      },
-      (error) => request.error(error, true),
+      (body) => request.start(cluster, mgetKeys(body, ctx)),
     );
   });
 

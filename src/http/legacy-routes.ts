@@ -88,18 +88,13 @@ export function registerLegacyRoutes(app: TemplatedApp, ctx: RouteContext): void
     if (tooLarge) return sendError(res, tooLarge, true);
     const request = new LegacyPut(res, inFlight);
     readBody(
-      res,
+      request,
       limits.maxBodyBytes,
       (bytes) => bodyError(bytes, limits)!,
       (body) => {
-        try {
-          const [key, value] = onePair(body, ctx);
-          cluster.submit(request, 0, Op.Put, key, value);
-        } catch (err) {
-          request.error(toThunderError(err));
-        }
+        const [key, value] = onePair(body, ctx);
+        cluster.submit(request, 0, Op.Put, key, value);
       },
-      (error) => request.error(error, true),
     );
   });
 
