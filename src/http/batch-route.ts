@@ -1,12 +1,13 @@
 import type { ReplySink } from '../batcher.js';
 import { pairParserFor } from '../batch/formats.js';
 import { RejectionLog, type PairParser, type PairSink, type Rejection } from '../batch/pairs.js';
-import { BadRequestError, ShuttingDownError, ThunderError, toThunderError } from '../errors.js';
+import { BadRequestError, ThunderError, toThunderError } from '../errors.js';
 import { Op } from '../protocol.js';
 import type { RouteContext } from './context.js';
 import { Deferred } from './deferred.js';
 import { sendError } from './reply.js';
-import type { HttpResponse, TemplatedApp } from './uws.js';
+import type { Router } from './router.js';
+import type { HttpResponse } from './uws.js';
 
 /** Pairs sent and not yet acknowledged before the body is paused: bounds memory per batch. */
 const HIGH_WATER = 32_768;
@@ -114,7 +115,7 @@ class BatchWrite extends Deferred implements ReplySink, PairSink {
 }
 
 /** Registers `POST /kv`, the streamed batch write in JSON, NDJSON or `key value` text. */
-export function registerBatchRoute(app: TemplatedApp, ctx: RouteContext): void {
+export function registerBatchRoute(app: Router, ctx: RouteContext): void {
   app.post('/kv', (res, req) => {
     const contentType = req.getHeader('content-type');
     const mode = new URLSearchParams(req.getQuery() ?? '').get('invalid') ?? 'stop';
@@ -125,7 +126,6 @@ export function registerBatchRoute(app: TemplatedApp, ctx: RouteContext): void {
         true,
       );
     }
-    if (ctx.inFlight.draining) return sendError(res, new ShuttingDownError(), true);
     new BatchWrite(res, ctx, mode === 'skip').start(contentType);
   });
 }

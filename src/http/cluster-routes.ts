@@ -3,12 +3,12 @@ import type { RouteContext } from './context.js';
 import { Deferred } from './deferred.js';
 import { sendError, sendJson } from './reply.js';
 import { keyFromPath } from './request-key.js';
-import type { TemplatedApp } from './uws.js';
+import type { Router } from './router.js';
 
 const LOCATE_PREFIX = '/cluster/locate/'.length;
 
 /** Registers `GET /cluster`, `GET /cluster/locate/{key}` and `GET /health`. */
-export function registerClusterRoutes(app: TemplatedApp, ctx: RouteContext): void {
+export function registerClusterRoutes(app: Router, ctx: RouteContext): void {
   const { cluster, limits, inFlight } = ctx;
   const ring = { hash: 'murmur3-x86-32', seed: cluster.ring.seed, partitions: cluster.ring.partitions };
 

@@ -4,7 +4,6 @@ import {
   BadRequestError,
   InvalidJsonError,
   KeyNotFoundError,
-  ShuttingDownError,
   ThunderError,
   toThunderError,
 } from '../errors.js';
@@ -15,7 +14,8 @@ import type { RouteContext } from './context.js';
 import { Deferred } from './deferred.js';
 import { sendError } from './reply.js';
 import { keyFromPath } from './request-key.js';
-import type { HttpRequest, HttpResponse, TemplatedApp } from './uws.js';
+import type { Router } from './router.js';
+import type { HttpRequest, HttpResponse } from './uws.js';
 
 const PREFIX = '/kv/'.length;
 const MAX_PAGE = 1000;
@@ -126,14 +126,13 @@ function listQuery(query: string): { prefix: string; after: string; limit: numbe
  * Registers the native key-value API: GET/HEAD/PUT/DELETE `/kv/{key}`, `POST /kv/_mget`
  * and `GET /kv?prefix=` listing. Batch writes (`POST /kv`) live in batch-route.ts.
  */
-export function registerKvRoutes(app: TemplatedApp, ctx: RouteContext): void {
+export function registerKvRoutes(app: Router, ctx: RouteContext): void {
   const { cluster, limits, inFlight } = ctx;
 
   /** Validates the key and sends one operation for it; answers errors at once. */
   const keyOperation = (op: OpCode) => (res: HttpResponse, req: HttpRequest) => {
     const key = keyFromPath(req.getUrl(), PREFIX, limits);
     if (key instanceof ThunderError) return sendError(res, key);
-    if (inFlight.draining) return sendError(res, new ShuttingDownError());
     cluster.submit(new KeyRequest(res, ctx, op, key), 0, op, key);
   };
   app.get('/kv/*', keyOperation(Op.Get));
@@ -145,7 +144,6 @@ export function registerKvRoutes(app: TemplatedApp, ctx: RouteContext): void {
     const declared = contentLength(req.getHeader('content-length'));
     // The body is not read on these paths, so the connection is closed behind the answer.
     if (key instanceof ThunderError) return sendError(res, key, true);
-    if (inFlight.draining) return sendError(res, new ShuttingDownError(), true);
     const tooLarge = valueError(declared, limits);
     if (tooLarge) return sendError(res, tooLarge, true);
     const request = new KeyRequest(res, ctx, Op.Put, key);
@@ -159,7 +157,6 @@ export function registerKvRoutes(app: TemplatedApp, ctx: RouteContext): void {
 
   app.post('/kv/_mget', (res, req) => {
     const declared = contentLength(req.getHeader('content-length'));
-    if (inFlight.draining) return sendError(res, new ShuttingDownError(), true);
     const tooLarge = bodyError(declared, limits);
     if (tooLarge) return sendError(res, tooLarge, true);
     const request = new MultiGet(res, inFlight);

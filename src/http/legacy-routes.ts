@@ -14,7 +14,7 @@ import type { RouteContext } from './context.js';
 import { Deferred } from './deferred.js';
 import { sendError, sendJson } from './reply.js';
 import { keyFromPath } from './request-key.js';
-import type { TemplatedApp } from './uws.js';
+import type { Router } from './router.js';
 
 const GET_PREFIX = '/get/'.length;
 const PING = JSON.stringify({ service: 'node', status: 'OK' });
@@ -70,7 +70,7 @@ function onePair(body: Buffer, ctx: RouteContext): [string, string] {
  * The original ThunderDB's routes, with its response shapes, so its users and its own test
  * suite work unchanged: `GET /get/{key}`, `POST /put`, `GET /snapshot`, `GET /ping`.
  */
-export function registerLegacyRoutes(app: TemplatedApp, ctx: RouteContext): void {
+export function registerLegacyRoutes(app: Router, ctx: RouteContext): void {
   const { cluster, limits, inFlight } = ctx;
 
   app.get('/ping', (res) => sendJson(res, 200, PING));

@@ -8,6 +8,7 @@ import { InFlight } from './in-flight.js';
 import { registerKvRoutes } from './kv-routes.js';
 import { registerLegacyRoutes } from './legacy-routes.js';
 import { sendError } from './reply.js';
+import { drainingRouter } from './router.js';
 import { uws, type us_listen_socket } from './uws.js';
 
 /** Every route and the methods it answers, for 405s with an `Allow` header. */
@@ -53,10 +54,11 @@ export function startServer(options: ServerOptions): Promise<Server> {
   const ctx: RouteContext = { cluster, limits, inFlight };
   const app = uws.App();
 
-  registerKvRoutes(app, ctx);
-  registerBatchRoute(app, ctx);
-  registerLegacyRoutes(app, ctx);
-  registerClusterRoutes(app, ctx);
+  const router = drainingRouter(app, inFlight);
+  registerKvRoutes(router, ctx);
+  registerBatchRoute(router, ctx);
+  registerLegacyRoutes(router, ctx);
+  registerClusterRoutes(router, ctx);
   // uWS prefers a method's own handler to `any` on the same pattern, so these catch only
   // the methods a route does not answer.
   for (const [pattern, allow] of Object.entries(ROUTES)) {
