@@ -21,6 +21,7 @@ export class NodeLink {
   readonly #batcher = new Batcher();
   readonly #pool: Piscina;
   readonly #port: MessagePort;
+  readonly #attached: Promise<void>;
 
   constructor(id: number) {
     this.id = id;
@@ -45,13 +46,18 @@ export class NodeLink {
     this.#port = port1;
     port1.on('message', (replies: ReplyBatch) => this.#batcher.settle(replies));
     port1.on('close', () => this.#down());
-    const task: AttachTask = { port: port2, node: id };
-    this.#pool.run(task, { transferList: [port2] }).then(
+    const task: AttachTask = { port: port2 };
+    this.#attached = this.#pool.run(task, { transferList: [port2] }).then(
       () => {
         if (this.#state === 'starting') this.#state = 'up';
       },
-      () => this.#down(),
+      (err: Error) => {
+        this.#down();
+        throw new NodeUnavailableError(`node ${id} failed to start: ${err.message}`);
+      },
     );
+    // Cluster.start awaits ready(); this only keeps a failure from also being "unhandled".
+    this.#attached.catch(() => {});
   }
 
   get state(): NodeState {
@@ -63,14 +69,9 @@ export class NodeLink {
     return this.#batcher.pending;
   }
 
-  get dirty(): boolean {
-    return this.#batcher.dirty;
-  }
-
   /** Resolves once the node's thread holds its port. */
-  async ready(): Promise<void> {
-    while (this.#state === 'starting') await new Promise((r) => setTimeout(r, 2));
-    if (this.#state !== 'up') throw new NodeUnavailableError(`node ${this.id} failed to start`);
+  ready(): Promise<void> {
+    return this.#attached;
   }
 
   /** Queues an operation for the next flush; fails it at once if the node is down. */

@@ -67,5 +67,4 @@ export type ReplyBatch = Reply[];
 /** The task piscina runs once per node thread to hand it its port. */
 export interface AttachTask {
   port: MessagePort;
-  node: number;
 }
