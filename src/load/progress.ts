@@ -58,12 +58,13 @@ export class Progress {
     const now = this.#clock.now();
     if (now - this.#last < this.#interval) return;
     this.#last = now;
-    this.#out.write(this.#tty ? '\r' + this.line(bytes, lines) : this.line(bytes, lines) + '\n');
+    // On a TTY: back to the line's start, redraw, and clear whatever the last draw left beyond it.
+    this.#out.write(this.#tty ? '\r' + this.line(bytes, lines) + '\x1b[K' : this.line(bytes, lines) + '\n');
   }
 
   /** Ends a TTY bar's line so what follows starts on its own. */
   finish(bytes: number, lines: number): void {
-    if (this.#tty) this.#out.write('\r' + this.line(bytes, lines) + '\n');
+    if (this.#tty) this.#out.write('\r' + this.line(bytes, lines) + '\x1b[K\n');
   }
 
   /** The progress text, without line ending. */
