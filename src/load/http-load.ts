@@ -67,7 +67,9 @@ export async function loadFileOverHttp(url: string, path: string, out?: Progress
   if (status !== 200) {
     let message = body;
     try {
-      message = (JSON.parse(body) as { error: { code: string; message: string } }).error.message;
+      const { error } = JSON.parse(body) as { error: { code: string; message: string; written?: number } };
+      message = `${error.code}: ${error.message}`;
+      if (error.written !== undefined) message += ` (${error.written} pairs were stored before it)`;
     } catch {
       // not JSON: show the body as it is
     }
