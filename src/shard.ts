@@ -12,10 +12,6 @@ export class Shard {
   readonly #map = new ByteMap();
   #ops = 0;
 
-  get size(): number {
-    return this.#map.size;
-  }
-
   get(key: string): string | undefined {
     return this.#map.get(key);
   }
