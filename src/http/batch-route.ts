@@ -98,9 +98,8 @@ class BatchWrite extends Deferred implements ReplySink, PairSink {
   #maybeAnswer(): void {
     if (this.over || this.#acked < this.#sent) return;
     if (this.#failure) {
-      this.#failure.details.written = this.#acked;
       // The rest of the body is unread: close so it is never parsed as a request.
-      this.error(this.#failure, true);
+      this.error(this.#failure, true, { written: this.#acked });
     } else if (this.#ended) {
       const answer: { written: number; rejected?: number; rejections?: Rejection[] } = {
         written: this.#acked,

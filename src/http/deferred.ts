@@ -39,9 +39,10 @@ export class Deferred {
     this.#finish();
   }
 
-  error(error: ThunderError, close = false): void {
+  /** An error answer; `extra` fields are merged into this answer's body only. */
+  error(error: ThunderError, close = false, extra?: Record<string, unknown>): void {
     if (this.over) return;
-    this.res.cork(() => sendError(this.res, error, close));
+    this.res.cork(() => sendError(this.res, error, close, extra));
     this.#finish();
   }
 

@@ -27,10 +27,20 @@ export function sendJson(res: HttpResponse, status: number, json: string, close 
   res.writeStatus(statusLine(status)).writeHeader('Content-Type', 'application/json').end(json, close);
 }
 
-/** Writes an error as `{"error": {"code", "message", …}}` with its status. */
-export function sendError(res: HttpResponse, error: ThunderError, close = false): void {
+/**
+ * Writes an error as `{"error": {"code", "message", …}}` with its status. `extra` fields
+ * belong to this answer only (e.g. a batch's `written`): errors can be shared between
+ * requests, so per-request facts never go into the error object itself.
+ */
+export function sendError(
+  res: HttpResponse,
+  error: ThunderError,
+  close = false,
+  extra?: Record<string, unknown>,
+): void {
   if (error.status === 405)
     res.writeStatus(statusLine(405)).writeHeader('Allow', String(error.details.allow));
   else res.writeStatus(statusLine(error.status));
-  res.writeHeader('Content-Type', 'application/json').end(JSON.stringify(error.toJSON()), close);
+  const body = extra ? { error: { ...error.toJSON().error, ...extra } } : error.toJSON();
+  res.writeHeader('Content-Type', 'application/json').end(JSON.stringify(body), close);
 }
