@@ -1,5 +1,5 @@
 import type { ThunderError } from './errors.js';
-import { OPERANDS, type Batch, type OpCode, type Reply, type ReplyBatch } from './protocol.js';
+import { OPERANDS, type Batch, type OpCode, type Operand, type Reply, type ReplyBatch } from './protocol.js';
 
 /**
  * Whoever waits for replies. One object can wait for many (an `_mget` waits for one reply
@@ -39,13 +39,14 @@ export class Batcher {
   }
 
   /** Queues one operation; its operands follow the opcode (see {@link OPERANDS}). */
-  push(sink: ReplySink, tag: number, op: OpCode, a?: string, b?: string | number, c?: number): void {
+  push(sink: ReplySink, tag: number, op: OpCode, a?: Operand, b?: Operand, c?: Operand, d?: Operand): void {
     const ops = this.#ops;
     ops.push(op);
     const n = OPERANDS[op];
     if (n > 0) ops.push(a!);
     if (n > 1) ops.push(b!);
     if (n > 2) ops.push(c!);
+    if (n > 3) ops.push(d!);
     this.#sinks.push(sink);
     this.#tags.push(tag);
     this.#waiting++;

@@ -12,6 +12,8 @@ const MAX_LOAD = 0.75;
 const MIN_LIVE = 0.5;
 /** A location is slab × 2^32 + offset + 1, so 0 can mean "empty slot". */
 const SLAB_SHIFT = 2 ** 32;
+/** Hashes are unsigned 32-bit: a range cursor runs from 0 to this. */
+export const HASH_END = 2 ** 32;
 
 /**
  * A hash map from text keys to byte-string values that keeps its records in large
@@ -33,10 +35,14 @@ export class ByteMap {
   /** Bytes appended to each slab, and how many of them still belong to live records. */
   #used: number[] = [];
   #live: number[] = [];
+  /** Indexes of freed slabs, reused before the slab list grows. */
+  #freeSlabs: number[] = [];
   #current = -1;
   #locations: Float64Array;
   #hashes: Uint32Array;
   #mask: number;
+  /** 32 − log2(slots): a hash's home slot is `hash >>> #shift`. */
+  #shift: number;
   #size = 0;
   #bytes = 0;
 
@@ -55,6 +61,7 @@ export class ByteMap {
     this.#locations = new Float64Array(slots);
     this.#hashes = new Uint32Array(slots);
     this.#mask = slots - 1;
+    this.#shift = 32 - Math.log2(slots);
   }
 
   /** Number of keys. */
@@ -154,13 +161,62 @@ export class ByteMap {
     }
   }
 
+  /**
+   * Calls `visit(hash, location)` for every key whose hash lies in `[from, end)`, where `end`
+   * is chosen so that about `slots` index slots are read; returns `end` ({@link HASH_END}
+   * once the whole map is covered). Start at 0 and pass each answer back as the next `from`:
+   * every key present throughout is visited exactly once, however the map grows or shrinks
+   * in between, because the cursor is a hash, not a slot. A location is read with
+   * {@link keyAt}, {@link keyBytesAt} and {@link valueAt}, and is valid until the next change.
+   */
+  visitRange(from: number, slots: number, visit: (hash: number, location: number) => void): number {
+    const size = this.#mask + 1;
+    const first = from >>> this.#shift;
+    const last = Math.min(size, first + Math.max(1, slots)); // home slots [first, last)
+    const end = last === size ? HASH_END : last * 2 ** this.#shift;
+    const locations = this.#locations;
+    const hashes = this.#hashes;
+    // Keys homed in the range sit at their home or later in its probe run, which may run
+    // past `last` and, at the end of the table, wrap around to slot 0.
+    const span = last - first;
+    for (let i = first, steps = 0; steps < size; i = (i + 1) & this.#mask, steps++) {
+      const location = locations[i]!;
+      if (location === 0) {
+        if (steps >= span) break; // past the range and at the end of its last probe run
+        continue;
+      }
+      const hash = hashes[i]!;
+      if (hash >= from && hash < end) visit(hash, location);
+    }
+    return end;
+  }
+
+  /** The key of the record at `location` (see {@link visitRange}). */
+  keyAt(location: number): string {
+    const [slab, at] = this.#record(location);
+    return slab.toString('utf8', at + HEADER, at + HEADER + (slab[at]! | (slab[at + 1]! << 8)));
+  }
+
+  /** The key's UTF-8 bytes at `location`: a view into the store, valid until the next change. */
+  keyBytesAt(location: number): Buffer {
+    const [slab, at] = this.#record(location);
+    return slab.subarray(at + HEADER, at + HEADER + (slab[at]! | (slab[at + 1]! << 8)));
+  }
+
+  /** The value byte string at `location`. */
+  valueAt(location: number): string {
+    const [slab, at] = this.#record(location);
+    const start = at + HEADER + (slab[at]! | (slab[at + 1]! << 8));
+    return slab.toString('latin1', start, start + slab.readUInt32LE(at + 2));
+  }
+
   /** The slot holding `key`, or ~slot of the empty slot where it would go. Leaves the key encoded. */
   #find(key: string): number {
     const length = this.#key.encode(key);
     const bytes = this.#key.bytes;
     const hash = this.#key.hash(SEED);
     const mask = this.#mask;
-    for (let slot = hash & mask; ; slot = (slot + 1) & mask) {
+    for (let slot = hash >>> this.#shift; ; slot = (slot + 1) & mask) {
       const location = this.#locations[slot]!;
       if (location === 0) return ~slot;
       if (this.#hashes[slot] !== hash) continue;
@@ -197,22 +253,42 @@ export class ByteMap {
 
   /** The slab to append `length` bytes to: the current one, or a new one when it is full. */
   #room(length: number): number {
-    const index = this.#current;
-    if (index >= 0 && this.#used[index]! + length <= this.#slabs[index]!.length) return index;
-    // allocUnsafeSlow: a slab of its own, not a slice of Node's shared pool.
-    this.#slabs.push(Buffer.allocUnsafeSlow(Math.max(this.#slabBytes, length)));
-    this.#used.push(0);
-    this.#live.push(0);
-    return (this.#current = this.#slabs.length - 1);
+    for (;;) {
+      const index = this.#current;
+      if (index >= 0 && this.#used[index]! + length <= this.#slabs[index]!.length) return index;
+      // allocUnsafeSlow: a slab of its own, not a slice of Node's shared pool.
+      const slab = Buffer.allocUnsafeSlow(Math.max(this.#slabBytes, length));
+      const fresh = this.#freeSlabs.pop() ?? this.#slabs.length;
+      this.#slabs[fresh] = slab;
+      this.#used[fresh] = 0;
+      this.#live[fresh] = 0;
+      this.#current = fresh;
+      // The retired slab was exempt from compaction while current; hold it to the same rule
+      // as every other slab now. Compacting it may fill the new slab, hence the loop.
+      if (index >= 0) this.#settle(index);
+    }
   }
 
   /** Marks a record's bytes dead, compacting or freeing its slab once it is mostly dead. */
   #release(location: number, length: number): void {
     const index = Math.floor(location / SLAB_SHIFT);
     this.#live[index]! -= length;
-    if (index === this.#current) return;
-    if (this.#live[index] === 0) this.#slabs[index] = null;
+    if (index !== this.#current) this.#settle(index);
+    // Everything in the current slab has died: start it again from the beginning.
+    else if (this.#live[index] === 0) this.#used[index] = 0;
+  }
+
+  /** Frees a non-current slab with nothing live in it, or compacts one under half live. */
+  #settle(index: number): void {
+    if (this.#live[index] === 0) this.#free(index);
     else if (this.#live[index]! < this.#used[index]! * MIN_LIVE) this.#compact(index);
+  }
+
+  #free(index: number): void {
+    this.#slabs[index] = null;
+    this.#used[index] = 0;
+    this.#live[index] = 0;
+    this.#freeSlabs.push(index);
   }
 
   /** Moves a slab's live records into the current slab and frees it. */
@@ -230,14 +306,13 @@ export class ByteMap {
       if (slot >= 0) this.#locations[slot] = this.#copy(slab, at, length);
       at += length;
     }
-    this.#slabs[index] = null;
-    this.#live[index] = 0;
+    this.#free(index);
   }
 
   /** The slot pointing at `location`, or -1 when no slot does (the record is dead). */
   #slotOf(location: number, hash: number): number {
     const mask = this.#mask;
-    for (let slot = hash & mask; ; slot = (slot + 1) & mask) {
+    for (let slot = hash >>> this.#shift; ; slot = (slot + 1) & mask) {
       const here = this.#locations[slot]!;
       if (here === 0) return -1;
       if (here === location) return slot;
@@ -259,7 +334,7 @@ export class ByteMap {
     const mask = this.#mask;
     let hole = slot;
     for (let next = (hole + 1) & mask; this.#locations[next] !== 0; next = (next + 1) & mask) {
-      const home = this.#hashes[next]! & mask;
+      const home = this.#hashes[next]! >>> this.#shift;
       // The entry at `next` may move into the hole unless its home lies cyclically in (hole, next].
       const stays = hole <= next ? hole < home && home <= next : hole < home || home <= next;
       if (stays) continue;
@@ -278,10 +353,11 @@ export class ByteMap {
     this.#locations = new Float64Array(slots);
     this.#hashes = new Uint32Array(slots);
     this.#mask = slots - 1;
+    this.#shift--;
     for (let i = 0; i < oldLocations.length; i++) {
       const location = oldLocations[i]!;
       if (location === 0) continue;
-      let slot = oldHashes[i]! & this.#mask;
+      let slot = oldHashes[i]! >>> this.#shift;
       while (this.#locations[slot] !== 0) slot = (slot + 1) & this.#mask;
       this.#locations[slot] = location;
       this.#hashes[slot] = oldHashes[i]!;

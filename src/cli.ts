@@ -21,6 +21,8 @@ interface ClusterArgs {
   maxKeyBytes: number;
   maxValueBytes: number;
   maxBodyBytes: number;
+  maxKeysPerRequest: number;
+  maxHeavyRequests: number;
   graceMs: number;
 }
 
@@ -30,6 +32,8 @@ async function runCluster(args: ClusterArgs): Promise<void> {
     maxKeyBytes: args.maxKeyBytes,
     maxValueBytes: args.maxValueBytes,
     maxBodyBytes: args.maxBodyBytes,
+    maxKeysPerRequest: args.maxKeysPerRequest,
+    maxHeavyRequests: args.maxHeavyRequests,
   });
   if (!Number.isInteger(args.port) || args.port < 0 || args.port > 65535) {
     throw new RangeError(`port must be an integer from 0 to 65535, got ${args.port}`);
@@ -126,6 +130,16 @@ export async function main(argv: string[]): Promise<void> {
             type: 'number',
             default: DEFAULT_LIMITS.maxBodyBytes,
             describe: 'Largest body read whole (_mget, /put); batches stream and are bounded per pair',
+          })
+          .option('max-keys-per-request', {
+            type: 'number',
+            default: DEFAULT_LIMITS.maxKeysPerRequest,
+            describe: 'Most distinct keys one _mget may name',
+          })
+          .option('max-heavy-requests', {
+            type: 'number',
+            default: DEFAULT_LIMITS.maxHeavyRequests,
+            describe: '_mget, /snapshot and listings served at once; more get 503 SERVER_BUSY',
           })
           .option('grace-ms', {
             type: 'number',

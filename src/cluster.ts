@@ -1,7 +1,16 @@
 import type { ReplySink } from './batcher.js';
 import { type ThunderError } from './errors.js';
 import { NodeLink, type NodeState } from './node-link.js';
-import { Op, type NodeStats, type OpCode, type Reply } from './protocol.js';
+import {
+  HASH_END,
+  Op,
+  type ListSlice,
+  type NodeStats,
+  type OpCode,
+  type Operand,
+  type Reply,
+  type SnapshotSlice,
+} from './protocol.js';
 import { Ring } from './ring.js';
 
 /** How a {@link Cluster} is started. */
@@ -17,6 +26,18 @@ export interface NodeInfo extends Partial<NodeStats> {
   id: number;
   state: NodeState;
   partitions: number;
+}
+
+/** The `limit` smallest of two sorted, duplicate-free lists of distinct keys, merged. */
+function mergeSorted(a: string[], b: string[], limit: number): string[] {
+  const out: string[] = [];
+  let i = 0;
+  let j = 0;
+  while (out.length < limit && (i < a.length || j < b.length)) {
+    if (j >= b.length || (i < a.length && a[i]! < b[j]!)) out.push(a[i++]!);
+    else out.push(b[j++]!);
+  }
+  return out;
 }
 
 /** Resolves a promise with one reply: the adapter behind the convenience methods. */
@@ -87,8 +108,17 @@ export class Cluster {
   }
 
   /** Queues an operation on one given node (scans, snapshots, stats). */
-  submitTo(node: number, sink: ReplySink, tag: number, op: OpCode, a?: string, b?: string, c?: number): void {
-    this.#links[node]!.push(sink, tag, op, a, b, c);
+  submitTo(
+    node: number,
+    sink: ReplySink,
+    tag: number,
+    op: OpCode,
+    a?: Operand,
+    b?: Operand,
+    c?: Operand,
+    d?: Operand,
+  ): void {
+    this.#links[node]!.push(sink, tag, op, a, b, c, d);
     this.#schedule();
   }
 
@@ -105,15 +135,20 @@ export class Cluster {
     return new Promise((resolve, reject) => this.submit(new PromiseSink(resolve, reject), 0, op, key, value));
   }
 
-  #callNode(node: number, op: OpCode, a?: string, b?: string, c?: number): Promise<Reply> {
+  #callNode(node: number, op: OpCode, a?: Operand, b?: Operand, c?: Operand, d?: Operand): Promise<Reply> {
     return new Promise((resolve, reject) =>
-      this.submitTo(node, new PromiseSink(resolve, reject), 0, op, a, b, c),
+      this.submitTo(node, new PromiseSink(resolve, reject), 0, op, a, b, c, d),
     );
   }
 
   /** The value's byte string, or undefined when absent. */
   async get(key: string): Promise<string | undefined> {
     return ((await this.#call(Op.Get, key)) as string | null) ?? undefined;
+  }
+
+  /** The value's length in bytes, or -1 when absent. */
+  async sizeOf(key: string): Promise<number> {
+    return (await this.#call(Op.Size, key)) as number;
   }
 
   async put(key: string, value: string): Promise<void> {
@@ -125,22 +160,31 @@ export class Cluster {
     return (await this.#call(Op.Delete, key)) === 1;
   }
 
-  /** Up to `limit` keys with `prefix`, greater than `after`, in order, gathered from every node. */
-  async scan(prefix: string, after: string, limit: number): Promise<{ keys: string[]; more: boolean }> {
-    const pages = await Promise.all(
-      this.#links.map((link) => this.#callNode(link.id, Op.Scan, prefix, after, limit)),
+  /**
+   * Up to `limit` keys with `prefix`, greater than `after`, in order, gathered from every node.
+   * Each node is walked in bounded slices, one message each, so key operations interleave
+   * with a listing instead of waiting for it; memory stays within a few pages of keys.
+   */
+  async list(prefix: string, after: string, limit: number): Promise<{ keys: string[]; more: boolean }> {
+    let best: string[] = [];
+    await Promise.all(
+      this.#links.map(async ({ id }) => {
+        for (let from = 0; from < HASH_END;) {
+          // limit + 1 per slice: one more than the page says whether another page follows.
+          const slice = (await this.#callNode(id, Op.ListSlice, prefix, after, limit + 1, from)) as ListSlice;
+          if (slice.keys.length > 0) best = mergeSorted(best, slice.keys, limit + 1);
+          from = slice.next;
+        }
+      }),
     );
-    const all = (pages as string[][]).flat().sort();
-    const more = all.length > limit;
-    if (more) all.length = limit;
-    return { keys: all, more };
+    const more = best.length > limit;
+    if (more) best.length = limit;
+    return { keys: best, more };
   }
 
-  /** One node's shard, or every node's, as the text of one JSON object. */
-  async snapshot(node?: number): Promise<string> {
-    const ids = node === undefined ? this.#links.map((l) => l.id) : [node];
-    const parts = (await Promise.all(ids.map((id) => this.#callNode(id, Op.Snapshot)))) as string[];
-    return '{' + parts.filter((p) => p.length > 0).join(',') + '}';
+  /** One slice of a node's shard as `"k":"v",…` text; walk `from` from 0 to {@link HASH_END}. */
+  async snapshotSlice(node: number, from: number, maxBytes: number): Promise<SnapshotSlice> {
+    return (await this.#callNode(node, Op.SnapshotSlice, from, maxBytes)) as SnapshotSlice;
   }
 
   /** Every node's state and, where it answers, its statistics. */

@@ -13,6 +13,8 @@ export class ThunderError extends Error {
   readonly status: number = 500;
   /** Extra fields merged into the JSON error body (e.g. `written` for a failed batch). */
   details: Record<string, unknown> = {};
+  /** Sent as a `Retry-After` header when set: the client may try again after this many seconds. */
+  readonly retryAfterSeconds?: number;
 
   toJSON(): { error: { code: string; message: string } & Record<string, unknown> } {
     return { error: { code: this.code, message: this.message, ...this.details } };
@@ -47,6 +49,10 @@ export class MethodNotAllowedError extends kind('METHOD_NOT_ALLOWED', 405, 'meth
 export class NotFoundError extends kind('NOT_FOUND', 404, 'no such route') {}
 export class NodeUnavailableError extends kind('NODE_UNAVAILABLE', 503, 'node unavailable') {}
 export class ShuttingDownError extends kind('SHUTTING_DOWN', 503, 'the server is shutting down') {}
+export class ServerBusyError extends kind('SERVER_BUSY', 503, 'too many heavy requests at once') {
+  override readonly retryAfterSeconds = 1;
+}
+export class TooManyKeysError extends kind('TOO_MANY_KEYS', 413, 'too many keys in one request') {}
 export class InternalError extends kind('INTERNAL', 500, 'internal error') {}
 
 /** Every catalogue class, keyed by code. */
@@ -63,6 +69,8 @@ export const catalogue = {
   NOT_FOUND: NotFoundError,
   NODE_UNAVAILABLE: NodeUnavailableError,
   SHUTTING_DOWN: ShuttingDownError,
+  SERVER_BUSY: ServerBusyError,
+  TOO_MANY_KEYS: TooManyKeysError,
   INTERNAL: InternalError,
 } as const;
 

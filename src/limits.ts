@@ -15,12 +15,22 @@ export interface Limits {
   maxValueBytes: number;
   /** Largest body that is read whole (`_mget`, `/put`). Streamed batches are bounded per pair. Default 16 MiB. */
   maxBodyBytes: number;
+  /** Most keys one `_mget` may name (after removing duplicates). Default 10,000. */
+  maxKeysPerRequest: number;
+  /**
+   * Most heavy requests (`_mget`, `/snapshot`, key listings) served at once; more are refused
+   * with 503 SERVER_BUSY. Each holds a bounded window of data, so this bounds their memory
+   * in total. Default 16.
+   */
+  maxHeavyRequests: number;
 }
 
 export const DEFAULT_LIMITS: Readonly<Limits> = {
   maxKeyBytes: 1024,
   maxValueBytes: 1024 * 1024,
   maxBodyBytes: 16 * 1024 * 1024,
+  maxKeysPerRequest: 10_000,
+  maxHeavyRequests: 16,
 };
 
 /** Checks a set of limits, naming the bad option in a RangeError. */

@@ -2,7 +2,7 @@ import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import { Batcher, type ReplySink } from './batcher.js';
 import { NodeUnavailableError } from './errors.js';
-import type { AttachTask, OpCode, ReplyBatch } from './protocol.js';
+import type { AttachTask, OpCode, Operand, ReplyBatch } from './protocol.js';
 
 /** A node's life: up once its thread has its port, down if the thread dies. */
 export type NodeState = 'starting' | 'up' | 'down' | 'stopped';
@@ -75,12 +75,12 @@ export class NodeLink {
   }
 
   /** Queues an operation for the next flush; fails it at once if the node is down. */
-  push(sink: ReplySink, tag: number, op: OpCode, a?: string, b?: string | number, c?: number): void {
+  push(sink: ReplySink, tag: number, op: OpCode, a?: Operand, b?: Operand, c?: Operand, d?: Operand): void {
     if (this.#state === 'down' || this.#state === 'stopped') {
       sink.fail(tag, new NodeUnavailableError(`node ${this.id} is ${this.#state}`));
       return;
     }
-    this.#batcher.push(sink, tag, op, a, b, c);
+    this.#batcher.push(sink, tag, op, a, b, c, d);
   }
 
   /** Sends everything queued as one message. */

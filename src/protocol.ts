@@ -21,10 +21,18 @@ export const Op = {
   Delete: 3,
   /** key → value length in bytes, or -1 when absent */
   Size: 4,
-  /** prefix, after, limit → the first `limit` keys with that prefix greater than `after`, sorted */
-  Scan: 5,
-  /** (none) → the shard as the inside of a JSON object: `"k":"v",…` (values as UTF-8 text) */
-  Snapshot: 6,
+  /**
+   * prefix, after, limit, from → {@link ListSlice}: the first `limit` keys with that prefix
+   * greater than `after`, sorted, among the keys whose store hash lies in `[from, next)`.
+   * A listing walks `from` = 0, next, next… until `next` is {@link HASH_END}: one bounded
+   * slice per message, so key operations queued behind it never wait for a whole pass.
+   */
+  ListSlice: 5,
+  /**
+   * from, maxBytes → {@link SnapshotSlice}: `"k":"v",…` (values as UTF-8 text) for keys whose
+   * store hash lies in `[from, next)`, cut once the text passes about `maxBytes`.
+   */
+  SnapshotSlice: 6,
   /** (none) → {@link NodeStats} */
   Stats: 7,
 } as const;
@@ -37,13 +45,16 @@ export const OPERANDS: Readonly<Record<OpCode, number>> = {
   [Op.Put]: 2,
   [Op.Delete]: 1,
   [Op.Size]: 1,
-  [Op.Scan]: 3,
-  [Op.Snapshot]: 0,
+  [Op.ListSlice]: 4,
+  [Op.SnapshotSlice]: 2,
   [Op.Stats]: 0,
 };
 
+/** An operand: a key, value, prefix or number. */
+export type Operand = string | number;
+
 /** One batch, front end → node. */
-export type Batch = (string | number)[];
+export type Batch = Operand[];
 
 /** What a node reports about itself. */
 export interface NodeStats {
@@ -58,8 +69,26 @@ export interface NodeStats {
   heapUsed: number;
 }
 
+/** A slice cursor's end: the whole 32-bit hash space has been walked. */
+export { HASH_END } from './byte-map.js';
+
+/** One slice of a key listing. */
+export interface ListSlice {
+  /** Where the next slice starts; {@link HASH_END} when the node has been walked. */
+  next: number;
+  keys: string[];
+}
+
+/** One slice of a snapshot. */
+export interface SnapshotSlice {
+  /** Where the next slice starts; {@link HASH_END} when the node has been walked. */
+  next: number;
+  /** `"k":"v",…` without braces; empty when the slice held no keys. */
+  json: string;
+}
+
 /** One operation's result. */
-export type Reply = string | number | null | string[] | NodeStats;
+export type Reply = string | number | null | ListSlice | SnapshotSlice | NodeStats;
 
 /** One batch's results, node → front end, aligned with the batch's operations. */
 export type ReplyBatch = Reply[];

@@ -1,7 +1,30 @@
 import { getHeapStatistics } from 'node:v8';
 import { ByteMap } from './byte-map.js';
 import { bytesToText } from './bytes.js';
-import { Op, type Batch, type NodeStats, type Reply, type ReplyBatch } from './protocol.js';
+import {
+  Op,
+  type Batch,
+  type ListSlice,
+  type NodeStats,
+  type Reply,
+  type ReplyBatch,
+  type SnapshotSlice,
+} from './protocol.js';
+
+/**
+ * Index slots one listing slice reads: a few milliseconds of work at most, so a GET queued
+ * behind eight concurrent listings still answers within tens of milliseconds.
+ */
+export const LIST_SLICE_SLOTS = 16_384;
+/** Index slots one snapshot slice reads; the slice is also cut by bytes. */
+export const SNAPSHOT_SLICE_SLOTS = 4_096;
+
+/** The `limit` smallest strings, sorted (UTF-16 order, as the listing promises). */
+function smallest(keys: string[], limit: number): string[] {
+  keys.sort();
+  if (keys.length > limit) keys.length = limit;
+  return keys;
+}
 
 /**
  * One node's data: a {@link ByteMap} of key → value byte string, and the step that applies
@@ -24,26 +47,61 @@ export class Shard {
     return this.#map.delete(key);
   }
 
-  /** The first `limit` keys starting with `prefix` and greater than `after`, sorted. */
-  scan(prefix: string, after: string, limit: number): string[] {
-    // The map has no order, so a page costs one pass over the shard; fine for a simulator,
-    // and the README says so.
-    const found: string[] = [];
-    for (const key of this.#map.keys()) {
-      if (key > after && key.startsWith(prefix)) found.push(key);
-    }
-    found.sort();
-    if (found.length > limit) found.length = limit;
-    return found;
+  /**
+   * One slice of a listing: the first `limit` keys starting with `prefix` and greater than
+   * `after`, sorted, among those whose hash lies in `[from, next)`. Costs about
+   * {@link LIST_SLICE_SLOTS} index slots and memory for `2 × limit` keys, whatever the shard
+   * holds.
+   */
+  listSlice(prefix: string, after: string, limit: number, from: number): ListSlice {
+    const wanted = Buffer.from(prefix, 'utf8');
+    let keys: string[] = [];
+    const next = this.#map.visitRange(from, LIST_SLICE_SLOTS, (_hash, location) => {
+      // A byte prefix of valid UTF-8 is a prefix of the text: test it before decoding.
+      const bytes = this.#map.keyBytesAt(location);
+      if (bytes.length < wanted.length || bytes.compare(wanted, 0, wanted.length, 0, wanted.length) !== 0) {
+        return;
+      }
+      const key = this.#map.keyAt(location);
+      if (key <= after) return;
+      keys.push(key);
+      // A bounded selection: sort and cut whenever twice the page has gathered.
+      if (keys.length >= 2 * limit) keys = smallest(keys, limit);
+    });
+    return { next, keys: smallest(keys, limit) };
   }
 
-  /** The shard as the inside of a JSON object, values decoded as UTF-8 text. */
-  snapshot(): string {
+  /**
+   * One slice of a snapshot: `"k":"v"` pairs (values decoded as UTF-8 text) for the keys whose
+   * hash lies in `[from, next)`, in hash order, cut at the first hash boundary after the
+   * text passes `maxBytes`. So its size is bounded by `maxBytes` plus one pair.
+   */
+  snapshotSlice(from: number, maxBytes: number): SnapshotSlice {
+    const found: number[] = []; // hash, location, hash, location…
+    let next = this.#map.visitRange(from, SNAPSHOT_SLICE_SLOTS, (hash, location) => {
+      found.push(hash, location);
+    });
+    const order = Array.from({ length: found.length / 2 }, (_, i) => 2 * i).sort(
+      (a, b) => found[a]! - found[b]!,
+    );
     const parts: string[] = [];
-    for (const [key, value] of this.#map.entries()) {
-      parts.push(JSON.stringify(key) + ':' + JSON.stringify(bytesToText(value)));
+    let bytes = 0;
+    for (let i = 0; i < order.length; i++) {
+      const at = order[i]!;
+      const hash = found[at]!;
+      if (bytes >= maxBytes && hash !== found[order[i - 1]!]) {
+        next = hash; // keys of one hash stay in one slice, so the cursor can be a hash
+        break;
+      }
+      const location = found[at + 1]!;
+      const part =
+        JSON.stringify(this.#map.keyAt(location)) +
+        ':' +
+        JSON.stringify(bytesToText(this.#map.valueAt(location)));
+      parts.push(part);
+      bytes += part.length + 1;
     }
-    return parts.join(',');
+    return { next, json: parts.join(',') };
   }
 
   stats(): NodeStats {
@@ -78,12 +136,20 @@ export class Shard {
         case Op.Size:
           replies.push(this.#map.sizeOf(batch[i++] as string));
           break;
-        case Op.Scan:
-          replies.push(this.scan(batch[i] as string, batch[i + 1] as string, batch[i + 2] as number));
-          i += 3;
+        case Op.ListSlice:
+          replies.push(
+            this.listSlice(
+              batch[i] as string,
+              batch[i + 1] as string,
+              batch[i + 2] as number,
+              batch[i + 3] as number,
+            ),
+          );
+          i += 4;
           break;
-        case Op.Snapshot:
-          replies.push(this.snapshot());
+        case Op.SnapshotSlice:
+          replies.push(this.snapshotSlice(batch[i] as number, batch[i + 1] as number));
+          i += 2;
           break;
         case Op.Stats:
           replies.push(this.stats());

@@ -5,7 +5,7 @@ import type { PairSink } from '../src/batch/pairs.js';
 import type { ThunderError } from '../src/errors.js';
 import { DEFAULT_LIMITS, type Limits } from '../src/limits.js';
 
-const SMALL: Limits = { maxKeyBytes: 8, maxValueBytes: 16, maxBodyBytes: 1024 };
+const SMALL: Limits = { ...DEFAULT_LIMITS, maxKeyBytes: 8, maxValueBytes: 16, maxBodyBytes: 1024 };
 
 interface Parsed {
   pairs: [string, string, number][];

@@ -21,10 +21,10 @@ describe('Batcher', () => {
     const sink = new Recorder();
     batcher.push(sink, 0, Op.Get, 'a');
     batcher.push(sink, 1, Op.Put, 'b', 'v');
-    batcher.push(sink, 2, Op.Scan, 'p', 'q', 5);
+    batcher.push(sink, 2, Op.ListSlice, 'p', 'q', 5, 0);
     batcher.push(sink, 3, Op.Stats);
     assert.equal(batcher.dirty, true);
-    assert.deepEqual(batcher.take(), [Op.Get, 'a', Op.Put, 'b', 'v', Op.Scan, 'p', 'q', 5, Op.Stats]);
+    assert.deepEqual(batcher.take(), [Op.Get, 'a', Op.Put, 'b', 'v', Op.ListSlice, 'p', 'q', 5, 0, Op.Stats]);
     assert.equal(batcher.dirty, false);
     assert.equal(batcher.pending, 4);
   });

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { ByteMap } from '../src/byte-map.js';
+import { ByteMap, HASH_END } from '../src/byte-map.js';
 
 /** A small deterministic generator (mulberry32), so a failing sequence replays exactly. */
 function rng(seed: number): () => number {
@@ -90,10 +90,14 @@ describe('ByteMap', () => {
       let bytesInModel = 0;
       for (const [k, v] of model) bytesInModel += Buffer.byteLength(k) + v.length;
       assert.equal(map.bytes, bytesInModel);
-      // Compaction keeps memory near the live data: at most a few slabs of slack.
+      // Every slab but the current one is at least half live, so slabs hold at most twice
+      // the live records (6-byte headers included) plus one slab of slack; the index adds
+      // 12 bytes a slot.
+      const records = bytesInModel + 6 * model.size;
+      const index = 12 * 2 ** Math.ceil(Math.log2(Math.max(16, model.size / 0.75)));
       assert.ok(
-        map.allocatedBytes < bytesInModel * 4 + 64 * 1024,
-        `allocated ${map.allocatedBytes} for ${bytesInModel}`,
+        map.allocatedBytes <= 2 * records + 2 * 256 + 2 * index,
+        `allocated ${map.allocatedBytes} for ${records} bytes of records`,
       );
     });
   }
@@ -105,5 +109,50 @@ describe('ByteMap', () => {
     }
     assert.equal(map.size, 100);
     assert.ok(map.allocatedBytes < 64 * 1024, `allocated ${map.allocatedBytes}`);
+  });
+
+  test('putting and deleting large values forever gives the space back', () => {
+    // Every record dies while its slab is current: such slabs must still be freed.
+    const map = new ByteMap({ slabBytes: 4 << 20 });
+    const big = 'v'.repeat(1 << 20);
+    for (let i = 0; i < 200; i++) {
+      map.set(`k${i % 3}`, big);
+      map.delete(`k${i % 3}`);
+      map.set('small', `x${i}`);
+    }
+    assert.equal(map.size, 1);
+    assert.ok(map.allocatedBytes <= (4 << 20) * 2 + 64 * 1024, `allocated ${map.allocatedBytes}`);
+  });
+
+  test('a slab left with a few long-lived records is compacted once it is no longer current', () => {
+    const map = new ByteMap({ slabBytes: 4096 });
+    for (let round = 0; round < 500; round++) {
+      // A long-lived key, then a large value that dies while its slab is still current:
+      // each slab retires holding a few live bytes and thousands of dead ones.
+      map.set(`keep${round}`, 'k');
+      map.set('big', 'x'.repeat(1000));
+      map.delete('big');
+    }
+    assert.equal(map.size, 500);
+    assert.ok(map.allocatedBytes < 64 * 1024, `allocated ${map.allocatedBytes} for 500 small records`);
+    for (let round = 0; round < 500; round++) assert.equal(map.get(`keep${round}`), 'k');
+  });
+
+  test('visitRange() visits every key present throughout exactly once, across growth and deletes', () => {
+    const map = new ByteMap({ initialSlots: 16 });
+    const stable = Array.from({ length: 2000 }, (_, i) => `stable${i}`);
+    for (const key of stable) map.set(key, 'v');
+    const seen = new Map<string, number>();
+    let step = 0;
+    for (let from = 0; from < HASH_END; step++) {
+      from = map.visitRange(from, 64, (_hash, location) => {
+        const key = map.keyAt(location);
+        seen.set(key, (seen.get(key) ?? 0) + 1);
+      });
+      // Between slices the map changes shape: it grows, and deletes shift probe runs back.
+      for (let i = 0; i < 40; i++) map.set(`churn${step}-${i}`, 'x');
+      for (let i = 0; i < 30; i++) map.delete(`churn${step}-${i}`);
+    }
+    for (const key of stable) assert.equal(seen.get(key), 1, key);
   });
 });

@@ -13,9 +13,11 @@ import {
   MethodNotAllowedError,
   NodeUnavailableError,
   NotFoundError,
+  ServerBusyError,
   ShuttingDownError,
   ThunderError,
   toThunderError,
+  TooManyKeysError,
   UnsupportedMediaTypeError,
   ValueTooLargeError,
 } from '../src/errors.js';
@@ -34,6 +36,8 @@ describe('error catalogue', () => {
     [NotFoundError, 'NOT_FOUND', 404],
     [NodeUnavailableError, 'NODE_UNAVAILABLE', 503],
     [ShuttingDownError, 'SHUTTING_DOWN', 503],
+    [ServerBusyError, 'SERVER_BUSY', 503],
+    [TooManyKeysError, 'TOO_MANY_KEYS', 413],
     [InternalError, 'INTERNAL', 500],
   ];
 

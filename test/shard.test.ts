@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { Op, type NodeStats } from '../src/protocol.js';
-import { Shard } from '../src/shard.js';
+import { HASH_END, Op, type NodeStats } from '../src/protocol.js';
+import { LIST_SLICE_SLOTS, Shard } from '../src/shard.js';
 
 describe('Shard', () => {
   test('apply() runs a batch in order and answers one reply per operation', () => {
@@ -34,19 +34,62 @@ describe('Shard', () => {
     assert.ok(stats.heapUsed > 0);
   });
 
-  test('scan() returns sorted keys with the prefix after the cursor, at most limit', () => {
+  /** Walks every slice of a listing from 0 to HASH_END, as Cluster.list does. */
+  function listAll(shard: Shard, prefix: string, after: string, limit: number): string[] {
+    let keys: string[] = [];
+    let slices = 0;
+    for (let from = 0; from < HASH_END; slices++) {
+      const slice = shard.listSlice(prefix, after, limit, from);
+      assert.ok(slice.keys.length <= limit);
+      assert.ok(slice.next > from, 'every slice moves the cursor forward');
+      keys = [...keys, ...slice.keys].sort().slice(0, limit);
+      from = slice.next;
+    }
+    return keys;
+  }
+
+  test('listSlice() walked to the end gives sorted keys with the prefix after the cursor, at most limit', () => {
     const shard = new Shard();
-    for (const k of ['b3', 'a1', 'b1', 'b2', 'c1', 'b10']) shard.put(k, 'v');
-    assert.deepEqual(shard.scan('b', '', 10), ['b1', 'b10', 'b2', 'b3']);
-    assert.deepEqual(shard.scan('b', '', 2), ['b1', 'b10']);
-    assert.deepEqual(shard.scan('b', 'b10', 2), ['b2', 'b3']);
-    assert.deepEqual(shard.scan('', 'b3', 10), ['c1']);
+    for (const k of ['b3', 'a1', 'b1', 'b2', 'c1', 'b10', 'bé', 'b😀']) shard.put(k, 'v');
+    assert.deepEqual(listAll(shard, 'b', '', 10), ['b1', 'b10', 'b2', 'b3', 'bé', 'b😀']);
+    assert.deepEqual(listAll(shard, 'b', '', 2), ['b1', 'b10']);
+    assert.deepEqual(listAll(shard, 'b', 'b10', 2), ['b2', 'b3']);
+    assert.deepEqual(listAll(shard, '', 'b3', 10), ['bé', 'b😀', 'c1']);
+    assert.deepEqual(listAll(shard, 'é', '', 10), []);
   });
 
-  test('snapshot() is the inside of a JSON object, values decoded as UTF-8', () => {
+  test('listSlice() reads a bounded part of a large shard per call', () => {
+    const shard = new Shard();
+    for (let i = 0; i < 100_000; i++) shard.put(`key${i}`, 'v');
+    let slices = 0;
+    let seen = 0;
+    for (let from = 0; from < HASH_END; slices++) {
+      const slice = shard.listSlice('', '', 100_000, from);
+      seen += slice.keys.length;
+      from = slice.next;
+    }
+    assert.equal(seen, 100_000);
+    // 100k keys sit in 2^18 slots (load ≤ 0.75): 16 slices of 16,384 slots.
+    assert.equal(slices, 2 ** 18 / LIST_SLICE_SLOTS);
+  });
+
+  test('snapshotSlice() covers every pair once, values decoded as UTF-8, each slice cut by bytes', () => {
     const shard = new Shard();
     shard.put('k"1', 'caf\u00c3\u00a9'); // the UTF-8 bytes of "café" as a byte string
     shard.put('k2', '');
-    assert.deepEqual(JSON.parse('{' + shard.snapshot() + '}'), { 'k"1': 'café', k2: '' });
+    for (let i = 0; i < 2000; i++) shard.put(`n${i}`, 'x'.repeat(100));
+    const parts: string[] = [];
+    for (let from = 0; from < HASH_END;) {
+      const slice = shard.snapshotSlice(from, 4096);
+      assert.ok(slice.json.length < 4096 + 200, `slice of ${slice.json.length} chars`);
+      if (slice.json) parts.push(slice.json);
+      from = slice.next;
+    }
+    assert.ok(parts.length > 40, `${parts.length} slices`);
+    const all = JSON.parse('{' + parts.join(',') + '}') as Record<string, string>;
+    assert.equal(Object.keys(all).length, 2002);
+    assert.equal(all['k"1'], 'café');
+    assert.equal(all['k2'], '');
+    assert.equal(all['n1999'], 'x'.repeat(100));
   });
 });

@@ -8,7 +8,7 @@ import type { Deferred } from './deferred.js';
  * whatever it throws is answered as an error on the request.
  */
 export function readBody(
-  request: Deferred,
+  request: Pick<Deferred, 'res' | 'error'>,
   limit: number,
   tooLarge: (bytes: number) => ThunderError,
   use: (body: Buffer) => void,

@@ -1,5 +1,6 @@
 import type { Cluster } from '../cluster.js';
 import type { Limits } from '../limits.js';
+import type { HeavyGate } from './heavy-gate.js';
 import type { InFlight } from './in-flight.js';
 
 /** What every route module needs. */
@@ -7,4 +8,6 @@ export interface RouteContext {
   cluster: Cluster;
   limits: Limits;
   inFlight: InFlight;
+  /** Admits `_mget`, `/snapshot` and listings up to `limits.maxHeavyRequests` at once. */
+  heavy: HeavyGate;
 }

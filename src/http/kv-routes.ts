@@ -1,14 +1,17 @@
 import type { ReplySink } from '../batcher.js';
-import { bytesToBuffer, bytesToText } from '../bytes.js';
+import { bytesToBuffer } from '../bytes.js';
 import {
   BadRequestError,
   InvalidJsonError,
   KeyNotFoundError,
   ThunderError,
   toThunderError,
+  TooManyKeysError,
 } from '../errors.js';
 import { bodyError, keyError, valueError } from '../limits.js';
 import { Op, type OpCode, type Reply } from '../protocol.js';
+import { answerMultiGet } from './multi-get.js';
+import { StreamedAnswer } from './stream.js';
 import { contentLength, readBody } from './body.js';
 import type { RouteContext } from './context.js';
 import { Deferred } from './deferred.js';
@@ -55,38 +58,6 @@ class KeyRequest extends Deferred implements ReplySink {
 
   fail(_tag: number, error: ThunderError): void {
     this.error(error);
-  }
-}
-
-/** `_mget`: one reply per key, gathered into one object. */
-class MultiGet extends Deferred implements ReplySink {
-  keys: string[] = [];
-  values: (string | null)[] = [];
-  #remaining = 0;
-
-  /** Sends a Get for every key; answers at once when there are none. */
-  start(cluster: RouteContext['cluster'], keys: string[]): void {
-    this.keys = keys;
-    this.values = new Array<string | null>(keys.length).fill(null);
-    this.#remaining = keys.length;
-    if (keys.length === 0) return this.#reply();
-    for (let i = 0; i < keys.length; i++) cluster.submit(this, i, Op.Get, keys[i]!);
-  }
-
-  settle(tag: number, reply: Reply): void {
-    this.values[tag] = reply === null ? null : bytesToText(reply as string);
-    if (--this.#remaining === 0) this.#reply();
-  }
-
-  fail(_tag: number, error: ThunderError): void {
-    this.error(error);
-  }
-
-  #reply(): void {
-    // A null-prototype object: a key named "__proto__" is then just a key.
-    const values: Record<string, string | null> = Object.create(null);
-    for (let i = 0; i < this.keys.length; i++) values[this.keys[i]!] = this.values[i]!;
-    this.json(200, JSON.stringify({ values }));
   }
 }
 
@@ -159,12 +130,23 @@ export function registerKvRoutes(app: Router, ctx: RouteContext): void {
     const declared = contentLength(req.getHeader('content-length'));
     const tooLarge = bodyError(declared, limits);
     if (tooLarge) return sendError(res, tooLarge, true);
-    const request = new MultiGet(res, inFlight);
+    const busy = ctx.heavy.enter();
+    if (busy) return sendError(res, busy, true);
+    const answer = new StreamedAnswer(res, inFlight, () => ctx.heavy.leave());
     readBody(
-      request,
+      answer,
       limits.maxBodyBytes,
       (bytes) => bodyError(bytes, limits)!,
-      (body) => request.start(cluster, mgetKeys(body, ctx)),
+      (body) => {
+        // Each key once: a body naming one large value thousands of times costs one fetch.
+        const keys = [...new Set(mgetKeys(body, ctx))];
+        if (keys.length > limits.maxKeysPerRequest) {
+          throw new TooManyKeysError(
+            `${keys.length} distinct keys; the limit is ${limits.maxKeysPerRequest}`,
+          );
+        }
+        void answerMultiGet(answer, cluster, keys, limits.maxValueBytes);
+      },
     );
   });
 
@@ -175,11 +157,16 @@ export function registerKvRoutes(app: Router, ctx: RouteContext): void {
     } catch (err) {
       return sendError(res, toThunderError(err));
     }
+    const busy = ctx.heavy.enter();
+    if (busy) return sendError(res, busy);
     const deferred = new Deferred(res, inFlight);
-    cluster.scan(query.prefix, query.after, query.limit).then(
-      ({ keys, more }) =>
-        deferred.json(200, JSON.stringify({ keys, next: more ? keys[keys.length - 1] : null })),
-      (err: unknown) => deferred.error(toThunderError(err)),
-    );
+    cluster
+      .list(query.prefix, query.after, query.limit)
+      .then(
+        ({ keys, more }) =>
+          deferred.json(200, JSON.stringify({ keys, next: more ? keys[keys.length - 1] : null })),
+        (err: unknown) => deferred.error(toThunderError(err)),
+      )
+      .finally(() => ctx.heavy.leave());
   });
 }

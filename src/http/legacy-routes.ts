@@ -1,18 +1,14 @@
 import type { ReplySink } from '../batcher.js';
 import { bytesToText, textToBytes } from '../bytes.js';
-import {
-  BadRequestError,
-  InvalidJsonError,
-  KeyNotFoundError,
-  ThunderError,
-  toThunderError,
-} from '../errors.js';
+import { BadRequestError, InvalidJsonError, KeyNotFoundError, ThunderError } from '../errors.js';
 import { bodyError, keyError, valueError } from '../limits.js';
 import { Op, type Reply } from '../protocol.js';
 import { contentLength, readBody } from './body.js';
 import type { RouteContext } from './context.js';
 import { Deferred } from './deferred.js';
 import { sendError, sendJson } from './reply.js';
+import { streamSnapshot } from './snapshot-stream.js';
+import { StreamedAnswer } from './stream.js';
 import { keyFromPath } from './request-key.js';
 import type { Router } from './router.js';
 
@@ -109,10 +105,10 @@ export function registerLegacyRoutes(app: Router, ctx: RouteContext): void {
         ),
       );
     }
-    const deferred = new Deferred(res, inFlight);
-    cluster.snapshot(node).then(
-      (json) => deferred.json(200, json),
-      (err: unknown) => deferred.error(toThunderError(err)),
-    );
+    const busy = ctx.heavy.enter();
+    if (busy) return sendError(res, busy);
+    const answer = new StreamedAnswer(res, inFlight, () => ctx.heavy.leave());
+    const nodes = node === undefined ? Array.from({ length: cluster.size }, (_, id) => id) : [node];
+    void streamSnapshot(answer, cluster, nodes);
   });
 }

@@ -41,6 +41,7 @@ export function sendError(
   if (error.status === 405)
     res.writeStatus(statusLine(405)).writeHeader('Allow', String(error.details.allow));
   else res.writeStatus(statusLine(error.status));
+  if (error.retryAfterSeconds !== undefined) res.writeHeader('Retry-After', String(error.retryAfterSeconds));
   const body = extra ? { error: { ...error.toJSON().error, ...extra } } : error.toJSON();
   res.writeHeader('Content-Type', 'application/json').end(JSON.stringify(body), close);
 }

@@ -4,6 +4,7 @@ import type { Limits } from '../limits.js';
 import { registerBatchRoute } from './batch-route.js';
 import { registerClusterRoutes } from './cluster-routes.js';
 import type { RouteContext } from './context.js';
+import { HeavyGate } from './heavy-gate.js';
 import { InFlight } from './in-flight.js';
 import { registerKvRoutes } from './kv-routes.js';
 import { registerLegacyRoutes } from './legacy-routes.js';
@@ -51,7 +52,7 @@ export interface Server {
 export function startServer(options: ServerOptions): Promise<Server> {
   const { cluster, limits, host = '127.0.0.1', port = 8080 } = options;
   const inFlight = new InFlight();
-  const ctx: RouteContext = { cluster, limits, inFlight };
+  const ctx: RouteContext = { cluster, limits, inFlight, heavy: new HeavyGate(limits.maxHeavyRequests) };
   const app = uws.App();
 
   const router = drainingRouter(app, inFlight);

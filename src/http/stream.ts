@@ -1,0 +1,103 @@
+import type { ThunderError } from '../errors.js';
+import type { InFlight } from './in-flight.js';
+import { sendError, statusLine } from './reply.js';
+import type { HttpResponse } from './uws.js';
+
+/**
+ * An answer written in pieces as they are produced, with backpressure: `write()` resolves
+ * only once the client has taken what was written (uWS `onWritable`), so a producer that
+ * awaits each write holds at most one piece in memory however slowly the client reads.
+ * The status line goes out with the first piece; until then a failure can still be a proper
+ * error answer, after it the connection is closed so the client sees a truncated body
+ * rather than a well-formed partial one.
+ */
+export class StreamedAnswer {
+  readonly res: HttpResponse;
+  readonly #inFlight: InFlight;
+  readonly #onFinish: () => void;
+  readonly #contentType: string;
+  #aborted = false;
+  #started = false;
+  #done = false;
+  #drained: (() => void) | null = null;
+
+  /** `onFinish` runs once when the answer ends, however it ends (sent, failed or aborted). */
+  constructor(res: HttpResponse, inFlight: InFlight, onFinish: () => void, contentType = 'application/json') {
+    this.res = res;
+    this.#inFlight = inFlight;
+    this.#onFinish = onFinish;
+    this.#contentType = contentType;
+    inFlight.begin();
+    res.onAborted(() => {
+      this.#aborted = true;
+      this.#wake();
+      this.#finish();
+    });
+  }
+
+  /** True once the answer is complete or the client is gone: stop producing. */
+  get over(): boolean {
+    return this.#done || this.#aborted;
+  }
+
+  /** Sends one piece; resolves when the next one may be produced. */
+  async write(piece: string): Promise<void> {
+    if (this.over || piece.length === 0) return;
+    let sent = true;
+    this.res.cork(() => {
+      this.#head();
+      sent = this.res.write(piece);
+    });
+    if (sent) return;
+    await new Promise<void>((resolve) => {
+      this.#drained = resolve;
+      this.res.onWritable(() => {
+        this.#wake();
+        return true;
+      });
+    });
+  }
+
+  /** Sends the last piece and ends the answer. */
+  end(piece = ''): void {
+    if (this.over) return;
+    this.res.cork(() => {
+      this.#head();
+      this.res.end(piece);
+    });
+    this.#finish();
+  }
+
+  /**
+   * Ends with an error answer if nothing was sent yet (`close` also ends the connection, for
+   * an unread body); otherwise cuts the connection, the only honest signal left.
+   */
+  error(error: ThunderError, close = false): void {
+    if (this.over) return;
+    if (this.#started)
+      this.res.close(); // runs onAborted, which finishes
+    else {
+      this.res.cork(() => sendError(this.res, error, close));
+      this.#finish();
+    }
+  }
+
+  #head(): void {
+    if (this.#started) return;
+    this.#started = true;
+    this.res.writeStatus(statusLine(200)).writeHeader('Content-Type', this.#contentType);
+  }
+
+  #wake(): void {
+    const resolve = this.#drained;
+    this.#drained = null;
+    resolve?.();
+  }
+
+  #finish(): void {
+    if (this.#done) return;
+    this.#done = true;
+    this.#inFlight.end();
+    this.#onFinish();
+  }
+}
