@@ -1,0 +1,35 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Cluster } from '../src/cluster.js';
+import type { ThunderError } from '../src/errors.js';
+
+test('a node that dies fails every operation queued or in flight to it with NODE_UNAVAILABLE', async (t) => {
+  const cluster = await Cluster.start({ nodes: 1 });
+  t.after(() => cluster.close());
+  // A steady stream of writes, so operations are queued and in flight when the thread dies.
+  const outcomes: Promise<string>[] = [];
+  let writing = true;
+  const writer = (async () => {
+    for (let i = 0; writing; i++) {
+      outcomes.push(
+        cluster.put(`k${i}`, 'v').then(
+          () => 'stored',
+          (err: ThunderError) => err.code,
+        ),
+      );
+      if (i % 100 === 99) await sleep(0);
+    }
+  })();
+  await sleep(20);
+  await cluster.crash(0);
+  writing = false;
+  await writer;
+  // With a node that went down without failing its waiting operations, these never settle.
+  const settled = await Promise.race([Promise.all(outcomes), sleep(5000).then(() => null)]);
+  assert.ok(settled, 'every operation settled');
+  const failed = settled.filter((o) => o === 'NODE_UNAVAILABLE').length;
+  assert.equal(settled.filter((o) => o !== 'stored' && o !== 'NODE_UNAVAILABLE').length, 0);
+  assert.ok(failed > 0, 'some operations were waiting when the node died');
+  assert.equal(cluster.pending, 0, 'nothing is left waiting');
+});
