@@ -1,5 +1,6 @@
 import type { ReplySink } from './batcher.js';
 import { type ThunderError } from './errors.js';
+import { compareKeys } from './key-bytes.js';
 import { NodeLink, type NodeState } from './node-link.js';
 import {
   HASH_END,
@@ -28,13 +29,13 @@ export interface NodeInfo extends Partial<NodeStats> {
   partitions: number;
 }
 
-/** The `limit` smallest of two sorted, duplicate-free lists of distinct keys, merged. */
+/** The `limit` smallest of two sorted lists of distinct keys, merged (UTF-8 byte order). */
 function mergeSorted(a: string[], b: string[], limit: number): string[] {
   const out: string[] = [];
   let i = 0;
   let j = 0;
   while (out.length < limit && (i < a.length || j < b.length)) {
-    if (j >= b.length || (i < a.length && a[i]! < b[j]!)) out.push(a[i++]!);
+    if (j >= b.length || (i < a.length && compareKeys(a[i]!, b[j]!) < 0)) out.push(a[i++]!);
     else out.push(b[j++]!);
   }
   return out;
@@ -161,7 +162,8 @@ export class Cluster {
   }
 
   /**
-   * Up to `limit` keys with `prefix`, greater than `after`, in order, gathered from every node.
+   * Up to `limit` keys with `prefix`, greater than `after`, in UTF-8 byte order (code point
+   * order), gathered from every node.
    * Each node is walked in bounded slices, one message each, so key operations interleave
    * with a listing instead of waiting for it; memory stays within a few pages of keys.
    */

@@ -45,3 +45,24 @@ export class KeyBytes {
 export function hashBytes(bytes: Uint8Array, seed: number): number {
   return murmur.x86.hash32(bytes, seed);
 }
+
+/**
+ * Orders keys as their UTF-8 bytes sort (code point order), the order listings promise and
+ * the one a node can test on stored bytes without decoding them. JS's `<` compares UTF-16
+ * units, which differs only where a surrogate pair meets U+E000–U+FFFF; this maps the
+ * units so surrogates sort above that range.
+ */
+export function compareKeys(a: string, b: string): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    const x = a.charCodeAt(i);
+    const y = b.charCodeAt(i);
+    if (x !== y) return codePointRank(x) - codePointRank(y);
+  }
+  return a.length - b.length;
+}
+
+function codePointRank(unit: number): number {
+  if (unit < 0xd800) return unit;
+  return unit < 0xe000 ? unit + 0x2000 : unit - 0x800;
+}

@@ -19,13 +19,6 @@ export const LIST_SLICE_SLOTS = 16_384;
 /** Index slots one snapshot slice reads; the slice is also cut by bytes. */
 export const SNAPSHOT_SLICE_SLOTS = 4_096;
 
-/** The `limit` smallest strings, sorted (UTF-16 order, as the listing promises). */
-function smallest(keys: string[], limit: number): string[] {
-  keys.sort();
-  if (keys.length > limit) keys.length = limit;
-  return keys;
-}
-
 /**
  * One node's data: a {@link ByteMap} of key → value byte string, and the step that applies
  * a batch to it. Input was validated at the front end, so nothing here re-checks sizes or
@@ -49,26 +42,32 @@ export class Shard {
 
   /**
    * One slice of a listing: the first `limit` keys starting with `prefix` and greater than
-   * `after`, sorted, among those whose hash lies in `[from, next)`. Costs about
+   * `after`, in UTF-8 byte order, among those whose hash lies in `[from, next)`. Costs about
    * {@link LIST_SLICE_SLOTS} index slots and memory for `2 × limit` keys, whatever the shard
    * holds.
    */
   listSlice(prefix: string, after: string, limit: number, from: number): ListSlice {
+    const map = this.#map;
     const wanted = Buffer.from(prefix, 'utf8');
-    let keys: string[] = [];
-    const next = this.#map.visitRange(from, LIST_SLICE_SLOTS, (_hash, location) => {
-      // A byte prefix of valid UTF-8 is a prefix of the text: test it before decoding.
-      const bytes = this.#map.keyBytesAt(location);
-      if (bytes.length < wanted.length || bytes.compare(wanted, 0, wanted.length, 0, wanted.length) !== 0) {
-        return;
-      }
-      const key = this.#map.keyAt(location);
-      if (key <= after) return;
-      keys.push(key);
+    const floor = Buffer.from(after, 'utf8');
+    // Keys are compared as stored bytes and only the page is decoded. Once `limit` keys are
+    // in hand, a key at or past the largest of them cannot make the page.
+    const byKey = (a: number, b: number) => map.compareKeysAt(a, b);
+    let found: number[] = []; // locations, valid while this slice runs
+    let bound = 0;
+    const next = map.visitRange(from, LIST_SLICE_SLOTS, (_hash, location) => {
+      if (map.compareKeyAt(location, wanted, true) !== 0 || map.compareKeyAt(location, floor) <= 0) return;
+      if (bound !== 0 && map.compareKeysAt(location, bound) >= 0) return;
+      found.push(location);
       // A bounded selection: sort and cut whenever twice the page has gathered.
-      if (keys.length >= 2 * limit) keys = smallest(keys, limit);
+      if (found.length >= 2 * limit) {
+        found = found.sort(byKey).slice(0, limit);
+        bound = found[limit - 1]!;
+      }
     });
-    return { next, keys: smallest(keys, limit) };
+    found.sort(byKey);
+    if (found.length > limit) found.length = limit;
+    return { next, keys: found.map((location) => map.keyAt(location)) };
   }
 
   /**

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { compareKeys } from '../src/key-bytes.js';
 import { HASH_END, Op, type NodeStats } from '../src/protocol.js';
 import { LIST_SLICE_SLOTS, Shard } from '../src/shard.js';
 
@@ -42,7 +43,7 @@ describe('Shard', () => {
       const slice = shard.listSlice(prefix, after, limit, from);
       assert.ok(slice.keys.length <= limit);
       assert.ok(slice.next > from, 'every slice moves the cursor forward');
-      keys = [...keys, ...slice.keys].sort().slice(0, limit);
+      keys = [...keys, ...slice.keys].sort(compareKeys).slice(0, limit);
       from = slice.next;
     }
     return keys;
@@ -56,6 +57,11 @@ describe('Shard', () => {
     assert.deepEqual(listAll(shard, 'b', 'b10', 2), ['b2', 'b3']);
     assert.deepEqual(listAll(shard, '', 'b3', 10), ['bé', 'b😀', 'c1']);
     assert.deepEqual(listAll(shard, 'é', '', 10), []);
+    // UTF-8 byte order: U+E000 (EE 80 80) before U+1F600 (F0 9F 98 80), though UTF-16 puts
+    // the surrogate pair first.
+    shard.put('z\ue000', 'v');
+    shard.put('z😀', 'v');
+    assert.deepEqual(listAll(shard, 'z', '', 10), ['z\ue000', 'z😀']);
   });
 
   test('listSlice() reads a bounded part of a large shard per call', () => {

@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 
 const CLI = fileURLToPath(new URL('../../src/cli.js', import.meta.url));
@@ -48,10 +48,10 @@ async function start(args: string[], pattern: RegExp): Promise<ServerProcess> {
  */
 const CLUSTER_FLAGS = ['--max-semi-space-size=2'];
 
-/** Starts `thunderdb cluster` on a free port. */
-export function startCluster(nodes: number, extra: string[] = []): Promise<ServerProcess> {
+/** Starts `thunderdb cluster` on a free port; `cli` runs another build (e.g. an older commit's). */
+export function startCluster(nodes: number, extra: string[] = [], cli = CLI): Promise<ServerProcess> {
   return start(
-    [...CLUSTER_FLAGS, CLI, 'cluster', '--port', '0', '--nodes', String(nodes), ...extra],
+    [...CLUSTER_FLAGS, cli, 'cluster', '--port', '0', '--nodes', String(nodes), ...extra],
     /listening on (http:\/\/\S+)/,
   );
 }
@@ -62,9 +62,23 @@ export function startBare(): Promise<ServerProcess> {
 }
 
 /** VmRSS of a process, in bytes. */
-export async function rssOf(pid: number): Promise<number> {
+export function rssOf(pid: number): Promise<number> {
+  return statusBytes(pid, 'VmRSS');
+}
+
+/** VmHWM of a process: its peak resident set size since start or {@link resetPeakRss}. */
+export function peakRssOf(pid: number): Promise<number> {
+  return statusBytes(pid, 'VmHWM');
+}
+
+/** Starts a new peak-RSS reading for a process (Linux: 5 written to /proc/PID/clear_refs). */
+export async function resetPeakRss(pid: number): Promise<void> {
+  await writeFile(`/proc/${pid}/clear_refs`, '5');
+}
+
+async function statusBytes(pid: number, field: string): Promise<number> {
   const status = await readFile(`/proc/${pid}/status`, 'utf8');
-  const kb = /VmRSS:\s+(\d+) kB/.exec(status);
-  if (!kb) throw new Error(`no VmRSS for ${pid}`);
+  const kb = new RegExp(`${field}:\\s+(\\d+) kB`).exec(status);
+  if (!kb) throw new Error(`no ${field} for ${pid}`);
   return Number(kb[1]) * 1024;
 }
