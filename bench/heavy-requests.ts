@@ -5,7 +5,8 @@
  * naming one large value many times, and single-GET latency while listings run.
  *
  * Options: `--pairs N` (default 2,000,000 uuid pairs), `--cli PATH` to measure another
- * build's `dist/src/cli.js` (e.g. an older commit's, for before/after figures).
+ * build's `dist/src/cli.js` (e.g. an older commit's, for before/after figures), `--only NAME`
+ * to run one scenario.
  * Prints one JSON object.
  */
 import { request } from 'node:http';
@@ -100,67 +101,75 @@ async function main(): Promise<void> {
   const cliOption = option('cli', '');
   const cli = cliOption === '' ? undefined : cliOption;
   const file = await uuidFile(pairs);
+  const only = option('only', '');
+  const wanted = (name: string) => only === '' || only === name;
   const results: Record<string, unknown> = { pairs, cli: cli ?? 'this build', nodes: 3 };
 
-  results.snapshotConcurrent = await withCluster(cli, file, async ({ url }) => {
-    const bytes = await Promise.all(Array.from({ length: 4 }, () => fetchCounting(url, 'GET', '/snapshot')));
-    return { requests: 4, answerMiB: bytes[0]! / MiB };
-  });
+  if (wanted('snapshotConcurrent'))
+    results.snapshotConcurrent = await withCluster(cli, file, async ({ url }) => {
+      const bytes = await Promise.all(
+        Array.from({ length: 4 }, () => fetchCounting(url, 'GET', '/snapshot')),
+      );
+      return { requests: 4, answerMiB: bytes[0]! / MiB };
+    });
 
-  results.snapshotSlowReaders = await withCluster(cli, file, async ({ url }) => {
-    const bytes = await Promise.all(
-      Array.from({ length: 4 }, () => fetchCounting(url, 'GET', '/snapshot', undefined, 5000)),
-    );
-    return { requests: 4, pauseMs: 5000, answerMiB: bytes[0]! / MiB };
-  });
+  if (wanted('snapshotSlowReaders'))
+    results.snapshotSlowReaders = await withCluster(cli, file, async ({ url }) => {
+      const bytes = await Promise.all(
+        Array.from({ length: 4 }, () => fetchCounting(url, 'GET', '/snapshot', undefined, 5000)),
+      );
+      return { requests: 4, pauseMs: 5000, answerMiB: bytes[0]! / MiB };
+    });
 
-  results.mgetDuplicates = await withCluster(cli, file, async ({ url }) => {
-    const value = 'v'.repeat(MiB);
-    await new Promise<void>((resolve, reject) => {
-      const { hostname, port } = new URL(url);
-      const req = request({ host: hostname, port, method: 'PUT', path: '/kv/big', agent: false }, (res) => {
-        res.resume();
-        res.on('end', resolve);
+  if (wanted('mgetDuplicates'))
+    results.mgetDuplicates = await withCluster(cli, file, async ({ url }) => {
+      const value = 'v'.repeat(MiB);
+      await new Promise<void>((resolve, reject) => {
+        const { hostname, port } = new URL(url);
+        const req = request({ host: hostname, port, method: 'PUT', path: '/kv/big', agent: false }, (res) => {
+          res.resume();
+          res.on('end', resolve);
+        });
+        req.on('error', reject);
+        req.end(value);
       });
-      req.on('error', reject);
-      req.end(value);
+      const body = JSON.stringify({ keys: Array(1000).fill('big') });
+      const bytes = await fetchCounting(url, 'POST', '/kv/_mget', body);
+      return { repeats: 1000, bodyBytes: body.length, answerMiB: bytes / MiB };
     });
-    const body = JSON.stringify({ keys: Array(1000).fill('big') });
-    const bytes = await fetchCounting(url, 'POST', '/kv/_mget', body);
-    return { repeats: 1000, bodyBytes: body.length, answerMiB: bytes / MiB };
-  });
 
-  results.getDuringListings = await withCluster(cli, file, async ({ url }) => {
-    // /ping goes through the front end only; a GET of a key also waits for its node.
-    const idle = await getLatencies(url, 2000);
-    let listing = true;
-    let pages = 0;
-    const listers = Array.from({ length: 8 }, async () => {
-      while (listing) {
-        await fetchCounting(url, 'GET', '/kv?limit=1000');
-        pages++;
+  if (wanted('getDuringListings'))
+    results.getDuringListings = await withCluster(cli, file, async ({ url }) => {
+      // /ping goes through the front end only; a GET of a key also waits for its node.
+      const idle = await getLatencies(url, 2000);
+      let listing = true;
+      let pages = 0;
+      const listers = Array.from({ length: 8 }, async () => {
+        while (listing) {
+          await fetchCounting(url, 'GET', '/kv?limit=1000');
+          pages++;
+        }
+      });
+      const keyLatencies: number[] = [];
+      const end = performance.now() + 5000;
+      while (performance.now() < end) {
+        const start = performance.now();
+        await fetchCounting(url, 'GET', '/kv/absent-key');
+        keyLatencies.push(performance.now() - start);
+        await sleep(20);
       }
+      listing = false;
+      await Promise.all(listers);
+      const busy = spread(keyLatencies);
+      return {
+        concurrentListings: 8,
+        pagesListed: pages,
+        idlePingP50Ms: percentile(idle, 0.5),
+        getP50Ms: busy.median,
+        getP99Ms: percentile(keyLatencies, 0.99),
+        getMaxMs: busy.max,
+      };
     });
-    const keyLatencies: number[] = [];
-    const end = performance.now() + 5000;
-    while (performance.now() < end) {
-      const start = performance.now();
-      await fetchCounting(url, 'GET', '/kv/absent-key');
-      keyLatencies.push(performance.now() - start);
-      await sleep(20);
-    }
-    listing = false;
-    await Promise.all(listers);
-    const busy = spread(keyLatencies);
-    return {
-      concurrentListings: 8,
-      pagesListed: pages,
-      idlePingP50Ms: percentile(idle, 0.5),
-      getP50Ms: busy.median,
-      getP99Ms: percentile(keyLatencies, 0.99),
-      getMaxMs: busy.max,
-    };
-  });
 
   console.log(JSON.stringify(results, null, 2));
 }
