@@ -12,17 +12,19 @@ export interface ReplySink {
 }
 
 interface InFlight {
+  id: number;
   sinks: ReplySink[];
   tags: number[];
 }
 
 /**
  * One node's outbound queue: operations gathered until the next flush, and the batches sent
- * but not yet answered, oldest first. Knows nothing of ports or threads, so it is tested
- * on its own; {@link NodeLink} drives it.
+ * but not yet answered, oldest first, each with its id. Knows nothing of ports or threads,
+ * so it is tested on its own; {@link NodeLink} drives it.
  */
 export class Batcher {
-  #ops: Batch = [];
+  #nextId = 1;
+  #ops: Batch = [this.#nextId];
   #sinks: ReplySink[] = [];
   #tags: number[] = [];
   readonly #inFlight: InFlight[] = [];
@@ -55,27 +57,49 @@ export class Batcher {
   /** Takes the queued operations as one batch and remembers who waits for its replies. */
   take(): Batch {
     const batch = this.#ops;
-    this.#inFlight.push({ sinks: this.#sinks, tags: this.#tags });
-    this.#ops = [];
+    this.#inFlight.push({ id: this.#nextId, sinks: this.#sinks, tags: this.#tags });
+    this.#ops = [++this.#nextId];
     this.#sinks = [];
     this.#tags = [];
     return batch;
   }
 
-  /** Hands the oldest in-flight batch's replies to their sinks, in order. */
-  settle(replies: ReplyBatch): void {
-    const batch = this.#inFlight.shift();
-    if (batch === undefined) throw new Error('a reply arrived with no batch in flight');
+  /**
+   * Hands a batch's replies (`[id, result…]`) to their sinks, in order. A reply whose batch is
+   * no longer waiting (already failed or timed out) is ignored; returns whether it was used.
+   */
+  settle(replies: ReplyBatch): boolean {
+    const batch = this.#remove(replies[0] as number);
+    if (batch === undefined) return false;
     const { sinks, tags } = batch;
-    this.#waiting -= sinks.length;
-    for (let i = 0; i < sinks.length; i++) sinks[i]!.settle(tags[i]!, replies[i]!);
+    for (let i = 0; i < sinks.length; i++) sinks[i]!.settle(tags[i]!, replies[i + 1]!);
+    return true;
+  }
+
+  /** Fails one batch's callers (the node could not apply it); false if it is not waiting. */
+  fail(id: number, error: ThunderError): boolean {
+    const batch = this.#remove(id);
+    if (batch === undefined) return false;
+    const { sinks, tags } = batch;
+    for (let i = 0; i < sinks.length; i++) sinks[i]!.fail(tags[i]!, error);
+    return true;
+  }
+
+  /** Takes a batch off the in-flight list: nearly always the oldest, as ports keep order. */
+  #remove(id: number): InFlight | undefined {
+    const inFlight = this.#inFlight;
+    const at = inFlight[0]?.id === id ? 0 : inFlight.findIndex((batch) => batch.id === id);
+    if (at < 0) return undefined;
+    const batch = at === 0 ? inFlight.shift()! : inFlight.splice(at, 1)[0]!;
+    this.#waiting -= batch.sinks.length;
+    return batch;
   }
 
   /** Fails everything queued or in flight, e.g. when the node's thread is gone. */
   failAll(error: ThunderError): void {
     const batches = this.#inFlight.splice(0);
-    batches.push({ sinks: this.#sinks, tags: this.#tags });
-    this.#ops = [];
+    batches.push({ id: this.#nextId, sinks: this.#sinks, tags: this.#tags });
+    this.#ops = [++this.#nextId];
     this.#sinks = [];
     this.#tags = [];
     this.#waiting = 0;

@@ -74,6 +74,18 @@ export const catalogue = {
   INTERNAL: InternalError,
 } as const;
 
+/** An error as data, to cross a MessagePort (which keeps no classes). */
+export function errorToWire(err: unknown): { code: string; message: string } {
+  const error = toThunderError(err);
+  return { code: error.code, message: error.message };
+}
+
+/** Rebuilds a catalogue error from its wire form; an unknown code becomes INTERNAL. */
+export function errorFromWire(wire: { code: string; message: string }): ThunderError {
+  const Kind = (catalogue as Record<string, new (message?: string) => ThunderError>)[wire.code];
+  return Kind ? new Kind(wire.message) : new InternalError(`${wire.code}: ${wire.message}`);
+}
+
 /** Wraps anything thrown into a catalogue error, so a bug answers 500 instead of crashing. */
 export function toThunderError(err: unknown): ThunderError {
   if (err instanceof ThunderError) return err;

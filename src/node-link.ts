@@ -1,8 +1,8 @@
 import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import { Batcher, type ReplySink } from './batcher.js';
-import { NodeUnavailableError } from './errors.js';
-import type { AttachTask, OpCode, Operand, ReplyBatch } from './protocol.js';
+import { errorFromWire, NodeUnavailableError } from './errors.js';
+import type { AttachTask, BatchFailure, OpCode, Operand, ReplyBatch } from './protocol.js';
 
 /** A node's life: up once its thread has its port, down if the thread dies. */
 export type NodeState = 'starting' | 'up' | 'down' | 'stopped';
@@ -44,7 +44,10 @@ export class NodeLink {
     });
     const { port1, port2 } = new MessageChannel();
     this.#port = port1;
-    port1.on('message', (replies: ReplyBatch) => this.#batcher.settle(replies));
+    port1.on('message', (reply: ReplyBatch | BatchFailure) => {
+      if (Array.isArray(reply)) this.#batcher.settle(reply);
+      else this.#batcher.fail(reply.id, errorFromWire(reply.error));
+    });
     port1.on('close', () => this.#down());
     const task: AttachTask = { port: port2 };
     this.#attached = this.#pool.run(task, { transferList: [port2] }).then(

@@ -4,11 +4,13 @@ import type { MessagePort } from 'node:worker_threads';
  * The wire protocol between the front end and a node thread. Both sides import these types
  * (the worker with `import type`), so a change to the shape fails to compile on both.
  *
- * A batch is one flat array: an opcode followed by its operands, repeated. Flat arrays of
- * strings and numbers are the cheapest thing structured clone copies (an array of objects
- * costs about five times as much here). The node answers each batch with one reply array,
- * one entry per operation, in order; the port keeps batches in order, so the front end
- * matches replies to callers by position and needs no request ids.
+ * A batch is one flat array: its id, then an opcode followed by its operands, repeated. Flat
+ * arrays of strings and numbers are the cheapest thing structured clone copies (an array of
+ * objects costs about five times as much here). The node answers each batch with one reply
+ * array, the batch's id then one entry per operation, in order; or, when applying it
+ * failed, with a {@link BatchFailure} naming the id. Replies are matched to batches by id,
+ * not by arrival order, so a late or lost reply can never settle another batch's callers,
+ * and a node can report an error without its thread dying.
  */
 
 /** Operation codes and their operands. */
@@ -53,7 +55,7 @@ export const OPERANDS: Readonly<Record<OpCode, number>> = {
 /** An operand: a key, value, prefix or number. */
 export type Operand = string | number;
 
-/** One batch, front end → node. */
+/** One batch, front end → node: `[id, op, operands…, op, operands…]`. */
 export type Batch = Operand[];
 
 /** What a node reports about itself. */
@@ -90,8 +92,20 @@ export interface SnapshotSlice {
 /** One operation's result. */
 export type Reply = string | number | null | ListSlice | SnapshotSlice | NodeStats;
 
-/** One batch's results, node → front end, aligned with the batch's operations. */
+/** One batch's results, node → front end: `[id, result…]`, aligned with its operations. */
 export type ReplyBatch = Reply[];
+
+/** An error as it crosses a port: structured clone keeps no classes, so code and message. */
+export interface WireError {
+  code: string;
+  message: string;
+}
+
+/** A node's answer to a batch it could not apply. */
+export interface BatchFailure {
+  id: number;
+  error: WireError;
+}
 
 /** The task piscina runs once per node thread to hand it its port. */
 export interface AttachTask {

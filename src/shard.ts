@@ -113,10 +113,10 @@ export class Shard {
     };
   }
 
-  /** Applies every operation of a batch in order and returns their results. */
+  /** Applies every operation of a batch in order and returns `[id, result…]`. */
   apply(batch: Batch): ReplyBatch {
-    const replies: Reply[] = [];
-    let i = 0;
+    const replies: Reply[] = [batch[0]!];
+    let i = 1;
     while (i < batch.length) {
       const op = batch[i++];
       this.#ops++;

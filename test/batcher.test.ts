@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { Batcher, type ReplySink } from '../src/batcher.js';
-import { NodeUnavailableError, type ThunderError } from '../src/errors.js';
+import { InternalError, NodeUnavailableError, type ThunderError } from '../src/errors.js';
 import { Op, type Reply } from '../src/protocol.js';
 
 /** Records what reaches it. */
@@ -24,32 +24,77 @@ describe('Batcher', () => {
     batcher.push(sink, 2, Op.ListSlice, 'p', 'q', 5, 0);
     batcher.push(sink, 3, Op.Stats);
     assert.equal(batcher.dirty, true);
-    assert.deepEqual(batcher.take(), [Op.Get, 'a', Op.Put, 'b', 'v', Op.ListSlice, 'p', 'q', 5, 0, Op.Stats]);
+    assert.deepEqual(batcher.take(), [
+      1,
+      Op.Get,
+      'a',
+      Op.Put,
+      'b',
+      'v',
+      Op.ListSlice,
+      'p',
+      'q',
+      5,
+      0,
+      Op.Stats,
+    ]);
     assert.equal(batcher.dirty, false);
     assert.equal(batcher.pending, 4);
   });
 
-  test('settle() hands replies to their sinks by position, oldest batch first', () => {
+  test("settle() hands a batch's replies to its own sinks by id, in order", () => {
     const batcher = new Batcher();
     const a = new Recorder();
     const b = new Recorder();
     batcher.push(a, 7, Op.Get, 'x');
-    batcher.take();
+    assert.equal(batcher.take()[0], 1);
     batcher.push(b, 8, Op.Get, 'y');
     batcher.push(a, 9, Op.Get, 'z');
-    batcher.take();
-    batcher.settle(['X']);
-    batcher.settle(['Y', null]);
+    assert.equal(batcher.take()[0], 2);
+    // Answered out of order: ids, not arrival, say whose replies these are.
+    assert.equal(batcher.settle([2, 'Y', null]), true);
+    assert.equal(batcher.settle([1, 'X']), true);
     assert.deepEqual(a.seen, [
-      [7, 'X'],
       [9, null],
+      [7, 'X'],
     ]);
     assert.deepEqual(b.seen, [[8, 'Y']]);
     assert.equal(batcher.pending, 0);
   });
 
-  test('settle() with nothing in flight is a bug and throws', () => {
-    assert.throws(() => new Batcher().settle([1]), /no batch in flight/);
+  test('a reply for a batch no longer waiting (failed, timed out) is ignored', () => {
+    const batcher = new Batcher();
+    const sink = new Recorder();
+    batcher.push(sink, 1, Op.Get, 'a');
+    batcher.take();
+    batcher.failAll(new NodeUnavailableError());
+    batcher.push(sink, 2, Op.Get, 'b');
+    batcher.take();
+    // The late reply to batch 1 must not settle batch 2's caller.
+    assert.equal(batcher.settle([1, 'late']), false);
+    assert.deepEqual(sink.seen, [[1, 'NODE_UNAVAILABLE']]);
+    assert.equal(batcher.pending, 1);
+    assert.equal(batcher.settle([3, 'B']), true);
+    assert.deepEqual(sink.seen, [
+      [1, 'NODE_UNAVAILABLE'],
+      [2, 'B'],
+    ]);
+  });
+
+  test("fail() fails only the named batch's callers", () => {
+    const batcher = new Batcher();
+    const a = new Recorder();
+    const b = new Recorder();
+    batcher.push(a, 1, Op.Get, 'a');
+    batcher.take();
+    batcher.push(b, 2, Op.Get, 'b');
+    batcher.take();
+    assert.equal(batcher.fail(1, new InternalError('bad batch')), true);
+    assert.equal(batcher.fail(1, new InternalError('again')), false);
+    batcher.settle([2, 'B']);
+    assert.deepEqual(a.seen, [[1, 'INTERNAL']]);
+    assert.deepEqual(b.seen, [[2, 'B']]);
+    assert.equal(batcher.pending, 0);
   });
 
   test('failAll() fails what is in flight and what is queued, once each', () => {

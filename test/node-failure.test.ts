@@ -3,6 +3,7 @@ import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Cluster } from '../src/cluster.js';
 import type { ThunderError } from '../src/errors.js';
+import type { OpCode } from '../src/protocol.js';
 
 test('a node that dies fails every operation queued or in flight to it with NODE_UNAVAILABLE', async (t) => {
   const cluster = await Cluster.start({ nodes: 1 });
@@ -32,4 +33,22 @@ test('a node that dies fails every operation queued or in flight to it with NODE
   assert.equal(settled.filter((o) => o !== 'stored' && o !== 'NODE_UNAVAILABLE').length, 0);
   assert.ok(failed > 0, 'some operations were waiting when the node died');
   assert.equal(cluster.pending, 0, 'nothing is left waiting');
+});
+
+test('a batch a node cannot apply fails its own callers only, and the node stays up', async (t) => {
+  const cluster = await Cluster.start({ nodes: 1 });
+  t.after(() => cluster.close());
+  await cluster.put('a', '1');
+  // An opcode the node does not know: its batch fails as a whole, with the node's error.
+  const bad = new Promise<string>((resolve) =>
+    cluster.submitTo(
+      0,
+      { settle: () => resolve('settled'), fail: (_tag, error) => resolve(error.code) },
+      0,
+      99 as OpCode,
+    ),
+  );
+  assert.equal(await bad, 'INTERNAL');
+  assert.equal(await cluster.get('a'), '1', 'the next batch is answered: the node did not die');
+  assert.equal((await cluster.nodes())[0]!.state, 'up');
 });

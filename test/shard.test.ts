@@ -5,9 +5,10 @@ import { HASH_END, Op, type NodeStats } from '../src/protocol.js';
 import { LIST_SLICE_SLOTS, Shard } from '../src/shard.js';
 
 describe('Shard', () => {
-  test('apply() runs a batch in order and answers one reply per operation', () => {
+  test('apply() runs a batch in order and answers its id, then one reply per operation', () => {
     const shard = new Shard();
     const replies = shard.apply([
+      41,
       Op.Get, 'a',
       Op.Put, 'a', 'one',
       Op.Get, 'a',
@@ -17,17 +18,17 @@ describe('Shard', () => {
       Op.Delete, 'a',
       Op.Size, 'a',
     ]); // prettier-ignore
-    assert.deepEqual(replies, [null, 1, 'one', 3, 1, 1, 0, -1]);
+    assert.deepEqual(replies, [41, null, 1, 'one', 3, 1, 1, 0, -1]);
   });
 
   test('apply() throws on an unknown opcode rather than misalign replies', () => {
-    assert.throws(() => new Shard().apply([99, 'x']), /unknown opcode 99/);
+    assert.throws(() => new Shard().apply([1, 99, 'x']), /unknown opcode 99/);
   });
 
   test('stats() counts keys, bytes (with overwrites and deletes) and operations', () => {
     const shard = new Shard();
-    shard.apply([Op.Put, 'ab', 'xyz', Op.Put, 'ab', 'x', Op.Put, 'c', '12345', Op.Delete, 'c']);
-    const stats = shard.apply([Op.Stats])[0] as NodeStats;
+    shard.apply([1, Op.Put, 'ab', 'xyz', Op.Put, 'ab', 'x', Op.Put, 'c', '12345', Op.Delete, 'c']);
+    const stats = shard.apply([2, Op.Stats])[1] as NodeStats;
     assert.equal(stats.keys, 1);
     assert.equal(stats.bytes, 3);
     assert.ok(stats.storeBytes > 0);

@@ -1,16 +1,23 @@
 /**
  * A node thread's entry, run by piscina. Its one task hands the node its MessagePort; from
  * then on every batch arrives on that port, is applied to the thread's Shard and answered
- * with one reply message. The task returns at once: the port keeps the thread's event loop
+ * with one reply message (or, if applying it threw, a failure naming the batch). The task returns at once: the port keeps the thread's event loop
  * listening, and the pool (one thread, never idle-reaped) keeps the thread alive.
  */
+import { errorToWire } from '../src/errors.js';
 import { Shard } from '../src/shard.js';
-import type { AttachTask, Batch } from '../src/protocol.js';
+import type { AttachTask, Batch, BatchFailure } from '../src/protocol.js';
 
 export default function attach({ port }: AttachTask): 'attached' {
   const shard = new Shard();
   port.on('message', (batch: Batch) => {
-    port.postMessage(shard.apply(batch));
+    try {
+      port.postMessage(shard.apply(batch));
+    } catch (err) {
+      // Answer the batch's callers with the error instead of letting it kill the thread.
+      const failure: BatchFailure = { id: batch[0] as number, error: errorToWire(err) };
+      port.postMessage(failure);
+    }
   });
   return 'attached';
 }
