@@ -48,6 +48,14 @@ export class NotFoundError extends kind('NOT_FOUND', 404, 'no such route') {}
 export class NodeUnavailableError extends kind('NODE_UNAVAILABLE', 503, 'node unavailable') {}
 export class ShuttingDownError extends kind('SHUTTING_DOWN', 503, 'the server is shutting down') {}
 export class InternalError extends kind('INTERNAL', 500, 'internal error') {}
+export class UnknownParameterError extends kind('UNKNOWN_PARAMETER', 400, 'unknown query parameter') {}
+export class NotImplementedError extends kind('NOT_IMPLEMENTED', 501, 'not implemented yet') {}
+export class ForbiddenHostError extends kind('FORBIDDEN_HOST', 403, 'this Host name is not allowed') {}
+export class ForbiddenOriginError extends kind(
+  'FORBIDDEN_ORIGIN',
+  403,
+  'cross-origin requests are not allowed',
+) {}
 
 /** Every catalogue class, keyed by code. */
 export const catalogue = {
@@ -64,6 +72,10 @@ export const catalogue = {
   NODE_UNAVAILABLE: NodeUnavailableError,
   SHUTTING_DOWN: ShuttingDownError,
   INTERNAL: InternalError,
+  UNKNOWN_PARAMETER: UnknownParameterError,
+  NOT_IMPLEMENTED: NotImplementedError,
+  FORBIDDEN_HOST: ForbiddenHostError,
+  FORBIDDEN_ORIGIN: ForbiddenOriginError,
 } as const;
 
 /** Wraps anything thrown into a catalogue error, so a bug answers 500 instead of crashing. */

@@ -18,6 +18,10 @@ import {
   toThunderError,
   UnsupportedMediaTypeError,
   ValueTooLargeError,
+  UnknownParameterError,
+  NotImplementedError,
+  ForbiddenHostError,
+  ForbiddenOriginError,
 } from '../src/errors.js';
 
 describe('error catalogue', () => {
@@ -35,6 +39,10 @@ describe('error catalogue', () => {
     [NodeUnavailableError, 'NODE_UNAVAILABLE', 503],
     [ShuttingDownError, 'SHUTTING_DOWN', 503],
     [InternalError, 'INTERNAL', 500],
+    [UnknownParameterError, 'UNKNOWN_PARAMETER', 400],
+    [NotImplementedError, 'NOT_IMPLEMENTED', 501],
+    [ForbiddenHostError, 'FORBIDDEN_HOST', 403],
+    [ForbiddenOriginError, 'FORBIDDEN_ORIGIN', 403],
   ];
 
   test('every code in the catalogue has a row here', () => {
