@@ -1,5 +1,8 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { connect } from 'node:net';
+import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 import { Cluster } from '../src/cluster.js';
 import { isLoopback, RequestGuard } from '../src/http/request-guard.js';
@@ -9,6 +12,7 @@ import { codeOf, http, startRunning, type Running } from './helpers.js';
 
 /** Issue 6, item 15: a web page must not be able to write, read or delete. */
 
+const CLI = fileURLToPath(new URL('../src/cli.js', import.meta.url));
 const EVIL = 'http://evil.example';
 
 describe('cross-origin requests and foreign Host names are refused', () => {
@@ -165,4 +169,44 @@ test('isLoopback() knows the loopback addresses', () => {
   for (const host of ['0.0.0.0', '::', '192.168.1.2', '10.0.0.1', 'example.com', '128.0.0.1']) {
     assert.equal(isLoopback(host), false, host);
   }
+});
+
+/** Starts `thunderdb cluster` with extra args; resolves with its stderr and stdout up to the listening line. */
+async function startupOutput(args: string[]): Promise<{ stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, [CLI, 'cluster', '--port', '0', '--nodes', '1', ...args]);
+  let stdout = '';
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => (stderr += d));
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(
+        () => reject(new Error(`no listening line in 15 s: ${stdout}${stderr}`)),
+        15_000,
+      );
+      child.stdout.on('data', (d: Buffer) => {
+        stdout += d;
+        if (stdout.includes('listening on')) {
+          clearTimeout(timer);
+          resolve();
+        }
+      });
+      child.on('exit', (code) => {
+        clearTimeout(timer);
+        reject(new Error(`cluster exited with ${code}: ${stdout}${stderr}`));
+      });
+    });
+  } finally {
+    child.kill('SIGKILL');
+    await once(child, 'close');
+  }
+  return { stdout, stderr };
+}
+
+test('start-up warns, on its first line, when --host exposes the API beyond this machine', async () => {
+  const exposed = await startupOutput(['--host', '0.0.0.0']);
+  const first = exposed.stderr.split('\n')[0]!;
+  assert.match(first, /^warning: --host 0\.0\.0\.0 exposes ThunderDB beyond this machine/);
+  assert.match(first, /no authentication/);
+  const local = await startupOutput([]);
+  assert.doesNotMatch(local.stderr, /warning/);
 });
