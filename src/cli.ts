@@ -5,6 +5,7 @@
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { Cluster } from './cluster.js';
+import { isLoopback } from './http/request-guard.js';
 import { startServer } from './http/server.js';
 import { uwsIsNative } from './http/uws.js';
 import { checkLimits, DEFAULT_LIMITS } from './limits.js';
@@ -24,6 +25,13 @@ interface ClusterArgs {
   maxKeysPerRequest: number;
   maxHeavyRequests: number;
   graceMs: number;
+  allowHost: string[];
+  allowOrigin: string[];
+}
+
+/** A repeatable option's values, each also split at commas. */
+function splitList(values: string[] | undefined): string[] {
+  return (values ?? []).flatMap((v) => String(v).split(',')).filter((v) => v.trim() !== '');
 }
 
 /** `thunderdb cluster`: start the nodes, load a file if asked, serve until a signal. */
@@ -56,7 +64,19 @@ async function runCluster(args: ClusterArgs): Promise<void> {
       throw err;
     }
   }
-  const server = await startServer({ cluster, limits, host: args.host, port: args.port });
+  const server = await startServer({
+    cluster,
+    limits,
+    host: args.host,
+    port: args.port,
+    allowHosts: splitList(args.allowHost),
+    allowOrigins: splitList(args.allowOrigin),
+  });
+  if (!isLoopback(args.host)) {
+    console.warn(
+      `warning: --host ${args.host} exposes ThunderDB beyond this machine, and its HTTP API has no authentication: anyone who can reach port ${server.port} can read, write and delete every key. Keep the default 127.0.0.1 unless a firewall or an authenticating proxy stands in front.`,
+    );
+  }
   const flavour = uwsIsNative ? 'native uWebSockets.js' : 'uWebSockets.js FALLBACK (slow)';
   console.log(
     `ThunderDB listening on http://${server.host}:${server.port} with ${args.nodes} node${args.nodes === 1 ? '' : 's'} (${flavour}); press Ctrl-C to stop`,
@@ -145,6 +165,20 @@ export async function main(argv: string[]): Promise<void> {
             type: 'number',
             default: 5000,
             describe: 'On SIGINT/SIGTERM, how long to let requests finish',
+          })
+          .option('allow-host', {
+            type: 'string',
+            array: true,
+            default: [],
+            describe:
+              'Host names accepted besides IP addresses and localhost (repeatable, or comma-separated; * for any). Checked when listening on loopback, or whenever given',
+          })
+          .option('allow-origin', {
+            type: 'string',
+            array: true,
+            default: [],
+            describe:
+              "Browser origins (http://host:port) whose requests are accepted besides the server's own (repeatable, or comma-separated; * for any)",
           }),
       (args) => runCluster(args as unknown as ClusterArgs),
     )

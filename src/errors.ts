@@ -54,6 +54,14 @@ export class ServerBusyError extends kind('SERVER_BUSY', 503, 'too many heavy re
 }
 export class TooManyKeysError extends kind('TOO_MANY_KEYS', 413, 'too many keys in one request') {}
 export class InternalError extends kind('INTERNAL', 500, 'internal error') {}
+export class UnknownParameterError extends kind('UNKNOWN_PARAMETER', 400, 'unknown query parameter') {}
+export class NotImplementedError extends kind('NOT_IMPLEMENTED', 501, 'not implemented yet') {}
+export class ForbiddenHostError extends kind('FORBIDDEN_HOST', 403, 'this Host name is not allowed') {}
+export class ForbiddenOriginError extends kind(
+  'FORBIDDEN_ORIGIN',
+  403,
+  'cross-origin requests are not allowed',
+) {}
 
 /** Every catalogue class, keyed by code. */
 export const catalogue = {
@@ -72,6 +80,10 @@ export const catalogue = {
   SERVER_BUSY: ServerBusyError,
   TOO_MANY_KEYS: TooManyKeysError,
   INTERNAL: InternalError,
+  UNKNOWN_PARAMETER: UnknownParameterError,
+  NOT_IMPLEMENTED: NotImplementedError,
+  FORBIDDEN_HOST: ForbiddenHostError,
+  FORBIDDEN_ORIGIN: ForbiddenOriginError,
 } as const;
 
 /** An error as data, to cross a MessagePort (which keeps no classes). */

@@ -89,6 +89,17 @@ describe('text/plain batches ("key value" lines)', () => {
     ]);
   });
 
+  test('a CRLF line exactly at the key and value limits is a pair, wherever the body is split', () => {
+    const line = `${'k'.repeat(8)} ${'v'.repeat(16)}`;
+    const out = parseEverySplit('text/plain', `${line}\r\n${line}\r\n${line}x\r\n${line}\r`, SMALL);
+    assert.deepEqual(out.pairs, [
+      ['k'.repeat(8), 'v'.repeat(16), 1],
+      ['k'.repeat(8), 'v'.repeat(16), 2],
+      ['k'.repeat(8), 'v'.repeat(16), 4],
+    ]);
+    assert.deepEqual(out.rejects, [[3, 'VALUE_TOO_LARGE']]);
+  });
+
   test('a key that is not valid UTF-8 is rejected, not silently changed', () => {
     const out = parseEverySplit('text/plain', Buffer.from([0x66, 0xff, 0x20, 0x76, 0x0a]));
     assert.deepEqual(out.rejects, [[1, 'INVALID_KEY']]);
@@ -115,7 +126,7 @@ describe('application/x-ndjson batches', () => {
     ]);
   });
 
-  test('a line of the wrong shape is rejected; broken JSON ends the batch', () => {
+  test('a line of the wrong shape, or that is not JSON, is one rejected line: the next starts afresh', () => {
     assert.deepEqual(
       parseEverySplit('application/x-ndjson', '["a"]\n{"a":"b"}\n["a",1]\n["ok","v"]\n').rejects,
       [
@@ -125,8 +136,12 @@ describe('application/x-ndjson batches', () => {
       ],
     );
     const broken = parseEverySplit('application/x-ndjson', '["a","1"]\n["b",\n["c","3"]\n');
-    assert.equal(broken.error, 'INVALID_JSON');
-    assert.deepEqual(broken.pairs, [['a', '1', 1]]);
+    assert.equal(broken.error, undefined);
+    assert.deepEqual(broken.rejects, [[2, 'INVALID_JSON']]);
+    assert.deepEqual(broken.pairs, [
+      ['a', '1', 1],
+      ['c', '3', 3],
+    ]);
   });
 });
 
@@ -156,15 +171,38 @@ describe('application/json batches (one flat object)', () => {
     ['a trailing comma', '{"a":"b",}', 'INVALID_JSON'],
     ['a truncated body', '{"a":"b"', 'INVALID_JSON'],
     ['data after the object', '{"a":"b"} x', 'INVALID_JSON'],
-    ['a bad escape', '{"a":"\\q"}', 'INVALID_JSON'],
-    ['a raw control character', '{"a":"x\ty"}', 'INVALID_JSON'],
-    ['a number value', '{"a":1}', 'BAD_REQUEST'],
-    ['a nested object', '{"a":{"b":"c"}}', 'BAD_REQUEST'],
+    ['a missing value', '{"a":,"b":"c"}', 'INVALID_JSON'],
+    ['a broken number value', '{"a":1.,"b":"c"}', 'INVALID_JSON'],
+    ['a misspelt literal', '{"a":tru,"b":"c"}', 'INVALID_JSON'],
+    ['a mismatched bracket', '{"a":[1},"b":"c"}', 'INVALID_JSON'],
     ['an empty body', '', 'INVALID_JSON'],
   ];
   for (const [what, body, code] of broken) {
-    test(`${what} is ${code}`, () => {
+    test(`${what} ends the batch with ${code}`, () => {
       assert.equal(parseEverySplit('application/json', body).error, code);
+    });
+  }
+
+  // The framing of these pairs is intact, so only the pair is bad: ?invalid=skip goes on past it.
+  const badPairs: [string, string, string][] = [
+    ['a bad escape', '"\\q"', 'INVALID_JSON'],
+    ['a raw control character', '"x\ty"', 'INVALID_JSON'],
+    ['a lone surrogate escape', '"\\ud800"', 'INVALID_JSON'],
+    ['a number value', '-1.5e3', 'BAD_REQUEST'],
+    ['a literal value', 'true', 'BAD_REQUEST'],
+    ['a null value', 'null', 'BAD_REQUEST'],
+    ['a nested object', '{"b":"c}","d":[1,{"e":"\\"]"}]}', 'BAD_REQUEST'],
+    ['an array', '[ "x" , [] ]', 'BAD_REQUEST'],
+  ];
+  for (const [what, value, code] of badPairs) {
+    test(`${what} is a rejected pair (${code}); the pairs around it go through`, () => {
+      const out = parseEverySplit('application/json', `{"a":"1","bad":${value} ,"z":"2"}`);
+      assert.equal(out.error, undefined);
+      assert.deepEqual(out.rejects, [[2, code]]);
+      assert.deepEqual(out.pairs, [
+        ['a', '1', 1],
+        ['z', '2', 3],
+      ]);
     });
   }
 
@@ -194,9 +232,9 @@ describe('application/json batches (one flat object)', () => {
     ]);
   });
 
-  test('invalid UTF-8 inside a string is INVALID_JSON', () => {
+  test('invalid UTF-8 inside a string is a rejected pair, INVALID_JSON', () => {
     const body = Buffer.concat([Buffer.from('{"a":"'), Buffer.from([0xc3, 0x28]), Buffer.from('"}')]);
-    assert.equal(parseEverySplit('application/json', body).error, 'INVALID_JSON');
+    assert.deepEqual(parseEverySplit('application/json', body).rejects, [[1, 'INVALID_JSON']]);
   });
 });
 

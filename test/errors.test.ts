@@ -20,6 +20,10 @@ import {
   TooManyKeysError,
   UnsupportedMediaTypeError,
   ValueTooLargeError,
+  UnknownParameterError,
+  NotImplementedError,
+  ForbiddenHostError,
+  ForbiddenOriginError,
 } from '../src/errors.js';
 
 describe('error catalogue', () => {
@@ -39,6 +43,10 @@ describe('error catalogue', () => {
     [ServerBusyError, 'SERVER_BUSY', 503],
     [TooManyKeysError, 'TOO_MANY_KEYS', 413],
     [InternalError, 'INTERNAL', 500],
+    [UnknownParameterError, 'UNKNOWN_PARAMETER', 400],
+    [NotImplementedError, 'NOT_IMPLEMENTED', 501],
+    [ForbiddenHostError, 'FORBIDDEN_HOST', 403],
+    [ForbiddenOriginError, 'FORBIDDEN_ORIGIN', 403],
   ];
 
   test('every code in the catalogue has a row here', () => {

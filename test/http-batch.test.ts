@@ -123,7 +123,7 @@ describe('HTTP POST /kv batches', () => {
     await new Promise<void>((resolve, reject) => {
       const socket = connect(run.server.port, '127.0.0.1', () => {
         socket.write(
-          'POST /kv HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: 100000\r\n\r\n' +
+          'POST /kv HTTP/1.1\r\nHost: localhost\r\nContent-Type: text/plain\r\nContent-Length: 100000\r\n\r\n' +
             'abort:1 one\nabort:2 two\nabort:3 thr',
         );
         setTimeout(() => socket.destroy(), 50);
@@ -140,7 +140,7 @@ describe('HTTP POST /kv batches', () => {
   test('a client that disconnects mid-PUT stores nothing', async () => {
     await new Promise<void>((resolve) => {
       const socket = connect(run.server.port, '127.0.0.1', () => {
-        socket.write('PUT /kv/half HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nhello');
+        socket.write('PUT /kv/half HTTP/1.1\r\nHost: localhost\r\nContent-Length: 10\r\n\r\nhello');
         setTimeout(() => socket.destroy(), 50);
       });
       socket.on('close', () => resolve());
@@ -152,7 +152,7 @@ describe('HTTP POST /kv batches', () => {
   test('a client that disconnects before reading its answer does not crash the server', async () => {
     for (let i = 0; i < 20; i++) {
       const socket = connect(run.server.port, '127.0.0.1', () => {
-        socket.end('GET /kv/big:1 HTTP/1.1\r\nHost: x\r\n\r\n');
+        socket.end('GET /kv/big:1 HTTP/1.1\r\nHost: localhost\r\n\r\n');
         socket.destroy();
       });
       socket.on('error', () => {});

@@ -19,6 +19,8 @@ const enum State {
   AfterValue,
   Done,
   InString,
+  /** Inside a value that is not a string, being skipped (see #scanOther). */
+  InOther,
 }
 
 const QUOTE = 34;
@@ -31,12 +33,27 @@ function isSpace(byte: number): boolean {
   return byte === 32 || byte === 10 || byte === 13 || byte === 9;
 }
 
+/** A byte that can start a JSON value other than a string: `{ [ - 0-9 t f n`. */
+function startsOther(byte: number): boolean {
+  return (
+    byte === 123 ||
+    byte === 91 ||
+    byte === 45 ||
+    (byte >= 48 && byte <= 57) ||
+    byte === 116 ||
+    byte === 102 ||
+    byte === 110
+  );
+}
+
 /**
  * A streaming parser for one flat JSON object of string values, `{"k": "v", …}`: pairs are
  * handed on as soon as each value's closing quote arrives, and at most one string is held
  * at a time. A string longer than its limit could be is skipped rather than buffered, and
- * its pair rejected. Anything but a flat object of strings is a fatal INVALID_JSON or
- * BAD_REQUEST naming the pair and byte offset.
+ * its pair rejected. A pair whose framing is intact but whose content is wrong (a string
+ * that is not UTF-8 or has a bad escape, a value that is a number, object or array) is
+ * rejected as one bad pair, so `?invalid=skip` can go on past it; a body whose structure
+ * breaks is a fatal INVALID_JSON naming the byte offset.
  */
 export class JsonObjectPairParser implements PairParser {
   readonly #sink: PairSink;
@@ -54,6 +71,9 @@ export class JsonObjectPairParser implements PairParser {
   #special = false; // an escape or control byte: needs JSON.parse to decode
   #highBytes = false; // a byte ≥ 0x80: needs a UTF-8 check
   #tooLong = false;
+  // The non-string value being skipped: its depth of brackets and where it is in a string.
+  #depth = 0;
+  #otherInString = false;
 
   constructor(sink: PairSink, limits: Limits) {
     this.#sink = sink;
@@ -66,6 +86,10 @@ export class JsonObjectPairParser implements PairParser {
     while (i < n) {
       if (this.#state === State.InString) {
         i = this.#scanString(chunk, i);
+        continue;
+      }
+      if (this.#state === State.InOther) {
+        i = this.#scanOther(chunk, i);
         continue;
       }
       const byte = chunk[i]!;
@@ -94,13 +118,13 @@ export class JsonObjectPairParser implements PairParser {
           this.#state = State.Value;
           break;
         case State.Value:
-          if (byte !== QUOTE) {
-            throw new BadRequestError(
-              `pair ${this.#pairNo} (key ${JSON.stringify(this.#key)}): values must be strings`,
-            );
+          if (byte === QUOTE) {
+            this.#beginString(false);
+            break;
           }
-          this.#beginString(false);
-          break;
+          if (!startsOther(byte)) this.#fail(chunk, i, 'expected a value');
+          this.#beginOther();
+          continue; // #scanOther reads this byte too
         case State.AfterValue:
           if (byte === 44) this.#state = State.NextKey;
           else if (byte === 125) this.#state = State.Done;
@@ -125,6 +149,79 @@ export class JsonObjectPairParser implements PairParser {
   #fail(chunk: Buffer, i: number, expected: string): never {
     const found = JSON.stringify(String.fromCharCode(chunk[i]!));
     throw new InvalidJsonError(`${expected} at byte ${this.#offset + i}, found ${found}`);
+  }
+
+  #beginOther(): void {
+    this.#state = State.InOther;
+    this.#parts = [];
+    this.#length = 0;
+    this.#depth = 0;
+    this.#otherInString = false;
+    this.#escaped = false;
+  }
+
+  /**
+   * Reads a value that is not a string from `start`; returns where it stopped. A number or
+   * literal ends before the space, `,` or `}` after it; an object or array after its closing
+   * bracket. Its bytes are kept (up to the value limit, past which the batch ends) so that
+   * JSON.parse can tell a well-formed value, rejected as one bad pair, from broken JSON,
+   * which ends the batch.
+   */
+  #scanOther(chunk: Buffer, start: number): number {
+    const n = chunk.length;
+    let i = start;
+    let end = -1; // where the value ends in this chunk, exclusive
+    for (; i < n; i++) {
+      const byte = chunk[i]!;
+      if (this.#otherInString) {
+        if (this.#escaped) this.#escaped = false;
+        else if (byte === BACKSLASH) this.#escaped = true;
+        else if (byte === QUOTE) this.#otherInString = false;
+      } else if (byte === QUOTE) {
+        // A quote can only be inside an object or array: `tru"e` is broken, not skippable.
+        if (this.#depth === 0) this.#fail(chunk, i, 'expected a value');
+        this.#otherInString = true;
+      } else if (byte === 123 || byte === 91) {
+        this.#depth++;
+      } else if (this.#depth > 0 && (byte === 125 || byte === 93)) {
+        if (--this.#depth === 0) {
+          end = i + 1;
+          break;
+        }
+      } else if (this.#depth === 0 && (isSpace(byte) || byte === 44 || byte === 125 || byte === 93)) {
+        end = i;
+        break;
+      }
+    }
+    const stop = end < 0 ? n : end;
+    this.#length += stop - start;
+    if (this.#length > this.#limits.maxValueBytes * MAX_ESCAPE) {
+      throw new BadRequestError(
+        `pair ${this.#pairNo} (key ${JSON.stringify(this.#key)}): values must be strings, and this one is too long to skip`,
+      );
+    }
+    // A copy: the chunk's memory is reused after the call.
+    this.#parts.push(Buffer.from(chunk.subarray(start, stop)));
+    if (end < 0) return n;
+    this.#endOther();
+    return end;
+  }
+
+  #endOther(): void {
+    const pair = `pair ${this.#pairNo} (key ${JSON.stringify(this.#key)})`;
+    const raw = Buffer.concat(this.#parts);
+    this.#parts = [];
+    let value: unknown;
+    try {
+      if (!isUtf8(raw)) throw new Error('not valid UTF-8');
+      value = JSON.parse(raw.toString('utf8'));
+    } catch (err) {
+      throw new InvalidJsonError(`${pair}: the value is not JSON: ${(err as Error).message}`);
+    }
+    this.#state = State.AfterValue;
+    const kind = value === null ? 'null' : Array.isArray(value) ? 'an array' : `a ${typeof value}`;
+    const error = this.#keyError ?? new BadRequestError(`${pair}: values must be strings, got ${kind}`);
+    this.#sink.reject(this.#pairNo, error);
   }
 
   #beginString(isKey: boolean): void {
@@ -172,12 +269,13 @@ export class JsonObjectPairParser implements PairParser {
       }
     }
     if (i === n) return n;
-    this.#endString(chunk, i);
+    this.#endString();
     return i + 1;
   }
 
-  #endString(chunk: Buffer, at: number): void {
+  #endString(): void {
     const isKey = this.#isKey;
+    const what = isKey ? 'key' : 'value';
     let text: string | null = null;
     let error: ThunderError | null = null;
     if (this.#tooLong) {
@@ -186,12 +284,22 @@ export class JsonObjectPairParser implements PairParser {
         : new ValueTooLargeError(`pair ${this.#pairNo}: value is over ${this.#limits.maxValueBytes} bytes`);
     } else {
       const raw = this.#parts.length === 1 ? this.#parts[0]! : Buffer.concat(this.#parts);
-      if (this.#highBytes && !isUtf8(raw)) this.#fail(chunk, at, 'valid UTF-8 in the string ending');
-      if (this.#special) {
+      // The string's framing is intact whatever is wrong inside it: one bad pair, not a broken body.
+      if (this.#highBytes && !isUtf8(raw)) {
+        error = new InvalidJsonError(
+          `pair ${this.#pairNo}: the ${what} is not valid UTF-8, as JSON text must be (send raw bytes as text/plain or with PUT /kv/{key})`,
+        );
+      } else if (this.#special) {
         try {
           text = JSON.parse('"' + raw.toString('utf8') + '"') as string;
         } catch (err) {
-          throw new InvalidJsonError(`pair ${this.#pairNo}: ${(err as Error).message}`);
+          error = new InvalidJsonError(`pair ${this.#pairNo}: ${(err as Error).message}`);
+        }
+        // An escaped lone surrogate ("\ud800") has no UTF-8 form: storing it would store U+FFFD.
+        if (text !== null && !isKey && !text.isWellFormed()) {
+          error = new InvalidJsonError(
+            `pair ${this.#pairNo}: the value has a lone surrogate escape, which is not text`,
+          );
         }
       } else {
         // No escapes: the raw bytes are the UTF-8 text itself.
@@ -206,7 +314,7 @@ export class JsonObjectPairParser implements PairParser {
       return;
     }
     this.#state = State.AfterValue;
-    const value = text === null ? null : this.#special ? textToBytes(text) : text;
+    const value = error || text === null ? null : this.#special ? textToBytes(text) : text;
     error = this.#keyError ?? error ?? valueError(value!.length, this.#limits);
     if (error) {
       if (!error.message.startsWith('pair ')) error.message = `pair ${this.#pairNo}: ${error.message}`;

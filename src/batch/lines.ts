@@ -1,10 +1,12 @@
 /**
  * Splits a streamed body into lines without holding more than one line. Lines longer than
- * `maxLine` bytes are reported and skipped up to their newline, so one bad line costs
- * bounded memory however long it is.
+ * `maxLine` bytes (not counting their `\r\n` or `\n`) are reported and skipped up to their
+ * newline, so one bad line costs bounded memory however long it is.
  */
 export class LineSplitter {
   readonly #maxLine: number;
+  /** What may be held of one line: `maxLine` and the `\r` of a CRLF line end. */
+  readonly #maxHeld: number;
   readonly #onLine: (buf: Buffer, start: number, end: number, lineNo: number) => void;
   readonly #onTooLong: (lineNo: number) => void;
   #parts: Buffer[] = [];
@@ -22,6 +24,7 @@ export class LineSplitter {
     onTooLong: (lineNo: number) => void,
   ) {
     this.#maxLine = maxLine;
+    this.#maxHeld = maxLine + 1;
     this.#onLine = onLine;
     this.#onTooLong = onTooLong;
   }
@@ -37,7 +40,7 @@ export class LineSplitter {
       }
       if (this.#discarding) {
         this.#discarding = false;
-      } else if (this.#carried + nl > this.#maxLine) {
+      } else if (this.#carried + nl > this.#maxHeld) {
         this.#tooLong();
         this.#discarding = false;
       } else {
@@ -51,7 +54,7 @@ export class LineSplitter {
       nl = chunk.indexOf(10, pos);
     }
     while (nl >= 0) {
-      if (nl - pos > this.#maxLine) this.#tooLong();
+      if (nl - pos > this.#maxHeld) this.#tooLong();
       else this.#emit(chunk, pos, nl);
       pos = nl + 1;
       nl = chunk.indexOf(10, pos);
@@ -72,7 +75,7 @@ export class LineSplitter {
   #carry(chunk: Buffer, from: number): void {
     if (this.#discarding) return;
     this.#carried += chunk.length - from;
-    if (this.#carried > this.#maxLine) {
+    if (this.#carried > this.#maxHeld) {
       this.#tooLong();
       this.#discarding = true;
       this.#parts = [];
@@ -88,8 +91,10 @@ export class LineSplitter {
   }
 
   #emit(buf: Buffer, start: number, end: number): void {
-    this.#lineNo++;
     if (end > start && buf[end - 1] === 13) end--;
+    // Only now is it known whether the byte past maxLine was a CRLF's `\r`.
+    if (end - start > this.#maxLine) return this.#tooLong();
+    this.#lineNo++;
     this.#onLine(buf, start, end, this.#lineNo);
   }
 }

@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import { BadRequestError, InvalidJsonError, ValueTooLargeError } from '../errors.js';
 import { textToBytes } from '../bytes.js';
 import { keyError, valueError, type Limits } from '../limits.js';
@@ -7,7 +8,13 @@ import type { PairParser, PairSink } from './pairs.js';
 /** Longest a JSON-escaped byte can be (`\u00XX`), for bounding a line before parsing it. */
 const MAX_ESCAPE = 6;
 
-/** Newline-delimited JSON: one `["key", "value"]` array per line. Blank lines are skipped. */
+/**
+ * Newline-delimited JSON: one `["key", "value"]` array per line. Blank lines are skipped.
+ * A line that is not such an array is one bad pair (the next line starts afresh), so
+ * `?invalid=skip` skips it. JSON text must be UTF-8 (RFC 8259 §8.1): a line that is not is
+ * refused, never decoded with U+FFFD in place of its bad bytes, which would make different
+ * keys or values the same.
+ */
 export class NdjsonPairParser implements PairParser {
   readonly #lines: LineSplitter;
 
@@ -16,11 +23,22 @@ export class NdjsonPairParser implements PairParser {
       (limits.maxKeyBytes + limits.maxValueBytes) * MAX_ESCAPE + 16,
       (buf, start, end, lineNo) => {
         if (end === start) return;
+        const line = buf.subarray(start, end);
+        if (!isUtf8(line)) {
+          sink.reject(
+            lineNo,
+            new InvalidJsonError(
+              `line ${lineNo} is not valid UTF-8, as JSON text must be (send raw bytes as text/plain or with PUT /kv/{key})`,
+            ),
+          );
+          return;
+        }
         let pair: unknown;
         try {
-          pair = JSON.parse(buf.toString('utf8', start, end));
+          pair = JSON.parse(line.toString('utf8'));
         } catch (err) {
-          throw new InvalidJsonError(`line ${lineNo}: ${(err as Error).message}`);
+          sink.reject(lineNo, new InvalidJsonError(`line ${lineNo}: ${(err as Error).message}`));
+          return;
         }
         if (
           !Array.isArray(pair) ||
@@ -31,14 +49,20 @@ export class NdjsonPairParser implements PairParser {
           sink.reject(lineNo, new BadRequestError(`line ${lineNo}: expected ["key", "value"], two strings`));
           return;
         }
-        const value = textToBytes(pair[1]);
-        const error = keyError(pair[0], limits) ?? valueError(value.length, limits);
+        const [key, text] = pair as [string, string];
+        let error = keyError(key, limits);
+        // An escaped lone surrogate ("\ud800") has no UTF-8 form: storing it would store U+FFFD.
+        if (!error && !text.isWellFormed()) {
+          error = new InvalidJsonError('the value has a lone surrogate escape, which is not text');
+        }
+        const value = error ? '' : textToBytes(text);
+        error ??= valueError(value.length, limits);
         if (error) {
           error.message = `line ${lineNo}: ${error.message}`;
           sink.reject(lineNo, error);
           return;
         }
-        sink.pair(pair[0], value, lineNo);
+        sink.pair(key, value, lineNo);
       },
       (lineNo) =>
         sink.reject(lineNo, new ValueTooLargeError(`line ${lineNo} is too long for a key and value`)),

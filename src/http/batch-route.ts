@@ -1,10 +1,11 @@
 import type { ReplySink } from '../batcher.js';
 import { pairParserFor } from '../batch/formats.js';
 import { RejectionLog, type PairParser, type PairSink, type Rejection } from '../batch/pairs.js';
-import { BadRequestError, ThunderError, toThunderError } from '../errors.js';
+import { ThunderError, toThunderError } from '../errors.js';
 import { Op } from '../protocol.js';
 import type { RouteContext } from './context.js';
 import { Deferred } from './deferred.js';
+import { oneOf, parseQuery } from './params.js';
 import { sendError } from './reply.js';
 import type { Router } from './router.js';
 import type { HttpResponse } from './uws.js';
@@ -113,17 +114,18 @@ class BatchWrite extends Deferred implements ReplySink, PairSink {
   }
 }
 
+/** `?invalid=stop|skip` of a batch. */
+const BATCH_PARAMS = { invalid: oneOf(['stop', 'skip'], 'stop') };
+
 /** Registers `POST /kv`, the streamed batch write in JSON, NDJSON or `key value` text. */
 export function registerBatchRoute(app: Router, ctx: RouteContext): void {
-  app.post('/kv', (res, req) => {
+  app.post('/kv', ['invalid'], (res, req) => {
     const contentType = req.getHeader('content-type');
-    const mode = new URLSearchParams(req.getQuery() ?? '').get('invalid') ?? 'stop';
-    if (mode !== 'stop' && mode !== 'skip') {
-      return sendError(
-        res,
-        new BadRequestError(`invalid must be "stop" or "skip", got ${JSON.stringify(mode)}`),
-        true,
-      );
+    let mode: 'stop' | 'skip';
+    try {
+      mode = parseQuery(req.getQuery(), BATCH_PARAMS).invalid;
+    } catch (err) {
+      return sendError(res, toThunderError(err), true);
     }
     new BatchWrite(res, ctx, mode === 'skip').start(contentType);
   });

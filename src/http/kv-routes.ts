@@ -1,14 +1,7 @@
 import type { ReplySink } from '../batcher.js';
 import { bytesToBuffer } from '../bytes.js';
-import {
-  BadRequestError,
-  InvalidJsonError,
-  KeyNotFoundError,
-  ThunderError,
-  toThunderError,
-  TooManyKeysError,
-} from '../errors.js';
-import { bodyError, keyError, valueError } from '../limits.js';
+import { KeyNotFoundError, ThunderError, toThunderError, TooManyKeysError } from '../errors.js';
+import { bodyError, valueError } from '../limits.js';
 import { Op, type OpCode, type Reply } from '../protocol.js';
 import { answerMultiGet } from './multi-get.js';
 import { StreamedAnswer } from './stream.js';
@@ -16,6 +9,8 @@ import { contentLength, readBody } from './body.js';
 import type { RouteContext } from './context.js';
 import { Deferred } from './deferred.js';
 import { sendError } from './reply.js';
+import { parseMgetKeys } from './json-bodies.js';
+import { integer, parseQuery, text } from './params.js';
 import { keyFromPath } from './request-key.js';
 import type { Router } from './router.js';
 import type { HttpRequest, HttpResponse } from './uws.js';
@@ -63,34 +58,19 @@ class KeyRequest extends Deferred implements ReplySink {
 
 /** Parses and checks an `_mget` body: `{"keys": ["k", …]}`. */
 function mgetKeys(body: Buffer, ctx: RouteContext): string[] {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(body.toString('utf8'));
-  } catch (err) {
-    throw new InvalidJsonError((err as Error).message);
-  }
-  const keys = (parsed as { keys?: unknown } | null)?.keys;
-  if (!Array.isArray(keys) || !keys.every((k) => typeof k === 'string')) {
-    throw new BadRequestError('expected {"keys": ["key", …]}, an array of strings');
-  }
-  for (const key of keys as string[]) {
-    const error = keyError(key, ctx.limits);
-    if (error) throw error;
-  }
-  return keys as string[];
+  return parseMgetKeys(body, ctx.limits);
 }
 
+/** `?prefix=&after=&limit=` of a key listing. */
+const LIST_PARAMS = {
+  prefix: text(),
+  after: text(),
+  limit: integer({ min: 1, max: MAX_PAGE, fallback: 100 }),
+};
+
 /** Parses `?prefix=&after=&limit=` for a key listing. */
-function listQuery(query: string): { prefix: string; after: string; limit: number } {
-  const params = new URLSearchParams(query);
-  const limitText = params.get('limit');
-  const limit = limitText === null ? 100 : Number(limitText);
-  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE) {
-    throw new BadRequestError(
-      `limit must be an integer from 1 to ${MAX_PAGE}, got ${JSON.stringify(limitText)}`,
-    );
-  }
-  return { prefix: params.get('prefix') ?? '', after: params.get('after') ?? '', limit };
+function listQuery(query: string | undefined): { prefix: string; after: string; limit: number } {
+  return parseQuery(query, LIST_PARAMS);
 }
 
 /**
@@ -106,11 +86,15 @@ export function registerKvRoutes(app: Router, ctx: RouteContext): void {
     if (key instanceof ThunderError) return sendError(res, key);
     cluster.submit(new KeyRequest(res, ctx, op, key), 0, op, key);
   };
-  app.get('/kv/*', keyOperation(Op.Get));
-  app.head('/kv/*', keyOperation(Op.Size));
-  app.del('/kv/*', keyOperation(Op.Delete));
+  // `/kv/_mget` is also a key: only POST there is the multi-get.
+  for (const pattern of ['/kv/*', '/kv/_mget']) {
+    app.get(pattern, keyOperation(Op.Get));
+    app.head(pattern, keyOperation(Op.Size));
+    app.del(pattern, keyOperation(Op.Delete));
+    app.put(pattern, putValue);
+  }
 
-  app.put('/kv/*', (res, req) => {
+  function putValue(res: HttpResponse, req: HttpRequest): void {
     const key = keyFromPath(req.getUrl(), PREFIX, limits);
     const declared = contentLength(req.getHeader('content-length'));
     // The body is not read on these paths, so the connection is closed behind the answer.
@@ -124,7 +108,7 @@ export function registerKvRoutes(app: Router, ctx: RouteContext): void {
       (bytes) => valueError(bytes, limits)!,
       (body) => cluster.submit(request, 0, Op.Put, key, body.toString('latin1')),
     );
-  });
+  }
 
   app.post('/kv/_mget', (res, req) => {
     const declared = contentLength(req.getHeader('content-length'));
@@ -150,10 +134,10 @@ export function registerKvRoutes(app: Router, ctx: RouteContext): void {
     );
   });
 
-  app.get('/kv', (res, req) => {
+  app.get('/kv', Object.keys(LIST_PARAMS), (res, req) => {
     let query: ReturnType<typeof listQuery>;
     try {
-      query = listQuery(req.getQuery() ?? '');
+      query = listQuery(req.getQuery());
     } catch (err) {
       return sendError(res, toThunderError(err));
     }

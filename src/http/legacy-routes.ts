@@ -1,7 +1,7 @@
 import type { ReplySink } from '../batcher.js';
-import { bytesToText, textToBytes } from '../bytes.js';
-import { BadRequestError, InvalidJsonError, KeyNotFoundError, ThunderError } from '../errors.js';
-import { bodyError, keyError, valueError } from '../limits.js';
+import { bytesToText } from '../bytes.js';
+import { KeyNotFoundError, ThunderError, toThunderError } from '../errors.js';
+import { bodyError } from '../limits.js';
 import { Op, type Reply } from '../protocol.js';
 import { contentLength, readBody } from './body.js';
 import type { RouteContext } from './context.js';
@@ -9,6 +9,8 @@ import { Deferred } from './deferred.js';
 import { sendError, sendJson } from './reply.js';
 import { streamSnapshot } from './snapshot-stream.js';
 import { StreamedAnswer } from './stream.js';
+import { parseOnePair } from './json-bodies.js';
+import { integer, parseQuery } from './params.js';
 import { keyFromPath } from './request-key.js';
 import type { Router } from './router.js';
 
@@ -42,24 +44,12 @@ class LegacyPut extends Deferred implements ReplySink {
 
 /** The one pair of a `/put` body, checked. */
 function onePair(body: Buffer, ctx: RouteContext): [string, string] {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(body.toString('utf8'));
-  } catch (err) {
-    throw new InvalidJsonError((err as Error).message);
-  }
-  const entries =
-    parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed) ? Object.entries(parsed) : [];
-  if (entries.length !== 1 || typeof entries[0]![1] !== 'string') {
-    throw new BadRequestError(
-      'The request data is not valid. Please provide exactly one key-value pair, {"key": "value"}',
-    );
-  }
-  const [key, text] = entries[0] as [string, string];
-  const value = textToBytes(text);
-  const error = keyError(key, ctx.limits) ?? valueError(value.length, ctx.limits);
-  if (error) throw error;
-  return [key, value];
+  return parseOnePair(body, ctx.limits);
+}
+
+/** `?node=ID` of `/snapshot`: a node of the cluster as it is now. */
+function snapshotNode(query: string | undefined, size: number): number | undefined {
+  return parseQuery(query, { node: integer({ min: 0, max: size - 1 }) }).node;
 }
 
 /**
@@ -94,16 +84,12 @@ export function registerLegacyRoutes(app: Router, ctx: RouteContext): void {
     );
   });
 
-  app.get('/snapshot', (res, req) => {
-    const nodeText = new URLSearchParams(req.getQuery() ?? '').get('node');
-    const node = nodeText === null ? undefined : Number(nodeText);
-    if (node !== undefined && !(Number.isInteger(node) && node >= 0 && node < cluster.size)) {
-      return sendError(
-        res,
-        new BadRequestError(
-          `node must be an integer from 0 to ${cluster.size - 1}, got ${JSON.stringify(nodeText)}`,
-        ),
-      );
+  app.get('/snapshot', ['node'], (res, req) => {
+    let node: number | undefined;
+    try {
+      node = snapshotNode(req.getQuery(), cluster.size);
+    } catch (err) {
+      return sendError(res, toThunderError(err));
     }
     const busy = ctx.heavy.enter();
     if (busy) return sendError(res, busy);

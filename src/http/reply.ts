@@ -5,11 +5,13 @@ const STATUS_LINES: Record<number, string> = {
   200: '200 OK',
   204: '204 No Content',
   400: '400 Bad Request',
+  403: '403 Forbidden',
   404: '404 Not Found',
   405: '405 Method Not Allowed',
   413: '413 Payload Too Large',
   415: '415 Unsupported Media Type',
   500: '500 Internal Server Error',
+  501: '501 Not Implemented',
   503: '503 Service Unavailable',
 };
 

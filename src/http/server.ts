@@ -9,13 +9,14 @@ import { InFlight } from './in-flight.js';
 import { registerKvRoutes } from './kv-routes.js';
 import { registerLegacyRoutes } from './legacy-routes.js';
 import { sendError } from './reply.js';
+import { RequestGuard } from './request-guard.js';
 import { drainingRouter } from './router.js';
 import { uws, type us_listen_socket } from './uws.js';
 
 /** Every route and the methods it answers, for 405s with an `Allow` header. */
 const ROUTES: Record<string, string> = {
   '/kv/*': 'GET, HEAD, PUT, DELETE',
-  '/kv/_mget': 'POST',
+  '/kv/_mget': 'GET, HEAD, PUT, DELETE, POST',
   '/kv': 'GET, POST',
   '/get/*': 'GET',
   '/put': 'POST',
@@ -34,6 +35,10 @@ export interface ServerOptions {
   host?: string;
   /** 0 picks a free port. Default 8080. */
   port?: number;
+  /** `Host` names accepted besides IPs and localhost (see RequestGuard). Default none. */
+  allowHosts?: readonly string[];
+  /** Origins accepted besides the server's own (see RequestGuard). Default none. */
+  allowOrigins?: readonly string[];
 }
 
 /** A listening front end. */
@@ -55,7 +60,9 @@ export function startServer(options: ServerOptions): Promise<Server> {
   const ctx: RouteContext = { cluster, limits, inFlight, heavy: new HeavyGate(limits.maxHeavyRequests) };
   const app = uws.App();
 
-  const router = drainingRouter(app, inFlight);
+  const { allowHosts, allowOrigins } = options;
+  const guard = new RequestGuard({ bindHost: host, allowHosts, allowOrigins });
+  const router = drainingRouter(app, inFlight, guard);
   registerKvRoutes(router, ctx);
   registerBatchRoute(router, ctx);
   registerLegacyRoutes(router, ctx);

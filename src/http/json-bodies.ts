@@ -1,0 +1,74 @@
+import { isUtf8 } from 'node:buffer';
+import { JsonObjectPairParser } from '../batch/json-object.js';
+import { BadRequestError, InvalidJsonError, ThunderError } from '../errors.js';
+import { keyError, type Limits } from '../limits.js';
+
+/**
+ * Strict parsers for the small JSON bodies read whole: `POST /put` and `POST /kv/_mget`.
+ * JSON text must be UTF-8 (RFC 8259 §8.1): a body that is not is refused, never decoded with
+ * U+FFFD in place of its bad bytes, which would make two different keys the same key.
+ */
+
+/** The body as JSON, or INVALID_JSON. */
+function parseJson(body: Buffer): unknown {
+  if (!isUtf8(body)) {
+    throw new InvalidJsonError('the body is not valid UTF-8, as JSON text must be');
+  }
+  try {
+    return JSON.parse(body.toString('utf8'));
+  } catch (err) {
+    throw new InvalidJsonError((err as Error).message);
+  }
+}
+
+const ONE_PAIR = 'The request data is not valid. Please provide exactly one key-value pair, {"key": "value"}';
+
+/**
+ * The one pair of a `/put` body, `{"key": "value"}`: key as text, value as a byte string.
+ * Read by the same streaming parser as a JSON batch, so a key or value is checked the same
+ * way on both paths, and a repeated key (`{"a":"1","a":"2"}`) counts as two pairs instead of
+ * silently keeping the last. Anything but exactly one pair with a string value is the
+ * original's 400 BAD_REQUEST; a bad key or value is its own code.
+ */
+export function parseOnePair(body: Buffer, limits: Limits): [string, string] {
+  const pairs: [string, string][] = [];
+  const rejected: ThunderError[] = [];
+  const parser = new JsonObjectPairParser(
+    { pair: (key, value) => pairs.push([key, value]), reject: (_index, error) => rejected.push(error) },
+    limits,
+  );
+  try {
+    parser.push(body);
+    parser.end();
+  } catch (err) {
+    if (err instanceof InvalidJsonError) {
+      // Valid JSON of another shape (an array, say) is the original's 400 BAD_REQUEST.
+      parseJson(body);
+      throw new BadRequestError(ONE_PAIR);
+    }
+    throw err instanceof BadRequestError ? new BadRequestError(ONE_PAIR) : err;
+  }
+  if (pairs.length + rejected.length !== 1) throw new BadRequestError(ONE_PAIR);
+  const [error] = rejected;
+  // A value that is not a string is the original's 400; a bad key or value has its own code.
+  if (error) throw error.code === 'BAD_REQUEST' ? new BadRequestError(ONE_PAIR) : error;
+  return pairs[0]!;
+}
+
+/** The keys of an `_mget` body, `{"keys": ["k", …]}`, each checked; nothing else may be in it. */
+export function parseMgetKeys(body: Buffer, limits: Limits): string[] {
+  const parsed = parseJson(body);
+  const shape = 'expected {"keys": ["key", …]}, an array of strings';
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed))
+    throw new BadRequestError(shape);
+  for (const member of Object.keys(parsed)) {
+    if (member !== 'keys') throw new BadRequestError(`unknown member ${JSON.stringify(member)}: ${shape}`);
+  }
+  const keys = (parsed as { keys?: unknown }).keys;
+  if (!Array.isArray(keys) || !keys.every((k) => typeof k === 'string')) throw new BadRequestError(shape);
+  for (const key of keys as string[]) {
+    const error = keyError(key, limits);
+    if (error) throw error;
+  }
+  return keys as string[];
+}
