@@ -5,8 +5,6 @@
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { Cluster } from './cluster.js';
-import { startServer } from './http/server.js';
-import { uwsIsNative } from './http/uws.js';
 import { checkLimits, DEFAULT_LIMITS } from './limits.js';
 import { loadFileOverHttp } from './load/http-load.js';
 import { loadFile } from './load/local-load.js';
@@ -37,11 +35,10 @@ async function runCluster(args: ClusterArgs): Promise<void> {
   if (!Number.isFinite(args.graceMs) || args.graceMs < 0) {
     throw new RangeError(`grace-ms must be a number of milliseconds, 0 or more, got ${args.graceMs}`);
   }
-  if (!uwsIsNative) {
-    console.warn(
-      'warning: the native uWebSockets.js binary did not load; running its slow JavaScript imitation',
-    );
-  }
+  // Imported here, not at the top: loading it loads uWS's native binary, and where there
+  // is none (Node 22, say) it throws a message saying why, before any thread starts, while
+  // `--help` and `thunderdb load` (a plain HTTP client) still work.
+  const { startServer } = await import('./http/server.js');
   const cluster = await Cluster.start({ nodes: args.nodes, partitions: args.partitions });
   if (args.load !== undefined) {
     try {
@@ -53,9 +50,8 @@ async function runCluster(args: ClusterArgs): Promise<void> {
     }
   }
   const server = await startServer({ cluster, limits, host: args.host, port: args.port });
-  const flavour = uwsIsNative ? 'native uWebSockets.js' : 'uWebSockets.js FALLBACK (slow)';
   console.log(
-    `ThunderDB listening on http://${server.host}:${server.port} with ${args.nodes} node${args.nodes === 1 ? '' : 's'} (${flavour}); press Ctrl-C to stop`,
+    `ThunderDB listening on http://${server.host}:${server.port} with ${args.nodes} node${args.nodes === 1 ? '' : 's'}; press Ctrl-C to stop`,
   );
 
   let stopping = false;

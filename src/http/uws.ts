@@ -1,4 +1,6 @@
+import { readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import type * as UWS from 'uWebSockets.js';
 
 // uWS caps a request's headers (URL included) at 4 KiB unless told otherwise; a 1 KiB key
@@ -7,15 +9,66 @@ process.env.UWS_HTTP_MAX_HEADERS_SIZE ??= '16384';
 
 const require = createRequire(import.meta.url);
 
-/** The loaded uWebSockets.js module. */
-export const uws: typeof UWS = require('uWebSockets.js');
+/** Node's module ABI versions (`process.versions.modules`) for the majors a uWS build may name. */
+const NODE_OF_ABI: Record<string, string> = {
+  '93': '16',
+  '108': '18',
+  '115': '20',
+  '127': '22',
+  '137': '24',
+  '141': '25',
+};
 
 /**
- * True when the native uWS binary loaded. The package falls back to a slow `ws`-based
- * imitation, with only a console warning, when the binary does not match this Node's ABI;
- * the imitation lacks `getParts` and `SSLApp`. Start-up says which one runs, so no figure
- * is ever measured on the imitation unknowingly.
+ * Loads the package's native binary for this Node and platform, by path.
+ *
+ * The package's own entry point, when its binary does not fit this Node (the v20.30 build
+ * has binaries for Node 20's ABI only, so Node 22 and 24 miss), prints a warning and falls
+ * back to a JavaScript imitation built on `ws`, which serves reads and crashes the process
+ * on the first PUT. Loading the binary directly never reaches that imitation, and its
+ * failure says exactly what is missing, so start-up can refuse with a useful message.
  */
-export const uwsIsNative = 'getParts' in uws && 'SSLApp' in uws;
+function loadNative(): typeof UWS {
+  const dir = join(dirname(require.resolve('uWebSockets.js/package.json')), 'binaries');
+  const here = `${process.platform}_${process.arch}_${process.versions.modules}`;
+  try {
+    const native = require(join(dir, `uws_${here}.node`)) as typeof UWS;
+    // The native module exports these; the imitation has neither.
+    if ('getParts' in native && 'SSLApp' in native) return native;
+    throw new Error('the module loaded is not the native build');
+  } catch (err) {
+    throw new Error(refusal(dir, err instanceof Error ? err.message : String(err)), { cause: err });
+  }
+}
+
+/** Why ThunderDB does not start here, and where it does: built from the binaries shipped. */
+function refusal(dir: string, reason: string): string {
+  const { version: uwsVersion, name } = require('uWebSockets.js/package.json') as {
+    version: string;
+    name: string;
+  };
+  const byNode = new Map<string, string[]>();
+  for (const file of readdirSync(dir)) {
+    const match = /^uws_(\w+?)_(\w+)_(\d+)\.node$/.exec(file);
+    if (!match) continue;
+    const node = NODE_OF_ABI[match[3]!] ?? `ABI ${match[3]}`;
+    byNode.set(node, [...(byNode.get(node) ?? []), `${match[1]}-${match[2]}`]);
+  }
+  // The project runs on Node 20 (package.json engines); older majors are left out.
+  const platforms = byNode.get('20') ?? [];
+  const abi = process.versions.modules;
+  const cause = reason.split('\n').find((line) => line.trim() !== '') ?? reason;
+  return (
+    `ThunderDB needs the native uWebSockets.js binary, and none loads here. The installed build ` +
+    `(${name} ${uwsVersion}) has one for Node 20 on ${platforms.join(', ')}; this is Node ` +
+    `${process.version} (ABI ${abi}${NODE_OF_ABI[abi] ? '' : ', unknown to this build'}) on ` +
+    `${process.platform}-${process.arch}. Without it the package falls back to a JavaScript ` +
+    `imitation that crashes on the first write, so ThunderDB refuses to start: run it with ` +
+    `Node 20 (README, "Requirements"). The loader said: ${cause}`
+  );
+}
+
+/** The loaded native uWebSockets.js module; importing this module throws where there is none. */
+export const uws: typeof UWS = loadNative();
 
 export type { HttpRequest, HttpResponse, TemplatedApp, us_listen_socket } from 'uWebSockets.js';
