@@ -1,7 +1,9 @@
 import { readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import type * as UWS from 'uWebSockets.js';
+import { authority } from '../address.js';
 
 // uWS caps a request's headers (URL included) at 4 KiB unless told otherwise; a 1 KiB key
 // percent-encoded can take 3 KiB, so allow 16 KiB. Read by the native module when it loads.
@@ -70,5 +72,55 @@ function refusal(dir: string, reason: string): string {
 
 /** The loaded native uWebSockets.js module; importing this module throws where there is none. */
 export const uws: typeof UWS = loadNative();
+
+/**
+ * `app.listen(host, port, LIBUS_LISTEN_EXCLUSIVE_PORT, cb)`: the overload with options that
+ * uWS's type declarations leave out. Without the option uWS binds with SO_REUSEPORT, so a
+ * second server on a taken port "succeeds" and the kernel splits connections between them.
+ */
+export function listenExclusive(
+  app: UWS.TemplatedApp,
+  host: string,
+  port: number,
+  cb: (socket: UWS.us_listen_socket | false) => void,
+): void {
+  const listen = app.listen as unknown as (
+    host: string,
+    port: number,
+    options: number,
+    cb: (socket: UWS.us_listen_socket | false) => void,
+  ) => void;
+  // The native module exports the flag's value; the declarations only as an enum member.
+  const { LIBUS_LISTEN_EXCLUSIVE_PORT } = uws as unknown as { LIBUS_LISTEN_EXCLUSIVE_PORT: number };
+  listen.call(app, host, port, LIBUS_LISTEN_EXCLUSIVE_PORT, cb);
+}
+
+/**
+ * Why `host:port` cannot be listened on, as an Error to show the user. uWS only says "no";
+ * a probe with Node's own listener gets the system's reason (EADDRINUSE, EADDRNOTAVAIL…).
+ */
+export function listenError(host: string, port: number): Promise<Error> {
+  return new Promise((resolve) => {
+    const probe = createServer();
+    probe.once('error', (err: NodeJS.ErrnoException) => {
+      const where = authority(host, port);
+      const why: Record<string, string> = {
+        EADDRINUSE: `port ${port} is already in use on ${host} (another ThunderDB, or another program); stop it or pick another --port`,
+        EADDRNOTAVAIL: `${host} is not an address of this machine`,
+        EACCES: `port ${port} needs more privileges than this process has`,
+        ENOTFOUND: `${host} is not a known host name`,
+      };
+      resolve(new Error(`cannot listen on ${where}: ${why[err.code ?? ''] ?? err.message}`));
+    });
+    probe.listen({ host, port, exclusive: true }, () => {
+      probe.close();
+      resolve(
+        new Error(
+          `cannot listen on ${authority(host, port)} (uWS refused; the address and port look free now)`,
+        ),
+      );
+    });
+  });
+}
 
 export type { HttpRequest, HttpResponse, TemplatedApp, us_listen_socket } from 'uWebSockets.js';
