@@ -57,7 +57,10 @@ describe('Progress', () => {
       assert.ok(visible(draw).length <= 79, `${visible(draw).length} columns: ${visible(draw)}`);
       assert.match(visible(draw), /^\[#*\.*\] +\d+%/, 'the bar shrinks before it goes');
     }
-    assert.match(visible(written.at(-1)!), /100% {2}12\.35 GB of 12\.35 GB, 123,456,780 lines, 1,000,000 lines\/s$/);
+    assert.match(
+      visible(written.at(-1)!),
+      /100% {2}12\.35 GB of 12\.35 GB, 123,456,780 lines, 1,000,000 lines\/s$/,
+    );
   });
 
   test('on a narrow or resized TTY the bar goes first, then the text is cut to the width', () => {
