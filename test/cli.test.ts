@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtemp } from 'node:fs/promises';
 import { createServer } from 'node:net';
@@ -207,5 +207,25 @@ describe('thunderdb CLI', () => {
     const { child, out } = await startCli(['--nodes', '33']);
     t.after(() => child.kill('SIGTERM'));
     assert.match(out(), /^starting 33 node threads \(about 0\.3 GB, 1 s\)\n/);
+  });
+  test('load on a real 80-column terminal redraws its bar in place, within 79 columns', async (t) => {
+    if (spawnSync('script', ['--version']).status !== 0) return t.skip('no script(1) to make a terminal');
+    const { child: cluster, url } = await startCli(['--nodes', '1']);
+    t.after(() => cluster.kill('SIGTERM'));
+    const file = await writeLoadFile(100_000); // about 10 MB: several redraws
+    t.after(() => file.remove());
+    const command = `stty cols 80 rows 24; exec '${process.execPath}' '${CLI}' load '${file.path}' --url ${url}`;
+    // script(1) runs the command on a pseudo-terminal, so stderr is a TTY with 80 columns.
+    const child = spawn('script', ['-qec', command, '/dev/null'], { timeout: 20_000 });
+    child.stdin.end();
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d));
+    const [code] = (await once(child, 'exit')) as [number | null];
+    assert.equal(code, 0, out);
+    const draws = out.split(/\r\n|\r|\n/).map((s) => s.replaceAll('\x1b[K', ''));
+    const bars = draws.filter((d) => d.includes('%'));
+    assert.ok(bars.length >= 2, out);
+    for (const draw of bars) assert.ok(draw.length <= 79, `${draw.length} columns: ${draw}`);
+    assert.match(out, /loaded 100,000 pairs/);
   });
 });
