@@ -2,7 +2,7 @@
  * The ceiling: a uWebSockets.js app that answers every request with a constant, doing no
  * work. Whatever ThunderDB reaches is quoted as a share of what this reaches in the same run.
  */
-import { uws, uwsIsNative } from '../src/http/uws.js';
+import { uws } from '../src/http/uws.js';
 
 const app = uws.App();
 app.any('/*', (res) => {
@@ -10,7 +10,6 @@ app.any('/*', (res) => {
 });
 app.listen('127.0.0.1', 0, (socket) => {
   if (!socket) throw new Error('bare uWS could not listen');
-  const flavour = uwsIsNative ? 'native' : 'FALLBACK';
-  console.log(`bare uWS on http://127.0.0.1:${uws.us_socket_local_port(socket)} (${flavour})`);
+  console.log(`bare uWS on http://127.0.0.1:${uws.us_socket_local_port(socket)}`);
 });
 process.on('SIGTERM', () => process.exit(0));

@@ -4,14 +4,15 @@
 // few percent of throughput (bench/RESULTS.md). Node threads get the same cap in NodeLink.
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
+import { httpUrl } from './address.js';
 import { Cluster } from './cluster.js';
 import { isLoopback } from './http/request-guard.js';
-import { startServer } from './http/server.js';
-import { uwsIsNative } from './http/uws.js';
 import { checkLimits, DEFAULT_LIMITS } from './limits.js';
 import { loadFileOverHttp } from './load/http-load.js';
+import { INTERRUPTED_EXIT, interruptOnSigint } from './load/interrupt.js';
 import { loadFile } from './load/local-load.js';
 import { formatReport } from './load/report.js';
+import { checkNodes, MAX_NODES, NODE_COST, SLOW_START_NODES } from './node-budget.js';
 
 interface ClusterArgs {
   nodes: number;
@@ -49,19 +50,29 @@ async function runCluster(args: ClusterArgs): Promise<void> {
   if (!Number.isFinite(args.graceMs) || args.graceMs < 0) {
     throw new RangeError(`grace-ms must be a number of milliseconds, 0 or more, got ${args.graceMs}`);
   }
-  if (!uwsIsNative) {
-    console.warn(
-      'warning: the native uWebSockets.js binary did not load; running its slow JavaScript imitation',
-    );
-  }
-  const cluster = await Cluster.start({ nodes: args.nodes, partitions: args.partitions });
+  checkNodes(args.nodes);
+  // Imported here, not at the top: loading it loads uWS's native binary, and where there
+  // is none (Node 22, say) it throws a message saying why, before any thread starts, while
+  // `--help` and `thunderdb load` (a plain HTTP client) still work.
+  const { startServer } = await import('./http/server.js');
+  const cluster = await startNodes(args.nodes, args.partitions);
   if (args.load !== undefined) {
+    const interrupt = interruptOnSigint();
     try {
-      const report = await loadFile(cluster, args.load, limits, process.stderr);
+      const report = await loadFile(cluster, args.load, limits, {
+        out: process.stderr,
+        signal: interrupt.signal,
+      });
       console.log(formatReport(args.load, report));
+      if (report.stoppedAfterLine !== undefined) {
+        await cluster.close();
+        process.exit(INTERRUPTED_EXIT);
+      }
     } catch (err) {
       await cluster.close();
       throw err;
+    } finally {
+      interrupt.release();
     }
   }
   const server = await startServer({
@@ -77,9 +88,8 @@ async function runCluster(args: ClusterArgs): Promise<void> {
       `warning: --host ${args.host} exposes ThunderDB beyond this machine, and its HTTP API has no authentication: anyone who can reach port ${server.port} can read, write and delete every key. Keep the default 127.0.0.1 unless a firewall or an authenticating proxy stands in front.`,
     );
   }
-  const flavour = uwsIsNative ? 'native uWebSockets.js' : 'uWebSockets.js FALLBACK (slow)';
   console.log(
-    `ThunderDB listening on http://${server.host}:${server.port} with ${args.nodes} node${args.nodes === 1 ? '' : 's'} (${flavour}); press Ctrl-C to stop`,
+    `ThunderDB listening on ${httpUrl(server.host, server.port)} with ${args.nodes} node${args.nodes === 1 ? '' : 's'}; press Ctrl-C to stop`,
   );
 
   let stopping = false;
@@ -105,6 +115,22 @@ async function runCluster(args: ClusterArgs): Promise<void> {
   process.on('SIGTERM', stop);
 }
 
+/** Starts the node threads, saying how far it got when there are many to start. */
+async function startNodes(nodes: number, partitions: number): Promise<Cluster> {
+  if (nodes <= SLOW_START_NODES) return Cluster.start({ nodes, partitions });
+  console.error(
+    `starting ${nodes} node threads (about ${Math.round((nodes * NODE_COST.rssMB) / 100) / 10} GB, ` +
+      `${Math.ceil((nodes * NODE_COST.startMs) / 1000)} s)`,
+  );
+  let up = 0;
+  const timer = setInterval(() => console.error(`  ${up} of ${nodes} nodes up`), 1000);
+  try {
+    return await Cluster.start({ nodes, partitions, onNodeReady: () => up++ });
+  } finally {
+    clearInterval(timer);
+  }
+}
+
 /** Parses the command line and runs the command. Exported for the bin script only. */
 export async function main(argv: string[]): Promise<void> {
   const y = yargs(argv);
@@ -121,7 +147,7 @@ export async function main(argv: string[]): Promise<void> {
             alias: 'n',
             type: 'number',
             default: 3,
-            describe: 'Node threads (1 = single-node mode)',
+            describe: `Node threads (1 = single-node mode), at most ${MAX_NODES}: each costs about ${NODE_COST.rssMB} MB`,
           })
           .option('port', {
             alias: 'p',
@@ -198,8 +224,17 @@ export async function main(argv: string[]): Promise<void> {
             describe: 'The cluster to load into',
           }),
       async (args) => {
-        const report = await loadFileOverHttp(args.url, args.file, process.stderr);
-        console.log(formatReport(args.file, report));
+        const interrupt = interruptOnSigint();
+        try {
+          const report = await loadFileOverHttp(args.url, args.file, {
+            out: process.stderr,
+            signal: interrupt.signal,
+          });
+          console.log(formatReport(args.file, report));
+          if (report.stoppedAfterLine !== undefined) process.exit(INTERRUPTED_EXIT);
+        } finally {
+          interrupt.release();
+        }
       },
     )
     .example('$0 cluster --nodes 3', 'three nodes on http://127.0.0.1:8080')

@@ -20,6 +20,8 @@ export interface ClusterOptions {
   nodes?: number;
   /** Equal hash-ring partitions shared out among the nodes. Default 1024. */
   partitions?: number;
+  /** Called as each node's thread comes up, for start-up progress. */
+  onNodeReady?: (id: number) => void;
 }
 
 /** One node as `GET /cluster` shows it. */
@@ -83,7 +85,9 @@ export class Cluster {
       new Ring({ nodes: options.nodes ?? 3, partitions: options.partitions ?? 1024 }),
     );
     try {
-      await Promise.all(cluster.#links.map((link) => link.ready()));
+      await Promise.all(
+        cluster.#links.map((link) => link.ready().then(() => options.onNodeReady?.(link.id))),
+      );
     } catch (err) {
       await cluster.close();
       throw err;

@@ -1,15 +1,20 @@
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { once } from 'node:events';
+import { mkdtemp } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, test } from 'node:test';
 import { fixture, http } from './helpers.js';
+import { pairOfLine, writeLoadFile } from './load-fixtures.js';
 
 const CLI = fileURLToPath(new URL('../src/cli.js', import.meta.url));
 
-/** Runs the CLI to its end. */
+/** Runs the CLI to its end (killed after 20 s). */
 async function run(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, [CLI, ...args]);
+  const child = spawn(process.execPath, [CLI, ...args], { timeout: 20_000 });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (d: Buffer) => (stdout += d));
@@ -22,7 +27,7 @@ async function run(args: string[]): Promise<{ code: number | null; stdout: strin
 async function startCli(
   args: string[],
 ): Promise<{ child: ChildProcessWithoutNullStreams; url: string; out: () => string }> {
-  const child = spawn(process.execPath, [CLI, 'cluster', '--port', '0', ...args]);
+  const child = spawn(process.execPath, [CLI, 'cluster', '--port', '0', ...args], { timeout: 60_000 });
   let out = '';
   child.stderr.on('data', (d: Buffer) => (out += d));
   const url = await new Promise<string>((resolve, reject) => {
@@ -75,7 +80,7 @@ describe('thunderdb CLI', () => {
     const { child, url, out } = await startCli(['--nodes', '2', '--load', fixture('data_demo_10000.txt')]);
     try {
       assert.match(out(), /loaded 10,000 pairs/);
-      assert.match(out(), /with 2 nodes \(native uWebSockets\.js\)/);
+      assert.match(out(), /with 2 nodes; press Ctrl-C to stop/);
       const got = await http(url, 'GET', '/kv/d6b250e3-9480-4ed5-a4b7-5d8b28bc75da');
       assert.equal(got.text, 'e8c12114-674b-4f75-a753-c2e1c33ad4bd');
     } finally {
@@ -107,5 +112,120 @@ describe('thunderdb CLI', () => {
     ]);
     assert.equal(code, 1);
     assert.match(stderr, /ECONNREFUSED/);
+  });
+  test('load of a directory fails with one line saying so, no stack trace', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'thunderdb-'));
+    const { code, stdout, stderr } = await run(['load', dir, '--url', 'http://127.0.0.1:1']);
+    assert.equal(code, 1);
+    assert.equal(stdout, '');
+    assert.equal(
+      stderr,
+      `thunderdb: cannot load ${dir}: it is a directory; give a file of "key value" lines\n`,
+    );
+  });
+
+  test('Ctrl-C during load ends the upload after a whole line and prints what the server stored', async (t) => {
+    const { child: cluster, url } = await startCli(['--nodes', '2']);
+    t.after(() => cluster.kill('SIGTERM'));
+    const file = await writeLoadFile(200_000); // about 20 MB
+    t.after(() => file.remove());
+    const load = spawn(process.execPath, [CLI, 'load', file.path, '--url', url], { timeout: 20_000 });
+    let stdout = '';
+    load.stdout.on('data', (d: Buffer) => (stdout += d));
+    // The first progress line comes as the first chunk is read: interrupt then.
+    load.stderr.once('data', () => load.kill('SIGINT'));
+    const [code] = (await once(load, 'exit')) as [number | null];
+    assert.equal(code, 130, stdout);
+    const match =
+      /^interrupted: stored ([\d,]+) pairs from .* from lines 1 to ([\d,]+); nothing after line \2 was sent/.exec(
+        stdout,
+      );
+    assert.ok(match, stdout);
+    const stored = Number(match[1]!.replaceAll(',', ''));
+    const last = Number(match[2]!.replaceAll(',', ''));
+    assert.ok(last > 0 && last < 200_000, `stopped after line ${last}`);
+    assert.equal(stored, last, 'every line sent was stored');
+    const [key, value] = pairOfLine(last);
+    assert.equal((await http(url, 'GET', `/kv/${key}`)).text, value);
+    assert.equal((await http(url, 'GET', `/kv/${pairOfLine(last + 1)[0]}`)).status, 404);
+    const nodes = (await http(url, 'GET', '/cluster')).json as { nodes: { keys: number }[] };
+    assert.equal(
+      nodes.nodes.reduce((sum, n) => sum + n.keys, 0),
+      stored,
+    );
+  });
+
+  test('Ctrl-C during cluster --load prints what was stored and exits 130 without serving', async () => {
+    const file = await writeLoadFile(200_000);
+    try {
+      const child = spawn(
+        process.execPath,
+        [CLI, 'cluster', '--port', '0', '--nodes', '1', '--load', file.path],
+        {
+          timeout: 30_000,
+        },
+      );
+      let stdout = '';
+      child.stdout.on('data', (d: Buffer) => (stdout += d));
+      child.stderr.once('data', () => child.kill('SIGINT'));
+      const [code] = (await once(child, 'exit')) as [number | null];
+      assert.equal(code, 130, stdout);
+      assert.match(stdout, /^interrupted: stored ([\d,]+) pairs from .* from lines 1 to \1; /);
+      assert.doesNotMatch(stdout, /listening/);
+    } finally {
+      await file.remove();
+    }
+  });
+
+  test('--host ::1 prints a URL with the address in brackets, and it answers', async (t) => {
+    const probe = createServer();
+    const ipv6 = await new Promise<boolean>((resolve) => {
+      probe.once('error', () => resolve(false));
+      probe.listen(0, '::1', () => probe.close(() => resolve(true)));
+    });
+    if (!ipv6) return t.skip('no IPv6 loopback on this machine');
+    const { child, url } = await startCli(['--nodes', '1', '--host', '::1']);
+    t.after(() => child.kill('SIGTERM'));
+    assert.match(url, /^http:\/\/\[::1\]:\d+$/);
+    const answer = await fetch(`${url}/ping`);
+    assert.equal(answer.status, 200);
+    assert.deepEqual(await answer.json(), { service: 'node', status: 'OK' });
+  });
+
+  test('--nodes above the bound fails at once, saying the bound and why', async () => {
+    const started = performance.now();
+    const { code, stderr } = await run(['cluster', '--port', '0', '--nodes', '1000']);
+    assert.equal(code, 1);
+    assert.equal(
+      stderr,
+      'thunderdb: nodes must be an integer from 1 to 128, got 1000: each node is a worker thread costing about 9 MB of memory and 30 ms to start, so 128 nodes take about 1.2 GB and 1000 would take about 9.0 GB\n',
+    );
+    assert.ok(performance.now() - started < 10_000, 'no thread was started');
+  });
+
+  test('a cluster of many nodes says it is starting them before it listens', async (t) => {
+    const { child, out } = await startCli(['--nodes', '33']);
+    t.after(() => child.kill('SIGTERM'));
+    assert.match(out(), /^starting 33 node threads \(about 0\.3 GB, 1 s\)\n/);
+  });
+  test('load on a real 80-column terminal redraws its bar in place, within 79 columns', async (t) => {
+    if (spawnSync('script', ['--version']).status !== 0) return t.skip('no script(1) to make a terminal');
+    const { child: cluster, url } = await startCli(['--nodes', '1']);
+    t.after(() => cluster.kill('SIGTERM'));
+    const file = await writeLoadFile(100_000); // about 10 MB: several redraws
+    t.after(() => file.remove());
+    const command = `stty cols 80 rows 24; exec '${process.execPath}' '${CLI}' load '${file.path}' --url ${url}`;
+    // script(1) runs the command on a pseudo-terminal, so stderr is a TTY with 80 columns.
+    const child = spawn('script', ['-qec', command, '/dev/null'], { timeout: 20_000 });
+    child.stdin.end();
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d));
+    const [code] = (await once(child, 'exit')) as [number | null];
+    assert.equal(code, 0, out);
+    const draws = out.split(/\r\n|\r|\n/).map((s) => s.replaceAll('\x1b[K', ''));
+    const bars = draws.filter((d) => d.includes('%'));
+    assert.ok(bars.length >= 2, out);
+    for (const draw of bars) assert.ok(draw.length <= 79, `${draw.length} columns: ${draw}`);
+    assert.match(out, /loaded 100,000 pairs/);
   });
 });

@@ -11,7 +11,7 @@ import { registerLegacyRoutes } from './legacy-routes.js';
 import { sendError } from './reply.js';
 import { RequestGuard } from './request-guard.js';
 import { drainingRouter } from './router.js';
-import { uws, type us_listen_socket } from './uws.js';
+import { listenError, listenExclusive, uws, type us_listen_socket } from './uws.js';
 
 /** Every route and the methods it answers, for 405s with an `Allow` header. */
 const ROUTES: Record<string, string> = {
@@ -81,9 +81,10 @@ export function startServer(options: ServerOptions): Promise<Server> {
   app.any('/*', (res, req) => sendError(res, new NotFoundError(`no route for ${req.getUrl()}`), true));
 
   return new Promise((resolve, reject) => {
-    app.listen(host, port, (socket: us_listen_socket | false) => {
+    // Exclusive: a taken port must fail here, not be shared with the other server.
+    listenExclusive(app, host, port, (socket: us_listen_socket | false) => {
       if (!socket) {
-        reject(new Error(`cannot listen on ${host}:${port} (in use, or not an address of this machine)`));
+        void listenError(host, port).then(reject);
         return;
       }
       let closed: Promise<void> | null = null;

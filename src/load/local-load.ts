@@ -1,5 +1,3 @@
-import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
 import type { ReplySink } from '../batcher.js';
 import { RejectionLog, type PairSink } from '../batch/pairs.js';
 import { TextPairParser } from '../batch/text.js';
@@ -7,6 +5,7 @@ import type { Cluster } from '../cluster.js';
 import type { ThunderError } from '../errors.js';
 import type { Limits } from '../limits.js';
 import { Op } from '../protocol.js';
+import { openLoadFile } from './file.js';
 import { Progress, type ProgressOutput } from './progress.js';
 import type { LoadReport } from './report.js';
 
@@ -14,21 +13,33 @@ import type { LoadReport } from './report.js';
 const HIGH_WATER = 65_536;
 const READ_CHUNK = 1 << 20;
 
+export interface LocalLoadOptions {
+  /** Where progress is drawn; none when absent. */
+  out?: ProgressOutput;
+  /**
+   * Stops reading at the next chunk; the unfinished last line is dropped, every pair sent
+   * is still awaited, and the report says where the load stopped (Ctrl-C in `--load`).
+   */
+  signal?: AbortSignal;
+}
+
 /**
  * Loads a `key value` file straight into a cluster in this process, as `--load` does at
  * start: the file is streamed, never read whole, and each pair goes to its node in the
  * same per-turn batches the HTTP front end uses. Bad lines are skipped and reported.
- * Resolves once every loaded pair is acknowledged by its node.
+ * Resolves once every loaded pair is acknowledged by its node; rejects if any node fails a
+ * pair, even after everything else was acknowledged.
  */
 export async function loadFile(
   cluster: Cluster,
   path: string,
   limits: Limits,
-  out?: ProgressOutput,
+  options: LocalLoadOptions = {},
 ): Promise<LoadReport> {
-  const total = (await stat(path)).size;
+  const { out, signal } = options;
+  const { stream, size } = await openLoadFile(path, READ_CHUNK);
   const start = performance.now();
-  const progress = out ? new Progress({ total, out }) : null;
+  const progress = out ? new Progress({ total: size, out }) : null;
   const rejections = new RejectionLog();
   let sent = 0;
   let acked = 0;
@@ -71,14 +82,24 @@ export async function loadFile(
 
   const parser = new TextPairParser(pairs, limits);
   let bytes = 0;
-  for await (const chunk of createReadStream(path, { highWaterMark: READ_CHUNK })) {
-    parser.push(chunk as Buffer);
-    bytes += (chunk as Buffer).length;
-    progress?.update(bytes, lines);
-    if (sent - acked > HIGH_WATER) await settled(HIGH_WATER / 4);
-    if (failure) throw failure;
+  let stopped = false;
+  try {
+    for await (const chunk of stream as AsyncIterable<Buffer>) {
+      if (signal?.aborted) {
+        stopped = true;
+        break;
+      }
+      parser.push(chunk);
+      bytes += chunk.length;
+      progress?.update(bytes, lines);
+      if (sent - acked > HIGH_WATER) await settled(HIGH_WATER / 4);
+      if (failure) throw failure;
+    }
+  } finally {
+    stream.destroy();
   }
-  parser.end();
+  // Interrupted: the parser's unfinished line is dropped, not stored as a pair.
+  if (!stopped) parser.end();
   await settled(0);
   if (failure) throw failure;
   progress?.finish(bytes, lines);
@@ -87,5 +108,6 @@ export async function loadFile(
     rejected: rejections.count,
     rejections: rejections.first,
     seconds: (performance.now() - start) / 1000,
+    ...(stopped ? { stoppedAfterLine: lines } : {}),
   };
 }

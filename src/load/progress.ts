@@ -7,6 +7,8 @@ export interface Clock {
 export interface ProgressOutput {
   write(text: string): unknown;
   isTTY?: boolean;
+  /** A TTY's width, read at every draw so a resized window is followed. Default 80. */
+  columns?: number;
 }
 
 export interface ProgressOptions {
@@ -21,10 +23,13 @@ export interface ProgressOptions {
   lineMs?: number;
 }
 
+/** The bar's widest and narrowest; narrower than the least, it is left out. */
 const BAR = 30;
+const MIN_BAR = 10;
 
-function megabytes(bytes: number): string {
-  return (bytes / 1e6).toFixed(1) + ' MB';
+/** Bytes in MB, or GB from 1 GB on: short enough to leave the bar room on 80 columns. */
+function size(bytes: number): string {
+  return bytes < 1e9 ? (bytes / 1e6).toFixed(1) + ' MB' : (bytes / 1e9).toFixed(2) + ' GB';
 }
 
 /** Reports a load's progress: share done, bytes, lines and rate. */
@@ -67,14 +72,32 @@ export class Progress {
     if (this.#tty) this.#out.write('\r' + this.line(bytes, lines) + '\x1b[K\n');
   }
 
-  /** The progress text, without line ending. */
+  /**
+   * The progress text, without line ending. On a TTY it fits in one row short of the width:
+   * a text that reaches the last column wraps, and `\r` then returns only to the start of the
+   * wrapped part, so each redraw would leave a row behind. The bar shrinks first, then goes.
+   */
   line(bytes: number, lines: number): string {
     const seconds = Math.max(this.elapsed(), 1e-3);
     const rate = `${Math.round(lines / seconds).toLocaleString('en-US')} lines/s`;
-    if (this.#total <= 0) return `${megabytes(bytes)}, ${lines.toLocaleString('en-US')} lines, ${rate}`;
+    const counts = `${lines.toLocaleString('en-US')} lines, ${rate}`;
+    if (this.#total <= 0) return this.#fit(`${size(bytes)}, ${counts}`);
     const share = Math.min(1, bytes / this.#total);
-    const filled = Math.round(share * BAR);
-    const bar = this.#tty ? `[${'#'.repeat(filled)}${'.'.repeat(BAR - filled)}] ` : '';
-    return `${bar}${(share * 100).toFixed(0).padStart(3)}%  ${megabytes(bytes)} of ${megabytes(this.#total)}, ${lines.toLocaleString('en-US')} lines, ${rate}`;
+    const text = `${(share * 100).toFixed(0).padStart(3)}%  ${size(bytes)} of ${size(this.#total)}, ${counts}`;
+    if (!this.#tty) return text;
+    const width = Math.min(BAR, this.#width() - text.length - '[] '.length);
+    if (width < MIN_BAR) return this.#fit(text);
+    const filled = Math.round(share * width);
+    return `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${text}`;
+  }
+
+  /** Columns a TTY line may use: one less than the terminal's width. */
+  #width(): number {
+    const columns = this.#out.columns;
+    return (columns !== undefined && columns > 0 ? columns : 80) - 1;
+  }
+
+  #fit(text: string): string {
+    return this.#tty ? text.slice(0, this.#width()) : text;
   }
 }

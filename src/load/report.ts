@@ -7,14 +7,25 @@ export interface LoadReport {
   /** The first few rejections. */
   rejections: Rejection[];
   seconds: number;
+  /**
+   * Set when the load was interrupted (Ctrl-C): the last line of the file that was sent.
+   * Lines up to it were all processed (stored or rejected); none after it was sent.
+   */
+  stoppedAfterLine?: number;
 }
 
 /** The report as the few lines a person reads at the end of a load. */
 export function formatReport(file: string, report: LoadReport): string {
   const rate = Math.round(report.loaded / Math.max(report.seconds, 1e-6)).toLocaleString('en-US');
-  const lines = [
-    `loaded ${report.loaded.toLocaleString('en-US')} pairs from ${file} in ${report.seconds.toFixed(2)} s (${rate} pairs/s)`,
-  ];
+  const stored = `${report.loaded.toLocaleString('en-US')} pairs from ${file} in ${report.seconds.toFixed(2)} s (${rate} pairs/s)`;
+  const lines =
+    report.stoppedAfterLine === undefined
+      ? [`loaded ${stored}`]
+      : [
+          `interrupted: stored ${stored}, from lines 1 to ${report.stoppedAfterLine.toLocaleString('en-US')}; ` +
+            `nothing after line ${report.stoppedAfterLine.toLocaleString('en-US')} was sent ` +
+            `(the rest of the file: tail -n +${report.stoppedAfterLine + 1} ${file})`,
+        ];
   if (report.rejected > 0) {
     const plural = report.rejected === 1 ? 'line' : 'lines';
     lines.push(`rejected ${report.rejected.toLocaleString('en-US')} ${plural}; the first:`);
