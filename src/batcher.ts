@@ -1,5 +1,5 @@
 import type { ThunderError } from './errors.js';
-import { OPERANDS, type Batch, type OpCode, type Operand, type Reply, type ReplyBatch } from './protocol.js';
+import { BatchWriter, ReplyReader, type Result } from './wire.js';
 
 /**
  * Whoever waits for replies. One object can wait for many (an `_mget` waits for one reply
@@ -7,7 +7,8 @@ import { OPERANDS, type Batch, type OpCode, type Operand, type Reply, type Reply
  * keeps the hot path's allocations to the batch arrays.
  */
 export interface ReplySink {
-  settle(tag: number, reply: Reply): void;
+  /** A Buffer result is a view into the reply: copy it to keep it past the call's batch. */
+  settle(tag: number, reply: Result): void;
   fail(tag: number, error: ThunderError): void;
 }
 
@@ -24,7 +25,8 @@ interface InFlight {
  */
 export class Batcher {
   #nextId = 1;
-  #ops: Batch = [this.#nextId];
+  /** Where callers write the operations for the next flush, before {@link add}ing their sink. */
+  readonly writer = new BatchWriter();
   #sinks: ReplySink[] = [];
   #tags: number[] = [];
   readonly #inFlight: InFlight[] = [];
@@ -40,39 +42,33 @@ export class Batcher {
     return this.#sinks.length > 0;
   }
 
-  /** Queues one operation; its operands follow the opcode (see {@link OPERANDS}). */
-  push(sink: ReplySink, tag: number, op: OpCode, a?: Operand, b?: Operand, c?: Operand, d?: Operand): void {
-    const ops = this.#ops;
-    ops.push(op);
-    const n = OPERANDS[op];
-    if (n > 0) ops.push(a!);
-    if (n > 1) ops.push(b!);
-    if (n > 2) ops.push(c!);
-    if (n > 3) ops.push(d!);
+  /** Registers who waits for the operation just written to {@link writer}. */
+  add(sink: ReplySink, tag: number): void {
     this.#sinks.push(sink);
     this.#tags.push(tag);
     this.#waiting++;
   }
 
   /** Takes the queued operations as one batch and remembers who waits for its replies. */
-  take(): Batch {
-    const batch = this.#ops;
-    this.#inFlight.push({ id: this.#nextId, sinks: this.#sinks, tags: this.#tags });
-    this.#ops = [++this.#nextId];
+  take(): ArrayBuffer {
+    const id = this.#nextId++;
+    const batch = this.writer.take(id);
+    this.#inFlight.push({ id, sinks: this.#sinks, tags: this.#tags });
     this.#sinks = [];
     this.#tags = [];
     return batch;
   }
 
   /**
-   * Hands a batch's replies (`[id, result…]`) to their sinks, in order. A reply whose batch is
-   * no longer waiting (already failed or timed out) is ignored; returns whether it was used.
+   * Hands a batch's results to their sinks, in order. A reply whose batch is no longer
+   * waiting (already failed or timed out) is ignored; returns whether it was used.
    */
-  settle(replies: ReplyBatch): boolean {
-    const batch = this.#remove(replies[0] as number);
+  settle(reply: ArrayBuffer): boolean {
+    const results = new ReplyReader(reply);
+    const batch = this.#remove(results.id);
     if (batch === undefined) return false;
     const { sinks, tags } = batch;
-    for (let i = 0; i < sinks.length; i++) sinks[i]!.settle(tags[i]!, replies[i + 1]!);
+    for (let i = 0; i < sinks.length; i++) sinks[i]!.settle(tags[i]!, results.next());
     return true;
   }
 
@@ -99,7 +95,7 @@ export class Batcher {
   failAll(error: ThunderError): void {
     const batches = this.#inFlight.splice(0);
     batches.push({ id: this.#nextId, sinks: this.#sinks, tags: this.#tags });
-    this.#ops = [++this.#nextId];
+    this.writer.take(this.#nextId++); // drops what was written for them
     this.#sinks = [];
     this.#tags = [];
     this.#waiting = 0;

@@ -1,11 +1,19 @@
-import { hashBytes, KeyBytes } from './key-bytes.js';
+import { KeyBytes } from './key-bytes.js';
+import { murmur3 } from './murmur3.js';
 
 /** Record header: key length (u16), value length (u32). */
 const HEADER = 6;
 /** Largest key a record can hold. */
 export const MAX_KEY_BYTES = 0xffff;
-/** Seed for the table's own hash: different from the ring's, whose bits pick the node. */
-const SEED = 0x9747b28c;
+/**
+ * The index places a key by its ring hash (murmur3, seed 0, which the front end computes and
+ * sends with every operation) scrambled by an odd multiplier: a bijection that spreads the
+ * low bits over the high ones. Unscrambled, a node's keys would crowd into the slots of the
+ * partitions it owns, since a partition is a range of the ring hash's high bits.
+ */
+function slotHash(keyHash: number): number {
+  return Math.imul(keyHash, 0x9e3779b1) >>> 0;
+}
 /** Grow the index when it is this full. */
 const MAX_LOAD = 0.75;
 /** Compact a full slab once less than this share of it is live. */
@@ -81,53 +89,53 @@ export class ByteMap {
     return total;
   }
 
-  get(key: string): string | undefined {
-    const slot = this.#find(key);
-    if (slot < 0) return undefined;
-    const [slab, at] = this.#record(this.#locations[slot]!);
-    const keyLength = slab[at]! | (slab[at + 1]! << 8);
-    const start = at + HEADER + keyLength;
-    return slab.toString('latin1', start, start + slab.readUInt32LE(at + 2));
+  /**
+   * The location of the key `src[start, start + length)` whose ring hash is `hash`, or 0 when
+   * absent. Read the record with {@link valueLengthAt} and {@link copyValueAt}.
+   */
+  locate(src: Uint8Array, start: number, length: number, hash: number): number {
+    const slot = this.#find(src, start, length, slotHash(hash));
+    return slot < 0 ? 0 : this.#locations[slot]!;
   }
 
-  /** The value's length in bytes, or -1 when the key is absent. */
-  sizeOf(key: string): number {
-    const slot = this.#find(key);
-    if (slot < 0) return -1;
-    const [slab, at] = this.#record(this.#locations[slot]!);
-    return slab.readUInt32LE(at + 2);
-  }
-
-  /** Stores `value`, a byte string (one char per byte). The key must be under 64 KiB of UTF-8. */
-  set(key: string, value: string): void {
-    const slot = this.#find(key);
-    const keyLength = this.#key.bytes.length;
+  /** Stores `value[valueStart, valueStart + valueLength)` under the key `src[start, start + length)`. */
+  store(
+    src: Uint8Array,
+    start: number,
+    length: number,
+    hash: number,
+    value: Uint8Array,
+    valueStart: number,
+    valueLength: number,
+  ): void {
+    const mixed = slotHash(hash);
+    const slot = this.#find(src, start, length, mixed);
     if (slot >= 0) {
       const location = this.#locations[slot]!;
       const [slab, at] = this.#record(location);
       const oldLength = slab.readUInt32LE(at + 2);
-      this.#bytes += value.length - oldLength;
-      if (oldLength === value.length) {
-        slab.write(value, at + HEADER + keyLength, 'latin1');
+      this.#bytes += valueLength - oldLength;
+      if (oldLength === valueLength) {
+        slab.set(value.subarray(valueStart, valueStart + valueLength), at + HEADER + length);
         return;
       }
-      this.#locations[slot] = this.#append(value);
-      this.#release(location, HEADER + keyLength + oldLength);
+      this.#locations[slot] = this.#append(src, start, length, value, valueStart, valueLength);
+      this.#release(location, HEADER + length + oldLength);
       return;
     }
-    if (keyLength > MAX_KEY_BYTES)
-      throw new RangeError(`key is ${keyLength} bytes; a ByteMap holds at most ${MAX_KEY_BYTES}`);
+    if (length > MAX_KEY_BYTES)
+      throw new RangeError(`key is ${length} bytes; a ByteMap holds at most ${MAX_KEY_BYTES}`);
     const free = ~slot;
-    this.#hashes[free] = this.#key.hash(SEED);
-    this.#locations[free] = this.#append(value);
+    this.#hashes[free] = mixed;
+    this.#locations[free] = this.#append(src, start, length, value, valueStart, valueLength);
     this.#size++;
-    this.#bytes += keyLength + value.length;
+    this.#bytes += length + valueLength;
     if (this.#size > this.#locations.length * MAX_LOAD) this.#grow();
   }
 
-  /** Removes a key; true if it was there. */
-  delete(key: string): boolean {
-    const slot = this.#find(key);
+  /** Removes the key `src[start, start + length)`; true if it was there. */
+  remove(src: Uint8Array, start: number, length: number, hash: number): boolean {
+    const slot = this.#find(src, start, length, slotHash(hash));
     if (slot < 0) return false;
     const location = this.#locations[slot]!;
     const [slab, at] = this.#record(location);
@@ -137,6 +145,51 @@ export class ByteMap {
     this.#removeSlot(slot);
     this.#release(location, recordLength);
     return true;
+  }
+
+  /** The value's length at a location from {@link locate} or {@link visitRange}. */
+  valueLengthAt(location: number): number {
+    const [slab, at] = this.#record(location);
+    return slab.readUInt32LE(at + 2);
+  }
+
+  /** Copies the value at `location` into `target` at `offset`; returns its length. */
+  copyValueAt(location: number, target: Uint8Array, offset: number): number {
+    const [slab, at] = this.#record(location);
+    const start = at + HEADER + (slab[at]! | (slab[at + 1]! << 8));
+    const length = slab.readUInt32LE(at + 2);
+    slab.copy(target, offset, start, start + length);
+    return length;
+  }
+
+  /** The value byte string (one char per byte) of a text key, or undefined when absent. */
+  get(key: string): string | undefined {
+    const location = this.#locateText(key);
+    return location === 0 ? undefined : this.valueAt(location);
+  }
+
+  /** The value's length in bytes, or -1 when the key is absent. */
+  sizeOf(key: string): number {
+    const location = this.#locateText(key);
+    return location === 0 ? -1 : this.valueLengthAt(location);
+  }
+
+  /** Stores `value`, a byte string (one char per byte), under a text key. */
+  set(key: string, value: string): void {
+    const length = this.#key.encode(key);
+    const bytes = Buffer.from(value, 'latin1');
+    this.store(this.#key.buffer, 0, length, this.#key.hash(), bytes, 0, bytes.length);
+  }
+
+  /** Removes a text key; true if it was there. */
+  delete(key: string): boolean {
+    const length = this.#key.encode(key);
+    return this.remove(this.#key.buffer, 0, length, this.#key.hash());
+  }
+
+  #locateText(key: string): number {
+    const length = this.#key.encode(key);
+    return this.locate(this.#key.buffer, 0, length, this.#key.hash());
   }
 
   /** Every key, in no particular order. */
@@ -240,21 +293,18 @@ export class ByteMap {
     return slab.toString('latin1', start, start + slab.readUInt32LE(at + 2));
   }
 
-  /** The slot holding `key`, or ~slot of the empty slot where it would go. Leaves the key encoded. */
-  #find(key: string): number {
-    const length = this.#key.encode(key);
-    const bytes = this.#key.bytes;
-    const hash = this.#key.hash(SEED);
+  /** The slot holding the key `src[start, start + length)`, or ~slot of the empty slot where it would go. */
+  #find(src: Uint8Array, start: number, length: number, mixed: number): number {
     const mask = this.#mask;
-    for (let slot = hash >>> this.#shift; ; slot = (slot + 1) & mask) {
+    for (let slot = mixed >>> this.#shift; ; slot = (slot + 1) & mask) {
       const location = this.#locations[slot]!;
       if (location === 0) return ~slot;
-      if (this.#hashes[slot] !== hash) continue;
+      if (this.#hashes[slot] !== mixed) continue;
       const [slab, at] = this.#record(location);
       if ((slab[at]! | (slab[at + 1]! << 8)) !== length) continue;
       let i = 0;
       const from = at + HEADER;
-      while (i < length && slab[from + i] === bytes[i]) i++;
+      while (i < length && slab[from + i] === src[start + i]) i++;
       if (i === length) return slot;
     }
   }
@@ -264,18 +314,24 @@ export class ByteMap {
     return [this.#slabs[index]!, location - index * SLAB_SHIFT - 1];
   }
 
-  /** Appends a record for the encoded key and `value`; returns its location. */
-  #append(value: string): number {
-    const key = this.#key.bytes;
-    const length = HEADER + key.length + value.length;
+  /** Appends a record for a key and value; returns its location. */
+  #append(
+    src: Uint8Array,
+    start: number,
+    keyLength: number,
+    value: Uint8Array,
+    valueStart: number,
+    valueLength: number,
+  ): number {
+    const length = HEADER + keyLength + valueLength;
     const index = this.#room(length);
     const slab = this.#slabs[index]!;
     const at = this.#used[index]!;
-    slab[at] = key.length & 0xff;
-    slab[at + 1] = key.length >>> 8;
-    slab.writeUInt32LE(value.length, at + 2);
-    slab.set(key, at + HEADER);
-    slab.write(value, at + HEADER + key.length, 'latin1');
+    slab[at] = keyLength & 0xff;
+    slab[at + 1] = keyLength >>> 8;
+    slab.writeUInt32LE(valueLength, at + 2);
+    for (let i = 0; i < keyLength; i++) slab[at + HEADER + i] = src[start + i]!;
+    slab.set(value.subarray(valueStart, valueStart + valueLength), at + HEADER + keyLength);
     this.#used[index] = at + length;
     this.#live[index]! += length;
     return index * SLAB_SHIFT + at + 1;
@@ -329,10 +385,7 @@ export class ByteMap {
       const keyLength = slab[at]! | (slab[at + 1]! << 8);
       const length = HEADER + keyLength + slab.readUInt32LE(at + 2);
       const location = index * SLAB_SHIFT + at + 1;
-      const slot = this.#slotOf(
-        location,
-        hashBytes(slab.subarray(at + HEADER, at + HEADER + keyLength), SEED),
-      );
+      const slot = this.#slotOf(location, slotHash(murmur3(slab, at + HEADER, at + HEADER + keyLength, 0)));
       if (slot >= 0) this.#locations[slot] = this.#copy(slab, at, length);
       at += length;
     }

@@ -1,18 +1,21 @@
 import type { ReplySink } from './batcher.js';
 import { type ThunderError } from './errors.js';
-import { compareKeys } from './key-bytes.js';
+import { compareKeys, KeyBytes } from './key-bytes.js';
 import { NodeLink, type NodeState } from './node-link.js';
-import {
-  HASH_END,
-  Op,
-  type ListSlice,
-  type NodeStats,
-  type OpCode,
-  type Operand,
-  type Reply,
-  type SnapshotSlice,
-} from './protocol.js';
+import { HASH_END, Op, type NodeStats } from './protocol.js';
 import { Ring } from './ring.js';
+import { readListSlice, readSnapshotSlice, type BatchWriter, type Result } from './wire.js';
+
+/** The operations on one key. */
+export type KeyOp = typeof Op.Get | typeof Op.Put | typeof Op.Delete | typeof Op.Size;
+
+/** One slice of a snapshot: `"k":"v",…` text, and where the next slice starts. */
+export interface SnapshotSlice {
+  /** {@link HASH_END} once the node has been walked. */
+  next: number;
+  /** Without braces; empty when the slice held no keys. */
+  json: string;
+}
 
 /** How a {@link Cluster} is started. */
 export interface ClusterOptions {
@@ -46,10 +49,10 @@ function mergeSorted(a: string[], b: string[], limit: number): string[] {
 /** Resolves a promise with one reply: the adapter behind the convenience methods. */
 class PromiseSink implements ReplySink {
   constructor(
-    readonly resolve: (reply: Reply) => void,
+    readonly resolve: (reply: Result) => void,
     readonly reject: (error: ThunderError) => void,
   ) {}
-  settle(_tag: number, reply: Reply): void {
+  settle(_tag: number, reply: Result): void {
     this.resolve(reply);
   }
   fail(_tag: number, error: ThunderError): void {
@@ -68,6 +71,7 @@ class PromiseSink implements ReplySink {
 export class Cluster {
   readonly ring: Ring;
   readonly #links: NodeLink[];
+  readonly #key = new KeyBytes();
   #flushScheduled = false;
   readonly #flush = (): void => {
     this.#flushScheduled = false;
@@ -106,24 +110,29 @@ export class Cluster {
     return n;
   }
 
-  /** Queues a key operation on the key's owner. Input must already be validated. */
-  submit(sink: ReplySink, tag: number, op: OpCode, key: string, value?: string): void {
-    this.#links[this.ring.nodeFor(key)]!.push(sink, tag, op, key, value);
+  /**
+   * Queues a key operation on the key's owner: the allocation-light entry of the hot path.
+   * Input must already be validated. `value` (bytes, or a byte string of one char per byte)
+   * is copied into the batch at once, so the caller's buffer may be reused on return.
+   */
+  submit(sink: ReplySink, tag: number, op: KeyOp, key: string, value?: Uint8Array | string): void {
+    const length = this.#key.encode(key);
+    const hash = this.#key.hash();
+    const link = this.#links[this.ring.nodeForHash(hash)]!;
+    const writer = link.writerFor(sink, tag);
+    if (writer === null) return;
+    writer.key(op, this.#key.buffer, length, hash, value);
+    link.add(sink, tag);
     this.#schedule();
   }
 
-  /** Queues an operation on one given node (scans, snapshots, stats). */
-  submitTo(
-    node: number,
-    sink: ReplySink,
-    tag: number,
-    op: OpCode,
-    a?: Operand,
-    b?: Operand,
-    c?: Operand,
-    d?: Operand,
-  ): void {
-    this.#links[node]!.push(sink, tag, op, a, b, c, d);
+  /** Queues one operation, written by `write`, on a given node (slices, stats; tests). */
+  submitTo(node: number, sink: ReplySink, tag: number, write: (writer: BatchWriter) => void): void {
+    const link = this.#links[node]!;
+    const writer = link.writerFor(sink, tag);
+    if (writer === null) return;
+    write(writer);
+    link.add(sink, tag);
     this.#schedule();
   }
 
@@ -136,27 +145,27 @@ export class Cluster {
     }
   }
 
-  #call(op: OpCode, key: string, value?: string): Promise<Reply> {
+  #call(op: KeyOp, key: string, value?: Uint8Array | string): Promise<Result> {
     return new Promise((resolve, reject) => this.submit(new PromiseSink(resolve, reject), 0, op, key, value));
   }
 
-  #callNode(node: number, op: OpCode, a?: Operand, b?: Operand, c?: Operand, d?: Operand): Promise<Reply> {
-    return new Promise((resolve, reject) =>
-      this.submitTo(node, new PromiseSink(resolve, reject), 0, op, a, b, c, d),
-    );
+  #callNode(node: number, write: (writer: BatchWriter) => void): Promise<Result> {
+    return new Promise((resolve, reject) => this.submitTo(node, new PromiseSink(resolve, reject), 0, write));
   }
 
-  /** The value's byte string, or undefined when absent. */
-  async get(key: string): Promise<string | undefined> {
-    return ((await this.#call(Op.Get, key)) as string | null) ?? undefined;
+  /** The value's bytes (a copy), or undefined when absent. */
+  async get(key: string): Promise<Buffer | undefined> {
+    const reply = (await this.#call(Op.Get, key)) as Buffer | null;
+    return reply === null ? undefined : Buffer.from(reply);
   }
 
   /** The value's length in bytes, or -1 when absent. */
   async sizeOf(key: string): Promise<number> {
-    return (await this.#call(Op.Size, key)) as number;
+    return ((await this.#call(Op.Size, key)) as number | null) ?? -1;
   }
 
-  async put(key: string, value: string): Promise<void> {
+  /** Stores a value: bytes, or a byte string of one char per byte. */
+  async put(key: string, value: Uint8Array | string): Promise<void> {
     await this.#call(Op.Put, key, value);
   }
 
@@ -177,7 +186,9 @@ export class Cluster {
       this.#links.map(async ({ id }) => {
         for (let from = 0; from < HASH_END;) {
           // limit + 1 per slice: one more than the page says whether another page follows.
-          const slice = (await this.#callNode(id, Op.ListSlice, prefix, after, limit + 1, from)) as ListSlice;
+          const slice = readListSlice(
+            (await this.#callNode(id, (w) => w.list(prefix, after, limit + 1, from))) as Buffer,
+          );
           if (slice.keys.length > 0) best = mergeSorted(best, slice.keys, limit + 1);
           from = slice.next;
         }
@@ -190,7 +201,7 @@ export class Cluster {
 
   /** One slice of a node's shard as `"k":"v",…` text; walk `from` from 0 to {@link HASH_END}. */
   async snapshotSlice(node: number, from: number, maxBytes: number): Promise<SnapshotSlice> {
-    return (await this.#callNode(node, Op.SnapshotSlice, from, maxBytes)) as SnapshotSlice;
+    return readSnapshotSlice((await this.#callNode(node, (w) => w.snapshot(from, maxBytes))) as Buffer);
   }
 
   /** Every node's state and, where it answers, its statistics. */
@@ -201,7 +212,8 @@ export class Cluster {
         const info: NodeInfo = { id: link.id, state: link.state, partitions: counts[link.id]! };
         if (link.state !== 'up') return info;
         try {
-          return { ...info, ...((await this.#callNode(link.id, Op.Stats)) as NodeStats) };
+          const stats = (await this.#callNode(link.id, (w) => w.stats())) as Buffer;
+          return { ...info, ...(JSON.parse(stats.toString('utf8')) as NodeStats) };
         } catch {
           return { ...info, state: link.state };
         }

@@ -1,19 +1,14 @@
-import murmur from 'murmurhash3js-revisited';
-
-// The library re-checks every byte of its input unless told not to; our input is always a
-// Uint8Array of UTF-8 we encoded ourselves, so the check is pure overhead on the hot path.
-(murmur as unknown as { inputValidation: boolean }).inputValidation = false;
+import { murmur3 } from './murmur3.js';
 
 const encoder = new TextEncoder();
 
 /**
- * A key's UTF-8 bytes in one reused scratch buffer, and murmur3 (x86, 32-bit) of them.
- * Encoding into the same buffer and hashing a cached view of it per length keeps the hot
- * path free of allocation. Holds one key at a time: `encode()` replaces the last.
+ * A key's UTF-8 bytes in one reused scratch buffer, and its ring hash: murmur3 (x86, 32-bit,
+ * seed 0) of those bytes. Encoding into the same buffer keeps the hot path free of
+ * allocation. Holds one key at a time: `encode()` replaces the last.
  */
 export class KeyBytes {
-  #scratch = new Uint8Array(1024);
-  #views: Uint8Array[] = [];
+  #scratch = Buffer.allocUnsafeSlow(1024);
   #length = 0;
 
   /** Encodes `key` as UTF-8; returns its length in bytes. */
@@ -21,29 +16,26 @@ export class KeyBytes {
     let { read, written } = encoder.encodeInto(key, this.#scratch);
     while (read < key.length) {
       // Longer than any key seen so far: grow the scratch buffer once and start again.
-      this.#scratch = new Uint8Array(Buffer.byteLength(key) * 2);
-      this.#views = [];
+      this.#scratch = Buffer.allocUnsafeSlow(Buffer.byteLength(key) * 2);
       ({ read, written } = encoder.encodeInto(key, this.#scratch));
     }
     this.#length = written;
     return written;
   }
 
-  /** The encoded bytes: a view valid until the next `encode()`. */
-  get bytes(): Uint8Array {
-    const n = this.#length;
-    return (this.#views[n] ??= this.#scratch.subarray(0, n));
+  /** The scratch buffer: the encoded key is its first {@link length} bytes, until the next `encode()`. */
+  get buffer(): Buffer {
+    return this.#scratch;
   }
 
-  /** murmur3 x86 32-bit of the encoded bytes. */
-  hash(seed: number): number {
-    return murmur.x86.hash32(this.bytes, seed);
+  get length(): number {
+    return this.#length;
   }
-}
 
-/** murmur3 x86 32-bit of raw bytes. */
-export function hashBytes(bytes: Uint8Array, seed: number): number {
-  return murmur.x86.hash32(bytes, seed);
+  /** The ring hash of the encoded key. */
+  hash(): number {
+    return murmur3(this.#scratch, 0, this.#length, 0);
+  }
 }
 
 /**

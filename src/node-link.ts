@@ -2,7 +2,8 @@ import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import { Batcher, type ReplySink } from './batcher.js';
 import { errorFromWire, NodeUnavailableError } from './errors.js';
-import type { AttachTask, BatchFailure, OpCode, Operand, ReplyBatch } from './protocol.js';
+import type { AttachTask, BatchFailure } from './protocol.js';
+import type { BatchWriter } from './wire.js';
 
 /** A node's life: up once its thread has its port, down if the thread dies. */
 export type NodeState = 'starting' | 'up' | 'down' | 'stopped';
@@ -44,8 +45,8 @@ export class NodeLink {
     });
     const { port1, port2 } = new MessageChannel();
     this.#port = port1;
-    port1.on('message', (reply: ReplyBatch | BatchFailure) => {
-      if (Array.isArray(reply)) this.#batcher.settle(reply);
+    port1.on('message', (reply: ArrayBuffer | BatchFailure) => {
+      if (reply instanceof ArrayBuffer) this.#batcher.settle(reply);
       else this.#batcher.fail(reply.id, errorFromWire(reply.error));
     });
     port1.on('close', () => this.#down());
@@ -77,19 +78,28 @@ export class NodeLink {
     return this.#attached;
   }
 
-  /** Queues an operation for the next flush; fails it at once if the node is down. */
-  push(sink: ReplySink, tag: number, op: OpCode, a?: Operand, b?: Operand, c?: Operand, d?: Operand): void {
+  /**
+   * Where to write the next operation, or null (having failed `sink`) when the node is down.
+   * After writing exactly one operation, call {@link add}.
+   */
+  writerFor(sink: ReplySink, tag: number): BatchWriter | null {
     if (this.#state === 'down' || this.#state === 'stopped') {
       sink.fail(tag, new NodeUnavailableError(`node ${this.id} is ${this.#state}`));
-      return;
+      return null;
     }
-    this.#batcher.push(sink, tag, op, a, b, c, d);
+    return this.#batcher.writer;
   }
 
-  /** Sends everything queued as one message. */
+  /** Registers who waits for the operation just written. */
+  add(sink: ReplySink, tag: number): void {
+    this.#batcher.add(sink, tag);
+  }
+
+  /** Sends everything queued as one message, its buffer transferred rather than copied. */
   flush(): void {
     if (!this.#batcher.dirty) return;
-    this.#port.postMessage(this.#batcher.take());
+    const batch = this.#batcher.take();
+    this.#port.postMessage(batch, [batch]);
   }
 
   /** Kills the node's thread as a crash would: for fault tests. */

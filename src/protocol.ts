@@ -4,24 +4,23 @@ import type { MessagePort } from 'node:worker_threads';
  * The wire protocol between the front end and a node thread. Both sides import these types
  * (the worker with `import type`), so a change to the shape fails to compile on both.
  *
- * A batch is one flat array: its id, then an opcode followed by its operands, repeated. Flat
- * arrays of strings and numbers are the cheapest thing structured clone copies (an array of
- * objects costs about five times as much here). The node answers each batch with one reply
- * array, the batch's id then one entry per operation, in order; or, when applying it
- * failed, with a {@link BatchFailure} naming the id. Replies are matched to batches by id,
- * not by arrival order, so a late or lost reply can never settle another batch's callers,
- * and a node can report an error without its thread dying.
+ * A batch is one ArrayBuffer, transferred: its id, then each operation's opcode and operands
+ * as bytes (src/wire.ts has the layout). The node answers each batch with one reply buffer,
+ * the batch's id then one result per operation, in order; or, when applying it failed, with
+ * a {@link BatchFailure} naming the id. Replies are matched to batches by id, not by arrival
+ * order, so a late or lost reply can never settle another batch's callers, and a node can
+ * report an error without its thread dying.
  */
 
 /** Operation codes and their operands. */
 export const Op = {
-  /** key → value byte string, or null when absent */
+  /** key → the value's bytes, or absent */
   Get: 1,
   /** key, value → 1 */
   Put: 2,
   /** key → 1 if it was there, 0 if not */
   Delete: 3,
-  /** key → value length in bytes, or -1 when absent */
+  /** key → the value's length in bytes, or absent */
   Size: 4,
   /**
    * prefix, after, limit, from → {@link ListSlice}: the first `limit` keys with that prefix
@@ -40,23 +39,6 @@ export const Op = {
 } as const;
 
 export type OpCode = (typeof Op)[keyof typeof Op];
-
-/** How many operands follow each opcode in a batch. */
-export const OPERANDS: Readonly<Record<OpCode, number>> = {
-  [Op.Get]: 1,
-  [Op.Put]: 2,
-  [Op.Delete]: 1,
-  [Op.Size]: 1,
-  [Op.ListSlice]: 4,
-  [Op.SnapshotSlice]: 2,
-  [Op.Stats]: 0,
-};
-
-/** An operand: a key, value, prefix or number. */
-export type Operand = string | number;
-
-/** One batch, front end → node: `[id, op, operands…, op, operands…]`. */
-export type Batch = Operand[];
 
 /** What a node reports about itself. */
 export interface NodeStats {
@@ -88,12 +70,6 @@ export interface SnapshotSlice {
   /** `"k":"v",…` without braces; empty when the slice held no keys. */
   json: string;
 }
-
-/** One operation's result. */
-export type Reply = string | number | null | ListSlice | SnapshotSlice | NodeStats;
-
-/** One batch's results, node → front end: `[id, result…]`, aligned with its operations. */
-export type ReplyBatch = Reply[];
 
 /** An error as it crosses a port: structured clone keeps no classes, so code and message. */
 export interface WireError {

@@ -10,8 +10,6 @@ export interface RingOptions {
    * Default 1024: 3 nodes then own 342/341/341 partitions, a 1.002 max/mean split.
    */
   partitions?: number;
-  /** murmur3 seed. Default 0. */
-  seed?: number;
 }
 
 /** Where a key lives. */
@@ -33,26 +31,21 @@ const HASH_SPACE = 2 ** 32;
 export class Ring {
   readonly nodes: number;
   readonly partitions: number;
-  readonly seed: number;
   /** owner[p] is the node that owns partition p. */
   readonly #owner: Uint16Array;
   readonly #span: number;
   readonly #key = new KeyBytes();
 
   constructor(options: RingOptions) {
-    const { nodes, partitions = 1024, seed = 0 } = options;
+    const { nodes, partitions = 1024 } = options;
     if (!Number.isInteger(nodes) || nodes < 1 || nodes > 1024) {
       throw new RangeError(`nodes must be an integer from 1 to 1024, got ${nodes}`);
     }
     if (!Number.isInteger(partitions) || partitions < nodes || partitions > 65536) {
       throw new RangeError(`partitions must be an integer from nodes (${nodes}) to 65536, got ${partitions}`);
     }
-    if (!Number.isInteger(seed) || seed < 0 || seed >= HASH_SPACE) {
-      throw new RangeError(`seed must be an unsigned 32-bit integer, got ${seed}`);
-    }
     this.nodes = nodes;
     this.partitions = partitions;
-    this.seed = seed;
     this.#span = HASH_SPACE / partitions;
     this.#owner = new Uint16Array(partitions);
     // Round-robin keeps neighbouring partitions on different nodes and every node's share
@@ -60,10 +53,10 @@ export class Ring {
     for (let p = 0; p < partitions; p++) this.#owner[p] = p % nodes;
   }
 
-  /** murmur3 x86 32-bit of the key's UTF-8 bytes, as an unsigned integer. */
+  /** murmur3 x86 32-bit (seed 0) of the key's UTF-8 bytes, as an unsigned integer. */
   hash(key: string): number {
     this.#key.encode(key);
-    return this.#key.hash(this.seed);
+    return this.#key.hash();
   }
 
   /** The partition a hash falls in. */
@@ -76,9 +69,14 @@ export class Ring {
     return this.#owner[partition]!;
   }
 
-  /** The node that owns a key: the hot-path call. */
+  /** The node that owns a key. */
   nodeFor(key: string): number {
-    return this.#owner[Math.floor(this.hash(key) / this.#span)]!;
+    return this.nodeForHash(this.hash(key));
+  }
+
+  /** The node that owns a ring hash: the hot-path call, on a hash the caller computed. */
+  nodeForHash(hash: number): number {
+    return this.#owner[Math.floor(hash / this.#span)]!;
   }
 
   /** Hash, partition and owner of a key, for `GET /cluster/locate/{key}`. */

@@ -1,15 +1,23 @@
 import { getHeapStatistics } from 'node:v8';
 import { ByteMap } from './byte-map.js';
 import { bytesToText } from './bytes.js';
-import {
-  Op,
-  type Batch,
-  type ListSlice,
-  type NodeStats,
-  type Reply,
-  type ReplyBatch,
-  type SnapshotSlice,
-} from './protocol.js';
+import { Op, type NodeStats, type OpCode } from './protocol.js';
+import { readBatch, ReplyWriter, writeListSlice, writeSnapshotSlice, type BatchHandler } from './wire.js';
+
+/** One slice of a key listing. */
+export interface ListSlice {
+  /** Where the next slice starts; HASH_END once the shard has been walked. */
+  next: number;
+  keys: string[];
+}
+
+/** One slice of a snapshot. */
+export interface SnapshotSlice {
+  /** Where the next slice starts; HASH_END once the shard has been walked. */
+  next: number;
+  /** `"k":"v",…` without braces; empty when the slice held no keys. */
+  json: string;
+}
 
 /**
  * Index slots one listing slice reads: about a millisecond of work, so a GET queued behind
@@ -24,8 +32,9 @@ export const SNAPSHOT_SLICE_SLOTS = 4_096;
  * a batch to it. Input was validated at the front end, so nothing here re-checks sizes or
  * types. Lives in `src/` rather than the worker so it runs and is tested in a single thread.
  */
-export class Shard {
+export class Shard implements BatchHandler {
   readonly #map = new ByteMap();
+  readonly #reply = new ReplyWriter();
   #ops = 0;
 
   get(key: string): string | undefined {
@@ -103,7 +112,7 @@ export class Shard {
     return { next, json: parts.join(',') };
   }
 
-  stats(): NodeStats {
+  statistics(): NodeStats {
     return {
       keys: this.#map.size,
       bytes: this.#map.bytes,
@@ -113,52 +122,68 @@ export class Shard {
     };
   }
 
-  /** Applies every operation of a batch in order and returns `[id, result…]`. */
-  apply(batch: Batch): ReplyBatch {
-    const replies: Reply[] = [batch[0]!];
-    let i = 1;
-    while (i < batch.length) {
-      const op = batch[i++];
-      this.#ops++;
-      switch (op) {
-        case Op.Get:
-          replies.push(this.#map.get(batch[i++] as string) ?? null);
-          break;
-        case Op.Put:
-          this.put(batch[i] as string, batch[i + 1] as string);
-          i += 2;
-          replies.push(1);
-          break;
-        case Op.Delete:
-          replies.push(this.delete(batch[i++] as string) ? 1 : 0);
-          break;
-        case Op.Size:
-          replies.push(this.#map.sizeOf(batch[i++] as string));
-          break;
-        case Op.ListSlice:
-          replies.push(
-            this.listSlice(
-              batch[i] as string,
-              batch[i + 1] as string,
-              batch[i + 2] as number,
-              batch[i + 3] as number,
-            ),
-          );
-          i += 4;
-          break;
-        case Op.SnapshotSlice:
-          replies.push(this.snapshotSlice(batch[i] as number, batch[i + 1] as number));
-          i += 2;
-          break;
-        case Op.Stats:
-          replies.push(this.stats());
-          break;
-        default:
-          // A malformed batch is a bug in the front end; failing loudly beats misaligning
-          // every reply after it.
-          throw new TypeError(`unknown opcode ${String(op)} at index ${i - 1}`);
+  /** Applies every operation of a batch in order; returns the reply to transfer back. */
+  apply(batch: ArrayBuffer): ArrayBuffer {
+    try {
+      return this.#reply.take(readBatch(batch, this));
+    } catch (err) {
+      this.#reply.take(0); // drop the partial reply
+      throw err;
+    }
+  }
+
+  /** A key operation of a batch (see {@link BatchHandler}). */
+  key(
+    op: OpCode,
+    batch: Buffer,
+    start: number,
+    length: number,
+    hash: number,
+    valueStart: number,
+    valueLength: number,
+  ): void {
+    this.#ops++;
+    const map = this.#map;
+    const reply = this.#reply;
+    switch (op) {
+      case Op.Get: {
+        const location = map.locate(batch, start, length, hash);
+        if (location === 0) reply.absent();
+        else {
+          const at = reply.payload(map.valueLengthAt(location)); // may grow reply.target: first
+          map.copyValueAt(location, reply.target, at);
+        }
+        break;
+      }
+      case Op.Put:
+        map.store(batch, start, length, hash, batch, valueStart, valueLength);
+        reply.integer(1);
+        break;
+      case Op.Delete:
+        reply.integer(map.remove(batch, start, length, hash) ? 1 : 0);
+        break;
+      case Op.Size: {
+        const location = map.locate(batch, start, length, hash);
+        if (location === 0) reply.absent();
+        else reply.integer(map.valueLengthAt(location));
       }
     }
-    return replies;
+  }
+
+  list(prefix: string, after: string, limit: number, from: number): void {
+    this.#ops++;
+    const slice = this.listSlice(prefix, after, limit, from);
+    writeListSlice(this.#reply, slice.next, slice.keys);
+  }
+
+  snapshot(from: number, maxBytes: number): void {
+    this.#ops++;
+    const slice = this.snapshotSlice(from, maxBytes);
+    writeSnapshotSlice(this.#reply, slice.next, slice.json);
+  }
+
+  stats(): void {
+    this.#ops++;
+    this.#reply.text(JSON.stringify(this.statistics()));
   }
 }

@@ -2,58 +2,66 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { Batcher, type ReplySink } from '../src/batcher.js';
 import { InternalError, NodeUnavailableError, type ThunderError } from '../src/errors.js';
-import { Op, type Reply } from '../src/protocol.js';
+import { Op } from '../src/protocol.js';
+import { ReplyWriter, type Result } from '../src/wire.js';
 
 /** Records what reaches it. */
 class Recorder implements ReplySink {
-  readonly seen: [number, Reply | string][] = [];
-  settle(tag: number, reply: Reply): void {
-    this.seen.push([tag, reply]);
+  readonly seen: [number, string | number | null][] = [];
+  settle(tag: number, reply: Result): void {
+    this.seen.push([tag, Buffer.isBuffer(reply) ? reply.toString('latin1') : reply]);
   }
   fail(tag: number, error: ThunderError): void {
     this.seen.push([tag, error.code]);
   }
 }
 
+/** Queues a Get of `key` for `sink`. */
+function get(batcher: Batcher, sink: ReplySink, tag: number, key: string): void {
+  const bytes = Buffer.from(key);
+  batcher.writer.key(Op.Get, bytes, bytes.length, 0, undefined);
+  batcher.add(sink, tag);
+}
+
+/** A node's reply to batch `id`: each string a value, null absent. */
+function reply(id: number, ...values: (string | null)[]): ArrayBuffer {
+  const writer = new ReplyWriter();
+  for (const value of values) {
+    if (value === null) writer.absent();
+    else writer.target.write(value, writer.payload(value.length), 'latin1');
+  }
+  return writer.take(id);
+}
+
 describe('Batcher', () => {
-  test('take() packs queued operations into one flat batch with their operands', () => {
+  test('take() hands over the queued operations as one buffer with a new id each time', () => {
     const batcher = new Batcher();
     const sink = new Recorder();
-    batcher.push(sink, 0, Op.Get, 'a');
-    batcher.push(sink, 1, Op.Put, 'b', 'v');
-    batcher.push(sink, 2, Op.ListSlice, 'p', 'q', 5, 0);
-    batcher.push(sink, 3, Op.Stats);
-    assert.equal(batcher.dirty, true);
-    assert.deepEqual(batcher.take(), [
-      1,
-      Op.Get,
-      'a',
-      Op.Put,
-      'b',
-      'v',
-      Op.ListSlice,
-      'p',
-      'q',
-      5,
-      0,
-      Op.Stats,
-    ]);
     assert.equal(batcher.dirty, false);
-    assert.equal(batcher.pending, 4);
+    get(batcher, sink, 0, 'a');
+    get(batcher, sink, 1, 'b');
+    assert.equal(batcher.dirty, true);
+    const first = Buffer.from(batcher.take());
+    assert.equal(first.readUInt32LE(0), 1);
+    assert.equal(first.readUInt32LE(4), 2, 'two operations');
+    assert.equal(batcher.dirty, false);
+    assert.equal(batcher.pending, 2);
+    get(batcher, sink, 2, 'c');
+    assert.equal(Buffer.from(batcher.take()).readUInt32LE(0), 2);
   });
 
-  test("settle() hands a batch's replies to its own sinks by id, in order", () => {
+  test("settle() hands a batch's results to its own sinks by id, in order", () => {
     const batcher = new Batcher();
     const a = new Recorder();
     const b = new Recorder();
-    batcher.push(a, 7, Op.Get, 'x');
-    assert.equal(batcher.take()[0], 1);
-    batcher.push(b, 8, Op.Get, 'y');
-    batcher.push(a, 9, Op.Get, 'z');
-    assert.equal(batcher.take()[0], 2);
-    // Answered out of order: ids, not arrival, say whose replies these are.
-    assert.equal(batcher.settle([2, 'Y', null]), true);
-    assert.equal(batcher.settle([1, 'X']), true);
+    get(batcher, a, 7, 'x');
+    batcher.take();
+    get(batcher, b, 8, 'y');
+    get(batcher, a, 9, 'z');
+    batcher.take();
+    // Answered out of order: ids, not arrival, say whose results these are.
+    assert.equal(batcher.settle(reply(2, 'Y', null)), true);
+    assert.equal(batcher.settle(reply(1, 'X')), true);
     assert.deepEqual(a.seen, [
       [9, null],
       [7, 'X'],
@@ -65,16 +73,16 @@ describe('Batcher', () => {
   test('a reply for a batch no longer waiting (failed, timed out) is ignored', () => {
     const batcher = new Batcher();
     const sink = new Recorder();
-    batcher.push(sink, 1, Op.Get, 'a');
+    get(batcher, sink, 1, 'a');
     batcher.take();
     batcher.failAll(new NodeUnavailableError());
-    batcher.push(sink, 2, Op.Get, 'b');
+    get(batcher, sink, 2, 'b');
     batcher.take();
-    // The late reply to batch 1 must not settle batch 2's caller.
-    assert.equal(batcher.settle([1, 'late']), false);
+    // The late reply to batch 1 must not settle batch 3's caller.
+    assert.equal(batcher.settle(reply(1, 'late')), false);
     assert.deepEqual(sink.seen, [[1, 'NODE_UNAVAILABLE']]);
     assert.equal(batcher.pending, 1);
-    assert.equal(batcher.settle([3, 'B']), true);
+    assert.equal(batcher.settle(reply(3, 'B')), true);
     assert.deepEqual(sink.seen, [
       [1, 'NODE_UNAVAILABLE'],
       [2, 'B'],
@@ -85,13 +93,13 @@ describe('Batcher', () => {
     const batcher = new Batcher();
     const a = new Recorder();
     const b = new Recorder();
-    batcher.push(a, 1, Op.Get, 'a');
+    get(batcher, a, 1, 'a');
     batcher.take();
-    batcher.push(b, 2, Op.Get, 'b');
+    get(batcher, b, 2, 'b');
     batcher.take();
     assert.equal(batcher.fail(1, new InternalError('bad batch')), true);
     assert.equal(batcher.fail(1, new InternalError('again')), false);
-    batcher.settle([2, 'B']);
+    batcher.settle(reply(2, 'B'));
     assert.deepEqual(a.seen, [[1, 'INTERNAL']]);
     assert.deepEqual(b.seen, [[2, 'B']]);
     assert.equal(batcher.pending, 0);
@@ -100,9 +108,9 @@ describe('Batcher', () => {
   test('failAll() fails what is in flight and what is queued, once each', () => {
     const batcher = new Batcher();
     const sink = new Recorder();
-    batcher.push(sink, 1, Op.Get, 'a');
+    get(batcher, sink, 1, 'a');
     batcher.take();
-    batcher.push(sink, 2, Op.Get, 'b');
+    get(batcher, sink, 2, 'b');
     batcher.failAll(new NodeUnavailableError());
     assert.deepEqual(sink.seen, [
       [1, 'NODE_UNAVAILABLE'],
@@ -110,5 +118,8 @@ describe('Batcher', () => {
     ]);
     assert.equal(batcher.pending, 0);
     assert.equal(batcher.dirty, false);
+    // What was queued for the failed callers is not sent with the next batch.
+    get(batcher, sink, 3, 'c');
+    assert.equal(Buffer.from(batcher.take()).readUInt32LE(4), 1);
   });
 });

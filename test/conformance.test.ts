@@ -31,7 +31,7 @@ const layers: [string, () => Promise<Store>][] = [
       const cluster = await Cluster.start({ nodes: 3 });
       return {
         put: (k, v) => cluster.put(k, v),
-        get: (k) => cluster.get(k),
+        get: async (k) => (await cluster.get(k))?.toString('latin1'),
         delete: (k) => cluster.delete(k),
         close: () => cluster.close(),
       };

@@ -1,34 +1,73 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { compareKeys } from '../src/key-bytes.js';
-import { HASH_END, Op, type NodeStats } from '../src/protocol.js';
+import { compareKeys, KeyBytes } from '../src/key-bytes.js';
+import { HASH_END, Op, type NodeStats, type OpCode } from '../src/protocol.js';
 import { LIST_SLICE_SLOTS, Shard } from '../src/shard.js';
+import { BatchWriter, ReplyReader } from '../src/wire.js';
+
+type Operation = ['get' | 'size' | 'delete', string] | ['put', string, string] | ['stats'];
+
+/** Encodes operations as the front end does, with each key's ring hash. */
+function batch(id: number, ...operations: Operation[]): ArrayBuffer {
+  const writer = new BatchWriter();
+  const key = new KeyBytes();
+  for (const [name, k, value] of operations) {
+    if (name === 'stats') {
+      writer.stats();
+      continue;
+    }
+    const length = key.encode(k);
+    const op = { get: Op.Get, put: Op.Put, delete: Op.Delete, size: Op.Size }[name];
+    writer.key(op, key.buffer, length, key.hash(), value);
+  }
+  return writer.take(id);
+}
+
+/** A reply's id and results, values as byte strings. */
+function results(reply: ArrayBuffer): [number, ...(string | number | null)[]] {
+  const reader = new ReplyReader(reply);
+  const out: [number, ...(string | number | null)[]] = [reader.id];
+  for (let i = 0; i < reader.count; i++) {
+    const result = reader.next();
+    out.push(Buffer.isBuffer(result) ? result.toString('latin1') : result);
+  }
+  return out;
+}
 
 describe('Shard', () => {
-  test('apply() runs a batch in order and answers its id, then one reply per operation', () => {
+  test('apply() runs a batch in order and answers its id, then one result per operation', () => {
     const shard = new Shard();
-    const replies = shard.apply([
-      41,
-      Op.Get, 'a',
-      Op.Put, 'a', 'one',
-      Op.Get, 'a',
-      Op.Size, 'a',
-      Op.Put, 'a', 'three',
-      Op.Delete, 'a',
-      Op.Delete, 'a',
-      Op.Size, 'a',
-    ]); // prettier-ignore
-    assert.deepEqual(replies, [41, null, 1, 'one', 3, 1, 1, 0, -1]);
+    const reply = shard.apply(
+      batch(
+        41,
+        ['get', 'a'],
+        ['put', 'a', 'one'],
+        ['get', 'a'],
+        ['size', 'a'],
+        ['put', 'a', 'three'],
+        ['delete', 'a'],
+        ['delete', 'a'],
+        ['size', 'a'],
+      ),
+    );
+    assert.deepEqual(results(reply), [41, null, 1, 'one', 3, 1, 1, 0, null]);
+    assert.equal(shard.get('a'), undefined);
   });
 
-  test('apply() throws on an unknown opcode rather than misalign replies', () => {
-    assert.throws(() => new Shard().apply([1, 99, 'x']), /unknown opcode 99/);
+  test('apply() throws on an unknown opcode rather than misalign results, and the next batch is clean', () => {
+    const shard = new Shard();
+    const writer = new BatchWriter();
+    writer.key(Op.Get, Buffer.from('a'), 1, 0);
+    writer.key(99 as OpCode, Buffer.from('x'), 1, 0);
+    assert.throws(() => shard.apply(writer.take(1)), /unknown opcode 99/);
+    assert.deepEqual(results(shard.apply(batch(2, ['get', 'b']))), [2, null]);
   });
 
   test('stats() counts keys, bytes (with overwrites and deletes) and operations', () => {
     const shard = new Shard();
-    shard.apply([1, Op.Put, 'ab', 'xyz', Op.Put, 'ab', 'x', Op.Put, 'c', '12345', Op.Delete, 'c']);
-    const stats = shard.apply([2, Op.Stats])[1] as NodeStats;
+    shard.apply(batch(1, ['put', 'ab', 'xyz'], ['put', 'ab', 'x'], ['put', 'c', '12345'], ['delete', 'c']));
+    const [, text] = results(shard.apply(batch(2, ['stats'])));
+    const stats = JSON.parse(text as string) as NodeStats;
     assert.equal(stats.keys, 1);
     assert.equal(stats.bytes, 3);
     assert.ok(stats.storeBytes > 0);

@@ -6,16 +6,17 @@
  */
 import { errorToWire } from '../src/errors.js';
 import { Shard } from '../src/shard.js';
-import type { AttachTask, Batch, BatchFailure } from '../src/protocol.js';
+import type { AttachTask, BatchFailure } from '../src/protocol.js';
 
 export default function attach({ port }: AttachTask): 'attached' {
   const shard = new Shard();
-  port.on('message', (batch: Batch) => {
+  port.on('message', (batch: ArrayBuffer) => {
     try {
-      port.postMessage(shard.apply(batch));
+      const reply = shard.apply(batch);
+      port.postMessage(reply, [reply]);
     } catch (err) {
       // Answer the batch's callers with the error instead of letting it kill the thread.
-      const failure: BatchFailure = { id: batch[0] as number, error: errorToWire(err) };
+      const failure: BatchFailure = { id: new DataView(batch).getUint32(0, true), error: errorToWire(err) };
       port.postMessage(failure);
     }
   });

@@ -10,7 +10,7 @@ const LOCATE_PREFIX = '/cluster/locate/'.length;
 /** Registers `GET /cluster`, `GET /cluster/locate/{key}` and `GET /health`. */
 export function registerClusterRoutes(app: Router, ctx: RouteContext): void {
   const { cluster, limits, inFlight } = ctx;
-  const ring = { hash: 'murmur3-x86-32', seed: cluster.ring.seed, partitions: cluster.ring.partitions };
+  const ring = { hash: 'murmur3-x86-32', seed: 0, partitions: cluster.ring.partitions };
 
   app.get('/cluster', (res) => {
     const deferred = new Deferred(res, inFlight);

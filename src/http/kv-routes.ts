@@ -1,8 +1,9 @@
 import type { ReplySink } from '../batcher.js';
-import { bytesToBuffer } from '../bytes.js';
 import { KeyNotFoundError, ThunderError, toThunderError, TooManyKeysError } from '../errors.js';
 import { bodyError, valueError } from '../limits.js';
-import { Op, type OpCode, type Reply } from '../protocol.js';
+import type { KeyOp } from '../cluster.js';
+import { Op } from '../protocol.js';
+import type { Result } from '../wire.js';
 import { answerMultiGet } from './multi-get.js';
 import { StreamedAnswer } from './stream.js';
 import { contentLength, readBody } from './body.js';
@@ -24,23 +25,25 @@ function notFound(key: string): KeyNotFoundError {
 
 /** One single-key request waiting for its node's reply. */
 class KeyRequest extends Deferred implements ReplySink {
-  readonly op: OpCode;
+  readonly op: KeyOp;
   readonly key: string;
 
-  constructor(res: HttpResponse, ctx: RouteContext, op: OpCode, key: string) {
+  constructor(res: HttpResponse, ctx: RouteContext, op: KeyOp, key: string) {
     super(res, ctx.inFlight);
     this.op = op;
     this.key = key;
   }
 
-  settle(_tag: number, reply: Reply): void {
+  settle(_tag: number, reply: Result): void {
     switch (this.op) {
       case Op.Get:
+        // The value's bytes as they came from the node: a view into its reply, sent as is.
         if (reply === null) this.error(notFound(this.key));
-        else this.bytes(bytesToBuffer(reply as string), 'application/octet-stream');
+        else this.bytes(reply as Buffer, 'application/octet-stream');
         break;
       case Op.Size:
-        this.head((reply as number) >= 0 ? 200 : 404, reply as number);
+        if (reply === null) this.head(404, -1);
+        else this.head(200, reply as number);
         break;
       case Op.Put:
         this.empty(204);
@@ -81,7 +84,7 @@ export function registerKvRoutes(app: Router, ctx: RouteContext): void {
   const { cluster, limits, inFlight } = ctx;
 
   /** Validates the key and sends one operation for it; answers errors at once. */
-  const keyOperation = (op: OpCode) => (res: HttpResponse, req: HttpRequest) => {
+  const keyOperation = (op: KeyOp) => (res: HttpResponse, req: HttpRequest) => {
     const key = keyFromPath(req.getUrl(), PREFIX, limits);
     if (key instanceof ThunderError) return sendError(res, key);
     cluster.submit(new KeyRequest(res, ctx, op, key), 0, op, key);
@@ -106,7 +109,7 @@ export function registerKvRoutes(app: Router, ctx: RouteContext): void {
       request,
       limits.maxValueBytes,
       (bytes) => valueError(bytes, limits)!,
-      (body) => cluster.submit(request, 0, Op.Put, key, body.toString('latin1')),
+      (body) => cluster.submit(request, 0, Op.Put, key, body),
     );
   }
 

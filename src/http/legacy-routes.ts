@@ -1,8 +1,8 @@
 import type { ReplySink } from '../batcher.js';
-import { bytesToText } from '../bytes.js';
 import { KeyNotFoundError, ThunderError, toThunderError } from '../errors.js';
 import { bodyError } from '../limits.js';
-import { Op, type Reply } from '../protocol.js';
+import { Op } from '../protocol.js';
+import type { Result } from '../wire.js';
 import { contentLength, readBody } from './body.js';
 import type { RouteContext } from './context.js';
 import { Deferred } from './deferred.js';
@@ -20,11 +20,11 @@ const PING = JSON.stringify({ service: 'node', status: 'OK' });
 /** `GET /get/{key}`: the original's `{"key": "value"}` answer. */
 class LegacyGet extends Deferred implements ReplySink {
   key = '';
-  settle(_tag: number, reply: Reply): void {
+  settle(_tag: number, reply: Result): void {
     if (reply === null) {
       this.error(new KeyNotFoundError(`The key '${this.key}' was not found in the key-value store`));
     } else {
-      this.json(200, JSON.stringify({ [this.key]: bytesToText(reply as string) }));
+      this.json(200, JSON.stringify({ [this.key]: (reply as Buffer).toString('utf8') }));
     }
   }
   fail(_tag: number, error: ThunderError): void {

@@ -1,4 +1,3 @@
-import { bytesToText } from '../bytes.js';
 import type { Cluster } from '../cluster.js';
 import { toThunderError } from '../errors.js';
 import type { StreamedAnswer } from './stream.js';
@@ -45,7 +44,7 @@ export async function answerMultiGet(
           (start + i > 0 ? ',' : '') +
           JSON.stringify(keys[start + i]) +
           ':' +
-          (value === undefined ? 'null' : JSON.stringify(bytesToText(value)));
+          (value === undefined ? 'null' : JSON.stringify(value.toString('utf8')));
         if (piece.length >= PIECE_CHARS) {
           await answer.write(piece);
           piece = '';

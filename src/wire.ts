@@ -1,0 +1,307 @@
+import { Op, type OpCode } from './protocol.js';
+
+/**
+ * The binary encoding of batches and replies between the front end and a node thread. A
+ * batch is one ArrayBuffer, transferred (not cloned) to the node; its reply is another, sent
+ * back the same way. Keys and values travel as bytes from the request to the store and back:
+ * no string conversions, no structured clone of values. Little-endian throughout.
+ *
+ *   batch:  u32 id, u32 count, then per operation a u8 opcode and its operands:
+ *     Get, Delete, Size   u32 ring hash, u16 key length, key
+ *     Put                 u32 ring hash, u16 key length, u32 value length, key, value
+ *     ListSlice           u16 + prefix, u16 + after, u32 limit, u32 from
+ *     SnapshotSlice       u32 from, u32 maxBytes
+ *     Stats               (none)
+ *   reply:  u32 id, u32 count, then per operation an i32 h:
+ *     h ≥ 0   h bytes of payload follow (a value; a slice or stats, encoded by its reader)
+ *     h = −1  absent
+ *     h ≤ −2  the integer −2 − h (1 for a Put; 1/0 for a Delete; a Size)
+ */
+
+const HEADER = 8;
+
+/** A growable byte buffer written front to back and handed off as an exact-size ArrayBuffer. */
+class Writer {
+  #buf: Buffer;
+  #used = HEADER;
+  #count = 0;
+
+  constructor(initialBytes: number) {
+    this.#buf = Buffer.allocUnsafeSlow(initialBytes);
+  }
+
+  /** Operations (or results) written since the last {@link take}. */
+  get count(): number {
+    return this.#count;
+  }
+
+  protected get buf(): Buffer {
+    return this.#buf;
+  }
+
+  /** Makes room for `n` more bytes; returns where they start. */
+  protected reserve(n: number): number {
+    const at = this.#used;
+    if (at + n > this.#buf.length) {
+      const grown = Buffer.allocUnsafeSlow(Math.max(this.#buf.length * 2, at + n));
+      this.#buf.copy(grown, 0, 0, at);
+      this.#buf = grown;
+    }
+    this.#used = at + n;
+    return at;
+  }
+
+  protected counted(): void {
+    this.#count++;
+  }
+
+  /** Gives back the written bytes, with their id, as an ArrayBuffer to transfer, and starts over. */
+  take(id: number): ArrayBuffer {
+    this.#buf.writeUInt32LE(id, 0);
+    this.#buf.writeUInt32LE(this.#count, 4);
+    const out = (this.#buf.buffer as ArrayBuffer).slice(
+      this.#buf.byteOffset,
+      this.#buf.byteOffset + this.#used,
+    );
+    this.#used = HEADER;
+    this.#count = 0;
+    return out;
+  }
+}
+
+/** Writes a batch's operations (front end). */
+export class BatchWriter extends Writer {
+  constructor() {
+    super(64 * 1024);
+  }
+
+  /** A key operation; `value` (bytes, or a byte string of one char per byte) only for Put. */
+  key(op: OpCode, key: Uint8Array, keyLength: number, hash: number, value?: Uint8Array | string): void {
+    const valueLength = value === undefined ? 0 : value.length;
+    const extra = op === Op.Put ? 4 + valueLength : 0;
+    const at = this.reserve(7 + keyLength + extra);
+    const buf = this.buf;
+    buf[at] = op;
+    buf.writeUInt32LE(hash, at + 1);
+    buf.writeUInt16LE(keyLength, at + 5);
+    let to = at + 7;
+    if (op === Op.Put) {
+      buf.writeUInt32LE(valueLength, to);
+      to += 4;
+    }
+    for (let i = 0; i < keyLength; i++) buf[to + i] = key[i]!;
+    to += keyLength;
+    if (typeof value === 'string') buf.write(value, to, valueLength, 'latin1');
+    else if (value !== undefined) buf.set(value, to);
+    this.counted();
+  }
+
+  list(prefix: string, after: string, limit: number, from: number): void {
+    const prefixLength = Buffer.byteLength(prefix);
+    const afterLength = Buffer.byteLength(after);
+    const at = this.reserve(1 + 2 + prefixLength + 2 + afterLength + 8);
+    const buf = this.buf;
+    buf[at] = Op.ListSlice;
+    buf.writeUInt16LE(prefixLength, at + 1);
+    buf.write(prefix, at + 3, prefixLength, 'utf8');
+    let to = at + 3 + prefixLength;
+    buf.writeUInt16LE(afterLength, to);
+    buf.write(after, to + 2, afterLength, 'utf8');
+    to += 2 + afterLength;
+    buf.writeUInt32LE(limit, to);
+    buf.writeUInt32LE(from, to + 4);
+    this.counted();
+  }
+
+  snapshot(from: number, maxBytes: number): void {
+    const at = this.reserve(9);
+    this.buf[at] = Op.SnapshotSlice;
+    this.buf.writeUInt32LE(from, at + 1);
+    this.buf.writeUInt32LE(maxBytes, at + 5);
+    this.counted();
+  }
+
+  stats(): void {
+    const at = this.reserve(1);
+    this.buf[at] = Op.Stats;
+    this.counted();
+  }
+}
+
+/** What a node does with each operation of a batch, as {@link readBatch} finds them. */
+export interface BatchHandler {
+  /** A key operation: the key is `batch[start, start + length)`; a Put's value is `batch[valueStart, +valueLength)`. */
+  key(
+    op: OpCode,
+    batch: Buffer,
+    start: number,
+    length: number,
+    hash: number,
+    valueStart: number,
+    valueLength: number,
+  ): void;
+  list(prefix: string, after: string, limit: number, from: number): void;
+  snapshot(from: number, maxBytes: number): void;
+  stats(): void;
+}
+
+/** Walks a batch in order, calling `handler` once per operation; returns the batch's id. */
+export function readBatch(batch: ArrayBuffer, handler: BatchHandler): number {
+  const buf = Buffer.from(batch);
+  const id = buf.readUInt32LE(0);
+  const count = buf.readUInt32LE(4);
+  let at = HEADER;
+  for (let n = 0; n < count; n++) {
+    const op = buf[at]! as OpCode;
+    switch (op) {
+      case Op.Get:
+      case Op.Delete:
+      case Op.Size:
+      case Op.Put: {
+        const hash = buf.readUInt32LE(at + 1);
+        const length = buf.readUInt16LE(at + 5);
+        at += 7;
+        let valueLength = 0;
+        if (op === Op.Put) {
+          valueLength = buf.readUInt32LE(at);
+          at += 4;
+        }
+        handler.key(op, buf, at, length, hash, at + length, valueLength);
+        at += length + valueLength;
+        break;
+      }
+      case Op.ListSlice: {
+        const prefixLength = buf.readUInt16LE(at + 1);
+        const prefix = buf.toString('utf8', at + 3, at + 3 + prefixLength);
+        at += 3 + prefixLength;
+        const afterLength = buf.readUInt16LE(at);
+        const after = buf.toString('utf8', at + 2, at + 2 + afterLength);
+        at += 2 + afterLength;
+        handler.list(prefix, after, buf.readUInt32LE(at), buf.readUInt32LE(at + 4));
+        at += 8;
+        break;
+      }
+      case Op.SnapshotSlice:
+        handler.snapshot(buf.readUInt32LE(at + 1), buf.readUInt32LE(at + 5));
+        at += 9;
+        break;
+      case Op.Stats:
+        handler.stats();
+        at += 1;
+        break;
+      default:
+        // A malformed batch is a bug in the front end; failing loudly beats misaligning
+        // every operation after it.
+        throw new TypeError(`unknown opcode ${String(op)} at byte ${at}`);
+    }
+  }
+  return id;
+}
+
+/** Writes a batch's results (node). */
+export class ReplyWriter extends Writer {
+  constructor() {
+    super(64 * 1024);
+  }
+
+  // Each method reserves before it reads `this.buf`: reserving may replace the buffer.
+
+  absent(): void {
+    const at = this.reserve(4);
+    this.buf.writeInt32LE(-1, at);
+    this.counted();
+  }
+
+  integer(n: number): void {
+    const at = this.reserve(4);
+    this.buf.writeInt32LE(-2 - n, at);
+    this.counted();
+  }
+
+  /** Reserves a payload of `length` bytes; returns where to write it. */
+  payload(length: number): number {
+    const at = this.reserve(4 + length);
+    this.buf.writeInt32LE(length, at);
+    this.counted();
+    return at + 4;
+  }
+
+  /** The buffer a {@link payload} is written into (valid until the next reserve). */
+  get target(): Buffer {
+    return this.buf;
+  }
+
+  /** A payload of text, UTF-8. */
+  text(text: string): void {
+    const length = Buffer.byteLength(text);
+    const at = this.payload(length);
+    this.buf.write(text, at, length, 'utf8');
+  }
+}
+
+/**
+ * One result as the front end sees it: a payload's bytes (a view into the reply, e.g. a
+ * value), an integer, or null for "absent".
+ */
+export type Result = Buffer | number | null;
+
+/** Reads a reply's results in order. */
+export class ReplyReader {
+  readonly id: number;
+  readonly count: number;
+  readonly #buf: Buffer;
+  #at = HEADER;
+
+  constructor(reply: ArrayBuffer) {
+    this.#buf = Buffer.from(reply);
+    this.id = this.#buf.readUInt32LE(0);
+    this.count = this.#buf.readUInt32LE(4);
+  }
+
+  next(): Result {
+    const h = this.#buf.readInt32LE(this.#at);
+    this.#at += 4;
+    if (h === -1) return null;
+    if (h < -1) return -2 - h;
+    const view = this.#buf.subarray(this.#at, this.#at + h);
+    this.#at += h;
+    return view;
+  }
+}
+
+/** A ListSlice payload: f64 next, then keys as u16 length + UTF-8 bytes. */
+export function writeListSlice(reply: ReplyWriter, next: number, keys: readonly string[]): void {
+  const lengths = keys.map((key) => Buffer.byteLength(key));
+  let at = reply.payload(8 + lengths.reduce((sum, n) => sum + 2 + n, 0));
+  const buf = reply.target;
+  buf.writeDoubleLE(next, at);
+  at += 8;
+  for (let i = 0; i < keys.length; i++) {
+    buf.writeUInt16LE(lengths[i]!, at);
+    buf.write(keys[i]!, at + 2, lengths[i]!, 'utf8');
+    at += 2 + lengths[i]!;
+  }
+}
+
+export function readListSlice(payload: Buffer): { next: number; keys: string[] } {
+  const next = payload.readDoubleLE(0);
+  const keys: string[] = [];
+  for (let at = 8; at < payload.length;) {
+    const length = payload.readUInt16LE(at);
+    keys.push(payload.toString('utf8', at + 2, at + 2 + length));
+    at += 2 + length;
+  }
+  return { next, keys };
+}
+
+/** A SnapshotSlice payload: f64 next, then the JSON fragment as UTF-8. */
+export function writeSnapshotSlice(reply: ReplyWriter, next: number, json: string): void {
+  const length = Buffer.byteLength(json);
+  const at = reply.payload(8 + length);
+  reply.target.writeDoubleLE(next, at);
+  reply.target.write(json, at + 8, length, 'utf8');
+}
+
+export function readSnapshotSlice(payload: Buffer): { next: number; json: string } {
+  return { next: payload.readDoubleLE(0), json: payload.toString('utf8', 8) };
+}
