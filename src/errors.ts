@@ -48,6 +48,16 @@ export class NotFoundError extends kind('NOT_FOUND', 404, 'no such route') {}
 export class NodeUnavailableError extends kind('NODE_UNAVAILABLE', 503, 'node unavailable') {}
 export class ShuttingDownError extends kind('SHUTTING_DOWN', 503, 'the server is shutting down') {}
 export class InternalError extends kind('INTERNAL', 500, 'internal error') {}
+export class UnsupportedTransferEncodingError extends kind(
+  'UNSUPPORTED_TRANSFER_ENCODING',
+  501,
+  'only Transfer-Encoding: chunked is supported',
+) {}
+export class BodyBudgetExceededError extends kind(
+  'BODY_BUDGET_EXCEEDED',
+  503,
+  'the server holds too many request bodies; retry later',
+) {}
 
 /** Every catalogue class, keyed by code. */
 export const catalogue = {
@@ -64,6 +74,8 @@ export const catalogue = {
   NODE_UNAVAILABLE: NodeUnavailableError,
   SHUTTING_DOWN: ShuttingDownError,
   INTERNAL: InternalError,
+  UNSUPPORTED_TRANSFER_ENCODING: UnsupportedTransferEncodingError,
+  BODY_BUDGET_EXCEEDED: BodyBudgetExceededError,
 } as const;
 
 /** Wraps anything thrown into a catalogue error, so a bug answers 500 instead of crashing. */

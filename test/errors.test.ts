@@ -3,6 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { describe, test } from 'node:test';
 import {
   BadRequestError,
+  BodyBudgetExceededError,
   BodyTooLargeError,
   catalogue,
   InternalError,
@@ -17,6 +18,7 @@ import {
   ThunderError,
   toThunderError,
   UnsupportedMediaTypeError,
+  UnsupportedTransferEncodingError,
   ValueTooLargeError,
 } from '../src/errors.js';
 
@@ -35,6 +37,8 @@ describe('error catalogue', () => {
     [NodeUnavailableError, 'NODE_UNAVAILABLE', 503],
     [ShuttingDownError, 'SHUTTING_DOWN', 503],
     [InternalError, 'INTERNAL', 500],
+    [UnsupportedTransferEncodingError, 'UNSUPPORTED_TRANSFER_ENCODING', 501],
+    [BodyBudgetExceededError, 'BODY_BUDGET_EXCEEDED', 503],
   ];
 
   test('every code in the catalogue has a row here', () => {

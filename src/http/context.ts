@@ -7,4 +7,6 @@ export interface RouteContext {
   cluster: Cluster;
   limits: Limits;
   inFlight: InFlight;
+  /** Where the server reports what no client can be told (e.g. a batch cut off mid-body). */
+  log: (line: string) => void;
 }

@@ -1,11 +1,20 @@
+import { BodyBudget } from './body-budget.js';
+
 /**
  * Counts requests that answer later, so a shutdown can stop listening and still finish
- * them. Also refuses new work once draining has begun.
+ * them, and holds the budget for the request bodies they buffer. Also refuses new work
+ * once draining has begun.
  */
 export class InFlight {
+  /** What request bodies read whole may hold, all requests together. */
+  readonly bodies: BodyBudget;
   #count = 0;
   #draining = false;
   #onIdle: (() => void) | null = null;
+
+  constructor(bodies: BodyBudget = new BodyBudget(Infinity)) {
+    this.bodies = bodies;
+  }
 
   get count(): number {
     return this.#count;

@@ -1,6 +1,8 @@
-import { ShuttingDownError } from '../errors.js';
+import { ShuttingDownError, type ThunderError } from '../errors.js';
+import { Deferred } from './deferred.js';
+import { framingError } from './framing.js';
 import type { InFlight } from './in-flight.js';
-import { sendError } from './reply.js';
+import { markHead, sendError } from './reply.js';
 import type { HttpRequest, HttpResponse, TemplatedApp } from './uws.js';
 
 type Handler = (res: HttpResponse, req: HttpRequest) => void;
@@ -14,23 +16,62 @@ export interface Router {
   del(pattern: string, handler: Handler): void;
 }
 
+/** A Router that also registers, once every route is in, what the routes imply. */
+export interface DrainingRouter extends Router {
+  /**
+   * Registers HEAD for every GET route that has no HEAD handler of its own: the GET
+   * handler runs on a response marked HEAD, so it sends the same headers and no body
+   * (RFC 9110 §9.3.2; load balancers probe `HEAD /health`).
+   */
+  finish(): void;
+}
+
 /**
- * A Router over a uWS app whose every handler first refuses new work once a shutdown has
- * begun (503 SHUTTING_DOWN), so no route can forget to.
+ * A Router over a uWS app whose every handler first refuses, so no route can forget to:
+ * a request whose body framing could smuggle a second request (see framingError), and new
+ * work once a shutdown has begun (503 SHUTTING_DOWN). HEAD handlers get a response marked
+ * HEAD, so no answer to HEAD, error or not, carries a body.
  */
-export function drainingRouter(app: TemplatedApp, inFlight: InFlight): Router {
+export function drainingRouter(app: TemplatedApp, inFlight: InFlight): DrainingRouter {
   const guard =
-    (handler: Handler): Handler =>
+    (handler: Handler, head = false): Handler =>
     (res, req) => {
+      if (head) markHead(res);
+      const framing = framingError(req);
+      if (framing) return refuseAfterParsing(res, framing);
       // The body, if any, is unread: close so it is never parsed as a request.
       if (inFlight.draining) sendError(res, new ShuttingDownError(), true);
       else handler(res, req);
     };
+  /**
+   * A request framed two ways may hide a second request behind it, in the same packet. An
+   * answer given inside the handler does not stop uWS from parsing and running that one
+   * (it even drops the `Connection: close`), and nothing in JavaScript can stop its parse
+   * loop but closing the socket, which loses the answer. So the refusal waits until the
+   * packet is parsed (setImmediate): if a request follows, uWS finds this one pending and
+   * closes the connection without running it; if none does, the 400/501 goes out and the
+   * connection closes behind it.
+   */
+  const refuseAfterParsing = (res: HttpResponse, error: ThunderError) => {
+    const refusal = new Deferred(res, inFlight);
+    setImmediate(() => refusal.error(error, true));
+  };
+  const gets = new Map<string, Handler>();
+  const heads = new Set<string>();
   return {
-    get: (pattern, handler) => void app.get(pattern, guard(handler)),
-    head: (pattern, handler) => void app.head(pattern, guard(handler)),
+    get: (pattern, handler) => {
+      gets.set(pattern, handler);
+      app.get(pattern, guard(handler));
+    },
+    head: (pattern, handler) => {
+      heads.add(pattern);
+      app.head(pattern, guard(handler, true));
+    },
     put: (pattern, handler) => void app.put(pattern, guard(handler)),
     post: (pattern, handler) => void app.post(pattern, guard(handler)),
     del: (pattern, handler) => void app.del(pattern, guard(handler)),
+    finish: () => {
+      for (const [pattern, handler] of gets) if (!heads.has(pattern)) app.head(pattern, guard(handler, true));
+    },
   };
 }

@@ -2,12 +2,14 @@ import type { Cluster } from '../cluster.js';
 import { MethodNotAllowedError, NotFoundError } from '../errors.js';
 import type { Limits } from '../limits.js';
 import { registerBatchRoute } from './batch-route.js';
+import { BodyBudget } from './body-budget.js';
 import { registerClusterRoutes } from './cluster-routes.js';
 import type { RouteContext } from './context.js';
 import { InFlight } from './in-flight.js';
 import { registerKvRoutes } from './kv-routes.js';
 import { registerLegacyRoutes } from './legacy-routes.js';
-import { sendError } from './reply.js';
+import { ConnectionGate, defaultMaxConnections, openFileLimit } from './connection-gate.js';
+import { markHead, sendError } from './reply.js';
 import { drainingRouter } from './router.js';
 import { uws, type us_listen_socket } from './uws.js';
 
@@ -15,15 +17,18 @@ import { uws, type us_listen_socket } from './uws.js';
 const ROUTES: Record<string, string> = {
   '/kv/*': 'GET, HEAD, PUT, DELETE',
   '/kv/_mget': 'POST',
-  '/kv': 'GET, POST',
-  '/get/*': 'GET',
+  '/kv': 'GET, HEAD, POST',
+  '/get/*': 'GET, HEAD',
   '/put': 'POST',
-  '/snapshot': 'GET',
-  '/ping': 'GET',
-  '/cluster': 'GET',
-  '/cluster/locate/*': 'GET',
-  '/health': 'GET',
+  '/snapshot': 'GET, HEAD',
+  '/ping': 'GET, HEAD',
+  '/cluster': 'GET, HEAD',
+  '/cluster/locate/*': 'GET, HEAD',
+  '/health': 'GET, HEAD',
 };
+
+/** Default for {@link ServerOptions.maxBufferedBodyBytes}: 256 MiB. */
+export const DEFAULT_MAX_BUFFERED_BODY_BYTES = 256 * 1024 * 1024;
 
 /** Where and how the HTTP front end listens. */
 export interface ServerOptions {
@@ -33,6 +38,44 @@ export interface ServerOptions {
   host?: string;
   /** 0 picks a free port. Default 8080. */
   port?: number;
+  /**
+   * Client connections allowed at once; past it new connections are refused until some
+   * close. Default: `ulimit -n` less 256 (10000 where the limit cannot be read); at most that.
+   */
+  maxConnections?: number;
+  /**
+   * Request-body bytes all requests together may hold while bodies read whole (`_mget`,
+   * `/put`, `PUT /kv/{key}`) arrive; past it 503 BODY_BUDGET_EXCEEDED. At least the largest
+   * body or value allowed. Default 256 MiB.
+   */
+  maxBufferedBodyBytes?: number;
+  /** Where the server reports what it cannot tell a client. Default console.error. */
+  log?: (line: string) => void;
+}
+
+/** Checks the server's own options, naming the bad one in a RangeError. */
+export function checkServerOptions(options: ServerOptions): void {
+  const { limits, maxConnections, maxBufferedBodyBytes } = options;
+  if (maxConnections !== undefined) {
+    if (!Number.isSafeInteger(maxConnections) || maxConnections < 1) {
+      throw new RangeError(`maxConnections must be a positive integer, got ${maxConnections}`);
+    }
+    const ceiling = defaultMaxConnections();
+    if (openFileLimit() !== null && maxConnections > ceiling) {
+      throw new RangeError(
+        `maxConnections must stay below the open-file limit (ulimit -n ${openFileLimit()}, less 256 reserved): at most ${ceiling}, got ${maxConnections}`,
+      );
+    }
+  }
+  if (maxBufferedBodyBytes !== undefined) {
+    const largest = Math.max(limits.maxBodyBytes, limits.maxValueBytes);
+    if (!Number.isSafeInteger(maxBufferedBodyBytes) || maxBufferedBodyBytes < largest) {
+      // Below the largest body, one body of an allowed size could never be accepted.
+      throw new RangeError(
+        `maxBufferedBodyBytes must be an integer of at least maxBodyBytes and maxValueBytes (${largest}), got ${maxBufferedBodyBytes}`,
+      );
+    }
+  }
 }
 
 /** A listening front end. */
@@ -49,9 +92,12 @@ export interface Server {
 
 /** Starts the uWebSockets.js front end over a running cluster. */
 export function startServer(options: ServerOptions): Promise<Server> {
-  const { cluster, limits, host = '127.0.0.1', port = 8080 } = options;
-  const inFlight = new InFlight();
-  const ctx: RouteContext = { cluster, limits, inFlight };
+  const { cluster, limits, host = '127.0.0.1', port = 8080, log = console.error } = options;
+  checkServerOptions(options);
+  const inFlight = new InFlight(
+    new BodyBudget(options.maxBufferedBodyBytes ?? DEFAULT_MAX_BUFFERED_BODY_BYTES),
+  );
+  const ctx: RouteContext = { cluster, limits, inFlight, log };
   const app = uws.App();
 
   const router = drainingRouter(app, inFlight);
@@ -59,10 +105,12 @@ export function startServer(options: ServerOptions): Promise<Server> {
   registerBatchRoute(router, ctx);
   registerLegacyRoutes(router, ctx);
   registerClusterRoutes(router, ctx);
+  router.finish();
   // uWS prefers a method's own handler to `any` on the same pattern, so these catch only
   // the methods a route does not answer.
   for (const [pattern, allow] of Object.entries(ROUTES)) {
     app.any(pattern, (res, req) => {
+      if (req.getMethod() === 'head') markHead(res);
       const error = new MethodNotAllowedError(
         `${req.getCaseSensitiveMethod()} is not allowed here; use ${allow}`,
       );
@@ -70,7 +118,10 @@ export function startServer(options: ServerOptions): Promise<Server> {
       sendError(res, error, true);
     });
   }
-  app.any('/*', (res, req) => sendError(res, new NotFoundError(`no route for ${req.getUrl()}`), true));
+  app.any('/*', (res, req) => {
+    if (req.getMethod() === 'head') markHead(res);
+    sendError(res, new NotFoundError(`no route for ${req.getUrl()}`), true);
+  });
 
   return new Promise((resolve, reject) => {
     app.listen(host, port, (socket: us_listen_socket | false) => {
@@ -79,12 +130,34 @@ export function startServer(options: ServerOptions): Promise<Server> {
         return;
       }
       let closed: Promise<void> | null = null;
+      const realPort = uws.us_socket_local_port(socket);
+      let listening: us_listen_socket | null = socket;
+      const gate = new ConnectionGate({
+        max: options.maxConnections ?? defaultMaxConnections(),
+        log,
+        stopAccepting() {
+          if (listening) uws.us_listen_socket_close(listening);
+          listening = null;
+        },
+        // Must listen as the call above does, on the port it got.
+        startAccepting: () =>
+          new Promise((done) => {
+            if (closed) return done(false);
+            app.listen(host, realPort, (again: us_listen_socket | false) => {
+              if (again && closed) uws.us_listen_socket_close(again);
+              else if (again) listening = again;
+              done(again !== false && !closed);
+            });
+          }),
+      });
       resolve({
         host,
-        port: uws.us_socket_local_port(socket),
+        port: realPort,
         close(graceMs = 5000) {
           closed ??= (async () => {
-            uws.us_listen_socket_close(socket);
+            gate.stop();
+            if (listening) uws.us_listen_socket_close(listening);
+            listening = null;
             await inFlight.drain(graceMs);
           })();
           return closed;
