@@ -1,6 +1,6 @@
 import type { ThunderError } from '../errors.js';
 import type { InFlight } from './in-flight.js';
-import { endWith, errorBody, isHead, sendJson, statusLine, writeErrorHead } from './reply.js';
+import { endWith, endWithLength, errorBody, isHead, sendJson, statusLine, writeErrorHead } from './reply.js';
 import type { HttpResponse } from './uws.js';
 
 /**
@@ -87,13 +87,12 @@ export class Deferred {
     this.#answerWithBody(() => this.res.writeHeader('Content-Type', contentType), body);
   }
 
-  /** A bodiless answer reporting a length, for HEAD. */
-  head(status: number, length: number): void {
+  /** A bodiless answer with the headers a GET would get, for HEAD. */
+  head(status: number, length: number, contentType: string): void {
     if (this.over) return;
     this.#answer(() => {
-      this.res.writeStatus(statusLine(status));
-      if (length >= 0) this.res.endWithoutBody(length);
-      else this.res.endWithoutBody();
+      this.res.writeStatus(statusLine(status)).writeHeader('Content-Type', contentType);
+      endWithLength(this.res, length);
     });
   }
 
@@ -116,7 +115,7 @@ export class Deferred {
     res.cork(() => {
       writeHead();
       if (isHead(res)) {
-        res.endWithoutBody(Buffer.byteLength(body));
+        endWithLength(res, Buffer.byteLength(body));
         return;
       }
       const total = Buffer.byteLength(body);

@@ -42,7 +42,8 @@ class KeyRequest extends Deferred implements ReplySink {
         else this.bytes(bytesToBuffer(reply as string), 'application/octet-stream');
         break;
       case Op.Size:
-        this.head((reply as number) >= 0 ? 200 : 404, reply as number);
+        if ((reply as number) < 0) this.error(notFound(this.key));
+        else this.head(200, reply as number, 'application/octet-stream');
         break;
       case Op.Put:
         this.empty(204);

@@ -35,11 +35,23 @@ export function isHead(res: HttpResponse): boolean {
 }
 
 /**
+ * Ends a response with no body, reporting `length` bytes in Content-Length (for HEAD).
+ * uWS 20.30's `endWithoutBody(length)` writes the header but then waits for `length` body
+ * bytes that never come: the response stays pending, and the next request on the
+ * connection closes it. So the header is written here and the response ended as empty,
+ * which in this build cannot also close the connection (any second argument makes it wait
+ * again); a HEAD request has no body to skip, so it needs no close.
+ */
+export function endWithLength(res: HttpResponse, length: number): void {
+  res.writeHeader('Content-Length', String(length)).endWithoutBody();
+}
+
+/**
  * Ends a response with `body`, or, for HEAD, with its length and no body. Call it inside
  * the handler or inside `res.cork()`.
  */
 export function endWith(res: HttpResponse, body: string | Buffer, close = false): void {
-  if (isHead(res)) res.endWithoutBody(Buffer.byteLength(body), close);
+  if (isHead(res)) endWithLength(res, Buffer.byteLength(body));
   else res.end(body, close);
 }
 
