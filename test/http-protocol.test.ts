@@ -5,7 +5,7 @@ import { parseResponses, RawClient, rawOnce } from './raw-http.js';
 
 const GET = (path: string) => `GET ${path} HTTP/1.1\r\nHost: x\r\n\r\n`;
 
-describe('HTTP framing (RFC 9112 §6): request smuggling', () => {
+describe('HTTP framing (RFC 9112 §6): request smuggling', { timeout: 20_000 }, () => {
   let run: Running;
   before(async () => (run = await startRunning({ nodes: 2 })));
   after(() => run.stop());
@@ -72,7 +72,7 @@ describe('HTTP framing (RFC 9112 §6): request smuggling', () => {
   });
 });
 
-describe('HEAD', () => {
+describe('HEAD', { timeout: 20_000 }, () => {
   let run: Running;
   before(async () => {
     run = await startRunning({ nodes: 2 });
@@ -139,7 +139,7 @@ describe('HEAD', () => {
   });
 });
 
-describe('pipelining', () => {
+describe('pipelining', { timeout: 20_000 }, () => {
   let run: Running;
   before(async () => (run = await startRunning({ nodes: 2 })));
   after(() => run.stop());
@@ -177,7 +177,7 @@ describe('pipelining', () => {
   });
 });
 
-describe('request bodies', () => {
+describe('request bodies', { timeout: 20_000 }, () => {
   let run: Running;
   before(async () => (run = await startRunning({ nodes: 1, limits: { maxValueBytes: 4 * 1024 * 1024 } })));
   after(() => run.stop());

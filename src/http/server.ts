@@ -93,7 +93,11 @@ export interface Server {
 /** Starts the uWebSockets.js front end over a running cluster. */
 export function startServer(options: ServerOptions): Promise<Server> {
   const { cluster, limits, host = '127.0.0.1', port = 8080, log = console.error } = options;
-  checkServerOptions(options);
+  try {
+    checkServerOptions(options);
+  } catch (err) {
+    return Promise.reject(err as Error);
+  }
   const inFlight = new InFlight(
     new BodyBudget(options.maxBufferedBodyBytes ?? DEFAULT_MAX_BUFFERED_BODY_BYTES),
   );
@@ -132,36 +136,44 @@ export function startServer(options: ServerOptions): Promise<Server> {
       let closed: Promise<void> | null = null;
       const realPort = uws.us_socket_local_port(socket);
       let listening: us_listen_socket | null = socket;
-      const gate = new ConnectionGate({
-        max: options.maxConnections ?? defaultMaxConnections(),
-        log,
-        stopAccepting() {
-          if (listening) uws.us_listen_socket_close(listening);
-          listening = null;
-        },
-        // Must listen as the call above does, on the port it got.
-        startAccepting: () =>
-          new Promise((done) => {
-            if (closed) return done(false);
-            app.listen(host, realPort, (again: us_listen_socket | false) => {
-              if (again && closed) uws.us_listen_socket_close(again);
-              else if (again) listening = again;
-              done(again !== false && !closed);
-            });
-          }),
-      });
-      resolve({
-        host,
-        port: realPort,
-        close(graceMs = 5000) {
-          closed ??= (async () => {
-            gate.stop();
-            if (listening) uws.us_listen_socket_close(listening);
-            listening = null;
-            await inFlight.drain(graceMs);
-          })();
-          return closed;
-        },
+      const stopAccepting = () => {
+        if (listening) uws.us_listen_socket_close(listening);
+        listening = null;
+      };
+      // Must listen as the call above does, on the port it got.
+      const startAccepting = () =>
+        new Promise<boolean>((done) => {
+          if (closed) return done(false);
+          app.listen(host, realPort, (again: us_listen_socket | false) => {
+            if (again && closed) uws.us_listen_socket_close(again);
+            else if (again) listening = again;
+            done(again !== false && !closed);
+          });
+        });
+      // uSockets sets SO_REUSEADDR only when listening on a given port, and without it the
+      // port cannot be listened on again while connections accepted from it are open,
+      // which the connection gate needs. So a port picked by the kernel is taken again at once.
+      const ready = port === 0 ? (stopAccepting(), startAccepting()) : Promise.resolve(true);
+      void ready.then((ok) => {
+        if (!ok) return reject(new Error(`cannot listen on ${host}:${realPort} again`));
+        const gate = new ConnectionGate({
+          max: options.maxConnections ?? defaultMaxConnections(),
+          log,
+          stopAccepting,
+          startAccepting,
+        });
+        resolve({
+          host,
+          port: realPort,
+          close(graceMs = 5000) {
+            closed ??= (async () => {
+              gate.stop();
+              stopAccepting();
+              await inFlight.drain(graceMs);
+            })();
+            return closed;
+          },
+        });
       });
     });
   });
