@@ -5,7 +5,7 @@
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { Cluster } from './cluster.js';
-import { startServer } from './http/server.js';
+import { DEFAULT_MAX_BUFFERED_BODY_BYTES, startServer } from './http/server.js';
 import { uwsIsNative } from './http/uws.js';
 import { checkLimits, DEFAULT_LIMITS } from './limits.js';
 import { loadFileOverHttp } from './load/http-load.js';
@@ -22,6 +22,8 @@ interface ClusterArgs {
   maxValueBytes: number;
   maxBodyBytes: number;
   graceMs: number;
+  maxConnections?: number;
+  maxBufferedBodyBytes: number;
 }
 
 /** `thunderdb cluster`: start the nodes, load a file if asked, serve until a signal. */
@@ -52,7 +54,14 @@ async function runCluster(args: ClusterArgs): Promise<void> {
       throw err;
     }
   }
-  const server = await startServer({ cluster, limits, host: args.host, port: args.port });
+  const server = await startServer({
+    cluster,
+    limits,
+    host: args.host,
+    port: args.port,
+    maxConnections: args.maxConnections,
+    maxBufferedBodyBytes: args.maxBufferedBodyBytes,
+  });
   const flavour = uwsIsNative ? 'native uWebSockets.js' : 'uWebSockets.js FALLBACK (slow)';
   console.log(
     `ThunderDB listening on http://${server.host}:${server.port} with ${args.nodes} node${args.nodes === 1 ? '' : 's'} (${flavour}); press Ctrl-C to stop`,
@@ -131,6 +140,16 @@ export async function main(argv: string[]): Promise<void> {
             type: 'number',
             default: 5000,
             describe: 'On SIGINT/SIGTERM, how long to let requests finish',
+          })
+          .option('max-connections', {
+            type: 'number',
+            describe:
+              'Client connections at once; more are refused until some close (default: ulimit -n less 256)',
+          })
+          .option('max-buffered-body-bytes', {
+            type: 'number',
+            default: DEFAULT_MAX_BUFFERED_BODY_BYTES,
+            describe: 'Request-body bytes all connections together may hold while bodies read whole arrive',
           }),
       (args) => runCluster(args as unknown as ClusterArgs),
     )
