@@ -6,6 +6,7 @@ import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { httpUrl } from './address.js';
 import { Cluster } from './cluster.js';
+import { DEFAULT_MAX_BUFFERED_BODY_BYTES } from './http/body-budget.js';
 import { isLoopback } from './http/request-guard.js';
 import { checkLimits, DEFAULT_LIMITS } from './limits.js';
 import { loadFileOverHttp } from './load/http-load.js';
@@ -28,6 +29,8 @@ interface ClusterArgs {
   graceMs: number;
   allowHost: string[];
   allowOrigin: string[];
+  maxConnections?: number;
+  maxBufferedBodyBytes: number;
 }
 
 /** A repeatable option's values, each also split at commas. */
@@ -82,6 +85,8 @@ async function runCluster(args: ClusterArgs): Promise<void> {
     port: args.port,
     allowHosts: splitList(args.allowHost),
     allowOrigins: splitList(args.allowOrigin),
+    maxConnections: args.maxConnections,
+    maxBufferedBodyBytes: args.maxBufferedBodyBytes,
   });
   if (!isLoopback(args.host)) {
     console.warn(
@@ -205,6 +210,16 @@ export async function main(argv: string[]): Promise<void> {
             default: [],
             describe:
               "Browser origins (http://host:port) whose requests are accepted besides the server's own (repeatable, or comma-separated; * for any)",
+          })
+          .option('max-connections', {
+            type: 'number',
+            describe:
+              'Client connections at once; more are refused until some close (default: ulimit -n less 256)',
+          })
+          .option('max-buffered-body-bytes', {
+            type: 'number',
+            default: DEFAULT_MAX_BUFFERED_BODY_BYTES,
+            describe: 'Request-body bytes all connections together may hold while bodies read whole arrive',
           }),
       (args) => runCluster(args as unknown as ClusterArgs),
     )

@@ -62,6 +62,16 @@ export class ForbiddenOriginError extends kind(
   403,
   'cross-origin requests are not allowed',
 ) {}
+export class UnsupportedTransferEncodingError extends kind(
+  'UNSUPPORTED_TRANSFER_ENCODING',
+  501,
+  'only Transfer-Encoding: chunked is supported',
+) {}
+export class BodyBudgetExceededError extends kind(
+  'BODY_BUDGET_EXCEEDED',
+  503,
+  'the server holds too many request bodies; retry later',
+) {}
 
 /** Every catalogue class, keyed by code. */
 export const catalogue = {
@@ -84,6 +94,8 @@ export const catalogue = {
   NOT_IMPLEMENTED: NotImplementedError,
   FORBIDDEN_HOST: ForbiddenHostError,
   FORBIDDEN_ORIGIN: ForbiddenOriginError,
+  UNSUPPORTED_TRANSFER_ENCODING: UnsupportedTransferEncodingError,
+  BODY_BUDGET_EXCEEDED: BodyBudgetExceededError,
 } as const;
 
 /** An error as data, to cross a MessagePort (which keeps no classes). */

@@ -3,6 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { describe, test } from 'node:test';
 import {
   BadRequestError,
+  BodyBudgetExceededError,
   BodyTooLargeError,
   catalogue,
   InternalError,
@@ -19,6 +20,7 @@ import {
   toThunderError,
   TooManyKeysError,
   UnsupportedMediaTypeError,
+  UnsupportedTransferEncodingError,
   ValueTooLargeError,
   UnknownParameterError,
   NotImplementedError,
@@ -47,6 +49,8 @@ describe('error catalogue', () => {
     [NotImplementedError, 'NOT_IMPLEMENTED', 501],
     [ForbiddenHostError, 'FORBIDDEN_HOST', 403],
     [ForbiddenOriginError, 'FORBIDDEN_ORIGIN', 403],
+    [UnsupportedTransferEncodingError, 'UNSUPPORTED_TRANSFER_ENCODING', 501],
+    [BodyBudgetExceededError, 'BODY_BUDGET_EXCEEDED', 503],
   ];
 
   test('every code in the catalogue has a row here', () => {

@@ -1,10 +1,11 @@
 import type { ReplySink } from '../batcher.js';
 import { pairParserFor } from '../batch/formats.js';
 import { RejectionLog, type PairParser, type PairSink, type Rejection } from '../batch/pairs.js';
-import { ThunderError, toThunderError } from '../errors.js';
+import { ShuttingDownError, ThunderError, toThunderError } from '../errors.js';
 import { Op } from '../protocol.js';
 import type { RouteContext } from './context.js';
 import { Deferred } from './deferred.js';
+import type { Stoppable } from './in-flight.js';
 import { oneOf, parseQuery } from './params.js';
 import { sendError } from './reply.js';
 import type { Router } from './router.js';
@@ -24,7 +25,7 @@ const LOW_WATER = 8_192;
  * error, with `written` saying how many pairs before it were stored. With `?invalid=skip`
  * bad pairs are counted, the first few listed, and the rest of the batch goes on.
  */
-class BatchWrite extends Deferred implements ReplySink, PairSink {
+class BatchWrite extends Deferred implements ReplySink, PairSink, Stoppable {
   readonly #ctx: RouteContext;
   readonly #skip: boolean;
   #parser: PairParser | null = null;
@@ -34,11 +35,28 @@ class BatchWrite extends Deferred implements ReplySink, PairSink {
   #failure: ThunderError | null = null;
   #ended = false;
   #paused = false;
+  /** The connection closed before the answer: no client left to tell what was written. */
+  #cutOff = false;
 
   constructor(res: HttpResponse, ctx: RouteContext, skip: boolean) {
     super(res, ctx.inFlight);
     this.#ctx = ctx;
     this.#skip = skip;
+    ctx.inFlight.stoppable(this);
+    this.whenOver(() => ctx.inFlight.settled(this));
+  }
+
+  /** A shutdown's grace period is over: read no more, answer with what is written. */
+  stop(): void {
+    this.#failure ??= new ShuttingDownError(
+      'the server is shutting down; the rest of the batch was not read',
+    );
+    this.#maybeAnswer();
+  }
+
+  protected override onAbort(): void {
+    this.#cutOff = true;
+    this.#maybeAnswer();
   }
 
   start(contentType: string): void {
@@ -97,7 +115,18 @@ class BatchWrite extends Deferred implements ReplySink, PairSink {
   }
 
   #maybeAnswer(): void {
-    if (this.over || this.#acked < this.#sent) return;
+    if (this.#acked < this.#sent) return;
+    if (this.#cutOff) {
+      // uWS closes an upload slower than 16 KiB/s after 10 s, with no way to answer; the
+      // client may also just have gone. Either way the pairs before the cut are stored,
+      // so the operator at least learns how many.
+      this.#cutOff = false;
+      this.#ctx.log(
+        `POST /kv: the connection closed before the batch ended (client gone, or an upload slower than 16 KiB/s for 10 s); ${this.#acked} pairs were written, the rest was not read`,
+      );
+      return;
+    }
+    if (this.over) return;
     if (this.#failure) {
       // The rest of the body is unread: close so it is never parsed as a request.
       this.error(this.#failure, true, { written: this.#acked });

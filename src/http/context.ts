@@ -10,4 +10,6 @@ export interface RouteContext {
   inFlight: InFlight;
   /** Admits `_mget`, `/snapshot` and listings up to `limits.maxHeavyRequests` at once. */
   heavy: HeavyGate;
+  /** Where the server reports what no client can be told (e.g. a batch cut off mid-body). */
+  log: (line: string) => void;
 }

@@ -1,83 +1,147 @@
 import type { ThunderError } from '../errors.js';
 import type { InFlight } from './in-flight.js';
-import { sendError, sendJson, statusLine } from './reply.js';
+import { endWith, endWithLength, errorBody, isHead, sendJson, statusLine, writeErrorHead } from './reply.js';
 import type { HttpResponse } from './uws.js';
 
 /**
  * A request that answers after its handler returned. Registers `onAborted` first, as uWS
  * requires, and from then on never touches a response the client has abandoned; every
  * later write is corked.
+ *
+ * It counts as in flight (so a shutdown waits for it) until its answer's bytes have left
+ * for the kernel, not merely until the answer was handed to uWS: a client still reading a
+ * large answer is not cut off by a shutdown within its grace period.
  */
 export class Deferred {
   readonly res: HttpResponse;
+  /** The client went away (or uWS dropped the connection). */
   aborted = false;
+  /** An answer was given; it may still be draining to a slow reader. */
   done = false;
-  readonly #inFlight: InFlight;
+  #counted = true;
+  #onOver: (() => void) | null = null;
+  /** The server's request bookkeeping (in-flight count, body budget). */
+  readonly inFlight: InFlight;
 
   constructor(res: HttpResponse, inFlight: InFlight) {
     this.res = res;
-    this.#inFlight = inFlight;
+    this.inFlight = inFlight;
     inFlight.begin();
     res.onAborted(() => {
       this.aborted = true;
-      this.onAbort();
-      this.#finish();
+      if (!this.done) this.onAbort();
+      this.#release();
+      this.#uncount();
     });
   }
 
-  /** Hook for subclasses that hold resources while the request lives. */
+  /** Hook for subclasses: the client left before the answer was given. */
   protected onAbort(): void {}
 
-  /** True once the response is written or the client is gone: nothing more to do. */
+  /** True once the answer is given or the client is gone: nothing more to do. */
   get over(): boolean {
     return this.done || this.aborted;
   }
 
+  /** Runs `release` once, when the answer is given or the client leaves (whichever first). */
+  whenOver(release: () => void): void {
+    if (this.over) release();
+    else this.#onOver = release;
+  }
+
   json(status: number, json: string, close = false): void {
     if (this.over) return;
-    this.res.cork(() => sendJson(this.res, status, json, close));
-    this.#finish();
+    if (close) this.#answer(() => sendJson(this.res, status, json, true));
+    else
+      this.#answerWithBody(
+        () => this.res.writeStatus(statusLine(status)).writeHeader('Content-Type', 'application/json'),
+        json,
+      );
   }
 
   /** An error answer; `extra` fields are merged into this answer's body only. */
   error(error: ThunderError, close = false, extra?: Record<string, unknown>): void {
     if (this.over) return;
-    this.res.cork(() => sendError(this.res, error, close, extra));
-    this.#finish();
+    const body = errorBody(error, extra);
+    if (close) {
+      this.#answer(() => {
+        writeErrorHead(this.res, error);
+        endWith(this.res, body, true);
+      });
+    } else this.#answerWithBody(() => writeErrorHead(this.res, error), body);
   }
 
   /** An empty response with a status. A 204 carries no Content-Length, as RFC 9110 asks. */
   empty(status: number): void {
     if (this.over) return;
-    this.res.cork(() => {
+    this.#answer(() => {
       this.res.writeStatus(statusLine(status));
       if (status === 204) this.res.endWithoutBody();
       else this.res.end();
     });
-    this.#finish();
   }
 
   /** A byte-string body, e.g. a value. */
   bytes(body: Buffer, contentType: string): void {
     if (this.over) return;
-    this.res.cork(() => this.res.writeHeader('Content-Type', contentType).end(body));
-    this.#finish();
+    this.#answerWithBody(() => this.res.writeHeader('Content-Type', contentType), body);
   }
 
-  /** A bodiless answer reporting a length, for HEAD. */
-  head(status: number, length: number): void {
+  /** A bodiless answer with the headers a GET would get, for HEAD. */
+  head(status: number, length: number, contentType: string): void {
     if (this.over) return;
-    this.res.cork(() => {
-      this.res.writeStatus(statusLine(status));
-      if (length >= 0) this.res.endWithoutBody(length);
-      else this.res.endWithoutBody();
+    this.#answer(() => {
+      this.res.writeStatus(statusLine(status)).writeHeader('Content-Type', contentType);
+      endWithLength(this.res, length);
     });
-    this.#finish();
   }
 
-  #finish(): void {
-    if (this.done) return;
+  /** Writes a whole answer at once (small, or closing the connection behind it). */
+  #answer(write: () => void): void {
+    this.res.cork(write);
     this.done = true;
-    this.#inFlight.end();
+    this.#release();
+    this.#uncount();
+  }
+
+  /**
+   * Writes the head, then the body with `tryEnd`, which sends what the socket takes now
+   * and leaves the rest to `onWritable`: the request stays in flight until the last byte
+   * is out, and uWS never holds a second copy of a large body.
+   */
+  #answerWithBody(writeHead: () => void, body: string | Buffer): void {
+    const res = this.res;
+    let sent = true;
+    res.cork(() => {
+      writeHead();
+      if (isHead(res)) {
+        endWithLength(res, Buffer.byteLength(body));
+        return;
+      }
+      const total = Buffer.byteLength(body);
+      if (res.tryEnd(body, total)[0]) return;
+      sent = false;
+      const bytes = typeof body === 'string' ? Buffer.from(body) : body;
+      res.onWritable((offset) => {
+        const [ok, finished] = res.tryEnd(bytes.subarray(offset), total);
+        if (finished) this.#uncount();
+        return ok;
+      });
+    });
+    this.done = true;
+    this.#release();
+    if (sent) this.#uncount();
+  }
+
+  #release(): void {
+    const release = this.#onOver;
+    this.#onOver = null;
+    release?.();
+  }
+
+  #uncount(): void {
+    if (!this.#counted) return;
+    this.#counted = false;
+    this.inFlight.end();
   }
 }

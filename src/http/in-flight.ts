@@ -1,11 +1,30 @@
+import { BodyBudget } from './body-budget.js';
+
+/** How long requests stopped at the end of the grace period get to send their answer. */
+const STOP_MS = 1000;
+
+/** A request that can be ended early with an answer of its own, e.g. a batch still streaming. */
+export interface Stoppable {
+  /** Stop taking input and answer (with what was done so far) as soon as possible. */
+  stop(): void;
+}
+
 /**
  * Counts requests that answer later, so a shutdown can stop listening and still finish
- * them. Also refuses new work once draining has begun.
+ * them, and holds the budget for the request bodies they buffer. Also refuses new work
+ * once draining has begun.
  */
 export class InFlight {
+  /** What request bodies read whole may hold, all requests together. */
+  readonly bodies: BodyBudget;
   #count = 0;
   #draining = false;
   #onIdle: (() => void) | null = null;
+  readonly #stoppable = new Set<Stoppable>();
+
+  constructor(bodies: BodyBudget = new BodyBudget(Infinity)) {
+    this.bodies = bodies;
+  }
 
   get count(): number {
     return this.#count;
@@ -23,15 +42,42 @@ export class InFlight {
     if (--this.#count === 0 && this.#onIdle) this.#onIdle();
   }
 
-  /** Resolves when nothing is in flight, or after `timeoutMs` at the latest. */
-  drain(timeoutMs: number): Promise<void> {
+  /** Registers a request that {@link drain} may stop when the grace period ends. */
+  stoppable(request: Stoppable): void {
+    this.#stoppable.add(request);
+  }
+
+  /** Unregisters it (it answered, or its client left). */
+  settled(request: Stoppable): void {
+    this.#stoppable.delete(request);
+  }
+
+  /**
+   * Resolves when nothing is in flight, or after `timeoutMs` at the latest. Requests still
+   * running then that can answer early (a batch still streaming) are stopped and get up to
+   * another second to send their answer, so their client learns what was written rather
+   * than seeing the connection reset.
+   */
+  async drain(timeoutMs: number): Promise<void> {
     this.#draining = true;
-    if (this.#count === 0) return Promise.resolve();
+    if (await this.#idleWithin(timeoutMs)) return;
+    if (this.#stoppable.size === 0) return;
+    for (const request of [...this.#stoppable]) request.stop();
+    await this.#idleWithin(STOP_MS);
+  }
+
+  /** True once nothing is in flight, false if `ms` pass first. */
+  #idleWithin(ms: number): Promise<boolean> {
+    if (this.#count === 0) return Promise.resolve(true);
     return new Promise((resolve) => {
-      const timer = setTimeout(resolve, timeoutMs);
+      const timer = setTimeout(() => {
+        this.#onIdle = null;
+        resolve(false);
+      }, ms);
       this.#onIdle = () => {
         clearTimeout(timer);
-        resolve();
+        this.#onIdle = null;
+        resolve(true);
       };
     });
   }

@@ -42,8 +42,8 @@ class KeyRequest extends Deferred implements ReplySink {
         else this.bytes(reply as Buffer, 'application/octet-stream');
         break;
       case Op.Size:
-        if (reply === null) this.head(404, -1);
-        else this.head(200, reply as number);
+        if (reply === null) this.error(notFound(this.key));
+        else this.head(200, reply as number, 'application/octet-stream');
         break;
       case Op.Put:
         this.empty(204);

@@ -6,7 +6,7 @@ import type { Result } from '../wire.js';
 import { contentLength, readBody } from './body.js';
 import type { RouteContext } from './context.js';
 import { Deferred } from './deferred.js';
-import { sendError, sendJson } from './reply.js';
+import { isHead, sendError, sendJson, statusLine } from './reply.js';
 import { streamSnapshot } from './snapshot-stream.js';
 import { StreamedAnswer } from './stream.js';
 import { parseOnePair } from './json-bodies.js';
@@ -90,6 +90,12 @@ export function registerLegacyRoutes(app: Router, ctx: RouteContext): void {
       node = snapshotNode(req.getQuery(), cluster.size);
     } catch (err) {
       return sendError(res, toThunderError(err));
+    }
+    if (isHead(res)) {
+      // GET's status and type; its length is unknown until the walk is done, and a HEAD
+      // that walked every node to count it would cost what the GET costs.
+      res.writeStatus(statusLine(200)).writeHeader('Content-Type', 'application/json').endWithoutBody();
+      return;
     }
     const busy = ctx.heavy.enter();
     if (busy) return sendError(res, busy);

@@ -52,7 +52,7 @@ export async function answerMultiGet(
       }
       start = end;
     }
-    answer.end(piece + '}}');
+    await answer.end(piece + '}}');
   } catch (err) {
     answer.error(toThunderError(err));
   }

@@ -20,13 +20,62 @@ export function statusLine(status: number): string {
   return STATUS_LINES[status] ?? `${status} Unknown`;
 }
 
+// uWS does not know a HEAD request from a GET when writing: a body given to `end()` is sent,
+// and a kept-alive client then reads it as the start of the next answer. The router marks
+// every HEAD request's response, and every writer here asks.
+const HEAD = 'thunderHead';
+
+/** Marks a response as answering HEAD: its headers are sent, never its body. */
+export function markHead(res: HttpResponse): void {
+  res[HEAD] = true;
+}
+
+/** True when the response answers a HEAD request (see {@link markHead}). */
+export function isHead(res: HttpResponse): boolean {
+  return res[HEAD] === true;
+}
+
+/**
+ * Ends a response with no body, reporting `length` bytes in Content-Length (for HEAD).
+ * uWS 20.30's `endWithoutBody(length)` writes the header but then waits for `length` body
+ * bytes that never come: the response stays pending, and the next request on the
+ * connection closes it. So the header is written here and the response ended as empty,
+ * which in this build cannot also close the connection (any second argument makes it wait
+ * again); a HEAD request has no body to skip, so it needs no close.
+ */
+export function endWithLength(res: HttpResponse, length: number): void {
+  res.writeHeader('Content-Length', String(length)).endWithoutBody();
+}
+
+/**
+ * Ends a response with `body`, or, for HEAD, with its length and no body. Call it inside
+ * the handler or inside `res.cork()`.
+ */
+export function endWith(res: HttpResponse, body: string | Buffer, close = false): void {
+  if (isHead(res)) endWithLength(res, Buffer.byteLength(body));
+  else res.end(body, close);
+}
+
 /**
  * Writes a whole JSON response. Call it inside the handler or inside `res.cork()`.
  * `close` ends the connection too: used when the request body was not read, so its
  * remaining bytes are never parsed as a next request.
  */
 export function sendJson(res: HttpResponse, status: number, json: string, close = false): void {
-  res.writeStatus(statusLine(status)).writeHeader('Content-Type', 'application/json').end(json, close);
+  endWith(res.writeStatus(statusLine(status)).writeHeader('Content-Type', 'application/json'), json, close);
+}
+
+/** Writes an error's status line and headers, without ending the response. */
+export function writeErrorHead(res: HttpResponse, error: ThunderError): void {
+  res.writeStatus(statusLine(error.status));
+  if (error.status === 405) res.writeHeader('Allow', String(error.details.allow));
+  if (error.retryAfterSeconds !== undefined) res.writeHeader('Retry-After', String(error.retryAfterSeconds));
+  res.writeHeader('Content-Type', 'application/json');
+}
+
+/** An error's JSON body; `extra` fields belong to this answer only. */
+export function errorBody(error: ThunderError, extra?: Record<string, unknown>): string {
+  return JSON.stringify(extra ? { error: { ...error.toJSON().error, ...extra } } : error.toJSON());
 }
 
 /**
@@ -40,10 +89,6 @@ export function sendError(
   close = false,
   extra?: Record<string, unknown>,
 ): void {
-  if (error.status === 405)
-    res.writeStatus(statusLine(405)).writeHeader('Allow', String(error.details.allow));
-  else res.writeStatus(statusLine(error.status));
-  if (error.retryAfterSeconds !== undefined) res.writeHeader('Retry-After', String(error.retryAfterSeconds));
-  const body = extra ? { error: { ...error.toJSON().error, ...extra } } : error.toJSON();
-  res.writeHeader('Content-Type', 'application/json').end(JSON.stringify(body), close);
+  writeErrorHead(res, error);
+  endWith(res, errorBody(error, extra), close);
 }

@@ -1,6 +1,8 @@
-import { ShuttingDownError } from '../errors.js';
+import { ShuttingDownError, type ThunderError } from '../errors.js';
+import { Deferred } from './deferred.js';
+import { framingError } from './framing.js';
 import type { InFlight } from './in-flight.js';
-import { sendError } from './reply.js';
+import { markHead, sendError } from './reply.js';
 import type { RequestGuard } from './request-guard.js';
 import type { HttpRequest, HttpResponse, TemplatedApp } from './uws.js';
 
@@ -24,30 +26,76 @@ export interface Router {
   del: Register;
 }
 
+/** A Router that also registers, once every route is in, what the routes imply. */
+export interface DrainingRouter extends Router {
+  /**
+   * Registers HEAD for every GET route that has no HEAD handler of its own: the GET
+   * handler runs on a response marked HEAD, so it sends the same headers and no body
+   * (RFC 9110 §9.3.2; load balancers probe `HEAD /health`).
+   */
+  finish(): void;
+}
+
 /**
- * A Router over a uWS app whose every handler first refuses new work once a shutdown has
- * begun (503 SHUTTING_DOWN), then what `requests` refuses (foreign origins and hosts,
- * unsupported headers and parameters), so no route can forget to.
+/**
+ * A Router over a uWS app whose every handler first refuses, so no route can forget to:
+ * a request whose body framing could smuggle a second request (see framingError), new work
+ * once a shutdown has begun (503 SHUTTING_DOWN), then what `requests` refuses (foreign
+ * origins and hosts, unsupported headers and parameters). HEAD handlers get a response
+ * marked HEAD, so no answer to HEAD, error or not, carries a body.
  */
-export function drainingRouter(app: TemplatedApp, inFlight: InFlight, requests: RequestGuard): Router {
+export function drainingRouter(
+  app: TemplatedApp,
+  inFlight: InFlight,
+  requests: RequestGuard,
+): DrainingRouter {
   const guard =
-    (handler: Handler, params: readonly string[]): Handler =>
+    (handler: Handler, params: readonly string[], head = false): Handler =>
     (res, req) => {
+      if (head) markHead(res);
+      const framing = framingError(req);
+      if (framing) return refuseAfterParsing(res, framing);
       // The body, if any, is unread: close so it is never parsed as a request.
       if (inFlight.draining) return sendError(res, new ShuttingDownError(), true);
       const refused = requests.check(req, params);
       if (refused) sendError(res, refused, true);
       else handler(res, req);
     };
+  /**
+   * A request framed two ways may hide a second request behind it, in the same packet. An
+   * answer given inside the handler does not stop uWS from parsing and running that one
+   * (it even drops the `Connection: close`), and nothing in JavaScript can stop its parse
+   * loop but closing the socket, which loses the answer. So the refusal waits until the
+   * packet is parsed (setImmediate): if a request follows, uWS finds this one pending and
+   * closes the connection without running it; if none does, the 400/501 goes out and the
+   * connection closes behind it.
+   */
+  const refuseAfterParsing = (res: HttpResponse, error: ThunderError) => {
+    const refusal = new Deferred(res, inFlight);
+    setImmediate(() => refusal.error(error, true));
+  };
+  const gets = new Map<string, [Handler, readonly string[]]>();
+  const heads = new Set<string>();
   const register =
-    (method: (pattern: string, handler: Handler) => unknown): Register =>
+    (method: (pattern: string, handler: Handler, params: readonly string[]) => void): Register =>
     (pattern: string, a: Handler | readonly string[], b?: Handler) =>
-      void (typeof a === 'function' ? method(pattern, guard(a, [])) : method(pattern, guard(b!, a)));
+      typeof a === 'function' ? method(pattern, a, []) : method(pattern, b!, a);
   return {
-    get: register((p, h) => app.get(p, h)),
-    head: register((p, h) => app.head(p, h)),
-    put: register((p, h) => app.put(p, h)),
-    post: register((p, h) => app.post(p, h)),
-    del: register((p, h) => app.del(p, h)),
+    get: register((pattern, handler, params) => {
+      gets.set(pattern, [handler, params]);
+      app.get(pattern, guard(handler, params));
+    }),
+    head: register((pattern, handler, params) => {
+      heads.add(pattern);
+      app.head(pattern, guard(handler, params, true));
+    }),
+    put: register((pattern, handler, params) => void app.put(pattern, guard(handler, params))),
+    post: register((pattern, handler, params) => void app.post(pattern, guard(handler, params))),
+    del: register((pattern, handler, params) => void app.del(pattern, guard(handler, params))),
+    finish: () => {
+      for (const [pattern, [handler, params]] of gets) {
+        if (!heads.has(pattern)) app.head(pattern, guard(handler, params, true));
+      }
+    },
   };
 }

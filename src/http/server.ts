@@ -2,13 +2,15 @@ import type { Cluster } from '../cluster.js';
 import { MethodNotAllowedError, NotFoundError } from '../errors.js';
 import type { Limits } from '../limits.js';
 import { registerBatchRoute } from './batch-route.js';
+import { BodyBudget, DEFAULT_MAX_BUFFERED_BODY_BYTES } from './body-budget.js';
 import { registerClusterRoutes } from './cluster-routes.js';
 import type { RouteContext } from './context.js';
 import { HeavyGate } from './heavy-gate.js';
 import { InFlight } from './in-flight.js';
 import { registerKvRoutes } from './kv-routes.js';
 import { registerLegacyRoutes } from './legacy-routes.js';
-import { sendError } from './reply.js';
+import { ConnectionGate, defaultMaxConnections, openFileLimit } from './connection-gate.js';
+import { markHead, sendError } from './reply.js';
 import { RequestGuard } from './request-guard.js';
 import { drainingRouter } from './router.js';
 import { listenError, listenExclusive, uws, type us_listen_socket } from './uws.js';
@@ -17,14 +19,14 @@ import { listenError, listenExclusive, uws, type us_listen_socket } from './uws.
 const ROUTES: Record<string, string> = {
   '/kv/*': 'GET, HEAD, PUT, DELETE',
   '/kv/_mget': 'GET, HEAD, PUT, DELETE, POST',
-  '/kv': 'GET, POST',
-  '/get/*': 'GET',
+  '/kv': 'GET, HEAD, POST',
+  '/get/*': 'GET, HEAD',
   '/put': 'POST',
-  '/snapshot': 'GET',
-  '/ping': 'GET',
-  '/cluster': 'GET',
-  '/cluster/locate/*': 'GET',
-  '/health': 'GET',
+  '/snapshot': 'GET, HEAD',
+  '/ping': 'GET, HEAD',
+  '/cluster': 'GET, HEAD',
+  '/cluster/locate/*': 'GET, HEAD',
+  '/health': 'GET, HEAD',
 };
 
 /** Where and how the HTTP front end listens. */
@@ -39,6 +41,44 @@ export interface ServerOptions {
   allowHosts?: readonly string[];
   /** Origins accepted besides the server's own (see RequestGuard). Default none. */
   allowOrigins?: readonly string[];
+  /**
+   * Client connections allowed at once; past it new connections are refused until some
+   * close. Default: `ulimit -n` less 256 (10000 where the limit cannot be read); at most that.
+   */
+  maxConnections?: number;
+  /**
+   * Request-body bytes all requests together may hold while bodies read whole (`_mget`,
+   * `/put`, `PUT /kv/{key}`) arrive; past it 503 BODY_BUDGET_EXCEEDED. At least the largest
+   * body or value allowed. Default 256 MiB.
+   */
+  maxBufferedBodyBytes?: number;
+  /** Where the server reports what it cannot tell a client. Default console.error. */
+  log?: (line: string) => void;
+}
+
+/** Checks the server's own options, naming the bad one in a RangeError. */
+export function checkServerOptions(options: ServerOptions): void {
+  const { limits, maxConnections, maxBufferedBodyBytes } = options;
+  if (maxConnections !== undefined) {
+    if (!Number.isSafeInteger(maxConnections) || maxConnections < 1) {
+      throw new RangeError(`maxConnections must be a positive integer, got ${maxConnections}`);
+    }
+    const ceiling = defaultMaxConnections();
+    if (openFileLimit() !== null && maxConnections > ceiling) {
+      throw new RangeError(
+        `maxConnections must stay below the open-file limit (ulimit -n ${openFileLimit()}, less 256 reserved): at most ${ceiling}, got ${maxConnections}`,
+      );
+    }
+  }
+  if (maxBufferedBodyBytes !== undefined) {
+    const largest = Math.max(limits.maxBodyBytes, limits.maxValueBytes);
+    if (!Number.isSafeInteger(maxBufferedBodyBytes) || maxBufferedBodyBytes < largest) {
+      // Below the largest body, one body of an allowed size could never be accepted.
+      throw new RangeError(
+        `maxBufferedBodyBytes must be an integer of at least maxBodyBytes and maxValueBytes (${largest}), got ${maxBufferedBodyBytes}`,
+      );
+    }
+  }
 }
 
 /** A listening front end. */
@@ -55,9 +95,16 @@ export interface Server {
 
 /** Starts the uWebSockets.js front end over a running cluster. */
 export function startServer(options: ServerOptions): Promise<Server> {
-  const { cluster, limits, host = '127.0.0.1', port = 8080 } = options;
-  const inFlight = new InFlight();
-  const ctx: RouteContext = { cluster, limits, inFlight, heavy: new HeavyGate(limits.maxHeavyRequests) };
+  const { cluster, limits, host = '127.0.0.1', port = 8080, log = console.error } = options;
+  try {
+    checkServerOptions(options);
+  } catch (err) {
+    return Promise.reject(err as Error);
+  }
+  const inFlight = new InFlight(
+    new BodyBudget(options.maxBufferedBodyBytes ?? DEFAULT_MAX_BUFFERED_BODY_BYTES),
+  );
+  const ctx: RouteContext = { cluster, limits, inFlight, log, heavy: new HeavyGate(limits.maxHeavyRequests) };
   const app = uws.App();
 
   const { allowHosts, allowOrigins } = options;
@@ -67,10 +114,12 @@ export function startServer(options: ServerOptions): Promise<Server> {
   registerBatchRoute(router, ctx);
   registerLegacyRoutes(router, ctx);
   registerClusterRoutes(router, ctx);
+  router.finish();
   // uWS prefers a method's own handler to `any` on the same pattern, so these catch only
   // the methods a route does not answer.
   for (const [pattern, allow] of Object.entries(ROUTES)) {
     app.any(pattern, (res, req) => {
+      if (req.getMethod() === 'head') markHead(res);
       const error = new MethodNotAllowedError(
         `${req.getCaseSensitiveMethod()} is not allowed here; use ${allow}`,
       );
@@ -78,7 +127,10 @@ export function startServer(options: ServerOptions): Promise<Server> {
       sendError(res, error, true);
     });
   }
-  app.any('/*', (res, req) => sendError(res, new NotFoundError(`no route for ${req.getUrl()}`), true));
+  app.any('/*', (res, req) => {
+    if (req.getMethod() === 'head') markHead(res);
+    sendError(res, new NotFoundError(`no route for ${req.getUrl()}`), true);
+  });
 
   return new Promise((resolve, reject) => {
     // Exclusive: a taken port must fail here, not be shared with the other server.
@@ -88,16 +140,46 @@ export function startServer(options: ServerOptions): Promise<Server> {
         return;
       }
       let closed: Promise<void> | null = null;
-      resolve({
-        host,
-        port: uws.us_socket_local_port(socket),
-        close(graceMs = 5000) {
-          closed ??= (async () => {
-            uws.us_listen_socket_close(socket);
-            await inFlight.drain(graceMs);
-          })();
-          return closed;
-        },
+      const realPort = uws.us_socket_local_port(socket);
+      let listening: us_listen_socket | null = socket;
+      const stopAccepting = () => {
+        if (listening) uws.us_listen_socket_close(listening);
+        listening = null;
+      };
+      // Must listen as the call above does, on the port it got.
+      const startAccepting = () =>
+        new Promise<boolean>((done) => {
+          if (closed) return done(false);
+          app.listen(host, realPort, (again: us_listen_socket | false) => {
+            if (again && closed) uws.us_listen_socket_close(again);
+            else if (again) listening = again;
+            done(again !== false && !closed);
+          });
+        });
+      // uSockets sets SO_REUSEADDR only when listening on a given port, and without it the
+      // port cannot be listened on again while connections accepted from it are open,
+      // which the connection gate needs. So a port picked by the kernel is taken again at once.
+      const ready = port === 0 ? (stopAccepting(), startAccepting()) : Promise.resolve(true);
+      void ready.then((ok) => {
+        if (!ok) return reject(new Error(`cannot listen on ${host}:${realPort} again`));
+        const gate = new ConnectionGate({
+          max: options.maxConnections ?? defaultMaxConnections(),
+          log,
+          stopAccepting,
+          startAccepting,
+        });
+        resolve({
+          host,
+          port: realPort,
+          close(graceMs = 5000) {
+            closed ??= (async () => {
+              gate.stop();
+              stopAccepting();
+              await inFlight.drain(graceMs);
+            })();
+            return closed;
+          },
+        });
       });
     });
   });

@@ -29,7 +29,7 @@ export async function streamSnapshot(
         opened = true;
       }
     }
-    answer.end(opened ? '}' : '{}');
+    await answer.end(opened ? '}' : '{}');
   } catch (err) {
     answer.error(toThunderError(err));
   }

@@ -13,8 +13,10 @@ import type { HttpResponse } from './uws.js';
  */
 export class StreamedAnswer {
   readonly res: HttpResponse;
-  readonly #inFlight: InFlight;
+  /** The server's request bookkeeping (in-flight count, body budget). */
+  readonly inFlight: InFlight;
   readonly #onFinish: () => void;
+  #onOver: (() => void) | null = null;
   readonly #contentType: string;
   #aborted = false;
   #started = false;
@@ -24,7 +26,7 @@ export class StreamedAnswer {
   /** `onFinish` runs once when the answer ends, however it ends (sent, failed or aborted). */
   constructor(res: HttpResponse, inFlight: InFlight, onFinish: () => void, contentType = 'application/json') {
     this.res = res;
-    this.#inFlight = inFlight;
+    this.inFlight = inFlight;
     this.#onFinish = onFinish;
     this.#contentType = contentType;
     inFlight.begin();
@@ -38,6 +40,12 @@ export class StreamedAnswer {
   /** True once the answer is complete or the client is gone: stop producing. */
   get over(): boolean {
     return this.#done || this.#aborted;
+  }
+
+  /** Runs `release` once, when the answer ends or the client leaves (whichever first). */
+  whenOver(release: () => void): void {
+    if (this.over) release();
+    else this.#onOver = release;
   }
 
   /** Sends one piece; resolves when the next one may be produced. */
@@ -58,12 +66,16 @@ export class StreamedAnswer {
     });
   }
 
-  /** Sends the last piece and ends the answer. */
-  end(piece = ''): void {
+  /**
+   * Sends the last piece and ends the answer, once the client has taken it: until then the
+   * answer counts as in flight, so a shutdown within its grace period does not cut it off.
+   */
+  async end(piece = ''): Promise<void> {
+    await this.write(piece);
     if (this.over) return;
     this.res.cork(() => {
       this.#head();
-      this.res.end(piece);
+      this.res.end();
     });
     this.#finish();
   }
@@ -97,7 +109,10 @@ export class StreamedAnswer {
   #finish(): void {
     if (this.#done) return;
     this.#done = true;
-    this.#inFlight.end();
+    this.inFlight.end();
     this.#onFinish();
+    const release = this.#onOver;
+    this.#onOver = null;
+    release?.();
   }
 }
