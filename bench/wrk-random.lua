@@ -5,20 +5,20 @@
 --   BENCH_KEY_FILE     lines "key ..." (the bench's uuid files); the first field is the key
 --   BENCH_KEYS         how many of the file's first lines to draw from
 --   BENCH_VALUE_BYTES  PUT body size
---   BENCH_POOL_BYTES   most bytes of prebuilt PUT requests (default 64 MiB)
+--   BENCH_POOL_BYTES   most bytes of prebuilt PUT requests (default 128 MiB)
 --
 -- Every request is built in init(), so that per request Lua only draws a number and hands
 -- wrk a prebuilt string: the generator spends the same few instructions on ours and on bare
 -- uWS, whatever the value size. GETs are prebuilt for every key. PUTs are prebuilt for every
--- key when they fit in BENCH_POOL_BYTES; larger PUTs (64 KiB and 1 MiB values) go to a pool
--- of that many bytes of requests on keys drawn at random (1 MiB: 64 of them), rather than
--- copying a megabyte in Lua per request, which would slow the generator and cap bare uWS
--- more than ours.
+-- key when they fit in BENCH_POOL_BYTES (100,000 keys with 1 KiB values do); larger PUTs
+-- (64 KiB and 1 MiB values) go to a pool of that many bytes of requests on keys drawn at
+-- random (2,044 and 127 requests), rather than copying a megabyte in Lua per request, which
+-- would slow the generator and cap bare uWS more than ours.
 local method = os.getenv("BENCH_METHOD") or "GET"
 local keyFile = assert(os.getenv("BENCH_KEY_FILE"), "BENCH_KEY_FILE is not set")
 local count = tonumber(os.getenv("BENCH_KEYS") or "100000")
 local size = tonumber(os.getenv("BENCH_VALUE_BYTES") or "36")
-local poolBytes = tonumber(os.getenv("BENCH_POOL_BYTES") or tostring(64 * 1024 * 1024))
+local poolBytes = tonumber(os.getenv("BENCH_POOL_BYTES") or tostring(128 * 1024 * 1024))
 
 local requests = {}
 local n = 0
