@@ -8,6 +8,11 @@
  *   npm run bench -- --wrk               wrk as the sustained-load generator
  *   npm run bench -- --quick             1 run, short loads (a smoke test of the suite)
  *   npm run bench -- --compare [--original DIR] [--original-port 80]
+ *   npm run bench -- --pin none|split --sessions own|shared   placement of the servers and
+ *                                        wrk in the sustained loads (bench/lib/placement.ts)
+ *
+ * The issue-7 matrix (random uuid keys, value sizes, connections, node counts) is
+ * `npm run bench:matrix` (bench/matrix.ts).
  */
 import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -19,6 +24,7 @@ import { Ring } from '../src/ring.js';
 import { engineLatency } from './lib/engine.js';
 import { hasWrk, type Generator } from './lib/load-generator.js';
 import { original, redis, webdis, type PeerResult } from './lib/peers.js';
+import { describePlacement, PLACEMENT_OPTIONS, placementFromArgs } from './lib/placement.js';
 import { batchLoad, closeLoad, memory, throughput } from './lib/scenarios.js';
 import { repeat, type Spread } from './lib/stats.js';
 
@@ -31,8 +37,10 @@ const { values: args } = parseArgs({
     'original-port': { type: 'string', default: '80' },
     runs: { type: 'string' },
     seconds: { type: 'string' },
+    ...PLACEMENT_OPTIONS,
   },
 });
+const PLACEMENT = placementFromArgs(args);
 const RUNS = Number(args.runs ?? (args.quick ? 1 : 3));
 const SECONDS = Number(args.seconds ?? (args.quick ? 2 : 5));
 const MEMORY_RECORDS = 1_000_000;
@@ -54,14 +62,14 @@ async function forNodes(nodes: number, generator: Generator) {
   console.error(`… ${nodes} node(s): 10,000 GETs, 100 concurrent, a connection each`);
   const close = await closeLoad(nodes, RUNS);
   console.error(`… ${nodes} node(s): sustained GET/PUT beside the bare uWS ceiling (${generator})`);
-  const load = await throughput(generator, nodes, RUNS, SECONDS);
+  const load = await throughput(generator, nodes, RUNS, SECONDS, true, PLACEMENT);
   const batch: Record<string, Spread> = {};
   for (const size of BATCHES) {
     console.error(`… ${nodes} node(s): batch PUT of ${size.toLocaleString('en-US')}`);
     batch[size] = await batchLoad(nodes, size, size === 1_000_000 && args.quick ? 1 : RUNS);
   }
   console.error(`… ${nodes} node(s): memory with ${MEMORY_RECORDS.toLocaleString('en-US')} records`);
-  const mem = await memory(nodes, MEMORY_RECORDS);
+  const mem = await memory(nodes, MEMORY_RECORDS, PLACEMENT);
   return { engine, close, load, batch, memory: mem, ringBalance: ringBalance(nodes) };
 }
 
@@ -211,6 +219,7 @@ async function main(): Promise<void> {
     generator,
     runs: RUNS,
     seconds: SECONDS,
+    placement: PLACEMENT,
     command: `npm run bench -- ${process.argv.slice(2).join(' ')}`.trim(),
   };
   const r1 = await forNodes(1, generator);
@@ -227,6 +236,8 @@ async function main(): Promise<void> {
   const text = [
     `ThunderDB bench, ${meta.date}, commit ${commit}, ${meta.cores} cores (${meta.cpu}), Node ${meta.node}`,
     `load generator ${generator}; each figure the median of ${RUNS} run(s), (min–max); ${SECONDS} s sustained loads`,
+    `sustained loads and memory: ${describePlacement(PLACEMENT)}` +
+      (generator === 'autocannon' ? ' (autocannon runs inside the bench process, which is not placed)' : ''),
     ...(generator === 'autocannon'
       ? [
           'note: one autocannon thread saturates before uWS does on 2 cores, so sustained figures and the ceiling ratio are bounded by the generator here; --wrk measures the server',

@@ -1,9 +1,12 @@
 import autocannon from 'autocannon';
 import { execFile } from 'node:child_process';
+import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { decidePlacement, observe, spawnPlaced, type Observed, type Placement } from './placement.js';
 
 const WRK_SCRIPT = fileURLToPath(new URL('../../../bench/wrk-report.lua', import.meta.url));
+const WRK_RANDOM = fileURLToPath(new URL('../../../bench/wrk-random.lua', import.meta.url));
 const VALUE = 'e8c12114-674b-4f75-a753-c2e1c33ad4bd';
 
 /** Which tool drives sustained load. */
@@ -18,6 +21,18 @@ export interface LoadSpec {
   /** Path prefix before the key number. Default `/kv/bench:`. */
   prefix?: string;
   keys: number;
+  /**
+   * wrk only: draw each request's key at random from the first `keys` lines of this file
+   * (`key ...` lines, bench/lib/data.ts) instead of rotating `${prefix}N`.
+   */
+  keyFile?: string;
+  /** PUT body size with `keyFile`. Default 36 (a uuid). */
+  valueBytes?: number;
+  /**
+   * Where wrk runs (bench/lib/placement.ts); default: where the scheduler puts it. autocannon
+   * runs inside the bench's own process, which is never pinned.
+   */
+  placement?: Placement;
 }
 
 /** Throughput and latency (ms) of one run. */
@@ -28,6 +43,8 @@ export interface LoadResult {
   p999: number;
   /** Connection errors plus non-2xx answers: a run with any is not a valid figure. */
   failures: number;
+  /** wrk only: where wrk ran. */
+  placed?: Observed;
 }
 
 async function withAutocannon(spec: LoadSpec): Promise<LoadResult> {
@@ -55,21 +72,44 @@ async function withAutocannon(spec: LoadSpec): Promise<LoadResult> {
   };
 }
 
+const UNPLACED = decidePlacement('none', 'shared');
+
 async function withWrk(spec: LoadSpec): Promise<LoadResult> {
-  const { stdout } = await promisify(execFile)(
-    'wrk',
-    ['-t1', `-c${spec.connections}`, `-d${spec.seconds}s`, '-s', WRK_SCRIPT, spec.url],
-    {
-      env: {
-        ...process.env,
+  if (spec.method === 'PUT' && spec.keyFile === undefined && spec.valueBytes !== undefined) {
+    throw new TypeError('valueBytes needs keyFile: the rotating-key script sends a uuid');
+  }
+  const env: NodeJS.ProcessEnv = spec.keyFile
+    ? {
         BENCH_METHOD: spec.method,
-        BENCH_PREFIX: spec.prefix ?? '/kv/bench:',
+        BENCH_KEY_FILE: spec.keyFile,
         BENCH_KEYS: String(spec.keys),
-      },
-    },
+        BENCH_VALUE_BYTES: String(spec.valueBytes ?? 36),
+      }
+    : { BENCH_METHOD: spec.method, BENCH_PREFIX: spec.prefix ?? '/kv/bench:', BENCH_KEYS: String(spec.keys) };
+  const args = ['-t1', `-c${spec.connections}`, `-d${spec.seconds}s`];
+  // A 1 MiB value at 100 connections can take longer than wrk's default 2 s; a timeout would
+  // then void the run rather than measure it.
+  if (spec.keyFile) args.push('--timeout', '30s');
+  args.push('-s', spec.keyFile ? WRK_RANDOM : WRK_SCRIPT, spec.url);
+  const child = spawnPlaced(spec.placement ?? UNPLACED, 'generator', 'wrk', args, {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ...env },
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (d: Buffer) => (stdout += d));
+  child.stderr!.on('data', (d: Buffer) => (stderr += d));
+  const exited = once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
+  // Read once wrk has surely exec'd and applied taskset, well before it ends (runs last ≥ 1 s).
+  const placed = new Promise<Observed | undefined>((resolve) =>
+    setTimeout(() => {
+      if (child.exitCode === null) observe('wrk', child.pid!).then(resolve, () => resolve(undefined));
+      else resolve(undefined);
+    }, 300),
   );
+  const [code] = await exited;
   const line = /BENCH_JSON (.*)/.exec(stdout);
-  if (!line) throw new Error(`wrk printed no summary:\n${stdout}`);
+  if (code !== 0 || !line) throw new Error(`wrk ${args.join(' ')} exited with ${code}:\n${stdout}${stderr}`);
   const s = JSON.parse(line[1]!) as Record<string, number>;
   return {
     rps: s.requests! / s.seconds!,
@@ -77,11 +117,15 @@ async function withWrk(spec: LoadSpec): Promise<LoadResult> {
     p99: s.p99!,
     p999: s.p999!,
     failures: s.errors! + s.non2xx!,
+    placed: await placed,
   };
 }
 
 /** Runs one sustained load and refuses to report a run that had failures. */
 export async function sustained(generator: Generator, spec: LoadSpec): Promise<LoadResult> {
+  if (generator === 'autocannon' && spec.keyFile !== undefined) {
+    throw new TypeError('random keys from a file need wrk');
+  }
   const result = generator === 'wrk' ? await withWrk(spec) : await withAutocannon(spec);
   if (result.failures > 0) {
     throw new Error(`${spec.method} load on ${spec.url} had ${result.failures} failed requests`);
@@ -91,11 +135,18 @@ export async function sustained(generator: Generator, spec: LoadSpec): Promise<L
 
 /** True when `wrk` is on the PATH. */
 export async function hasWrk(): Promise<boolean> {
+  return (await wrkVersion()) !== null;
+}
+
+/** wrk's version line, e.g. `wrk debian/4.1.0-3+b2 [epoll]`; null when wrk is missing. */
+export async function wrkVersion(): Promise<string | null> {
+  const first = (out: string) =>
+    /^wrk .*/m.exec(out)?.[0]?.replace(/\s+Copyright.*$/, '') ?? 'wrk (unknown version)';
   try {
-    await promisify(execFile)('wrk', ['--version']);
-    return true;
+    return first((await promisify(execFile)('wrk', ['--version'])).stdout);
   } catch (err) {
     // wrk --version exits 1 after printing its version; only a missing binary is ENOENT.
-    return (err as NodeJS.ErrnoException).code !== 'ENOENT';
+    const e = err as NodeJS.ErrnoException & { stdout?: string };
+    return e.code === 'ENOENT' ? null : first(e.stdout ?? '');
   }
 }

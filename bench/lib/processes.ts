@@ -1,7 +1,8 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { readFile, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
+import { decidePlacement, observe, spawnPlaced, type Observed, type Placement } from './placement.js';
 
 const CLI = fileURLToPath(new URL('../../src/cli.js', import.meta.url));
 const BARE = fileURLToPath(new URL('../bare-uws.js', import.meta.url));
@@ -10,13 +11,27 @@ const BARE = fileURLToPath(new URL('../bare-uws.js', import.meta.url));
 export interface ServerProcess {
   url: string;
   pid: number;
+  /** Where the process runs: its CPUs, session, autogroup and cgroup. */
+  placed(): Promise<Observed>;
   /** Resident set size of the process, from /proc, in bytes. */
   rss(): Promise<number>;
   stop(): Promise<void>;
 }
 
-async function start(args: string[], pattern: RegExp): Promise<ServerProcess> {
-  const child: ChildProcess = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+/** Where servers run when a caller names no placement: as the scheduler decides, in the bench's session. */
+const UNPLACED = decidePlacement('none', 'shared');
+
+async function start(
+  role: string,
+  args: string[],
+  pattern: RegExp,
+  placement: Placement,
+  env: NodeJS.ProcessEnv = {},
+): Promise<ServerProcess> {
+  const child: ChildProcess = spawnPlaced(placement, 'server', process.execPath, args, {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ...env },
+  });
   let out = '';
   const url = await new Promise<string>((resolve, reject) => {
     const onData = (d: Buffer) => {
@@ -33,6 +48,7 @@ async function start(args: string[], pattern: RegExp): Promise<ServerProcess> {
   return {
     url,
     pid: child.pid!,
+    placed: () => observe(role, child.pid!),
     rss: () => rssOf(child.pid!),
     async stop() {
       if (child.exitCode !== null) return;
@@ -48,17 +64,37 @@ async function start(args: string[], pattern: RegExp): Promise<ServerProcess> {
  */
 const CLUSTER_FLAGS = ['--max-semi-space-size=2'];
 
-/** Starts `thunderdb cluster` on a free port; `cli` runs another build (e.g. an older commit's). */
-export function startCluster(nodes: number, extra: string[] = [], cli = CLI): Promise<ServerProcess> {
+/**
+ * Starts `thunderdb cluster` on a free port; `cli` runs another build (e.g. an older
+ * commit's). Placed as `placement` says; by default where the scheduler puts it.
+ */
+export function startCluster(
+  nodes: number,
+  extra: string[] = [],
+  cli = CLI,
+  placement = UNPLACED,
+): Promise<ServerProcess> {
   return start(
+    'cluster',
     [...CLUSTER_FLAGS, cli, 'cluster', '--port', '0', '--nodes', String(nodes), ...extra],
     /listening on (http:\/\/\S+)/,
+    placement,
   );
 }
 
-/** Starts a bare uWS app answering a constant: the ceiling any uWS server can reach here. */
-export function startBare(): Promise<ServerProcess> {
-  return start([BARE], /bare uWS on (http:\/\/\S+)/);
+/**
+ * Starts a bare uWS app, the ceiling any uWS server can reach here: GET answers
+ * `valueBytes` bytes (default: a 36-byte uuid), PUT reads the body and answers 204, as
+ * ThunderDB does (bench/bare-uws.ts).
+ */
+export function startBare(valueBytes?: number, placement = UNPLACED): Promise<ServerProcess> {
+  return start(
+    'bare uWS',
+    [BARE],
+    /bare uWS on (http:\/\/\S+)/,
+    placement,
+    valueBytes === undefined ? {} : { BARE_VALUE_BYTES: String(valueBytes) },
+  );
 }
 
 /** VmRSS of a process, in bytes. */

@@ -2,6 +2,7 @@ import { loadFileOverHttp } from '../../src/load/http-load.js';
 import { connectionPerRequest, type CloseLoadResult } from './close-load.js';
 import { uuidFile } from './data.js';
 import { sustained, type Generator, type LoadResult } from './load-generator.js';
+import type { Placement } from './placement.js';
 import { startBare, startCluster, type ServerProcess } from './processes.js';
 import { repeat, spread, type Spread } from './stats.js';
 
@@ -28,7 +29,11 @@ async function using<T>(
   }
 }
 
-/** Sustained GET and PUT on a cluster beside the bare uWS ceiling, runs interleaved A B A B. */
+/**
+ * Sustained GET and PUT on 1,000 hot keys with uuid values, beside the bare uWS ceiling
+ * answering a uuid, runs interleaved A B A B: the original tables' sustained rows. Placed as
+ * `placement` says (wrk only); by default where the scheduler puts each process.
+ */
 export interface Throughput {
   bareGet: Spread;
   get: Spread;
@@ -49,31 +54,35 @@ export function throughput(
   runs: number,
   seconds: number,
   withPut = true,
+  placement?: Placement,
 ): Promise<Throughput> {
-  return using([startBare(), startCluster(nodes)], async ([bare, cluster]) => {
-    await preload(cluster!.url);
-    const spec = { seconds, connections: 100, keys: HOT_KEYS };
-    const figures = await repeat(runs, async () => {
-      const b: LoadResult = await sustained(generator, { ...spec, url: bare!.url, method: 'GET' });
-      const g: LoadResult = await sustained(generator, { ...spec, url: cluster!.url, method: 'GET' });
-      const p: LoadResult | null = withPut
-        ? await sustained(generator, { ...spec, url: cluster!.url, method: 'PUT' })
-        : null;
-      return {
-        bareGet: b.rps,
-        get: g.rps,
-        getP50: g.p50,
-        getP99: g.p99,
-        getP999: g.p999,
-        put: p?.rps ?? NaN,
-        putP50: p?.p50 ?? NaN,
-        putP99: p?.p99 ?? NaN,
-        putP999: p?.p999 ?? NaN,
-        getVsCeiling: g.rps / b.rps,
-      };
-    });
-    return figures;
-  });
+  return using(
+    [startBare(undefined, placement), startCluster(nodes, [], undefined, placement)],
+    async ([bare, cluster]) => {
+      await preload(cluster!.url);
+      const spec = { seconds, connections: 100, keys: HOT_KEYS, placement };
+      const figures = await repeat(runs, async () => {
+        const b: LoadResult = await sustained(generator, { ...spec, url: bare!.url, method: 'GET' });
+        const g: LoadResult = await sustained(generator, { ...spec, url: cluster!.url, method: 'GET' });
+        const p: LoadResult | null = withPut
+          ? await sustained(generator, { ...spec, url: cluster!.url, method: 'PUT' })
+          : null;
+        return {
+          bareGet: b.rps,
+          get: g.rps,
+          getP50: g.p50,
+          getP99: g.p99,
+          getP999: g.p999,
+          put: p?.rps ?? NaN,
+          putP50: p?.p50 ?? NaN,
+          putP99: p?.p99 ?? NaN,
+          putP999: p?.p999 ?? NaN,
+          getVsCeiling: g.rps / b.rps,
+        };
+      });
+      return figures;
+    },
+  );
 }
 
 /** The original's `ab -n 10000 -c 100`: a new connection per request. */
@@ -104,6 +113,8 @@ export async function batchLoad(nodes: number, size: number, runs: number): Prom
 /** Memory with `records` uuid pairs loaded over HTTP. */
 export interface Memory {
   records: number;
+  /** Time to load them over HTTP (`thunderdb load`'s upload, in this process). */
+  loadSeconds: number;
   rssEmptyBytes: number;
   rssLoadedBytes: number;
   /** (loaded RSS − empty RSS) ÷ records: what a record costs the process, page slack included. */
@@ -115,8 +126,9 @@ export interface Memory {
   storeBytesPerRecord: number;
 }
 
-export function memory(nodes: number, records: number): Promise<Memory> {
-  return using([startCluster(nodes)], async ([cluster]) => {
+/** `records` uuid pairs loaded over HTTP into a fresh cluster placed as `placement` says. */
+export function memory(nodes: number, records: number, placement?: Placement): Promise<Memory> {
+  return using([startCluster(nodes, [], undefined, placement)], async ([cluster]) => {
     const file = await uuidFile(records);
     await new Promise((r) => setTimeout(r, 500));
     const rssEmptyBytes = await cluster!.rss();
@@ -131,6 +143,7 @@ export function memory(nodes: number, records: number): Promise<Memory> {
     const storePerNode = info.nodes.map((n) => n.storeBytes);
     return {
       records,
+      loadSeconds: report.seconds,
       rssEmptyBytes,
       rssLoadedBytes,
       rssBytesPerRecord: (rssLoadedBytes - rssEmptyBytes) / records,
