@@ -1,8 +1,9 @@
 /**
  * `npm run bench:heavy`: what heavy requests cost a cluster holding a large store, each
  * scenario in a fresh `thunderdb cluster` process: peak RSS over the scenario (VmHWM, reset
- * once the store is loaded) for concurrent and slow-reading `/snapshot`s and an `_mget`
- * naming one large value many times, and single-GET latency while listings run.
+ * once the store is loaded) for concurrent and slow-reading `/snapshot`s, an `_mget`
+ * naming one large value many times and 256 clients each writing and reading 1 MiB at once,
+ * and single-GET latency while listings run.
  *
  * Options: `--pairs N` (default 2,000,000 uuid pairs), `--cli PATH` to measure another
  * build's `dist/src/cli.js` (e.g. an older commit's, for before/after figures), `--only NAME`
@@ -170,6 +171,18 @@ async function main(): Promise<void> {
         getMaxMs: busy.max,
       };
     });
+
+  if (wanted('largeValues')) {
+    results.largeValues = await withCluster(cli, await uuidFile(10_000), async ({ url }) => {
+      // 256 clients at once each PUT, then GET, their own 1 MiB value: memory follows the
+      // requests in flight (each holds its value once), not a multiple of them.
+      const value = 'v'.repeat(MiB);
+      const clients = Array.from({ length: 256 }, (_, i) => i);
+      await Promise.all(clients.map((i) => fetchCounting(url, 'PUT', `/kv/large${i}`, value)));
+      const bytes = await Promise.all(clients.map((i) => fetchCounting(url, 'GET', `/kv/large${i}`)));
+      return { clients: 256, valueMiB: 1, answeredMiB: bytes.reduce((a, b) => a + b, 0) / MiB };
+    });
+  }
 
   console.log(JSON.stringify(results, null, 2));
 }

@@ -20,13 +20,22 @@ import { Op, type OpCode } from './protocol.js';
 
 const HEADER = 8;
 
-/** A growable byte buffer written front to back and handed off as an exact-size ArrayBuffer. */
+/**
+ * Above this many bytes a buffer is handed off whole rather than copied out, and a fresh
+ * small one takes its place: a turn that carried large values neither pays for a second
+ * copy nor leaves a buffer of their size behind.
+ */
+const HAND_OFF_BYTES = 1 << 20;
+
+/** A growable byte buffer written front to back and handed off as an ArrayBuffer. */
 class Writer {
+  readonly #initialBytes: number;
   #buf: Buffer;
   #used = HEADER;
   #count = 0;
 
   constructor(initialBytes: number) {
+    this.#initialBytes = initialBytes;
     this.#buf = Buffer.allocUnsafeSlow(initialBytes);
   }
 
@@ -55,14 +64,21 @@ class Writer {
     this.#count++;
   }
 
-  /** Gives back the written bytes, with their id, as an ArrayBuffer to transfer, and starts over. */
+  /**
+   * Gives back the written bytes, with their id, as an ArrayBuffer to transfer, and starts
+   * over. The reader knows the end from the count, so a handed-off buffer may be longer.
+   */
   take(id: number): ArrayBuffer {
-    this.#buf.writeUInt32LE(id, 0);
-    this.#buf.writeUInt32LE(this.#count, 4);
-    const out = (this.#buf.buffer as ArrayBuffer).slice(
-      this.#buf.byteOffset,
-      this.#buf.byteOffset + this.#used,
-    );
+    const buf = this.#buf;
+    buf.writeUInt32LE(id, 0);
+    buf.writeUInt32LE(this.#count, 4);
+    let out: ArrayBuffer;
+    if (this.#used > HAND_OFF_BYTES) {
+      out = buf.buffer as ArrayBuffer; // allocUnsafeSlow: its own ArrayBuffer, offset 0
+      this.#buf = Buffer.allocUnsafeSlow(this.#initialBytes);
+    } else {
+      out = (buf.buffer as ArrayBuffer).slice(buf.byteOffset, buf.byteOffset + this.#used);
+    }
     this.#used = HEADER;
     this.#count = 0;
     return out;
