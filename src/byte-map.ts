@@ -192,15 +192,6 @@ export class ByteMap {
     return this.locate(this.#key.buffer, 0, length, this.#key.hash());
   }
 
-  /** Every key, in no particular order. */
-  *keys(): Generator<string> {
-    for (const location of this.#locations) {
-      if (location === 0) continue;
-      const [slab, at] = this.#record(location);
-      yield slab.toString('utf8', at + HEADER, at + HEADER + (slab[at]! | (slab[at + 1]! << 8)));
-    }
-  }
-
   /** Every key with its value byte string, in no particular order. */
   *entries(): Generator<[string, string]> {
     for (const location of this.#locations) {

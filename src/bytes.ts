@@ -1,7 +1,7 @@
 /**
- * Values are stored as "byte strings": one JS string character per byte (latin1). V8 keeps
- * those as flat one-byte strings, the cheapest form a Map can hold, and they cross a
- * MessagePort as a plain copy. These helpers convert at the edges only.
+ * "Byte strings": one JS string character per byte (latin1). The batch parsers hand values
+ * on in this form (the wire writes them into a batch with one latin1 copy), and the
+ * snapshot decodes stored bytes as text. These helpers convert at those edges only.
  */
 
 const NON_ASCII = /[\u0080-\uffff]/;
@@ -14,9 +14,4 @@ export function textToBytes(text: string): string {
 /** Decodes a byte string as UTF-8 text (invalid sequences become U+FFFD). */
 export function bytesToText(bytes: string): string {
   return NON_ASCII.test(bytes) ? Buffer.from(bytes, 'latin1').toString('utf8') : bytes;
-}
-
-/** A byte string as a Buffer, for writing to a socket. */
-export function bytesToBuffer(bytes: string): Buffer {
-  return Buffer.from(bytes, 'latin1');
 }

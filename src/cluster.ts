@@ -2,20 +2,12 @@ import type { ReplySink } from './batcher.js';
 import { type ThunderError } from './errors.js';
 import { compareKeys, KeyBytes } from './key-bytes.js';
 import { NodeLink, type NodeState } from './node-link.js';
-import { HASH_END, Op, type NodeStats } from './protocol.js';
+import { HASH_END, Op, type NodeStats, type SnapshotSlice } from './protocol.js';
 import { Ring } from './ring.js';
 import { readListSlice, readSnapshotSlice, type BatchWriter, type Result } from './wire.js';
 
 /** The operations on one key. */
 export type KeyOp = typeof Op.Get | typeof Op.Put | typeof Op.Delete | typeof Op.Size;
-
-/** One slice of a snapshot: `"k":"v",…` text, and where the next slice starts. */
-export interface SnapshotSlice {
-  /** {@link HASH_END} once the node has been walked. */
-  next: number;
-  /** Without braces; empty when the slice held no keys. */
-  json: string;
-}
 
 /** How a {@link Cluster} is started. */
 export interface ClusterOptions {

@@ -1,23 +1,8 @@
 import { getHeapStatistics } from 'node:v8';
 import { ByteMap } from './byte-map.js';
 import { bytesToText } from './bytes.js';
-import { Op, type NodeStats, type OpCode } from './protocol.js';
+import { Op, type ListSlice, type NodeStats, type OpCode, type SnapshotSlice } from './protocol.js';
 import { readBatch, ReplyWriter, writeListSlice, writeSnapshotSlice, type BatchHandler } from './wire.js';
-
-/** One slice of a key listing. */
-export interface ListSlice {
-  /** Where the next slice starts; HASH_END once the shard has been walked. */
-  next: number;
-  keys: string[];
-}
-
-/** One slice of a snapshot. */
-export interface SnapshotSlice {
-  /** Where the next slice starts; HASH_END once the shard has been walked. */
-  next: number;
-  /** `"k":"v",…` without braces; empty when the slice held no keys. */
-  json: string;
-}
 
 /**
  * Index slots one listing slice reads: about a millisecond of work, so a GET queued behind
@@ -172,14 +157,12 @@ export class Shard implements BatchHandler {
 
   list(prefix: string, after: string, limit: number, from: number): void {
     this.#ops++;
-    const slice = this.listSlice(prefix, after, limit, from);
-    writeListSlice(this.#reply, slice.next, slice.keys);
+    writeListSlice(this.#reply, this.listSlice(prefix, after, limit, from));
   }
 
   snapshot(from: number, maxBytes: number): void {
     this.#ops++;
-    const slice = this.snapshotSlice(from, maxBytes);
-    writeSnapshotSlice(this.#reply, slice.next, slice.json);
+    writeSnapshotSlice(this.#reply, this.snapshotSlice(from, maxBytes));
   }
 
   stats(): void {

@@ -1,4 +1,4 @@
-import { Op, type OpCode } from './protocol.js';
+import { Op, type ListSlice, type OpCode, type SnapshotSlice } from './protocol.js';
 
 /**
  * The binary encoding of batches and replies between the front end and a node thread. A
@@ -286,7 +286,7 @@ export class ReplyReader {
 }
 
 /** A ListSlice payload: f64 next, then keys as u16 length + UTF-8 bytes. */
-export function writeListSlice(reply: ReplyWriter, next: number, keys: readonly string[]): void {
+export function writeListSlice(reply: ReplyWriter, { next, keys }: ListSlice): void {
   const lengths = keys.map((key) => Buffer.byteLength(key));
   let at = reply.payload(8 + lengths.reduce((sum, n) => sum + 2 + n, 0));
   const buf = reply.target;
@@ -299,7 +299,7 @@ export function writeListSlice(reply: ReplyWriter, next: number, keys: readonly 
   }
 }
 
-export function readListSlice(payload: Buffer): { next: number; keys: string[] } {
+export function readListSlice(payload: Buffer): ListSlice {
   const next = payload.readDoubleLE(0);
   const keys: string[] = [];
   for (let at = 8; at < payload.length;) {
@@ -311,13 +311,13 @@ export function readListSlice(payload: Buffer): { next: number; keys: string[] }
 }
 
 /** A SnapshotSlice payload: f64 next, then the JSON fragment as UTF-8. */
-export function writeSnapshotSlice(reply: ReplyWriter, next: number, json: string): void {
+export function writeSnapshotSlice(reply: ReplyWriter, { next, json }: SnapshotSlice): void {
   const length = Buffer.byteLength(json);
   const at = reply.payload(8 + length);
   reply.target.writeDoubleLE(next, at);
   reply.target.write(json, at + 8, length, 'utf8');
 }
 
-export function readSnapshotSlice(payload: Buffer): { next: number; json: string } {
+export function readSnapshotSlice(payload: Buffer): SnapshotSlice {
   return { next: payload.readDoubleLE(0), json: payload.toString('utf8', 8) };
 }

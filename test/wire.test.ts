@@ -93,8 +93,8 @@ describe('wire', () => {
     reply.integer(0);
     reply.integer(1);
     reply.integer(MAX_VALUE);
-    writeListSlice(reply, 2 ** 32, ['a', 'é', longKey]);
-    writeSnapshotSlice(reply, 99, '"k":"v"');
+    writeListSlice(reply, { next: 2 ** 32, keys: ['a', 'é', longKey] });
+    writeSnapshotSlice(reply, { next: 99, json: '"k":"v"' });
     reply.text('{"keys":1}');
     const reader = new ReplyReader(reply.take(42));
     assert.equal(reader.id, 42);
