@@ -3,7 +3,7 @@ import { Piscina } from 'piscina';
 import { Batcher, type ReplySink } from './batcher.js';
 import { errorFromWire, NodeUnavailableError } from './errors.js';
 import type { AttachTask, BatchFailure } from './protocol.js';
-import type { BatchWriter } from './wire.js';
+import { transferListFor, type BatchWriter } from './wire.js';
 
 /** A node's life: up once its thread has its port, down if the thread dies. */
 export type NodeState = 'starting' | 'up' | 'down' | 'stopped';
@@ -95,11 +95,11 @@ export class NodeLink {
     this.#batcher.add(sink, tag);
   }
 
-  /** Sends everything queued as one message, its buffer transferred rather than copied. */
+  /** Sends everything queued as one message (a large one transferred rather than copied). */
   flush(): void {
     if (!this.#batcher.dirty) return;
     const batch = this.#batcher.take();
-    this.#port.postMessage(batch, [batch]);
+    this.#port.postMessage(batch, transferListFor(batch));
   }
 
   /** Kills the node's thread as a crash would: for fault tests. */

@@ -27,6 +27,15 @@ const HEADER = 8;
  */
 const HAND_OFF_BYTES = 1 << 20;
 
+/**
+ * What to transfer with a batch or reply: a large buffer moves without a copy; a small one
+ * is cheaper to copy than to detach and re-wrap (one-connection GET p50 114–135 µs copied,
+ * 124–172 µs transferred, three 4 s wrk runs each).
+ */
+export function transferListFor(buffer: ArrayBuffer): ArrayBuffer[] {
+  return buffer.byteLength > 64 * 1024 ? [buffer] : [];
+}
+
 /** A growable byte buffer written front to back and handed off as an ArrayBuffer. */
 class Writer {
   readonly #initialBytes: number;

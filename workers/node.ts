@@ -7,13 +7,14 @@
 import { errorToWire } from '../src/errors.js';
 import { Shard } from '../src/shard.js';
 import type { AttachTask, BatchFailure } from '../src/protocol.js';
+import { transferListFor } from '../src/wire.js';
 
 export default function attach({ port }: AttachTask): 'attached' {
   const shard = new Shard();
   port.on('message', (batch: ArrayBuffer) => {
     try {
       const reply = shard.apply(batch);
-      port.postMessage(reply, [reply]);
+      port.postMessage(reply, transferListFor(reply));
     } catch (err) {
       // Answer the batch's callers with the error instead of letting it kill the thread.
       const failure: BatchFailure = { id: new DataView(batch).getUint32(0, true), error: errorToWire(err) };
