@@ -1,8 +1,9 @@
 /**
  * A node thread's entry, run by piscina. Its one task hands the node its MessagePort; from
  * then on every batch arrives on that port, is applied to the thread's Shard and answered
- * with one reply message (or, if applying it threw, a failure naming the batch). The task returns at once: the port keeps the thread's event loop
- * listening, and the pool (one thread, never idle-reaped) keeps the thread alive.
+ * with one reply message (or, if applying it threw, a failure naming the batch). The task
+ * returns at once: the port keeps the thread's event loop listening, and the pool (one
+ * thread, never idle-reaped) keeps the thread alive.
  */
 import { errorToWire } from '../src/errors.js';
 import { Shard } from '../src/shard.js';
