@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
 import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtemp } from 'node:fs/promises';
@@ -42,22 +43,20 @@ async function startCli(
 }
 
 describe('thunderdb CLI', () => {
-  test('--help documents every cluster option with its default', async () => {
+  test('--help and the README document the same cluster options, --help with defaults', async () => {
     const { code, stdout } = await run(['cluster', '--help']);
     assert.equal(code, 0);
-    for (const option of [
-      '--nodes',
-      '--port',
-      '--host',
-      '--partitions',
-      '--load',
-      '--max-key-bytes',
-      '--max-value-bytes',
-      '--max-body-bytes',
-      '--grace-ms',
-    ]) {
-      assert.match(stdout, new RegExp(option), option);
-    }
+    const inHelp = new Set([...stdout.matchAll(/^\s+(?:-\w, )?(--[a-z-]+)/gm)].map((m) => m[1]!));
+    inHelp.delete('--help');
+    inHelp.delete('--version');
+    const readme = await readFile(new URL('../../README.md', import.meta.url), 'utf8');
+    const table = readme.slice(
+      readme.indexOf('Options of `cluster`'),
+      readme.indexOf('`thunderdb load FILE'),
+    );
+    const inReadme = new Set([...table.matchAll(/^\| `(--[a-z-]+)/gm)].map((m) => m[1]!));
+    assert.deepEqual([...inHelp].sort(), [...inReadme].sort());
+    assert.ok(inHelp.size >= 15, `${inHelp.size} options`);
     assert.match(stdout, /default: 3\]/);
     assert.match(stdout, /default: 8080\]/);
   });
