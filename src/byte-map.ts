@@ -111,16 +111,19 @@ export class ByteMap {
     const mixed = slotHash(hash);
     const slot = this.#find(src, start, length, mixed);
     if (slot >= 0) {
-      const location = this.#locations[slot]!;
-      const [slab, at] = this.#record(location);
+      const [slab, at] = this.#record(this.#locations[slot]!);
       const oldLength = slab.readUInt32LE(at + 2);
       this.#bytes += valueLength - oldLength;
       if (oldLength === valueLength) {
         slab.set(value.subarray(valueStart, valueStart + valueLength), at + HEADER + length);
         return;
       }
-      this.#locations[slot] = this.#append(src, start, length, value, valueStart, valueLength);
-      this.#release(location, HEADER + length + oldLength);
+      const fresh = this.#append(src, start, length, value, valueStart, valueLength);
+      // Appending may have retired and compacted the slab holding the old record, moving
+      // it: release it where it is now, not where it was.
+      const moved = this.#locations[slot]!;
+      this.#locations[slot] = fresh;
+      this.#release(moved, HEADER + length + oldLength);
       return;
     }
     if (length > MAX_KEY_BYTES)
