@@ -10,18 +10,22 @@ describe('HTTP framing (RFC 9112 §6): request smuggling', { timeout: 20_000 }, 
   before(async () => (run = await startRunning({ nodes: 2 })));
   after(() => run.stop());
 
-  test('two differing Content-Length headers: refused, and the DELETE hidden behind them never runs', async () => {
-    await run.cluster.put('victim', 'still here');
-    // uWS reads the first length (1), so a proxy that read the second (40) would see one
-    // request where the server sees two.
-    const smuggled =
-      'GET /ping HTTP/1.1\r\nHost: localhost\r\nContent-Length: 1\r\nContent-Length: 40\r\n\r\nx' +
-      'DELETE /kv/victim HTTP/1.1\r\nHost: localhost\r\n\r\n';
-    const { data, closed } = await rawOnce(run.server.port, smuggled);
-    assert.ok(closed, 'the connection is closed');
-    assert.ok(!/^HTTP\/1\.1 204/m.test(data.toString()), data.toString());
-    assert.equal((await run.cluster.get('victim'))?.toString(), 'still here');
-  });
+  // A routed GET, no route (404) and a method the route does not answer (405): the 404 and
+  // 405 catch-alls must refuse the framing too, or the hidden request runs behind them.
+  for (const front of ['GET /ping', 'GET /nope', 'PATCH /kv/x', 'POST /ping']) {
+    test(`two differing Content-Length headers on ${front}: refused, and the DELETE hidden behind never runs`, async () => {
+      await run.cluster.put('victim', 'still here');
+      // uWS reads the first length (1), so a proxy that read the second (40) would see one
+      // request where the server sees two.
+      const smuggled =
+        `${front} HTTP/1.1\r\nHost: localhost\r\nContent-Length: 1\r\nContent-Length: 40\r\n\r\nx` +
+        'DELETE /kv/victim HTTP/1.1\r\nHost: localhost\r\n\r\n';
+      const { data, closed } = await rawOnce(run.server.port, smuggled);
+      assert.ok(closed, 'the connection is closed');
+      assert.ok(!/^HTTP\/1\.1 204/m.test(data.toString()), data.toString());
+      assert.equal((await run.cluster.get('victim'))?.toString(), 'still here');
+    });
+  }
 
   test('two differing Content-Length headers alone answer 400 BAD_REQUEST and store nothing', async () => {
     const { data, closed } = await rawOnce(

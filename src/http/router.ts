@@ -34,6 +34,12 @@ export interface DrainingRouter extends Router {
    * (RFC 9110 §9.3.2; load balancers probe `HEAD /health`).
    */
   finish(): void;
+  /**
+   * Registers a handler for every method on a pattern, for the 404 and 405 answers: only
+   * the framing check runs first, since a request refused here may still hide a second
+   * one behind it in the same packet.
+   */
+  any(pattern: string, handler: Handler): void;
 }
 
 /**
@@ -92,6 +98,13 @@ export function drainingRouter(
     put: register((pattern, handler, params) => void app.put(pattern, guard(handler, params))),
     post: register((pattern, handler, params) => void app.post(pattern, guard(handler, params))),
     del: register((pattern, handler, params) => void app.del(pattern, guard(handler, params))),
+    any: (pattern, handler) =>
+      void app.any(pattern, (res, req) => {
+        if (req.getMethod() === 'head') markHead(res);
+        const framing = framingError(req);
+        if (framing) refuseAfterParsing(res, framing);
+        else handler(res, req);
+      }),
     finish: () => {
       for (const [pattern, [handler, params]] of gets) {
         if (!heads.has(pattern)) app.head(pattern, guard(handler, params, true));

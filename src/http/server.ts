@@ -10,7 +10,7 @@ import { InFlight } from './in-flight.js';
 import { registerKvRoutes } from './kv-routes.js';
 import { registerLegacyRoutes } from './legacy-routes.js';
 import { ConnectionGate, defaultMaxConnections, openFileLimit } from './connection-gate.js';
-import { markHead, sendError } from './reply.js';
+import { sendError } from './reply.js';
 import { RequestGuard } from './request-guard.js';
 import { drainingRouter } from './router.js';
 import { listenError, listenExclusive, uws, type us_listen_socket } from './uws.js';
@@ -118,8 +118,7 @@ export function startServer(options: ServerOptions): Promise<Server> {
   // uWS prefers a method's own handler to `any` on the same pattern, so these catch only
   // the methods a route does not answer.
   for (const [pattern, allow] of Object.entries(ROUTES)) {
-    app.any(pattern, (res, req) => {
-      if (req.getMethod() === 'head') markHead(res);
+    router.any(pattern, (res, req) => {
       const error = new MethodNotAllowedError(
         `${req.getCaseSensitiveMethod()} is not allowed here; use ${allow}`,
       );
@@ -127,10 +126,7 @@ export function startServer(options: ServerOptions): Promise<Server> {
       sendError(res, error, true);
     });
   }
-  app.any('/*', (res, req) => {
-    if (req.getMethod() === 'head') markHead(res);
-    sendError(res, new NotFoundError(`no route for ${req.getUrl()}`), true);
-  });
+  router.any('/*', (res, req) => sendError(res, new NotFoundError(`no route for ${req.getUrl()}`), true));
 
   return new Promise((resolve, reject) => {
     // Exclusive: a taken port must fail here, not be shared with the other server.
