@@ -24,13 +24,18 @@ interface InFlight {
  * so it is tested on its own; {@link NodeLink} drives it.
  */
 export class Batcher {
-  #nextId = 1;
+  #nextId: number;
   /** Where callers write the operations for the next flush, before {@link add}ing their sink. */
   readonly writer = new BatchWriter();
   #sinks: ReplySink[] = [];
   #tags: number[] = [];
   readonly #inFlight: InFlight[] = [];
   #waiting = 0;
+
+  /** `firstId` (default 1) is for tests of the wrap-around. */
+  constructor(firstId = 1) {
+    this.#nextId = firstId;
+  }
 
   /** Operations queued or sent and not yet answered. */
   get pending(): number {
@@ -51,7 +56,7 @@ export class Batcher {
 
   /** Takes the queued operations as one batch and remembers who waits for its replies. */
   take(): ArrayBuffer {
-    const id = this.#nextId++;
+    const id = this.#takeId();
     const batch = this.writer.take(id);
     this.#inFlight.push({ id, sinks: this.#sinks, tags: this.#tags });
     this.#sinks = [];
@@ -81,6 +86,16 @@ export class Batcher {
     return true;
   }
 
+  /**
+   * The next batch id: 1 to 2^32 − 1, then 1 again (the wire carries a u32). Ids in flight
+   * at once are a few at most, so a wrapped id never meets one still waiting.
+   */
+  #takeId(): number {
+    const id = this.#nextId;
+    this.#nextId = (id % 0xffffffff) + 1;
+    return id;
+  }
+
   /** Takes a batch off the in-flight list: nearly always the oldest, as ports keep order. */
   #remove(id: number): InFlight | undefined {
     const inFlight = this.#inFlight;
@@ -94,8 +109,9 @@ export class Batcher {
   /** Fails everything queued or in flight, e.g. when the node's thread is gone. */
   failAll(error: ThunderError): void {
     const batches = this.#inFlight.splice(0);
-    batches.push({ id: this.#nextId, sinks: this.#sinks, tags: this.#tags });
-    this.writer.take(this.#nextId++); // drops what was written for them
+    const id = this.#takeId();
+    batches.push({ id, sinks: this.#sinks, tags: this.#tags });
+    this.writer.take(id); // drops what was written for them
     this.#sinks = [];
     this.#tags = [];
     this.#waiting = 0;

@@ -103,6 +103,8 @@ export class BatchWriter extends Writer {
   /** A key operation; `value` (bytes, or a byte string of one char per byte) only for Put. */
   key(op: OpCode, key: Uint8Array, keyLength: number, hash: number, value?: Uint8Array | string): void {
     const valueLength = value === undefined ? 0 : value.length;
+    // Checked before reserving: a throw after it would leave uncounted bytes in the batch.
+    if (keyLength > 0xffff) throw new RangeError(`a key is at most 65535 bytes, got ${keyLength}`);
     const extra = op === Op.Put ? 4 + valueLength : 0;
     const at = this.reserve(7 + keyLength + extra);
     const buf = this.buf;
@@ -124,6 +126,10 @@ export class BatchWriter extends Writer {
   list(prefix: string, after: string, limit: number, from: number): void {
     const prefixLength = Buffer.byteLength(prefix);
     const afterLength = Buffer.byteLength(after);
+    // Checked before reserving: a throw after it would leave uncounted bytes in the batch.
+    if (prefixLength > 0xffff || afterLength > 0xffff) {
+      throw new RangeError(`a listing's prefix and cursor are at most 65535 bytes each`);
+    }
     const at = this.reserve(1 + 2 + prefixLength + 2 + afterLength + 8);
     const buf = this.buf;
     buf[at] = Op.ListSlice;

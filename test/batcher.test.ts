@@ -70,7 +70,24 @@ describe('Batcher', () => {
     assert.equal(batcher.pending, 0);
   });
 
-  test('a reply for a batch no longer waiting (failed, timed out) is ignored', () => {
+  test('batch ids wrap from 2^32 − 1 to 1 instead of overflowing the wire', () => {
+    const batcher = new Batcher(0xfffffffe);
+    const sink = new Recorder();
+    const ids: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      get(batcher, sink, i, 'k');
+      ids.push(Buffer.from(batcher.take()).readUInt32LE(0));
+    }
+    assert.deepEqual(ids, [0xfffffffe, 0xffffffff, 1]);
+    assert.equal(batcher.settle(reply(0xffffffff, 'B')), true);
+    assert.equal(batcher.settle(reply(1, 'C')), true);
+    assert.deepEqual(sink.seen, [
+      [1, 'B'],
+      [2, 'C'],
+    ]);
+  });
+
+  test('a reply for a batch no longer waiting (already failed) is ignored', () => {
     const batcher = new Batcher();
     const sink = new Recorder();
     get(batcher, sink, 1, 'a');

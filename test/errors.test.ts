@@ -75,9 +75,16 @@ describe('error catalogue', () => {
     assert.deepEqual(err.toJSON(), { error: { code: 'BAD_REQUEST', message: 'nope', written: 3 } });
   });
 
-  test('the README lists every code', async () => {
+  test("the README's Errors table lists exactly the catalogue's codes, with their statuses", async () => {
     const readme = await readFile(new URL('../../README.md', import.meta.url), 'utf8');
-    for (const code of Object.keys(catalogue)) assert.ok(readme.includes('`' + code + '`'), code);
+    const section = readme.slice(readme.indexOf('### Errors'));
+    const rows = [...section.matchAll(/^\| `([A-Z_]+)` +\| (\d{3}) /gm)].map((m) => [m[1]!, Number(m[2])]);
+    const documented = new Map(rows as [string, number][]);
+    assert.equal(documented.size, rows.length, 'no code documented twice');
+    assert.deepEqual([...documented.keys()].sort(), Object.keys(catalogue).sort());
+    for (const [code, Kind] of Object.entries(catalogue)) {
+      assert.equal(documented.get(code), new Kind().status, `${code}'s status in the README`);
+    }
   });
 
   test('toThunderError() keeps catalogue errors and wraps anything else as INTERNAL', () => {

@@ -121,7 +121,14 @@ export class Deferred {
       const total = Buffer.byteLength(body);
       if (res.tryEnd(body, total)[0]) return;
       sent = false;
-      const bytes = typeof body === 'string' ? Buffer.from(body) : body;
+      // A value is a view into its node's whole reply: a slow reader must not keep every
+      // other value of that reply alive, so the rest waits in a copy of its own.
+      const bytes =
+        typeof body === 'string'
+          ? Buffer.from(body)
+          : body.buffer.byteLength > 2 * body.length
+            ? Buffer.from(body)
+            : body;
       res.onWritable((offset) => {
         const [ok, finished] = res.tryEnd(bytes.subarray(offset), total);
         if (finished) this.#uncount();

@@ -59,11 +59,6 @@ class KeyRequest extends Deferred implements ReplySink {
   }
 }
 
-/** Parses and checks an `_mget` body: `{"keys": ["k", …]}`. */
-function mgetKeys(body: Buffer, ctx: RouteContext): string[] {
-  return parseMgetKeys(body, ctx.limits);
-}
-
 /** `?prefix=&after=&limit=` of a key listing. */
 const LIST_PARAMS = {
   prefix: text(),
@@ -126,7 +121,7 @@ export function registerKvRoutes(app: Router, ctx: RouteContext): void {
       (bytes) => bodyError(bytes, limits)!,
       (body) => {
         // Each key once: a body naming one large value thousands of times costs one fetch.
-        const keys = [...new Set(mgetKeys(body, ctx))];
+        const keys = [...new Set(parseMgetKeys(body, limits))];
         if (keys.length > limits.maxKeysPerRequest) {
           throw new TooManyKeysError(
             `${keys.length} distinct keys; the limit is ${limits.maxKeysPerRequest}`,

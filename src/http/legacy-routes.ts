@@ -42,11 +42,6 @@ class LegacyPut extends Deferred implements ReplySink {
   }
 }
 
-/** The one pair of a `/put` body, checked. */
-function onePair(body: Buffer, ctx: RouteContext): [string, string] {
-  return parseOnePair(body, ctx.limits);
-}
-
 /** `?node=ID` of `/snapshot`: a node of the cluster as it is now. */
 function snapshotNode(query: string | undefined, size: number): number | undefined {
   return parseQuery(query, { node: integer({ min: 0, max: size - 1 }) }).node;
@@ -78,7 +73,7 @@ export function registerLegacyRoutes(app: Router, ctx: RouteContext): void {
       limits.maxBodyBytes,
       (bytes) => bodyError(bytes, limits)!,
       (body) => {
-        const [key, value] = onePair(body, ctx);
+        const [key, value] = parseOnePair(body, limits);
         cluster.submit(request, 0, Op.Put, key, value);
       },
     );

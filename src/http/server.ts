@@ -142,11 +142,11 @@ export function startServer(options: ServerOptions): Promise<Server> {
         if (listening) uws.us_listen_socket_close(listening);
         listening = null;
       };
-      // Must listen as the call above does, on the port it got.
+      // Must listen as the call above does (exclusive), on the port it got.
       const startAccepting = () =>
         new Promise<boolean>((done) => {
           if (closed) return done(false);
-          app.listen(host, realPort, (again: us_listen_socket | false) => {
+          listenExclusive(app, host, realPort, (again: us_listen_socket | false) => {
             if (again && closed) uws.us_listen_socket_close(again);
             else if (again) listening = again;
             done(again !== false && !closed);
