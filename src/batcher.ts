@@ -14,6 +14,8 @@ export interface ReplySink {
 
 interface InFlight {
   id: number;
+  /** When it was sent (the link's clock), for {@link Batcher.expire}. */
+  sentAt: number;
   sinks: ReplySink[];
   tags: number[];
 }
@@ -54,11 +56,11 @@ export class Batcher {
     this.#waiting++;
   }
 
-  /** Takes the queued operations as one batch and remembers who waits for its replies. */
-  take(): ArrayBuffer {
+  /** Takes the queued operations as one batch, sent at `now`, and remembers who waits for it. */
+  take(now = 0): ArrayBuffer {
     const id = this.#takeId();
     const batch = this.writer.take(id);
-    this.#inFlight.push({ id, sinks: this.#sinks, tags: this.#tags });
+    this.#inFlight.push({ id, sentAt: now, sinks: this.#sinks, tags: this.#tags });
     this.#sinks = [];
     this.#tags = [];
     return batch;
@@ -96,6 +98,18 @@ export class Batcher {
     return id;
   }
 
+  /**
+   * Fails every batch sent at or before `sentBy` (they waited too long): their replies, if
+   * they ever come, are then ignored. Returns when the oldest batch still waiting was sent,
+   * or null when none is.
+   */
+  expire(sentBy: number, error: ThunderError): number | null {
+    const inFlight = this.#inFlight;
+    // Batches are sent in order, so the overdue ones are at the front.
+    while (inFlight.length > 0 && inFlight[0]!.sentAt <= sentBy) this.fail(inFlight[0]!.id, error);
+    return inFlight[0]?.sentAt ?? null;
+  }
+
   /** Takes a batch off the in-flight list: nearly always the oldest, as ports keep order. */
   #remove(id: number): InFlight | undefined {
     const inFlight = this.#inFlight;
@@ -110,7 +124,7 @@ export class Batcher {
   failAll(error: ThunderError): void {
     const batches = this.#inFlight.splice(0);
     const id = this.#takeId();
-    batches.push({ id, sinks: this.#sinks, tags: this.#tags });
+    batches.push({ id, sentAt: 0, sinks: this.#sinks, tags: this.#tags });
     this.writer.take(id); // drops what was written for them
     this.#sinks = [];
     this.#tags = [];

@@ -5,7 +5,7 @@
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { httpUrl } from './address.js';
-import { Cluster } from './cluster.js';
+import { Cluster, DEFAULT_TIMEOUT_MS } from './cluster.js';
 import { DEFAULT_MAX_BUFFERED_BODY_BYTES } from './http/body-budget.js';
 import { isLoopback } from './http/request-guard.js';
 import { checkLimits, DEFAULT_LIMITS } from './limits.js';
@@ -20,6 +20,7 @@ interface ClusterArgs {
   port: number;
   host: string;
   partitions: number;
+  timeoutMs: number;
   load?: string;
   maxKeyBytes: number;
   maxValueBytes: number;
@@ -58,7 +59,11 @@ async function runCluster(args: ClusterArgs): Promise<void> {
   // is none (Node 22, say) it throws a message saying why, before any thread starts, while
   // `--help` and `thunderdb load` (a plain HTTP client) still work.
   const { startServer } = await import('./http/server.js');
-  const cluster = await startNodes(args.nodes, args.partitions);
+  const cluster = await startNodes({
+    nodes: args.nodes,
+    partitions: args.partitions,
+    timeoutMs: args.timeoutMs,
+  });
   if (args.load !== undefined) {
     const interrupt = interruptOnSigint();
     try {
@@ -121,8 +126,13 @@ async function runCluster(args: ClusterArgs): Promise<void> {
 }
 
 /** Starts the node threads, saying how far it got when there are many to start. */
-async function startNodes(nodes: number, partitions: number): Promise<Cluster> {
-  if (nodes <= SLOW_START_NODES) return Cluster.start({ nodes, partitions });
+async function startNodes(options: {
+  nodes: number;
+  partitions: number;
+  timeoutMs: number;
+}): Promise<Cluster> {
+  const { nodes } = options;
+  if (nodes <= SLOW_START_NODES) return Cluster.start(options);
   console.error(
     `starting ${nodes} node threads (about ${Math.round((nodes * NODE_COST.rssMB) / 100) / 10} GB, ` +
       `${Math.ceil((nodes * NODE_COST.startMs) / 1000)} s)`,
@@ -130,7 +140,7 @@ async function startNodes(nodes: number, partitions: number): Promise<Cluster> {
   let up = 0;
   const timer = setInterval(() => console.error(`  ${up} of ${nodes} nodes up`), 1000);
   try {
-    return await Cluster.start({ nodes, partitions, onNodeReady: () => up++ });
+    return await Cluster.start({ ...options, onNodeReady: () => up++ });
   } finally {
     clearInterval(timer);
   }
@@ -191,6 +201,12 @@ export async function main(argv: string[]): Promise<void> {
             type: 'number',
             default: DEFAULT_LIMITS.maxHeavyRequests,
             describe: '_mget, /snapshot and listings served at once; more get 503 SERVER_BUSY',
+          })
+          .option('timeout-ms', {
+            type: 'number',
+            default: DEFAULT_TIMEOUT_MS,
+            describe:
+              'A node that has not answered within this many ms fails its requests with 504 NODE_TIMEOUT',
           })
           .option('grace-ms', {
             type: 'number',

@@ -1,7 +1,8 @@
 import type { ReplySink } from './batcher.js';
 import { type ThunderError } from './errors.js';
 import { compareKeys, KeyBytes } from './key-bytes.js';
-import { NodeLink, type NodeState } from './node-link.js';
+import { systemClock, type Clock } from './clock.js';
+import { NodeLink, type LinkTiming, type NodeState } from './node-link.js';
 import { HASH_END, Op, type NodeStats, type SnapshotSlice } from './protocol.js';
 import { Ring } from './ring.js';
 import { readListSlice, readSnapshotSlice, type BatchWriter, type Result } from './wire.js';
@@ -17,13 +18,25 @@ export interface ClusterOptions {
   partitions?: number;
   /** Called as each node's thread comes up, for start-up progress. */
   onNodeReady?: (id: number) => void;
+  /**
+   * A node that has not answered a batch within this many ms fails its operations with
+   * NODE_TIMEOUT (a write among them may still happen). Default {@link DEFAULT_TIMEOUT_MS}.
+   */
+  timeoutMs?: number;
+  /** Time and timers. Default the system clock. */
+  clock?: Clock;
 }
+
+/** Default {@link ClusterOptions.timeoutMs}: 5 s, Cassandra's read timeout. */
+export const DEFAULT_TIMEOUT_MS = 5000;
 
 /** One node as `GET /cluster` shows it. */
 export interface NodeInfo extends Partial<NodeStats> {
   id: number;
   state: NodeState;
   partitions: number;
+  /** Set when an up node did not answer for its statistics (e.g. NODE_TIMEOUT). */
+  error?: string;
 }
 
 /** The `limit` smallest of two sorted lists of distinct keys, merged (UTF-8 byte order). */
@@ -70,15 +83,20 @@ export class Cluster {
     for (const link of this.#links) link.flush();
   };
 
-  private constructor(ring: Ring) {
+  private constructor(ring: Ring, timing: LinkTiming) {
     this.ring = ring;
-    this.#links = Array.from({ length: ring.nodes }, (_, id) => new NodeLink(id));
+    this.#links = Array.from({ length: ring.nodes }, (_, id) => new NodeLink(id, timing));
   }
 
   /** Starts the node threads and resolves once every one holds its port. */
   static async start(options: ClusterOptions = {}): Promise<Cluster> {
+    const { timeoutMs = DEFAULT_TIMEOUT_MS, clock = systemClock } = options;
+    if (!Number.isSafeInteger(timeoutMs) || timeoutMs < 1) {
+      throw new RangeError(`timeoutMs must be a positive integer, got ${timeoutMs}`);
+    }
     const cluster = new Cluster(
       new Ring({ nodes: options.nodes ?? 3, partitions: options.partitions ?? 1024 }),
+      { clock, timeoutMs },
     );
     try {
       await Promise.all(
@@ -206,11 +224,20 @@ export class Cluster {
         try {
           const stats = (await this.#callNode(link.id, (w) => w.stats())) as Buffer;
           return { ...info, ...(JSON.parse(stats.toString('utf8')) as NodeStats) };
-        } catch {
-          return { ...info, state: link.state };
+        } catch (err) {
+          return { ...info, state: link.state, error: (err as ThunderError).code };
         }
       }),
     );
+  }
+
+  /**
+   * Stops one node processing for `ms`, as a long GC pause would; its queue waits. Resolves
+   * when the node answers again (or rejects with NODE_TIMEOUT if that takes longer than
+   * the timeout). For fault tests.
+   */
+  async pause(node: number, ms: number): Promise<void> {
+    await this.#callNode(node, (w) => w.pause(ms));
   }
 
   /** Kills one node's thread, as a crash would: for fault tests and demos. */

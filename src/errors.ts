@@ -48,6 +48,7 @@ export class UnsupportedMediaTypeError extends kind(
 export class MethodNotAllowedError extends kind('METHOD_NOT_ALLOWED', 405, 'method not allowed') {}
 export class NotFoundError extends kind('NOT_FOUND', 404, 'no such route') {}
 export class NodeUnavailableError extends kind('NODE_UNAVAILABLE', 503, 'node unavailable') {}
+export class NodeTimeoutError extends kind('NODE_TIMEOUT', 504, 'the node did not answer in time') {}
 export class ShuttingDownError extends kind('SHUTTING_DOWN', 503, 'the server is shutting down') {}
 export class ServerBusyError extends kind('SERVER_BUSY', 503, 'too many heavy requests at once') {
   override readonly retryAfterSeconds = 1;
@@ -86,6 +87,7 @@ export const catalogue = {
   METHOD_NOT_ALLOWED: MethodNotAllowedError,
   NOT_FOUND: NotFoundError,
   NODE_UNAVAILABLE: NodeUnavailableError,
+  NODE_TIMEOUT: NodeTimeoutError,
   SHUTTING_DOWN: ShuttingDownError,
   SERVER_BUSY: ServerBusyError,
   TOO_MANY_KEYS: TooManyKeysError,

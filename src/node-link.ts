@@ -1,7 +1,8 @@
 import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import { Batcher, type ReplySink } from './batcher.js';
-import { errorFromWire, NodeUnavailableError } from './errors.js';
+import type { Clock } from './clock.js';
+import { errorFromWire, NodeTimeoutError, NodeUnavailableError } from './errors.js';
 import type { AttachTask, BatchFailure } from './protocol.js';
 import { transferListFor, type BatchWriter } from './wire.js';
 
@@ -16,16 +17,27 @@ const WORKER = new URL('../workers/node.js', import.meta.url);
  * Piscina's own task channel is used once, to transfer the port; all data then goes over
  * the port, since `pool.run()` per operation is an order of magnitude slower.
  */
+/** How a {@link NodeLink} keeps time. */
+export interface LinkTiming {
+  clock: Clock;
+  /** A batch not answered within this many ms fails with NODE_TIMEOUT; its reply, if it comes, is ignored. */
+  timeoutMs: number;
+}
+
 export class NodeLink {
   readonly id: number;
   #state: NodeState = 'starting';
   readonly #batcher = new Batcher();
+  readonly #timing: LinkTiming;
+  /** Cancels the pending timeout check, when one is armed. */
+  #disarm: (() => void) | null = null;
   readonly #pool: Piscina;
   readonly #port: MessagePort;
   readonly #attached: Promise<void>;
 
-  constructor(id: number) {
+  constructor(id: number, timing: LinkTiming) {
     this.id = id;
+    this.#timing = timing;
     this.#pool = new Piscina({
       filename: WORKER.href,
       minThreads: 1,
@@ -98,9 +110,19 @@ export class NodeLink {
   /** Sends everything queued as one message (a large one transferred rather than copied). */
   flush(): void {
     if (!this.#batcher.dirty) return;
-    const batch = this.#batcher.take();
+    const batch = this.#batcher.take(this.#timing.clock.now());
     this.#port.postMessage(batch, transferListFor(batch));
+    this.#disarm ??= this.#timing.clock.setTimer(this.#timing.timeoutMs, this.#expire);
   }
+
+  /** Fails the batches that waited past the timeout, and checks again when the next one is due. */
+  readonly #expire = (): void => {
+    const { clock, timeoutMs } = this.#timing;
+    const now = clock.now();
+    const error = new NodeTimeoutError(`node ${this.id} did not answer within ${timeoutMs} ms`);
+    const oldest = this.#batcher.expire(now - timeoutMs, error);
+    this.#disarm = oldest === null ? null : clock.setTimer(oldest + timeoutMs - now, this.#expire);
+  };
 
   /** Kills the node's thread as a crash would: for fault tests. */
   async crash(): Promise<void> {
@@ -113,6 +135,8 @@ export class NodeLink {
     if (this.#state === 'stopped') return;
     this.#state = 'stopped';
     this.#port.close();
+    this.#disarm?.();
+    this.#disarm = null;
     this.#batcher.failAll(new NodeUnavailableError(`node ${this.id} stopped`));
     await this.#pool.destroy();
   }

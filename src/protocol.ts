@@ -36,6 +36,11 @@ export const Op = {
   SnapshotSlice: 6,
   /** (none) → {@link NodeStats} */
   Stats: 7,
+  /**
+   * ms → 1, after the node has stopped processing for `ms` (its thread blocked, as in a
+   * long GC pause); what arrives meanwhile waits in its queue. For timeouts and faults.
+   */
+  Pause: 8,
 } as const;
 
 export type OpCode = (typeof Op)[keyof typeof Op];

@@ -12,6 +12,7 @@ import { Op, type ListSlice, type OpCode, type SnapshotSlice } from './protocol.
  *     ListSlice           u16 + prefix, u16 + after, u32 limit, u32 from
  *     SnapshotSlice       u32 from, u32 maxBytes
  *     Stats               (none)
+ *     Pause               u32 ms
  *   reply:  u32 id, u32 count, then per operation an i32 h:
  *     h ≥ 0   h bytes of payload follow (a value; a slice or stats, encoded by its reader)
  *     h = −1  absent
@@ -157,6 +158,13 @@ export class BatchWriter extends Writer {
     this.buf[at] = Op.Stats;
     this.counted();
   }
+
+  pause(ms: number): void {
+    const at = this.reserve(5);
+    this.buf[at] = Op.Pause;
+    this.buf.writeUInt32LE(ms, at + 1);
+    this.counted();
+  }
 }
 
 /** What a node does with each operation of a batch, as {@link readBatch} finds them. */
@@ -174,6 +182,7 @@ export interface BatchHandler {
   list(prefix: string, after: string, limit: number, from: number): void;
   snapshot(from: number, maxBytes: number): void;
   stats(): void;
+  pause(ms: number): void;
 }
 
 /** Walks a batch in order, calling `handler` once per operation; returns the batch's id. */
@@ -219,6 +228,10 @@ export function readBatch(batch: ArrayBuffer, handler: BatchHandler): number {
       case Op.Stats:
         handler.stats();
         at += 1;
+        break;
+      case Op.Pause:
+        handler.pause(buf.readUInt32LE(at + 1));
+        at += 5;
         break;
       default:
         // A malformed batch is a bug in the front end; failing loudly beats misaligning

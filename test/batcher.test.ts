@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { Batcher, type ReplySink } from '../src/batcher.js';
-import { InternalError, NodeUnavailableError, type ThunderError } from '../src/errors.js';
+import { InternalError, NodeTimeoutError, NodeUnavailableError, type ThunderError } from '../src/errors.js';
 import { Op } from '../src/protocol.js';
 import { ReplyWriter, type Result } from '../src/wire.js';
 
@@ -85,6 +85,29 @@ describe('Batcher', () => {
       [1, 'B'],
       [2, 'C'],
     ]);
+  });
+
+  test('expire() fails the batches sent by a time, oldest first, and says when the next is due', () => {
+    const batcher = new Batcher();
+    const sink = new Recorder();
+    get(batcher, sink, 1, 'a');
+    batcher.take(100);
+    get(batcher, sink, 2, 'b');
+    batcher.take(150);
+    get(batcher, sink, 3, 'c');
+    batcher.take(300);
+    assert.equal(batcher.expire(99, new NodeTimeoutError()), 100, 'nothing is overdue yet');
+    assert.equal(batcher.expire(150, new NodeTimeoutError()), 300);
+    assert.deepEqual(sink.seen, [
+      [1, 'NODE_TIMEOUT'],
+      [2, 'NODE_TIMEOUT'],
+    ]);
+    // The timed-out batch's late reply settles nobody; the one still waiting is answered.
+    assert.equal(batcher.settle(reply(2, 'late')), false);
+    assert.equal(batcher.settle(reply(3, 'C')), true);
+    assert.equal(batcher.expire(1000, new NodeTimeoutError()), null);
+    assert.deepEqual(sink.seen.at(-1), [3, 'C']);
+    assert.equal(batcher.pending, 0);
   });
 
   test('a reply for a batch no longer waiting (already failed) is ignored', () => {

@@ -52,3 +52,38 @@ test('a batch a node cannot apply fails its own callers only, and the node stays
   assert.equal((await cluster.get('a'))?.toString(), '1', 'the next batch is answered: the node did not die');
   assert.equal((await cluster.nodes())[0]!.state, 'up');
 });
+
+test('a node that stops answering fails its waiting operations with NODE_TIMEOUT, and its late replies settle nobody', async (t) => {
+  const cluster = await Cluster.start({ nodes: 2, timeoutMs: 200 });
+  t.after(() => cluster.close());
+  // Two keys on node 0, with different values: a late reply matched to the wrong caller
+  // would hand one key's value to the other.
+  const keys = Array.from({ length: 50 }, (_, i) => `key${i}`).filter((k) => cluster.ring.nodeFor(k) === 0);
+  const [a, b] = keys as [string, string];
+  await cluster.put(a, 'A');
+  await cluster.put(b, 'B');
+
+  const paused = cluster.pause(0, 1000).then(
+    () => 'answered',
+    (err: ThunderError) => err.code,
+  );
+  const started = performance.now();
+  const during = await cluster.get(a).then(
+    () => 'answered',
+    (err: ThunderError) => err.code,
+  );
+  const waited = performance.now() - started;
+  assert.equal(during, 'NODE_TIMEOUT');
+  assert.ok(waited >= 150 && waited < 900, `failed after ${waited.toFixed(0)} ms, not at the 200 ms timeout`);
+  assert.equal(await paused, 'NODE_TIMEOUT');
+  const health = await cluster.nodes();
+  assert.equal(health[0]!.error, 'NODE_TIMEOUT', 'the paused node is not answering');
+  assert.equal(health[1]!.error, undefined, 'the other node answers');
+
+  // Once the pause is over the node answers its queue, late: those replies are dropped, and
+  // the next request gets its own value.
+  await new Promise((r) => setTimeout(r, 1000));
+  assert.equal((await cluster.get(b))?.toString(), 'B');
+  assert.equal((await cluster.get(a))?.toString(), 'A');
+  assert.equal(cluster.pending, 0);
+});

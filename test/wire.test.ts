@@ -28,6 +28,7 @@ function decode(batch: ArrayBuffer): { id: number; seen: unknown[] } {
     list: (prefix, after, limit, from) => seen.push({ op: Op.ListSlice, prefix, after, limit, from }),
     snapshot: (from, maxBytes) => seen.push({ op: Op.SnapshotSlice, from, maxBytes }),
     stats: () => seen.push({ op: Op.Stats }),
+    pause: (ms) => seen.push({ op: Op.Pause, ms }),
   };
   return { id: readBatch(batch, handler), seen };
 }
@@ -59,6 +60,7 @@ describe('wire', () => {
     writer.list('pré', 'après', 1001, 2 ** 32 - 1);
     writer.snapshot(123_456, 256 * 1024);
     writer.stats();
+    writer.pause(2500);
     const batch = writer.take(0xfffffffe);
     const { id, seen } = decode(batch);
     assert.equal(id, 0xfffffffe);
@@ -74,6 +76,7 @@ describe('wire', () => {
       { op: Op.ListSlice, prefix: 'pré', after: 'après', limit: 1001, from: 2 ** 32 - 1 },
       { op: Op.SnapshotSlice, from: 123_456, maxBytes: 256 * 1024 },
       { op: Op.Stats },
+      { op: Op.Pause, ms: 2500 },
     ]);
     // The writer starts over clean: the next batch holds only what comes after.
     writer.stats();

@@ -30,10 +30,11 @@ export function registerClusterRoutes(app: Router, ctx: RouteContext): void {
     const deferred = new Deferred(res, inFlight);
     cluster.nodes().then(
       (nodes) => {
-        const states = nodes.map(({ id, state }) => ({ id, state }));
-        const down = states.filter((n) => n.state !== 'up');
+        const states = nodes.map(({ id, state, error }) => (error ? { id, state, error } : { id, state }));
+        // A node that is up but did not answer (a timeout) is not healthy either.
+        const down = states.filter((n) => n.state !== 'up' || 'error' in n);
         if (down.length === 0) return deferred.json(200, JSON.stringify({ status: 'ok', nodes: states }));
-        const error = new NodeUnavailableError(`node ${down.map((n) => n.id).join(', ')} not up`);
+        const error = new NodeUnavailableError(`node ${down.map((n) => n.id).join(', ')} not answering`);
         error.details.nodes = states;
         deferred.error(error);
       },

@@ -13,6 +13,7 @@ const STATUS_LINES: Record<number, string> = {
   500: '500 Internal Server Error',
   501: '501 Not Implemented',
   503: '503 Service Unavailable',
+  504: '504 Gateway Timeout',
 };
 
 /** The status line for a code. */
