@@ -1,5 +1,5 @@
 import { KeyBytes } from './key-bytes.js';
-import { murmur3 } from './murmur3.js';
+import { HASH_SPACE, murmur3 } from './murmur3.js';
 
 /** Record header: key length (u16), value length (u32). */
 const HEADER = 6;
@@ -20,8 +20,6 @@ const MAX_LOAD = 0.75;
 const MIN_LIVE = 0.5;
 /** A location is slab × 2^32 + offset + 1, so 0 can mean "empty slot". */
 const SLAB_SHIFT = 2 ** 32;
-/** Hashes are unsigned 32-bit: a range cursor runs from 0 to this. */
-export const HASH_END = 2 ** 32;
 
 /**
  * A hash map from text keys to byte-string values that keeps its records in large
@@ -210,7 +208,7 @@ export class ByteMap {
 
   /**
    * Calls `visit(hash, location)` for every key whose hash lies in `[from, end)`, where `end`
-   * is chosen so that about `slots` index slots are read; returns `end` ({@link HASH_END}
+   * is chosen so that about `slots` index slots are read; returns `end` ({@link HASH_SPACE}
    * once the whole map is covered). Start at 0 and pass each answer back as the next `from`:
    * every key present throughout is visited exactly once, however the map grows or shrinks
    * in between, because the cursor is a hash, not a slot. A location is read with
@@ -220,7 +218,7 @@ export class ByteMap {
     const size = this.#mask + 1;
     const first = from >>> this.#shift;
     const last = Math.min(size, first + Math.max(1, slots)); // home slots [first, last)
-    const end = last === size ? HASH_END : last * 2 ** this.#shift;
+    const end = last === size ? HASH_SPACE : last * 2 ** this.#shift;
     const locations = this.#locations;
     const hashes = this.#hashes;
     // Keys homed in the range sit at their home or later in its probe run, which may run

@@ -3,7 +3,8 @@ import { type ThunderError } from './errors.js';
 import { compareKeys, KeyBytes } from './key-bytes.js';
 import { systemClock, type Clock } from './clock.js';
 import { NodeLink, type LinkTiming, type NodeState } from './node-link.js';
-import { HASH_END, Op, type NodeStats, type SnapshotSlice } from './protocol.js';
+import { HASH_SPACE } from './murmur3.js';
+import { Op, type NodeStats, type SnapshotSlice } from './protocol.js';
 import { Ring } from './ring.js';
 import { readListSlice, readSnapshotSlice, type BatchWriter, type Result } from './wire.js';
 
@@ -194,7 +195,7 @@ export class Cluster {
     let best: string[] = [];
     await Promise.all(
       this.#links.map(async ({ id }) => {
-        for (let from = 0; from < HASH_END;) {
+        for (let from = 0; from < HASH_SPACE;) {
           // limit + 1 per slice: one more than the page says whether another page follows.
           const slice = readListSlice(
             (await this.#callNode(id, (w) => w.list(prefix, after, limit + 1, from))) as Buffer,
@@ -209,7 +210,7 @@ export class Cluster {
     return { keys: best, more };
   }
 
-  /** One slice of a node's shard as `"k":"v",…` text; walk `from` from 0 to {@link HASH_END}. */
+  /** One slice of a node's shard as `"k":"v",…` text; walk `from` from 0 to {@link HASH_SPACE}. */
   async snapshotSlice(node: number, from: number, maxBytes: number): Promise<SnapshotSlice> {
     return readSnapshotSlice((await this.#callNode(node, (w) => w.snapshot(from, maxBytes))) as Buffer);
   }

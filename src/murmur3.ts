@@ -1,3 +1,6 @@
+/** Hashes are unsigned 32-bit integers in [0, HASH_SPACE); a slice cursor that reaches it is done. */
+export const HASH_SPACE = 2 ** 32;
+
 /**
  * MurmurHash3 x86 32-bit of `bytes[start, end)`, as an unsigned integer. Written here rather
  * than taken from a library because it hashes a key where it lies (in a request's bytes, a

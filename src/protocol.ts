@@ -25,7 +25,7 @@ export const Op = {
   /**
    * prefix, after, limit, from → {@link ListSlice}: the first `limit` keys with that prefix
    * greater than `after`, sorted, among the keys whose store hash lies in `[from, next)`.
-   * A listing walks `from` = 0, next, next… until `next` is {@link HASH_END}: one bounded
+   * A listing walks `from` = 0, next, next… until `next` is {@link HASH_SPACE}: one bounded
    * slice per message, so key operations queued behind it never wait for a whole pass.
    */
   ListSlice: 5,
@@ -58,19 +58,16 @@ export interface NodeStats {
   heapUsed: number;
 }
 
-/** A slice cursor's end: the whole 32-bit hash space has been walked. */
-export { HASH_END } from './byte-map.js';
-
 /** One slice of a key listing. */
 export interface ListSlice {
-  /** Where the next slice starts; {@link HASH_END} when the node has been walked. */
+  /** Where the next slice starts; {@link HASH_SPACE} when the node has been walked. */
   next: number;
   keys: string[];
 }
 
 /** One slice of a snapshot. */
 export interface SnapshotSlice {
-  /** Where the next slice starts; {@link HASH_END} when the node has been walked. */
+  /** Where the next slice starts; {@link HASH_SPACE} when the node has been walked. */
   next: number;
   /** `"k":"v",…` without braces; empty when the slice held no keys. */
   json: string;

@@ -1,4 +1,5 @@
 import { KeyBytes } from './key-bytes.js';
+import { HASH_SPACE } from './murmur3.js';
 
 /** How a {@link Ring} is laid out. */
 export interface RingOptions {
@@ -18,8 +19,6 @@ export interface Location {
   partition: number;
   node: number;
 }
-
-const HASH_SPACE = 2 ** 32;
 
 /**
  * The consistent-hash ring: murmur3 (x86, 32-bit) of the key's UTF-8 bytes picks one of

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { ByteMap, HASH_END } from '../src/byte-map.js';
+import { ByteMap } from '../src/byte-map.js';
+import { HASH_SPACE } from '../src/murmur3.js';
 
 /** A small deterministic generator (mulberry32), so a failing sequence replays exactly. */
 function rng(seed: number): () => number {
@@ -164,7 +165,7 @@ describe('ByteMap', () => {
     for (const key of stable) map.set(key, 'v');
     const seen = new Map<string, number>();
     let step = 0;
-    for (let from = 0; from < HASH_END; step++) {
+    for (let from = 0; from < HASH_SPACE; step++) {
       from = map.visitRange(from, 64, (_hash, location) => {
         const key = map.keyAt(location);
         seen.set(key, (seen.get(key) ?? 0) + 1);

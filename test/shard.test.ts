@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { compareKeys, KeyBytes } from '../src/key-bytes.js';
-import { HASH_END, Op, type NodeStats, type OpCode } from '../src/protocol.js';
+import { HASH_SPACE } from '../src/murmur3.js';
+import { Op, type NodeStats, type OpCode } from '../src/protocol.js';
 import { LIST_SLICE_SLOTS, Shard } from '../src/shard.js';
 import { BatchWriter, ReplyReader } from '../src/wire.js';
 
@@ -75,11 +76,11 @@ describe('Shard', () => {
     assert.ok(stats.heapUsed > 0);
   });
 
-  /** Walks every slice of a listing from 0 to HASH_END, as Cluster.list does. */
+  /** Walks every slice of a listing from 0 to HASH_SPACE, as Cluster.list does. */
   function listAll(shard: Shard, prefix: string, after: string, limit: number): string[] {
     let keys: string[] = [];
     let slices = 0;
-    for (let from = 0; from < HASH_END; slices++) {
+    for (let from = 0; from < HASH_SPACE; slices++) {
       const slice = shard.listSlice(prefix, after, limit, from);
       assert.ok(slice.keys.length <= limit);
       assert.ok(slice.next > from, 'every slice moves the cursor forward');
@@ -109,7 +110,7 @@ describe('Shard', () => {
     for (let i = 0; i < 100_000; i++) shard.put(`key${i}`, 'v');
     let slices = 0;
     let seen = 0;
-    for (let from = 0; from < HASH_END; slices++) {
+    for (let from = 0; from < HASH_SPACE; slices++) {
       const slice = shard.listSlice('', '', 100_000, from);
       seen += slice.keys.length;
       from = slice.next;
@@ -125,7 +126,7 @@ describe('Shard', () => {
     shard.put('k2', '');
     for (let i = 0; i < 2000; i++) shard.put(`n${i}`, 'x'.repeat(100));
     const parts: string[] = [];
-    for (let from = 0; from < HASH_END;) {
+    for (let from = 0; from < HASH_SPACE;) {
       const slice = shard.snapshotSlice(from, 4096);
       assert.ok(slice.json.length < 4096 + 200, `slice of ${slice.json.length} chars`);
       if (slice.json) parts.push(slice.json);

@@ -1,6 +1,6 @@
 import type { Cluster } from '../cluster.js';
 import { toThunderError } from '../errors.js';
-import { HASH_END } from '../protocol.js';
+import { HASH_SPACE } from '../murmur3.js';
 import type { StreamedAnswer } from './stream.js';
 
 /** Text one snapshot slice carries: the node builds at most this plus one pair per message. */
@@ -21,7 +21,7 @@ export async function streamSnapshot(
   try {
     let opened = false;
     for (const node of nodes) {
-      for (let from = 0; from < HASH_END && !answer.over;) {
+      for (let from = 0; from < HASH_SPACE && !answer.over;) {
         const slice = await cluster.snapshotSlice(node, from, SNAPSHOT_SLICE_BYTES);
         from = slice.next;
         if (slice.json.length === 0) continue;
