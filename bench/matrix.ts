@@ -21,9 +21,7 @@
  * min(keys, budget ÷ size) keys)  --sections load,memory  --memory-records 1000000
  * --pin none|split (none)  --sessions own|shared (own): see bench/lib/placement.ts.
  */
-import { execFileSync } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
-import { availableParallelism, cpus, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import {
@@ -49,6 +47,7 @@ import {
 import { memory, type Memory } from './lib/scenarios.js';
 import { spread, type Spread } from './lib/stats.js';
 import { table } from './lib/table.js';
+import { runContext } from './lib/machine.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -259,14 +258,8 @@ async function main(): Promise<void> {
   if (!wrk) throw new Error('bench:matrix needs wrk (Debian package "wrk")');
   const selected = SECTIONS.has('load') ? groups() : [];
   if (SECTIONS.has('load') && selected.length === 0) throw new Error('no cell matches the options given');
-  const commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim();
   const meta = {
-    date: new Date().toISOString(),
-    commit,
-    node: process.version,
-    cores: availableParallelism(),
-    cpu: cpus()[0]?.model ?? 'unknown',
-    memoryGiB: Math.round(totalmem() / 2 ** 30),
+    ...runContext(),
     wrk,
     ...OPTIONS,
     command: `npm run bench:matrix -- ${process.argv.slice(2).join(' ')}`.trim(),
@@ -297,7 +290,7 @@ async function main(): Promise<void> {
   const goals = targets(cells, mem);
 
   const lines = [
-    `ThunderDB bench:matrix, ${meta.date}, commit ${commit}, ${meta.cores} cores (${meta.cpu}), Node ${meta.node}, ${wrk}`,
+    `ThunderDB bench:matrix, ${meta.date}, commit ${meta.commit}, ${meta.cores} cores (${meta.cpu}), Node ${meta.node}, ${wrk}`,
     `each cell: ${OPTIONS.runs} pair(s) of ${OPTIONS.seconds} s runs, bare then ours (A B A B), after ${OPTIONS.warmup} s warm-up each; ` +
       `wrk -t1, keys drawn at random from ${OPTIONS.keys.toLocaleString('en-US')} uuid keys ` +
       `(fewer for large values: at most ${(OPTIONS.valueBudget / 2 ** 20).toFixed(0)} MiB of values); ratios pair by pair, median (min–max)`,

@@ -14,10 +14,8 @@
  * The issue-7 matrix (random uuid keys, value sizes, connections, node counts) is
  * `npm run bench:matrix` (bench/matrix.ts).
  */
-import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
-import { availableParallelism, cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Ring } from '../src/ring.js';
@@ -27,6 +25,7 @@ import { original, redis, webdis, type PeerResult } from './lib/peers.js';
 import { describePlacement, PLACEMENT_OPTIONS, placementFromArgs } from './lib/placement.js';
 import { batchLoad, closeLoad, memory, throughput } from './lib/scenarios.js';
 import { repeat, type Spread } from './lib/stats.js';
+import { runContext } from './lib/machine.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -209,13 +208,8 @@ async function main(): Promise<void> {
     if (!(await hasWrk())) throw new Error('--wrk: wrk is not installed (Debian package "wrk")');
     generator = 'wrk';
   }
-  const commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim();
   const meta = {
-    date: new Date().toISOString(),
-    commit,
-    node: process.version,
-    cores: availableParallelism(),
-    cpu: cpus()[0]?.model ?? 'unknown',
+    ...runContext(),
     generator,
     runs: RUNS,
     seconds: SECONDS,
@@ -234,7 +228,7 @@ async function main(): Promise<void> {
     }));
   }
   const text = [
-    `ThunderDB bench, ${meta.date}, commit ${commit}, ${meta.cores} cores (${meta.cpu}), Node ${meta.node}`,
+    `ThunderDB bench, ${meta.date}, commit ${meta.commit}, ${meta.cores} cores (${meta.cpu}), Node ${meta.node}`,
     `load generator ${generator}; each figure the median of ${RUNS} run(s), (min–max); ${SECONDS} s sustained loads`,
     `sustained loads and memory: ${describePlacement(PLACEMENT)}` +
       (generator === 'autocannon' ? ' (autocannon runs inside the bench process, which is not placed)' : ''),
