@@ -17,7 +17,9 @@ interface Parsed {
 function parse(type: string, pieces: Buffer[], limits: Limits = DEFAULT_LIMITS): Parsed {
   const out: Parsed = { pairs: [], rejects: [] };
   const sink: PairSink = {
-    pair: (key, value, index) => out.pairs.push([key, value, index]),
+    // A view is valid only during the call: keep its bytes, as a byte string.
+    pair: (key, value, index) =>
+      out.pairs.push([key, typeof value === 'string' ? value : Buffer.from(value).toString('latin1'), index]),
     reject: (index, error) => out.rejects.push([index, error.code]),
   };
   const parser = pairParserFor(type, sink, limits);

@@ -5,8 +5,11 @@ import type { ThunderError } from '../errors.js';
  * line formats and the 1-based pair number in a JSON object.
  */
 export interface PairSink {
-  /** A pair that passed every check: key as text, value as a byte string. */
-  pair(key: string, value: string, index: number): void;
+  /**
+   * A pair that passed every check: key as text; value as bytes (a view valid only during
+   * the call: copy it to keep it) or a byte string of one char per byte.
+   */
+  pair(key: string, value: Uint8Array | string, index: number): void;
   /** A pair that broke a rule the batch can go on past (an oversized value, an empty key…). */
   reject(index: number, error: ThunderError): void;
 }

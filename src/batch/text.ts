@@ -33,7 +33,8 @@ export class TextPairParser implements PairParser {
           sink.reject(lineNo, error);
           return;
         }
-        sink.pair(key, buf.toString('latin1', space + 1, end), lineNo);
+        // The value's bytes as they came: the sink copies them into a batch at once.
+        sink.pair(key, buf.subarray(space + 1, end), lineNo);
       },
       (lineNo) =>
         sink.reject(

@@ -68,7 +68,7 @@ class BatchWrite extends Deferred implements ReplySink, PairSink, Stoppable {
     this.res.onData((chunk, isLast) => this.#data(Buffer.from(chunk), isLast));
   }
 
-  pair(key: string, value: string): void {
+  pair(key: string, value: Uint8Array | string): void {
     // A node that failed under this batch ends it here, as a bad pair would.
     if (this.#failure) throw this.#failure;
     this.#sent++;

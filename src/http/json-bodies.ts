@@ -30,11 +30,15 @@ const ONE_PAIR = 'The request data is not valid. Please provide exactly one key-
  * silently keeping the last. Anything but exactly one pair with a string value is the
  * original's 400 BAD_REQUEST; a bad key or value is its own code.
  */
-export function parseOnePair(body: Buffer, limits: Limits): [string, string] {
-  const pairs: [string, string][] = [];
+export function parseOnePair(body: Buffer, limits: Limits): [string, Uint8Array | string] {
+  const pairs: [string, Uint8Array | string][] = [];
   const rejected: ThunderError[] = [];
   const parser = new JsonObjectPairParser(
-    { pair: (key, value) => pairs.push([key, value]), reject: (_index, error) => rejected.push(error) },
+    {
+      // A value given as a view is only valid during the call: keep a copy.
+      pair: (key, value) => pairs.push([key, typeof value === 'string' ? value : Buffer.from(value)]),
+      reject: (_index, error) => rejected.push(error),
+    },
     limits,
   );
   try {
