@@ -5,10 +5,12 @@
  * bench/baseline.json. A limit is the committed baseline less a stated margin, wide enough
  * that noise alone does not fail CI.
  *
- * The three random-key checks are the matrix's cells of the same names (bench/lib/cells.ts,
+ * The random-key checks are the matrix's cells of the same names (bench/lib/cells.ts,
  * `npm run bench:matrix`), measured the same way with shorter runs: GET/c100/100B/n3,
- * GET/c1/100B/n3 (its p50) and GET/c100/64KiB/n3. Placement: `--pin`, `--sessions`, with
- * the matrix's defaults (bench/lib/placement.ts).
+ * GET/c1/100B/n3 (its p50) and GET/c100/64KiB/n3, with one replica (the data path's own
+ * cost), and GET/c100/100B/n3/r3 (three replicas, R = W = 2) divided by the first: what
+ * replication costs a read. Placement: `--pin`, `--sessions`, with the matrix's defaults
+ * (bench/lib/placement.ts).
  */
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
@@ -22,6 +24,7 @@ import {
   PLACEMENT_OPTIONS,
   placementFromArgs,
 } from './lib/placement.js';
+import type { Topology } from './lib/processes.js';
 import { batchLoad, memory, throughput } from './lib/scenarios.js';
 import { spread } from './lib/stats.js';
 
@@ -51,16 +54,21 @@ const CELLS: CellOptions = {
   valueBudget: 256 << 20,
   placement: placementFromArgs(args),
 };
-const cell = (connections: number, valueBytes: number): Cell => ({
+/** One copy of each key: the data path's own cost; and the default, three. */
+const SINGLE: Topology = { nodes: 3, replicas: 1 };
+const REPLICATED: Topology = { nodes: 3, replicas: 3 };
+const cell = (connections: number, valueBytes: number, { nodes, replicas }: Topology = SINGLE): Cell => ({
   method: 'GET',
   connections,
   valueBytes,
-  nodes: 3,
+  nodes,
+  replicas: replicas!,
 });
 
 /** What bench:ci measures: each name needs a limit in baseline.json. */
 const MEASURED = [
   'random_get_c100_vs_bare',
+  'replicas3_get_vs_replicas1',
   'p50_c1_vs_bare',
   'get_64k_vs_bare',
   'get_vs_ceiling',
@@ -70,27 +78,30 @@ const MEASURED = [
 
 /** Figures measured, by baseline name, and where the processes ran. */
 async function measure(): Promise<{ measured: Record<(typeof MEASURED)[number], number>; placed: string }> {
-  const small = await measureGroup(3, 100, [cell(100, 100), cell(1, 100)], CELLS);
-  const large = await measureGroup(3, 64 << 10, [cell(100, 64 << 10)], CELLS);
-  const cells = [...small.cells, ...large.cells];
+  const small = await measureGroup(SINGLE, 100, [cell(100, 100), cell(1, 100)], CELLS);
+  const large = await measureGroup(SINGLE, 64 << 10, [cell(100, 64 << 10)], CELLS);
+  const replicated = await measureGroup(REPLICATED, 100, [cell(100, 100, REPLICATED)], CELLS);
+  const cells = [...small.cells, ...large.cells, ...replicated.cells];
   const failed = cells.find((c) => c.error);
   if (failed) throw new Error(`${failed.id}: ${failed.error}`);
   // wrk, not autocannon: one autocannon thread saturates before uWS does on two cores, which
   // would pin the ratio near 1 whatever the server did.
-  const load = await throughput('wrk', 3, 3, 3, false, CELLS.placement);
+  const load = await throughput('wrk', SINGLE, 3, 3, false, CELLS.placement);
   const file = await uuidFile(BATCH);
-  const loadSeconds = await batchLoad(3, BATCH, 3);
+  const loadSeconds = await batchLoad(SINGLE, BATCH, 3);
   const mapRates = spread([await mapInsertRate(file), await mapInsertRate(file), await mapInsertRate(file)]);
   // The median of three: now and then the garbage collector has not yet returned a
   // loader's garbage when the second reading is taken, and one reading runs ~12% high.
   const perRecord = spread([
-    (await memory(3, MEMORY_RECORDS)).rssBytesPerRecord,
-    (await memory(3, MEMORY_RECORDS)).rssBytesPerRecord,
-    (await memory(3, MEMORY_RECORDS)).rssBytesPerRecord,
+    (await memory(SINGLE, MEMORY_RECORDS)).rssBytesPerRecord,
+    (await memory(SINGLE, MEMORY_RECORDS)).rssBytesPerRecord,
+    (await memory(SINGLE, MEMORY_RECORDS)).rssBytesPerRecord,
   ]);
   return {
     measured: {
       random_get_c100_vs_bare: cells[0]!.ratio.median,
+      // Each against bare uWS in its own group: replicas 3 ÷ replicas 1, same run.
+      replicas3_get_vs_replicas1: cells[3]!.ratio.median / cells[0]!.ratio.median,
       p50_c1_vs_bare: cells[1]!.p50Ratio.median,
       get_64k_vs_bare: cells[2]!.ratio.median,
       get_vs_ceiling: load.getVsCeiling.median,

@@ -68,7 +68,8 @@ async function withCluster(
   file: string,
   run: (server: ServerProcess) => Promise<Record<string, number>>,
 ): Promise<Scenario> {
-  const server = await startCluster(3, ['--load', file], cli);
+  // The build's default replication: older builds have none, this one three copies.
+  const server = await startCluster({ nodes: 3, replicas: undefined }, ['--load', file], cli);
   try {
     await sleep(500);
     const baseMiB = (await rssOf(server.pid)) / MiB;

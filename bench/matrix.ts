@@ -13,7 +13,8 @@
  *   npm run bench:matrix -- --cells 'GET/c1/100B/*,GET/c100/64KiB/*' --sections load
  *   npm run bench:matrix -- --pin split --sessions shared   wrk and servers on separate CPUs, one session
  *
- * Options (defaults): --nodes 1,3,16  --sizes 100,1k,64k,1m  --connections 1,10,100
+ * Options (defaults): --nodes 1,3,16  --replicas 1 (copies of each key; `1,3` measures both,
+ * cells with 3 named GET/c100/100B/n3/r3)  --sizes 100,1k,64k,1m  --connections 1,10,100
  * --methods GET,PUT  --cells PATTERN,... (cell names like GET/c100/64KiB/n3, `*` for any
  * field; narrows the dimensions above)  --runs 3  --seconds 3 (whole seconds, per run)
  * --warmup 1 (seconds of unmeasured load per server before each cell; 0 for none)
@@ -38,6 +39,7 @@ import {
   type Method,
 } from './lib/cells.js';
 import { wrkVersion } from './lib/load-generator.js';
+import { describeTopology, type Topology } from './lib/processes.js';
 import {
   describeObserved,
   describePlacement,
@@ -52,6 +54,7 @@ import { runContext } from './lib/machine.js';
 const { values: args } = parseArgs({
   options: {
     nodes: { type: 'string', default: '1,3,16' },
+    replicas: { type: 'string', default: '1' },
     sizes: { type: 'string', default: '100,1k,64k,1m' },
     connections: { type: 'string', default: '1,10,100' },
     methods: { type: 'string', default: 'GET,PUT' },
@@ -84,6 +87,11 @@ function count(name: string, text: string, min: number): number {
 }
 
 const NODES = list('nodes', args.nodes).map((n) => count('nodes', n, 1));
+const REPLICAS = list('replicas', args.replicas).map((n) => count('replicas', n, 1));
+/** Every (nodes, replicas) pair asked for that can exist (replicas ≤ nodes). */
+const TOPOLOGIES: Topology[] = NODES.flatMap((nodes) =>
+  REPLICAS.filter((replicas) => replicas <= nodes).map((replicas) => ({ nodes, replicas })),
+);
 const SIZES = list('sizes', args.sizes).map(parseSize);
 const CONNECTIONS = list('connections', args.connections).map((c) => count('connections', c, 1));
 const METHODS = list('methods', args.methods).map((m) => {
@@ -106,19 +114,25 @@ const OPTIONS: CellOptions = {
 };
 const OUT = fileURLToPath(new URL('../../bench/results/', import.meta.url));
 
-/** The selected cells, grouped by (nodes, value size): one cluster and one bare app per group. */
-function groups(): { nodes: number; valueBytes: number; cells: Cell[] }[] {
-  const out: { nodes: number; valueBytes: number; cells: Cell[] }[] = [];
-  for (const nodes of NODES) {
+/** The selected cells, grouped by (topology, value size): one cluster and one bare app per group. */
+function groups(): { topology: Topology; valueBytes: number; cells: Cell[] }[] {
+  const out: { topology: Topology; valueBytes: number; cells: Cell[] }[] = [];
+  for (const topology of TOPOLOGIES) {
     for (const valueBytes of SIZES) {
       const cells: Cell[] = [];
       for (const method of METHODS) {
         for (const connections of CONNECTIONS) {
-          const cell = { method, connections, valueBytes, nodes };
+          const cell = {
+            method,
+            connections,
+            valueBytes,
+            nodes: topology.nodes,
+            replicas: topology.replicas!,
+          };
           if (!PATTERNS || matchesAny(cellId(cell), PATTERNS)) cells.push(cell);
         }
       }
-      if (cells.length > 0) out.push({ nodes, valueBytes, cells });
+      if (cells.length > 0) out.push({ topology, valueBytes, cells });
     }
   }
   return out;
@@ -147,7 +161,7 @@ function cellRow(r: CellResult): string[] {
 }
 
 const CELL_HEAD = [
-  'cell (op/connections/value/nodes)',
+  'cell (op/connections/value/nodes[/replicas])',
   'keys',
   'ours req/s',
   'bare req/s',
@@ -158,8 +172,7 @@ const CELL_HEAD = [
   'value MB/s ours / bare',
 ];
 
-interface MemoryResult {
-  nodes: number;
+interface MemoryResult extends Topology {
   records: number;
   loadSeconds: Spread;
   rssBytesPerRecord: Spread;
@@ -169,14 +182,15 @@ interface MemoryResult {
 
 async function memorySection(): Promise<MemoryResult[]> {
   const results: MemoryResult[] = [];
-  for (const nodes of NODES) {
+  for (const topology of TOPOLOGIES) {
     console.error(
-      `… memory: ${MEMORY_RECORDS.toLocaleString('en-US')} uuid pairs over HTTP, ${nodes} node(s)`,
+      `… memory: ${MEMORY_RECORDS.toLocaleString('en-US')} uuid pairs over HTTP, ${describeTopology(topology)}`,
     );
     const runs: Memory[] = [];
-    for (let i = 0; i < OPTIONS.runs; i++) runs.push(await memory(nodes, MEMORY_RECORDS, OPTIONS.placement));
+    for (let i = 0; i < OPTIONS.runs; i++)
+      runs.push(await memory(topology, MEMORY_RECORDS, OPTIONS.placement));
     results.push({
-      nodes,
+      ...topology,
       records: MEMORY_RECORDS,
       loadSeconds: spread(runs.map((r) => r.loadSeconds)),
       rssBytesPerRecord: spread(runs.map((r) => r.rssBytesPerRecord)),
@@ -202,7 +216,7 @@ function targets(cells: CellResult[], mem: MemoryResult[]): Target[] {
     return { target, source: `${id} ours ÷ bare req/s`, value: v, met: v === null ? null : v >= floor };
   };
   const p50 = cell('GET/c1/100B/n3')?.p50Ratio.median ?? null;
-  const m = (nodes: number) => mem.find((r) => r.nodes === nodes);
+  const m = (nodes: number) => mem.find((r) => r.nodes === nodes && r.replicas === 1);
   const memTarget = (
     target: string,
     nodes: number,
@@ -249,7 +263,7 @@ function targets(cells: CellResult[], mem: MemoryResult[]): Target[] {
 function estimateSeconds(selected: ReturnType<typeof groups>): number {
   const cells = selected.reduce((n, g) => n + g.cells.length, 0);
   const perCell = 2 * OPTIONS.warmup + 2 * OPTIONS.runs * OPTIONS.seconds;
-  const memorySeconds = SECTIONS.has('memory') ? NODES.length * OPTIONS.runs * 4 : 0;
+  const memorySeconds = SECTIONS.has('memory') ? TOPOLOGIES.length * OPTIONS.runs * 4 : 0;
   return (SECTIONS.has('load') ? cells * perCell + selected.length * 5 : 0) + memorySeconds;
 }
 
@@ -274,9 +288,11 @@ async function main(): Promise<void> {
   let done = 0;
   for (const g of selected) {
     const keys = keysFor(g.valueBytes, OPTIONS).toLocaleString('en-US');
-    console.error(`… ${g.nodes} node(s), ${sizeLabel(g.valueBytes)} values on ${keys} keys: start, preload`);
+    console.error(
+      `… ${describeTopology(g.topology)}, ${sizeLabel(g.valueBytes)} values on ${keys} keys: start, preload`,
+    );
     results.push(
-      await measureGroup(g.nodes, g.valueBytes, g.cells, OPTIONS, (r) => {
+      await measureGroup(g.topology, g.valueBytes, g.cells, OPTIONS, (r) => {
         done++;
         const said = r.error
           ? `failed: ${r.error}`
@@ -303,13 +319,13 @@ async function main(): Promise<void> {
       '',
       table(
         [
-          'nodes',
+          'nodes, replicas',
           `${MEMORY_RECORDS.toLocaleString('en-US')} uuid pairs over HTTP (s)`,
           'RSS growth B/record',
           'store B/record',
         ],
         mem.map((r) => [
-          String(r.nodes),
+          `${r.nodes}, ${r.replicas}`,
           range(r.loadSeconds, 3),
           range(r.rssBytesPerRecord, 0),
           range(r.storeBytesPerRecord, 0),

@@ -23,6 +23,7 @@ import { engineLatency } from './lib/engine.js';
 import { hasWrk, type Generator } from './lib/load-generator.js';
 import { original, redis, webdis, type PeerResult } from './lib/peers.js';
 import { describePlacement, PLACEMENT_OPTIONS, placementFromArgs } from './lib/placement.js';
+import type { Topology } from './lib/processes.js';
 import { batchLoad, closeLoad, memory, throughput } from './lib/scenarios.js';
 import { repeat, type Spread } from './lib/stats.js';
 import { runContext } from './lib/machine.js';
@@ -53,22 +54,24 @@ function ringBalance(nodes: number): number {
   return Math.max(...counts) / (100_000 / nodes);
 }
 
+/** The original's two modes, each key on one node as there. */
 async function forNodes(nodes: number, generator: Generator) {
+  const topology: Topology = { nodes, replicas: 1 };
   console.error(`… ${nodes} node(s): engine latency`);
   const engine = await repeat(RUNS, async () => ({
-    ...(await engineLatency(nodes, args.quick ? 20_000 : 100_000)),
+    ...(await engineLatency(topology, args.quick ? 20_000 : 100_000)),
   }));
   console.error(`… ${nodes} node(s): 10,000 GETs, 100 concurrent, a connection each`);
-  const close = await closeLoad(nodes, RUNS);
+  const close = await closeLoad(topology, RUNS);
   console.error(`… ${nodes} node(s): sustained GET/PUT beside the bare uWS ceiling (${generator})`);
-  const load = await throughput(generator, nodes, RUNS, SECONDS, true, PLACEMENT);
+  const load = await throughput(generator, topology, RUNS, SECONDS, true, PLACEMENT);
   const batch: Record<string, Spread> = {};
   for (const size of BATCHES) {
     console.error(`… ${nodes} node(s): batch PUT of ${size.toLocaleString('en-US')}`);
-    batch[size] = await batchLoad(nodes, size, size === 1_000_000 && args.quick ? 1 : RUNS);
+    batch[size] = await batchLoad(topology, size, size === 1_000_000 && args.quick ? 1 : RUNS);
   }
   console.error(`… ${nodes} node(s): memory with ${MEMORY_RECORDS.toLocaleString('en-US')} records`);
-  const mem = await memory(nodes, MEMORY_RECORDS, PLACEMENT);
+  const mem = await memory(topology, MEMORY_RECORDS, PLACEMENT);
   return { engine, close, load, batch, memory: mem, ringBalance: ringBalance(nodes) };
 }
 

@@ -1,8 +1,26 @@
 import { KeyBytes } from './key-bytes.js';
 import { HASH_SPACE, murmur3 } from './murmur3.js';
 
-/** Record header: key length (u16), value length (u32). */
-const HEADER = 6;
+/** Record header: key length (u16), value length (u32) or {@link TOMBSTONE}, version (f64). */
+const HEADER = 14;
+/** The value length that marks a tombstone: a deleted key's record, with no value bytes. */
+const TOMBSTONE = 0xffffffff;
+/** What writing a versioned record did. */
+export const Written = {
+  /** Nothing: the stored version is as new or newer. */
+  Stale: 0,
+  /** Written; the key held no value before (absent, or a tombstone). */
+  WasAbsent: 1,
+  /** Written over a value. */
+  WasLive: 2,
+} as const;
+export type WriteOutcome = (typeof Written)[keyof typeof Written];
+
+/** Bytes of value in the record at `at`: 0 for a tombstone. */
+function valueLengthIn(slab: Buffer, at: number): number {
+  const length = slab.readUInt32LE(at + 2);
+  return length === TOMBSTONE ? 0 : length;
+}
 /** Largest key a record can hold. */
 export const MAX_KEY_BYTES = 0xffff;
 /**
@@ -12,7 +30,15 @@ export const MAX_KEY_BYTES = 0xffff;
  * partitions it owns, since a partition is a range of the ring hash's high bits.
  */
 function slotHash(keyHash: number): number {
-  return Math.imul(keyHash, 0x9e3779b1) >>> 0;
+  return Math.imul(keyHash, SCRAMBLE) >>> 0;
+}
+const SCRAMBLE = 0x9e3779b1;
+/** SCRAMBLE's inverse mod 2^32 (Newton's iteration; each step doubles the correct low bits). */
+const UNSCRAMBLE = [0, 0, 0, 0, 0].reduce((x) => Math.imul(x, 2 - Math.imul(SCRAMBLE, x)), SCRAMBLE);
+
+/** The ring hash of a key, from the hash {@link ByteMap.visitRange} passes (which is scrambled). */
+export function ringHashOf(visitedHash: number): number {
+  return Math.imul(visitedHash, UNSCRAMBLE) >>> 0;
 }
 /** Grow the index when it is this full. */
 const MAX_LOAD = 0.75;
@@ -22,14 +48,16 @@ const MIN_LIVE = 0.5;
 const SLAB_SHIFT = 2 ** 32;
 
 /**
- * A hash map from text keys to byte-string values that keeps its records in large
+ * A hash map from text keys to versioned byte-string values that keeps its records in large
  * off-heap slabs instead of one JS string pair per entry. A V8 Map of short strings costs
  * about 250 bytes of RSS per uuid→uuid record here (two string objects, the Map's entry and
  * bucket, and the garbage collector's slack); this costs the record's bytes plus a 6-byte
  * header and about 20 bytes of index.
  *
- * Records are `[key length u16][value length u32][key UTF-8][value bytes]`, appended to the
- * current slab. The index is open addressing with linear probing over two typed arrays:
+ * Records are `[key length u16][value length u32][version f64][key UTF-8][value bytes]`,
+ * appended to the
+ * current slab. A deleted key can stay as a tombstone (a record with no value) so that an
+ * older write arriving later cannot bring it back. The index is open addressing with linear probing over two typed arrays:
  * the record's location and its key's hash (so probes rarely touch a record and growing
  * never rehashes a key). Deletion shifts the probe run back instead of leaving tombstones.
  * Overwrites of the same length happen in place; other overwrites and deletes leave dead
@@ -50,6 +78,7 @@ export class ByteMap {
   /** 32 − log2(slots): a hash's home slot is `hash >>> #shift`. */
   #shift: number;
   #size = 0;
+  #tombstones = 0;
   #bytes = 0;
 
   readonly #slabBytes: number;
@@ -70,12 +99,17 @@ export class ByteMap {
     this.#shift = 32 - Math.log2(slots);
   }
 
-  /** Number of keys. */
+  /** Number of keys holding a value (tombstones not counted). */
   get size(): number {
     return this.#size;
   }
 
-  /** Bytes of live keys (UTF-8) and values. */
+  /** Number of tombstones. */
+  get tombstones(): number {
+    return this.#tombstones;
+  }
+
+  /** Bytes of the keys (UTF-8) and values of keys holding a value. */
   get bytes(): number {
     return this.#bytes;
   }
@@ -89,100 +123,160 @@ export class ByteMap {
 
   /**
    * The location of the key `src[start, start + length)` whose ring hash is `hash`, or 0 when
-   * absent. Read the record with {@link valueLengthAt} and {@link copyValueAt}.
+   * absent. Read the record with {@link isTombstoneAt}, {@link versionAt},
+   * {@link valueLengthAt} and {@link copyValueAt}.
    */
   locate(src: Uint8Array, start: number, length: number, hash: number): number {
     const slot = this.#find(src, start, length, slotHash(hash));
     return slot < 0 ? 0 : this.#locations[slot]!;
   }
 
-  /** Stores `value[valueStart, valueStart + valueLength)` under the key `src[start, start + length)`. */
+  /**
+   * Writes `value[valueStart, valueStart + valueLength)` (or, when `value` is null, a
+   * tombstone) under the key `src[start, start + length)` with `version`, unless the stored
+   * record's version is as new or newer: the newest version wins whatever order writes
+   * arrive in, the same on every replica. With `force`, writes whatever is stored.
+   */
   store(
     src: Uint8Array,
     start: number,
     length: number,
     hash: number,
-    value: Uint8Array,
+    value: Uint8Array | null,
     valueStart: number,
     valueLength: number,
-  ): void {
+    version: number,
+    force = false,
+  ): WriteOutcome {
     const mixed = slotHash(hash);
     const slot = this.#find(src, start, length, mixed);
+    const tombstone = value === null;
+    if (tombstone) valueLength = 0;
     if (slot >= 0) {
       const [slab, at] = this.#record(this.#locations[slot]!);
-      const oldLength = slab.readUInt32LE(at + 2);
-      this.#bytes += valueLength - oldLength;
+      if (!force && slab.readDoubleLE(at + 6) >= version) return Written.Stale;
+      const wasLive = slab.readUInt32LE(at + 2) !== TOMBSTONE;
+      const oldLength = valueLengthIn(slab, at);
+      this.#count(wasLive, -1, length + oldLength);
+      this.#count(!tombstone, 1, length + valueLength);
       if (oldLength === valueLength) {
-        slab.set(value.subarray(valueStart, valueStart + valueLength), at + HEADER + length);
-        return;
+        slab.writeUInt32LE(tombstone ? TOMBSTONE : valueLength, at + 2);
+        slab.writeDoubleLE(version, at + 6);
+        if (!tombstone) slab.set(value.subarray(valueStart, valueStart + valueLength), at + HEADER + length);
+        return wasLive ? Written.WasLive : Written.WasAbsent;
       }
-      const fresh = this.#append(src, start, length, value, valueStart, valueLength);
+      const fresh = this.#append(src, start, length, value, valueStart, valueLength, version);
       // Appending may have retired and compacted the slab holding the old record, moving
       // it: release it where it is now, not where it was.
       const moved = this.#locations[slot]!;
       this.#locations[slot] = fresh;
       this.#release(moved, HEADER + length + oldLength);
-      return;
+      return wasLive ? Written.WasLive : Written.WasAbsent;
     }
     if (length > MAX_KEY_BYTES)
       throw new RangeError(`key is ${length} bytes; a ByteMap holds at most ${MAX_KEY_BYTES}`);
     const free = ~slot;
     this.#hashes[free] = mixed;
-    this.#locations[free] = this.#append(src, start, length, value, valueStart, valueLength);
-    this.#size++;
-    this.#bytes += length + valueLength;
-    if (this.#size > this.#locations.length * MAX_LOAD) this.#grow();
+    this.#locations[free] = this.#append(src, start, length, value, valueStart, valueLength, version);
+    this.#count(!tombstone, 1, length + valueLength);
+    if (this.#size + this.#tombstones > this.#locations.length * MAX_LOAD) this.#grow();
+    return Written.WasAbsent;
   }
 
-  /** Removes the key `src[start, start + length)`; true if it was there. */
-  remove(src: Uint8Array, start: number, length: number, hash: number): boolean {
+  /** Adds (`sign` 1) or takes away (−1) one record of `bytes` key and value bytes. */
+  #count(live: boolean, sign: 1 | -1, bytes: number): void {
+    if (live) {
+      this.#size += sign;
+      this.#bytes += sign * bytes;
+    } else this.#tombstones += sign;
+  }
+
+  /**
+   * Removes the record of the key `src[start, start + length)`, value or tombstone, leaving
+   * nothing behind; with `onlyTombstoneOf`, only a tombstone of exactly that version (a
+   * purge that a newer write in between must not undo). True if a record was removed.
+   */
+  remove(src: Uint8Array, start: number, length: number, hash: number, onlyTombstoneOf?: number): boolean {
     const slot = this.#find(src, start, length, slotHash(hash));
     if (slot < 0) return false;
     const location = this.#locations[slot]!;
     const [slab, at] = this.#record(location);
-    const recordLength = HEADER + (slab[at]! | (slab[at + 1]! << 8)) + slab.readUInt32LE(at + 2);
-    this.#bytes -= recordLength - HEADER;
-    this.#size--;
+    const live = slab.readUInt32LE(at + 2) !== TOMBSTONE;
+    if (onlyTombstoneOf !== undefined && (live || slab.readDoubleLE(at + 6) !== onlyTombstoneOf))
+      return false;
+    const valueLength = valueLengthIn(slab, at);
+    this.#count(live, -1, length + valueLength);
     this.#removeSlot(slot);
-    this.#release(location, recordLength);
+    this.#release(location, HEADER + length + valueLength);
     return true;
   }
 
-  /** The value's length at a location from {@link locate} or {@link visitRange}. */
+  /** True if the record at a location (from {@link locate} or {@link visitRange}) is a tombstone. */
+  isTombstoneAt(location: number): boolean {
+    const [slab, at] = this.#record(location);
+    return slab.readUInt32LE(at + 2) === TOMBSTONE;
+  }
+
+  /** The version of the record at a location. */
+  versionAt(location: number): number {
+    const [slab, at] = this.#record(location);
+    return slab.readDoubleLE(at + 6);
+  }
+
+  /** The value's length at a location (0 for a tombstone). */
   valueLengthAt(location: number): number {
     const [slab, at] = this.#record(location);
-    return slab.readUInt32LE(at + 2);
+    return valueLengthIn(slab, at);
   }
 
   /** Copies the value at `location` into `target` at `offset`; returns its length. */
   copyValueAt(location: number, target: Uint8Array, offset: number): number {
     const [slab, at] = this.#record(location);
     const start = at + HEADER + (slab[at]! | (slab[at + 1]! << 8));
-    const length = slab.readUInt32LE(at + 2);
+    const length = valueLengthIn(slab, at);
     slab.copy(target, offset, start, start + length);
     return length;
   }
 
-  /** The value byte string (one char per byte) of a text key, or undefined when absent. */
+  /** The value byte string (one char per byte) of a text key, or undefined when absent or deleted. */
   get(key: string): string | undefined {
     const location = this.#locateText(key);
-    return location === 0 ? undefined : this.valueAt(location);
+    return location === 0 || this.isTombstoneAt(location) ? undefined : this.valueAt(location);
   }
 
-  /** The value's length in bytes, or -1 when the key is absent. */
+  /** The value's length in bytes, or -1 when the key is absent or deleted. */
   sizeOf(key: string): number {
     const location = this.#locateText(key);
-    return location === 0 ? -1 : this.valueLengthAt(location);
+    return location === 0 || this.isTombstoneAt(location) ? -1 : this.valueLengthAt(location);
   }
 
-  /** Stores `value`, a byte string (one char per byte), under a text key. */
-  set(key: string, value: string): void {
+  /**
+   * Stores `value`, a byte string (one char per byte), under a text key; with a `version`,
+   * only if newer than the stored one, else whatever is stored (version 0).
+   */
+  set(key: string, value: string, version?: number): WriteOutcome {
     const length = this.#key.encode(key);
     const bytes = Buffer.from(value, 'latin1');
-    this.store(this.#key.buffer, 0, length, this.#key.hash(), bytes, 0, bytes.length);
+    return this.store(
+      this.#key.buffer,
+      0,
+      length,
+      this.#key.hash(),
+      bytes,
+      0,
+      bytes.length,
+      version ?? 0,
+      version === undefined,
+    );
   }
 
-  /** Removes a text key; true if it was there. */
+  /** Writes a tombstone with `version` under a text key, if newer than the stored record. */
+  setTombstone(key: string, version: number): WriteOutcome {
+    const length = this.#key.encode(key);
+    return this.store(this.#key.buffer, 0, length, this.#key.hash(), null, 0, 0, version);
+  }
+
+  /** Removes a text key's record, leaving no tombstone; true if it was there. */
   delete(key: string): boolean {
     const length = this.#key.encode(key);
     return this.remove(this.#key.buffer, 0, length, this.#key.hash());
@@ -193,16 +287,11 @@ export class ByteMap {
     return this.locate(this.#key.buffer, 0, length, this.#key.hash());
   }
 
-  /** Every key with its value byte string, in no particular order. */
+  /** Every key holding a value, with its value byte string, in no particular order. */
   *entries(): Generator<[string, string]> {
     for (const location of this.#locations) {
-      if (location === 0) continue;
-      const [slab, at] = this.#record(location);
-      const keyEnd = at + HEADER + (slab[at]! | (slab[at + 1]! << 8));
-      yield [
-        slab.toString('utf8', at + HEADER, keyEnd),
-        slab.toString('latin1', keyEnd, keyEnd + slab.readUInt32LE(at + 2)),
-      ];
+      if (location === 0 || this.isTombstoneAt(location)) continue;
+      yield [this.keyAt(location), this.valueAt(location)];
     }
   }
 
@@ -282,7 +371,7 @@ export class ByteMap {
   valueAt(location: number): string {
     const [slab, at] = this.#record(location);
     const start = at + HEADER + (slab[at]! | (slab[at + 1]! << 8));
-    return slab.toString('latin1', start, start + slab.readUInt32LE(at + 2));
+    return slab.toString('latin1', start, start + valueLengthIn(slab, at));
   }
 
   /** The slot holding the key `src[start, start + length)`, or ~slot of the empty slot where it would go. */
@@ -306,14 +395,15 @@ export class ByteMap {
     return [this.#slabs[index]!, location - index * SLAB_SHIFT - 1];
   }
 
-  /** Appends a record for a key and value; returns its location. */
+  /** Appends a record for a key and value (null: a tombstone); returns its location. */
   #append(
     src: Uint8Array,
     start: number,
     keyLength: number,
-    value: Uint8Array,
+    value: Uint8Array | null,
     valueStart: number,
     valueLength: number,
+    version: number,
   ): number {
     const length = HEADER + keyLength + valueLength;
     const index = this.#room(length);
@@ -321,9 +411,11 @@ export class ByteMap {
     const at = this.#used[index]!;
     slab[at] = keyLength & 0xff;
     slab[at + 1] = keyLength >>> 8;
-    slab.writeUInt32LE(valueLength, at + 2);
+    slab.writeUInt32LE(value === null ? TOMBSTONE : valueLength, at + 2);
+    slab.writeDoubleLE(version, at + 6);
     for (let i = 0; i < keyLength; i++) slab[at + HEADER + i] = src[start + i]!;
-    slab.set(value.subarray(valueStart, valueStart + valueLength), at + HEADER + keyLength);
+    if (value !== null)
+      slab.set(value.subarray(valueStart, valueStart + valueLength), at + HEADER + keyLength);
     this.#used[index] = at + length;
     this.#live[index]! += length;
     return index * SLAB_SHIFT + at + 1;
@@ -375,7 +467,7 @@ export class ByteMap {
     const used = this.#used[index]!;
     for (let at = 0; at < used;) {
       const keyLength = slab[at]! | (slab[at + 1]! << 8);
-      const length = HEADER + keyLength + slab.readUInt32LE(at + 2);
+      const length = HEADER + keyLength + valueLengthIn(slab, at);
       const location = index * SLAB_SHIFT + at + 1;
       const slot = this.#slotOf(location, slotHash(murmur3(slab, at + HEADER, at + HEADER + keyLength, 0)));
       if (slot >= 0) this.#locations[slot] = this.#copy(slab, at, length);

@@ -5,7 +5,13 @@
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { httpUrl } from './address.js';
-import { Cluster, DEFAULT_TIMEOUT_MS } from './cluster.js';
+import {
+  Cluster,
+  DEFAULT_TIMEOUT_MS,
+  DEFAULT_TOMBSTONE_GRACE_MS,
+  replicationFor,
+  type ClusterOptions,
+} from './cluster.js';
 import { DEFAULT_MAX_BUFFERED_BODY_BYTES } from './http/body-budget.js';
 import { isLoopback } from './http/request-guard.js';
 import { checkLimits, DEFAULT_LIMITS } from './limits.js';
@@ -20,6 +26,10 @@ interface ClusterArgs {
   port: number;
   host: string;
   partitions: number;
+  replicas?: number;
+  r?: number;
+  w?: number;
+  tombstoneGraceMs: number;
   timeoutMs: number;
   load?: string;
   maxKeyBytes: number;
@@ -59,11 +69,17 @@ async function runCluster(args: ClusterArgs): Promise<void> {
   // is none (Node 22, say) it throws a message saying why, before any thread starts, while
   // `--help` and `thunderdb load` (a plain HTTP client) still work.
   const { startServer } = await import('./http/server.js');
-  const cluster = await startNodes({
+  const options = {
     nodes: args.nodes,
     partitions: args.partitions,
+    replicas: args.replicas,
+    r: args.r,
+    w: args.w,
+    tombstoneGraceMs: args.tombstoneGraceMs,
     timeoutMs: args.timeoutMs,
-  });
+  } satisfies ClusterOptions;
+  const replication = replicationFor(options); // checked before any thread starts
+  const cluster = await startNodes(options);
   if (args.load !== undefined) {
     const interrupt = interruptOnSigint();
     try {
@@ -99,7 +115,8 @@ async function runCluster(args: ClusterArgs): Promise<void> {
     );
   }
   console.log(
-    `ThunderDB listening on ${httpUrl(server.host, server.port)} with ${args.nodes} node${args.nodes === 1 ? '' : 's'}; press Ctrl-C to stop`,
+    `ThunderDB listening on ${httpUrl(server.host, server.port)} with ${args.nodes} node${args.nodes === 1 ? '' : 's'}` +
+      ` (replicas ${replication.replicas}, r ${replication.r}, w ${replication.w}); press Ctrl-C to stop`,
   );
 
   let stopping = false;
@@ -126,11 +143,7 @@ async function runCluster(args: ClusterArgs): Promise<void> {
 }
 
 /** Starts the node threads, saying how far it got when there are many to start. */
-async function startNodes(options: {
-  nodes: number;
-  partitions: number;
-  timeoutMs: number;
-}): Promise<Cluster> {
+async function startNodes(options: ClusterOptions & { nodes: number }): Promise<Cluster> {
   const { nodes } = options;
   if (nodes <= SLOW_START_NODES) return Cluster.start(options);
   console.error(
@@ -175,6 +188,25 @@ export async function main(argv: string[]): Promise<void> {
             type: 'number',
             default: 1024,
             describe: 'Equal hash-ring partitions shared out among the nodes',
+          })
+          .option('replicas', {
+            type: 'number',
+            describe:
+              'Copies of each key, on distinct nodes (default 3, or the node count below 3; 1 = no replication)',
+          })
+          .option('r', {
+            type: 'number',
+            describe: 'Replicas a read waits for (default a majority of --replicas); per request ?r=',
+          })
+          .option('w', {
+            type: 'number',
+            describe:
+              'Replicas that must apply a write before it is acknowledged (default a majority); per request ?w=',
+          })
+          .option('tombstone-grace-ms', {
+            type: 'number',
+            default: DEFAULT_TOMBSTONE_GRACE_MS,
+            describe: 'How long a delete every replica acknowledged keeps its tombstone before it is purged',
           })
           .option('load', { type: 'string', describe: 'A "key value" file to load before serving' })
           .option('max-key-bytes', {

@@ -4,14 +4,18 @@
  * what time it is and when a timer fires.
  */
 export interface Clock {
+  /** Milliseconds on a monotonic scale from an arbitrary start: for timeouts. */
   now(): number;
+  /** Milliseconds since the Unix epoch: the physical part of a write's version. */
+  wall(): number;
   /** Runs `fire` after `ms`; returns a function that cancels it. */
   setTimer(ms: number, fire: () => void): () => void;
 }
 
-/** The process's monotonic clock and Node's timers; a pending timer does not keep the process alive. */
+/** The process's monotonic and wall clocks and Node's timers; a pending timer does not keep the process alive. */
 export const systemClock: Clock = {
   now: () => performance.now(),
+  wall: () => Date.now(),
   setTimer(ms, fire) {
     const timer = setTimeout(fire, ms);
     timer.unref();

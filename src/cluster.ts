@@ -1,15 +1,37 @@
 import type { ReplySink } from './batcher.js';
-import { type ThunderError } from './errors.js';
+import {
+  NodeUnavailableError,
+  PreconditionFailedError,
+  QuorumNotMetError,
+  type ThunderError,
+} from './errors.js';
+import { HybridClock } from './hlc.js';
 import { compareKeys, KeyBytes } from './key-bytes.js';
+import { KeyCall, type Consistency, type KeyOp, type KeySink, type ReplicaSender } from './key-call.js';
 import { systemClock, type Clock } from './clock.js';
 import { NodeLink, type LinkTiming, type NodeState } from './node-link.js';
 import { HASH_SPACE } from './murmur3.js';
-import { Op, type NodeStats, type SnapshotSlice } from './protocol.js';
+import { Op, type NodeStats, type PartitionSet, type SnapshotSlice } from './protocol.js';
 import { Ring } from './ring.js';
+import { TombstonePurger } from './tombstone-purger.js';
 import { readListSlice, readSnapshotSlice, type BatchWriter, type Result } from './wire.js';
 
-/** The operations on one key. */
-export type KeyOp = typeof Op.Get | typeof Op.Put | typeof Op.Delete | typeof Op.Size;
+export type { Consistency, KeyOp, KeySink } from './key-call.js';
+
+/**
+ * What a conditional write needs of the key's current value: `If-Match`, a value at one of
+ * these versions (`'*'`: any value); or `If-None-Match`, no value at any of them (`'*'`:
+ * no value at all, so the write creates the key).
+ */
+export type WriteCondition = { ifMatch: number[] | '*' } | { ifNoneMatch: number[] | '*' };
+
+/** Whether a key whose value has `version` (0: no value) meets a condition. */
+function meets(condition: WriteCondition, version: number): boolean {
+  if ('ifMatch' in condition) {
+    return condition.ifMatch === '*' ? version !== 0 : condition.ifMatch.includes(version);
+  }
+  return condition.ifNoneMatch === '*' ? version === 0 : !condition.ifNoneMatch.includes(version);
+}
 
 /** How a {@link Cluster} is started. */
 export interface ClusterOptions {
@@ -17,6 +39,17 @@ export interface ClusterOptions {
   nodes?: number;
   /** Equal hash-ring partitions shared out among the nodes. Default 1024. */
   partitions?: number;
+  /** Copies of each key, on distinct nodes. Default 3, or the node count when below 3. */
+  replicas?: number;
+  /** Replicas a read gathers before answering. Default a majority of the replicas. */
+  r?: number;
+  /** Replicas that must apply a write before it is acknowledged. Default a majority. */
+  w?: number;
+  /**
+   * How long after every replica acknowledged a delete its tombstone is purged, in ms.
+   * Default {@link DEFAULT_TOMBSTONE_GRACE_MS}.
+   */
+  tombstoneGraceMs?: number;
   /** Called as each node's thread comes up, for start-up progress. */
   onNodeReady?: (id: number) => void;
   /**
@@ -30,6 +63,44 @@ export interface ClusterOptions {
 
 /** Default {@link ClusterOptions.timeoutMs}: 5 s, Cassandra's read timeout. */
 export const DEFAULT_TIMEOUT_MS = 5000;
+/** Default {@link ClusterOptions.tombstoneGraceMs}: 10 s. */
+export const DEFAULT_TOMBSTONE_GRACE_MS = 10_000;
+
+/** The replication settings a cluster runs with, as `GET /cluster` shows them. */
+export interface Replication {
+  replicas: number;
+  r: number;
+  w: number;
+  tombstoneGraceMs: number;
+}
+
+/** Replication settings from options: defaults filled in, each checked, naming the bad one. */
+export function replicationFor(options: ClusterOptions): Replication {
+  const nodes = options.nodes ?? 3;
+  const replicas = options.replicas ?? Math.min(3, nodes);
+  const majority = Math.floor(replicas / 2) + 1;
+  const settings = {
+    replicas,
+    r: options.r ?? majority,
+    w: options.w ?? majority,
+    tombstoneGraceMs: options.tombstoneGraceMs ?? DEFAULT_TOMBSTONE_GRACE_MS,
+  };
+  if (!Number.isInteger(replicas) || replicas < 1 || replicas > Math.min(nodes, 16)) {
+    throw new RangeError(
+      `replicas must be an integer from 1 to the node count (at most 16), got ${replicas}`,
+    );
+  }
+  for (const name of ['r', 'w'] as const) {
+    const value = settings[name];
+    if (!Number.isInteger(value) || value < 1 || value > replicas) {
+      throw new RangeError(`${name} must be an integer from 1 to replicas (${replicas}), got ${value}`);
+    }
+  }
+  if (!Number.isSafeInteger(settings.tombstoneGraceMs) || settings.tombstoneGraceMs < 0) {
+    throw new RangeError(`tombstoneGraceMs must be an integer ≥ 0, got ${settings.tombstoneGraceMs}`);
+  }
+  return settings;
+}
 
 /** One node as `GET /cluster` shows it. */
 export interface NodeInfo extends Partial<NodeStats> {
@@ -40,26 +111,48 @@ export interface NodeInfo extends Partial<NodeStats> {
   error?: string;
 }
 
-/** The `limit` smallest of two sorted lists of distinct keys, merged (UTF-8 byte order). */
+/** What the coordinator has done beyond answering requests, as `GET /cluster` shows it. */
+export interface CoordinatorStats {
+  /** Read repairs sent to stale replicas since start. */
+  readRepairs: number;
+  /** Tombstones held by every replica, waiting out the grace period before purging. */
+  tombstonesAwaitingPurge: number;
+  /** Tombstones purged since start. */
+  tombstonesPurged: number;
+}
+
+/**
+ * The `limit` smallest of two sorted lists of distinct keys, merged (UTF-8 byte order); a
+ * key in both (a replica's copy) is taken once.
+ */
 function mergeSorted(a: string[], b: string[], limit: number): string[] {
   const out: string[] = [];
   let i = 0;
   let j = 0;
   while (out.length < limit && (i < a.length || j < b.length)) {
-    if (j >= b.length || (i < a.length && compareKeys(a[i]!, b[j]!) < 0)) out.push(a[i++]!);
+    const order = j >= b.length ? -1 : i >= a.length ? 1 : compareKeys(a[i]!, b[j]!);
+    if (order <= 0) out.push(a[i++]!);
     else out.push(b[j++]!);
+    if (order === 0) j++;
   }
   return out;
 }
 
+/** A reply with its version, as a {@link KeySink} hears it. */
+interface Versioned {
+  reply: Result;
+  version: number;
+}
+
 /** Resolves a promise with one reply: the adapter behind the convenience methods. */
-class PromiseSink implements ReplySink {
+class PromiseSink implements ReplySink, KeySink {
   constructor(
-    readonly resolve: (reply: Result) => void,
+    readonly resolve: (answer: Versioned) => void,
     readonly reject: (error: ThunderError) => void,
   ) {}
-  settle(_tag: number, reply: Result): void {
-    this.resolve(reply);
+  settle(_tag: number, reply: Result, version = 0): void {
+    // A Buffer reply is a view into a node's reply, valid during this call only.
+    this.resolve({ reply: reply instanceof Buffer ? Buffer.from(reply) : reply, version });
   }
   fail(_tag: number, error: ThunderError): void {
     this.reject(error);
@@ -67,26 +160,47 @@ class PromiseSink implements ReplySink {
 }
 
 /**
- * The nodes and the ring that routes keys to them. Operations are queued per node and sent
- * once per event-loop turn: however many requests arrive in one turn, each node gets one
- * message, and each node answers with one.
+ * The nodes, the ring that routes keys to them, and the coordinator that replicates each key
+ * over its preference list. Operations are queued per node and sent once per event-loop
+ * turn: however many requests arrive in one turn, each node gets one message, and each
+ * node answers with one.
  *
  * `submit()` is the allocation-light entry the HTTP front end uses; `get()`, `put()` and
  * friends wrap it in promises for everything else (loading, tests, benches).
  */
-export class Cluster {
+export class Cluster implements ReplicaSender {
   readonly ring: Ring;
+  readonly replication: Replication;
+  /** The request defaults: `r` and `w` from the options, repair after answering. */
+  readonly consistency: Consistency;
   readonly #links: NodeLink[];
   readonly #key = new KeyBytes();
+  /** Encodes keys for follow-ups (repairs, purges), which may run inside a submit. */
+  readonly #followUpKey = new KeyBytes();
+  readonly #hlc: HybridClock;
+  readonly #purger: TombstonePurger;
+  /** Per partition, the replicas whose node is up, in preference order; rebuilt when a node's state changes. */
+  #upReplicas: number[][] = [];
+  /** Conditional writes waiting per key, so that each one's check and write happen alone. */
+  readonly #keyLocks = new Map<string, Promise<void>>();
+  #readRepairs = 0;
   #flushScheduled = false;
   readonly #flush = (): void => {
     this.#flushScheduled = false;
     for (const link of this.#links) link.flush();
   };
 
-  private constructor(ring: Ring, timing: LinkTiming) {
+  private constructor(ring: Ring, replication: Replication, timing: LinkTiming, clock: Clock) {
     this.ring = ring;
-    this.#links = Array.from({ length: ring.nodes }, (_, id) => new NodeLink(id, timing));
+    this.replication = replication;
+    this.consistency = { r: replication.r, w: replication.w, repair: 'async' };
+    this.#hlc = new HybridClock(() => clock.wall());
+    this.#purger = new TombstonePurger(clock, replication.tombstoneGraceMs, (key, version) =>
+      this.#sendToReplicas(Op.Purge, key, version),
+    );
+    const onStateChange = () => this.#findUpReplicas();
+    this.#links = Array.from({ length: ring.nodes }, (_, id) => new NodeLink(id, timing, onStateChange));
+    this.#findUpReplicas();
   }
 
   /** Starts the node threads and resolves once every one holds its port. */
@@ -95,9 +209,16 @@ export class Cluster {
     if (!Number.isSafeInteger(timeoutMs) || timeoutMs < 1) {
       throw new RangeError(`timeoutMs must be a positive integer, got ${timeoutMs}`);
     }
+    const replication = replicationFor(options);
     const cluster = new Cluster(
-      new Ring({ nodes: options.nodes ?? 3, partitions: options.partitions ?? 1024 }),
+      new Ring({
+        nodes: options.nodes ?? 3,
+        partitions: options.partitions ?? 1024,
+        replicas: replication.replicas,
+      }),
+      replication,
       { clock, timeoutMs },
+      clock,
     );
     try {
       await Promise.all(
@@ -121,20 +242,155 @@ export class Cluster {
     return n;
   }
 
+  #findUpReplicas(): void {
+    const { ring } = this;
+    this.#upReplicas = Array.from({ length: ring.partitions }, (_, p) =>
+      ring.preferenceList(p).filter((node) => this.#links[node]?.state === 'up'),
+    );
+  }
+
   /**
-   * Queues a key operation on the key's owner: the allocation-light entry of the hot path.
+   * Sends a key operation to the key's replicas that are up and answers `sink` once the
+   * quorum has: the allocation-light entry of the hot path (one {@link KeyCall} a request).
    * Input must already be validated. `value` (bytes, or a byte string of one char per byte)
-   * is copied into the batch at once, so the caller's buffer may be reused on return.
+   * is copied into the batches at once, so the caller's buffer may be reused on return;
+   * with a `condition` it is copied.
+   *
+   * A read goes to every replica that is up and answers with the newest of the first R
+   * answers; a write gets a new version and is acknowledged once W replicas applied it.
+   * With fewer than W replicas up a write is refused with QUORUM_NOT_MET before any replica
+   * sees it; a Size is read from the first replica up, as a hint.
    */
-  submit(sink: ReplySink, tag: number, op: KeyOp, key: string, value?: Uint8Array | string): void {
+  submit(
+    sink: KeySink,
+    tag: number,
+    op: KeyOp,
+    key: string,
+    value?: Uint8Array | string,
+    consistency: Consistency = this.consistency,
+    condition?: WriteCondition,
+  ): void {
+    if (condition !== undefined) {
+      const copy = value === undefined ? undefined : Buffer.from(value as Uint8Array);
+      void this.#conditional(sink, tag, op, key, copy, consistency, condition);
+      return;
+    }
     const length = this.#key.encode(key);
     const hash = this.#key.hash();
-    const link = this.#links[this.ring.nodeForHash(hash)]!;
+    const up = this.#upReplicas[this.ring.partitionOf(hash)]!;
+    const write = op === Op.Put || op === Op.Delete;
+    const needed = op === Op.Size ? 1 : Math.min(write ? consistency.w : consistency.r, this.ring.replicas);
+    if (up.length < needed) {
+      const error = new QuorumNotMetError(
+        `${up.length} of ${this.ring.replicas} replicas are up; ${write ? 'W' : 'R'} = ${needed}`,
+      );
+      // With one replica there is no quorum to speak of: the node's own error.
+      const owner = this.ring.replicaOf(this.ring.partitionOf(hash), 0);
+      const state = this.#links[owner]!.state;
+      sink.fail(
+        tag,
+        this.ring.replicas === 1 ? new NodeUnavailableError(`node ${owner} is ${state}`) : error,
+      );
+      return;
+    }
+    const nodes = op === Op.Size ? up.slice(0, 1) : up;
+    const version = write ? this.#hlc.next() : 0;
+    const call = new KeyCall(this, sink, tag, op, key, nodes, needed, consistency.repair === 'sync', version);
+    for (let i = 0; i < nodes.length; i++) {
+      const link = this.#links[nodes[i]!]!;
+      const writer = link.writerFor(call, i);
+      if (writer === null) continue;
+      writer.key(op, this.#key.buffer, length, hash, version, value);
+      link.add(call, i);
+    }
+    this.#schedule();
+  }
+
+  /** Queues a key operation on one node (a read repair's or a purge's). See {@link ReplicaSender}. */
+  sendKey(
+    node: number,
+    sink: ReplySink,
+    tag: number,
+    op: KeyOp | typeof Op.Purge,
+    key: string,
+    version: number,
+    value?: Uint8Array,
+  ): void {
+    const link = this.#links[node]!;
     const writer = link.writerFor(sink, tag);
     if (writer === null) return;
-    writer.key(op, this.#key.buffer, length, hash, value);
+    const length = this.#followUpKey.encode(key);
+    writer.key(op, this.#followUpKey.buffer, length, this.#followUpKey.hash(), version, value);
     link.add(sink, tag);
     this.#schedule();
+  }
+
+  tombstoneWritten(key: string, version: number, acks: number): void {
+    if (acks === this.ring.replicas) this.#purger.add(key, version);
+  }
+
+  repaired(): void {
+    this.#readRepairs++;
+  }
+
+  /** Sends an operation to every replica of a key that is up, answered by nobody. */
+  #sendToReplicas(op: typeof Op.Purge, key: string, version: number): void {
+    for (const node of this.#upReplicas[this.ring.partitionOf(this.ring.hash(key))]!) {
+      this.sendKey(node, IGNORE, 0, op, key, version);
+    }
+  }
+
+  /**
+   * A conditional write: alone among the conditional writes of its key (one coordinator, so
+   * a lock here is enough), it reads the key from enough replicas to overlap every write W
+   * acknowledged (max(R, N − W + 1)), checks the condition, and writes with a version newer
+   * than the one it read.
+   */
+  async #conditional(
+    sink: KeySink,
+    tag: number,
+    op: KeyOp,
+    key: string,
+    value: Buffer | undefined,
+    consistency: Consistency,
+    condition: WriteCondition,
+  ): Promise<void> {
+    const unlock = await this.#lock(key);
+    try {
+      const r = Math.max(consistency.r, this.ring.replicas - consistency.w + 1);
+      const current = await this.#callKey(Op.Get, key, undefined, { ...consistency, r });
+      const version = current.reply === null ? 0 : current.version;
+      if (!meets(condition, version)) {
+        const error = new PreconditionFailedError(
+          version === 0
+            ? `key ${JSON.stringify(key)} has no value`
+            : `key ${JSON.stringify(key)} is at another version`,
+        );
+        if (version !== 0) error.details.etag = `"${version}"`;
+        return sink.fail(tag, error);
+      }
+      this.#hlc.observe(version);
+      const written = await this.#callKey(op, key, value, consistency);
+      sink.settle(tag, written.reply, written.version);
+    } catch (err) {
+      sink.fail(tag, err as ThunderError);
+    } finally {
+      unlock();
+    }
+  }
+
+  /** Waits for the conditional writes of `key` queued before; returns the release. */
+  async #lock(key: string): Promise<() => void> {
+    const before = this.#keyLocks.get(key);
+    let release!: () => void;
+    const mine = new Promise<void>((resolve) => (release = resolve));
+    const tail = (before ?? Promise.resolve()).then(() => mine);
+    this.#keyLocks.set(key, tail);
+    await before;
+    return () => {
+      release();
+      if (this.#keyLocks.get(key) === tail) this.#keyLocks.delete(key);
+    };
   }
 
   /** Queues one operation, written by `write`, on a given node (slices, stats; tests). */
@@ -156,38 +412,57 @@ export class Cluster {
     }
   }
 
-  #call(op: KeyOp, key: string, value?: Uint8Array | string): Promise<Result> {
-    return new Promise((resolve, reject) => this.submit(new PromiseSink(resolve, reject), 0, op, key, value));
+  #callKey(
+    op: KeyOp,
+    key: string,
+    value?: Uint8Array | string,
+    consistency?: Consistency,
+  ): Promise<Versioned> {
+    return new Promise((resolve, reject) =>
+      this.submit(new PromiseSink(resolve, reject), 0, op, key, value, consistency),
+    );
   }
 
-  #callNode(node: number, write: (writer: BatchWriter) => void): Promise<Result> {
-    return new Promise((resolve, reject) => this.submitTo(node, new PromiseSink(resolve, reject), 0, write));
+  async #callNode(node: number, write: (writer: BatchWriter) => void): Promise<Result> {
+    const answer = await new Promise<Versioned>((resolve, reject) =>
+      this.submitTo(node, new PromiseSink(resolve, reject), 0, write),
+    );
+    return answer.reply;
   }
 
   /** The value's bytes (a copy), or undefined when absent. */
-  async get(key: string): Promise<Buffer | undefined> {
-    const reply = (await this.#call(Op.Get, key)) as Buffer | null;
-    return reply === null ? undefined : Buffer.from(reply);
+  async get(key: string, consistency?: Consistency): Promise<Buffer | undefined> {
+    const { reply } = await this.#callKey(Op.Get, key, undefined, consistency);
+    return reply === null ? undefined : (reply as Buffer);
   }
 
-  /** The value's length in bytes, or -1 when absent. */
+  /** The value's bytes (a copy) and version, or undefined when absent. */
+  async getVersioned(
+    key: string,
+    consistency?: Consistency,
+  ): Promise<{ value: Buffer; version: number } | undefined> {
+    const { reply, version } = await this.#callKey(Op.Get, key, undefined, consistency);
+    return reply === null ? undefined : { value: reply as Buffer, version };
+  }
+
+  /** The value's length in bytes, or -1 when absent: read from one replica, a hint. */
   async sizeOf(key: string): Promise<number> {
-    return ((await this.#call(Op.Size, key)) as number | null) ?? -1;
+    return ((await this.#callKey(Op.Size, key)).reply as number | null) ?? -1;
   }
 
-  /** Stores a value: bytes, or a byte string of one char per byte. */
-  async put(key: string, value: Uint8Array | string): Promise<void> {
-    await this.#call(Op.Put, key, value);
+  /** Stores a value (bytes, or a byte string of one char per byte); resolves to its version. */
+  async put(key: string, value: Uint8Array | string, consistency?: Consistency): Promise<number> {
+    return (await this.#callKey(Op.Put, key, value, consistency)).version;
   }
 
-  /** True if the key was there. */
-  async delete(key: string): Promise<boolean> {
-    return (await this.#call(Op.Delete, key)) === 1;
+  /** Deletes a key (a tombstone on every replica); true if a replica that acknowledged held it. */
+  async delete(key: string, consistency?: Consistency): Promise<boolean> {
+    return (await this.#callKey(Op.Delete, key, undefined, consistency)).reply === 1;
   }
 
   /**
    * Up to `limit` keys with `prefix`, greater than `after`, in UTF-8 byte order (code point
-   * order), gathered from every node.
+   * order), gathered from every node, each key once however many replicas hold it.
    * Each node is walked in bounded slices, one message each, so key operations interleave
    * with a listing instead of waiting for it; memory stays within a few pages of keys.
    */
@@ -210,9 +485,34 @@ export class Cluster {
     return { keys: best, more };
   }
 
-  /** One slice of a node's shard as `"k":"v",…` text; walk `from` from 0 to {@link HASH_SPACE}. */
-  async snapshotSlice(node: number, from: number, maxBytes: number): Promise<SnapshotSlice> {
-    return readSnapshotSlice((await this.#callNode(node, (w) => w.snapshot(from, maxBytes))) as Buffer);
+  /**
+   * One slice of a node's data as `"k":"v"` text; walk `from` from 0 to {@link HASH_SPACE}.
+   * With `primaryOnly`, only keys of the partitions whose first replica that is up is this
+   * node: over every node, each key once.
+   */
+  async snapshotSlice(
+    node: number,
+    from: number,
+    maxBytes: number,
+    primaryOnly = false,
+  ): Promise<SnapshotSlice> {
+    const only = primaryOnly ? this.#primaryPartitions(node) : null;
+    return readSnapshotSlice((await this.#callNode(node, (w) => w.snapshot(from, maxBytes, only))) as Buffer);
+  }
+
+  /** The partitions whose first replica that is up is `node`. */
+  #primaryPartitions(node: number): PartitionSet {
+    const { partitions } = this.ring;
+    const bits = new Uint8Array(Math.ceil(partitions / 8));
+    this.#upReplicas.forEach((up, p) => {
+      if (up[0] === node) bits[p >>> 3]! |= 1 << (p & 7);
+    });
+    return { partitions, bits };
+  }
+
+  /** One node's state. */
+  stateOf(node: number): NodeState {
+    return this.#links[node]!.state;
   }
 
   /** Every node's state and, where it answers, its statistics. */
@@ -232,6 +532,15 @@ export class Cluster {
     );
   }
 
+  /** What the coordinator did besides answering. */
+  coordinatorStats(): CoordinatorStats {
+    return {
+      readRepairs: this.#readRepairs,
+      tombstonesAwaitingPurge: this.#purger.waiting,
+      tombstonesPurged: this.#purger.purged,
+    };
+  }
+
   /**
    * Stops one node processing for `ms`, as a long GC pause would; its queue waits. Resolves
    * when the node answers again (or rejects with NODE_TIMEOUT if that takes longer than
@@ -248,6 +557,10 @@ export class Cluster {
 
   /** Stops every node thread. */
   async close(): Promise<void> {
+    this.#purger.stop();
     await Promise.all(this.#links.map((link) => link.stop()));
   }
 }
+
+/** Acknowledgements nobody waits for (purges). */
+const IGNORE: ReplySink = { settle() {}, fail() {} };

@@ -74,6 +74,17 @@ export class BodyBudgetExceededError extends kind(
   'the server holds too many request bodies; retry later',
 ) {}
 
+export class QuorumNotMetError extends kind(
+  'QUORUM_NOT_MET',
+  503,
+  'fewer replicas answered than the request needs',
+) {}
+export class PreconditionFailedError extends kind(
+  'PRECONDITION_FAILED',
+  412,
+  "the key does not match the request's If-Match or If-None-Match",
+) {}
+
 /** Every catalogue class, keyed by code. */
 export const catalogue = {
   KEY_NOT_FOUND: KeyNotFoundError,
@@ -98,6 +109,8 @@ export const catalogue = {
   FORBIDDEN_ORIGIN: ForbiddenOriginError,
   UNSUPPORTED_TRANSFER_ENCODING: UnsupportedTransferEncodingError,
   BODY_BUDGET_EXCEEDED: BodyBudgetExceededError,
+  QUORUM_NOT_MET: QuorumNotMetError,
+  PRECONDITION_FAILED: PreconditionFailedError,
 } as const;
 
 /** An error as data, to cross a MessagePort (which keeps no classes). */

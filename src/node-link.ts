@@ -29,15 +29,18 @@ export class NodeLink {
   #state: NodeState = 'starting';
   readonly #batcher = new Batcher();
   readonly #timing: LinkTiming;
+  readonly #onStateChange: () => void;
   /** Cancels the pending timeout check, when one is armed. */
   #disarm: (() => void) | null = null;
   readonly #pool: Piscina;
   readonly #port: MessagePort;
   readonly #attached: Promise<void>;
 
-  constructor(id: number, timing: LinkTiming) {
+  /** `onStateChange` is called after each change of {@link state}. */
+  constructor(id: number, timing: LinkTiming, onStateChange: () => void = () => {}) {
     this.id = id;
     this.#timing = timing;
+    this.#onStateChange = onStateChange;
     this.#pool = new Piscina({
       filename: WORKER.href,
       minThreads: 1,
@@ -65,7 +68,7 @@ export class NodeLink {
     const task: AttachTask = { port: port2 };
     this.#attached = this.#pool.run(task, { transferList: [port2] }).then(
       () => {
-        if (this.#state === 'starting') this.#state = 'up';
+        if (this.#state === 'starting') this.#setState('up');
       },
       (err: Error) => {
         this.#down();
@@ -133,7 +136,7 @@ export class NodeLink {
   /** Stops the node's thread; anything still waiting fails with NODE_UNAVAILABLE. */
   async stop(): Promise<void> {
     if (this.#state === 'stopped') return;
-    this.#state = 'stopped';
+    this.#setState('stopped');
     this.#port.close();
     this.#disarm?.();
     this.#disarm = null;
@@ -141,9 +144,14 @@ export class NodeLink {
     await this.#pool.destroy();
   }
 
+  #setState(state: NodeState): void {
+    this.#state = state;
+    this.#onStateChange();
+  }
+
   #down(): void {
     if (this.#state === 'stopped' || this.#state === 'down') return;
-    this.#state = 'down';
+    this.#setState('down');
     this.#batcher.failAll(new NodeUnavailableError(`node ${this.id} is down`));
   }
 }

@@ -1,4 +1,5 @@
 import type { MessagePort } from 'node:worker_threads';
+export type { WriteOutcome } from './byte-map.js';
 
 /**
  * The wire protocol between the front end and a node thread. Both sides import these types
@@ -12,15 +13,23 @@ import type { MessagePort } from 'node:worker_threads';
  * report an error without its thread dying.
  */
 
-/** Operation codes and their operands. */
+/**
+ * Operation codes and their operands. Every key operation carries a version (0 for reads):
+ * writes are versioned by the coordinator (src/hlc.ts) and a node keeps, per key, the
+ * record with the newest version it has seen, so replicas agree whatever order writes
+ * reach them in.
+ */
 export const Op = {
-  /** key → the value's bytes, or absent */
+  /**
+   * key → the record: its version (f64) then the value's bytes; for a tombstone the version
+   * negated and no bytes (src/wire.ts, `recordVersion`); or absent
+   */
   Get: 1,
-  /** key, value → 1 */
+  /** key, version, value → a {@link WriteOutcome}: written unless the stored version is as new */
   Put: 2,
-  /** key → 1 if it was there, 0 if not */
+  /** key, version → a {@link WriteOutcome}: a tombstone written unless the stored version is as new */
   Delete: 3,
-  /** key → the value's length in bytes, or absent */
+  /** key → the value's length in bytes, or absent (a tombstone too) */
   Size: 4,
   /**
    * prefix, after, limit, from → {@link ListSlice}: the first `limit` keys with that prefix
@@ -30,8 +39,10 @@ export const Op = {
    */
   ListSlice: 5,
   /**
-   * from, maxBytes → {@link SnapshotSlice}: `"k":"v",…` (values as UTF-8 text) for keys whose
-   * store hash lies in `[from, next)`, cut once the text passes about `maxBytes`.
+   * from, maxBytes, partitions → {@link SnapshotSlice}: `"k":"v",…` (values as UTF-8 text)
+   * for keys whose store hash lies in `[from, next)` (and, given a {@link PartitionSet},
+   * whose partition is in it), cut once the text passes about `maxBytes`. Tombstones are
+   * left out.
    */
   SnapshotSlice: 6,
   /** (none) → {@link NodeStats} */
@@ -41,13 +52,21 @@ export const Op = {
    * long GC pause); what arrives meanwhile waits in its queue. For timeouts and faults.
    */
   Pause: 8,
+  /**
+   * key, version → 1 if the key's record was a tombstone of exactly that version and is now
+   * gone, else 0: drops a tombstone every replica holds, never a newer write.
+   */
+  Purge: 9,
 } as const;
 
 export type OpCode = (typeof Op)[keyof typeof Op];
 
 /** What a node reports about itself. */
 export interface NodeStats {
+  /** Keys holding a value. */
   keys: number;
+  /** Deleted keys whose tombstones are kept until every replica has them. */
+  tombstones: number;
   /** Bytes of keys (UTF-8) and values held. */
   bytes: number;
   /** Memory the shard's store holds outside the JS heap (slabs and index). */
@@ -63,6 +82,13 @@ export interface ListSlice {
   /** Where the next slice starts; {@link HASH_SPACE} when the node has been walked. */
   next: number;
   keys: string[];
+}
+
+/** Some of the ring's partitions: partition p is in the set if bit p % 8 of `bits[p / 8]` is set. */
+export interface PartitionSet {
+  /** How many partitions the ring has. */
+  partitions: number;
+  bits: Uint8Array;
 }
 
 /** One slice of a snapshot. */

@@ -1,7 +1,15 @@
 import { getHeapStatistics } from 'node:v8';
-import { ByteMap } from './byte-map.js';
+import { ByteMap, ringHashOf } from './byte-map.js';
+import { HASH_SPACE } from './murmur3.js';
 import { bytesToText } from './bytes.js';
-import { Op, type ListSlice, type NodeStats, type OpCode, type SnapshotSlice } from './protocol.js';
+import {
+  Op,
+  type ListSlice,
+  type NodeStats,
+  type OpCode,
+  type PartitionSet,
+  type SnapshotSlice,
+} from './protocol.js';
 import { readBatch, ReplyWriter, writeListSlice, writeSnapshotSlice, type BatchHandler } from './wire.js';
 
 /**
@@ -13,7 +21,7 @@ export const LIST_SLICE_SLOTS = 4_096;
 export const SNAPSHOT_SLICE_SLOTS = 4_096;
 
 /**
- * One node's data: a {@link ByteMap} of key → value byte string, and the step that applies
+ * One node's data: a {@link ByteMap} of key → versioned value byte string, and the step that applies
  * a batch to it. Input was validated at the front end, so nothing here re-checks sizes or
  * types. Lives in `src/` rather than the worker so it runs and is tested in a single thread.
  */
@@ -26,10 +34,12 @@ export class Shard implements BatchHandler {
     return this.#map.get(key);
   }
 
+  /** Stores a value whatever the stored version (for tests and local tools). */
   put(key: string, value: string): void {
     this.#map.set(key, value);
   }
 
+  /** Removes a key's record, leaving no tombstone (for tests and local tools). */
   delete(key: string): boolean {
     return this.#map.delete(key);
   }
@@ -50,6 +60,7 @@ export class Shard implements BatchHandler {
     let found: number[] = []; // locations, valid while this slice runs
     let bound = 0;
     const next = map.visitRange(from, LIST_SLICE_SLOTS, (_hash, location) => {
+      if (map.isTombstoneAt(location)) return;
       if (map.compareKeyAt(location, wanted, true) !== 0 || map.compareKeyAt(location, floor) <= 0) return;
       if (bound !== 0 && map.compareKeysAt(location, bound) >= 0) return;
       found.push(location);
@@ -66,12 +77,18 @@ export class Shard implements BatchHandler {
 
   /**
    * One slice of a snapshot: `"k":"v"` pairs (values decoded as UTF-8 text) for the keys whose
-   * hash lies in `[from, next)`, in hash order, cut at the first hash boundary after the
-   * text passes `maxBytes`. So its size is bounded by `maxBytes` plus one pair.
+   * hash lies in `[from, next)` (and, with `only`, whose partition it includes), in hash
+   * order, cut at the first hash boundary after the text passes `maxBytes`. So its size is bounded by `maxBytes` plus one pair.
    */
-  snapshotSlice(from: number, maxBytes: number): SnapshotSlice {
+  snapshotSlice(from: number, maxBytes: number, only: PartitionSet | null = null): SnapshotSlice {
     const found: number[] = []; // hash, location, hash, location…
+    const span = only === null ? 0 : HASH_SPACE / only.partitions;
     let next = this.#map.visitRange(from, SNAPSHOT_SLICE_SLOTS, (hash, location) => {
+      if (this.#map.isTombstoneAt(location)) return;
+      if (only !== null) {
+        const p = Math.floor(ringHashOf(hash) / span);
+        if ((only.bits[p >>> 3]! & (1 << (p & 7))) === 0) return;
+      }
       found.push(hash, location);
     });
     const order = Array.from({ length: found.length / 2 }, (_, i) => 2 * i).sort(
@@ -100,6 +117,7 @@ export class Shard implements BatchHandler {
   statistics(): NodeStats {
     return {
       keys: this.#map.size,
+      tombstones: this.#map.tombstones,
       bytes: this.#map.bytes,
       storeBytes: this.#map.allocatedBytes,
       ops: this.#ops,
@@ -124,6 +142,7 @@ export class Shard implements BatchHandler {
     start: number,
     length: number,
     hash: number,
+    version: number,
     valueStart: number,
     valueLength: number,
   ): void {
@@ -135,23 +154,30 @@ export class Shard implements BatchHandler {
         const location = map.locate(batch, start, length, hash);
         if (location === 0) reply.absent();
         else {
-          const at = reply.payload(map.valueLengthAt(location)); // may grow reply.target: first
+          // record() may grow reply.target: take it after.
+          const at = reply.record(
+            map.versionAt(location),
+            map.valueLengthAt(location),
+            map.isTombstoneAt(location),
+          );
           map.copyValueAt(location, reply.target, at);
         }
         break;
       }
       case Op.Put:
-        map.store(batch, start, length, hash, batch, valueStart, valueLength);
-        reply.integer(1);
+        reply.integer(map.store(batch, start, length, hash, batch, valueStart, valueLength, version));
         break;
       case Op.Delete:
-        reply.integer(map.remove(batch, start, length, hash) ? 1 : 0);
+        reply.integer(map.store(batch, start, length, hash, null, 0, 0, version));
         break;
       case Op.Size: {
         const location = map.locate(batch, start, length, hash);
-        if (location === 0) reply.absent();
+        if (location === 0 || map.isTombstoneAt(location)) reply.absent();
         else reply.integer(map.valueLengthAt(location));
+        break;
       }
+      case Op.Purge:
+        reply.integer(map.remove(batch, start, length, hash, version) ? 1 : 0);
     }
   }
 
@@ -160,9 +186,9 @@ export class Shard implements BatchHandler {
     writeListSlice(this.#reply, this.listSlice(prefix, after, limit, from));
   }
 
-  snapshot(from: number, maxBytes: number): void {
+  snapshot(from: number, maxBytes: number, only: PartitionSet | null): void {
     this.#ops++;
-    writeSnapshotSlice(this.#reply, this.snapshotSlice(from, maxBytes));
+    writeSnapshotSlice(this.#reply, this.snapshotSlice(from, maxBytes, only));
   }
 
   stats(): void {

@@ -1,4 +1,4 @@
-import { Op, type ListSlice, type OpCode, type SnapshotSlice } from './protocol.js';
+import { Op, type ListSlice, type OpCode, type PartitionSet, type SnapshotSlice } from './protocol.js';
 
 /**
  * The binary encoding of batches and replies between the front end and a node thread. A
@@ -7,14 +7,15 @@ import { Op, type ListSlice, type OpCode, type SnapshotSlice } from './protocol.
  * no string conversions, no structured clone of values. Little-endian throughout.
  *
  *   batch:  u32 id, u32 count, then per operation a u8 opcode and its operands:
- *     Get, Delete, Size   u32 ring hash, u16 key length, key
- *     Put                 u32 ring hash, u16 key length, u32 value length, key, value
+ *     Get, Delete, Size, Purge   u32 ring hash, u16 key length, f64 version, key
+ *     Put                        u32 ring hash, u16 key length, f64 version, u32 value length, key, value
  *     ListSlice           u16 + prefix, u16 + after, u32 limit, u32 from
- *     SnapshotSlice       u32 from, u32 maxBytes
+ *     SnapshotSlice       u32 from, u32 maxBytes, u32 partitions P (0: include all), then
+ *                         ⌈P / 8⌉ bytes: the partitions to include, p at bit p % 8 of byte p / 8
  *     Stats               (none)
  *     Pause               u32 ms
  *   reply:  u32 id, u32 count, then per operation an i32 h:
- *     h ≥ 0   h bytes of payload follow (a value; a slice or stats, encoded by its reader)
+ *     h ≥ 0   h bytes of payload follow (a record; a slice or stats, encoded by its reader)
  *     h = −1  absent
  *     h ≤ −2  the integer −2 − h (1 for a Put; 1/0 for a Delete; a Size)
  */
@@ -101,18 +102,29 @@ export class BatchWriter extends Writer {
     super(64 * 1024);
   }
 
-  /** A key operation; `value` (bytes, or a byte string of one char per byte) only for Put. */
-  key(op: OpCode, key: Uint8Array, keyLength: number, hash: number, value?: Uint8Array | string): void {
+  /**
+   * A key operation with its version (0 for reads); `value` (bytes, or a byte string of one
+   * char per byte) only for Put.
+   */
+  key(
+    op: OpCode,
+    key: Uint8Array,
+    keyLength: number,
+    hash: number,
+    version: number,
+    value?: Uint8Array | string,
+  ): void {
     const valueLength = value === undefined ? 0 : value.length;
     // Checked before reserving: a throw after it would leave uncounted bytes in the batch.
     if (keyLength > 0xffff) throw new RangeError(`a key is at most 65535 bytes, got ${keyLength}`);
     const extra = op === Op.Put ? 4 + valueLength : 0;
-    const at = this.reserve(7 + keyLength + extra);
+    const at = this.reserve(15 + keyLength + extra);
     const buf = this.buf;
     buf[at] = op;
     buf.writeUInt32LE(hash, at + 1);
     buf.writeUInt16LE(keyLength, at + 5);
-    let to = at + 7;
+    buf.writeDoubleLE(version, at + 7);
+    let to = at + 15;
     if (op === Op.Put) {
       buf.writeUInt32LE(valueLength, to);
       to += 4;
@@ -145,11 +157,15 @@ export class BatchWriter extends Writer {
     this.counted();
   }
 
-  snapshot(from: number, maxBytes: number): void {
-    const at = this.reserve(9);
+  /** A snapshot slice; with `only`, of the partitions it includes. */
+  snapshot(from: number, maxBytes: number, only: PartitionSet | null): void {
+    const n = only === null ? 0 : only.bits.length;
+    const at = this.reserve(13 + n);
     this.buf[at] = Op.SnapshotSlice;
     this.buf.writeUInt32LE(from, at + 1);
     this.buf.writeUInt32LE(maxBytes, at + 5);
+    this.buf.writeUInt32LE(only?.partitions ?? 0, at + 9);
+    if (only !== null) this.buf.set(only.bits, at + 13);
     this.counted();
   }
 
@@ -176,11 +192,13 @@ export interface BatchHandler {
     start: number,
     length: number,
     hash: number,
+    version: number,
     valueStart: number,
     valueLength: number,
   ): void;
   list(prefix: string, after: string, limit: number, from: number): void;
-  snapshot(from: number, maxBytes: number): void;
+  /** `only`: the partitions to include, or null for all. */
+  snapshot(from: number, maxBytes: number, only: PartitionSet | null): void;
   stats(): void;
   pause(ms: number): void;
 }
@@ -197,16 +215,18 @@ export function readBatch(batch: ArrayBuffer, handler: BatchHandler): number {
       case Op.Get:
       case Op.Delete:
       case Op.Size:
+      case Op.Purge:
       case Op.Put: {
         const hash = buf.readUInt32LE(at + 1);
         const length = buf.readUInt16LE(at + 5);
-        at += 7;
+        const version = buf.readDoubleLE(at + 7);
+        at += 15;
         let valueLength = 0;
         if (op === Op.Put) {
           valueLength = buf.readUInt32LE(at);
           at += 4;
         }
-        handler.key(op, buf, at, length, hash, at + length, valueLength);
+        handler.key(op, buf, at, length, hash, version, at + length, valueLength);
         at += length + valueLength;
         break;
       }
@@ -221,10 +241,14 @@ export function readBatch(batch: ArrayBuffer, handler: BatchHandler): number {
         at += 8;
         break;
       }
-      case Op.SnapshotSlice:
-        handler.snapshot(buf.readUInt32LE(at + 1), buf.readUInt32LE(at + 5));
-        at += 9;
+      case Op.SnapshotSlice: {
+        const partitions = buf.readUInt32LE(at + 9);
+        const n = Math.ceil(partitions / 8);
+        const only = partitions === 0 ? null : { partitions, bits: buf.subarray(at + 13, at + 13 + n) };
+        handler.snapshot(buf.readUInt32LE(at + 1), buf.readUInt32LE(at + 5), only);
+        at += 13 + n;
         break;
+      }
       case Op.Stats:
         handler.stats();
         at += 1;
@@ -275,6 +299,17 @@ export class ReplyWriter extends Writer {
     return this.buf;
   }
 
+  /**
+   * A Get's record: its version then `length` bytes of value, written by the caller at the
+   * returned offset of {@link target}; a tombstone (`tombstone` true, no value) sends its
+   * version negated.
+   */
+  record(version: number, length: number, tombstone: boolean): number {
+    const at = this.payload(8 + length);
+    this.buf.writeDoubleLE(tombstone ? -version : version, at);
+    return at + 8;
+  }
+
   /** A payload of text, UTF-8. */
   text(text: string): void {
     const length = Buffer.byteLength(text);
@@ -311,6 +346,16 @@ export class ReplyReader {
     this.#at += h;
     return view;
   }
+}
+
+/** The version of a Get's record, from its payload: negative for a tombstone. */
+export function recordVersion(payload: Buffer): number {
+  return payload.readDoubleLE(0);
+}
+
+/** The value of a Get's record (empty for a tombstone): a view into the reply. */
+export function recordValue(payload: Buffer): Buffer {
+  return payload.subarray(8);
 }
 
 /** A ListSlice payload: f64 next, then keys as u16 length + UTF-8 bytes. */

@@ -19,7 +19,7 @@ class Recorder implements ReplySink {
 /** Queues a Get of `key` for `sink`. */
 function get(batcher: Batcher, sink: ReplySink, tag: number, key: string): void {
   const bytes = Buffer.from(key);
-  batcher.writer.key(Op.Get, bytes, bytes.length, 0, undefined);
+  batcher.writer.key(Op.Get, bytes, bytes.length, 0, 0);
   batcher.add(sink, tag);
 }
 

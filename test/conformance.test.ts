@@ -30,7 +30,7 @@ const layers: [string, () => Promise<Store>][] = [
     async () => {
       const cluster = await Cluster.start({ nodes: 3 });
       return {
-        put: (k, v) => cluster.put(k, v),
+        put: async (k, v) => void (await cluster.put(k, v)),
         get: async (k) => (await cluster.get(k))?.toString('latin1'),
         delete: (k) => cluster.delete(k),
         close: () => cluster.close(),

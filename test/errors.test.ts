@@ -4,6 +4,8 @@ import { describe, test } from 'node:test';
 import {
   BadRequestError,
   BodyBudgetExceededError,
+  PreconditionFailedError,
+  QuorumNotMetError,
   BodyTooLargeError,
   catalogue,
   InternalError,
@@ -53,6 +55,8 @@ describe('error catalogue', () => {
     [ForbiddenOriginError, 'FORBIDDEN_ORIGIN', 403],
     [UnsupportedTransferEncodingError, 'UNSUPPORTED_TRANSFER_ENCODING', 501],
     [BodyBudgetExceededError, 'BODY_BUDGET_EXCEEDED', 503],
+    [QuorumNotMetError, 'QUORUM_NOT_MET', 503],
+    [PreconditionFailedError, 'PRECONDITION_FAILED', 412],
   ];
 
   test('every code in the catalogue has a row here', () => {

@@ -179,7 +179,7 @@ describe('listing does not starve key operations', () => {
     const run = await startRunning({ nodes: 1 });
     t.after(() => run.stop());
     const { cluster } = run;
-    const puts: Promise<void>[] = [];
+    const puts: Promise<number>[] = [];
     for (let i = 0; i < 100_000; i++) puts.push(cluster.put(`key${i}`, 'v'));
     await Promise.all(puts);
 

@@ -4,7 +4,7 @@ import { codeOf, http, startRunning } from './helpers.js';
 
 describe('cluster routes', () => {
   test('GET /cluster shows every node with its keys, and the ring settings', async (t) => {
-    const run = await startRunning({ nodes: 2, partitions: 64 });
+    const run = await startRunning({ nodes: 2, partitions: 64, replicas: 1 });
     t.after(() => run.stop());
     for (let i = 0; i < 40; i++) await http(run.url, 'PUT', `/kv/c${i}`, 'value');
     const answer = await http(run.url, 'GET', '/cluster');
@@ -29,16 +29,23 @@ describe('cluster routes', () => {
     const run = await startRunning({ nodes: 3 });
     t.after(() => run.stop());
     const answer = await http(run.url, 'GET', '/cluster/locate/foo');
-    assert.deepEqual(answer.json, { key: 'foo', hash: 4138058784, partition: 986, node: 2 });
+    assert.deepEqual(answer.json, {
+      key: 'foo',
+      hash: 4138058784,
+      partition: 986,
+      node: 2,
+      replicas: [2, 0, 1],
+      states: ['up', 'up', 'up'],
+    });
     assert.equal(codeOf(await http(run.url, 'GET', '/cluster/locate/%zz')), 'INVALID_KEY');
   });
 
-  describe('when a node thread dies', () => {
+  describe('when a node thread dies, with one replica per key', () => {
     let run: Awaited<ReturnType<typeof startRunning>>;
     after(() => run?.stop());
 
     test('its keys answer 503 NODE_UNAVAILABLE, the other nodes go on, /health is 503', async () => {
-      run = await startRunning({ nodes: 3 });
+      run = await startRunning({ nodes: 3, replicas: 1 });
       assert.equal((await http(run.url, 'GET', '/health')).status, 200);
       const keys = Array.from({ length: 30 }, (_, i) => `dead${i}`);
       for (const k of keys) await http(run.url, 'PUT', `/kv/${k}`, 'v');

@@ -22,7 +22,8 @@ test('loadFile() streams the sample file into the nodes and every pair reads bac
   const nodes = await cluster.nodes();
   assert.equal(
     nodes.reduce((sum, n) => sum + (n.keys ?? 0), 0),
-    10_000,
+    10_000 * cluster.ring.replicas,
+    'every replica holds every pair',
   );
 });
 
@@ -79,14 +80,15 @@ test('loadFile() stopped by its signal stores every whole line read so far and s
   const nodes = await cluster.nodes();
   assert.equal(
     nodes.reduce((sum, n) => sum + (n.keys ?? 0), 0),
-    stop,
+    stop * cluster.ring.replicas,
   );
 });
 
 test('loadFile() fails when a node fails pairs still in flight after the rest were acknowledged', async (t) => {
   // The whole file fits one read chunk: every pair is sent before the node dies, so the
   // failure arrives while loadFile waits for the last acknowledgements, after the read loop.
-  const cluster = await Cluster.start({ nodes: 3 });
+  // One replica, so that one node's death fails pairs (with three, W = 2 carries it).
+  const cluster = await Cluster.start({ nodes: 3, replicas: 1 });
   t.after(() => cluster.close());
   let crashed = false;
   const out = {

@@ -45,7 +45,7 @@ test('a batch a node cannot apply fails its own callers only, and the node stays
       0,
       { settle: () => resolve('settled'), fail: (_tag, error) => resolve(error.code) },
       0,
-      (writer) => writer.key(99 as OpCode, Buffer.from('k'), 1, 0),
+      (writer) => writer.key(99 as OpCode, Buffer.from('k'), 1, 0, 0),
     ),
   );
   assert.equal(await bad, 'INTERNAL');
@@ -54,7 +54,8 @@ test('a batch a node cannot apply fails its own callers only, and the node stays
 });
 
 test('a node that stops answering fails its waiting operations with NODE_TIMEOUT, and its late replies settle nobody', async (t) => {
-  const cluster = await Cluster.start({ nodes: 2, timeoutMs: 200 });
+  // One replica: this is about the link's timeout, not about quorums.
+  const cluster = await Cluster.start({ nodes: 2, replicas: 1, timeoutMs: 200 });
   t.after(() => cluster.close());
   // Two keys on node 0, with different values: a late reply matched to the wrong caller
   // would hand one key's value to the other.

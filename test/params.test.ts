@@ -54,7 +54,7 @@ describe('parseQuery()', () => {
   test('an unknown name is UNKNOWN_PARAMETER; a known missing feature is NOT_IMPLEMENTED; twice is BAD_REQUEST', () => {
     assert.throws(() => parseQuery('limit=5', spec), { code: 'UNKNOWN_PARAMETER' });
     assert.throws(() => parseQuery('N=5', spec), { code: 'UNKNOWN_PARAMETER' });
-    for (const name of ['ttl', 'cas', 'w', 'r', 'lease', 'prevValue']) {
+    for (const name of ['ttl', 'cas', 'pw', 'pr', 'lease', 'prevValue']) {
       assert.throws(() => parseQuery(`${name}=1`, spec), { code: 'NOT_IMPLEMENTED' }, name);
     }
     assert.throws(() => parseQuery('n=1&n=2', spec), { code: 'BAD_REQUEST' });
@@ -98,14 +98,14 @@ describe('strict parameters over HTTP', () => {
     assert.equal((await http(url, 'GET', '/kv?limit=10&prefix=a')).status, 200);
   });
 
-  test('PUT /kv/{key}?ttl=60 is 501 NOT_IMPLEMENTED and stores nothing; ?cas= and ?w= too', async () => {
-    for (const query of ['ttl=60', 'cas=5', 'w=2']) {
+  test('PUT /kv/{key}?ttl=60 is 501 NOT_IMPLEMENTED and stores nothing; ?cas= and ?pw= too', async () => {
+    for (const query of ['ttl=60', 'cas=5', 'pw=2']) {
       const answer = await http(url, 'PUT', `/kv/ttl:1?${query}`, 'v');
       assert.equal(answer.status, 501, query);
       assert.equal(codeOf(answer), 'NOT_IMPLEMENTED', query);
     }
     assert.equal((await http(url, 'GET', '/kv/ttl:1')).status, 404);
-    assert.equal(codeOf(await http(url, 'GET', '/kv/ttl:1?r=2')), 'NOT_IMPLEMENTED');
+    assert.equal(codeOf(await http(url, 'GET', '/kv/ttl:1?pr=2')), 'NOT_IMPLEMENTED');
   });
 
   test('an unknown parameter is 400 UNKNOWN_PARAMETER on every route, and changes nothing', async () => {
@@ -128,16 +128,25 @@ describe('strict parameters over HTTP', () => {
       assert.equal((await http(url, 'GET', `/kv/${key}`)).status, 404);
   });
 
-  test('If-Match, If-None-Match and If-Unmodified-Since are 501 NOT_IMPLEMENTED and change nothing', async () => {
+  test('If-Unmodified-Since, and conditional headers on routes that do not honour them, are 501 NOT_IMPLEMENTED and change nothing', async () => {
     await http(url, 'PUT', '/kv/cond:1', 'old');
-    for (const header of ['If-Match', 'If-None-Match', 'If-Unmodified-Since']) {
-      const value = header === 'If-Unmodified-Since' ? 'Tue, 01 Jan 2030 00:00:00 GMT' : '*';
-      const put = await http(url, 'PUT', '/kv/cond:1', 'new', { [header]: value });
-      assert.equal(put.status, 501, header);
-      assert.equal(codeOf(put), 'NOT_IMPLEMENTED', header);
-      const del = await http(url, 'DELETE', '/kv/cond:1', undefined, { [header]: value });
-      assert.equal(codeOf(del), 'NOT_IMPLEMENTED', header);
-    }
+    const since = { 'If-Unmodified-Since': 'Tue, 01 Jan 2030 00:00:00 GMT' };
+    const put = await http(url, 'PUT', '/kv/cond:1', 'new', since);
+    assert.equal(put.status, 501);
+    assert.equal(codeOf(put), 'NOT_IMPLEMENTED');
+    // Honoured headers do not let an unhonoured one through.
+    const both = await http(url, 'PUT', '/kv/cond:1', 'new', { 'If-Match': '*', ...since });
+    assert.equal(codeOf(both), 'NOT_IMPLEMENTED');
+    assert.equal(codeOf(await http(url, 'DELETE', '/kv/cond:1', undefined, since)), 'NOT_IMPLEMENTED');
+    const batch = await http(url, 'POST', '/kv', 'cond:1 new', {
+      'Content-Type': 'text/plain',
+      'If-Match': '*',
+    });
+    assert.equal(codeOf(batch), 'NOT_IMPLEMENTED');
+    assert.equal(
+      codeOf(await http(url, 'POST', '/put', '{"cond:1":"new"}', { 'If-None-Match': '*' })),
+      'NOT_IMPLEMENTED',
+    );
     assert.equal((await http(url, 'GET', '/kv/cond:1')).text, 'old');
   });
 

@@ -64,7 +64,7 @@ describe('Ring', () => {
     const pinned = Object.fromEntries(
       ['foo', 'bar', 'baz', 'user:1', 'user:2', 'é'].map((k) => [k, ring.locate(k)]),
     );
-    assert.deepEqual(pinned.foo, { hash: 4138058784, partition: 986, node: 2 });
+    assert.deepEqual(pinned.foo, { hash: 4138058784, partition: 986, node: 2, replicas: [2] });
     for (const [key, where] of Object.entries(pinned)) {
       const again = new Ring({ nodes: 3 }).locate(key);
       assert.deepEqual(again, where);
@@ -78,8 +78,50 @@ describe('Ring', () => {
     for (let i = 0; i < 1000; i++) assert.equal(ring.nodeFor(`k${i}`), ring.locate(`k${i}`).node);
   });
 
+  test('every preference list holds `replicas` distinct nodes, led by the partition owner', () => {
+    for (const [nodes, replicas, partitions] of [
+      [3, 3, 1024],
+      [4, 3, 1024],
+      [5, 2, 64],
+      [16, 3, 1024],
+      [7, 7, 16],
+    ] as const) {
+      const ring = new Ring({ nodes, replicas, partitions });
+      const share = new Array<number>(nodes).fill(0);
+      for (let p = 0; p < partitions; p++) {
+        const list = ring.preferenceList(p);
+        assert.equal(list.length, replicas);
+        assert.equal(new Set(list).size, replicas, `partition ${p}: ${list.join(',')} are distinct`);
+        assert.equal(list[0], ring.ownerOf(p));
+        list.forEach((node, i) => assert.equal(ring.replicaOf(p, i), node));
+        for (const node of list) share[node]!++;
+      }
+      // Every node holds about replicas/nodes of the partitions.
+      const ideal = (partitions * replicas) / nodes;
+      for (const n of share) assert.ok(Math.abs(n - ideal) <= replicas, `${n} copies, ideal ${ideal}`);
+    }
+  });
+
+  test('preference lists are stable: the same settings give the same table (pinned)', () => {
+    const ring = new Ring({ nodes: 4, replicas: 3, partitions: 8 });
+    const table = Array.from({ length: 8 }, (_, p) => ring.preferenceList(p));
+    assert.deepEqual(table, [
+      [0, 1, 2],
+      [1, 2, 3],
+      [2, 3, 0],
+      [3, 0, 1],
+      [0, 1, 2],
+      [1, 2, 3],
+      [2, 3, 0],
+      [3, 0, 1],
+    ]);
+    assert.deepEqual(new Ring({ nodes: 4, replicas: 3, partitions: 8 }).locate('foo'), ring.locate('foo'));
+  });
+
   const bad: [string, ConstructorParameters<typeof Ring>[0], RegExp][] = [
     ['zero nodes', { nodes: 0 }, /nodes must be/],
+    ['more replicas than nodes', { nodes: 2, replicas: 3 }, /replicas must be/],
+    ['zero replicas', { nodes: 2, replicas: 0 }, /replicas must be/],
     ['fractional nodes', { nodes: 1.5 }, /nodes must be/],
     ['fewer partitions than nodes', { nodes: 4, partitions: 3 }, /partitions must be/],
   ];

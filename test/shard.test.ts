@@ -4,27 +4,45 @@ import { compareKeys, KeyBytes } from '../src/key-bytes.js';
 import { HASH_SPACE } from '../src/murmur3.js';
 import { Op, type NodeStats, type OpCode } from '../src/protocol.js';
 import { LIST_SLICE_SLOTS, Shard } from '../src/shard.js';
-import { BatchWriter, ReplyReader } from '../src/wire.js';
+import { Written } from '../src/byte-map.js';
+import { BatchWriter, recordValue, recordVersion, ReplyReader } from '../src/wire.js';
 
-type Operation = ['get' | 'size' | 'delete', string] | ['put', string, string] | ['stats'];
+type Operation =
+  | ['get' | 'size', string]
+  | ['delete', string, number]
+  | ['put', string, string, number]
+  | ['purge', string, number]
+  | ['stats'];
 
 /** Encodes operations as the front end does, with each key's ring hash. */
 function batch(id: number, ...operations: Operation[]): ArrayBuffer {
   const writer = new BatchWriter();
   const key = new KeyBytes();
-  for (const [name, k, value] of operations) {
-    if (name === 'stats') {
+  for (const operation of operations) {
+    if (operation[0] === 'stats') {
       writer.stats();
       continue;
     }
-    const length = key.encode(k);
-    const op = { get: Op.Get, put: Op.Put, delete: Op.Delete, size: Op.Size }[name];
-    writer.key(op, key.buffer, length, key.hash(), value);
+    const length = key.encode(operation[1]);
+    const hash = key.hash();
+    switch (operation[0]) {
+      case 'put':
+        writer.key(Op.Put, key.buffer, length, hash, operation[3], operation[2]);
+        break;
+      case 'delete':
+        writer.key(Op.Delete, key.buffer, length, hash, operation[2]);
+        break;
+      case 'purge':
+        writer.key(Op.Purge, key.buffer, length, hash, operation[2]);
+        break;
+      default:
+        writer.key(operation[0] === 'get' ? Op.Get : Op.Size, key.buffer, length, hash, 0);
+    }
   }
   return writer.take(id);
 }
 
-/** A reply's id and results, values as byte strings. */
+/** A reply's id and results, payloads as byte strings. */
 function results(reply: ArrayBuffer): [number, ...(string | number | null)[]] {
   const reader = new ReplyReader(reply);
   const out: [number, ...(string | number | null)[]] = [reader.id];
@@ -35,6 +53,13 @@ function results(reply: ArrayBuffer): [number, ...(string | number | null)[]] {
   return out;
 }
 
+/** A Get's record as `version:value`, the version negative for a tombstone. */
+function record(result: string | number | null | undefined): string | null {
+  if (typeof result !== 'string') return null;
+  const bytes = Buffer.from(result, 'latin1');
+  return `${recordVersion(bytes)}:${recordValue(bytes).toString('latin1')}`;
+}
+
 describe('Shard', () => {
   test('apply() runs a batch in order and answers its id, then one result per operation', () => {
     const shard = new Shard();
@@ -42,34 +67,94 @@ describe('Shard', () => {
       batch(
         41,
         ['get', 'a'],
-        ['put', 'a', 'one'],
+        ['put', 'a', 'one', 10],
         ['get', 'a'],
         ['size', 'a'],
-        ['put', 'a', 'three'],
-        ['delete', 'a'],
-        ['delete', 'a'],
+        ['put', 'a', 'three', 20],
+        ['delete', 'a', 30],
+        ['delete', 'a', 40],
         ['size', 'a'],
+        ['get', 'a'],
       ),
     );
-    assert.deepEqual(results(reply), [41, null, 1, 'one', 3, 1, 1, 0, null]);
+    const [id, ...out] = results(reply);
+    assert.equal(id, 41);
+    // Puts and deletes answer what they did: 1 written over nothing, 2 over a value.
+    assert.deepEqual(
+      out.slice(0, 9).map((r, i) => ([2, 8].includes(i) ? record(r) : r)),
+      [
+        null,
+        Written.WasAbsent,
+        '10:one',
+        3,
+        Written.WasLive,
+        Written.WasLive,
+        Written.WasAbsent,
+        null,
+        '-40:',
+      ],
+    );
     assert.equal(shard.get('a'), undefined);
+  });
+
+  test('the newest version wins whatever order writes arrive in; a tombstone holds off older writes', () => {
+    const shard = new Shard();
+    const [, ...out] = results(
+      shard.apply(
+        batch(
+          1,
+          ['put', 'k', 'new', 20],
+          ['put', 'k', 'old', 10],
+          ['put', 'k', 'same', 20],
+          ['get', 'k'],
+          ['delete', 'k', 30],
+          ['put', 'k', 'late', 25],
+          ['get', 'k'],
+          ['purge', 'k', 29],
+          ['purge', 'k', 30],
+          ['get', 'k'],
+          ['put', 'k', 'after', 26],
+          ['get', 'k'],
+        ),
+      ),
+    );
+    assert.deepEqual(
+      out.map((r, i) => ([3, 6, 9, 11].includes(i) ? record(r) : r)),
+      [
+        Written.WasAbsent,
+        Written.Stale,
+        Written.Stale,
+        '20:new',
+        Written.WasLive,
+        Written.Stale,
+        '-30:',
+        0, // a purge names the tombstone's exact version
+        1,
+        null,
+        Written.WasAbsent, // once purged, nothing holds off an old write: hence the grace period
+        '26:after',
+      ],
+    );
   });
 
   test('apply() throws on an unknown opcode rather than misalign results, and the next batch is clean', () => {
     const shard = new Shard();
     const writer = new BatchWriter();
-    writer.key(Op.Get, Buffer.from('a'), 1, 0);
-    writer.key(99 as OpCode, Buffer.from('x'), 1, 0);
+    writer.key(Op.Get, Buffer.from('a'), 1, 0, 0);
+    writer.key(99 as OpCode, Buffer.from('x'), 1, 0, 0);
     assert.throws(() => shard.apply(writer.take(1)), /unknown opcode 99/);
     assert.deepEqual(results(shard.apply(batch(2, ['get', 'b']))), [2, null]);
   });
 
   test('stats() counts keys, bytes (with overwrites and deletes) and operations', () => {
     const shard = new Shard();
-    shard.apply(batch(1, ['put', 'ab', 'xyz'], ['put', 'ab', 'x'], ['put', 'c', '12345'], ['delete', 'c']));
+    shard.apply(
+      batch(1, ['put', 'ab', 'xyz', 1], ['put', 'ab', 'x', 2], ['put', 'c', '12345', 3], ['delete', 'c', 4]),
+    );
     const [, text] = results(shard.apply(batch(2, ['stats'])));
     const stats = JSON.parse(text as string) as NodeStats;
     assert.equal(stats.keys, 1);
+    assert.equal(stats.tombstones, 1);
     assert.equal(stats.bytes, 3);
     assert.ok(stats.storeBytes > 0);
     assert.equal(stats.ops, 5);

@@ -7,6 +7,8 @@ import {
   readBatch,
   readListSlice,
   readSnapshotSlice,
+  recordValue,
+  recordVersion,
   ReplyReader,
   ReplyWriter,
   writeListSlice,
@@ -18,15 +20,22 @@ import {
 function decode(batch: ArrayBuffer): { id: number; seen: unknown[] } {
   const seen: unknown[] = [];
   const handler: BatchHandler = {
-    key: (op, buf, start, length, hash, valueStart, valueLength) =>
+    key: (op, buf, start, length, hash, version, valueStart, valueLength) =>
       seen.push({
         op,
         key: buf.toString('utf8', start, start + length),
         hash,
+        version,
         value: op === Op.Put ? Buffer.from(buf.subarray(valueStart, valueStart + valueLength)) : undefined,
       }),
     list: (prefix, after, limit, from) => seen.push({ op: Op.ListSlice, prefix, after, limit, from }),
-    snapshot: (from, maxBytes) => seen.push({ op: Op.SnapshotSlice, from, maxBytes }),
+    snapshot: (from, maxBytes, only) =>
+      seen.push({
+        op: Op.SnapshotSlice,
+        from,
+        maxBytes,
+        only: only && { partitions: only.partitions, bits: [...only.bits] },
+      }),
     stats: () => seen.push({ op: Op.Stats }),
     pause: (ms) => seen.push({ op: Op.Pause, ms }),
   };
@@ -42,23 +51,25 @@ describe('wire', () => {
   test('every operation round-trips: keys at the limit, every byte value, empty and 1 MiB values', () => {
     const key = new KeyBytes();
     const writer = new BatchWriter();
-    const put = (k: string, value: Uint8Array | string) => {
+    const put = (k: string, value: Uint8Array | string, version: number) => {
       const length = key.encode(k);
-      writer.key(Op.Put, key.buffer, length, key.hash(), value);
+      writer.key(Op.Put, key.buffer, length, key.hash(), version, value);
     };
-    const op = (code: OpCode, k: string) => {
+    const op = (code: OpCode, k: string, version = 0) => {
       const length = key.encode(k);
-      writer.key(code, key.buffer, length, key.hash());
+      writer.key(code, key.buffer, length, key.hash(), version);
     };
-    put('bytes', every);
-    put('empty', Buffer.alloc(0));
-    put(longKey, biggest);
-    put('latin1', '\u0000\u00ff\u0080abc'); // a byte string: one char per byte
+    put('bytes', every, Number.MAX_SAFE_INTEGER);
+    put('empty', Buffer.alloc(0), 1);
+    put(longKey, biggest, 2 ** 40 + 17);
+    put('latin1', '\u0000\u00ff\u0080abc', 3); // a byte string: one char per byte
     op(Op.Get, longKey);
-    op(Op.Delete, '日本');
+    op(Op.Delete, '日本', 99);
     op(Op.Size, '');
+    op(Op.Purge, 'p', 12345);
     writer.list('pré', 'après', 1001, 2 ** 32 - 1);
-    writer.snapshot(123_456, 256 * 1024);
+    writer.snapshot(123_456, 256 * 1024, null);
+    writer.snapshot(0, 1, { partitions: 10, bits: Uint8Array.from([0b1000_0001, 0b10]) });
     writer.stats();
     writer.pause(2500);
     const batch = writer.take(0xfffffffe);
@@ -66,15 +77,23 @@ describe('wire', () => {
     assert.equal(id, 0xfffffffe);
     const hash = (k: string) => (key.encode(k), key.hash());
     assert.deepEqual(seen, [
-      { op: Op.Put, key: 'bytes', hash: hash('bytes'), value: every },
-      { op: Op.Put, key: 'empty', hash: hash('empty'), value: Buffer.alloc(0) },
-      { op: Op.Put, key: longKey, hash: hash(longKey), value: biggest },
-      { op: Op.Put, key: 'latin1', hash: hash('latin1'), value: Buffer.from([0, 255, 128, 97, 98, 99]) },
-      { op: Op.Get, key: longKey, hash: hash(longKey), value: undefined },
-      { op: Op.Delete, key: '日本', hash: hash('日本'), value: undefined },
-      { op: Op.Size, key: '', hash: hash(''), value: undefined },
+      { op: Op.Put, key: 'bytes', hash: hash('bytes'), version: Number.MAX_SAFE_INTEGER, value: every },
+      { op: Op.Put, key: 'empty', hash: hash('empty'), version: 1, value: Buffer.alloc(0) },
+      { op: Op.Put, key: longKey, hash: hash(longKey), version: 2 ** 40 + 17, value: biggest },
+      {
+        op: Op.Put,
+        key: 'latin1',
+        hash: hash('latin1'),
+        version: 3,
+        value: Buffer.from([0, 255, 128, 97, 98, 99]),
+      },
+      { op: Op.Get, key: longKey, hash: hash(longKey), version: 0, value: undefined },
+      { op: Op.Delete, key: '日本', hash: hash('日本'), version: 99, value: undefined },
+      { op: Op.Size, key: '', hash: hash(''), version: 0, value: undefined },
+      { op: Op.Purge, key: 'p', hash: hash('p'), version: 12345, value: undefined },
       { op: Op.ListSlice, prefix: 'pré', after: 'après', limit: 1001, from: 2 ** 32 - 1 },
-      { op: Op.SnapshotSlice, from: 123_456, maxBytes: 256 * 1024 },
+      { op: Op.SnapshotSlice, from: 123_456, maxBytes: 256 * 1024, only: null },
+      { op: Op.SnapshotSlice, from: 0, maxBytes: 1, only: { partitions: 10, bits: [0b1000_0001, 0b10] } },
       { op: Op.Stats },
       { op: Op.Pause, ms: 2500 },
     ]);
@@ -83,15 +102,16 @@ describe('wire', () => {
     assert.deepEqual(decode(writer.take(7)), { id: 7, seen: [{ op: Op.Stats }] });
   });
 
-  test('every result round-trips: values of every byte, empty, 1 MiB; absent; integers; slices', () => {
+  test('every result round-trips: records of every byte, empty, 1 MiB, tombstones; absent; integers; slices', () => {
     const reply = new ReplyWriter();
-    const value = (bytes: Buffer) => {
-      const at = reply.payload(bytes.length);
+    const value = (bytes: Buffer, version: number) => {
+      const at = reply.record(version, bytes.length, false);
       bytes.copy(reply.target, at);
     };
-    value(every);
-    value(Buffer.alloc(0));
-    value(biggest);
+    value(every, Number.MAX_SAFE_INTEGER);
+    value(Buffer.alloc(0), 1);
+    value(biggest, 2 ** 40);
+    reply.record(77, 0, true);
     reply.absent();
     reply.integer(0);
     reply.integer(1);
@@ -101,10 +121,15 @@ describe('wire', () => {
     reply.text('{"keys":1}');
     const reader = new ReplyReader(reply.take(42));
     assert.equal(reader.id, 42);
-    assert.equal(reader.count, 10);
-    assert.deepEqual(reader.next(), every);
-    assert.deepEqual(reader.next(), Buffer.alloc(0));
-    assert.deepEqual(reader.next(), biggest);
+    assert.equal(reader.count, 11);
+    const record = () => {
+      const payload = reader.next() as Buffer;
+      return { version: recordVersion(payload), value: recordValue(payload) };
+    };
+    assert.deepEqual(record(), { version: Number.MAX_SAFE_INTEGER, value: every });
+    assert.deepEqual(record(), { version: 1, value: Buffer.alloc(0) });
+    assert.deepEqual(record(), { version: 2 ** 40, value: biggest });
+    assert.deepEqual(record(), { version: -77, value: Buffer.alloc(0) });
     assert.equal(reader.next(), null);
     assert.equal(reader.next(), 0);
     assert.equal(reader.next(), 1);
@@ -116,7 +141,7 @@ describe('wire', () => {
 
   test('a batch with an unknown opcode is refused, not read out of step', () => {
     const writer = new BatchWriter();
-    writer.key(99 as OpCode, Buffer.from('x'), 1, 0);
+    writer.key(99 as OpCode, Buffer.from('x'), 1, 0, 0);
     assert.throws(() => decode(writer.take(1)), /unknown opcode 99/);
   });
 });

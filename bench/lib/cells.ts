@@ -9,7 +9,7 @@ import { readFile } from 'node:fs/promises';
 import { uuidFile } from './data.js';
 import { sustained, type LoadResult, type LoadSpec } from './load-generator.js';
 import type { Observed, Placement } from './placement.js';
-import { startBare, startCluster, type ServerProcess } from './processes.js';
+import { startBare, startCluster, type ServerProcess, type Topology } from './processes.js';
 import { spread, type Spread } from './stats.js';
 
 /** The value sizes the issue names, by label. */
@@ -40,11 +40,17 @@ export interface Cell {
   connections: number;
   valueBytes: number;
   nodes: number;
+  /** Copies of each key: 1 measures the data path, 3 replication's cost. */
+  replicas: number;
 }
 
-/** A cell's name: `GET/c100/100B/n3`. `--cells` patterns match it, `*` standing for any field. */
+/**
+ * A cell's name: `GET/c100/100B/n3`, and `GET/c100/100B/n3/r3` with replicas. `--cells`
+ * patterns match it, `*` standing for any field.
+ */
 export function cellId(c: Cell): string {
-  return `${c.method}/c${c.connections}/${sizeLabel(c.valueBytes)}/n${c.nodes}`;
+  const copies = c.replicas === 1 ? '' : `/r${c.replicas}`;
+  return `${c.method}/c${c.connections}/${sizeLabel(c.valueBytes)}/n${c.nodes}${copies}`;
 }
 
 /** True when `id` matches one of `patterns` (`GET/c100/64KiB/*`: each field exact or `*`, any case). */
@@ -97,8 +103,7 @@ export interface CellResult extends Cell {
 }
 
 /** A cell group shares one cluster and one bare app: same node count, same value size. */
-export interface GroupResult {
-  nodes: number;
+export interface GroupResult extends Topology {
   valueBytes: number;
   keys: number;
   preloadSeconds: number;
@@ -220,12 +225,12 @@ async function measureCell(
 }
 
 /**
- * Measures `cells` (all of `nodes` nodes and `valueBytes` values) on one fresh cluster and
+ * Measures `cells` (all of one topology and `valueBytes` values) on one fresh cluster and
  * one bare uWS app, both placed as `options.placement` says. A cell that fails is recorded
  * with its error and the rest go on, unless a server has died. `onCell` hears each result.
  */
 export async function measureGroup(
-  nodes: number,
+  topology: Topology,
   valueBytes: number,
   cells: Cell[],
   options: CellOptions,
@@ -235,7 +240,7 @@ export async function measureGroup(
   const keyFile = await uuidFile(options.keys);
   const [bare, cluster] = await Promise.all([
     startBare(valueBytes, options.placement),
-    startCluster(nodes, [], undefined, options.placement),
+    startCluster(topology, [], undefined, options.placement),
   ]);
   try {
     const placed = [await bare.placed(), await cluster.placed()];
@@ -268,7 +273,7 @@ export async function measureGroup(
       onCell(result);
       if (result.error && !(await alive(bare, cluster))) break;
     }
-    return { nodes, valueBytes, keys, preloadSeconds, placed, cells: results };
+    return { ...topology, valueBytes, keys, preloadSeconds, placed, cells: results };
   } finally {
     await Promise.all([bare.stop(), cluster.stop()]);
   }

@@ -1,4 +1,5 @@
 import { Cluster } from '../../src/cluster.js';
+import type { Topology } from './processes.js';
 
 /** Per-operation cost through the engine (ring → port → node Map → reply), no HTTP, in µs. */
 export interface EngineLatency {
@@ -28,8 +29,8 @@ async function pipelined(n: number, inFlight: number, op: (i: number) => Promise
   return ((performance.now() - start) * 1000) / n;
 }
 
-export async function engineLatency(nodes: number, ops: number): Promise<EngineLatency> {
-  const cluster = await Cluster.start({ nodes });
+export async function engineLatency(topology: Topology, ops: number): Promise<EngineLatency> {
+  const cluster = await Cluster.start({ nodes: topology.nodes, replicas: topology.replicas });
   try {
     const key = (i: number) => `engine:${i % KEYS}`;
     const value = 'e8c12114-674b-4f75-a753-c2e1c33ad4bd';

@@ -3,7 +3,7 @@ import { connectionPerRequest, type CloseLoadResult } from './close-load.js';
 import { uuidFile } from './data.js';
 import { sustained, type Generator, type LoadResult } from './load-generator.js';
 import type { Placement } from './placement.js';
-import { startBare, startCluster, type ServerProcess } from './processes.js';
+import { startBare, startCluster, type ServerProcess, type Topology } from './processes.js';
 import { repeat, spread, type Spread } from './stats.js';
 
 /** Keys the read and write loads rotate over. */
@@ -50,14 +50,14 @@ export interface Throughput {
 
 export function throughput(
   generator: Generator,
-  nodes: number,
+  topology: Topology,
   runs: number,
   seconds: number,
   withPut = true,
   placement?: Placement,
 ): Promise<Throughput> {
   return using(
-    [startBare(undefined, placement), startCluster(nodes, [], undefined, placement)],
+    [startBare(undefined, placement), startCluster(topology, [], undefined, placement)],
     async ([bare, cluster]) => {
       await preload(cluster!.url);
       const spec = { seconds, connections: 100, keys: HOT_KEYS, placement };
@@ -86,8 +86,8 @@ export function throughput(
 }
 
 /** The original's `ab -n 10000 -c 100`: a new connection per request. */
-export function closeLoad(nodes: number, runs: number): Promise<Record<keyof CloseLoadResult, Spread>> {
-  return using([startCluster(nodes)], async ([cluster]) => {
+export function closeLoad(topology: Topology, runs: number): Promise<Record<keyof CloseLoadResult, Spread>> {
+  return using([startCluster(topology)], async ([cluster]) => {
     await preload(cluster!.url);
     const paths = Array.from({ length: HOT_KEYS }, (_, i) => `/kv/bench:${i}`);
     return repeat(runs, async () => ({ ...(await connectionPerRequest(cluster!.url, paths)) }));
@@ -95,12 +95,12 @@ export function closeLoad(nodes: number, runs: number): Promise<Record<keyof Clo
 }
 
 /** Batch PUT of `size` uuid pairs over HTTP (`thunderdb load`), seconds, each run on a fresh cluster. */
-export async function batchLoad(nodes: number, size: number, runs: number): Promise<Spread> {
+export async function batchLoad(topology: Topology, size: number, runs: number): Promise<Spread> {
   const file = await uuidFile(size);
   const seconds: number[] = [];
   for (let i = 0; i < runs; i++) {
     seconds.push(
-      await using([startCluster(nodes)], async ([cluster]) => {
+      await using([startCluster(topology)], async ([cluster]) => {
         const report = await loadFileOverHttp(cluster!.url, file);
         if (report.loaded !== size) throw new Error(`loaded ${report.loaded} of ${size}`);
         return report.seconds;
@@ -127,8 +127,8 @@ export interface Memory {
 }
 
 /** `records` uuid pairs loaded over HTTP into a fresh cluster placed as `placement` says. */
-export function memory(nodes: number, records: number, placement?: Placement): Promise<Memory> {
-  return using([startCluster(nodes, [], undefined, placement)], async ([cluster]) => {
+export function memory(topology: Topology, records: number, placement?: Placement): Promise<Memory> {
+  return using([startCluster(topology, [], undefined, placement)], async ([cluster]) => {
     const file = await uuidFile(records);
     await new Promise((r) => setTimeout(r, 500));
     const rssEmptyBytes = await cluster!.rss();

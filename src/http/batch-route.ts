@@ -128,8 +128,16 @@ class BatchWrite extends Deferred implements ReplySink, PairSink, Stoppable {
     }
     if (this.over) return;
     if (this.#failure) {
-      // The rest of the body is unread: close so it is never parsed as a request.
-      this.error(this.#failure, true, { written: this.#acked });
+      // Answered before the body ends, the connection stays open: uWS goes on parsing the
+      // rest as this request's body (#data drops it) and only then reads a next request.
+      // Closing instead, with the client's upload still arriving, would make the kernel
+      // reset the connection, and a client still writing (`thunderdb load`) would lose
+      // this answer to EPIPE.
+      if (this.#paused) {
+        this.#paused = false;
+        this.res.resume();
+      }
+      this.error(this.#failure, false, { written: this.#acked });
     } else if (this.#ended) {
       const answer: { written: number; rejected?: number; rejections?: Rejection[] } = {
         written: this.#acked,

@@ -15,7 +15,17 @@ export function registerClusterRoutes(app: Router, ctx: RouteContext): void {
   app.get('/cluster', (res) => {
     const deferred = new Deferred(res, inFlight);
     cluster.nodes().then(
-      (nodes) => deferred.json(200, JSON.stringify({ nodes, ring, limits })),
+      (nodes) =>
+        deferred.json(
+          200,
+          JSON.stringify({
+            nodes,
+            ring,
+            replication: cluster.replication,
+            coordinator: cluster.coordinatorStats(),
+            limits,
+          }),
+        ),
       (err: unknown) => deferred.error(toThunderError(err)),
     );
   });
@@ -23,7 +33,9 @@ export function registerClusterRoutes(app: Router, ctx: RouteContext): void {
   app.get('/cluster/locate/*', (res, req) => {
     const key = keyFromPath(req.getUrl(), LOCATE_PREFIX, limits);
     if (key instanceof ThunderError) return sendError(res, key);
-    sendJson(res, 200, JSON.stringify({ key, ...cluster.ring.locate(key) }));
+    const where = cluster.ring.locate(key);
+    const states = where.replicas.map((id) => cluster.stateOf(id));
+    sendJson(res, 200, JSON.stringify({ key, ...where, states }));
   });
 
   app.get('/health', (res) => {

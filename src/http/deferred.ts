@@ -71,29 +71,27 @@ export class Deferred {
     } else this.#answerWithBody(() => writeErrorHead(this.res, error), body);
   }
 
-  /** An empty response with a status. A 204 carries no Content-Length, as RFC 9110 asks. */
-  empty(status: number): void {
+  /**
+   * An empty response with a status (and an ETag, when given). A 204 or 304 carries no
+   * Content-Length, as RFC 9110 asks.
+   */
+  empty(status: number, etag?: string): void {
     if (this.over) return;
     this.#answer(() => {
       this.res.writeStatus(statusLine(status));
-      if (status === 204) this.res.endWithoutBody();
+      if (etag !== undefined) this.res.writeHeader('ETag', etag);
+      if (status === 204 || status === 304) this.res.endWithoutBody();
       else this.res.end();
     });
   }
 
-  /** A byte-string body, e.g. a value. */
-  bytes(body: Buffer, contentType: string): void {
+  /** A byte-string body, e.g. a value, with its ETag when given. */
+  bytes(body: Buffer, contentType: string, etag?: string): void {
     if (this.over) return;
-    this.#answerWithBody(() => this.res.writeHeader('Content-Type', contentType), body);
-  }
-
-  /** A bodiless answer with the headers a GET would get, for HEAD. */
-  head(status: number, length: number, contentType: string): void {
-    if (this.over) return;
-    this.#answer(() => {
-      this.res.writeStatus(statusLine(status)).writeHeader('Content-Type', contentType);
-      endWithLength(this.res, length);
-    });
+    this.#answerWithBody(() => {
+      this.res.writeHeader('Content-Type', contentType);
+      if (etag !== undefined) this.res.writeHeader('ETag', etag);
+    }, body);
   }
 
   /** Writes a whole answer at once (small, or closing the connection behind it). */

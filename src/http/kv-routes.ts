@@ -1,7 +1,12 @@
-import type { ReplySink } from '../batcher.js';
-import { KeyNotFoundError, ThunderError, toThunderError, TooManyKeysError } from '../errors.js';
+import {
+  BadRequestError,
+  KeyNotFoundError,
+  ThunderError,
+  toThunderError,
+  TooManyKeysError,
+} from '../errors.js';
 import { bodyError, valueError } from '../limits.js';
-import type { KeyOp } from '../cluster.js';
+import type { Consistency, KeyOp, KeySink, WriteCondition } from '../cluster.js';
 import { Op } from '../protocol.js';
 import type { Result } from '../wire.js';
 import { answerMultiGet } from './multi-get.js';
@@ -11,7 +16,8 @@ import type { RouteContext } from './context.js';
 import { Deferred } from './deferred.js';
 import { sendError } from './reply.js';
 import { parseMgetKeys } from './json-bodies.js';
-import { integer, parseQuery, text } from './params.js';
+import { etagOf, parseEtags } from './etag.js';
+import { integer, oneOf, parseQuery, text } from './params.js';
 import { keyFromPath } from './request-key.js';
 import type { Router } from './router.js';
 import type { HttpRequest, HttpResponse } from './uws.js';
@@ -23,30 +29,39 @@ function notFound(key: string): KeyNotFoundError {
   return new KeyNotFoundError(`key ${JSON.stringify(key)} not found`);
 }
 
-/** One single-key request waiting for its node's reply. */
-class KeyRequest extends Deferred implements ReplySink {
+/** One single-key request waiting for its replicas' quorum. */
+class KeyRequest extends Deferred implements KeySink {
   readonly op: KeyOp;
   readonly key: string;
+  /** GET and HEAD: the versions of `If-None-Match`, answered 304 when the value has one. */
+  readonly notModifiedIf: number[] | '*' | null;
 
-  constructor(res: HttpResponse, ctx: RouteContext, op: KeyOp, key: string) {
+  constructor(
+    res: HttpResponse,
+    ctx: RouteContext,
+    op: KeyOp,
+    key: string,
+    notModifiedIf: number[] | '*' | null = null,
+  ) {
     super(res, ctx.inFlight);
     this.op = op;
     this.key = key;
+    this.notModifiedIf = notModifiedIf;
   }
 
-  settle(_tag: number, reply: Result): void {
+  settle(_tag: number, reply: Result, version: number): void {
     switch (this.op) {
-      case Op.Get:
+      case Op.Get: {
+        if (reply === null) return this.error(notFound(this.key));
+        const etag = etagOf(version);
+        const unchanged = this.notModifiedIf;
+        if (unchanged !== null && (unchanged === '*' || unchanged.includes(version))) this.empty(304, etag);
         // The value's bytes as they came from the node: a view into its reply, sent as is.
-        if (reply === null) this.error(notFound(this.key));
-        else this.bytes(reply as Buffer, 'application/octet-stream');
+        else this.bytes(reply as Buffer, 'application/octet-stream', etag);
         break;
-      case Op.Size:
-        if (reply === null) this.error(notFound(this.key));
-        else this.head(200, reply as number, 'application/octet-stream');
-        break;
+      }
       case Op.Put:
-        this.empty(204);
+        this.empty(204, etagOf(version));
         break;
       case Op.Delete:
         if (reply === 1) this.empty(204);
@@ -57,6 +72,43 @@ class KeyRequest extends Deferred implements ReplySink {
   fail(_tag: number, error: ThunderError): void {
     this.error(error);
   }
+}
+
+/** The query parameters of key reads and of key writes. */
+const READ_PARAMS = { r: integer({ min: 1 }), repair: oneOf(['async', 'sync'], 'async') };
+const WRITE_PARAMS = { w: integer({ min: 1 }) };
+
+/** The request's consistency: the cluster's defaults, or those the query overrides. */
+function consistencyOf(
+  query: string | undefined,
+  defaults: Consistency,
+  replicas: number,
+  write: boolean,
+): Consistency {
+  if (!query) return defaults;
+  const { r = defaults.r, repair = defaults.repair } = write ? {} : parseQuery(query, READ_PARAMS);
+  const { w = defaults.w } = write ? parseQuery(query, WRITE_PARAMS) : {};
+  for (const [name, value] of [
+    ['r', r],
+    ['w', w],
+  ] as const) {
+    if (value > replicas) {
+      throw new BadRequestError(`${name} must be from 1 to the replica count (${replicas}), got ${value}`);
+    }
+  }
+  return { r, w, repair };
+}
+
+/** A PUT's or DELETE's condition, from `If-Match` and `If-None-Match`; undefined when it has none. */
+function conditionOf(req: HttpRequest): WriteCondition | undefined {
+  const ifMatch = req.getHeader('if-match');
+  const ifNoneMatch = req.getHeader('if-none-match');
+  if (ifMatch !== '' && ifNoneMatch !== '') {
+    throw new BadRequestError('give If-Match or If-None-Match, not both');
+  }
+  if (ifMatch !== '') return { ifMatch: parseEtags(ifMatch, 'If-Match') };
+  if (ifNoneMatch !== '') return { ifNoneMatch: parseEtags(ifNoneMatch, 'If-None-Match') };
+  return undefined;
 }
 
 /** `?prefix=&after=&limit=` of a key listing. */
@@ -78,18 +130,44 @@ function listQuery(query: string | undefined): { prefix: string; after: string; 
 export function registerKvRoutes(app: Router, ctx: RouteContext): void {
   const { cluster, limits, inFlight } = ctx;
 
-  /** Validates the key and sends one operation for it; answers errors at once. */
-  const keyOperation = (op: KeyOp) => (res: HttpResponse, req: HttpRequest) => {
+  const replicas = cluster.ring.replicas;
+
+  /** GET (and HEAD, the same handler on a response marked HEAD). */
+  function getValue(res: HttpResponse, req: HttpRequest): void {
     const key = keyFromPath(req.getUrl(), PREFIX, limits);
     if (key instanceof ThunderError) return sendError(res, key);
-    cluster.submit(new KeyRequest(res, ctx, op, key), 0, op, key);
-  };
+    let consistency: Consistency;
+    let unchanged: number[] | '*' | null = null;
+    try {
+      consistency = consistencyOf(req.getQuery(), cluster.consistency, replicas, false);
+      const ifNoneMatch = req.getHeader('if-none-match');
+      if (ifNoneMatch !== '') unchanged = parseEtags(ifNoneMatch, 'If-None-Match');
+    } catch (err) {
+      return sendError(res, toThunderError(err));
+    }
+    cluster.submit(new KeyRequest(res, ctx, Op.Get, key, unchanged), 0, Op.Get, key, undefined, consistency);
+  }
+
+  function deleteKey(res: HttpResponse, req: HttpRequest): void {
+    const key = keyFromPath(req.getUrl(), PREFIX, limits);
+    if (key instanceof ThunderError) return sendError(res, key);
+    let consistency: Consistency;
+    let condition: WriteCondition | undefined;
+    try {
+      consistency = consistencyOf(req.getQuery(), cluster.consistency, replicas, true);
+      condition = conditionOf(req);
+    } catch (err) {
+      return sendError(res, toThunderError(err));
+    }
+    const request = new KeyRequest(res, ctx, Op.Delete, key);
+    cluster.submit(request, 0, Op.Delete, key, undefined, consistency, condition);
+  }
+
   // `/kv/_mget` is also a key: only POST there is the multi-get.
   for (const pattern of ['/kv/*', '/kv/_mget']) {
-    app.get(pattern, keyOperation(Op.Get));
-    app.head(pattern, keyOperation(Op.Size));
-    app.del(pattern, keyOperation(Op.Delete));
-    app.put(pattern, putValue);
+    app.get(pattern, [...Object.keys(READ_PARAMS), 'If-None-Match'], getValue);
+    app.del(pattern, [...Object.keys(WRITE_PARAMS), 'If-Match', 'If-None-Match'], deleteKey);
+    app.put(pattern, [...Object.keys(WRITE_PARAMS), 'If-Match', 'If-None-Match'], putValue);
   }
 
   function putValue(res: HttpResponse, req: HttpRequest): void {
@@ -99,12 +177,20 @@ export function registerKvRoutes(app: Router, ctx: RouteContext): void {
     if (key instanceof ThunderError) return sendError(res, key, true);
     const tooLarge = valueError(declared, limits);
     if (tooLarge) return sendError(res, tooLarge, true);
+    let consistency: Consistency;
+    let condition: WriteCondition | undefined;
+    try {
+      consistency = consistencyOf(req.getQuery(), cluster.consistency, replicas, true);
+      condition = conditionOf(req);
+    } catch (err) {
+      return sendError(res, toThunderError(err), true);
+    }
     const request = new KeyRequest(res, ctx, Op.Put, key);
     readBody(
       request,
       limits.maxValueBytes,
       (bytes) => valueError(bytes, limits)!,
-      (body) => cluster.submit(request, 0, Op.Put, key, body),
+      (body) => cluster.submit(request, 0, Op.Put, key, body, consistency, condition),
     );
   }
 

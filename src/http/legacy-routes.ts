@@ -96,6 +96,6 @@ export function registerLegacyRoutes(app: Router, ctx: RouteContext): void {
     if (busy) return sendError(res, busy);
     const answer = new StreamedAnswer(res, inFlight, () => ctx.heavy.leave());
     const nodes = node === undefined ? Array.from({ length: cluster.size }, (_, id) => id) : [node];
-    void streamSnapshot(answer, cluster, nodes);
+    void streamSnapshot(answer, cluster, nodes, node === undefined);
   });
 }

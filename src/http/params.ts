@@ -29,12 +29,10 @@ const NOT_YET: Readonly<Record<string, string>> = {
   cas: 'compare-and-swap',
   prevValue: 'compare-and-swap',
   prevIndex: 'compare-and-swap',
-  prevExist: 'conditional writes',
-  w: 'per-request write quorums',
-  r: 'per-request read quorums',
-  dw: 'per-request write quorums',
-  pw: 'per-request write quorums',
-  pr: 'per-request read quorums',
+  prevExist: 'conditional writes (use If-Match or If-None-Match)',
+  dw: 'durable-write quorums',
+  pw: 'quorums of primary replicas',
+  pr: 'quorums of primary replicas',
 };
 
 /** Only characters that percent-decoding or form-decoding changes send a piece to the slow path. */

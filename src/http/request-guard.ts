@@ -66,7 +66,10 @@ function checkList(
  * over them (`req.forEach`): one native call per header, cheaper than a `getHeader` per name
  * looked for. One scratch object serves every request, since handlers run one at a time.
  */
-const seen = { hosts: 0, host: '', origin: '', site: '', conditional: '', encoding: '' };
+const seen = { hosts: 0, host: '', origin: '', site: '', conditionals: [] as string[], encoding: '' };
+
+/** The conditional headers a route can honour, as routes name them in what they take. */
+export const CONDITIONAL_HEADERS: readonly string[] = ['If-Match', 'If-None-Match'];
 
 function visit(name: string, value: string): void {
   switch (name) {
@@ -81,13 +84,13 @@ function visit(name: string, value: string): void {
       seen.site = value;
       break;
     case 'if-match':
-      seen.conditional ||= 'If-Match';
+      seen.conditionals.push('If-Match');
       break;
     case 'if-none-match':
-      seen.conditional ||= 'If-None-Match';
+      seen.conditionals.push('If-None-Match');
       break;
     case 'if-unmodified-since':
-      seen.conditional ||= 'If-Unmodified-Since';
+      seen.conditionals.push('If-Unmodified-Since');
       break;
     case 'content-encoding':
       seen.encoding = value;
@@ -102,7 +105,7 @@ function visit(name: string, value: string): void {
  *   cross-site): a web page could otherwise write with a "simple" POST, or start heavy
  *   reads with an `<img>`;
  * - conditional headers and query parameters the route does not take, which would otherwise
- *   be silently ignored.
+ *   be silently ignored (501 NOT_IMPLEMENTED for a conditional header).
  * Requests from curl and other non-browser clients carry no `Origin` and pass.
  */
 export class RequestGuard {
@@ -131,10 +134,18 @@ export class RequestGuard {
     this.#checkHost = !this.#anyHost && (isLoopback(bindHost) || this.#hosts.size > 0);
   }
 
-  /** The error that refuses this request, or null. `params` are the query parameters its route takes. */
-  check(req: HttpRequest, params: readonly string[]): ThunderError | null {
+  /**
+   * The error that refuses this request, or null. `params` are the query parameters its
+   * route takes, `conditionals` the conditional headers it honours.
+   */
+  check(
+    req: HttpRequest,
+    params: readonly string[],
+    conditionals: readonly string[] = [],
+  ): ThunderError | null {
     seen.hosts = 0;
-    seen.host = seen.origin = seen.site = seen.conditional = seen.encoding = '';
+    seen.host = seen.origin = seen.site = seen.encoding = '';
+    seen.conditionals.length = 0;
     req.forEach(visit);
     // RFC 9112 §3.2: a request with more than one Host is answered 400.
     if (seen.hosts > 1) return new BadRequestError('the request has more than one Host header');
@@ -150,9 +161,12 @@ export class RequestGuard {
           : `requests from origin ${JSON.stringify(seen.origin)} are not allowed; start the server with --allow-origin ORIGIN to accept them`,
       );
     }
-    if (seen.conditional !== '') {
+    const unsupported = seen.conditionals.find((name) => !conditionals.includes(name));
+    if (unsupported !== undefined) {
       return new NotImplementedError(
-        `${seen.conditional} (conditional requests) is not supported yet; nothing was done`,
+        conditionals.length === 0
+          ? `${unsupported} (conditional requests) is not supported on this route; nothing was done`
+          : `${unsupported} is not supported on this route (it honours ${conditionals.join(' and ')}); nothing was done`,
       );
     }
     const encoding = seen.encoding.trim().toLowerCase();

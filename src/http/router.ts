@@ -3,18 +3,31 @@ import { Deferred } from './deferred.js';
 import { framingError } from './framing.js';
 import type { InFlight } from './in-flight.js';
 import { markHead, sendError } from './reply.js';
-import type { RequestGuard } from './request-guard.js';
+import { CONDITIONAL_HEADERS, type RequestGuard } from './request-guard.js';
 import type { HttpRequest, HttpResponse, TemplatedApp } from './uws.js';
 
 type Handler = (res: HttpResponse, req: HttpRequest) => void;
 
 /**
- * Registers a handler for a pattern. `params` are the query parameters the route takes
- * (default none): any other is refused before the handler runs.
+ * Registers a handler for a pattern. `takes` names the query parameters the route takes
+ * and, spelled as headers (`If-Match`, `If-None-Match`), the conditional headers it honours
+ * (default none): any other parameter or conditional header is refused before the handler
+ * runs.
  */
 export interface Register {
   (pattern: string, handler: Handler): void;
-  (pattern: string, params: readonly string[], handler: Handler): void;
+  (pattern: string, takes: readonly string[], handler: Handler): void;
+}
+
+/** A route's `takes` split into query parameters and conditional headers. */
+interface Takes {
+  params: readonly string[];
+  headers: readonly string[];
+}
+
+function split(takes: readonly string[]): Takes {
+  const headers = takes.filter((name) => CONDITIONAL_HEADERS.includes(name));
+  return { params: takes.filter((name) => !headers.includes(name)), headers };
 }
 
 /** How route modules register handlers: the uWS methods they use, nothing else. */
@@ -56,14 +69,14 @@ export function drainingRouter(
   requests: RequestGuard,
 ): DrainingRouter {
   const guard =
-    (handler: Handler, params: readonly string[], head = false): Handler =>
+    (handler: Handler, takes: Takes, head = false): Handler =>
     (res, req) => {
       if (head) markHead(res);
       const framing = framingError(req);
       if (framing) return refuseAfterParsing(res, framing);
       // The body, if any, is unread: close so it is never parsed as a request.
       if (inFlight.draining) return sendError(res, new ShuttingDownError(), true);
-      const refused = requests.check(req, params);
+      const refused = requests.check(req, takes.params, takes.headers);
       if (refused) sendError(res, refused, true);
       else handler(res, req);
     };
@@ -80,24 +93,24 @@ export function drainingRouter(
     const refusal = new Deferred(res, inFlight);
     setImmediate(() => refusal.error(error, true));
   };
-  const gets = new Map<string, [Handler, readonly string[]]>();
+  const gets = new Map<string, [Handler, Takes]>();
   const heads = new Set<string>();
   const register =
-    (method: (pattern: string, handler: Handler, params: readonly string[]) => void): Register =>
+    (method: (pattern: string, handler: Handler, takes: Takes) => void): Register =>
     (pattern: string, a: Handler | readonly string[], b?: Handler) =>
-      typeof a === 'function' ? method(pattern, a, []) : method(pattern, b!, a);
+      typeof a === 'function' ? method(pattern, a, split([])) : method(pattern, b!, split(a));
   return {
-    get: register((pattern, handler, params) => {
-      gets.set(pattern, [handler, params]);
-      app.get(pattern, guard(handler, params));
+    get: register((pattern, handler, takes) => {
+      gets.set(pattern, [handler, takes]);
+      app.get(pattern, guard(handler, takes));
     }),
-    head: register((pattern, handler, params) => {
+    head: register((pattern, handler, takes) => {
       heads.add(pattern);
-      app.head(pattern, guard(handler, params, true));
+      app.head(pattern, guard(handler, takes, true));
     }),
-    put: register((pattern, handler, params) => void app.put(pattern, guard(handler, params))),
-    post: register((pattern, handler, params) => void app.post(pattern, guard(handler, params))),
-    del: register((pattern, handler, params) => void app.del(pattern, guard(handler, params))),
+    put: register((pattern, handler, takes) => void app.put(pattern, guard(handler, takes))),
+    post: register((pattern, handler, takes) => void app.post(pattern, guard(handler, takes))),
+    del: register((pattern, handler, takes) => void app.del(pattern, guard(handler, takes))),
     any: (pattern, handler) =>
       void app.any(pattern, (res, req) => {
         if (req.getMethod() === 'head') markHead(res);
@@ -106,8 +119,8 @@ export function drainingRouter(
         else handler(res, req);
       }),
     finish: () => {
-      for (const [pattern, [handler, params]] of gets) {
-        if (!heads.has(pattern)) app.head(pattern, guard(handler, params, true));
+      for (const [pattern, [handler, takes]] of gets) {
+        if (!heads.has(pattern)) app.head(pattern, guard(handler, takes, true));
       }
     },
   };

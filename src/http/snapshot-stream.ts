@@ -7,7 +7,9 @@ import type { StreamedAnswer } from './stream.js';
 export const SNAPSHOT_SLICE_BYTES = 256 * 1024;
 
 /**
- * Answers `/snapshot` as one JSON object of every pair on `nodes`, streamed: each node is
+ * Answers `/snapshot` as one JSON object of every pair on `nodes`, streamed: with
+ * `primaryOnly`, each key once (from the first replica of its partition that is up), else
+ * every copy each node holds. Each node is
  * walked slice by slice, and the next slice is asked for only once the client has taken the
  * last. Memory is one slice whatever the store holds; key operations interleave with the
  * slices. Not a point-in-time view: a key written during the walk may or may not appear,
@@ -17,12 +19,13 @@ export async function streamSnapshot(
   answer: StreamedAnswer,
   cluster: Cluster,
   nodes: readonly number[],
+  primaryOnly: boolean,
 ): Promise<void> {
   try {
     let opened = false;
     for (const node of nodes) {
       for (let from = 0; from < HASH_SPACE && !answer.over;) {
-        const slice = await cluster.snapshotSlice(node, from, SNAPSHOT_SLICE_BYTES);
+        const slice = await cluster.snapshotSlice(node, from, SNAPSHOT_SLICE_BYTES, primaryOnly);
         from = slice.next;
         if (slice.json.length === 0) continue;
         await answer.write((opened ? ',' : '{') + slice.json);
