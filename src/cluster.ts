@@ -7,7 +7,7 @@ import {
 } from './errors.js';
 import { HybridClock } from './hlc.js';
 import { compareKeys, KeyBytes } from './key-bytes.js';
-import { KeyCall, type Consistency, type KeyOp, type KeySink, type ReplicaSender } from './key-call.js';
+import { KeyCalls, type Consistency, type KeyOp, type KeySink, type ReplicaSender } from './key-call.js';
 import { systemClock, type Clock } from './clock.js';
 import { NodeLink, type LinkTiming, type NodeState } from './node-link.js';
 import { HASH_SPACE } from './murmur3.js';
@@ -184,6 +184,8 @@ export class Cluster implements ReplicaSender {
   /** Conditional writes waiting per key, so that each one's check and write happen alone. */
   readonly #keyLocks = new Map<string, Promise<void>>();
   #readRepairs = 0;
+  /** The key operations in flight, with their quorums. */
+  readonly #calls = new KeyCalls(this);
   #flushScheduled = false;
   readonly #flush = (): void => {
     this.#flushScheduled = false;
@@ -251,7 +253,7 @@ export class Cluster implements ReplicaSender {
 
   /**
    * Sends a key operation to the key's replicas that are up and answers `sink` once the
-   * quorum has: the allocation-light entry of the hot path (one {@link KeyCall} a request).
+   * quorum has: the allocation-light entry of the hot path (a slot of {@link KeyCalls} a request, no allocation).
    * Input must already be validated. `value` (bytes, or a byte string of one char per byte)
    * is copied into the batches at once, so the caller's buffer may be reused on return;
    * with a `condition` it is copied.
@@ -295,13 +297,14 @@ export class Cluster implements ReplicaSender {
     }
     const nodes = op === Op.Size ? up.slice(0, 1) : up;
     const version = write ? this.#hlc.next() : 0;
-    const call = new KeyCall(this, sink, tag, op, key, nodes, needed, consistency.repair === 'sync', version);
+    const calls = this.#calls;
+    const base = calls.begin(sink, tag, op, key, nodes, needed, consistency.repair === 'sync', version);
     for (let i = 0; i < nodes.length; i++) {
       const link = this.#links[nodes[i]!]!;
-      const writer = link.writerFor(call, i);
+      const writer = link.writerFor(calls, base + i);
       if (writer === null) continue;
       writer.key(op, this.#key.buffer, length, hash, version, value);
-      link.add(call, i);
+      link.add(calls, base + i);
     }
     this.#schedule();
   }

@@ -127,10 +127,13 @@ export class NodeLink {
     this.#disarm = oldest === null ? null : clock.setTimer(oldest + timeoutMs - now, this.#expire);
   };
 
-  /** Kills the node's thread as a crash would: for fault tests. */
+  /** Kills the node's thread as a crash would: for fault tests. Resolves with the node down. */
   async crash(): Promise<void> {
     const thread = this.#pool.threads[0];
     if (thread) await thread.terminate();
+    // The port's 'close' says so too, a moment later; requests sent in between would go to
+    // a dead thread and wait for their timeout.
+    this.#down();
   }
 
   /** Stops the node's thread; anything still waiting fails with NODE_UNAVAILABLE. */

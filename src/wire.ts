@@ -96,6 +96,13 @@ class Writer {
   }
 }
 
+/** Scratch for a version's bytes: typed arrays use the platform's byte order, so check it is the wire's. */
+const F64 = new Float64Array(1);
+const F64_BYTES = new Uint8Array(F64.buffer);
+if (new Uint8Array(Uint16Array.of(1).buffer)[0] !== 1) {
+  throw new Error('ThunderDB runs on little-endian machines only (x86-64, ARM64)');
+}
+
 /** Writes a batch's operations (front end). */
 export class BatchWriter extends Writer {
   constructor() {
@@ -120,13 +127,23 @@ export class BatchWriter extends Writer {
     const extra = op === Op.Put ? 4 + valueLength : 0;
     const at = this.reserve(15 + keyLength + extra);
     const buf = this.buf;
+    // Byte by byte: Buffer's write methods check their arguments on every call, and this
+    // runs once per operation on the front end's one thread.
     buf[at] = op;
-    buf.writeUInt32LE(hash, at + 1);
-    buf.writeUInt16LE(keyLength, at + 5);
-    buf.writeDoubleLE(version, at + 7);
+    buf[at + 1] = hash;
+    buf[at + 2] = hash >>> 8;
+    buf[at + 3] = hash >>> 16;
+    buf[at + 4] = hash >>> 24;
+    buf[at + 5] = keyLength;
+    buf[at + 6] = keyLength >>> 8;
+    F64[0] = version;
+    for (let i = 0; i < 8; i++) buf[at + 7 + i] = F64_BYTES[i]!;
     let to = at + 15;
     if (op === Op.Put) {
-      buf.writeUInt32LE(valueLength, to);
+      buf[to] = valueLength;
+      buf[to + 1] = valueLength >>> 8;
+      buf[to + 2] = valueLength >>> 16;
+      buf[to + 3] = valueLength >>> 24;
       to += 4;
     }
     for (let i = 0; i < keyLength; i++) buf[to + i] = key[i]!;
