@@ -7,6 +7,7 @@ import { hideBin } from 'yargs/helpers';
 import { httpUrl } from './address.js';
 import {
   Cluster,
+  DEFAULT_ANTI_ENTROPY_MS,
   DEFAULT_TIMEOUT_MS,
   DEFAULT_TOMBSTONE_GRACE_MS,
   replicationFor,
@@ -30,6 +31,7 @@ interface ClusterArgs {
   r?: number;
   w?: number;
   tombstoneGraceMs: number;
+  antiEntropyMs: number;
   timeoutMs: number;
   load?: string;
   maxKeyBytes: number;
@@ -76,6 +78,7 @@ async function runCluster(args: ClusterArgs): Promise<void> {
     r: args.r,
     w: args.w,
     tombstoneGraceMs: args.tombstoneGraceMs,
+    antiEntropyMs: args.antiEntropyMs,
     timeoutMs: args.timeoutMs,
   } satisfies ClusterOptions;
   const replication = replicationFor(options); // checked before any thread starts
@@ -207,6 +210,11 @@ export async function main(argv: string[]): Promise<void> {
             type: 'number',
             default: DEFAULT_TOMBSTONE_GRACE_MS,
             describe: 'How long a delete every replica acknowledged keeps its tombstone before it is purged',
+          })
+          .option('anti-entropy-ms', {
+            type: 'number',
+            default: DEFAULT_ANTI_ENTROPY_MS,
+            describe: 'How often replicas compare partition digests and copy what differs (0: never)',
           })
           .option('load', { type: 'string', describe: 'A "key value" file to load before serving' })
           .option('max-key-bytes', {

@@ -9,12 +9,14 @@ import { HybridClock } from './hlc.js';
 import { compareKeys, KeyBytes } from './key-bytes.js';
 import { KeyCalls, type Consistency, type KeyOp, type KeySink, type ReplicaSender } from './key-call.js';
 import { systemClock, type Clock } from './clock.js';
-import { NodeLink, type LinkTiming, type NodeState } from './node-link.js';
+import { NodeLink, type LinkOptions, type NodeState } from './node-link.js';
 import { HASH_SPACE } from './murmur3.js';
 import { Op, type NodeStats, type PartitionSet, type SnapshotSlice } from './protocol.js';
 import { Ring } from './ring.js';
 import { TombstonePurger } from './tombstone-purger.js';
-import { readListSlice, readSnapshotSlice, type BatchWriter, type Result } from './wire.js';
+import { Hints, type Hint } from './hints.js';
+import { copyPartitions, type CopyChannel } from './partition-copy.js';
+import { readListSlice, readRecordSlice, readSnapshotSlice, type BatchWriter, type Result } from './wire.js';
 
 export type { Consistency, KeyOp, KeySink } from './key-call.js';
 
@@ -59,6 +61,51 @@ export interface ClusterOptions {
   timeoutMs?: number;
   /** Time and timers. Default the system clock. */
   clock?: Clock;
+  /**
+   * How often replicas compare their partition digests and copy what differs, in ms; 0:
+   * never (a restarted node is still refilled). Default {@link DEFAULT_ANTI_ENTROPY_MS}.
+   */
+  antiEntropyMs?: number;
+}
+
+/** Default {@link ClusterOptions.antiEntropyMs}: 30 s. */
+export const DEFAULT_ANTI_ENTROPY_MS = 30_000;
+
+/** A copy of partitions to a node, as `GET /cluster` shows it while it runs. */
+export interface Transfer {
+  /** The node being filled. */
+  node: number;
+  kind: 'refill';
+  partitions: number;
+  /** Records copied so far (each source's copies counted), and their bytes. */
+  keys: number;
+  bytes: number;
+  /** Sources done, of all. */
+  sourcesDone: number;
+  sources: number;
+}
+
+/** What a refill did. */
+export interface Refilled {
+  node: number;
+  /** Partitions the node holds a replica of. */
+  partitions: number;
+  /** Hints replayed before the copy. */
+  hints: number;
+  /** Records copied (from every source), their bytes, and writes that failed. */
+  keys: number;
+  bytes: number;
+  failed: number;
+  ms: number;
+}
+
+/** What anti-entropy has done since start. */
+export interface AntiEntropyStats {
+  runs: number;
+  /** Partitions whose replicas' digests differed, and were copied between them. */
+  partitionsRepaired: number;
+  recordsCopied: number;
+  running: boolean;
 }
 
 /** Default {@link ClusterOptions.timeoutMs}: 5 s, Cassandra's read timeout. */
@@ -105,7 +152,11 @@ export function replicationFor(options: ClusterOptions): Replication {
 /** One node as `GET /cluster` shows it. */
 export interface NodeInfo extends Partial<NodeStats> {
   id: number;
-  state: NodeState;
+  /** `joining`: restarted, taking writes and being refilled, not yet asked for reads. */
+  state: NodeState | 'joining';
+  /** Writes kept for it while it was down, not yet replayed; and those dropped past the budget. */
+  hints: number;
+  hintsDropped: number;
   partitions: number;
   /** Set when an up node did not answer for its statistics (e.g. NODE_TIMEOUT). */
   error?: string;
@@ -113,6 +164,9 @@ export interface NodeInfo extends Partial<NodeStats> {
 
 /** What the coordinator has done beyond answering requests, as `GET /cluster` shows it. */
 export interface CoordinatorStats {
+  /** Copies under way. */
+  transfers: Transfer[];
+  antiEntropy: AntiEntropyStats;
   /** Read repairs sent to stale replicas since start. */
   readRepairs: number;
   /** Tombstones held by every replica, waiting out the grace period before purging. */
@@ -179,8 +233,24 @@ export class Cluster implements ReplicaSender {
   readonly #followUpKey = new KeyBytes();
   readonly #hlc: HybridClock;
   readonly #purger: TombstonePurger;
-  /** Per partition, the replicas whose node is up, in preference order; rebuilt when a node's state changes. */
-  #upReplicas: number[][] = [];
+  /**
+   * Per partition, in preference order, the replicas a read asks (up, and not being
+   * refilled) and those a write goes to (up, refilling or not); rebuilt when a node's state
+   * changes.
+   */
+  #readReplicas: number[][] = [];
+  #writeReplicas: number[][] = [];
+  /** Nodes restarted and being refilled: they take writes, not reads, until caught up. */
+  readonly #refilling = new Set<number>();
+  /** Writes meant for replicas that were down. */
+  readonly #hints = new Hints();
+  /** Copies under way (refills), by target node, for `GET /cluster`. */
+  readonly #transfers = new Map<number, Transfer>();
+  /** What anti-entropy has done, and its timer. */
+  #antiEntropy: AntiEntropyStats = { runs: 0, partitionsRepaired: 0, recordsCopied: 0, running: false };
+  #disarmAntiEntropy: (() => void) | null = null;
+  readonly #clock: Clock;
+  readonly #antiEntropyMs: number;
   /** Conditional writes waiting per key, so that each one's check and write happen alone. */
   readonly #keyLocks = new Map<string, Promise<void>>();
   #readRepairs = 0;
@@ -192,7 +262,13 @@ export class Cluster implements ReplicaSender {
     for (const link of this.#links) link.flush();
   };
 
-  private constructor(ring: Ring, replication: Replication, timing: LinkTiming, clock: Clock) {
+  private constructor(
+    ring: Ring,
+    replication: Replication,
+    links: LinkOptions,
+    clock: Clock,
+    antiEntropyMs: number,
+  ) {
     this.ring = ring;
     this.replication = replication;
     this.consistency = { r: replication.r, w: replication.w, repair: 'async' };
@@ -200,27 +276,38 @@ export class Cluster implements ReplicaSender {
     this.#purger = new TombstonePurger(clock, replication.tombstoneGraceMs, (key, version) =>
       this.#sendToReplicas(Op.Purge, key, version),
     );
+    this.#clock = clock;
+    this.#antiEntropyMs = antiEntropyMs;
     const onStateChange = () => this.#findUpReplicas();
-    this.#links = Array.from({ length: ring.nodes }, (_, id) => new NodeLink(id, timing, onStateChange));
+    this.#links = Array.from({ length: ring.nodes }, (_, id) => new NodeLink(id, links, onStateChange));
     this.#findUpReplicas();
   }
 
   /** Starts the node threads and resolves once every one holds its port. */
   static async start(options: ClusterOptions = {}): Promise<Cluster> {
-    const { timeoutMs = DEFAULT_TIMEOUT_MS, clock = systemClock } = options;
+    const {
+      timeoutMs = DEFAULT_TIMEOUT_MS,
+      clock = systemClock,
+      antiEntropyMs = DEFAULT_ANTI_ENTROPY_MS,
+    } = options;
     if (!Number.isSafeInteger(timeoutMs) || timeoutMs < 1) {
       throw new RangeError(`timeoutMs must be a positive integer, got ${timeoutMs}`);
     }
+    if (!Number.isSafeInteger(antiEntropyMs) || antiEntropyMs < 0) {
+      throw new RangeError(`antiEntropyMs must be an integer ≥ 0, got ${antiEntropyMs}`);
+    }
     const replication = replicationFor(options);
+    const ring = new Ring({
+      nodes: options.nodes ?? 3,
+      partitions: options.partitions ?? 1024,
+      replicas: replication.replicas,
+    });
     const cluster = new Cluster(
-      new Ring({
-        nodes: options.nodes ?? 3,
-        partitions: options.partitions ?? 1024,
-        replicas: replication.replicas,
-      }),
+      ring,
       replication,
-      { clock, timeoutMs },
+      { clock, timeoutMs, partitions: ring.partitions },
       clock,
+      antiEntropyMs,
     );
     try {
       await Promise.all(
@@ -230,6 +317,7 @@ export class Cluster implements ReplicaSender {
       await cluster.close();
       throw err;
     }
+    cluster.#armAntiEntropy();
     return cluster;
   }
 
@@ -246,8 +334,12 @@ export class Cluster implements ReplicaSender {
 
   #findUpReplicas(): void {
     const { ring } = this;
-    this.#upReplicas = Array.from({ length: ring.partitions }, (_, p) =>
-      ring.preferenceList(p).filter((node) => this.#links[node]?.state === 'up'),
+    const up = (node: number) => this.#links[node]?.state === 'up';
+    this.#writeReplicas = Array.from({ length: ring.partitions }, (_, p) =>
+      ring.preferenceList(p).filter(up),
+    );
+    this.#readReplicas = this.#writeReplicas.map((nodes) =>
+      this.#refilling.size === 0 ? nodes : nodes.filter((node) => !this.#refilling.has(node)),
     );
   }
 
@@ -279,15 +371,16 @@ export class Cluster implements ReplicaSender {
     }
     const length = this.#key.encode(key);
     const hash = this.#key.hash();
-    const up = this.#upReplicas[this.ring.partitionOf(hash)]!;
+    const partition = this.ring.partitionOf(hash);
     const write = op === Op.Put || op === Op.Delete;
+    const up = (write ? this.#writeReplicas : this.#readReplicas)[partition]!;
     const needed = op === Op.Size ? 1 : Math.min(write ? consistency.w : consistency.r, this.ring.replicas);
     if (up.length < needed) {
       const error = new QuorumNotMetError(
         `${up.length} of ${this.ring.replicas} replicas are up; ${write ? 'W' : 'R'} = ${needed}`,
       );
       // With one replica there is no quorum to speak of: the node's own error.
-      const owner = this.ring.replicaOf(this.ring.partitionOf(hash), 0);
+      const owner = this.ring.replicaOf(partition, 0);
       const state = this.#links[owner]!.state;
       sink.fail(
         tag,
@@ -297,6 +390,8 @@ export class Cluster implements ReplicaSender {
     }
     const nodes = op === Op.Size ? up.slice(0, 1) : up;
     const version = write ? this.#hlc.next() : 0;
+    // A replica down misses the write: keep it as a hint, replayed when the node is back.
+    if (write && up.length < this.ring.replicas) this.#hint(partition, op, key, version, value);
     const calls = this.#calls;
     const base = calls.begin(sink, tag, op, key, nodes, needed, consistency.repair === 'sync', version);
     for (let i = 0; i < nodes.length; i++) {
@@ -338,7 +433,7 @@ export class Cluster implements ReplicaSender {
 
   /** Sends an operation to every replica of a key that is up, answered by nobody. */
   #sendToReplicas(op: typeof Op.Purge, key: string, version: number): void {
-    for (const node of this.#upReplicas[this.ring.partitionOf(this.ring.hash(key))]!) {
+    for (const node of this.#writeReplicas[this.ring.partitionOf(this.ring.hash(key))]!) {
       this.sendKey(node, IGNORE, 0, op, key, version);
     }
   }
@@ -507,7 +602,7 @@ export class Cluster implements ReplicaSender {
   #primaryPartitions(node: number): PartitionSet {
     const { partitions } = this.ring;
     const bits = new Uint8Array(Math.ceil(partitions / 8));
-    this.#upReplicas.forEach((up, p) => {
+    this.#readReplicas.forEach((up, p) => {
       if (up[0] === node) bits[p >>> 3]! |= 1 << (p & 7);
     });
     return { partitions, bits };
@@ -523,13 +618,19 @@ export class Cluster implements ReplicaSender {
     const counts = this.ring.partitionCounts();
     return Promise.all(
       this.#links.map(async (link): Promise<NodeInfo> => {
-        const info: NodeInfo = { id: link.id, state: link.state, partitions: counts[link.id]! };
+        const info: NodeInfo = {
+          id: link.id,
+          state: this.#refilling.has(link.id) ? 'joining' : link.state,
+          partitions: counts[link.id]!,
+          hints: this.#hints.pending(link.id),
+          hintsDropped: this.#hints.dropped(link.id),
+        };
         if (link.state !== 'up') return info;
         try {
           const stats = (await this.#callNode(link.id, (w) => w.stats())) as Buffer;
           return { ...info, ...(JSON.parse(stats.toString('utf8')) as NodeStats) };
         } catch (err) {
-          return { ...info, state: link.state, error: (err as ThunderError).code };
+          return { ...info, error: (err as ThunderError).code };
         }
       }),
     );
@@ -538,6 +639,8 @@ export class Cluster implements ReplicaSender {
   /** What the coordinator did besides answering. */
   coordinatorStats(): CoordinatorStats {
     return {
+      transfers: [...this.#transfers.values()],
+      antiEntropy: { ...this.#antiEntropy },
       readRepairs: this.#readRepairs,
       tombstonesAwaitingPurge: this.#purger.waiting,
       tombstonesPurged: this.#purger.purged,
@@ -553,14 +656,222 @@ export class Cluster implements ReplicaSender {
     await this.#callNode(node, (w) => w.pause(ms));
   }
 
-  /** Kills one node's thread, as a crash would: for fault tests and demos. */
+  /**
+   * Kills one node's thread, as a crash would: its memory is gone, what waited on it fails,
+   * and its replicas carry on. For fault tests and demos.
+   */
   crash(node: number): Promise<void> {
+    this.#refilling.delete(node);
     return this.#links[node]!.crash();
+  }
+
+  /**
+   * Brings a crashed node back: a new, empty thread, which takes writes at once and is
+   * refilled while traffic goes on: first the hints kept for it are replayed, then every
+   * partition it holds a replica of is copied to it from the other replicas up. Only then is
+   * it asked for reads (`joining` until then), so no read is answered from a half-filled
+   * node. Resolves with what the refill did.
+   */
+  async restart(node: number): Promise<Refilled> {
+    const link = this.#links[node];
+    if (link === undefined) throw new RangeError(`no node ${node}`);
+    const started = this.#clock.now();
+    this.#refilling.add(node);
+    try {
+      await link.restart();
+      this.#findUpReplicas();
+      const hints = await this.replayHints(node);
+      const copied = await this.#refill(node);
+      return { node, hints, ...copied, ms: this.#clock.now() - started };
+    } finally {
+      this.#refilling.delete(node);
+      this.#transfers.delete(node);
+      this.#findUpReplicas();
+    }
+  }
+
+  /**
+   * Replays the hints kept for `node`, oldest first, each with its original version: a
+   * replica holding a newer write keeps it, so replaying twice changes nothing. Resolves
+   * with how many were sent; hints the node fails (it went down again) are kept.
+   */
+  async replayHints(node: number): Promise<number> {
+    const hints = this.#hints.take(node);
+    const failed: Hint[] = [];
+    await Promise.all(
+      hints.map(
+        (hint) =>
+          new Promise<void>((resolve) =>
+            this.sendKey(
+              node,
+              { settle: () => resolve(), fail: () => (failed.push(hint), resolve()) },
+              0,
+              hint.op,
+              hint.key,
+              hint.version,
+              hint.value ?? undefined,
+            ),
+          ),
+      ),
+    );
+    for (const hint of failed)
+      this.#hints.add(node, hint.op, hint.key, hint.version, hint.value ?? undefined);
+    return hints.length - failed.length;
+  }
+
+  /** Copies to `node` every partition it holds a replica of, from each other replica up. */
+  async #refill(node: number): Promise<Omit<Refilled, 'node' | 'hints' | 'ms'>> {
+    const { ring } = this;
+    const mine = new Uint8Array(Math.ceil(ring.partitions / 8));
+    let partitions = 0;
+    const sources = new Set<number>();
+    for (let p = 0; p < ring.partitions; p++) {
+      if (!ring.preferenceList(p).includes(node)) continue;
+      mine[p >>> 3]! |= 1 << (p & 7);
+      partitions++;
+      for (const other of this.#readReplicas[p]!) sources.add(other);
+    }
+    const transfer: Transfer = {
+      node,
+      kind: 'refill',
+      partitions,
+      keys: 0,
+      bytes: 0,
+      sourcesDone: 0,
+      sources: sources.size,
+    };
+    this.#transfers.set(node, transfer);
+    const copied = { keys: 0, bytes: 0, failed: 0 };
+    for (const source of sources) {
+      // Only the partitions both hold: another source covers the rest.
+      const both = new Uint8Array(mine.length);
+      for (let p = 0; p < ring.partitions; p++) {
+        if (mine[p >>> 3]! & (1 << (p & 7)) && ring.preferenceList(p).includes(source))
+          both[p >>> 3]! |= 1 << (p & 7);
+      }
+      try {
+        await copyPartitions(
+          this.#copyChannel,
+          source,
+          { partitions: ring.partitions, bits: both },
+          () => [node],
+          copied,
+        );
+      } catch {
+        // The source went down part-way: the other sources still copy theirs.
+      }
+      transfer.keys = copied.keys;
+      transfer.bytes = copied.bytes;
+      transfer.sourcesDone++;
+    }
+    return { partitions, ...copied };
+  }
+
+  /**
+   * One round of anti-entropy: every node up reports its partitions' digests; for each
+   * partition whose replicas up disagree, each of them copies its records of it to the
+   * others (newest version wins on every replica), so a replica that missed writes
+   * converges without stopping traffic. Only partitions that differ are exchanged.
+   * Resolves with how many partitions differed.
+   */
+  async antiEntropy(): Promise<number> {
+    if (this.#antiEntropy.running) return 0;
+    this.#antiEntropy.running = true;
+    try {
+      const { ring } = this;
+      const digests = new Map<number, Uint32Array>();
+      await Promise.all(
+        this.#links
+          .filter((link) => link.state === 'up' && !this.#refilling.has(link.id))
+          .map(async (link) => {
+            try {
+              const payload = (await this.#callNode(link.id, (w) => w.digests())) as Buffer;
+              digests.set(link.id, new Uint32Array(Uint8Array.from(payload).buffer));
+            } catch {
+              // Not answering: not compared this round.
+            }
+          }),
+      );
+      const differing = new Map<number, Uint8Array>(); // source node → its partitions to copy
+      let count = 0;
+      for (let p = 0; p < ring.partitions; p++) {
+        const replicas = this.#readReplicas[p]!.filter((node) => digests.has(node));
+        if (replicas.length < 2) continue;
+        const first = digests.get(replicas[0]!)![p];
+        if (replicas.every((node) => digests.get(node)![p] === first)) continue;
+        count++;
+        for (const node of replicas) {
+          let bits = differing.get(node);
+          if (bits === undefined)
+            differing.set(node, (bits = new Uint8Array(Math.ceil(ring.partitions / 8))));
+          bits[p >>> 3]! |= 1 << (p & 7);
+        }
+      }
+      for (const [source, bits] of differing) {
+        const targets = (p: number) => this.#readReplicas[p]!.filter((node) => node !== source);
+        try {
+          const copied = await copyPartitions(
+            this.#copyChannel,
+            source,
+            { partitions: ring.partitions, bits },
+            targets,
+          );
+          this.#antiEntropy.recordsCopied += copied.keys;
+        } catch {
+          // The source went down part-way: the next round tries again.
+        }
+      }
+      this.#antiEntropy.runs++;
+      this.#antiEntropy.partitionsRepaired += count;
+      return count;
+    } finally {
+      this.#antiEntropy.running = false;
+    }
+  }
+
+  /** Runs anti-entropy every `antiEntropyMs` on the cluster's clock (never with 0). */
+  #armAntiEntropy(): void {
+    if (this.#antiEntropyMs === 0) return;
+    this.#disarmAntiEntropy = this.#clock.setTimer(this.#antiEntropyMs, () => {
+      void this.antiEntropy().finally(() => {
+        if (this.#disarmAntiEntropy !== null) this.#armAntiEntropy();
+      });
+    });
+  }
+
+  /** How partition copies reach nodes: scans as node calls, writes queued like any other. */
+  readonly #copyChannel: CopyChannel = {
+    scan: async (node, from, maxBytes, only) =>
+      readRecordSlice((await this.#callNode(node, (w) => w.scanRecords(from, maxBytes, only))) as Buffer),
+    write: (node, sink, op, key, hash, version, value) => {
+      const link = this.#links[node]!;
+      const writer = link.writerFor(sink, 0);
+      if (writer === null) return;
+      writer.key(op, key, key.length, hash, version, value ?? undefined);
+      link.add(sink, 0);
+      this.#schedule();
+    },
+  };
+
+  /** Keeps a write as a hint for each replica of its partition that is down. */
+  #hint(
+    partition: number,
+    op: typeof Op.Put | typeof Op.Delete,
+    key: string,
+    version: number,
+    value?: Uint8Array | string,
+  ): void {
+    for (let i = 0; i < this.ring.replicas; i++) {
+      const node = this.ring.replicaOf(partition, i);
+      if (this.#links[node]!.state !== 'up') this.#hints.add(node, op, key, version, value);
+    }
   }
 
   /** Stops every node thread. */
   async close(): Promise<void> {
     this.#purger.stop();
+    this.#disarmAntiEntropy?.();
+    this.#disarmAntiEntropy = null;
     await Promise.all(this.#links.map((link) => link.stop()));
   }
 }

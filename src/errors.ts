@@ -85,6 +85,8 @@ export class PreconditionFailedError extends kind(
   "the key does not match the request's If-Match or If-None-Match",
 ) {}
 
+export class ConflictError extends kind('CONFLICT', 409, "the request conflicts with the cluster's state") {}
+
 /** Every catalogue class, keyed by code. */
 export const catalogue = {
   KEY_NOT_FOUND: KeyNotFoundError,
@@ -111,6 +113,7 @@ export const catalogue = {
   BODY_BUDGET_EXCEEDED: BodyBudgetExceededError,
   QUORUM_NOT_MET: QuorumNotMetError,
   PRECONDITION_FAILED: PreconditionFailedError,
+  CONFLICT: ConflictError,
 } as const;
 
 /** An error as data, to cross a MessagePort (which keeps no classes). */

@@ -11,37 +11,47 @@ export type NodeState = 'starting' | 'up' | 'down' | 'stopped';
 
 const WORKER = new URL('../workers/node.js', import.meta.url);
 
+/** How a {@link NodeLink} keeps time, and what its node is told when it starts. */
+export interface LinkOptions {
+  clock: Clock;
+  /** A batch not answered within this many ms fails with NODE_TIMEOUT; its reply, if it comes, is ignored. */
+  timeoutMs: number;
+  /** The ring's partition count (the node keeps a digest per partition). */
+  partitions: number;
+}
+
 /**
  * The front end's handle on one node thread: a piscina pool of exactly one thread, the
  * MessagePort it was handed, and the {@link Batcher} that queues operations for it.
  * Piscina's own task channel is used once, to transfer the port; all data then goes over
- * the port, since `pool.run()` per operation is an order of magnitude slower.
+ * the port, since `pool.run()` per operation is an order of magnitude slower. A crash
+ * destroys the pool (so piscina starts no replacement thread behind our back); a restart
+ * makes a new one.
  */
-/** How a {@link NodeLink} keeps time. */
-export interface LinkTiming {
-  clock: Clock;
-  /** A batch not answered within this many ms fails with NODE_TIMEOUT; its reply, if it comes, is ignored. */
-  timeoutMs: number;
-}
-
 export class NodeLink {
   readonly id: number;
   #state: NodeState = 'starting';
   readonly #batcher = new Batcher();
-  readonly #timing: LinkTiming;
+  readonly #options: LinkOptions;
   readonly #onStateChange: () => void;
   /** Cancels the pending timeout check, when one is armed. */
   #disarm: (() => void) | null = null;
-  readonly #pool: Piscina;
-  readonly #port: MessagePort;
-  readonly #attached: Promise<void>;
+  #pool!: Piscina;
+  #port!: MessagePort;
+  #attached!: Promise<void>;
 
   /** `onStateChange` is called after each change of {@link state}. */
-  constructor(id: number, timing: LinkTiming, onStateChange: () => void = () => {}) {
+  constructor(id: number, options: LinkOptions, onStateChange: () => void = () => {}) {
     this.id = id;
-    this.#timing = timing;
+    this.#options = options;
     this.#onStateChange = onStateChange;
-    this.#pool = new Piscina({
+    this.#start();
+  }
+
+  /** Starts a thread (a fresh, empty node) and hands it its port. */
+  #start(): void {
+    const id = this.id;
+    const pool = new Piscina({
       filename: WORKER.href,
       minThreads: 1,
       maxThreads: 1,
@@ -53,9 +63,10 @@ export class NodeLink {
       // is resident memory that holds no data (bench/RESULTS.md, memory).
       resourceLimits: { maxYoungGenerationSizeMb: 4 },
     });
+    this.#pool = pool;
     // An uncaught error in a node thread is an 'error' event on its pool; unheard, it would
     // kill the whole process. The port's 'close' below is what marks the node down.
-    this.#pool.on('error', (err: Error) => {
+    pool.on('error', (err: Error) => {
       process.emitWarning(`node ${id} thread failed: ${err.message}`);
     });
     const { port1, port2 } = new MessageChannel();
@@ -64,14 +75,16 @@ export class NodeLink {
       if (reply instanceof ArrayBuffer) this.#batcher.settle(reply);
       else this.#batcher.fail(reply.id, errorFromWire(reply.error));
     });
-    port1.on('close', () => this.#down());
-    const task: AttachTask = { port: port2 };
-    this.#attached = this.#pool.run(task, { transferList: [port2] }).then(
+    port1.on('close', () => {
+      if (this.#port === port1) this.#down();
+    });
+    const task: AttachTask = { port: port2, node: id, partitions: this.#options.partitions };
+    this.#attached = pool.run(task, { transferList: [port2] }).then(
       () => {
-        if (this.#state === 'starting') this.#setState('up');
+        if (this.#state === 'starting' && this.#pool === pool) this.#setState('up');
       },
       (err: Error) => {
-        this.#down();
+        if (this.#pool === pool) this.#down();
         throw new NodeUnavailableError(`node ${id} failed to start: ${err.message}`);
       },
     );
@@ -113,27 +126,39 @@ export class NodeLink {
   /** Sends everything queued as one message (a large one transferred rather than copied). */
   flush(): void {
     if (!this.#batcher.dirty) return;
-    const batch = this.#batcher.take(this.#timing.clock.now());
+    const { clock, timeoutMs } = this.#options;
+    const batch = this.#batcher.take(clock.now());
     this.#port.postMessage(batch, transferListFor(batch));
-    this.#disarm ??= this.#timing.clock.setTimer(this.#timing.timeoutMs, this.#expire);
+    this.#disarm ??= clock.setTimer(timeoutMs, this.#expire);
   }
 
   /** Fails the batches that waited past the timeout, and checks again when the next one is due. */
   readonly #expire = (): void => {
-    const { clock, timeoutMs } = this.#timing;
+    const { clock, timeoutMs } = this.#options;
     const now = clock.now();
     const error = new NodeTimeoutError(`node ${this.id} did not answer within ${timeoutMs} ms`);
     const oldest = this.#batcher.expire(now - timeoutMs, error);
     this.#disarm = oldest === null ? null : clock.setTimer(oldest + timeoutMs - now, this.#expire);
   };
 
-  /** Kills the node's thread as a crash would: for fault tests. Resolves with the node down. */
+  /**
+   * Kills the node's thread as a crash would: its memory is gone, and no thread is left
+   * behind. Resolves with the node down.
+   */
   async crash(): Promise<void> {
-    const thread = this.#pool.threads[0];
-    if (thread) await thread.terminate();
-    // The port's 'close' says so too, a moment later; requests sent in between would go to
-    // a dead thread and wait for their timeout.
+    if (this.#state === 'down' || this.#state === 'stopped') return;
+    // Down first: what is waiting fails at once, and nothing new is sent to a dying thread.
     this.#down();
+    this.#port.close();
+    await this.#pool.destroy();
+  }
+
+  /** Starts a new, empty thread for a node that is down; resolves once it holds its port. */
+  async restart(): Promise<void> {
+    if (this.#state !== 'down') throw new RangeError(`node ${this.id} is ${this.#state}, not down`);
+    this.#setState('starting');
+    this.#start();
+    await this.#attached;
   }
 
   /** Stops the node's thread; anything still waiting fails with NODE_UNAVAILABLE. */
@@ -155,6 +180,8 @@ export class NodeLink {
   #down(): void {
     if (this.#state === 'stopped' || this.#state === 'down') return;
     this.#setState('down');
+    this.#disarm?.();
+    this.#disarm = null;
     this.#batcher.failAll(new NodeUnavailableError(`node ${this.id} is down`));
   }
 }

@@ -57,6 +57,14 @@ export const Op = {
    * gone, else 0: drops a tombstone every replica holds, never a newer write.
    */
   Purge: 9,
+  /** (none) → the node's digest of each partition: u32 each, in partition order (see ByteMap). */
+  Digests: 10,
+  /**
+   * from, maxBytes, partitions → {@link RecordSlice}: the records (values and tombstones,
+   * with their versions) whose store hash lies in `[from, next)` and whose partition is in
+   * the set, cut once about `maxBytes` are gathered. Copies partitions between nodes.
+   */
+  ScanRecords: 11,
 } as const;
 
 export type OpCode = (typeof Op)[keyof typeof Op];
@@ -111,7 +119,19 @@ export interface BatchFailure {
   error: WireError;
 }
 
-/** The task piscina runs once per node thread to hand it its port. */
+/** The task piscina runs once per node thread to hand it its port, and what it is. */
 export interface AttachTask {
   port: MessagePort;
+  /** The node's id, for its messages. */
+  node: number;
+  /** The ring's partition count: the node keeps a digest per partition. */
+  partitions: number;
+}
+
+/** One slice of a record scan. */
+export interface RecordSlice {
+  /** Where the next slice starts; {@link HASH_SPACE} when the node has been walked. */
+  next: number;
+  /** The records: a payload to walk with `forEachRecord` (src/wire.ts). */
+  records: Buffer;
 }

@@ -26,9 +26,14 @@ export const SNAPSHOT_SLICE_SLOTS = 4_096;
  * types. Lives in `src/` rather than the worker so it runs and is tested in a single thread.
  */
 export class Shard implements BatchHandler {
-  readonly #map = new ByteMap();
+  readonly #map: ByteMap;
   readonly #reply = new ReplyWriter();
   #ops = 0;
+
+  /** `partitions`: the ring's partition count, for the per-partition digests. Default 1024. */
+  constructor(options: { partitions?: number } = {}) {
+    this.#map = new ByteMap({ partitions: options.partitions ?? 1024 });
+  }
 
   get(key: string): string | undefined {
     return this.#map.get(key);
@@ -81,10 +86,83 @@ export class Shard implements BatchHandler {
    * order, cut at the first hash boundary after the text passes `maxBytes`. So its size is bounded by `maxBytes` plus one pair.
    */
   snapshotSlice(from: number, maxBytes: number, only: PartitionSet | null = null): SnapshotSlice {
+    const parts: string[] = [];
+    let bytes = 0;
+    const next = this.#walk(
+      from,
+      only,
+      false,
+      () => bytes >= maxBytes,
+      (location) => {
+        const part =
+          JSON.stringify(this.#map.keyAt(location)) +
+          ':' +
+          JSON.stringify(bytesToText(this.#map.valueAt(location)));
+        parts.push(part);
+        bytes += part.length + 1;
+      },
+    );
+    return { next, json: parts.join(',') };
+  }
+
+  /**
+   * One slice of a record scan: the records (tombstones too) of the partitions in `only`
+   * whose hash lies in `[from, next)`, written straight into the reply (see
+   * `forEachRecord` in src/wire.ts), cut as a snapshot slice is.
+   */
+  scanRecords(from: number, maxBytes: number, only: PartitionSet): void {
+    this.#ops++;
+    const map = this.#map;
+    const found: number[] = []; // location, ring hash, location, ring hash…
+    let bytes = 0;
+    const next = this.#walk(
+      from,
+      only,
+      true,
+      () => bytes >= maxBytes,
+      (location, hash) => {
+        found.push(location, ringHashOf(hash));
+        bytes += 18 + map.keyLengthAt(location) + map.valueLengthAt(location);
+      },
+    );
+    const reply = this.#reply;
+    let at = reply.payload(8 + bytes);
+    reply.target.writeDoubleLE(next, at);
+    at += 8;
+    for (let i = 0; i < found.length; i += 2) {
+      const location = found[i]!;
+      const target = reply.target;
+      const keyLength = map.keyLengthAt(location);
+      const version = map.versionAt(location);
+      const valueLength = map.valueLengthAt(location);
+      target.writeUInt32LE(found[i + 1]!, at);
+      target.writeUInt16LE(keyLength, at + 4);
+      target.writeDoubleLE(map.isTombstoneAt(location) ? -version : version, at + 6);
+      target.writeUInt32LE(valueLength, at + 14);
+      map.copyKeyAt(location, target, at + 18);
+      map.copyValueAt(location, target, at + 18 + keyLength);
+      at += 18 + keyLength + valueLength;
+    }
+  }
+
+  /**
+   * Visits, in hash order, the records whose hash lies in `[from, end)` (about
+   * {@link SNAPSHOT_SLICE_SLOTS} index slots), tombstones only `withTombstones`, and with
+   * `only` only those of its partitions, taking each until `full()`; returns where the next
+   * slice starts. Keys of one hash stay in one slice, so the cursor can be a hash.
+   */
+  #walk(
+    from: number,
+    only: PartitionSet | null,
+    withTombstones: boolean,
+    full: () => boolean,
+    take: (location: number, visitedHash: number) => void,
+  ): number {
+    const map = this.#map;
     const found: number[] = []; // hash, location, hash, location…
     const span = only === null ? 0 : HASH_SPACE / only.partitions;
-    let next = this.#map.visitRange(from, SNAPSHOT_SLICE_SLOTS, (hash, location) => {
-      if (this.#map.isTombstoneAt(location)) return;
+    let next = map.visitRange(from, SNAPSHOT_SLICE_SLOTS, (hash, location) => {
+      if (!withTombstones && map.isTombstoneAt(location)) return;
       if (only !== null) {
         const p = Math.floor(ringHashOf(hash) / span);
         if ((only.bits[p >>> 3]! & (1 << (p & 7))) === 0) return;
@@ -94,24 +172,16 @@ export class Shard implements BatchHandler {
     const order = Array.from({ length: found.length / 2 }, (_, i) => 2 * i).sort(
       (a, b) => found[a]! - found[b]!,
     );
-    const parts: string[] = [];
-    let bytes = 0;
     for (let i = 0; i < order.length; i++) {
       const at = order[i]!;
       const hash = found[at]!;
-      if (bytes >= maxBytes && hash !== found[order[i - 1]!]) {
-        next = hash; // keys of one hash stay in one slice, so the cursor can be a hash
+      if (i > 0 && hash !== found[order[i - 1]!] && full()) {
+        next = hash;
         break;
       }
-      const location = found[at + 1]!;
-      const part =
-        JSON.stringify(this.#map.keyAt(location)) +
-        ':' +
-        JSON.stringify(bytesToText(this.#map.valueAt(location)));
-      parts.push(part);
-      bytes += part.length + 1;
+      take(found[at + 1]!, hash);
     }
-    return { next, json: parts.join(',') };
+    return next;
   }
 
   statistics(): NodeStats {
@@ -184,6 +254,13 @@ export class Shard implements BatchHandler {
   list(prefix: string, after: string, limit: number, from: number): void {
     this.#ops++;
     writeListSlice(this.#reply, this.listSlice(prefix, after, limit, from));
+  }
+
+  digests(): void {
+    this.#ops++;
+    const digests = this.#map.digests;
+    const at = this.#reply.payload(digests.byteLength);
+    Buffer.from(digests.buffer, digests.byteOffset, digests.byteLength).copy(this.#reply.target, at);
   }
 
   snapshot(from: number, maxBytes: number, only: PartitionSet | null): void {

@@ -1,4 +1,11 @@
-import { Op, type ListSlice, type OpCode, type PartitionSet, type SnapshotSlice } from './protocol.js';
+import {
+  Op,
+  type ListSlice,
+  type OpCode,
+  type PartitionSet,
+  type RecordSlice,
+  type SnapshotSlice,
+} from './protocol.js';
 
 /**
  * The binary encoding of batches and replies between the front end and a node thread. A
@@ -12,7 +19,8 @@ import { Op, type ListSlice, type OpCode, type PartitionSet, type SnapshotSlice 
  *     ListSlice           u16 + prefix, u16 + after, u32 limit, u32 from
  *     SnapshotSlice       u32 from, u32 maxBytes, u32 partitions P (0: include all), then
  *                         ⌈P / 8⌉ bytes: the partitions to include, p at bit p % 8 of byte p / 8
- *     Stats               (none)
+ *     ScanRecords         like SnapshotSlice
+ *     Stats, Digests      (none)
  *     Pause               u32 ms
  *   reply:  u32 id, u32 count, then per operation an i32 h:
  *     h ≥ 0   h bytes of payload follow (a record; a slice or stats, encoded by its reader)
@@ -175,10 +183,15 @@ export class BatchWriter extends Writer {
   }
 
   /** A snapshot slice; with `only`, of the partitions it includes. */
-  snapshot(from: number, maxBytes: number, only: PartitionSet | null): void {
+  snapshot(
+    from: number,
+    maxBytes: number,
+    only: PartitionSet | null,
+    op: typeof Op.SnapshotSlice | typeof Op.ScanRecords = Op.SnapshotSlice,
+  ): void {
     const n = only === null ? 0 : only.bits.length;
     const at = this.reserve(13 + n);
-    this.buf[at] = Op.SnapshotSlice;
+    this.buf[at] = op;
     this.buf.writeUInt32LE(from, at + 1);
     this.buf.writeUInt32LE(maxBytes, at + 5);
     this.buf.writeUInt32LE(only?.partitions ?? 0, at + 9);
@@ -186,9 +199,20 @@ export class BatchWriter extends Writer {
     this.counted();
   }
 
+  /** A record scan: a snapshot slice's operands, records for an answer. */
+  scanRecords(from: number, maxBytes: number, only: PartitionSet): void {
+    this.snapshot(from, maxBytes, only, Op.ScanRecords);
+  }
+
   stats(): void {
     const at = this.reserve(1);
     this.buf[at] = Op.Stats;
+    this.counted();
+  }
+
+  digests(): void {
+    const at = this.reserve(1);
+    this.buf[at] = Op.Digests;
     this.counted();
   }
 
@@ -216,7 +240,9 @@ export interface BatchHandler {
   list(prefix: string, after: string, limit: number, from: number): void;
   /** `only`: the partitions to include, or null for all. */
   snapshot(from: number, maxBytes: number, only: PartitionSet | null): void;
+  scanRecords(from: number, maxBytes: number, only: PartitionSet): void;
   stats(): void;
+  digests(): void;
   pause(ms: number): void;
 }
 
@@ -258,16 +284,23 @@ export function readBatch(batch: ArrayBuffer, handler: BatchHandler): number {
         at += 8;
         break;
       }
-      case Op.SnapshotSlice: {
+      case Op.SnapshotSlice:
+      case Op.ScanRecords: {
         const partitions = buf.readUInt32LE(at + 9);
         const n = Math.ceil(partitions / 8);
         const only = partitions === 0 ? null : { partitions, bits: buf.subarray(at + 13, at + 13 + n) };
-        handler.snapshot(buf.readUInt32LE(at + 1), buf.readUInt32LE(at + 5), only);
+        if (op === Op.SnapshotSlice)
+          handler.snapshot(buf.readUInt32LE(at + 1), buf.readUInt32LE(at + 5), only);
+        else handler.scanRecords(buf.readUInt32LE(at + 1), buf.readUInt32LE(at + 5), only!);
         at += 13 + n;
         break;
       }
       case Op.Stats:
         handler.stats();
+        at += 1;
+        break;
+      case Op.Digests:
+        handler.digests();
         at += 1;
         break;
       case Op.Pause:
@@ -373,6 +406,31 @@ export function recordVersion(payload: Buffer): number {
 /** The value of a Get's record (empty for a tombstone): a view into the reply. */
 export function recordValue(payload: Buffer): Buffer {
   return payload.subarray(8);
+}
+
+/**
+ * A RecordSlice payload: f64 next, then per record u32 ring hash, u16 key length, f64
+ * version (negative for a tombstone), u32 value length, key, value.
+ */
+export function readRecordSlice(payload: Buffer): RecordSlice {
+  return { next: payload.readDoubleLE(0), records: payload.subarray(8) };
+}
+
+/** Calls `visit` for each record of a {@link RecordSlice}: views into the payload. */
+export function forEachRecord(
+  records: Buffer,
+  visit: (key: Buffer, hash: number, version: number, value: Buffer | null) => void,
+): void {
+  for (let at = 0; at < records.length;) {
+    const hash = records.readUInt32LE(at);
+    const keyLength = records.readUInt16LE(at + 4);
+    const version = records.readDoubleLE(at + 6);
+    const valueLength = records.readUInt32LE(at + 14);
+    const key = records.subarray(at + 18, at + 18 + keyLength);
+    const valueAt = at + 18 + keyLength;
+    visit(key, hash, version, version < 0 ? null : records.subarray(valueAt, valueAt + valueLength));
+    at = valueAt + valueLength;
+  }
 }
 
 /** A ListSlice payload: f64 next, then keys as u16 length + UTF-8 bytes. */

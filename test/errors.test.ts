@@ -4,6 +4,7 @@ import { describe, test } from 'node:test';
 import {
   BadRequestError,
   BodyBudgetExceededError,
+  ConflictError,
   PreconditionFailedError,
   QuorumNotMetError,
   BodyTooLargeError,
@@ -57,6 +58,7 @@ describe('error catalogue', () => {
     [BodyBudgetExceededError, 'BODY_BUDGET_EXCEEDED', 503],
     [QuorumNotMetError, 'QUORUM_NOT_MET', 503],
     [PreconditionFailedError, 'PRECONDITION_FAILED', 412],
+    [ConflictError, 'CONFLICT', 409],
   ];
 
   test('every code in the catalogue has a row here', () => {

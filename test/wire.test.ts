@@ -36,7 +36,15 @@ function decode(batch: ArrayBuffer): { id: number; seen: unknown[] } {
         maxBytes,
         only: only && { partitions: only.partitions, bits: [...only.bits] },
       }),
+    scanRecords: (from, maxBytes, only) =>
+      seen.push({
+        op: Op.ScanRecords,
+        from,
+        maxBytes,
+        only: { partitions: only.partitions, bits: [...only.bits] },
+      }),
     stats: () => seen.push({ op: Op.Stats }),
+    digests: () => seen.push({ op: Op.Digests }),
     pause: (ms) => seen.push({ op: Op.Pause, ms }),
   };
   return { id: readBatch(batch, handler), seen };

@@ -10,8 +10,8 @@ import { Shard } from '../src/shard.js';
 import type { AttachTask, BatchFailure } from '../src/protocol.js';
 import { transferListFor } from '../src/wire.js';
 
-export default function attach({ port }: AttachTask): 'attached' {
-  const shard = new Shard();
+export default function attach({ port, partitions }: AttachTask): 'attached' {
+  const shard = new Shard({ partitions });
   port.on('message', (batch: ArrayBuffer) => {
     try {
       const reply = shard.apply(batch);

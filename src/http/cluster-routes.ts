@@ -1,9 +1,16 @@
-import { NodeUnavailableError, ThunderError, toThunderError } from '../errors.js';
+import {
+  ConflictError,
+  NodeUnavailableError,
+  NotFoundError,
+  ThunderError,
+  toThunderError,
+} from '../errors.js';
 import type { RouteContext } from './context.js';
 import { Deferred } from './deferred.js';
 import { sendError, sendJson } from './reply.js';
 import { keyFromPath } from './request-key.js';
 import type { Router } from './router.js';
+import type { HttpRequest } from './uws.js';
 
 const LOCATE_PREFIX = '/cluster/locate/'.length;
 
@@ -36,6 +43,61 @@ export function registerClusterRoutes(app: Router, ctx: RouteContext): void {
     const where = cluster.ring.locate(key);
     const states = where.replicas.map((id) => cluster.stateOf(id));
     sendJson(res, 200, JSON.stringify({ key, ...where, states }));
+  });
+
+  /** The node an `/cluster/nodes/{id}/…` path names, or the error that refuses it. */
+  const nodeOf = (req: HttpRequest): number | ThunderError => {
+    const text = req.getParameter(0) ?? '';
+    const id = /^(0|[1-9][0-9]{0,4})$/.test(text) ? Number(text) : NaN;
+    if (!(id < cluster.size)) {
+      return new NotFoundError(`no node ${JSON.stringify(text)}; nodes are 0 to ${cluster.size - 1}`);
+    }
+    return id;
+  };
+
+  app.post('/cluster/nodes/:id/crash', (res, req) => {
+    const node = nodeOf(req);
+    if (node instanceof ThunderError) return sendError(res, node, true);
+    const deferred = new Deferred(res, inFlight);
+    const was = cluster.stateOf(node);
+    cluster.crash(node).then(
+      () => deferred.json(200, JSON.stringify({ id: node, was, state: cluster.stateOf(node) })),
+      (err: unknown) => deferred.error(toThunderError(err)),
+    );
+  });
+
+  app.post('/cluster/nodes/:id/restart', (res, req) => {
+    const node = nodeOf(req);
+    if (node instanceof ThunderError) return sendError(res, node, true);
+    if (cluster.stateOf(node) !== 'down') {
+      return sendError(
+        res,
+        new ConflictError(
+          `node ${node} is ${cluster.stateOf(node)}; only a node that is down can be restarted`,
+        ),
+        true,
+      );
+    }
+    const deferred = new Deferred(res, inFlight);
+    cluster.restart(node).then(
+      (refilled) => deferred.json(200, JSON.stringify({ id: node, state: cluster.stateOf(node), refilled })),
+      (err: unknown) => deferred.error(toThunderError(err)),
+    );
+  });
+
+  app.post('/cluster/anti-entropy', (res) => {
+    const deferred = new Deferred(res, inFlight);
+    cluster.antiEntropy().then(
+      (partitions) =>
+        deferred.json(
+          200,
+          JSON.stringify({
+            partitionsRepaired: partitions,
+            antiEntropy: cluster.coordinatorStats().antiEntropy,
+          }),
+        ),
+      (err: unknown) => deferred.error(toThunderError(err)),
+    );
   });
 
   app.get('/health', (res) => {

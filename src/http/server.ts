@@ -26,6 +26,9 @@ const ROUTES: Record<string, string> = {
   '/ping': 'GET, HEAD',
   '/cluster': 'GET, HEAD',
   '/cluster/locate/*': 'GET, HEAD',
+  '/cluster/nodes/:id/crash': 'POST',
+  '/cluster/nodes/:id/restart': 'POST',
+  '/cluster/anti-entropy': 'POST',
   '/health': 'GET, HEAD',
 };
 

@@ -1,0 +1,92 @@
+import type { ReplySink } from './batcher.js';
+import type { ThunderError } from './errors.js';
+import { HASH_SPACE } from './murmur3.js';
+import { Op, type PartitionSet, type RecordSlice } from './protocol.js';
+import { forEachRecord } from './wire.js';
+
+/** What copying partitions needs of the cluster. */
+export interface CopyChannel {
+  /** One slice of `node`'s records (tombstones too) of the partitions in `only`. */
+  scan(node: number, from: number, maxBytes: number, only: PartitionSet): Promise<RecordSlice>;
+  /** Queues a versioned write of a key, as raw bytes with its ring hash, on a node. */
+  write(
+    node: number,
+    sink: ReplySink,
+    op: typeof Op.Put | typeof Op.Delete,
+    key: Buffer,
+    hash: number,
+    version: number,
+    value: Buffer | null,
+  ): void;
+}
+
+/** What a copy moved: records (values and tombstones) and their key and value bytes. */
+export interface Copied {
+  keys: number;
+  bytes: number;
+}
+
+/** Record bytes one scan slice carries: one slice is in memory at a time. */
+const SLICE_BYTES = 256 * 1024;
+
+/** Counts a slice's writes back in; resolves when all are acknowledged or failed. */
+class SliceAcks implements ReplySink {
+  waiting = 0;
+  failed = 0;
+  firstError: ThunderError | null = null;
+  #done: (() => void) | null = null;
+
+  settle(): void {
+    this.#one();
+  }
+
+  fail(_tag: number, error: ThunderError): void {
+    this.failed++;
+    this.firstError ??= error;
+    this.#one();
+  }
+
+  #one(): void {
+    if (--this.waiting === 0) this.#done?.();
+  }
+
+  all(): Promise<void> {
+    return this.waiting === 0 ? Promise.resolve() : new Promise((resolve) => (this.#done = resolve));
+  }
+}
+
+/**
+ * Copies the records of the partitions in `only` from `source` to the nodes
+ * `targetsOf(partition)` names, as writes carrying each record's own version: a target keeps
+ * whichever is newer, its own record or the copy, so copying never undoes a write and can
+ * run while traffic goes on (a write arriving meanwhile is newer, or loses to a newer copy
+ * as it would to any newer write). One slice is copied at a time: the next is scanned once
+ * every write of the last has been answered. A write a target fails (it went down) is
+ * counted in `failed`, and the copy goes on to the other targets.
+ */
+export async function copyPartitions(
+  channel: CopyChannel,
+  source: number,
+  only: PartitionSet,
+  targetsOf: (partition: number) => readonly number[],
+  copied: Copied & { failed: number } = { keys: 0, bytes: 0, failed: 0 },
+): Promise<Copied & { failed: number }> {
+  const span = HASH_SPACE / only.partitions;
+  for (let from = 0; from < HASH_SPACE;) {
+    const slice = await channel.scan(source, from, SLICE_BYTES, only);
+    const acks = new SliceAcks();
+    forEachRecord(slice.records, (key, hash, version, value) => {
+      copied.keys++;
+      copied.bytes += key.length + (value?.length ?? 0);
+      for (const target of targetsOf(Math.floor(hash / span))) {
+        acks.waiting++;
+        const tombstone = version < 0;
+        channel.write(target, acks, tombstone ? Op.Delete : Op.Put, key, hash, Math.abs(version), value);
+      }
+    });
+    await acks.all();
+    copied.failed += acks.failed;
+    from = slice.next;
+  }
+  return copied;
+}
