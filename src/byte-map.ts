@@ -90,6 +90,9 @@ export class ByteMap {
   #bytes = 0;
   /** Per partition, the XOR of its records' digests (see {@link recordDigest}). */
   readonly #digests: Uint32Array;
+  /** Per partition, its records (tombstones too) and their key and value bytes. */
+  readonly #partitionRecords: Uint32Array;
+  readonly #partitionBytes: Float64Array;
   /** Ring hashes per partition. */
   readonly #span: number;
 
@@ -103,6 +106,8 @@ export class ByteMap {
   constructor(options: { slabBytes?: number; initialSlots?: number; partitions?: number } = {}) {
     const { slabBytes = 4 << 20, initialSlots = 1024, partitions = 1024 } = options;
     this.#digests = new Uint32Array(partitions);
+    this.#partitionRecords = new Uint32Array(partitions);
+    this.#partitionBytes = new Float64Array(partitions);
     this.#span = HASH_SPACE / partitions;
     if (!Number.isInteger(slabBytes) || slabBytes < 64)
       throw new RangeError(`slabBytes must be an integer ≥ 64, got ${slabBytes}`);
@@ -137,6 +142,15 @@ export class ByteMap {
    */
   get digests(): Uint32Array {
     return this.#digests;
+  }
+
+  /** Per partition, how many records (tombstones too) it holds, and their key and value bytes. */
+  get partitionRecords(): Uint32Array {
+    return this.#partitionRecords;
+  }
+
+  get partitionBytes(): Float64Array {
+    return this.#partitionBytes;
   }
 
   /** Memory this map holds outside the JS heap: slabs and index. */
@@ -186,6 +200,7 @@ export class ByteMap {
       this.#digests[partition]! ^=
         recordDigest(hash, oldVersion, !wasLive) ^ recordDigest(hash, version, tombstone);
       const oldLength = valueLengthIn(slab, at);
+      this.#partitionBytes[partition]! += valueLength - oldLength;
       this.#count(wasLive, -1, length + oldLength);
       this.#count(!tombstone, 1, length + valueLength);
       if (oldLength === valueLength) {
@@ -206,6 +221,8 @@ export class ByteMap {
       throw new RangeError(`key is ${length} bytes; a ByteMap holds at most ${MAX_KEY_BYTES}`);
     const free = ~slot;
     this.#digests[partition]! ^= recordDigest(hash, version, tombstone);
+    this.#partitionRecords[partition]!++;
+    this.#partitionBytes[partition]! += length + valueLength;
     this.#hashes[free] = mixed;
     this.#locations[free] = this.#append(src, start, length, value, valueStart, valueLength, version);
     this.#count(!tombstone, 1, length + valueLength);
@@ -234,7 +251,10 @@ export class ByteMap {
     const live = slab.readUInt32LE(at + 2) !== TOMBSTONE;
     const version = slab.readDoubleLE(at + 6);
     if (onlyTombstoneOf !== undefined && (live || version !== onlyTombstoneOf)) return false;
-    this.#digests[Math.floor(hash / this.#span)]! ^= recordDigest(hash, version, !live);
+    const partition = Math.floor(hash / this.#span);
+    this.#digests[partition]! ^= recordDigest(hash, version, !live);
+    this.#partitionRecords[partition]!--;
+    this.#partitionBytes[partition]! -= length + valueLengthIn(slab, at);
     const valueLength = valueLengthIn(slab, at);
     this.#count(live, -1, length + valueLength);
     this.#removeSlot(slot);

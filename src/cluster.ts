@@ -1,6 +1,9 @@
 import type { ReplySink } from './batcher.js';
 import {
+  BadRequestError,
+  ConflictError,
   NodeUnavailableError,
+  NotFoundError,
   PreconditionFailedError,
   QuorumNotMetError,
   type ThunderError,
@@ -12,7 +15,7 @@ import { systemClock, type Clock } from './clock.js';
 import { NodeLink, type LinkOptions, type NodeState } from './node-link.js';
 import { HASH_SPACE } from './murmur3.js';
 import { Op, type NodeStats, type PartitionSet, type SnapshotSlice } from './protocol.js';
-import { Ring } from './ring.js';
+import { Ring, type Move } from './ring.js';
 import { TombstonePurger } from './tombstone-purger.js';
 import { Hints, type Hint } from './hints.js';
 import { copyPartitions, type CopyChannel } from './partition-copy.js';
@@ -75,7 +78,7 @@ export const DEFAULT_ANTI_ENTROPY_MS = 30_000;
 export interface Transfer {
   /** The node being filled. */
   node: number;
-  kind: 'refill';
+  kind: 'refill' | 'join' | 'leave';
   partitions: number;
   /** Records copied so far (each source's copies counted), and their bytes. */
   keys: number;
@@ -96,6 +99,22 @@ export interface Refilled {
   keys: number;
   bytes: number;
   failed: number;
+  ms: number;
+}
+
+/** What a join or a leave moved (or, for a plan, would move). */
+export interface Moved {
+  /** Partition copies created on nodes that did not hold them. */
+  partitions: number;
+  /** Records (tombstones too) copied, and their key and value bytes. */
+  keys: number;
+  bytes: number;
+}
+
+/** A membership change's answer: the node and what moved. */
+export interface MembershipChange {
+  id: number;
+  moved: Moved;
   ms: number;
 }
 
@@ -152,8 +171,11 @@ export function replicationFor(options: ClusterOptions): Replication {
 /** One node as `GET /cluster` shows it. */
 export interface NodeInfo extends Partial<NodeStats> {
   id: number;
-  /** `joining`: restarted, taking writes and being refilled, not yet asked for reads. */
-  state: NodeState | 'joining';
+  /**
+   * `joining`: new, or restarted, taking writes while data is copied to it, not yet asked
+   * for reads; `leaving`: handing its data over before it stops.
+   */
+  state: NodeState | 'joining' | 'leaving';
   /** Writes kept for it while it was down, not yet replayed; and those dropped past the budget. */
   hints: number;
   hintsDropped: number;
@@ -223,7 +245,10 @@ class PromiseSink implements ReplySink, KeySink {
  * friends wrap it in promises for everything else (loading, tests, benches).
  */
 export class Cluster implements ReplicaSender {
-  readonly ring: Ring;
+  /** The ring in force: replaced when a node joins or leaves, once its data has moved. */
+  ring: Ring;
+  /** During a join or a leave, the ring being moved to: writes go to both rings' replicas. */
+  #next: Ring | null = null;
   readonly replication: Replication;
   /** The request defaults: `r` and `w` from the options, repair after answering. */
   readonly consistency: Consistency;
@@ -251,6 +276,8 @@ export class Cluster implements ReplicaSender {
   #disarmAntiEntropy: (() => void) | null = null;
   readonly #clock: Clock;
   readonly #antiEntropyMs: number;
+  readonly #linkOptions: LinkOptions;
+  readonly #onStateChange = (): void => this.#findUpReplicas();
   /** Conditional writes waiting per key, so that each one's check and write happen alone. */
   readonly #keyLocks = new Map<string, Promise<void>>();
   #readRepairs = 0;
@@ -278,8 +305,8 @@ export class Cluster implements ReplicaSender {
     );
     this.#clock = clock;
     this.#antiEntropyMs = antiEntropyMs;
-    const onStateChange = () => this.#findUpReplicas();
-    this.#links = Array.from({ length: ring.nodes }, (_, id) => new NodeLink(id, links, onStateChange));
+    this.#linkOptions = links;
+    this.#links = Array.from({ length: ring.nodes }, (_, id) => new NodeLink(id, links, this.#onStateChange));
     this.#findUpReplicas();
   }
 
@@ -321,8 +348,9 @@ export class Cluster implements ReplicaSender {
     return cluster;
   }
 
-  get size(): number {
-    return this.#links.length;
+  /** The nodes of the ring in force, by id. */
+  get members(): readonly number[] {
+    return this.ring.members;
   }
 
   /** Operations queued or in flight, over all nodes. */
@@ -334,12 +362,18 @@ export class Cluster implements ReplicaSender {
 
   #findUpReplicas(): void {
     const { ring } = this;
+    const next = this.#next;
     const up = (node: number) => this.#links[node]?.state === 'up';
-    this.#writeReplicas = Array.from({ length: ring.partitions }, (_, p) =>
-      ring.preferenceList(p).filter(up),
-    );
-    this.#readReplicas = this.#writeReplicas.map((nodes) =>
-      this.#refilling.size === 0 ? nodes : nodes.filter((node) => !this.#refilling.has(node)),
+    this.#writeReplicas = Array.from({ length: ring.partitions }, (_, p) => {
+      const nodes = ring.preferenceList(p);
+      // While a partition moves, its new replicas take its writes too.
+      if (next !== null)
+        for (const node of next.preferenceList(p)) if (!nodes.includes(node)) nodes.push(node);
+      return nodes.filter(up);
+    });
+    // Reads stay on the ring in force: a partition being copied is not read from its copy.
+    this.#readReplicas = Array.from({ length: ring.partitions }, (_, p) =>
+      ring.preferenceList(p).filter((node) => up(node) && !this.#refilling.has(node)),
     );
   }
 
@@ -567,7 +601,7 @@ export class Cluster implements ReplicaSender {
   async list(prefix: string, after: string, limit: number): Promise<{ keys: string[]; more: boolean }> {
     let best: string[] = [];
     await Promise.all(
-      this.#links.map(async ({ id }) => {
+      this.ring.members.map(async (id) => {
         for (let from = 0; from < HASH_SPACE;) {
           // limit + 1 per slice: one more than the page says whether another page follows.
           const slice = readListSlice(
@@ -608,31 +642,44 @@ export class Cluster implements ReplicaSender {
     return { partitions, bits };
   }
 
-  /** One node's state. */
-  stateOf(node: number): NodeState {
-    return this.#links[node]!.state;
+  /** One node's state; `stopped` for an id that is not (or no longer) a node. */
+  stateOf(node: number): NodeInfo['state'] {
+    return this.#links[node] === undefined ? 'stopped' : this.#stateOf(node);
+  }
+
+  #stateOf(id: number): NodeInfo['state'] {
+    const state = this.#links[id]!.state;
+    if (state === 'up' && this.#refilling.has(id)) return 'joining';
+    if (state !== 'up' || this.#next === null) return state;
+    if (!this.ring.members.includes(id)) return 'joining';
+    if (!this.#next.members.includes(id)) return 'leaving';
+    return 'up';
   }
 
   /** Every node's state and, where it answers, its statistics. */
   async nodes(): Promise<NodeInfo[]> {
     const counts = this.ring.partitionCounts();
+    const ids = new Set([...this.ring.members, ...(this.#next?.members ?? [])]);
     return Promise.all(
-      this.#links.map(async (link): Promise<NodeInfo> => {
-        const info: NodeInfo = {
-          id: link.id,
-          state: this.#refilling.has(link.id) ? 'joining' : link.state,
-          partitions: counts[link.id]!,
-          hints: this.#hints.pending(link.id),
-          hintsDropped: this.#hints.dropped(link.id),
-        };
-        if (link.state !== 'up') return info;
-        try {
-          const stats = (await this.#callNode(link.id, (w) => w.stats())) as Buffer;
-          return { ...info, ...(JSON.parse(stats.toString('utf8')) as NodeStats) };
-        } catch (err) {
-          return { ...info, error: (err as ThunderError).code };
-        }
-      }),
+      [...ids]
+        .sort((x, y) => x - y)
+        .map(async (id): Promise<NodeInfo> => {
+          const link = this.#links[id]!;
+          const info: NodeInfo = {
+            id,
+            state: this.#stateOf(id),
+            partitions: counts.get(id) ?? 0,
+            hints: this.#hints.pending(link.id),
+            hintsDropped: this.#hints.dropped(link.id),
+          };
+          if (link.state !== 'up') return info;
+          try {
+            const stats = (await this.#callNode(link.id, (w) => w.stats())) as Buffer;
+            return { ...info, ...(JSON.parse(stats.toString('utf8')) as NodeStats) };
+          } catch (err) {
+            return { ...info, error: (err as ThunderError).code };
+          }
+        }),
     );
   }
 
@@ -852,6 +899,199 @@ export class Cluster implements ReplicaSender {
       this.#schedule();
     },
   };
+
+  /**
+   * Adds a node: starts its thread, then moves it its share of partition copies (the fewest
+   * the ring can move: see Ring.withNode) while reads and writes go on. Writes go to a
+   * moving partition's old and new replicas both; reads stay on the old ones until every
+   * copy is done, then the ring flips and the copies the old replicas gave up are dropped.
+   */
+  async addNode(): Promise<MembershipChange> {
+    this.#beginChange();
+    const id = this.#links.length;
+    try {
+      const link = new NodeLink(id, this.#linkOptions, this.#onStateChange);
+      this.#links.push(link);
+      await link.ready();
+      return { id, ...(await this.#moveTo(this.ring.withNode(id), 'join', id)) };
+    } finally {
+      this.#endChange();
+    }
+  }
+
+  /**
+   * Decommissions a node: moves every partition copy it holds to the other nodes (as
+   * {@link addNode} moves, writes going to both), flips the ring, then stops its thread.
+   */
+  async removeNode(id: number): Promise<MembershipChange> {
+    if (!this.ring.members.includes(id)) throw new NotFoundError(`node ${id} is not in the ring`);
+    const next = this.#ringWithout(id);
+    this.#beginChange();
+    try {
+      const moved = await this.#moveTo(next, 'leave', id);
+      await this.#links[id]!.stop();
+      return { id, ...moved };
+    } finally {
+      this.#endChange();
+    }
+  }
+
+  /**
+   * What adding a node (`add`) or removing node `remove` would move, counted on the real
+   * data (each moving partition's records on the replica it would be copied from), and
+   * nothing moves: Riak's `cluster plan`, exact.
+   */
+  async plan(change: { add: number } | { remove: number }): Promise<Moved> {
+    const next = 'add' in change ? this.ring.withNode(this.#links.length) : this.#ringWithout(change.remove);
+    if ('add' in change && change.add !== 1)
+      throw new BadRequestError('a plan adds one node at a time: add=1');
+    const moves = this.ring.movesTo(next);
+    const stats = new Map<number, { records: Uint32Array; bytes: Float64Array }>();
+    const moved: Moved = { partitions: moves.length, keys: 0, bytes: 0 };
+    for (const move of moves) {
+      const source = this.#sourceOf(move);
+      if (source === null) continue;
+      let of = stats.get(source);
+      if (of === undefined) stats.set(source, (of = await this.#partitionStats(source)));
+      moved.keys += of.records[move.partition]!;
+      moved.bytes += of.bytes[move.partition]!;
+    }
+    return moved;
+  }
+
+  #ringWithout(id: number): Ring {
+    if (!this.ring.members.includes(id)) throw new NotFoundError(`node ${id} is not in the ring`);
+    if (this.ring.nodes - 1 < this.ring.replicas) {
+      throw new ConflictError(
+        `${this.ring.nodes - 1} nodes cannot hold ${this.ring.replicas} replicas of each key: add a node first`,
+      );
+    }
+    return this.ring.withoutNode(id);
+  }
+
+  #changing = false;
+
+  #beginChange(): void {
+    if (this.#changing)
+      throw new ConflictError('a node is joining or leaving already; wait for it to finish');
+    this.#changing = true;
+  }
+
+  #endChange(): void {
+    this.#changing = false;
+  }
+
+  /** The node a move copies from: the first of the partition's old replicas that is up and is not the target. */
+  #sourceOf(move: Move): number | null {
+    return move.from.find((node) => node !== move.target && this.#links[node]?.state === 'up') ?? null;
+  }
+
+  async #partitionStats(node: number): Promise<{ records: Uint32Array; bytes: Float64Array }> {
+    const payload = (await this.#callNode(node, (w) => w.partitionStats())) as Buffer;
+    const n = payload.length / 12;
+    const records = new Uint32Array(n);
+    const bytes = new Float64Array(n);
+    for (let p = 0; p < n; p++) {
+      records[p] = payload.readUInt32LE(p * 12);
+      bytes[p] = payload.readDoubleLE(p * 12 + 4);
+    }
+    return { records, bytes };
+  }
+
+  /**
+   * Moves the cluster to `next`: writes to both rings' replicas, every new copy made from
+   * one old replica (slice by slice, records keeping their versions), then the ring flips
+   * and nodes drop the partitions they no longer replicate.
+   */
+  async #moveTo(next: Ring, kind: 'join' | 'leave', node: number): Promise<Omit<MembershipChange, 'id'>> {
+    const started = this.#clock.now();
+    const moves = this.ring.movesTo(next);
+    this.#next = next;
+    this.#findUpReplicas();
+    const transfer: Transfer = {
+      node,
+      kind,
+      partitions: moves.length,
+      keys: 0,
+      bytes: 0,
+      sourcesDone: 0,
+      sources: 0,
+    };
+    this.#transfers.set(node, transfer);
+    const copied = { keys: 0, bytes: 0, failed: 0 };
+    try {
+      // One copy per (source, target): all the partitions that pair moves, in one walk.
+      const pairs = new Map<string, { source: number; target: number; bits: Uint8Array }>();
+      for (const move of moves) {
+        const source = this.#sourceOf(move);
+        if (source === null) continue; // no replica up holds it: nothing to copy
+        const id = `${source}>${move.target}`;
+        let pair = pairs.get(id);
+        if (pair === undefined) {
+          pairs.set(
+            id,
+            (pair = { source, target: move.target, bits: new Uint8Array(Math.ceil(next.partitions / 8)) }),
+          );
+        }
+        pair.bits[move.partition >>> 3]! |= 1 << (move.partition & 7);
+      }
+      transfer.sources = pairs.size;
+      for (const { source, target, bits } of pairs.values()) {
+        await copyPartitions(
+          this.#copyChannel,
+          source,
+          { partitions: next.partitions, bits },
+          () => [target],
+          copied,
+        );
+        transfer.keys = copied.keys;
+        transfer.bytes = copied.bytes;
+        transfer.sourcesDone++;
+      }
+      if (copied.failed > 0)
+        throw new NodeUnavailableError(`${copied.failed} copies failed: a target went down`);
+      const before = this.ring;
+      this.ring = next;
+      this.#next = null;
+      this.#findUpReplicas();
+      await this.#dropMovedAway(before, next);
+      return {
+        moved: { partitions: moves.length, keys: copied.keys, bytes: copied.bytes },
+        ms: this.#clock.now() - started,
+      };
+    } finally {
+      this.#next = null;
+      this.#transfers.delete(node);
+      this.#findUpReplicas();
+    }
+  }
+
+  /** Has every node still up drop the partitions it replicated in `before` and does not in `after`. */
+  async #dropMovedAway(before: Ring, after: Ring): Promise<void> {
+    const lost = new Map<number, Uint8Array>();
+    for (let p = 0; p < before.partitions; p++) {
+      const now = after.preferenceList(p);
+      for (const node of before.preferenceList(p)) {
+        if (now.includes(node) || this.#links[node]?.state !== 'up') continue;
+        let bits = lost.get(node);
+        if (bits === undefined) lost.set(node, (bits = new Uint8Array(Math.ceil(before.partitions / 8))));
+        bits[p >>> 3]! |= 1 << (p & 7);
+      }
+    }
+    await Promise.all(
+      [...lost].map(async ([node, bits]) => {
+        const only = { partitions: before.partitions, bits };
+        try {
+          for (let from = 0; from < HASH_SPACE;) {
+            const payload = (await this.#callNode(node, (w) => w.dropPartitions(from, only))) as Buffer;
+            from = payload.readDoubleLE(0);
+          }
+        } catch {
+          // A node that went down lost its memory anyway.
+        }
+      }),
+    );
+  }
 
   /** Keeps a write as a hint for each replica of its partition that is down. */
   #hint(

@@ -65,6 +65,17 @@ export const Op = {
    * the set, cut once about `maxBytes` are gathered. Copies partitions between nodes.
    */
   ScanRecords: 11,
+  /**
+   * (none) → per partition, in order, u32 records (tombstones too) and f64 bytes of their
+   * keys and values: what moving a partition would copy.
+   */
+  PartitionStats: 12,
+  /**
+   * from, maxBytes (unused), partitions → f64 next: removes the records of the partitions in
+   * the set whose store hash lies in `[from, next)`. A node sheds partitions it no longer
+   * replicates, a slice per message.
+   */
+  DropPartitions: 13,
 } as const;
 
 export type OpCode = (typeof Op)[keyof typeof Op];

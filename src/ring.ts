@@ -18,6 +18,14 @@ export interface RingOptions {
   replicas?: number;
 }
 
+/** One partition copy a ring change creates: `target` gains `partition`, held by `from` before. */
+export interface Move {
+  partition: number;
+  target: number;
+  /** The partition's preference list before the change: where its data is. */
+  from: readonly number[];
+}
+
 /** Where a key lives. */
 export interface Location {
   hash: number;
@@ -34,23 +42,27 @@ export interface Location {
  * Equal ranges make the split even by construction (hashed virtual-node tokens need thousands
  * per node to get within 5%) and make the lookup a division instead of a binary search.
  *
- * Each partition's preference list is its owner, then the owners of the partitions after it
- * on the ring, skipping nodes already listed (Dynamo's rule, so the copies sit on distinct
- * nodes), until it holds `replicas` nodes. The lists are kept as an explicit table.
- * Pure: no I/O, no globals.
+ * Each partition's preference list starts as its owner, then the owners of the partitions
+ * after it on the ring, skipping nodes already listed (Dynamo's rule, so the copies sit on
+ * distinct nodes), until it holds `replicas` nodes. The lists are kept as an explicit table,
+ * and a join or a leave edits it copy by copy ({@link withNode}, {@link withoutNode}),
+ * moving no more copies than the change needs. Node ids stay as they were: after a leave
+ * they are no longer 0 to n − 1 ({@link members}). Pure: no I/O, no globals.
  */
 export class Ring {
+  /** How many nodes the ring holds. */
   readonly nodes: number;
+  /** Their ids, ascending. */
+  readonly members: readonly number[];
   readonly partitions: number;
   readonly replicas: number;
-  /** owner[p] is the node that owns partition p. */
-  readonly #owner: Uint16Array;
-  /** preference[p × replicas + i] is the i-th node of partition p's preference list. */
+  /** preference[p × replicas + i] is the i-th node of partition p's preference list; i = 0 owns p. */
   readonly #preference: Uint16Array;
   readonly #span: number;
   readonly #key = new KeyBytes();
 
-  constructor(options: RingOptions) {
+  /** `table`: preference lists to take as they are (a changed ring), instead of dealing them. */
+  constructor(options: RingOptions, table?: Uint16Array) {
     const { nodes, partitions = 1024, replicas = 1 } = options;
     if (!Number.isInteger(nodes) || nodes < 1 || nodes > 1024) {
       throw new RangeError(`nodes must be an integer from 1 to 1024, got ${nodes}`);
@@ -62,21 +74,117 @@ export class Ring {
       throw new RangeError(`replicas must be an integer from 1 to nodes (${nodes}), got ${replicas}`);
     }
     this.nodes = nodes;
+    this.members = Array.from({ length: nodes }, (_, id) => id);
     this.partitions = partitions;
     this.replicas = replicas;
     this.#span = HASH_SPACE / partitions;
-    this.#owner = new Uint16Array(partitions);
-    // Round-robin keeps neighbouring partitions on different nodes and every node's share
-    // within one partition of the others'.
-    for (let p = 0; p < partitions; p++) this.#owner[p] = p % nodes;
-    this.#preference = new Uint16Array(partitions * replicas);
+    // Round-robin owners keep neighbouring partitions on different nodes and every node's
+    // share within one partition of the others'.
+    const owner = (p: number) => p % nodes;
+    this.#preference = table ?? new Uint16Array(partitions * replicas);
+    if (table !== undefined) {
+      this.members = [...new Set(table)].sort((a, b) => a - b);
+      this.nodes = this.members.length;
+      return;
+    }
     for (let p = 0; p < partitions; p++) {
       const list = this.#preference.subarray(p * replicas, (p + 1) * replicas);
       for (let q = p, found = 0; found < replicas; q = (q + 1) % partitions) {
-        const node = this.#owner[q]!;
+        const node = owner(q);
         if (!list.subarray(0, found).includes(node)) list[found++] = node;
       }
     }
+  }
+
+  /** A ring over this one's partitions with `table` as its preference lists. */
+  #derive(table: Uint16Array): Ring {
+    return new Ring({ nodes: this.replicas, partitions: this.partitions, replicas: this.replicas }, table);
+  }
+
+  /** Copies each member holds, indexed by id. */
+  #copies(table: Uint16Array): Map<number, number> {
+    const copies = new Map<number, number>();
+    for (const node of table) copies.set(node, (copies.get(node) ?? 0) + 1);
+    return copies;
+  }
+
+  /**
+   * The ring with node `id` joined: it takes ⌊partitions × replicas ÷ (nodes + 1)⌋ copies,
+   * from evenly spaced partitions, each from the partition's replica that holds the most
+   * copies (the owner's place when the new node still owns fewer than its share). Every
+   * other copy stays where it is, so exactly the new node's share moves: the ideal.
+   */
+  withNode(id: number): Ring {
+    if (this.members.includes(id)) throw new RangeError(`node ${id} is in the ring already`);
+    if (!Number.isInteger(id) || id < 0 || id > 0xffff)
+      throw new RangeError(`node ids are 0 to 65535, got ${id}`);
+    const { partitions: P, replicas: R } = this;
+    const table = this.#preference.slice();
+    const copies = this.#copies(table);
+    const share = Math.floor((P * R) / (this.nodes + 1));
+    const owned = Math.floor(P / (this.nodes + 1));
+    const owns = new Map<number, number>();
+    for (let p = 0; p < P; p++) owns.set(table[p * R]!, (owns.get(table[p * R]!) ?? 0) + 1);
+    let taken = 0;
+    let owning = 0;
+    for (let p = 0; p < P && taken < share; p++) {
+      // Evenly spaced: partition p is taken when the running share passes a whole copy.
+      if (Math.floor(((p + 1) * share) / P) === Math.floor((p * share) / P)) continue;
+      const list = table.subarray(p * R, (p + 1) * R);
+      let victim = 0;
+      if (owning >= owned) {
+        victim = -1;
+        for (let i = R > 1 ? 1 : 0; i < R; i++) {
+          if (victim < 0 || copies.get(list[i]!)! > copies.get(list[victim]!)!) victim = i;
+        }
+      } else owning++;
+      copies.set(list[victim]!, copies.get(list[victim]!)! - 1);
+      if (victim === 0) owns.set(list[0]!, owns.get(list[0]!)! - 1);
+      list[victim] = id;
+      taken++;
+    }
+    return this.#derive(table);
+  }
+
+  /**
+   * The ring without node `id`: each copy it held goes, in the same place of the list, to
+   * the member not already in that list that holds the fewest copies. Only its copies move.
+   */
+  withoutNode(id: number): Ring {
+    if (!this.members.includes(id)) throw new RangeError(`node ${id} is not in the ring`);
+    if (this.nodes - 1 < this.replicas) {
+      throw new RangeError(`${this.nodes - 1} nodes cannot hold ${this.replicas} replicas of each key`);
+    }
+    const { partitions: P, replicas: R } = this;
+    const table = this.#preference.slice();
+    const copies = this.#copies(table);
+    copies.delete(id);
+    const others = this.members.filter((n) => n !== id);
+    for (let p = 0; p < P; p++) {
+      const list = table.subarray(p * R, (p + 1) * R);
+      const at = list.indexOf(id);
+      if (at < 0) continue;
+      let best = -1;
+      for (const node of others) {
+        if (list.includes(node)) continue;
+        if (best < 0 || copies.get(node)! < copies.get(best)!) best = node;
+      }
+      list[at] = best;
+      copies.set(best, copies.get(best)! + 1);
+    }
+    return this.#derive(table);
+  }
+
+  /** The partition copies going from this ring to `next`: each node that gains a partition. */
+  movesTo(next: Ring): Move[] {
+    const moves: Move[] = [];
+    for (let p = 0; p < this.partitions; p++) {
+      const before = this.preferenceList(p);
+      for (const node of next.preferenceList(p)) {
+        if (!before.includes(node)) moves.push({ partition: p, target: node, from: before });
+      }
+    }
+    return moves;
   }
 
   /** murmur3 x86 32-bit (seed 0) of the key's UTF-8 bytes, as an unsigned integer. */
@@ -90,9 +198,9 @@ export class Ring {
     return Math.floor(hash / this.#span);
   }
 
-  /** The node that owns a partition. */
+  /** The node that owns a partition: the first of its preference list. */
   ownerOf(partition: number): number {
-    return this.#owner[partition]!;
+    return this.#preference[partition * this.replicas]!;
   }
 
   /** The node that owns a key. */
@@ -102,7 +210,7 @@ export class Ring {
 
   /** The node that owns a ring hash: the hot-path call, on a hash the caller computed. */
   nodeForHash(hash: number): number {
-    return this.#owner[Math.floor(hash / this.#span)]!;
+    return this.ownerOf(Math.floor(hash / this.#span));
   }
 
   /** The `i`-th node (0-based, below {@link replicas}) of a partition's preference list: the hot-path call. */
@@ -122,10 +230,17 @@ export class Ring {
     return { hash, partition, node: this.ownerOf(partition), replicas: this.preferenceList(partition) };
   }
 
-  /** How many partitions each node owns. */
-  partitionCounts(): number[] {
-    const counts = new Array<number>(this.nodes).fill(0);
-    for (const owner of this.#owner) counts[owner]!++;
+  /** How many partitions each member owns (first of the list), by id. */
+  partitionCounts(): Map<number, number> {
+    const counts = new Map<number, number>(this.members.map((id) => [id, 0]));
+    for (let p = 0; p < this.partitions; p++) counts.set(this.ownerOf(p), counts.get(this.ownerOf(p))! + 1);
+    return counts;
+  }
+
+  /** How many partitions each member holds a copy of, by id. */
+  replicaCounts(): Map<number, number> {
+    const counts = new Map<number, number>(this.members.map((id) => [id, 0]));
+    for (const node of this.#preference) counts.set(node, counts.get(node)! + 1);
     return counts;
   }
 }

@@ -256,6 +256,42 @@ export class Shard implements BatchHandler {
     writeListSlice(this.#reply, this.listSlice(prefix, after, limit, from));
   }
 
+  partitionStats(): void {
+    this.#ops++;
+    const records = this.#map.partitionRecords;
+    const bytes = this.#map.partitionBytes;
+    let at = this.#reply.payload(records.length * 12);
+    const target = this.#reply.target;
+    for (let p = 0; p < records.length; p++, at += 12) {
+      target.writeUInt32LE(records[p]!, at);
+      target.writeDoubleLE(bytes[p]!, at + 4);
+    }
+  }
+
+  /** Removes the records (tombstones too) of the partitions in `only` in one slice; answers where the next starts. */
+  dropPartitions(from: number, only: PartitionSet): void {
+    this.#ops++;
+    const map = this.#map;
+    const doomed: Buffer[] = [];
+    const hashes: number[] = [];
+    const next = this.#walk(
+      from,
+      only,
+      true,
+      () => false,
+      (location, hash) => {
+        const key = Buffer.allocUnsafe(map.keyLengthAt(location));
+        map.copyKeyAt(location, key, 0);
+        doomed.push(key);
+        hashes.push(ringHashOf(hash));
+      },
+    );
+    // Removed after the walk: removing shifts index entries the walk may still visit.
+    for (let i = 0; i < doomed.length; i++) map.remove(doomed[i]!, 0, doomed[i]!.length, hashes[i]!);
+    const at = this.#reply.payload(8);
+    this.#reply.target.writeDoubleLE(next, at);
+  }
+
   digests(): void {
     this.#ops++;
     const digests = this.#map.digests;

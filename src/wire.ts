@@ -19,8 +19,8 @@ import {
  *     ListSlice           u16 + prefix, u16 + after, u32 limit, u32 from
  *     SnapshotSlice       u32 from, u32 maxBytes, u32 partitions P (0: include all), then
  *                         ⌈P / 8⌉ bytes: the partitions to include, p at bit p % 8 of byte p / 8
- *     ScanRecords         like SnapshotSlice
- *     Stats, Digests      (none)
+ *     ScanRecords, DropPartitions   like SnapshotSlice
+ *     Stats, Digests, PartitionStats   (none)
  *     Pause               u32 ms
  *   reply:  u32 id, u32 count, then per operation an i32 h:
  *     h ≥ 0   h bytes of payload follow (a record; a slice or stats, encoded by its reader)
@@ -187,7 +187,7 @@ export class BatchWriter extends Writer {
     from: number,
     maxBytes: number,
     only: PartitionSet | null,
-    op: typeof Op.SnapshotSlice | typeof Op.ScanRecords = Op.SnapshotSlice,
+    op: typeof Op.SnapshotSlice | typeof Op.ScanRecords | typeof Op.DropPartitions = Op.SnapshotSlice,
   ): void {
     const n = only === null ? 0 : only.bits.length;
     const at = this.reserve(13 + n);
@@ -204,15 +204,27 @@ export class BatchWriter extends Writer {
     this.snapshot(from, maxBytes, only, Op.ScanRecords);
   }
 
+  /** Removes a slice of the records of the partitions in `only`. */
+  dropPartitions(from: number, only: PartitionSet): void {
+    this.snapshot(from, 0, only, Op.DropPartitions);
+  }
+
   stats(): void {
-    const at = this.reserve(1);
-    this.buf[at] = Op.Stats;
-    this.counted();
+    this.#bare(Op.Stats);
   }
 
   digests(): void {
+    this.#bare(Op.Digests);
+  }
+
+  partitionStats(): void {
+    this.#bare(Op.PartitionStats);
+  }
+
+  /** An operation without operands. */
+  #bare(op: OpCode): void {
     const at = this.reserve(1);
-    this.buf[at] = Op.Digests;
+    this.buf[at] = op;
     this.counted();
   }
 
@@ -241,8 +253,10 @@ export interface BatchHandler {
   /** `only`: the partitions to include, or null for all. */
   snapshot(from: number, maxBytes: number, only: PartitionSet | null): void;
   scanRecords(from: number, maxBytes: number, only: PartitionSet): void;
+  dropPartitions(from: number, only: PartitionSet): void;
   stats(): void;
   digests(): void;
+  partitionStats(): void;
   pause(ms: number): void;
 }
 
@@ -285,13 +299,16 @@ export function readBatch(batch: ArrayBuffer, handler: BatchHandler): number {
         break;
       }
       case Op.SnapshotSlice:
-      case Op.ScanRecords: {
+      case Op.ScanRecords:
+      case Op.DropPartitions: {
         const partitions = buf.readUInt32LE(at + 9);
         const n = Math.ceil(partitions / 8);
         const only = partitions === 0 ? null : { partitions, bits: buf.subarray(at + 13, at + 13 + n) };
-        if (op === Op.SnapshotSlice)
-          handler.snapshot(buf.readUInt32LE(at + 1), buf.readUInt32LE(at + 5), only);
-        else handler.scanRecords(buf.readUInt32LE(at + 1), buf.readUInt32LE(at + 5), only!);
+        const from = buf.readUInt32LE(at + 1);
+        const maxBytes = buf.readUInt32LE(at + 5);
+        if (op === Op.SnapshotSlice) handler.snapshot(from, maxBytes, only);
+        else if (op === Op.ScanRecords) handler.scanRecords(from, maxBytes, only!);
+        else handler.dropPartitions(from, only!);
         at += 13 + n;
         break;
       }
@@ -301,6 +318,10 @@ export function readBatch(batch: ArrayBuffer, handler: BatchHandler): number {
         break;
       case Op.Digests:
         handler.digests();
+        at += 1;
+        break;
+      case Op.PartitionStats:
+        handler.partitionStats();
         at += 1;
         break;
       case Op.Pause:

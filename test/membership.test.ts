@@ -144,3 +144,119 @@ describe('crash and restart over HTTP', () => {
     assert.equal((await http(run.url, 'GET', '/cluster/nodes/0/crash')).status, 405);
   });
 });
+
+describe('joins and leaves', () => {
+  /** Writes keys one after another until stopped; the value last acknowledged per key. */
+  function writeLoad(cluster: Cluster): { stop: () => Promise<Map<string, string>> } {
+    const acknowledged = new Map<string, string>();
+    let writing = true;
+    const done = (async () => {
+      for (let i = 0; writing; i++) {
+        const key = `load${i % 700}`;
+        await cluster.put(key, `v${i}`).then(() => acknowledged.set(key, `v${i}`));
+      }
+    })();
+    return {
+      stop: async () => {
+        writing = false;
+        await done;
+        return acknowledged;
+      },
+    };
+  }
+
+  /** Every key's copies are on exactly its preference list, each with the newest value. */
+  async function assertPlaced(cluster: Cluster, keys: Map<string, string>): Promise<void> {
+    for (const [key, value] of keys) {
+      const replicas = cluster.ring.locate(key).replicas;
+      for (const node of cluster.members) {
+        const held = await readReplica(cluster, node, key);
+        if (replicas.includes(node)) assert.equal(held?.value, value, `${key} on node ${node}`);
+        else assert.equal(held, null, `${key} dropped from node ${node}`);
+      }
+    }
+  }
+
+  test('a join 3 → 4 and a leave 4 → 3 under a write load move the ideal share, as planned, and lose nothing', async (t) => {
+    const cluster = await Cluster.start({ nodes: 3, antiEntropyMs: 0 });
+    t.after(() => cluster.close());
+    const keys = new Map<string, string>();
+    for (let i = 0; i < 3000; i++) {
+      await cluster.put(`k${i}`, `v${i}`);
+      keys.set(`k${i}`, `v${i}`);
+    }
+    await sleep(20);
+
+    // The plan, on the data as it is, equals what the join then moves (nothing written between).
+    const planned = await cluster.plan({ add: 1 });
+    const join = await cluster.addNode();
+    assert.equal(join.id, 3);
+    assert.deepEqual(join.moved, planned);
+    // Ideal: the new node holds a quarter of every copy. Partitions: 1024 × 3 ÷ 4.
+    assert.equal(join.moved.partitions, 768);
+    const ideal = (3000 * 3) / 4;
+    assert.ok(
+      join.moved.keys <= 1.1 * ideal && join.moved.keys >= 0.9 * ideal,
+      `${join.moved.keys} moved, ideal ${ideal}`,
+    );
+    await assertPlaced(cluster, keys);
+
+    // A join under a write load.
+    await cluster.removeNode(3);
+    const load = writeLoad(cluster);
+    await sleep(30);
+    const joined = await cluster.addNode();
+    assert.equal(joined.id, 4, 'ids are not reused');
+    const written = await load.stop();
+    assert.ok(written.size > 50, `${written.size} keys written during the join`);
+    await sleep(20);
+    await assertPlaced(cluster, new Map([...keys, ...written]));
+    assert.deepEqual(cluster.members, [0, 1, 2, 4]);
+
+    // A leave under a write load: the leaving node's copies move to the others.
+    const planLeave = await cluster.plan({ remove: 0 });
+    assert.equal(planLeave.partitions, cluster.ring.replicaCounts().get(0));
+    const load2 = writeLoad(cluster);
+    await sleep(30);
+    const left = await cluster.removeNode(0);
+    const written2 = await load2.stop();
+    assert.equal(left.moved.partitions, planLeave.partitions);
+    assert.deepEqual(cluster.members, [1, 2, 4]);
+    assert.equal(cluster.stateOf(0), 'stopped');
+    await sleep(20);
+    await assertPlaced(cluster, new Map([...keys, ...written, ...written2]));
+    for (const [key, value] of [...keys].slice(0, 200))
+      assert.equal((await cluster.get(key))?.toString(), value);
+  });
+
+  test('over HTTP: plan, add, remove; /cluster shows the nodes; a leave that would leave too few nodes is 409', async (t) => {
+    const run = await startRunning({ nodes: 3 });
+    t.after(() => run.stop());
+    for (let i = 0; i < 300; i++) await http(run.url, 'PUT', `/kv/h${i}`, 'v');
+    const plan = await http(run.url, 'GET', '/cluster/plan?add=1');
+    assert.equal(plan.status, 200);
+    const moved = (plan.json as { moved: { partitions: number; keys: number; bytes: number } }).moved;
+    const add = await http(run.url, 'POST', '/cluster/nodes');
+    assert.equal(add.status, 200);
+    assert.deepEqual(add.json && (add.json as { id: number; moved: unknown }).moved, moved);
+    const nodes = (await http(run.url, 'GET', '/cluster')).json as { nodes: { id: number; state: string }[] };
+    assert.deepEqual(
+      nodes.nodes.map((n) => [n.id, n.state]),
+      [
+        [0, 'up'],
+        [1, 'up'],
+        [2, 'up'],
+        [3, 'up'],
+      ],
+    );
+    const remove = await http(run.url, 'DELETE', '/cluster/nodes/1');
+    assert.equal(remove.status, 200);
+    assert.equal(codeOf(await http(run.url, 'DELETE', '/cluster/nodes/0')), 'CONFLICT');
+    assert.equal(codeOf(await http(run.url, 'DELETE', '/cluster/nodes/1')), 'NOT_FOUND');
+    assert.equal(codeOf(await http(run.url, 'GET', '/cluster/plan')), 'BAD_REQUEST');
+    assert.equal(codeOf(await http(run.url, 'GET', '/cluster/plan?add=2')), 'BAD_REQUEST');
+    const snapshot = (await http(run.url, 'GET', '/snapshot')).json as Record<string, string>;
+    assert.equal(Object.keys(snapshot).length, 300);
+    assert.equal(codeOf(await http(run.url, 'GET', '/snapshot?node=1')), 'BAD_REQUEST');
+  });
+});

@@ -55,9 +55,44 @@ describe('Ring', () => {
   });
 
   test('partitions are shared out evenly', () => {
-    assert.deepEqual(new Ring({ nodes: 3 }).partitionCounts(), [342, 341, 341]);
-    assert.deepEqual(new Ring({ nodes: 1, partitions: 16 }).partitionCounts(), [16]);
+    assert.deepEqual([...new Ring({ nodes: 3 }).partitionCounts().values()], [342, 341, 341]);
+    assert.deepEqual([...new Ring({ nodes: 1, partitions: 16 }).partitionCounts().values()], [16]);
   });
+
+  for (const [nodes, replicas] of [
+    [3, 3],
+    [3, 1],
+    [4, 2],
+    [8, 3],
+  ] as const) {
+    test(`withNode() on ${nodes} nodes, ${replicas} replicas, moves exactly the new node's share and keeps lists distinct; withoutNode() moves only its copies`, () => {
+      const ring = new Ring({ nodes, replicas });
+      const joined = ring.withNode(nodes);
+      const moves = ring.movesTo(joined);
+      const ideal = (1024 * replicas) / (nodes + 1);
+      assert.ok(moves.length <= ideal && moves.length >= ideal - 1, `${moves.length} copies moved, ideal ${ideal}`);
+      assert.ok(moves.every((m) => m.target === nodes), 'only the new node gains copies');
+      for (let p = 0; p < 1024; p++) assert.equal(new Set(joined.preferenceList(p)).size, replicas);
+      // Its share of owned partitions too, so reads and snapshots spread to it.
+      const owned = joined.partitionCounts().get(nodes)!;
+      assert.ok(Math.abs(owned - 1024 / (nodes + 1)) <= 1, `owns ${owned}`);
+      const copies = [...joined.replicaCounts().values()];
+      assert.ok(Math.max(...copies) - Math.min(...copies) <= 2, `copies per node ${copies.join(',')}`);
+
+      if (nodes > replicas) {
+        const left = ring.withoutNode(0);
+        const leaving = ring.movesTo(left);
+        assert.equal(leaving.length, ring.replicaCounts().get(0));
+        assert.ok(leaving.every((m) => m.from.includes(0)), 'only the leaving node’s copies move');
+        assert.deepEqual(left.members, ring.members.slice(1));
+        for (let p = 0; p < 1024; p++) assert.equal(new Set(left.preferenceList(p)).size, replicas);
+        const after = [...left.replicaCounts().values()];
+        assert.ok(Math.max(...after) - Math.min(...after) <= 2, `copies per node ${after.join(',')}`);
+      } else {
+        assert.throws(() => ring.withoutNode(0), /cannot hold/);
+      }
+    });
+  }
 
   test('locate() is deterministic: a pinned owner table', () => {
     const ring = new Ring({ nodes: 3 });

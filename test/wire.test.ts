@@ -45,6 +45,9 @@ function decode(batch: ArrayBuffer): { id: number; seen: unknown[] } {
       }),
     stats: () => seen.push({ op: Op.Stats }),
     digests: () => seen.push({ op: Op.Digests }),
+    partitionStats: () => seen.push({ op: Op.PartitionStats }),
+    dropPartitions: (from, only) =>
+      seen.push({ op: Op.DropPartitions, from, only: { partitions: only.partitions, bits: [...only.bits] } }),
     pause: (ms) => seen.push({ op: Op.Pause, ms }),
   };
   return { id: readBatch(batch, handler), seen };

@@ -1,4 +1,5 @@
 import {
+  BadRequestError,
   ConflictError,
   NodeUnavailableError,
   NotFoundError,
@@ -7,10 +8,11 @@ import {
 } from '../errors.js';
 import type { RouteContext } from './context.js';
 import { Deferred } from './deferred.js';
+import { integer, parseQuery } from './params.js';
 import { sendError, sendJson } from './reply.js';
 import { keyFromPath } from './request-key.js';
 import type { Router } from './router.js';
-import type { HttpRequest } from './uws.js';
+import type { HttpRequest, HttpResponse } from './uws.js';
 
 const LOCATE_PREFIX = '/cluster/locate/'.length;
 
@@ -45,15 +47,59 @@ export function registerClusterRoutes(app: Router, ctx: RouteContext): void {
     sendJson(res, 200, JSON.stringify({ key, ...where, states }));
   });
 
-  /** The node an `/cluster/nodes/{id}/…` path names, or the error that refuses it. */
+  /** The node an `/cluster/nodes/{id}…` path names, or the error that refuses it. */
   const nodeOf = (req: HttpRequest): number | ThunderError => {
     const text = req.getParameter(0) ?? '';
     const id = /^(0|[1-9][0-9]{0,4})$/.test(text) ? Number(text) : NaN;
-    if (!(id < cluster.size)) {
-      return new NotFoundError(`no node ${JSON.stringify(text)}; nodes are 0 to ${cluster.size - 1}`);
+    if (!cluster.ring.members.includes(id)) {
+      return new NotFoundError(
+        `no node ${JSON.stringify(text)} in the ring; its nodes are ${cluster.ring.members.join(', ')}`,
+      );
     }
     return id;
   };
+
+  /** Answers a membership change once it is done. */
+  const change = (res: HttpResponse, run: () => Promise<unknown>): void => {
+    const deferred = new Deferred(res, inFlight);
+    let running: Promise<unknown>;
+    try {
+      running = run();
+    } catch (err) {
+      return deferred.error(toThunderError(err));
+    }
+    running.then(
+      (answer) => deferred.json(200, JSON.stringify(answer)),
+      (err: unknown) => deferred.error(toThunderError(err)),
+    );
+  };
+
+  app.post('/cluster/nodes', (res) => change(res, () => cluster.addNode()));
+
+  app.del('/cluster/nodes/:id', (res, req) => {
+    const node = nodeOf(req);
+    if (node instanceof ThunderError) return sendError(res, node);
+    change(res, () => cluster.removeNode(node));
+  });
+
+  const PLAN_PARAMS = { add: integer({ min: 1, max: 1 }), remove: integer({ min: 0, max: 65535 }) };
+  app.get('/cluster/plan', Object.keys(PLAN_PARAMS), (res, req) => {
+    let plan: { add: number } | { remove: number };
+    try {
+      const { add, remove } = parseQuery(req.getQuery(), PLAN_PARAMS);
+      if ((add === undefined) === (remove === undefined)) {
+        throw new BadRequestError('give add=1 or remove=ID, one of them');
+      }
+      plan = add !== undefined ? { add } : { remove: remove! };
+    } catch (err) {
+      return sendError(res, toThunderError(err));
+    }
+    const deferred = new Deferred(res, inFlight);
+    cluster.plan(plan).then(
+      (moved) => deferred.json(200, JSON.stringify({ ...plan, moved })),
+      (err: unknown) => deferred.error(toThunderError(err)),
+    );
+  });
 
   app.post('/cluster/nodes/:id/crash', (res, req) => {
     const node = nodeOf(req);

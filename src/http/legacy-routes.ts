@@ -1,5 +1,5 @@
 import type { ReplySink } from '../batcher.js';
-import { KeyNotFoundError, ThunderError, toThunderError } from '../errors.js';
+import { BadRequestError, KeyNotFoundError, ThunderError, toThunderError } from '../errors.js';
 import { bodyError } from '../limits.js';
 import { Op } from '../protocol.js';
 import type { Result } from '../wire.js';
@@ -42,9 +42,13 @@ class LegacyPut extends Deferred implements ReplySink {
   }
 }
 
-/** `?node=ID` of `/snapshot`: a node of the cluster as it is now. */
-function snapshotNode(query: string | undefined, size: number): number | undefined {
-  return parseQuery(query, { node: integer({ min: 0, max: size - 1 }) }).node;
+/** `?node=ID` of `/snapshot`: a node of the ring as it is now. */
+function snapshotNode(query: string | undefined, members: readonly number[]): number | undefined {
+  const { node } = parseQuery(query, { node: integer({ min: 0, max: 65535 }) });
+  if (node !== undefined && !members.includes(node)) {
+    throw new BadRequestError(`node must be a node of the ring (${members.join(', ')}), got ${node}`);
+  }
+  return node;
 }
 
 /**
@@ -82,7 +86,7 @@ export function registerLegacyRoutes(app: Router, ctx: RouteContext): void {
   app.get('/snapshot', ['node'], (res, req) => {
     let node: number | undefined;
     try {
-      node = snapshotNode(req.getQuery(), cluster.size);
+      node = snapshotNode(req.getQuery(), cluster.ring.members);
     } catch (err) {
       return sendError(res, toThunderError(err));
     }
@@ -95,7 +99,7 @@ export function registerLegacyRoutes(app: Router, ctx: RouteContext): void {
     const busy = ctx.heavy.enter();
     if (busy) return sendError(res, busy);
     const answer = new StreamedAnswer(res, inFlight, () => ctx.heavy.leave());
-    const nodes = node === undefined ? Array.from({ length: cluster.size }, (_, id) => id) : [node];
+    const nodes = node === undefined ? cluster.ring.members : [node];
     void streamSnapshot(answer, cluster, nodes, node === undefined);
   });
 }
