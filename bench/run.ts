@@ -1,8 +1,10 @@
 /**
  * `npm run bench`: the original ThunderDB's Performance tables, row for row, for
- * `--nodes 1` and `--nodes 3`, then what the original never measured: sustained throughput
- * and latency percentiles beside the bare uWS ceiling, ring balance, and peers where they
- * are installed. Prints a table and writes bench/results/latest.json.
+ * `--nodes 1` and `--nodes 3` (one replica, as the original), then what the original never
+ * measured: sustained throughput and latency percentiles beside the bare uWS ceiling, ring
+ * balance, replication (GET and PUT with 3 replicas beside 1 and bare uWS, a 1 M load with 3
+ * replicas, joins, leaves and a refill while serving: bench/lib/replication.ts), and peers
+ * where they are installed. Prints a table and writes bench/results/latest.json.
  *
  *   npm run bench                        autocannon, 3 runs of each figure
  *   npm run bench -- --wrk               wrk as the sustained-load generator
@@ -24,6 +26,7 @@ import { hasWrk, type Generator } from './lib/load-generator.js';
 import { original, redis, webdis, type PeerResult } from './lib/peers.js';
 import { describePlacement, PLACEMENT_OPTIONS, placementFromArgs } from './lib/placement.js';
 import type { Topology } from './lib/processes.js';
+import { measureReplication, replicationLines } from './lib/replication.js';
 import { batchLoad, closeLoad, memory, throughput } from './lib/scenarios.js';
 import { repeat, type Spread } from './lib/stats.js';
 import { runContext } from './lib/machine.js';
@@ -166,7 +169,6 @@ function table(r1: NodeResults, r3: NodeResults): string {
     ['Bare uWS answering a constant, same load (req/s)', '–', krps(r1.load.bareGet), krps(r3.load.bareGet)],
     ['GET ÷ bare uWS ceiling, pair by pair', '–', fmt(r1.load.getVsCeiling, 3), fmt(r3.load.getVsCeiling, 3)],
     ['Ring balance, 100k random keys (max/mean)', '–', r1.ringBalance.toFixed(4), r3.ringBalance.toFixed(4)],
-    ['Keys moved when a node joins or leaves', '–', 'n/a (no membership changes yet)', 'n/a'],
   ];
   const head: [string, string, string, string] = [
     'figure',
@@ -221,6 +223,12 @@ async function main(): Promise<void> {
   };
   const r1 = await forNodes(1, generator);
   const r3 = await forNodes(3, generator);
+  const replication = await measureReplication(
+    { runs: RUNS, seconds: SECONDS, warmup: 1, keys: 100_000, valueBudget: 256 << 20, placement: PLACEMENT },
+    args.quick ? 100_000 : MEMORY_RECORDS,
+    RUNS,
+    (line) => console.error(line),
+  );
   const peers: Record<string, PeerResult> = {};
   if (args.compare) {
     console.error('… peers');
@@ -242,13 +250,16 @@ async function main(): Promise<void> {
       : []),
     '',
     table(r1, r3),
+    '',
+    'Replication (3 nodes; wrk, random keys; see npm run bench:replication):',
+    ...replicationLines(replication),
     ...(args.compare ? ['', 'Peers, same machine, same run:', ...peerLines(peers, r3)] : []),
   ].join('\n');
   console.log(text);
   await mkdir(OUT, { recursive: true });
   await writeFile(
     `${OUT}latest.json`,
-    JSON.stringify({ meta, nodes1: r1, nodes3: r3, peers }, null, 2) + '\n',
+    JSON.stringify({ meta, nodes1: r1, nodes3: r3, replication, peers }, null, 2) + '\n',
   );
   await writeFile(`${OUT}latest.md`, text + '\n');
   console.error(`written: bench/results/latest.json, bench/results/latest.md`);
