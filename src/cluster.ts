@@ -18,7 +18,7 @@ import { Op, type NodeStats, type PartitionSet, type SnapshotSlice } from './pro
 import { Ring, type Move } from './ring.js';
 import { TombstonePurger } from './tombstone-purger.js';
 import { Hints, type Hint } from './hints.js';
-import { copyPartitions, type CopyChannel } from './partition-copy.js';
+import { copyPartitions, type Copied, type CopyChannel } from './partition-copy.js';
 import { readListSlice, readRecordSlice, readSnapshotSlice, type BatchWriter, type Result } from './wire.js';
 
 export type { Consistency, KeyOp, KeySink } from './key-call.js';
@@ -270,7 +270,7 @@ export class Cluster implements ReplicaSender {
   /** Writes meant for replicas that were down. */
   readonly #hints = new Hints();
   /** Copies under way (refills), by target node, for `GET /cluster`. */
-  readonly #transfers = new Map<number, Transfer>();
+  readonly #transfers = new Map<number, { transfer: Transfer; copied: Copied }>();
   /** What anti-entropy has done, and its timer. */
   #antiEntropy: AntiEntropyStats = { runs: 0, partitionsRepaired: 0, recordsCopied: 0, running: false };
   #disarmAntiEntropy: (() => void) | null = null;
@@ -686,7 +686,12 @@ export class Cluster implements ReplicaSender {
   /** What the coordinator did besides answering. */
   coordinatorStats(): CoordinatorStats {
     return {
-      transfers: [...this.#transfers.values()],
+      // Counts read live: the copies add to `copied` slice by slice.
+      transfers: [...this.#transfers.values()].map(({ transfer, copied }) => ({
+        ...transfer,
+        keys: copied.keys,
+        bytes: copied.bytes,
+      })),
       antiEntropy: { ...this.#antiEntropy },
       readRepairs: this.#readRepairs,
       tombstonesAwaitingPurge: this.#purger.waiting,
@@ -787,8 +792,8 @@ export class Cluster implements ReplicaSender {
       sourcesDone: 0,
       sources: sources.size,
     };
-    this.#transfers.set(node, transfer);
     const copied = { keys: 0, bytes: 0, failed: 0 };
+    this.#transfers.set(node, { transfer, copied });
     for (const source of sources) {
       // Only the partitions both hold: another source covers the rest.
       const both = new Uint8Array(mine.length);
@@ -807,8 +812,6 @@ export class Cluster implements ReplicaSender {
       } catch {
         // The source went down part-way: the other sources still copy theirs.
       }
-      transfer.keys = copied.keys;
-      transfer.bytes = copied.bytes;
       transfer.sourcesDone++;
     }
     return { partitions, ...copied };
@@ -1017,8 +1020,8 @@ export class Cluster implements ReplicaSender {
       sourcesDone: 0,
       sources: 0,
     };
-    this.#transfers.set(node, transfer);
     const copied = { keys: 0, bytes: 0, failed: 0 };
+    this.#transfers.set(node, { transfer, copied });
     try {
       // One copy per (source, target): all the partitions that pair moves, in one walk.
       const pairs = new Map<string, { source: number; target: number; bits: Uint8Array }>();
@@ -1036,23 +1039,21 @@ export class Cluster implements ReplicaSender {
         pair.bits[move.partition >>> 3]! |= 1 << (move.partition & 7);
       }
       transfer.sources = pairs.size;
-      for (const { source, target, bits } of pairs.values()) {
-        await copyPartitions(
-          this.#copyChannel,
-          source,
-          { partitions: next.partitions, bits },
-          () => [target],
-          copied,
-        );
-        transfer.keys = copied.keys;
-        transfer.bytes = copied.bytes;
-        transfer.sourcesDone++;
-      }
+      // Every (source, target) pair at once: each keeps one slice in flight, and a join's
+      // sources are all the old nodes.
+      await Promise.all(
+        [...pairs.values()].map(async ({ source, target, bits }) => {
+          const only = { partitions: next.partitions, bits };
+          await copyPartitions(this.#copyChannel, source, only, () => [target], copied);
+          transfer.sourcesDone++;
+        }),
+      );
       if (copied.failed > 0)
         throw new NodeUnavailableError(`${copied.failed} copies failed: a target went down`);
       const before = this.ring;
       this.ring = next;
       this.#next = null;
+      this.#transfers.delete(node); // the copy is over; dropping what moved away is not a transfer
       this.#findUpReplicas();
       await this.#dropMovedAway(before, next);
       return {

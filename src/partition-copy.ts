@@ -60,8 +60,8 @@ class SliceAcks implements ReplySink {
  * `targetsOf(partition)` names, as writes carrying each record's own version: a target keeps
  * whichever is newer, its own record or the copy, so copying never undoes a write and can
  * run while traffic goes on (a write arriving meanwhile is newer, or loses to a newer copy
- * as it would to any newer write). One slice is copied at a time: the next is scanned once
- * every write of the last has been answered. A write a target fails (it went down) is
+ * as it would to any newer write). One slice's writes are in flight at a time (the next
+ * slice is scanned meanwhile), so memory stays at two slices. A write a target fails (it went down) is
  * counted in `failed`, and the copy goes on to the other targets.
  */
 export async function copyPartitions(
@@ -72,8 +72,12 @@ export async function copyPartitions(
   copied: Copied & { failed: number } = { keys: 0, bytes: 0, failed: 0 },
 ): Promise<Copied & { failed: number }> {
   const span = HASH_SPACE / only.partitions;
-  for (let from = 0; from < HASH_SPACE;) {
-    const slice = await channel.scan(source, from, SLICE_BYTES, only);
+  // The next slice is asked for as soon as this one's writes are sent: one scan's round trip
+  // overlaps the writes' (a sparse set of partitions makes many small slices).
+  let scanning: Promise<RecordSlice> | null = channel.scan(source, 0, SLICE_BYTES, only);
+  while (scanning !== null) {
+    const slice: RecordSlice = await scanning;
+    scanning = slice.next < HASH_SPACE ? channel.scan(source, slice.next, SLICE_BYTES, only) : null;
     const acks = new SliceAcks();
     forEachRecord(slice.records, (key, hash, version, value) => {
       copied.keys++;
@@ -86,7 +90,6 @@ export async function copyPartitions(
     });
     await acks.all();
     copied.failed += acks.failed;
-    from = slice.next;
   }
   return copied;
 }

@@ -189,7 +189,23 @@ describe('joins and leaves', () => {
 
     // The plan, on the data as it is, equals what the join then moves (nothing written between).
     const planned = await cluster.plan({ add: 1 });
-    const join = await cluster.addNode();
+    const joining = cluster.addNode();
+    // While it runs: the new node is joining, and the transfer's progress shows.
+    const seen: { state: string; keys: number }[] = [];
+    let finished = false;
+    void joining.finally(() => (finished = true));
+    while (!finished) {
+      const [transfer] = cluster.coordinatorStats().transfers;
+      if (transfer) seen.push({ state: cluster.stateOf(3), keys: transfer.keys });
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    const join = await joining;
+    assert.ok(seen.length > 0, 'a transfer was shown while the join ran');
+    assert.ok(seen.every((s) => s.state === 'joining'));
+    assert.ok(
+      seen.some((s) => s.keys > 0 && s.keys < join.moved.keys),
+      'progress between none and all',
+    );
     assert.equal(join.id, 3);
     assert.deepEqual(join.moved, planned);
     // Ideal: the new node holds a quarter of every copy. Partitions: 1024 × 3 ÷ 4.

@@ -70,8 +70,14 @@ describe('Ring', () => {
       const joined = ring.withNode(nodes);
       const moves = ring.movesTo(joined);
       const ideal = (1024 * replicas) / (nodes + 1);
-      assert.ok(moves.length <= ideal && moves.length >= ideal - 1, `${moves.length} copies moved, ideal ${ideal}`);
-      assert.ok(moves.every((m) => m.target === nodes), 'only the new node gains copies');
+      assert.ok(
+        moves.length <= ideal && moves.length >= ideal - 1,
+        `${moves.length} copies moved, ideal ${ideal}`,
+      );
+      assert.ok(
+        moves.every((m) => m.target === nodes),
+        'only the new node gains copies',
+      );
       for (let p = 0; p < 1024; p++) assert.equal(new Set(joined.preferenceList(p)).size, replicas);
       // Its share of owned partitions too, so reads and snapshots spread to it.
       const owned = joined.partitionCounts().get(nodes)!;
@@ -83,7 +89,10 @@ describe('Ring', () => {
         const left = ring.withoutNode(0);
         const leaving = ring.movesTo(left);
         assert.equal(leaving.length, ring.replicaCounts().get(0));
-        assert.ok(leaving.every((m) => m.from.includes(0)), 'only the leaving node’s copies move');
+        assert.ok(
+          leaving.every((m) => m.from.includes(0)),
+          'only the leaving node’s copies move',
+        );
         assert.deepEqual(left.members, ring.members.slice(1));
         for (let p = 0; p < 1024; p++) assert.equal(new Set(left.preferenceList(p)).size, replicas);
         const after = [...left.replicaCounts().values()];
