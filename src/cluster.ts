@@ -18,7 +18,7 @@ import { Op, type NodeStats, type PartitionSet, type SnapshotSlice } from './pro
 import { Ring, type Move } from './ring.js';
 import { TombstonePurger } from './tombstone-purger.js';
 import { Hints, type Hint } from './hints.js';
-import { copyPartitions, type Copied, type CopyChannel } from './partition-copy.js';
+import { copyPartitions, type Copied, type CopyChannel, type CopyCount } from './partition-copy.js';
 import { readListSlice, readRecordSlice, readSnapshotSlice, type BatchWriter, type Result } from './wire.js';
 
 export type { Consistency, KeyOp, KeySink } from './key-call.js';
@@ -792,7 +792,7 @@ export class Cluster implements ReplicaSender {
       sourcesDone: 0,
       sources: sources.size,
     };
-    const copied = { keys: 0, bytes: 0, failed: 0 };
+    const copied: CopyCount = { keys: 0, bytes: 0, failed: 0, firstError: null };
     this.#transfers.set(node, { transfer, copied });
     for (const source of sources) {
       // Only the partitions both hold: another source covers the rest.
@@ -1020,7 +1020,7 @@ export class Cluster implements ReplicaSender {
       sourcesDone: 0,
       sources: 0,
     };
-    const copied = { keys: 0, bytes: 0, failed: 0 };
+    const copied: CopyCount = { keys: 0, bytes: 0, failed: 0, firstError: null };
     this.#transfers.set(node, { transfer, copied });
     try {
       // One copy per (source, target): all the partitions that pair moves, in one walk.
@@ -1048,8 +1048,14 @@ export class Cluster implements ReplicaSender {
           transfer.sourcesDone++;
         }),
       );
-      if (copied.failed > 0)
-        throw new NodeUnavailableError(`${copied.failed} copies failed: a target went down`);
+      if (copied.failed > 0) {
+        // The ring does not flip: reads stay where the data is whole. The change can be retried.
+        const cause = copied.firstError;
+        throw new NodeUnavailableError(
+          `${copied.failed} copies failed, so nothing moved` +
+            (cause ? ` (${cause.code}: ${cause.message})` : ''),
+        );
+      }
       const before = this.ring;
       this.ring = next;
       this.#next = null;

@@ -26,6 +26,12 @@ export interface Copied {
   bytes: number;
 }
 
+/** What a copy moved, and the writes its targets failed (with the first error). */
+export interface CopyCount extends Copied {
+  failed: number;
+  firstError: ThunderError | null;
+}
+
 /** Record bytes one scan slice carries: one slice is in memory at a time. */
 const SLICE_BYTES = 256 * 1024;
 
@@ -69,8 +75,8 @@ export async function copyPartitions(
   source: number,
   only: PartitionSet,
   targetsOf: (partition: number) => readonly number[],
-  copied: Copied & { failed: number } = { keys: 0, bytes: 0, failed: 0 },
-): Promise<Copied & { failed: number }> {
+  copied: CopyCount = { keys: 0, bytes: 0, failed: 0, firstError: null },
+): Promise<CopyCount> {
   const span = HASH_SPACE / only.partitions;
   // The next slice is asked for as soon as this one's writes are sent: one scan's round trip
   // overlaps the writes' (a sparse set of partitions makes many small slices).
@@ -90,6 +96,7 @@ export async function copyPartitions(
     });
     await acks.all();
     copied.failed += acks.failed;
+    copied.firstError ??= acks.firstError;
   }
   return copied;
 }

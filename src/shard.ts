@@ -1,5 +1,5 @@
 import { getHeapStatistics } from 'node:v8';
-import { ByteMap, ringHashOf } from './byte-map.js';
+import { ByteMap, DEFAULT_SCRAMBLE } from './byte-map.js';
 import { HASH_SPACE } from './murmur3.js';
 import { bytesToText } from './bytes.js';
 import {
@@ -30,9 +30,15 @@ export class Shard implements BatchHandler {
   readonly #reply = new ReplyWriter();
   #ops = 0;
 
-  /** `partitions`: the ring's partition count, for the per-partition digests. Default 1024. */
-  constructor(options: { partitions?: number } = {}) {
-    this.#map = new ByteMap({ partitions: options.partitions ?? 1024 });
+  /**
+   * `partitions`: the ring's partition count, for the per-partition digests (default 1024);
+   * `scramble`: the index's multiplier, one per node (see ByteMap's scrambleFor).
+   */
+  constructor(options: { partitions?: number; scramble?: number } = {}) {
+    this.#map = new ByteMap({
+      partitions: options.partitions ?? 1024,
+      scramble: options.scramble ?? DEFAULT_SCRAMBLE,
+    });
   }
 
   get(key: string): string | undefined {
@@ -121,7 +127,7 @@ export class Shard implements BatchHandler {
       true,
       () => bytes >= maxBytes,
       (location, hash) => {
-        found.push(location, ringHashOf(hash));
+        found.push(location, map.ringHashOf(hash));
         bytes += 18 + map.keyLengthAt(location) + map.valueLengthAt(location);
       },
     );
@@ -164,7 +170,7 @@ export class Shard implements BatchHandler {
     let next = map.visitRange(from, SNAPSHOT_SLICE_SLOTS, (hash, location) => {
       if (!withTombstones && map.isTombstoneAt(location)) return;
       if (only !== null) {
-        const p = Math.floor(ringHashOf(hash) / span);
+        const p = Math.floor(map.ringHashOf(hash) / span);
         if ((only.bits[p >>> 3]! & (1 << (p & 7))) === 0) return;
       }
       found.push(hash, location);
@@ -283,7 +289,7 @@ export class Shard implements BatchHandler {
         const key = Buffer.allocUnsafe(map.keyLengthAt(location));
         map.copyKeyAt(location, key, 0);
         doomed.push(key);
-        hashes.push(ringHashOf(hash));
+        hashes.push(map.ringHashOf(hash));
       },
     );
     // Removed after the walk: removing shifts index entries the walk may still visit.

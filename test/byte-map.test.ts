@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { ByteMap } from '../src/byte-map.js';
+import { ByteMap, scrambleFor } from '../src/byte-map.js';
+import { Ring } from '../src/ring.js';
 import { HASH_SPACE } from '../src/murmur3.js';
 
 /** A small deterministic generator (mulberry32), so a failing sequence replays exactly. */
@@ -175,5 +176,40 @@ describe('ByteMap', () => {
       for (let i = 0; i < 30; i++) map.delete(`churn${step}-${i}`);
     }
     for (const key of stable) assert.equal(seen.get(key), 1, key);
+  });
+});
+
+describe('ByteMap scrambles', () => {
+  test('each node scrambles with its own odd multiplier, and ringHashOf() undoes it', () => {
+    const multipliers = Array.from({ length: 64 }, (_, node) => scrambleFor(node));
+    assert.equal(new Set(multipliers).size, 64);
+    assert.ok(multipliers.every((m) => (m & 1) === 1));
+    for (const scramble of multipliers.slice(0, 4)) {
+      const map = new ByteMap({ scramble });
+      for (const key of ['a', 'b', 'é', 'x'.repeat(100)]) map.set(key, 'v');
+      const seen: number[] = [];
+      for (let from = 0; from < 2 ** 32;)
+        from = map.visitRange(from, 1024, (hash) => seen.push(map.ringHashOf(hash)));
+      assert.deepEqual(
+        seen.sort(),
+        ['a', 'b', 'é', 'x'.repeat(100)].map((k) => new Ring({ nodes: 1 }).hash(k)).sort(),
+      );
+    }
+    assert.throws(() => new ByteMap({ scramble: 2 }), /odd/);
+  });
+
+  test("a slice of one node's index spreads over another node's index instead of crowding one range", () => {
+    // Keys in node 0's index order, as a copy sends them: where do they land in node 1's?
+    const source = new ByteMap({ scramble: scrambleFor(0) });
+    for (let i = 0; i < 20_000; i++) source.set(`k${i}`, '');
+    const slice: number[] = [];
+    source.visitRange(0, 1024, (hash) => slice.push(source.ringHashOf(hash)));
+    const home = (hash: number) => (Math.imul(hash, scrambleFor(1)) >>> 0) >>> 22; // 1,024 home slots
+    const homes = new Set(slice.map(home));
+    assert.ok(slice.length > 500, `${slice.length} keys in the slice`);
+    assert.ok(
+      homes.size > 0.5 * Math.min(slice.length, 1024),
+      `${slice.length} keys on ${homes.size} of 1,024 home slots`,
+    );
   });
 });

@@ -6,12 +6,13 @@
  * thread, never idle-reaped) keeps the thread alive.
  */
 import { errorToWire } from '../src/errors.js';
+import { scrambleFor } from '../src/byte-map.js';
 import { Shard } from '../src/shard.js';
 import type { AttachTask, BatchFailure } from '../src/protocol.js';
 import { transferListFor } from '../src/wire.js';
 
-export default function attach({ port, partitions }: AttachTask): 'attached' {
-  const shard = new Shard({ partitions });
+export default function attach({ port, node, partitions }: AttachTask): 'attached' {
+  const shard = new Shard({ partitions, scramble: scrambleFor(node) });
   port.on('message', (batch: ArrayBuffer) => {
     try {
       const reply = shard.apply(batch);
