@@ -1,9 +1,6 @@
 import type { ReplySink } from './batcher.js';
 import {
-  BadRequestError,
-  ConflictError,
   NodeUnavailableError,
-  NotFoundError,
   PreconditionFailedError,
   QuorumNotMetError,
   type ThunderError,
@@ -15,13 +12,25 @@ import { systemClock, type Clock } from './clock.js';
 import { NodeLink, type LinkOptions, type NodeState } from './node-link.js';
 import { HASH_SPACE } from './murmur3.js';
 import { Op, type NodeStats, type PartitionSet, type SnapshotSlice } from './protocol.js';
-import { Ring, type Move } from './ring.js';
+import { Ring } from './ring.js';
 import { TombstonePurger } from './tombstone-purger.js';
-import { Hints, type Hint } from './hints.js';
-import { copyPartitions, type Copied, type CopyChannel, type CopyCount } from './partition-copy.js';
+import { Hints } from './hints.js';
+import { Membership, type MembershipChange, type MembershipHost, type Moved } from './membership.js';
+import {
+  DEFAULT_ANTI_ENTROPY_MS,
+  Recovery,
+  type AntiEntropyStats,
+  type Refilled,
+  type RecoveryHost,
+} from './recovery.js';
+import { Transfers, type Transfer } from './transfers.js';
+import type { CopyChannel } from './partition-copy.js';
 import { readListSlice, readRecordSlice, readSnapshotSlice, type BatchWriter, type Result } from './wire.js';
 
 export type { Consistency, KeyOp, KeySink } from './key-call.js';
+export type { Moved, MembershipChange } from './membership.js';
+export { DEFAULT_ANTI_ENTROPY_MS, type AntiEntropyStats, type Refilled } from './recovery.js';
+export type { Transfer } from './transfers.js';
 
 /**
  * What a conditional write needs of the key's current value: `If-Match`, a value at one of
@@ -69,62 +78,6 @@ export interface ClusterOptions {
    * never (a restarted node is still refilled). Default {@link DEFAULT_ANTI_ENTROPY_MS}.
    */
   antiEntropyMs?: number;
-}
-
-/** Default {@link ClusterOptions.antiEntropyMs}: 30 s. */
-export const DEFAULT_ANTI_ENTROPY_MS = 30_000;
-
-/** A copy of partitions to a node, as `GET /cluster` shows it while it runs. */
-export interface Transfer {
-  /** The node being filled. */
-  node: number;
-  kind: 'refill' | 'join' | 'leave';
-  partitions: number;
-  /** Records copied so far (each source's copies counted), and their bytes. */
-  keys: number;
-  bytes: number;
-  /** Sources done, of all. */
-  sourcesDone: number;
-  sources: number;
-}
-
-/** What a refill did. */
-export interface Refilled {
-  node: number;
-  /** Partitions the node holds a replica of. */
-  partitions: number;
-  /** Hints replayed before the copy. */
-  hints: number;
-  /** Records copied (from every source), their bytes, and writes that failed. */
-  keys: number;
-  bytes: number;
-  failed: number;
-  ms: number;
-}
-
-/** What a join or a leave moved (or, for a plan, would move). */
-export interface Moved {
-  /** Partition copies created on nodes that did not hold them. */
-  partitions: number;
-  /** Records (tombstones too) copied, and their key and value bytes. */
-  keys: number;
-  bytes: number;
-}
-
-/** A membership change's answer: the node and what moved. */
-export interface MembershipChange {
-  id: number;
-  moved: Moved;
-  ms: number;
-}
-
-/** What anti-entropy has done since start. */
-export interface AntiEntropyStats {
-  runs: number;
-  /** Partitions whose replicas' digests differed, and were copied between them. */
-  partitionsRepaired: number;
-  recordsCopied: number;
-  running: boolean;
 }
 
 /** Default {@link ClusterOptions.timeoutMs}: 5 s, Cassandra's read timeout. */
@@ -265,17 +218,13 @@ export class Cluster implements ReplicaSender {
    */
   #readReplicas: number[][] = [];
   #writeReplicas: number[][] = [];
-  /** Nodes restarted and being refilled: they take writes, not reads, until caught up. */
-  readonly #refilling = new Set<number>();
   /** Writes meant for replicas that were down. */
   readonly #hints = new Hints();
-  /** Copies under way (refills), by target node, for `GET /cluster`. */
-  readonly #transfers = new Map<number, { transfer: Transfer; copied: Copied }>();
-  /** What anti-entropy has done, and its timer. */
-  #antiEntropy: AntiEntropyStats = { runs: 0, partitionsRepaired: 0, recordsCopied: 0, running: false };
-  #disarmAntiEntropy: (() => void) | null = null;
+  /** Copies under way (refills, joins, leaves), for `GET /cluster`. */
+  readonly #transfers = new Transfers();
+  readonly #recovery: Recovery;
+  readonly #membership: Membership;
   readonly #clock: Clock;
-  readonly #antiEntropyMs: number;
   readonly #linkOptions: LinkOptions;
   readonly #onStateChange = (): void => this.#findUpReplicas();
   /** Conditional writes waiting per key, so that each one's check and write happen alone. */
@@ -304,8 +253,9 @@ export class Cluster implements ReplicaSender {
       this.#sendToReplicas(Op.Purge, key, version),
     );
     this.#clock = clock;
-    this.#antiEntropyMs = antiEntropyMs;
     this.#linkOptions = links;
+    this.#recovery = new Recovery(this.#recoveryHost(), antiEntropyMs);
+    this.#membership = new Membership(this.#membershipHost());
     this.#links = Array.from({ length: ring.nodes }, (_, id) => new NodeLink(id, links, this.#onStateChange));
     this.#findUpReplicas();
   }
@@ -344,7 +294,7 @@ export class Cluster implements ReplicaSender {
       await cluster.close();
       throw err;
     }
-    cluster.#armAntiEntropy();
+    cluster.#recovery.start();
     return cluster;
   }
 
@@ -373,7 +323,7 @@ export class Cluster implements ReplicaSender {
     });
     // Reads stay on the ring in force: a partition being copied is not read from its copy.
     this.#readReplicas = Array.from({ length: ring.partitions }, (_, p) =>
-      ring.preferenceList(p).filter((node) => up(node) && !this.#refilling.has(node)),
+      ring.preferenceList(p).filter((node) => up(node) && !this.#recovery.isRefilling(node)),
     );
   }
 
@@ -649,7 +599,7 @@ export class Cluster implements ReplicaSender {
 
   #stateOf(id: number): NodeInfo['state'] {
     const state = this.#links[id]!.state;
-    if (state === 'up' && this.#refilling.has(id)) return 'joining';
+    if (state === 'up' && this.#recovery.isRefilling(id)) return 'joining';
     if (state !== 'up' || this.#next === null) return state;
     if (!this.ring.members.includes(id)) return 'joining';
     if (!this.#next.members.includes(id)) return 'leaving';
@@ -686,13 +636,8 @@ export class Cluster implements ReplicaSender {
   /** What the coordinator did besides answering. */
   coordinatorStats(): CoordinatorStats {
     return {
-      // Counts read live: the copies add to `copied` slice by slice.
-      transfers: [...this.#transfers.values()].map(({ transfer, copied }) => ({
-        ...transfer,
-        keys: copied.keys,
-        bytes: copied.bytes,
-      })),
-      antiEntropy: { ...this.#antiEntropy },
+      transfers: this.#transfers.list(),
+      antiEntropy: this.#recovery.antiEntropyStats,
       readRepairs: this.#readRepairs,
       tombstonesAwaitingPurge: this.#purger.waiting,
       tombstonesPurged: this.#purger.purged,
@@ -713,180 +658,39 @@ export class Cluster implements ReplicaSender {
    * and its replicas carry on. For fault tests and demos.
    */
   crash(node: number): Promise<void> {
-    this.#refilling.delete(node);
+    this.#recovery.crashed(node);
     return this.#links[node]!.crash();
   }
 
-  /**
-   * Brings a crashed node back: a new, empty thread, which takes writes at once and is
-   * refilled while traffic goes on: first the hints kept for it are replayed, then every
-   * partition it holds a replica of is copied to it from the other replicas up. Only then is
-   * it asked for reads (`joining` until then), so no read is answered from a half-filled
-   * node. Resolves with what the refill did.
-   */
-  async restart(node: number): Promise<Refilled> {
-    const link = this.#links[node];
-    if (link === undefined) throw new RangeError(`no node ${node}`);
-    const started = this.#clock.now();
-    this.#refilling.add(node);
-    try {
-      await link.restart();
-      this.#findUpReplicas();
-      const hints = await this.replayHints(node);
-      const copied = await this.#refill(node);
-      return { node, hints, ...copied, ms: this.#clock.now() - started };
-    } finally {
-      this.#refilling.delete(node);
-      this.#transfers.delete(node);
-      this.#findUpReplicas();
-    }
+  /** See {@link Recovery.restart}: a crashed node back, refilled while traffic goes on. */
+  restart(node: number): Promise<Refilled> {
+    if (this.#links[node] === undefined) throw new RangeError(`no node ${node}`);
+    return this.#recovery.restart(node);
   }
 
-  /**
-   * Replays the hints kept for `node`, oldest first, each with its original version: a
-   * replica holding a newer write keeps it, so replaying twice changes nothing. Resolves
-   * with how many were sent; hints the node fails (it went down again) are kept.
-   */
-  async replayHints(node: number): Promise<number> {
-    const hints = this.#hints.take(node);
-    const failed: Hint[] = [];
-    await Promise.all(
-      hints.map(
-        (hint) =>
-          new Promise<void>((resolve) =>
-            this.sendKey(
-              node,
-              { settle: () => resolve(), fail: () => (failed.push(hint), resolve()) },
-              0,
-              hint.op,
-              hint.key,
-              hint.version,
-              hint.value ?? undefined,
-            ),
-          ),
-      ),
-    );
-    for (const hint of failed)
-      this.#hints.add(node, hint.op, hint.key, hint.version, hint.value ?? undefined);
-    return hints.length - failed.length;
+  /** See {@link Recovery.replayHints}. */
+  replayHints(node: number): Promise<number> {
+    return this.#recovery.replayHints(node);
   }
 
-  /** Copies to `node` every partition it holds a replica of, from each other replica up. */
-  async #refill(node: number): Promise<Omit<Refilled, 'node' | 'hints' | 'ms'>> {
-    const { ring } = this;
-    const mine = new Uint8Array(Math.ceil(ring.partitions / 8));
-    let partitions = 0;
-    const sources = new Set<number>();
-    for (let p = 0; p < ring.partitions; p++) {
-      if (!ring.preferenceList(p).includes(node)) continue;
-      mine[p >>> 3]! |= 1 << (p & 7);
-      partitions++;
-      for (const other of this.#readReplicas[p]!) sources.add(other);
-    }
-    const transfer: Transfer = {
-      node,
-      kind: 'refill',
-      partitions,
-      keys: 0,
-      bytes: 0,
-      sourcesDone: 0,
-      sources: sources.size,
-    };
-    const copied: CopyCount = { keys: 0, bytes: 0, failed: 0, firstError: null };
-    this.#transfers.set(node, { transfer, copied });
-    for (const source of sources) {
-      // Only the partitions both hold: another source covers the rest.
-      const both = new Uint8Array(mine.length);
-      for (let p = 0; p < ring.partitions; p++) {
-        if (mine[p >>> 3]! & (1 << (p & 7)) && ring.preferenceList(p).includes(source))
-          both[p >>> 3]! |= 1 << (p & 7);
-      }
-      try {
-        await copyPartitions(
-          this.#copyChannel,
-          source,
-          { partitions: ring.partitions, bits: both },
-          () => [node],
-          copied,
-        );
-      } catch {
-        // The source went down part-way: the other sources still copy theirs.
-      }
-      transfer.sourcesDone++;
-    }
-    return { partitions, ...copied };
+  /** See {@link Recovery.antiEntropy}: one round, now. */
+  antiEntropy(): Promise<number> {
+    return this.#recovery.antiEntropy();
   }
 
-  /**
-   * One round of anti-entropy: every node up reports its partitions' digests; for each
-   * partition whose replicas up disagree, each of them copies its records of it to the
-   * others (newest version wins on every replica), so a replica that missed writes
-   * converges without stopping traffic. Only partitions that differ are exchanged.
-   * Resolves with how many partitions differed.
-   */
-  async antiEntropy(): Promise<number> {
-    if (this.#antiEntropy.running) return 0;
-    this.#antiEntropy.running = true;
-    try {
-      const { ring } = this;
-      const digests = new Map<number, Uint32Array>();
-      await Promise.all(
-        this.#links
-          .filter((link) => link.state === 'up' && !this.#refilling.has(link.id))
-          .map(async (link) => {
-            try {
-              const payload = (await this.#callNode(link.id, (w) => w.digests())) as Buffer;
-              digests.set(link.id, new Uint32Array(Uint8Array.from(payload).buffer));
-            } catch {
-              // Not answering: not compared this round.
-            }
-          }),
-      );
-      const differing = new Map<number, Uint8Array>(); // source node → its partitions to copy
-      let count = 0;
-      for (let p = 0; p < ring.partitions; p++) {
-        const replicas = this.#readReplicas[p]!.filter((node) => digests.has(node));
-        if (replicas.length < 2) continue;
-        const first = digests.get(replicas[0]!)![p];
-        if (replicas.every((node) => digests.get(node)![p] === first)) continue;
-        count++;
-        for (const node of replicas) {
-          let bits = differing.get(node);
-          if (bits === undefined)
-            differing.set(node, (bits = new Uint8Array(Math.ceil(ring.partitions / 8))));
-          bits[p >>> 3]! |= 1 << (p & 7);
-        }
-      }
-      for (const [source, bits] of differing) {
-        const targets = (p: number) => this.#readReplicas[p]!.filter((node) => node !== source);
-        try {
-          const copied = await copyPartitions(
-            this.#copyChannel,
-            source,
-            { partitions: ring.partitions, bits },
-            targets,
-          );
-          this.#antiEntropy.recordsCopied += copied.keys;
-        } catch {
-          // The source went down part-way: the next round tries again.
-        }
-      }
-      this.#antiEntropy.runs++;
-      this.#antiEntropy.partitionsRepaired += count;
-      return count;
-    } finally {
-      this.#antiEntropy.running = false;
-    }
+  /** See {@link Membership.addNode}. */
+  addNode(): Promise<MembershipChange> {
+    return this.#membership.addNode();
   }
 
-  /** Runs anti-entropy every `antiEntropyMs` on the cluster's clock (never with 0). */
-  #armAntiEntropy(): void {
-    if (this.#antiEntropyMs === 0) return;
-    this.#disarmAntiEntropy = this.#clock.setTimer(this.#antiEntropyMs, () => {
-      void this.antiEntropy().finally(() => {
-        if (this.#disarmAntiEntropy !== null) this.#armAntiEntropy();
-      });
-    });
+  /** See {@link Membership.removeNode}. */
+  removeNode(id: number): Promise<MembershipChange> {
+    return this.#membership.removeNode(id);
+  }
+
+  /** See {@link Membership.plan}. */
+  plan(change: { add: number } | { remove: number }): Promise<Moved> {
+    return this.#membership.plan(change);
   }
 
   /** How partition copies reach nodes: scans as node calls, writes queued like any other. */
@@ -903,201 +707,49 @@ export class Cluster implements ReplicaSender {
     },
   };
 
-  /**
-   * Adds a node: starts its thread, then moves it its share of partition copies (the fewest
-   * the ring can move: see Ring.withNode) while reads and writes go on. Writes go to a
-   * moving partition's old and new replicas both; reads stay on the old ones until every
-   * copy is done, then the ring flips and the copies the old replicas gave up are dropped.
-   */
-  async addNode(): Promise<MembershipChange> {
-    this.#beginChange();
-    const id = this.#links.length;
-    try {
-      const link = new NodeLink(id, this.#linkOptions, this.#onStateChange);
-      this.#links.push(link);
-      await link.ready();
-      return { id, ...(await this.#moveTo(this.ring.withNode(id), 'join', id)) };
-    } finally {
-      this.#endChange();
-    }
-  }
-
-  /**
-   * Decommissions a node: moves every partition copy it holds to the other nodes (as
-   * {@link addNode} moves, writes going to both), flips the ring, then stops its thread.
-   */
-  async removeNode(id: number): Promise<MembershipChange> {
-    if (!this.ring.members.includes(id)) throw new NotFoundError(`node ${id} is not in the ring`);
-    const next = this.#ringWithout(id);
-    this.#beginChange();
-    try {
-      const moved = await this.#moveTo(next, 'leave', id);
-      await this.#links[id]!.stop();
-      return { id, ...moved };
-    } finally {
-      this.#endChange();
-    }
-  }
-
-  /**
-   * What adding a node (`add`) or removing node `remove` would move, counted on the real
-   * data (each moving partition's records on the replica it would be copied from), and
-   * nothing moves: Riak's `cluster plan`, exact.
-   */
-  async plan(change: { add: number } | { remove: number }): Promise<Moved> {
-    const next = 'add' in change ? this.ring.withNode(this.#links.length) : this.#ringWithout(change.remove);
-    if ('add' in change && change.add !== 1)
-      throw new BadRequestError('a plan adds one node at a time: add=1');
-    const moves = this.ring.movesTo(next);
-    const stats = new Map<number, { records: Uint32Array; bytes: Float64Array }>();
-    const moved: Moved = { partitions: moves.length, keys: 0, bytes: 0 };
-    for (const move of moves) {
-      const source = this.#sourceOf(move);
-      if (source === null) continue;
-      let of = stats.get(source);
-      if (of === undefined) stats.set(source, (of = await this.#partitionStats(source)));
-      moved.keys += of.records[move.partition]!;
-      moved.bytes += of.bytes[move.partition]!;
-    }
-    return moved;
-  }
-
-  #ringWithout(id: number): Ring {
-    if (!this.ring.members.includes(id)) throw new NotFoundError(`node ${id} is not in the ring`);
-    if (this.ring.nodes - 1 < this.ring.replicas) {
-      throw new ConflictError(
-        `${this.ring.nodes - 1} nodes cannot hold ${this.ring.replicas} replicas of each key: add a node first`,
-      );
-    }
-    return this.ring.withoutNode(id);
-  }
-
-  #changing = false;
-
-  #beginChange(): void {
-    if (this.#changing)
-      throw new ConflictError('a node is joining or leaving already; wait for it to finish');
-    this.#changing = true;
-  }
-
-  #endChange(): void {
-    this.#changing = false;
-  }
-
-  /** The node a move copies from: the first of the partition's old replicas that is up and is not the target. */
-  #sourceOf(move: Move): number | null {
-    return move.from.find((node) => node !== move.target && this.#links[node]?.state === 'up') ?? null;
-  }
-
-  async #partitionStats(node: number): Promise<{ records: Uint32Array; bytes: Float64Array }> {
-    const payload = (await this.#callNode(node, (w) => w.partitionStats())) as Buffer;
-    const n = payload.length / 12;
-    const records = new Uint32Array(n);
-    const bytes = new Float64Array(n);
-    for (let p = 0; p < n; p++) {
-      records[p] = payload.readUInt32LE(p * 12);
-      bytes[p] = payload.readDoubleLE(p * 12 + 4);
-    }
-    return { records, bytes };
-  }
-
-  /**
-   * Moves the cluster to `next`: writes to both rings' replicas, every new copy made from
-   * one old replica (slice by slice, records keeping their versions), then the ring flips
-   * and nodes drop the partitions they no longer replicate.
-   */
-  async #moveTo(next: Ring, kind: 'join' | 'leave', node: number): Promise<Omit<MembershipChange, 'id'>> {
-    const started = this.#clock.now();
-    const moves = this.ring.movesTo(next);
-    this.#next = next;
-    this.#findUpReplicas();
-    const transfer: Transfer = {
-      node,
-      kind,
-      partitions: moves.length,
-      keys: 0,
-      bytes: 0,
-      sourcesDone: 0,
-      sources: 0,
+  /** What recovery needs of the cluster: its view of nodes and replicas, and its channels. */
+  #recoveryHost(): RecoveryHost {
+    return {
+      ring: () => this.ring,
+      readReplicas: (partition) => this.#readReplicas[partition]!,
+      upNodes: () => this.#links.filter((link) => link.state === 'up').map((link) => link.id),
+      restartNode: (node) => this.#links[node]!.restart(),
+      replicasChanged: () => this.#findUpReplicas(),
+      sendKey: (...args) => this.sendKey(...args),
+      callNode: (node, write) => this.#callNode(node, write),
+      copyChannel: this.#copyChannel,
+      clock: this.#clock,
+      transfers: this.#transfers,
+      hints: this.#hints,
     };
-    const copied: CopyCount = { keys: 0, bytes: 0, failed: 0, firstError: null };
-    this.#transfers.set(node, { transfer, copied });
-    try {
-      // One copy per (source, target): all the partitions that pair moves, in one walk.
-      const pairs = new Map<string, { source: number; target: number; bits: Uint8Array }>();
-      for (const move of moves) {
-        const source = this.#sourceOf(move);
-        if (source === null) continue; // no replica up holds it: nothing to copy
-        const id = `${source}>${move.target}`;
-        let pair = pairs.get(id);
-        if (pair === undefined) {
-          pairs.set(
-            id,
-            (pair = { source, target: move.target, bits: new Uint8Array(Math.ceil(next.partitions / 8)) }),
-          );
-        }
-        pair.bits[move.partition >>> 3]! |= 1 << (move.partition & 7);
-      }
-      transfer.sources = pairs.size;
-      // Every (source, target) pair at once: each keeps one slice in flight, and a join's
-      // sources are all the old nodes.
-      await Promise.all(
-        [...pairs.values()].map(async ({ source, target, bits }) => {
-          const only = { partitions: next.partitions, bits };
-          await copyPartitions(this.#copyChannel, source, only, () => [target], copied);
-          transfer.sourcesDone++;
-        }),
-      );
-      if (copied.failed > 0) {
-        // The ring does not flip: reads stay where the data is whole. The change can be retried.
-        const cause = copied.firstError;
-        throw new NodeUnavailableError(
-          `${copied.failed} copies failed, so nothing moved` +
-            (cause ? ` (${cause.code}: ${cause.message})` : ''),
-        );
-      }
-      const before = this.ring;
-      this.ring = next;
-      this.#next = null;
-      this.#transfers.delete(node); // the copy is over; dropping what moved away is not a transfer
-      this.#findUpReplicas();
-      await this.#dropMovedAway(before, next);
-      return {
-        moved: { partitions: moves.length, keys: copied.keys, bytes: copied.bytes },
-        ms: this.#clock.now() - started,
-      };
-    } finally {
-      this.#next = null;
-      this.#transfers.delete(node);
-      this.#findUpReplicas();
-    }
   }
 
-  /** Has every node still up drop the partitions it replicated in `before` and does not in `after`. */
-  async #dropMovedAway(before: Ring, after: Ring): Promise<void> {
-    const lost = new Map<number, Uint8Array>();
-    for (let p = 0; p < before.partitions; p++) {
-      const now = after.preferenceList(p);
-      for (const node of before.preferenceList(p)) {
-        if (now.includes(node) || this.#links[node]?.state !== 'up') continue;
-        let bits = lost.get(node);
-        if (bits === undefined) lost.set(node, (bits = new Uint8Array(Math.ceil(before.partitions / 8))));
-        bits[p >>> 3]! |= 1 << (p & 7);
-      }
-    }
-    await Promise.all(
-      [...lost].map(async ([node, bits]) => {
-        const only = { partitions: before.partitions, bits };
-        try {
-          for (let from = 0; from < HASH_SPACE;) {
-            const payload = (await this.#callNode(node, (w) => w.dropPartitions(from, only))) as Buffer;
-            from = payload.readDoubleLE(0);
-          }
-        } catch {
-          // A node that went down lost its memory anyway.
-        }
-      }),
-    );
+  /** What membership changes need of the cluster. */
+  #membershipHost(): MembershipHost {
+    return {
+      ring: () => this.ring,
+      moving: (next) => {
+        this.#next = next;
+        this.#findUpReplicas();
+      },
+      flip: (next) => {
+        this.ring = next;
+        this.#next = null;
+        this.#findUpReplicas();
+      },
+      isUp: (node) => this.#links[node]?.state === 'up',
+      nextNodeId: () => this.#links.length,
+      startNode: async (id) => {
+        const link = new NodeLink(id, this.#linkOptions, this.#onStateChange);
+        this.#links[id] = link;
+        await link.ready();
+      },
+      stopNode: (id) => this.#links[id]!.stop(),
+      callNode: (node, write) => this.#callNode(node, write),
+      copyChannel: this.#copyChannel,
+      clock: this.#clock,
+      transfers: this.#transfers,
+    };
   }
 
   /** Keeps a write as a hint for each replica of its partition that is down. */
@@ -1117,8 +769,7 @@ export class Cluster implements ReplicaSender {
   /** Stops every node thread. */
   async close(): Promise<void> {
     this.#purger.stop();
-    this.#disarmAntiEntropy?.();
-    this.#disarmAntiEntropy = null;
+    this.#recovery.stop();
     await Promise.all(this.#links.map((link) => link.stop()));
   }
 }

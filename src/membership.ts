@@ -1,0 +1,241 @@
+import type { Clock } from './clock.js';
+import { BadRequestError, ConflictError, NodeUnavailableError, NotFoundError } from './errors.js';
+import { HASH_SPACE } from './murmur3.js';
+import { copyPartitions, type CopyChannel, type CopyCount } from './partition-copy.js';
+import type { Move, Ring } from './ring.js';
+import type { Transfer, Transfers } from './transfers.js';
+import type { BatchWriter, Result } from './wire.js';
+
+/** What a join or a leave moved (or, for a plan, would move). */
+export interface Moved {
+  /** Partition copies created on nodes that did not hold them. */
+  partitions: number;
+  /** Records (tombstones too) copied, and their key and value bytes. */
+  keys: number;
+  bytes: number;
+}
+
+/** A membership change's answer: the node and what moved. */
+export interface MembershipChange {
+  id: number;
+  moved: Moved;
+  ms: number;
+}
+
+/** What membership changes need of the cluster. */
+export interface MembershipHost {
+  /** The ring in force. */
+  ring(): Ring;
+  /**
+   * Starts (`next`) or ends (null) a move: while it runs, writes go to both rings' replicas
+   * and reads to the ring in force.
+   */
+  moving(next: Ring | null): void;
+  /** Puts `next` in force. */
+  flip(next: Ring): void;
+  isUp(node: number): boolean;
+  /** The id a new node gets: never one used before. */
+  nextNodeId(): number;
+  /** Starts a new node's thread; resolves once it is up. */
+  startNode(id: number): Promise<void>;
+  /** Stops a node's thread for good. */
+  stopNode(id: number): Promise<void>;
+  callNode(node: number, write: (writer: BatchWriter) => void): Promise<Result>;
+  readonly copyChannel: CopyChannel;
+  readonly clock: Clock;
+  readonly transfers: Transfers;
+}
+
+/**
+ * Joins, leaves and their plans. A change moves the fewest partition copies the ring allows
+ * (Ring.withNode, Ring.withoutNode) while reads and writes go on: a moving partition's
+ * writes go to its old and new replicas both, its reads stay on the old ones until every
+ * copy is done, then the ring flips and the nodes drop the copies they gave up. One change at
+ * a time.
+ */
+export class Membership {
+  readonly #host: MembershipHost;
+  #changing = false;
+
+  constructor(host: MembershipHost) {
+    this.#host = host;
+  }
+
+  /** Adds a node: starts its thread, then moves it its share of partition copies. */
+  async addNode(): Promise<MembershipChange> {
+    this.#beginChange();
+    const host = this.#host;
+    const id = host.nextNodeId();
+    try {
+      await host.startNode(id);
+      return { id, ...(await this.#moveTo(host.ring().withNode(id), 'join', id)) };
+    } finally {
+      this.#changing = false;
+    }
+  }
+
+  /** Decommissions a node: moves every partition copy it holds to the others, flips, then stops it. */
+  async removeNode(id: number): Promise<MembershipChange> {
+    const next = this.#ringWithout(id);
+    this.#beginChange();
+    try {
+      const moved = await this.#moveTo(next, 'leave', id);
+      await this.#host.stopNode(id);
+      return { id, ...moved };
+    } finally {
+      this.#changing = false;
+    }
+  }
+
+  /**
+   * What adding a node (`add`) or removing node `remove` would move, counted on the real
+   * data (each moving partition's records on the replica it would be copied from), and
+   * nothing moves: Riak's `cluster plan`, exact.
+   */
+  async plan(change: { add: number } | { remove: number }): Promise<Moved> {
+    if ('add' in change && change.add !== 1)
+      throw new BadRequestError('a plan adds one node at a time: add=1');
+    const ring = this.#host.ring();
+    const next = 'add' in change ? ring.withNode(this.#host.nextNodeId()) : this.#ringWithout(change.remove);
+    const moves = ring.movesTo(next);
+    const stats = new Map<number, { records: Uint32Array; bytes: Float64Array }>();
+    const moved: Moved = { partitions: moves.length, keys: 0, bytes: 0 };
+    for (const move of moves) {
+      const source = this.#sourceOf(move);
+      if (source === null) continue;
+      let of = stats.get(source);
+      if (of === undefined) stats.set(source, (of = await this.#partitionStats(source)));
+      moved.keys += of.records[move.partition]!;
+      moved.bytes += of.bytes[move.partition]!;
+    }
+    return moved;
+  }
+
+  #ringWithout(id: number): Ring {
+    const ring = this.#host.ring();
+    if (!ring.members.includes(id)) throw new NotFoundError(`node ${id} is not in the ring`);
+    if (ring.nodes - 1 < ring.replicas) {
+      throw new ConflictError(
+        `${ring.nodes - 1} nodes cannot hold ${ring.replicas} replicas of each key: add a node first`,
+      );
+    }
+    return ring.withoutNode(id);
+  }
+
+  #beginChange(): void {
+    if (this.#changing)
+      throw new ConflictError('a node is joining or leaving already; wait for it to finish');
+    this.#changing = true;
+  }
+
+  /** The node a move copies from: the first of the partition's old replicas that is up and is not the target. */
+  #sourceOf(move: Move): number | null {
+    return move.from.find((node) => node !== move.target && this.#host.isUp(node)) ?? null;
+  }
+
+  async #partitionStats(node: number): Promise<{ records: Uint32Array; bytes: Float64Array }> {
+    const payload = (await this.#host.callNode(node, (w) => w.partitionStats())) as Buffer;
+    const n = payload.length / 12;
+    const records = new Uint32Array(n);
+    const bytes = new Float64Array(n);
+    for (let p = 0; p < n; p++) {
+      records[p] = payload.readUInt32LE(p * 12);
+      bytes[p] = payload.readDoubleLE(p * 12 + 4);
+    }
+    return { records, bytes };
+  }
+
+  /**
+   * Moves the cluster to `next`: writes to both rings' replicas, every new copy made from
+   * one old replica (slice by slice, records keeping their versions), then the ring flips
+   * and nodes drop the partitions they no longer replicate.
+   */
+  async #moveTo(next: Ring, kind: 'join' | 'leave', node: number): Promise<Omit<MembershipChange, 'id'>> {
+    const host = this.#host;
+    const started = host.clock.now();
+    const before = host.ring();
+    const moves = before.movesTo(next);
+    host.moving(next);
+    const transfer: Transfer = {
+      node,
+      kind,
+      partitions: moves.length,
+      keys: 0,
+      bytes: 0,
+      sourcesDone: 0,
+      sources: 0,
+    };
+    const copied: CopyCount = { keys: 0, bytes: 0, failed: 0, firstError: null };
+    host.transfers.begin(transfer, copied);
+    try {
+      // One copy per (source, target): all the partitions that pair moves, in one walk.
+      const pairs = new Map<string, { source: number; target: number; bits: Uint8Array }>();
+      for (const move of moves) {
+        const source = this.#sourceOf(move);
+        if (source === null) continue; // no replica up holds it: nothing to copy
+        const id = `${source}>${move.target}`;
+        let pair = pairs.get(id);
+        if (pair === undefined) {
+          const bits = new Uint8Array(Math.ceil(next.partitions / 8));
+          pairs.set(id, (pair = { source, target: move.target, bits }));
+        }
+        pair.bits[move.partition >>> 3]! |= 1 << (move.partition & 7);
+      }
+      transfer.sources = pairs.size;
+      // Every (source, target) pair at once: each keeps one slice in flight, and a join's
+      // sources are all the old nodes.
+      await Promise.all(
+        [...pairs.values()].map(async ({ source, target, bits }) => {
+          const only = { partitions: next.partitions, bits };
+          await copyPartitions(host.copyChannel, source, only, () => [target], copied);
+          transfer.sourcesDone++;
+        }),
+      );
+      if (copied.failed > 0) {
+        // The ring does not flip: reads stay where the data is whole. The change can be retried.
+        const cause = copied.firstError;
+        throw new NodeUnavailableError(
+          `${copied.failed} copies failed, so nothing moved` +
+            (cause ? ` (${cause.code}: ${cause.message})` : ''),
+        );
+      }
+      host.flip(next);
+      host.transfers.end(node); // the copy is over; dropping what moved away is not a transfer
+      await this.#dropMovedAway(before, next);
+      return {
+        moved: { partitions: moves.length, keys: copied.keys, bytes: copied.bytes },
+        ms: host.clock.now() - started,
+      };
+    } finally {
+      host.moving(null);
+      host.transfers.end(node);
+    }
+  }
+
+  /** Has every node still up drop the partitions it replicated in `before` and does not in `after`. */
+  async #dropMovedAway(before: Ring, after: Ring): Promise<void> {
+    const lost = new Map<number, Uint8Array>();
+    for (let p = 0; p < before.partitions; p++) {
+      const now = after.preferenceList(p);
+      for (const node of before.preferenceList(p)) {
+        if (now.includes(node) || !this.#host.isUp(node)) continue;
+        let bits = lost.get(node);
+        if (bits === undefined) lost.set(node, (bits = new Uint8Array(Math.ceil(before.partitions / 8))));
+        bits[p >>> 3]! |= 1 << (p & 7);
+      }
+    }
+    await Promise.all(
+      [...lost].map(async ([node, bits]) => {
+        const only = { partitions: before.partitions, bits };
+        try {
+          for (let from = 0; from < HASH_SPACE;) {
+            const payload = (await this.#host.callNode(node, (w) => w.dropPartitions(from, only))) as Buffer;
+            from = payload.readDoubleLE(0);
+          }
+        } catch {
+          // A node that went down lost its memory anyway.
+        }
+      }),
+    );
+  }
+}

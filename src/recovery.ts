@@ -1,0 +1,266 @@
+import type { ReplySink } from './batcher.js';
+import type { Clock } from './clock.js';
+import type { Hint, Hints } from './hints.js';
+import type { KeyOp } from './key-call.js';
+import { copyPartitions, type CopyChannel, type CopyCount } from './partition-copy.js';
+import type { Ring } from './ring.js';
+import type { Transfer, Transfers } from './transfers.js';
+import type { BatchWriter, Result } from './wire.js';
+
+/** Default anti-entropy interval: 30 s. */
+export const DEFAULT_ANTI_ENTROPY_MS = 30_000;
+
+/** What a refill did. */
+export interface Refilled {
+  node: number;
+  /** Partitions the node holds a replica of. */
+  partitions: number;
+  /** Hints replayed before the copy. */
+  hints: number;
+  /** Records copied (from every source), their bytes, and writes that failed. */
+  keys: number;
+  bytes: number;
+  failed: number;
+  ms: number;
+}
+
+/** What anti-entropy has done since start. */
+export interface AntiEntropyStats {
+  runs: number;
+  /** Partitions whose replicas' digests differed, and were copied between them. */
+  partitionsRepaired: number;
+  recordsCopied: number;
+  running: boolean;
+}
+
+/** What recovery needs of the cluster. */
+export interface RecoveryHost {
+  /** The ring in force. */
+  ring(): Ring;
+  /** The replicas a read of `partition` asks (up, not being refilled). */
+  readReplicas(partition: number): readonly number[];
+  /** Ids of the nodes whose thread is up. */
+  upNodes(): number[];
+  /** Starts a new thread for a node that is down; resolves once it is up. */
+  restartNode(node: number): Promise<void>;
+  /** Who is refilling changed: which replicas reads and writes go to must be found again. */
+  replicasChanged(): void;
+  /** Queues a versioned key write on one node (see Cluster.sendKey). */
+  sendKey(
+    node: number,
+    sink: ReplySink,
+    tag: number,
+    op: KeyOp,
+    key: string,
+    version: number,
+    value?: Uint8Array,
+  ): void;
+  callNode(node: number, write: (writer: BatchWriter) => void): Promise<Result>;
+  readonly copyChannel: CopyChannel;
+  readonly clock: Clock;
+  readonly transfers: Transfers;
+  readonly hints: Hints;
+}
+
+/**
+ * How replicas catch up: a crashed node's restart and refill, the replay of its hints, and
+ * anti-entropy between replicas that drifted apart.
+ */
+export class Recovery {
+  readonly #host: RecoveryHost;
+  readonly #intervalMs: number;
+  /** Nodes restarted and being refilled: they take writes, not reads, until caught up. */
+  readonly #refilling = new Set<number>();
+  readonly #stats: AntiEntropyStats = { runs: 0, partitionsRepaired: 0, recordsCopied: 0, running: false };
+  #disarm: (() => void) | null = null;
+
+  /** `intervalMs`: how often anti-entropy runs once {@link start}ed; 0: never on its own. */
+  constructor(host: RecoveryHost, intervalMs: number) {
+    this.#host = host;
+    this.#intervalMs = intervalMs;
+  }
+
+  /** True while `node` is being refilled. */
+  isRefilling(node: number): boolean {
+    return this.#refilling.has(node);
+  }
+
+  get antiEntropyStats(): AntiEntropyStats {
+    return { ...this.#stats };
+  }
+
+  /** A node crashed: whatever refill it was in is over. */
+  crashed(node: number): void {
+    this.#refilling.delete(node);
+  }
+
+  /**
+   * Brings a crashed node back: a new, empty thread, which takes writes at once and is
+   * refilled while traffic goes on: first the hints kept for it are replayed, then every
+   * partition it holds a replica of is copied to it from the other replicas up. Only then is
+   * it asked for reads (`joining` until then), so no read is answered from a half-filled
+   * node. Resolves with what the refill did.
+   */
+  async restart(node: number): Promise<Refilled> {
+    const host = this.#host;
+    const started = host.clock.now();
+    this.#refilling.add(node);
+    try {
+      await host.restartNode(node);
+      host.replicasChanged();
+      const hints = await this.replayHints(node);
+      const copied = await this.#refill(node);
+      return { node, hints, ...copied, ms: host.clock.now() - started };
+    } finally {
+      this.#refilling.delete(node);
+      host.transfers.end(node);
+      host.replicasChanged();
+    }
+  }
+
+  /**
+   * Replays the hints kept for `node`, oldest first, each with its original version: a
+   * replica holding a newer write keeps it, so replaying twice changes nothing. Resolves
+   * with how many were sent; hints the node fails (it went down again) are kept.
+   */
+  async replayHints(node: number): Promise<number> {
+    const { hints } = this.#host;
+    const taken = hints.take(node);
+    const failed: Hint[] = [];
+    await Promise.all(
+      taken.map(
+        (hint) =>
+          new Promise<void>((resolve) =>
+            this.#host.sendKey(
+              node,
+              { settle: () => resolve(), fail: () => (failed.push(hint), resolve()) },
+              0,
+              hint.op,
+              hint.key,
+              hint.version,
+              hint.value ?? undefined,
+            ),
+          ),
+      ),
+    );
+    for (const hint of failed) hints.add(node, hint.op, hint.key, hint.version, hint.value ?? undefined);
+    return taken.length - failed.length;
+  }
+
+  /** Copies to `node` every partition it holds a replica of, from each other replica up. */
+  async #refill(node: number): Promise<Omit<Refilled, 'node' | 'hints' | 'ms'>> {
+    const host = this.#host;
+    const ring = host.ring();
+    const mine = new Uint8Array(Math.ceil(ring.partitions / 8));
+    let partitions = 0;
+    const sources = new Set<number>();
+    for (let p = 0; p < ring.partitions; p++) {
+      if (!ring.preferenceList(p).includes(node)) continue;
+      mine[p >>> 3]! |= 1 << (p & 7);
+      partitions++;
+      for (const other of host.readReplicas(p)) sources.add(other);
+    }
+    const transfer: Transfer = {
+      node,
+      kind: 'refill',
+      partitions,
+      keys: 0,
+      bytes: 0,
+      sourcesDone: 0,
+      sources: sources.size,
+    };
+    const copied: CopyCount = { keys: 0, bytes: 0, failed: 0, firstError: null };
+    host.transfers.begin(transfer, copied);
+    for (const source of sources) {
+      // Only the partitions both hold: another source covers the rest.
+      const both = new Uint8Array(mine.length);
+      for (let p = 0; p < ring.partitions; p++) {
+        if (mine[p >>> 3]! & (1 << (p & 7)) && ring.preferenceList(p).includes(source))
+          both[p >>> 3]! |= 1 << (p & 7);
+      }
+      try {
+        const only = { partitions: ring.partitions, bits: both };
+        await copyPartitions(host.copyChannel, source, only, () => [node], copied);
+      } catch {
+        // The source went down part-way: the other sources still copy theirs.
+      }
+      transfer.sourcesDone++;
+    }
+    return { partitions, keys: copied.keys, bytes: copied.bytes, failed: copied.failed };
+  }
+
+  /**
+   * One round of anti-entropy: every node up reports its partitions' digests; for each
+   * partition whose replicas up disagree, each of them copies its records of it to the
+   * others (newest version wins on every replica), so a replica that missed writes
+   * converges without stopping traffic. Only partitions that differ are exchanged.
+   * Resolves with how many partitions differed.
+   */
+  async antiEntropy(): Promise<number> {
+    const stats = this.#stats;
+    if (stats.running) return 0;
+    stats.running = true;
+    const host = this.#host;
+    try {
+      const ring = host.ring();
+      const digests = new Map<number, Uint32Array>();
+      await Promise.all(
+        host
+          .upNodes()
+          .filter((node) => !this.#refilling.has(node))
+          .map(async (node) => {
+            try {
+              const payload = (await host.callNode(node, (w) => w.digests())) as Buffer;
+              digests.set(node, new Uint32Array(Uint8Array.from(payload).buffer));
+            } catch {
+              // Not answering: not compared this round.
+            }
+          }),
+      );
+      const differing = new Map<number, Uint8Array>(); // source node → its partitions to copy
+      let count = 0;
+      for (let p = 0; p < ring.partitions; p++) {
+        const replicas = host.readReplicas(p).filter((node) => digests.has(node));
+        if (replicas.length < 2) continue;
+        const first = digests.get(replicas[0]!)![p];
+        if (replicas.every((node) => digests.get(node)![p] === first)) continue;
+        count++;
+        for (const node of replicas) {
+          let bits = differing.get(node);
+          if (bits === undefined)
+            differing.set(node, (bits = new Uint8Array(Math.ceil(ring.partitions / 8))));
+          bits[p >>> 3]! |= 1 << (p & 7);
+        }
+      }
+      for (const [source, bits] of differing) {
+        const targets = (p: number) => host.readReplicas(p).filter((node) => node !== source);
+        try {
+          const only = { partitions: ring.partitions, bits };
+          stats.recordsCopied += (await copyPartitions(host.copyChannel, source, only, targets)).keys;
+        } catch {
+          // The source went down part-way: the next round tries again.
+        }
+      }
+      stats.runs++;
+      stats.partitionsRepaired += count;
+      return count;
+    } finally {
+      stats.running = false;
+    }
+  }
+
+  /** Runs anti-entropy every interval on the host's clock (never with 0), until {@link stop}. */
+  start(): void {
+    if (this.#intervalMs === 0) return;
+    this.#disarm = this.#host.clock.setTimer(this.#intervalMs, () => {
+      void this.antiEntropy().finally(() => {
+        if (this.#disarm !== null) this.start();
+      });
+    });
+  }
+
+  stop(): void {
+    this.#disarm?.();
+    this.#disarm = null;
+  }
+}
