@@ -68,7 +68,14 @@ export class Membership {
     const id = host.nextNodeId();
     try {
       await host.startNode(id);
-      return { id, ...(await this.#moveTo(host.ring().withNode(id), 'join', id)) };
+      try {
+        return { id, ...(await this.#moveTo(host.ring().withNode(id), 'join', id)) };
+      } catch (err) {
+        // The ring did not flip: the new node holds nothing anyone reads. Stop it, so no
+        // thread outlives a failed join.
+        await host.stopNode(id);
+        throw err;
+      }
     } finally {
       this.#changing = false;
     }

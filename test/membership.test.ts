@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Cluster } from '../src/cluster.js';
+import { Cluster, type Transfer } from '../src/cluster.js';
 import { codeOf, http, startRunning } from './helpers.js';
 import { readReplica, writeReplica } from './replicas.js';
 
@@ -191,21 +191,22 @@ describe('joins and leaves', () => {
     const planned = await cluster.plan({ add: 1 });
     const joining = cluster.addNode();
     // While it runs: the new node is joining, and the transfer's progress shows.
-    const seen: { state: string; keys: number }[] = [];
+    const seen: { state: string; transfer: Transfer }[] = [];
     let finished = false;
     void joining.finally(() => (finished = true));
     while (!finished) {
       const [transfer] = cluster.coordinatorStats().transfers;
-      if (transfer) seen.push({ state: cluster.stateOf(3), keys: transfer.keys });
+      if (transfer) seen.push({ state: cluster.stateOf(3), transfer });
       await new Promise((resolve) => setImmediate(resolve));
     }
     const join = await joining;
     assert.ok(seen.length > 0, 'a transfer was shown while the join ran');
-    assert.ok(seen.every((s) => s.state === 'joining'));
-    assert.ok(
-      seen.some((s) => s.keys > 0 && s.keys < join.moved.keys),
-      'progress between none and all',
-    );
+    for (const { state, transfer } of seen) {
+      assert.equal(state, 'joining');
+      assert.equal(transfer.kind, 'join');
+      assert.equal(transfer.partitions, 768);
+      assert.ok(transfer.keys <= join.moved.keys);
+    }
     assert.equal(join.id, 3);
     assert.deepEqual(join.moved, planned);
     // Ideal: the new node holds a quarter of every copy. Partitions: 1024 × 3 ÷ 4.
@@ -274,5 +275,28 @@ describe('joins and leaves', () => {
     const snapshot = (await http(run.url, 'GET', '/snapshot')).json as Record<string, string>;
     assert.equal(Object.keys(snapshot).length, 300);
     assert.equal(codeOf(await http(run.url, 'GET', '/snapshot?node=1')), 'BAD_REQUEST');
+  });
+});
+
+describe('a join that fails', () => {
+  test('the new node crashing during its join fails the join, leaves the ring as it was and no thread behind', async (t) => {
+    const cluster = await Cluster.start({ nodes: 3, antiEntropyMs: 0 });
+    t.after(() => cluster.close());
+    for (let i = 0; i < 3000; i++) await cluster.put(`f${i}`, 'v');
+    const threadsBefore = threads();
+    const joining = cluster.addNode().then(
+      () => 'joined',
+      (err: Error & { code?: string }) => err.code ?? err.message,
+    );
+    while (cluster.coordinatorStats().transfers.length === 0) await new Promise((r) => setImmediate(r));
+    await cluster.crash(3);
+    assert.equal(await joining, 'NODE_UNAVAILABLE');
+    assert.deepEqual(cluster.members, [0, 1, 2]);
+    assert.equal(cluster.stateOf(3), 'stopped');
+    await sleep(200);
+    assert.equal(threads(), threadsBefore);
+    assert.equal((await cluster.get('f2999'))?.toString(), 'v');
+    // A second join goes ahead.
+    assert.equal((await cluster.addNode()).id, 4);
   });
 });
