@@ -22,7 +22,7 @@ describe('cluster routes', () => {
     );
     assert.equal(body.nodes[0]!.keys + body.nodes[1]!.keys, 40);
     assert.ok(body.nodes.every((n) => n.keys > 0 && n.bytes > 0 && n.ops > 0));
-    assert.deepEqual(body.ring, { hash: 'murmur3-x86-32', seed: 0, partitions: 64 });
+    assert.deepEqual(body.ring, { hash: 'murmur3-x86-32', seed: 0, partitions: 64, replicas: 1, r: 1, w: 1 });
   });
 
   test('GET /cluster/locate/{key} gives hash, partition and owner', async (t) => {

@@ -196,8 +196,19 @@ describe('replication over HTTP', () => {
     assert.equal(body.replicas.length, 3);
     assert.equal(body.node, body.replicas[0]);
     assert.deepEqual(body.states, ['up', 'up', 'up']);
-    const cluster = (await http(run.url, 'GET', '/cluster')).json as { replication: unknown };
-    assert.deepEqual(cluster.replication, { replicas: 3, r: 2, w: 2, tombstoneGraceMs: 10_000 });
+    const cluster = (await http(run.url, 'GET', '/cluster')).json as {
+      ring: unknown;
+      coordinator: { tombstoneGraceMs: number; hints?: unknown };
+    };
+    assert.deepEqual(cluster.ring, {
+      hash: 'murmur3-x86-32',
+      seed: 0,
+      partitions: 1024,
+      replicas: 3,
+      r: 2,
+      w: 2,
+    });
+    assert.equal(cluster.coordinator.tombstoneGraceMs, 10_000);
   });
 
   test('PUT answers an ETag that GET and HEAD repeat; If-None-Match on GET answers 304', async () => {

@@ -19,7 +19,10 @@ const LOCATE_PREFIX = '/cluster/locate/'.length;
 /** Registers `GET /cluster`, `GET /cluster/locate/{key}` and `GET /health`. */
 export function registerClusterRoutes(app: Router, ctx: RouteContext): void {
   const { cluster, limits, inFlight } = ctx;
-  const ring = { hash: 'murmur3-x86-32', seed: 0, partitions: cluster.ring.partitions };
+  // The ring's settings, the replica count and default quorums among them (design.md §6);
+  // the tombstone grace period beside them.
+  const { replicas, r, w, tombstoneGraceMs } = cluster.replication;
+  const ring = { hash: 'murmur3-x86-32', seed: 0, partitions: cluster.ring.partitions, replicas, r, w };
 
   app.get('/cluster', (res) => {
     const deferred = new Deferred(res, inFlight);
@@ -30,8 +33,7 @@ export function registerClusterRoutes(app: Router, ctx: RouteContext): void {
           JSON.stringify({
             nodes,
             ring,
-            replication: cluster.replication,
-            coordinator: cluster.coordinatorStats(),
+            coordinator: { tombstoneGraceMs, ...cluster.coordinatorStats() },
             limits,
           }),
         ),
