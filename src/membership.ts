@@ -1,6 +1,7 @@
 import type { Clock } from './clock.js';
 import { BadRequestError, ConflictError, NodeUnavailableError, NotFoundError } from './errors.js';
 import { HASH_SPACE } from './murmur3.js';
+import { MAX_NODES } from './node-budget.js';
 import { copyPartitions, type CopyChannel, type CopyCount } from './partition-copy.js';
 import type { Move, Ring } from './ring.js';
 import type { Transfer, Transfers } from './transfers.js';
@@ -63,8 +64,11 @@ export class Membership {
 
   /** Adds a node: starts its thread, then moves it its share of partition copies. */
   async addNode(): Promise<MembershipChange> {
-    this.#beginChange();
     const host = this.#host;
+    if (host.ring().nodes >= MAX_NODES) {
+      throw new ConflictError(`the ring has ${host.ring().nodes} nodes, the most a cluster runs (see --nodes)`);
+    }
+    this.#beginChange();
     const id = host.nextNodeId();
     try {
       await host.startNode(id);
