@@ -17,6 +17,7 @@ import { DEFAULT_MAX_BUFFERED_BODY_BYTES } from './http/body-budget.js';
 import { isLoopback } from './http/request-guard.js';
 import { checkLimits, DEFAULT_LIMITS } from './limits.js';
 import { loadFileOverHttp } from './load/http-load.js';
+import { newSeed } from './rng.js';
 import { INTERRUPTED_EXIT, interruptOnSigint } from './load/interrupt.js';
 import { loadFile } from './load/local-load.js';
 import { formatReport } from './load/report.js';
@@ -32,6 +33,7 @@ interface ClusterArgs {
   w?: number;
   tombstoneGraceMs: number;
   antiEntropyMs: number;
+  seed?: number;
   timeoutMs: number;
   load?: string;
   maxKeyBytes: number;
@@ -79,6 +81,7 @@ async function runCluster(args: ClusterArgs): Promise<void> {
     w: args.w,
     tombstoneGraceMs: args.tombstoneGraceMs,
     antiEntropyMs: args.antiEntropyMs,
+    seed: args.seed ?? newSeed(),
     timeoutMs: args.timeoutMs,
   } satisfies ClusterOptions;
   const replication = replicationFor(options); // checked before any thread starts
@@ -119,7 +122,7 @@ async function runCluster(args: ClusterArgs): Promise<void> {
   }
   console.log(
     `ThunderDB listening on ${httpUrl(server.host, server.port)} with ${args.nodes} node${args.nodes === 1 ? '' : 's'}` +
-      ` (replicas ${replication.replicas}, r ${replication.r}, w ${replication.w}); press Ctrl-C to stop`,
+      ` (replicas ${replication.replicas}, r ${replication.r}, w ${replication.w}, seed ${cluster.seed}); press Ctrl-C to stop`,
   );
 
   let stopping = false;
@@ -210,6 +213,11 @@ export async function main(argv: string[]): Promise<void> {
             type: 'number',
             default: DEFAULT_TOMBSTONE_GRACE_MS,
             describe: 'How long a delete every replica acknowledged keeps its tombstone before it is purged',
+          })
+          .option('seed', {
+            type: 'number',
+            describe:
+              'Seed of every random choice of the simulation (fault decisions); printed at start (default: a fresh one)',
           })
           .option('anti-entropy-ms', {
             type: 'number',

@@ -15,6 +15,9 @@ import { Op, type NodeStats, type PartitionSet, type SnapshotSlice } from './pro
 import { Ring } from './ring.js';
 import { TombstonePurger } from './tombstone-purger.js';
 import { Hints } from './hints.js';
+import { checkFault, Network, type Fault } from './network.js';
+import { checkPause, type PauseFault } from './pause-fault.js';
+import { newSeed } from './rng.js';
 import { Membership, type MembershipChange, type MembershipHost, type Moved } from './membership.js';
 import {
   DEFAULT_ANTI_ENTROPY_MS,
@@ -73,6 +76,11 @@ export interface ClusterOptions {
   timeoutMs?: number;
   /** Time and timers. Default the system clock. */
   clock?: Clock;
+  /**
+   * The seed every random choice of the simulation derives from (the network's fault
+   * decisions). Default: a fresh one; `Cluster.seed` says which, so a run can be repeated.
+   */
+  seed?: number;
   /**
    * How often replicas compare their partition digests and copy what differs, in ms; 0:
    * never (a restarted node is still refilled). Default {@link DEFAULT_ANTI_ENTROPY_MS}.
@@ -226,6 +234,9 @@ export class Cluster implements ReplicaSender {
   readonly #membership: Membership;
   readonly #clock: Clock;
   readonly #linkOptions: LinkOptions;
+  readonly #seed: number;
+  /** Node pauses in force, by fault id. */
+  readonly #pauses = new Map<number, PauseFault>();
   readonly #onStateChange = (): void => this.#findUpReplicas();
   /** Conditional writes waiting per key, so that each one's check and write happen alone. */
   readonly #keyLocks = new Map<string, Promise<void>>();
@@ -244,6 +255,7 @@ export class Cluster implements ReplicaSender {
     links: LinkOptions,
     clock: Clock,
     antiEntropyMs: number,
+    seed: number,
   ) {
     this.ring = ring;
     this.replication = replication;
@@ -254,6 +266,7 @@ export class Cluster implements ReplicaSender {
     );
     this.#clock = clock;
     this.#linkOptions = links;
+    this.#seed = seed;
     this.#recovery = new Recovery(this.#recoveryHost(), antiEntropyMs);
     this.#membership = new Membership(this.#membershipHost());
     this.#links = Array.from({ length: ring.nodes }, (_, id) => new NodeLink(id, links, this.#onStateChange));
@@ -279,12 +292,18 @@ export class Cluster implements ReplicaSender {
       partitions: options.partitions ?? 1024,
       replicas: replication.replicas,
     });
+    const seed = options.seed ?? newSeed();
+    if (!Number.isSafeInteger(seed) || seed < 0 || seed > 0xffffffff) {
+      throw new RangeError(`seed must be an integer from 0 to 4294967295, got ${seed}`);
+    }
+    const network = new Network(seed, clock);
     const cluster = new Cluster(
       ring,
       replication,
-      { clock, timeoutMs, partitions: ring.partitions },
+      { clock, timeoutMs, partitions: ring.partitions, network },
       clock,
       antiEntropyMs,
+      seed,
     );
     try {
       await Promise.all(
@@ -296,6 +315,43 @@ export class Cluster implements ReplicaSender {
     }
     cluster.#recovery.start();
     return cluster;
+  }
+
+  /** The seed of this run's simulated randomness. */
+  get seed(): number {
+    return this.#seed;
+  }
+
+  /** The faults in force: the network's, and node pauses not yet over. */
+  faults(): (Fault | PauseFault)[] {
+    return [...this.#linkOptions.network.list(), ...this.#pauses.values()];
+  }
+
+  /**
+   * Puts a fault in force (checked first: a bad one is a BadRequestError). A `pause` stops
+   * each named node processing for `ms`, as a long GC pause would (its queue waits), and
+   * ends by itself; the others last until healed.
+   */
+  addFault(spec: unknown): Fault | PauseFault {
+    const network = this.#linkOptions.network;
+    if (typeof spec === 'object' && spec !== null && (spec as { type?: unknown }).type === 'pause') {
+      const pause = checkPause(spec, this.ring.members, network.reserveId());
+      this.#pauses.set(pause.id, pause);
+      const ends = pause.nodes.map((node) => this.pause(node, pause.ms).catch(() => {}));
+      void Promise.all(ends).then(() => this.#pauses.delete(pause.id));
+      return pause;
+    }
+    return network.add(checkFault(spec, this.ring.members));
+  }
+
+  /** Heals one fault (a pause runs its course); false if none has that id. */
+  healFault(id: number): boolean {
+    return this.#linkOptions.network.remove(id);
+  }
+
+  /** Heals every network fault. */
+  healAll(): void {
+    this.#linkOptions.network.clear();
   }
 
   /** The nodes of the ring in force, by id. */

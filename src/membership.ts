@@ -66,7 +66,9 @@ export class Membership {
   async addNode(): Promise<MembershipChange> {
     const host = this.#host;
     if (host.ring().nodes >= MAX_NODES) {
-      throw new ConflictError(`the ring has ${host.ring().nodes} nodes, the most a cluster runs (see --nodes)`);
+      throw new ConflictError(
+        `the ring has ${host.ring().nodes} nodes, the most a cluster runs (see --nodes)`,
+      );
     }
     this.#beginChange();
     const id = host.nextNodeId();

@@ -4,6 +4,7 @@ import { Batcher, type ReplySink } from './batcher.js';
 import type { Clock } from './clock.js';
 import { errorFromWire, NodeTimeoutError, NodeUnavailableError } from './errors.js';
 import type { AttachTask, BatchFailure } from './protocol.js';
+import type { Network } from './network.js';
 import { transferListFor, type BatchWriter } from './wire.js';
 
 /** A node's life: up once its thread has its port, down if the thread dies. */
@@ -18,6 +19,8 @@ export interface LinkOptions {
   timeoutMs: number;
   /** The ring's partition count (the node keeps a digest per partition). */
   partitions: number;
+  /** The simulated network every batch and reply passes through. */
+  network: Network;
 }
 
 /**
@@ -71,9 +74,17 @@ export class NodeLink {
     });
     const { port1, port2 } = new MessageChannel();
     this.#port = port1;
-    port1.on('message', (reply: ArrayBuffer | BatchFailure) => {
+    const receive = (reply: ArrayBuffer | BatchFailure) => {
       if (reply instanceof ArrayBuffer) this.#batcher.settle(reply);
       else this.#batcher.fail(reply.id, errorFromWire(reply.error));
+    };
+    const { network } = this.#options;
+    port1.on('message', (reply: ArrayBuffer | BatchFailure) => {
+      if (network.quiet) receive(reply);
+      else
+        network.carry(id, 'from', reply, (message) => {
+          if (this.#port === port1) receive(message);
+        });
     });
     port1.on('close', () => {
       if (this.#port === port1) this.#down();
@@ -128,7 +139,17 @@ export class NodeLink {
     if (!this.#batcher.dirty) return;
     const { clock, timeoutMs } = this.#options;
     const batch = this.#batcher.take(clock.now());
-    this.#port.postMessage(batch, transferListFor(batch));
+    const { network } = this.#options;
+    if (network.quiet) this.#port.postMessage(batch, transferListFor(batch));
+    else {
+      const port = this.#port;
+      // Delivered later, maybe: a port closed meanwhile (a crash) takes nothing.
+      network.carry(this.id, 'to', batch, (message) => {
+        if (port === this.#port && this.#state !== 'down' && this.#state !== 'stopped') {
+          port.postMessage(message, transferListFor(message));
+        }
+      });
+    }
     this.#disarm ??= clock.setTimer(timeoutMs, this.#expire);
   }
 

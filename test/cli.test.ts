@@ -84,7 +84,7 @@ describe('thunderdb CLI', () => {
     const { child, url, out } = await startCli(['--nodes', '2', '--load', fixture('data_demo_10000.txt')]);
     try {
       assert.match(out(), /loaded 10,000 pairs/);
-      assert.match(out(), /with 2 nodes \(replicas 2, r 2, w 2\); press Ctrl-C to stop/);
+      assert.match(out(), /with 2 nodes \(replicas 2, r 2, w 2, seed \d+\); press Ctrl-C to stop/);
       const got = await http(url, 'GET', '/kv/d6b250e3-9480-4ed5-a4b7-5d8b28bc75da');
       assert.equal(got.text, 'e8c12114-674b-4f75-a753-c2e1c33ad4bd');
     } finally {

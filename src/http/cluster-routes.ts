@@ -1,6 +1,7 @@
 import {
   BadRequestError,
   ConflictError,
+  InvalidJsonError,
   NodeUnavailableError,
   NotFoundError,
   ThunderError,
@@ -9,6 +10,8 @@ import {
 import type { RouteContext } from './context.js';
 import { Deferred } from './deferred.js';
 import { integer, parseQuery } from './params.js';
+import { bodyError } from '../limits.js';
+import { contentLength, readBody } from './body.js';
 import { sendError, sendJson } from './reply.js';
 import { keyFromPath } from './request-key.js';
 import type { Router } from './router.js';
@@ -34,6 +37,8 @@ export function registerClusterRoutes(app: Router, ctx: RouteContext): void {
             nodes,
             ring,
             coordinator: { tombstoneGraceMs, ...cluster.coordinatorStats() },
+            seed: cluster.seed,
+            faults: cluster.faults(),
             limits,
           }),
         ),
@@ -146,6 +151,43 @@ export function registerClusterRoutes(app: Router, ctx: RouteContext): void {
         ),
       (err: unknown) => deferred.error(toThunderError(err)),
     );
+  });
+
+  app.get('/cluster/faults', (res) => sendJson(res, 200, JSON.stringify({ faults: cluster.faults() })));
+
+  app.post('/cluster/faults', (res, req) => {
+    const tooLarge = bodyError(contentLength(req.getHeader('content-length')), limits);
+    if (tooLarge) return sendError(res, tooLarge, true);
+    const deferred = new Deferred(res, inFlight);
+    readBody(
+      deferred,
+      limits.maxBodyBytes,
+      (bytes) => bodyError(bytes, limits)!,
+      (body) => {
+        let spec: unknown;
+        try {
+          spec = JSON.parse(body.toString('utf8'));
+        } catch {
+          throw new InvalidJsonError('a fault is a JSON object, e.g. {"type": "partition", "nodes": [1]}');
+        }
+        deferred.json(201, JSON.stringify(cluster.addFault(spec)));
+      },
+    );
+  });
+
+  app.del('/cluster/faults', (res) => {
+    const healed = cluster.faults().filter((fault) => fault.type !== 'pause').length;
+    cluster.healAll();
+    sendJson(res, 200, JSON.stringify({ healed }));
+  });
+
+  app.del('/cluster/faults/:id', (res, req) => {
+    const text = req.getParameter(0) ?? '';
+    const id = /^[1-9][0-9]{0,8}$/.test(text) ? Number(text) : NaN;
+    if (!cluster.healFault(id)) {
+      return sendError(res, new NotFoundError(`no network fault ${JSON.stringify(text)} in force`));
+    }
+    sendJson(res, 200, JSON.stringify({ healed: 1 }));
   });
 
   app.get('/health', (res) => {

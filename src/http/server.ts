@@ -32,6 +32,8 @@ const ROUTES: Record<string, string> = {
   '/cluster/nodes/:id/crash': 'POST',
   '/cluster/nodes/:id/restart': 'POST',
   '/cluster/anti-entropy': 'POST',
+  '/cluster/faults': 'GET, HEAD, POST, DELETE',
+  '/cluster/faults/:id': 'DELETE',
   '/health': 'GET, HEAD',
 };
 
