@@ -16,6 +16,7 @@ import {
 import { DEFAULT_MAX_BUFFERED_BODY_BYTES } from './http/body-budget.js';
 import { isLoopback } from './http/request-guard.js';
 import { checkLimits, DEFAULT_LIMITS } from './limits.js';
+import { addFault, healFaults, listFaults } from './fault-client.js';
 import { loadFileOverHttp } from './load/http-load.js';
 import { newSeed } from './rng.js';
 import { INTERRUPTED_EXIT, interruptOnSigint } from './load/interrupt.js';
@@ -316,10 +317,52 @@ export async function main(argv: string[]): Promise<void> {
         }
       },
     )
+    .command(
+      'fault <action> [what]',
+      'List, add or heal faults of a running cluster: fault list | fault add TYPE [options] | fault heal [ID]',
+      (y) =>
+        y
+          .positional('action', { choices: ['list', 'add', 'heal'] as const, demandOption: true })
+          .positional('what', {
+            type: 'string',
+            describe: 'add: partition, latency, loss, duplicate or pause; heal: a fault id (default: all)',
+          })
+          .option('nodes', {
+            type: 'string',
+            describe: 'Nodes the fault acts on, comma-separated (default: every node)',
+          })
+          .option('ms', { type: 'number', describe: 'latency: delay of each message; pause: how long' })
+          .option('jitter-ms', {
+            type: 'number',
+            describe: 'latency: up to this much more, at random (seeded)',
+          })
+          .option('probability', { type: 'number', describe: 'loss, duplicate: share of messages, 0 to 1' })
+          .option('direction', {
+            choices: ['both', 'to', 'from'] as const,
+            describe: 'partition: one way only',
+          })
+          .option('url', { type: 'string', default: 'http://127.0.0.1:8080', describe: 'The cluster' }),
+      async (args) => {
+        let answer: unknown;
+        if (args.action === 'list') answer = await listFaults(args.url);
+        else if (args.action === 'heal') {
+          const id = args.what === undefined ? undefined : Number(args.what);
+          if (id !== undefined && !Number.isSafeInteger(id))
+            throw new RangeError(`fault ids are integers, got ${args.what}`);
+          answer = await healFaults(args.url, id);
+        } else {
+          if (args.what === undefined)
+            throw new RangeError('fault add needs a type: partition, latency, loss, duplicate or pause');
+          answer = await addFault(args.url, args.what, args);
+        }
+        console.log(JSON.stringify(answer));
+      },
+    )
     .example('$0 cluster --nodes 3', 'three nodes on http://127.0.0.1:8080')
     .example('$0 cluster --port 0 --load data.txt', 'load a file, then serve on a free port')
     .example('$0 load data.txt --url http://127.0.0.1:8080', 'bulk-load into a running cluster')
-    .demandCommand(1, 'Name a command: cluster or load')
+    .example('$0 fault add partition --nodes 2', 'cut node 2 off; $0 fault heal heals every fault')
+    .demandCommand(1, 'Name a command: cluster, load or fault')
     .strict()
     .help()
     .fail((message, err, y) => {

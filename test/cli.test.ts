@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, test } from 'node:test';
-import { fixture, http } from './helpers.js';
+import { fixture, http, startRunning } from './helpers.js';
 import { pairOfLine, writeLoadFile } from './load-fixtures.js';
 
 const CLI = fileURLToPath(new URL('../src/cli.js', import.meta.url));
@@ -232,5 +232,26 @@ describe('thunderdb CLI', () => {
     assert.ok(bars.length >= 2, out);
     for (const draw of bars) assert.ok(draw.length <= 79, `${draw.length} columns: ${draw}`);
     assert.match(out, /loaded 100,000 pairs/);
+  });
+
+  test('fault add, list and heal drive a running cluster; a bad fault prints the server error and exits 1', async (t) => {
+    const cluster = await startRunning({ nodes: 3 });
+    t.after(() => cluster.stop());
+    const url = ['--url', cluster.url];
+    const added = await run(['fault', 'add', 'latency', '--ms', '5', '--nodes', '1,2', ...url]);
+    assert.equal(added.code, 0, added.stderr);
+    assert.deepEqual(JSON.parse(added.stdout), { type: 'latency', nodes: [1, 2], ms: 5, jitterMs: 0, id: 1 });
+    const listed = await run(['fault', 'list', ...url]);
+    assert.equal((JSON.parse(listed.stdout) as { faults: unknown[] }).faults.length, 1);
+    assert.deepEqual(
+      cluster.cluster.faults().map((f) => f.type),
+      ['latency'],
+    );
+    const bad = await run(['fault', 'add', 'meteor', ...url]);
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /BAD_REQUEST: "type" must be one of/);
+    const healed = await run(['fault', 'heal', ...url]);
+    assert.deepEqual(JSON.parse(healed.stdout), { healed: 1 });
+    assert.deepEqual(cluster.cluster.faults(), []);
   });
 });
