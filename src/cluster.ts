@@ -337,8 +337,10 @@ export class Cluster implements ReplicaSender {
     if (typeof spec === 'object' && spec !== null && (spec as { type?: unknown }).type === 'pause') {
       const pause = checkPause(spec, this.ring.members, network.reserveId());
       this.#pauses.set(pause.id, pause);
-      const ends = pause.nodes.map((node) => this.pause(node, pause.ms).catch(() => {}));
-      void Promise.all(ends).then(() => this.#pauses.delete(pause.id));
+      // Listed for its `ms` on the cluster's clock: the node's answer may come later (its
+      // queue waits behind the pause) or be lost (a NODE_TIMEOUT), and neither ends it.
+      for (const node of pause.nodes) this.pause(node, pause.ms).catch(() => {});
+      this.#clock.setTimer(pause.ms, () => this.#pauses.delete(pause.id));
       return pause;
     }
     return network.add(checkFault(spec, this.ring.members));
