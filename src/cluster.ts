@@ -141,6 +141,11 @@ export interface NodeInfo extends Partial<NodeStats> {
   hints: number;
   hintsDropped: number;
   partitions: number;
+  /**
+   * Partitions being copied to it (a refill, a join) or from it (a leave) right now: the
+   * copies of `coordinator.transfers` that concern this node.
+   */
+  partitionsUnderRepair: number;
   /** Set when an up node did not answer for its statistics (e.g. NODE_TIMEOUT). */
   error?: string;
 }
@@ -679,6 +684,7 @@ export class Cluster implements ReplicaSender {
             partitions: counts.get(id) ?? 0,
             hints: this.#hints.pending(link.id),
             hintsDropped: this.#hints.dropped(link.id),
+            partitionsUnderRepair: this.#transfers.partitionsOf(id),
           };
           if (link.state !== 'up') return info;
           try {

@@ -27,6 +27,11 @@ export class Transfers {
     this.#running.delete(node);
   }
 
+  /** Partitions of the copies under way that concern `node` (it is filled or emptied). */
+  partitionsOf(node: number): number {
+    return this.#running.get(node)?.transfer.partitions ?? 0;
+  }
+
   list(): Transfer[] {
     return [...this.#running.values()].map(({ transfer, copied }) => ({
       ...transfer,

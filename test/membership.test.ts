@@ -193,14 +193,22 @@ describe('joins and leaves', () => {
     // While it runs: the new node is joining, and the transfer's progress shows.
     const seen: { state: string; transfer: Transfer }[] = [];
     let finished = false;
+    let underRepair = 0;
     void joining.finally(() => (finished = true));
     while (!finished) {
       const [transfer] = cluster.coordinatorStats().transfers;
-      if (transfer) seen.push({ state: cluster.stateOf(3), transfer });
+      if (transfer) {
+        seen.push({ state: cluster.stateOf(3), transfer });
+        if (seen.length === 1) {
+          const info = (await cluster.nodes()).find((n) => n.id === 3);
+          underRepair = info?.partitionsUnderRepair ?? -1;
+        }
+      }
       await new Promise((resolve) => setImmediate(resolve));
     }
     const join = await joining;
     assert.ok(seen.length > 0, 'a transfer was shown while the join ran');
+    assert.equal(underRepair, 768, 'the joining node shows its partitions under repair');
     for (const { state, transfer } of seen) {
       assert.equal(state, 'joining');
       assert.equal(transfer.kind, 'join');
