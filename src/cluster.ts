@@ -12,6 +12,7 @@ import { systemClock, type Clock } from './clock.js';
 import { NodeLink, type LinkOptions, type NodeState } from './node-link.js';
 import { HASH_SPACE } from './murmur3.js';
 import { Op, type NodeStats, type PartitionSet, type SnapshotSlice } from './protocol.js';
+import { addPartition, emptyPartitionSet } from './partition-set.js';
 import { Ring } from './ring.js';
 import { TombstonePurger } from './tombstone-purger.js';
 import { Hints } from './hints.js';
@@ -647,12 +648,11 @@ export class Cluster implements ReplicaSender {
 
   /** The partitions whose first replica that is up is `node`. */
   #primaryPartitions(node: number): PartitionSet {
-    const { partitions } = this.ring;
-    const bits = new Uint8Array(Math.ceil(partitions / 8));
+    const set = emptyPartitionSet(this.ring.partitions);
     this.#readReplicas.forEach((up, p) => {
-      if (up[0] === node) bits[p >>> 3]! |= 1 << (p & 7);
+      if (up[0] === node) addPartition(set, p);
     });
-    return { partitions, bits };
+    return set;
   }
 
   /** One node's state; `stopped` for an id that is not (or no longer) a node. */

@@ -2,6 +2,8 @@ import type { Clock } from './clock.js';
 import { BadRequestError, ConflictError, NodeUnavailableError, NotFoundError } from './errors.js';
 import { HASH_SPACE } from './murmur3.js';
 import { MAX_NODES } from './node-budget.js';
+import { addPartition, emptyPartitionSet } from './partition-set.js';
+import type { PartitionSet } from './protocol.js';
 import { copyPartitions, type CopyChannel, type CopyCount } from './partition-copy.js';
 import type { Move, Ring } from './ring.js';
 import type { Transfer, Transfers } from './transfers.js';
@@ -182,24 +184,22 @@ export class Membership {
     host.transfers.begin(transfer, copied);
     try {
       // One copy per (source, target): all the partitions that pair moves, in one walk.
-      const pairs = new Map<string, { source: number; target: number; bits: Uint8Array }>();
+      const pairs = new Map<string, { source: number; target: number; only: PartitionSet }>();
       for (const move of moves) {
         const source = this.#sourceOf(move);
         if (source === null) continue; // no replica up holds it: nothing to copy
         const id = `${source}>${move.target}`;
         let pair = pairs.get(id);
         if (pair === undefined) {
-          const bits = new Uint8Array(Math.ceil(next.partitions / 8));
-          pairs.set(id, (pair = { source, target: move.target, bits }));
+          pairs.set(id, (pair = { source, target: move.target, only: emptyPartitionSet(next.partitions) }));
         }
-        pair.bits[move.partition >>> 3]! |= 1 << (move.partition & 7);
+        addPartition(pair.only, move.partition);
       }
       transfer.sources = pairs.size;
       // Every (source, target) pair at once: each keeps one slice in flight, and a join's
       // sources are all the old nodes.
       await Promise.all(
-        [...pairs.values()].map(async ({ source, target, bits }) => {
-          const only = { partitions: next.partitions, bits };
+        [...pairs.values()].map(async ({ source, target, only }) => {
           await copyPartitions(host.copyChannel, source, only, () => [target], copied);
           transfer.sourcesDone++;
         }),
@@ -227,19 +227,18 @@ export class Membership {
 
   /** Has every node still up drop the partitions it replicated in `before` and does not in `after`. */
   async #dropMovedAway(before: Ring, after: Ring): Promise<void> {
-    const lost = new Map<number, Uint8Array>();
+    const lost = new Map<number, PartitionSet>();
     for (let p = 0; p < before.partitions; p++) {
       const now = after.preferenceList(p);
       for (const node of before.preferenceList(p)) {
         if (now.includes(node) || !this.#host.isUp(node)) continue;
-        let bits = lost.get(node);
-        if (bits === undefined) lost.set(node, (bits = new Uint8Array(Math.ceil(before.partitions / 8))));
-        bits[p >>> 3]! |= 1 << (p & 7);
+        let set = lost.get(node);
+        if (set === undefined) lost.set(node, (set = emptyPartitionSet(before.partitions)));
+        addPartition(set, p);
       }
     }
     await Promise.all(
-      [...lost].map(async ([node, bits]) => {
-        const only = { partitions: before.partitions, bits };
+      [...lost].map(async ([node, only]) => {
         try {
           for (let from = 0; from < HASH_SPACE;) {
             const payload = (await this.#host.callNode(node, (w) => w.dropPartitions(from, only))) as Buffer;

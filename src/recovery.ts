@@ -3,6 +3,8 @@ import type { Clock } from './clock.js';
 import type { Hint, Hints } from './hints.js';
 import type { KeyOp } from './key-call.js';
 import { copyPartitions, type CopyChannel, type CopyCount } from './partition-copy.js';
+import { addPartition, emptyPartitionSet, hasPartition } from './partition-set.js';
+import type { PartitionSet } from './protocol.js';
 import type { Ring } from './ring.js';
 import type { Transfer, Transfers } from './transfers.js';
 import type { BatchWriter, Result } from './wire.js';
@@ -151,12 +153,12 @@ export class Recovery {
   async #refill(node: number): Promise<Omit<Refilled, 'node' | 'hints' | 'ms'>> {
     const host = this.#host;
     const ring = host.ring();
-    const mine = new Uint8Array(Math.ceil(ring.partitions / 8));
+    const mine = emptyPartitionSet(ring.partitions);
     let partitions = 0;
     const sources = new Set<number>();
     for (let p = 0; p < ring.partitions; p++) {
       if (!ring.preferenceList(p).includes(node)) continue;
-      mine[p >>> 3]! |= 1 << (p & 7);
+      addPartition(mine, p);
       partitions++;
       for (const other of host.readReplicas(p)) sources.add(other);
     }
@@ -173,14 +175,12 @@ export class Recovery {
     host.transfers.begin(transfer, copied);
     for (const source of sources) {
       // Only the partitions both hold: another source covers the rest.
-      const both = new Uint8Array(mine.length);
+      const both = emptyPartitionSet(ring.partitions);
       for (let p = 0; p < ring.partitions; p++) {
-        if (mine[p >>> 3]! & (1 << (p & 7)) && ring.preferenceList(p).includes(source))
-          both[p >>> 3]! |= 1 << (p & 7);
+        if (hasPartition(mine, p) && ring.preferenceList(p).includes(source)) addPartition(both, p);
       }
       try {
-        const only = { partitions: ring.partitions, bits: both };
-        await copyPartitions(host.copyChannel, source, only, () => [node], copied);
+        await copyPartitions(host.copyChannel, source, both, () => [node], copied);
       } catch {
         // The source went down part-way: the other sources still copy theirs.
       }
@@ -217,7 +217,7 @@ export class Recovery {
             }
           }),
       );
-      const differing = new Map<number, Uint8Array>(); // source node → its partitions to copy
+      const differing = new Map<number, PartitionSet>(); // source node → its partitions to copy
       let count = 0;
       for (let p = 0; p < ring.partitions; p++) {
         const replicas = host.readReplicas(p).filter((node) => digests.has(node));
@@ -226,16 +226,14 @@ export class Recovery {
         if (replicas.every((node) => digests.get(node)![p] === first)) continue;
         count++;
         for (const node of replicas) {
-          let bits = differing.get(node);
-          if (bits === undefined)
-            differing.set(node, (bits = new Uint8Array(Math.ceil(ring.partitions / 8))));
-          bits[p >>> 3]! |= 1 << (p & 7);
+          let set = differing.get(node);
+          if (set === undefined) differing.set(node, (set = emptyPartitionSet(ring.partitions)));
+          addPartition(set, p);
         }
       }
-      for (const [source, bits] of differing) {
+      for (const [source, only] of differing) {
         const targets = (p: number) => host.readReplicas(p).filter((node) => node !== source);
         try {
-          const only = { partitions: ring.partitions, bits };
           stats.recordsCopied += (await copyPartitions(host.copyChannel, source, only, targets)).keys;
         } catch {
           // The source went down part-way: the next round tries again.

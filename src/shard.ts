@@ -1,6 +1,7 @@
 import { getHeapStatistics } from 'node:v8';
 import { ByteMap, DEFAULT_SCRAMBLE } from './byte-map.js';
 import { HASH_SPACE } from './murmur3.js';
+import { hasPartition } from './partition-set.js';
 import { bytesToText } from './bytes.js';
 import {
   Op,
@@ -170,8 +171,7 @@ export class Shard implements BatchHandler {
     let next = map.visitRange(from, SNAPSHOT_SLICE_SLOTS, (hash, location) => {
       if (!withTombstones && map.isTombstoneAt(location)) return;
       if (only !== null) {
-        const p = Math.floor(map.ringHashOf(hash) / span);
-        if ((only.bits[p >>> 3]! & (1 << (p & 7))) === 0) return;
+        if (!hasPartition(only, Math.floor(map.ringHashOf(hash) / span))) return;
       }
       found.push(hash, location);
     });
