@@ -462,13 +462,11 @@ export class Cluster implements ReplicaSender {
     version: number,
     value?: Uint8Array,
   ): void {
-    const link = this.#links[node]!;
-    const writer = link.writerFor(sink, tag);
-    if (writer === null) return;
-    const length = this.#followUpKey.encode(key);
-    writer.key(op, this.#followUpKey.buffer, length, this.#followUpKey.hash(), version, value);
-    link.add(sink, tag);
-    this.#schedule();
+    const bytes = this.#followUpKey;
+    this.submitTo(node, sink, tag, (writer) => {
+      const length = bytes.encode(key);
+      writer.key(op, bytes.buffer, length, bytes.hash(), version, value);
+    });
   }
 
   tombstoneWritten(key: string, version: number, acks: number): void {
@@ -539,7 +537,7 @@ export class Cluster implements ReplicaSender {
     };
   }
 
-  /** Queues one operation, written by `write`, on a given node (slices, stats; tests). */
+  /** Queues one operation, written by `write`, on a given node (slices, stats, repairs, copies; tests). */
   submitTo(node: number, sink: ReplySink, tag: number, write: (writer: BatchWriter) => void): void {
     const link = this.#links[node]!;
     const writer = link.writerFor(sink, tag);
@@ -761,14 +759,10 @@ export class Cluster implements ReplicaSender {
   readonly #copyChannel: CopyChannel = {
     scan: async (node, from, maxBytes, only) =>
       readRecordSlice((await this.#callNode(node, (w) => w.scanRecords(from, maxBytes, only))) as Buffer),
-    write: (node, sink, op, key, hash, version, value) => {
-      const link = this.#links[node]!;
-      const writer = link.writerFor(sink, 0);
-      if (writer === null) return;
-      writer.key(op, key, key.length, hash, version, value ?? undefined);
-      link.add(sink, 0);
-      this.#schedule();
-    },
+    write: (node, sink, op, key, hash, version, value) =>
+      this.submitTo(node, sink, 0, (writer) =>
+        writer.key(op, key, key.length, hash, version, value ?? undefined),
+      ),
   };
 
   /** What recovery needs of the cluster: its view of nodes and replicas, and its channels. */

@@ -1,7 +1,6 @@
-import type { ReplySink } from './batcher.js';
 import type { Clock } from './clock.js';
 import type { Hint, Hints } from './hints.js';
-import type { KeyOp } from './key-call.js';
+import type { ReplicaSender } from './key-call.js';
 import { copyPartitions, type CopyChannel, type CopyCount } from './partition-copy.js';
 import { addPartition, emptyPartitionSet, hasPartition } from './partition-set.js';
 import type { PartitionSet } from './protocol.js';
@@ -48,15 +47,7 @@ export interface RecoveryHost {
   /** Who is refilling changed: which replicas reads and writes go to must be found again. */
   replicasChanged(): void;
   /** Queues a versioned key write on one node (see Cluster.sendKey). */
-  sendKey(
-    node: number,
-    sink: ReplySink,
-    tag: number,
-    op: KeyOp,
-    key: string,
-    version: number,
-    value?: Uint8Array,
-  ): void;
+  sendKey: ReplicaSender['sendKey'];
   callNode(node: number, write: (writer: BatchWriter) => void): Promise<Result>;
   readonly copyChannel: CopyChannel;
   readonly clock: Clock;

@@ -111,6 +111,18 @@ function conditionOf(req: HttpRequest): WriteCondition | undefined {
   return undefined;
 }
 
+/** A PUT's or DELETE's quorum and condition, from its query and headers; throws what is wrong. */
+function writeOptions(
+  req: HttpRequest,
+  defaults: Consistency,
+  replicas: number,
+): { consistency: Consistency; condition: WriteCondition | undefined } {
+  return {
+    consistency: consistencyOf(req.getQuery(), defaults, replicas, true),
+    condition: conditionOf(req),
+  };
+}
+
 /** `?prefix=&after=&limit=` of a key listing. */
 const LIST_PARAMS = {
   prefix: text(),
@@ -151,14 +163,13 @@ export function registerKvRoutes(app: Router, ctx: RouteContext): void {
   function deleteKey(res: HttpResponse, req: HttpRequest): void {
     const key = keyFromPath(req.getUrl(), PREFIX, limits);
     if (key instanceof ThunderError) return sendError(res, key);
-    let consistency: Consistency;
-    let condition: WriteCondition | undefined;
+    let options: ReturnType<typeof writeOptions>;
     try {
-      consistency = consistencyOf(req.getQuery(), cluster.consistency, replicas, true);
-      condition = conditionOf(req);
+      options = writeOptions(req, cluster.consistency, replicas);
     } catch (err) {
       return sendError(res, toThunderError(err));
     }
+    const { consistency, condition } = options;
     const request = new KeyRequest(res, ctx, Op.Delete, key);
     cluster.submit(request, 0, Op.Delete, key, undefined, consistency, condition);
   }
@@ -177,14 +188,13 @@ export function registerKvRoutes(app: Router, ctx: RouteContext): void {
     if (key instanceof ThunderError) return sendError(res, key, true);
     const tooLarge = valueError(declared, limits);
     if (tooLarge) return sendError(res, tooLarge, true);
-    let consistency: Consistency;
-    let condition: WriteCondition | undefined;
+    let options: ReturnType<typeof writeOptions>;
     try {
-      consistency = consistencyOf(req.getQuery(), cluster.consistency, replicas, true);
-      condition = conditionOf(req);
+      options = writeOptions(req, cluster.consistency, replicas);
     } catch (err) {
       return sendError(res, toThunderError(err), true);
     }
+    const { consistency, condition } = options;
     const request = new KeyRequest(res, ctx, Op.Put, key);
     readBody(
       request,
