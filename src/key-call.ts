@@ -212,6 +212,9 @@ export class KeyCalls implements ReplySink {
    * dropped, so a free slot holds no reply.
    */
   #releaseIfFinished(slot: number): void {
+    // Released already (a repair's loop releases, then the settle that started it asks
+    // again): freeing a slot twice would give two calls the same one.
+    if (this.#sinks[slot] === null) return;
     if (this.#flags[slot]! & REPAIRING || !this.#allIn(slot) || this.#awaited[slot]! > 0) return;
     this.#sinks[slot] = null;
     this.#results[slot] = null;
