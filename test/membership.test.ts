@@ -308,3 +308,24 @@ describe('a join that fails', () => {
     assert.equal((await cluster.addNode()).id, 4);
   });
 });
+
+describe('a refill that loses a source', () => {
+  test('a source crashing mid-refill does not fail the restart: the other sources still copy theirs', async (t) => {
+    const cluster = await Cluster.start({ nodes: 5, antiEntropyMs: 0 });
+    t.after(() => cluster.close());
+    await cluster.crash(0);
+    for (let i = 0; i < 3000; i++) await cluster.put(`r${i}`, 'v');
+    const restarting = cluster.restart(0);
+    while (cluster.coordinatorStats().transfers.length === 0) await new Promise((r) => setImmediate(r));
+    await cluster.crash(1);
+    const refilled = await restarting;
+    assert.equal(cluster.stateOf(0), 'up');
+    assert.ok(refilled.keys > 0, `${refilled.keys} records copied`);
+    // Every key node 0 replicates with a replica other than node 1 up is on node 0 now.
+    for (let i = 0; i < 3000; i += 7) {
+      const replicas = cluster.ring.locate(`r${i}`).replicas;
+      if (!replicas.includes(0) || !replicas.some((n) => n !== 0 && n !== 1)) continue;
+      assert.equal((await readReplica(cluster, 0, `r${i}`))?.value, 'v', `r${i}`);
+    }
+  });
+});
