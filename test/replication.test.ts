@@ -299,5 +299,9 @@ describe('replication over HTTP with nodes down', () => {
     assert.equal((await http(run.url, 'PUT', '/kv/k?w=1', 'w')).status, 204);
     const locate = (await http(run.url, 'GET', '/cluster/locate/k')).json as { states: string[] };
     assert.deepEqual(locate.states, ['up', 'down', 'down']);
+    // A conditional write needs its read quorum first: refused, and the key keeps its value.
+    const create = await http(run.url, 'PUT', '/kv/k', 'x', { 'If-Match': '*' });
+    assert.equal(codeOf(create), 'QUORUM_NOT_MET');
+    assert.equal((await http(run.url, 'GET', '/kv/k?r=1')).text, 'w');
   });
 });
