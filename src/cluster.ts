@@ -17,6 +17,7 @@ import { Ring } from './ring.js';
 import { TombstonePurger } from './tombstone-purger.js';
 import { Hints } from './hints.js';
 import { checkFault, Network, type Fault } from './network.js';
+import { threadRunner, type NodeRunner } from './node-runner.js';
 import { checkPause, type PauseFault } from './pause-fault.js';
 import { newSeed } from './rng.js';
 import { Membership, type MembershipChange, type MembershipHost, type Moved } from './membership.js';
@@ -77,6 +78,11 @@ export interface ClusterOptions {
   timeoutMs?: number;
   /** Time and timers. Default the system clock. */
   clock?: Clock;
+  /**
+   * Where nodes run: a thread each (default), or inline on a simulated loop for the
+   * deterministic mode (`inlineRunner` of src/sim/inline-node.ts, with that loop as `clock`).
+   */
+  runner?: NodeRunner;
   /**
    * The seed every random choice of the simulation derives from (the network's fault
    * decisions). Default: a fresh one; `Cluster.seed` says which, so a run can be repeated.
@@ -306,7 +312,7 @@ export class Cluster implements ReplicaSender {
     const cluster = new Cluster(
       ring,
       replication,
-      { clock, timeoutMs, partitions: ring.partitions, network },
+      { clock, timeoutMs, partitions: ring.partitions, network, runner: options.runner ?? threadRunner },
       clock,
       antiEntropyMs,
       seed,
@@ -548,11 +554,9 @@ export class Cluster implements ReplicaSender {
   }
 
   #schedule(): void {
-    // setImmediate runs after the poll phase has handed us every socket event of this turn,
-    // so one flush carries all of them; a microtask would flush after each request.
     if (!this.#flushScheduled) {
       this.#flushScheduled = true;
-      setImmediate(this.#flush);
+      this.#clock.defer(this.#flush);
     }
   }
 

@@ -1,16 +1,13 @@
-import { MessageChannel, type MessagePort } from 'node:worker_threads';
-import { Piscina } from 'piscina';
 import { Batcher, type ReplySink } from './batcher.js';
 import type { Clock } from './clock.js';
 import { errorFromWire, NodeTimeoutError, NodeUnavailableError } from './errors.js';
-import type { AttachTask, BatchFailure } from './protocol.js';
+import type { BatchFailure } from './protocol.js';
 import type { Network } from './network.js';
-import { transferListFor, type BatchWriter } from './wire.js';
+import type { NodeProcess, NodeRunner } from './node-runner.js';
+import type { BatchWriter } from './wire.js';
 
-/** A node's life: up once its thread has its port, down if the thread dies. */
+/** A node's life: up once it takes batches, down if it crashes or dies. */
 export type NodeState = 'starting' | 'up' | 'down' | 'stopped';
-
-const WORKER = new URL('../workers/node.js', import.meta.url);
 
 /** How a {@link NodeLink} keeps time, and what its node is told when it starts. */
 export interface LinkOptions {
@@ -21,15 +18,15 @@ export interface LinkOptions {
   partitions: number;
   /** The simulated network every batch and reply passes through. */
   network: Network;
+  /** Where the node runs: its own thread, or inline on the simulated loop. */
+  runner: NodeRunner;
 }
 
 /**
- * The front end's handle on one node thread: a piscina pool of exactly one thread, the
- * MessagePort it was handed, and the {@link Batcher} that queues operations for it.
- * Piscina's own task channel is used once, to transfer the port; all data then goes over
- * the port, since `pool.run()` per operation is an order of magnitude slower. A crash
- * destroys the pool (so piscina starts no replacement thread behind our back); a restart
- * makes a new one.
+ * The front end's handle on one node: the node's current run ({@link NodeProcess}, a thread
+ * or an inline node as {@link LinkOptions.runner} makes it) and the {@link Batcher} that
+ * queues operations for it. Every batch and reply passes through the simulated network. A
+ * crash kills the run; a restart starts a fresh, empty one.
  */
 export class NodeLink {
   readonly id: number;
@@ -39,8 +36,7 @@ export class NodeLink {
   readonly #onStateChange: () => void;
   /** Cancels the pending timeout check, when one is armed. */
   #disarm: (() => void) | null = null;
-  #pool!: Piscina;
-  #port!: MessagePort;
+  #process!: NodeProcess;
   #attached!: Promise<void>;
 
   /** `onStateChange` is called after each change of {@link state}. */
@@ -51,51 +47,35 @@ export class NodeLink {
     this.#start();
   }
 
-  /** Starts a thread (a fresh, empty node) and hands it its port. */
+  /** Starts a fresh, empty node. */
   #start(): void {
-    const id = this.id;
-    const pool = new Piscina({
-      filename: WORKER.href,
-      minThreads: 1,
-      maxThreads: 1,
-      idleTimeout: Infinity,
-      // With 'sync' (the default) an idle piscina worker sleeps in Atomics.wait and never
-      // sees messages on a transferred port.
-      atomics: 'disabled',
-      // A small young generation: batches die young, and a default-sized one per thread
-      // is resident memory that holds no data (bench/RESULTS.md, memory).
-      resourceLimits: { maxYoungGenerationSizeMb: 4 },
-    });
-    this.#pool = pool;
-    // An uncaught error in a node thread is an 'error' event on its pool; unheard, it would
-    // kill the whole process. The port's 'close' below is what marks the node down.
-    pool.on('error', (err: Error) => {
-      process.emitWarning(`node ${id} thread failed: ${err.message}`);
-    });
-    const { port1, port2 } = new MessageChannel();
-    this.#port = port1;
+    const { id } = this;
+    const { network, runner, partitions } = this.#options;
     const receive = (reply: ArrayBuffer | BatchFailure) => {
       if (reply instanceof ArrayBuffer) this.#batcher.settle(reply);
       else this.#batcher.fail(reply.id, errorFromWire(reply.error));
     };
-    const { network } = this.#options;
-    port1.on('message', (reply: ArrayBuffer | BatchFailure) => {
-      if (network.quiet) receive(reply);
-      else
-        network.carry(id, 'from', reply, (message) => {
-          if (this.#port === port1) receive(message);
-        });
+    const run: NodeProcess = runner(id, partitions, {
+      reply: (reply) => {
+        if (this.#process !== run) return;
+        if (network.quiet) receive(reply);
+        else
+          network.carry(id, 'from', reply, (message) => {
+            // Delivered later, maybe: a reply from a run since killed settles nobody.
+            if (this.#process === run) receive(message);
+          });
+      },
+      died: () => {
+        if (this.#process === run) this.#down();
+      },
     });
-    port1.on('close', () => {
-      if (this.#port === port1) this.#down();
-    });
-    const task: AttachTask = { port: port2, node: id, partitions: this.#options.partitions };
-    this.#attached = pool.run(task, { transferList: [port2] }).then(
+    this.#process = run;
+    this.#attached = run.ready.then(
       () => {
-        if (this.#state === 'starting' && this.#pool === pool) this.#setState('up');
+        if (this.#state === 'starting' && this.#process === run) this.#setState('up');
       },
       (err: Error) => {
-        if (this.#pool === pool) this.#down();
+        if (this.#process === run) this.#down();
         throw new NodeUnavailableError(`node ${id} failed to start: ${err.message}`);
       },
     );
@@ -112,7 +92,7 @@ export class NodeLink {
     return this.#batcher.pending;
   }
 
-  /** Resolves once the node's thread holds its port. */
+  /** Resolves once the node takes batches. */
   ready(): Promise<void> {
     return this.#attached;
   }
@@ -140,14 +120,12 @@ export class NodeLink {
     const { clock, timeoutMs } = this.#options;
     const batch = this.#batcher.take(clock.now());
     const { network } = this.#options;
-    if (network.quiet) this.#port.postMessage(batch, transferListFor(batch));
+    if (network.quiet) this.#process.post(batch);
     else {
-      const port = this.#port;
-      // Delivered later, maybe: a port closed meanwhile (a crash) takes nothing.
+      const run = this.#process;
+      // Delivered later, maybe: a run killed meanwhile (a crash) takes nothing.
       network.carry(this.id, 'to', batch, (message) => {
-        if (port === this.#port && this.#state !== 'down' && this.#state !== 'stopped') {
-          port.postMessage(message, transferListFor(message));
-        }
+        if (run === this.#process && this.#state !== 'down' && this.#state !== 'stopped') run.post(message);
       });
     }
     this.#disarm ??= clock.setTimer(timeoutMs, this.#expire);
@@ -163,18 +141,17 @@ export class NodeLink {
   };
 
   /**
-   * Kills the node's thread as a crash would: its memory is gone, and no thread is left
-   * behind. Resolves with the node down.
+   * Kills the node as a crash would: its memory is gone, and no thread is left behind.
+   * Resolves with the node down.
    */
   async crash(): Promise<void> {
     if (this.#state === 'down' || this.#state === 'stopped') return;
-    // Down first: what is waiting fails at once, and nothing new is sent to a dying thread.
+    // Down first: what is waiting fails at once, and nothing new is sent to a dying node.
     this.#down();
-    this.#port.close();
-    await this.#pool.destroy();
+    await this.#process.kill();
   }
 
-  /** Starts a new, empty thread for a node that is down; resolves once it holds its port. */
+  /** Starts a new, empty node for one that is down; resolves once it takes batches. */
   async restart(): Promise<void> {
     if (this.#state !== 'down') throw new RangeError(`node ${this.id} is ${this.#state}, not down`);
     this.#setState('starting');
@@ -182,15 +159,14 @@ export class NodeLink {
     await this.#attached;
   }
 
-  /** Stops the node's thread; anything still waiting fails with NODE_UNAVAILABLE. */
+  /** Stops the node; anything still waiting fails with NODE_UNAVAILABLE. */
   async stop(): Promise<void> {
     if (this.#state === 'stopped') return;
     this.#setState('stopped');
-    this.#port.close();
     this.#disarm?.();
     this.#disarm = null;
     this.#batcher.failAll(new NodeUnavailableError(`node ${this.id} stopped`));
-    await this.#pool.destroy();
+    await this.#process.kill();
   }
 
   #setState(state: NodeState): void {

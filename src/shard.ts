@@ -3,8 +3,10 @@ import { ByteMap, DEFAULT_SCRAMBLE } from './byte-map.js';
 import { HASH_SPACE } from './murmur3.js';
 import { hasPartition } from './partition-set.js';
 import { bytesToText } from './bytes.js';
+import { errorToWire } from './errors.js';
 import {
   Op,
+  type BatchFailure,
   type ListSlice,
   type NodeStats,
   type OpCode,
@@ -29,17 +31,21 @@ export const SNAPSHOT_SLICE_SLOTS = 4_096;
 export class Shard implements BatchHandler {
   readonly #map: ByteMap;
   readonly #reply = new ReplyWriter();
+  readonly #pause: (ms: number) => void;
   #ops = 0;
 
   /**
    * `partitions`: the ring's partition count, for the per-partition digests (default 1024);
-   * `scramble`: the index's multiplier, one per node (see ByteMap's scrambleFor).
+   * `scramble`: the index's multiplier, one per node (see ByteMap's scrambleFor);
+   * `pause`: how a Pause operation stops the node (default: block the thread; a node run
+   * inline on the simulated loop holds its queue instead).
    */
-  constructor(options: { partitions?: number; scramble?: number } = {}) {
+  constructor(options: { partitions?: number; scramble?: number; pause?: (ms: number) => void } = {}) {
     this.#map = new ByteMap({
       partitions: options.partitions ?? 1024,
       scramble: options.scramble ?? DEFAULT_SCRAMBLE,
     });
+    this.#pause = options.pause ?? blockThread;
   }
 
   get(key: string): string | undefined {
@@ -315,10 +321,27 @@ export class Shard implements BatchHandler {
     this.#reply.text(JSON.stringify(this.statistics()));
   }
 
-  /** Blocks this thread for `ms`, as a long GC pause would: nothing else runs meanwhile. */
+  /** Stops the node for `ms`, as a long GC pause would: nothing else runs meanwhile. */
   pause(ms: number): void {
     this.#ops++;
-    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+    this.#pause(ms);
     this.#reply.integer(1);
+  }
+}
+
+/** Blocks the calling thread for `ms`. */
+function blockThread(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
+/**
+ * A node's answer to one batch: the reply, or, when applying it threw, a failure naming the
+ * batch, so its callers hear the error and the node lives on.
+ */
+export function answer(shard: Shard, batch: ArrayBuffer): ArrayBuffer | BatchFailure {
+  try {
+    return shard.apply(batch);
+  } catch (err) {
+    return { id: new DataView(batch).getUint32(0, true), error: errorToWire(err) };
   }
 }

@@ -21,6 +21,9 @@ class ManualClock implements Clock {
     this.#timers.push(timer);
     return () => (this.#timers = this.#timers.filter((t) => t !== timer));
   }
+  defer(fire: () => void): void {
+    this.setTimer(0, fire);
+  }
   advance(ms: number): void {
     this.time += ms;
     const due = this.#timers.filter((t) => t.at <= this.time).sort((a, b) => a.at - b.at);

@@ -5,23 +5,16 @@
  * returns at once: the port keeps the thread's event loop listening, and the pool (one
  * thread, never idle-reaped) keeps the thread alive.
  */
-import { errorToWire } from '../src/errors.js';
 import { scrambleFor } from '../src/byte-map.js';
-import { Shard } from '../src/shard.js';
-import type { AttachTask, BatchFailure } from '../src/protocol.js';
+import { answer, Shard } from '../src/shard.js';
+import type { AttachTask } from '../src/protocol.js';
 import { transferListFor } from '../src/wire.js';
 
 export default function attach({ port, node, partitions }: AttachTask): 'attached' {
   const shard = new Shard({ partitions, scramble: scrambleFor(node) });
   port.on('message', (batch: ArrayBuffer) => {
-    try {
-      const reply = shard.apply(batch);
-      port.postMessage(reply, transferListFor(reply));
-    } catch (err) {
-      // Answer the batch's callers with the error instead of letting it kill the thread.
-      const failure: BatchFailure = { id: new DataView(batch).getUint32(0, true), error: errorToWire(err) };
-      port.postMessage(failure);
-    }
+    const reply = answer(shard, batch);
+    port.postMessage(reply, reply instanceof ArrayBuffer ? transferListFor(reply) : []);
   });
   return 'attached';
 }

@@ -1,0 +1,73 @@
+import { MessageChannel } from 'node:worker_threads';
+import { Piscina } from 'piscina';
+import type { AttachTask, BatchFailure } from './protocol.js';
+import { transferListFor } from './wire.js';
+
+/** What a running node tells its link. */
+export interface NodeEvents {
+  /** A reply to a batch, or the failure of one. */
+  reply(reply: ArrayBuffer | BatchFailure): void;
+  /** The node died on its own (its thread exited). */
+  died(): void;
+}
+
+/** One run of a node, from start to crash or stop: a fresh, empty node. */
+export interface NodeProcess {
+  /** Resolves once the node takes batches; rejects if it could not start. */
+  readonly ready: Promise<void>;
+  /** Hands the node one batch (a large one is transferred, not copied). */
+  post(batch: ArrayBuffer): void;
+  /** Ends the node as a crash would: its memory is gone. Resolves once nothing of it is left. */
+  kill(): Promise<void>;
+}
+
+/**
+ * Where nodes run: a thread each ({@link threadRunner}, the normal cluster), or inline on the
+ * deterministic mode's simulated loop (src/sim/inline-node.ts). The coordinator's code is
+ * the same either way.
+ */
+export type NodeRunner = (node: number, partitions: number, events: NodeEvents) => NodeProcess;
+
+const WORKER = new URL('../workers/node.js', import.meta.url);
+
+/**
+ * Runs each node in a piscina pool of exactly one thread, handed a MessagePort. Piscina's own
+ * task channel is used once, to transfer the port; all data then goes over the port, since
+ * `pool.run()` per operation is an order of magnitude slower. A kill destroys the pool, so
+ * piscina starts no replacement thread behind our back.
+ */
+export const threadRunner: NodeRunner = (node, partitions, events) => {
+  const pool = new Piscina({
+    filename: WORKER.href,
+    minThreads: 1,
+    maxThreads: 1,
+    idleTimeout: Infinity,
+    // With 'sync' (the default) an idle piscina worker sleeps in Atomics.wait and never
+    // sees messages on a transferred port.
+    atomics: 'disabled',
+    // A small young generation: batches die young, and a default-sized one per thread
+    // is resident memory that holds no data (bench/RESULTS.md, memory).
+    resourceLimits: { maxYoungGenerationSizeMb: 4 },
+  });
+  // An uncaught error in a node thread is an 'error' event on its pool; unheard, it would
+  // kill the whole process. The port's 'close' below is what reports the node dead.
+  pool.on('error', (err: Error) => {
+    process.emitWarning(`node ${node} thread failed: ${err.message}`);
+  });
+  const { port1, port2 } = new MessageChannel();
+  let killed = false;
+  port1.on('message', (reply: ArrayBuffer | BatchFailure) => events.reply(reply));
+  port1.on('close', () => {
+    if (!killed) events.died();
+  });
+  const task: AttachTask = { port: port2, node, partitions };
+  return {
+    ready: pool.run(task, { transferList: [port2] }).then(() => {}),
+    post: (batch) => port1.postMessage(batch, transferListFor(batch)),
+    async kill() {
+      killed = true;
+      port1.close();
+      await pool.destroy();
+    },
+  };
+};

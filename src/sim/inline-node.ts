@@ -1,0 +1,48 @@
+import { scrambleFor } from '../byte-map.js';
+import type { NodeRunner } from '../node-runner.js';
+import { answer, Shard } from '../shard.js';
+import type { SimLoop } from './loop.js';
+
+/**
+ * Runs nodes inline on a simulated loop, for the deterministic mode: each node is the same
+ * {@link Shard} a node thread holds, and each batch and reply is an event of the loop rather
+ * than a message between threads. A pause holds the node's queue for that much simulated
+ * time (a thread would block), so what arrives meanwhile waits, as it does on a thread.
+ * Every batch a node receives is folded into the loop's hash: the coordinator's decisions
+ * (which node, which versions, when) all show there.
+ */
+export function inlineRunner(loop: SimLoop): NodeRunner {
+  return (node, partitions, events) => {
+    /** Until when the node is paused, in simulated ms. */
+    let busyUntil = 0;
+    let shard: Shard | null = new Shard({
+      partitions,
+      scramble: scrambleFor(node),
+      pause: (ms) => (busyUntil = Math.max(busyUntil, loop.now()) + ms),
+    });
+    /** Runs `fire` once the node is free (now, unless paused), unless it has been killed since. */
+    const whenFree = (fire: (live: Shard) => void): void => {
+      loop.setTimer(busyUntil - loop.now(), () => {
+        if (shard === null) return;
+        if (loop.now() < busyUntil) whenFree(fire);
+        else fire(shard);
+      });
+    };
+    return {
+      ready: Promise.resolve(),
+      post(batch) {
+        loop.record(`>${node}:`);
+        loop.recordBytes(new Uint8Array(batch));
+        whenFree((live) => {
+          const reply = answer(live, batch);
+          // A pause in this batch holds its reply until the pause is over.
+          whenFree(() => events.reply(reply));
+        });
+      },
+      kill() {
+        shard = null;
+        return Promise.resolve();
+      },
+    };
+  };
+}
