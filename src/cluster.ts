@@ -13,7 +13,7 @@ import { NodeLink, type LinkOptions, type NodeState } from './node-link.js';
 import { HASH_SPACE } from './murmur3.js';
 import { Op, type NodeStats, type PartitionSet, type SnapshotSlice } from './protocol.js';
 import { addPartition, emptyPartitionSet } from './partition-set.js';
-import { Ring } from './ring.js';
+import { Ring, type Location } from './ring.js';
 import { TombstonePurger } from './tombstone-purger.js';
 import { Hints } from './hints.js';
 import { checkFault, Network, type Fault } from './network.js';
@@ -30,7 +30,14 @@ import {
 } from './recovery.js';
 import { Transfers, type Transfer } from './transfers.js';
 import type { CopyChannel } from './partition-copy.js';
-import { readListSlice, readRecordSlice, readSnapshotSlice, type BatchWriter, type Result } from './wire.js';
+import {
+  readListSlice,
+  readRecordSlice,
+  readSnapshotSlice,
+  recordVersion,
+  type BatchWriter,
+  type Result,
+} from './wire.js';
 
 export type { Consistency, KeyOp, KeySink } from './key-call.js';
 export type { Moved, MembershipChange } from './membership.js';
@@ -565,9 +572,10 @@ export class Cluster implements ReplicaSender {
     key: string,
     value?: Uint8Array | string,
     consistency?: Consistency,
+    condition?: WriteCondition,
   ): Promise<Versioned> {
     return new Promise((resolve, reject) =>
-      this.submit(new PromiseSink(resolve, reject), 0, op, key, value, consistency),
+      this.submit(new PromiseSink(resolve, reject), 0, op, key, value, consistency, condition),
     );
   }
 
@@ -601,6 +609,41 @@ export class Cluster implements ReplicaSender {
   /** Stores a value (bytes, or a byte string of one char per byte); resolves to its version. */
   async put(key: string, value: Uint8Array | string, consistency?: Consistency): Promise<number> {
     return (await this.#callKey(Op.Put, key, value, consistency)).version;
+  }
+
+  /**
+   * Stores a value, or deletes the key (`value` null), only if the key meets `condition`;
+   * resolves to the write's version, rejects with PRECONDITION_FAILED if it does not.
+   */
+  async putIf(
+    key: string,
+    value: Uint8Array | string | null,
+    condition: WriteCondition,
+    consistency?: Consistency,
+  ): Promise<number> {
+    const op = value === null ? Op.Delete : Op.Put;
+    return (await this.#callKey(op, key, value ?? undefined, consistency, condition)).version;
+  }
+
+  /**
+   * Where a key lives, and what each replica of the ring in force holds of it: its version
+   * (negative for a tombstone, 0 for nothing), or null when the replica did not answer.
+   */
+  async locate(
+    key: string,
+  ): Promise<Location & { states: NodeInfo['state'][]; versions: (number | null)[] }> {
+    const where = this.ring.locate(key);
+    const versions = await Promise.all(
+      where.replicas.map((node) =>
+        new Promise<Versioned>((resolve, reject) =>
+          this.sendKey(node, new PromiseSink(resolve, reject), 0, Op.Get, key, 0),
+        ).then(
+          ({ reply }) => (reply === null ? 0 : recordVersion(reply as Buffer)),
+          () => null,
+        ),
+      ),
+    );
+    return { ...where, states: where.replicas.map((node) => this.stateOf(node)), versions };
   }
 
   /** Deletes a key (a tombstone on every replica); true if a replica that acknowledged held it. */

@@ -25,9 +25,18 @@ describe('cluster routes', () => {
     assert.deepEqual(body.ring, { hash: 'murmur3-x86-32', seed: 0, partitions: 64, replicas: 1, r: 1, w: 1 });
   });
 
-  test('GET /cluster/locate/{key} gives hash, partition and owner', async (t) => {
+  test("GET /cluster/locate/{key} gives hash, partition, owner and each replica's version", async (t) => {
     const run = await startRunning({ nodes: 3 });
     t.after(() => run.stop());
+    assert.equal((await http(run.url, 'PUT', '/kv/foo', 'v')).status, 204);
+    const version = Number(String((await http(run.url, 'GET', '/kv/foo')).headers.etag).replaceAll('"', ''));
+    await http(run.url, 'PUT', '/kv/bar', 'v');
+    assert.equal((await http(run.url, 'DELETE', '/kv/bar')).status, 204);
+    const tombstone = Number(
+      ((await http(run.url, 'GET', '/cluster/locate/bar')).json as { versions: number[] }).versions[0],
+    );
+    assert.ok(tombstone < 0, `a tombstone's version is negative, got ${tombstone}`);
+    await run.cluster.crash(0);
     const answer = await http(run.url, 'GET', '/cluster/locate/foo');
     assert.deepEqual(answer.json, {
       key: 'foo',
@@ -35,7 +44,8 @@ describe('cluster routes', () => {
       partition: 986,
       node: 2,
       replicas: [2, 0, 1],
-      states: ['up', 'up', 'up'],
+      states: ['up', 'down', 'up'],
+      versions: [version, null, version],
     });
     assert.equal(codeOf(await http(run.url, 'GET', '/cluster/locate/%zz')), 'INVALID_KEY');
   });

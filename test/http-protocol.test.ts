@@ -173,7 +173,7 @@ describe('pipelining', { timeout: 20_000 }, () => {
     const client = await RawClient.open(run.server.port);
     t.after(() => client.destroy());
     const paths = Array.from({ length: 12 }, (_, i) =>
-      i % 3 === 0 ? '/ping' : i % 3 === 1 ? `/cluster/locate/k${i}` : '/kv/%ZZ',
+      i % 3 === 0 ? '/ping' : i % 3 === 1 ? '/cluster/faults' : '/kv/%ZZ',
     );
     client.write(paths.map(GET).join(''));
     const answers = await client.responses(12);
@@ -181,7 +181,7 @@ describe('pipelining', { timeout: 20_000 }, () => {
       answers.map((a) => a.status),
       paths.map((p) => (p === '/kv/%ZZ' ? 400 : 200)),
     );
-    for (let i = 1; i < 12; i += 3) assert.match(answers[i]!.body, new RegExp(`"key":"k${i}"`));
+    for (let i = 1; i < 12; i += 3) assert.equal(answers[i]!.body, '{"faults":[]}');
   });
 
   // uWS 20.30 cannot parse a request while an earlier one on the connection waits for its

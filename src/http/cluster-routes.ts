@@ -49,9 +49,11 @@ export function registerClusterRoutes(app: Router, ctx: RouteContext): void {
   app.get('/cluster/locate/*', (res, req) => {
     const key = keyFromPath(req.getUrl(), LOCATE_PREFIX, limits);
     if (key instanceof ThunderError) return sendError(res, key);
-    const where = cluster.ring.locate(key);
-    const states = where.replicas.map((id) => cluster.stateOf(id));
-    sendJson(res, 200, JSON.stringify({ key, ...where, states }));
+    const deferred = new Deferred(res, inFlight);
+    cluster.locate(key).then(
+      (where) => deferred.json(200, JSON.stringify({ key, ...where })),
+      (err: unknown) => deferred.error(toThunderError(err)),
+    );
   });
 
   /** The node an `/cluster/nodes/{id}…` path names, or the error that refuses it. */
