@@ -440,6 +440,8 @@ export class Cluster implements ReplicaSender {
       const error = new QuorumNotMetError(
         `${up.length} of ${this.ring.replicas} replicas are up; ${write ? 'W' : 'R'} = ${needed}`,
       );
+      // Said outright, so a client knows this write certainly did not happen.
+      if (write) error.details.applied = false;
       // With one replica there is no quorum to speak of: the node's own error.
       const owner = this.ring.replicaOf(partition, 0);
       const state = this.#links[owner]!.state;
@@ -515,7 +517,12 @@ export class Cluster implements ReplicaSender {
     const unlock = await this.#lock(key);
     try {
       const r = Math.max(consistency.r, this.ring.replicas - consistency.w + 1);
-      const current = await this.#callKey(Op.Get, key, undefined, { ...consistency, r });
+      const current = await this.#callKey(Op.Get, key, undefined, { ...consistency, r }).catch(
+        (err: ThunderError) => {
+          err.details.applied = false; // the check failed: nothing was written
+          throw err;
+        },
+      );
       const version = current.reply === null ? 0 : current.version;
       if (!meets(condition, version)) {
         const error = new PreconditionFailedError(

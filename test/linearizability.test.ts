@@ -109,8 +109,11 @@ describe('checkLinearizability()', () => {
     ],
   ];
   for (const [what, history, valid] of cases) {
+    // Each case is also checked with its operations in reverse order: the verdict cannot
+    // depend on the order a history lists them in.
     test(`${valid ? 'valid' : 'invalid'}: ${what}`, () => {
       assert.equal(checkLinearizability(history).valid, valid);
+      assert.equal(checkLinearizability([...history].reverse()).valid, valid);
     });
   }
 
@@ -123,7 +126,46 @@ describe('checkLinearizability()', () => {
     ];
     const verdict = checkLinearizability(history);
     assert.equal(verdict.valid, false);
-    assert.ok(!verdict.valid && verdict.key === 'bad' && verdict.operations.length === 2);
+    assert.ok(verdict.valid === false && verdict.key === 'bad' && verdict.operations.length === 2);
+  });
+
+  test('an invalid verdict explains itself: the furthest order found and the operation that could not follow', () => {
+    const stale = op(1, read, 4, 5, { value: 'a' });
+    const verdict = checkLinearizability([op(0, write('a'), 0, 1), op(0, write('b'), 2, 3), stale]);
+    assert.ok(verdict.valid === false);
+    assert.deepEqual(
+      verdict.explanation.ordered.map((o) => o.input),
+      [write('a'), write('b')],
+    );
+    assert.equal(verdict.explanation.state, 'b');
+    assert.equal(verdict.explanation.blocked, stale);
+  });
+
+  test('a search past its step budget is unknown, not valid', () => {
+    // Eight concurrent writes, each read once, then a read of a value overwritten since.
+    const history = [
+      ...Array.from({ length: 8 }, (_, i) => op(i, write(`w${i}`), 0, 10)),
+      ...Array.from({ length: 8 }, (_, i) => op(10 + i, read, 11 + 2 * i, 12 + 2 * i, { value: `w${i}` })),
+      op(20, read, 40, 41, { value: 'w0' }),
+    ];
+    const verdict = checkLinearizability(history, 10);
+    assert.deepEqual(verdict, { valid: 'unknown', key: 'k', steps: 11 });
+    assert.equal(checkLinearizability(history).valid, false);
+  });
+
+  test('an indeterminate write that was read happened before that read returned', () => {
+    // Valid only if the indeterminate write of b is placed before the read that saw it,
+    // and invalid if a later read goes back to a.
+    const seen = [op(0, write('a'), 0, 1), op(1, write('b'), 2, null), op(2, read, 3, 4, { value: 'b' })];
+    assert.equal(checkLinearizability(seen).valid, true);
+    assert.equal(checkLinearizability([...seen, op(2, read, 5, 6, { value: 'a' })]).valid, false);
+    // An indeterminate create that was read succeeded: a known create after it cannot.
+    const created = [
+      op(0, create('a'), 0, null),
+      op(1, read, 1, 2, { value: 'a' }),
+      op(2, create('b'), 3, 4, { ok: true }),
+    ];
+    assert.equal(checkLinearizability(created).valid, false);
   });
 
   test('a 20,000-operation history of concurrent clients on 200 keys checks in seconds', () => {

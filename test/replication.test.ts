@@ -294,6 +294,11 @@ describe('replication over HTTP with nodes down', () => {
     const put = await http(run.url, 'PUT', '/kv/k', 'w');
     assert.equal(put.status, 503);
     assert.equal(codeOf(put), 'QUORUM_NOT_MET');
+    assert.equal(
+      (put.json as { error: { applied?: boolean } }).error.applied,
+      false,
+      'refused before sending',
+    );
     assert.equal(codeOf(await http(run.url, 'GET', '/kv/k')), 'QUORUM_NOT_MET');
     assert.equal((await http(run.url, 'GET', '/kv/k?r=1')).text, 'v');
     assert.equal((await http(run.url, 'PUT', '/kv/k?w=1', 'w')).status, 204);
@@ -302,6 +307,7 @@ describe('replication over HTTP with nodes down', () => {
     // A conditional write needs its read quorum first: refused, and the key keeps its value.
     const create = await http(run.url, 'PUT', '/kv/k', 'x', { 'If-Match': '*' });
     assert.equal(codeOf(create), 'QUORUM_NOT_MET');
+    assert.equal((create.json as { error: { applied?: boolean } }).error.applied, false);
     assert.equal((await http(run.url, 'GET', '/kv/k?r=1')).text, 'w');
   });
 });

@@ -1,0 +1,74 @@
+import { mayHaveWritten, type Completed } from './history.js';
+
+/** An operation as a check's finding names it: its history indexes and what it did. */
+export interface Named {
+  invoke: number;
+  end: number | null;
+  process: number;
+  f: string;
+  key: string;
+  value?: string | null;
+}
+
+function named({ invoke, end }: Completed): Named {
+  const out: Named = {
+    invoke: invoke.index,
+    end: end?.index ?? null,
+    process: invoke.process,
+    f: invoke.f,
+    key: invoke.key,
+  };
+  const value = invoke.f === 'read' ? end?.value : invoke.value;
+  if (value !== undefined) out.value = value;
+  return out;
+}
+
+/**
+ * Acknowledged writes that are gone (Jepsen's set-full idea, for a register): a write or
+ * create acknowledged `ok` whose value the final read of its key does not return, though
+ * no other write of that key could have come after it (every other write of the key that
+ * may have happened had returned before it was invoked). `finals` holds each key's final
+ * read; a key whose final read failed is not judged.
+ */
+export function lostWrites(
+  history: readonly Completed[],
+  finals: ReadonlyMap<string, string | null>,
+): Named[] {
+  const byKey = new Map<string, Completed[]>();
+  for (const op of history) {
+    if (!mayHaveWritten(op)) continue;
+    let ops = byKey.get(op.invoke.key);
+    if (ops === undefined) byKey.set(op.invoke.key, (ops = []));
+    ops.push(op);
+  }
+  const lost: Named[] = [];
+  for (const [key, ops] of byKey) {
+    if (!finals.has(key)) continue;
+    const final = finals.get(key);
+    for (const op of ops) {
+      if (op.end?.type !== 'ok' || op.invoke.value === undefined || op.invoke.value === final) continue;
+      const overwritable = ops.some(
+        (other) => other !== op && (other.end === null || other.end.time >= op.invoke.time),
+      );
+      if (!overwritable) lost.push(named(op));
+    }
+  }
+  return lost;
+}
+
+/** Reads that returned a value no write or create had been invoked with before the read returned. */
+export function readsOfUnwritten(history: readonly Completed[]): Named[] {
+  const invokedAt = new Map<string, number>();
+  for (const { invoke } of history) {
+    if ((invoke.f === 'write' || invoke.f === 'create') && typeof invoke.value === 'string') {
+      invokedAt.set(`${invoke.key}\n${invoke.value}`, invoke.time);
+    }
+  }
+  return history
+    .filter(({ invoke, end }) => {
+      if (invoke.f !== 'read' || end?.type !== 'ok' || typeof end.value !== 'string') return false;
+      const at = invokedAt.get(`${invoke.key}\n${end.value}`);
+      return at === undefined || at > end.time;
+    })
+    .map(named);
+}

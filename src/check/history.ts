@@ -1,0 +1,143 @@
+import type { Clock } from '../clock.js';
+import type { Operation } from './linearizability.js';
+
+/**
+ * What a client of the checker's workload does to one key: `create` writes only if the key
+ * holds nothing (`If-None-Match: *`), `delete-if-present` deletes only if it holds a value
+ * (`If-Match: *`).
+ */
+export type Fn = 'read' | 'write' | 'delete' | 'create' | 'delete-if-present';
+
+/**
+ * One line of a history, as Jepsen writes them: an operation's `invoke`, then its outcome:
+ * `ok`; `fail` when it certainly did not happen (a create refused by its precondition, a
+ * write refused with `"applied": false`, a read that got no answer); `info` when it may or
+ * may not have happened (a write that timed out or was answered 503 otherwise: some replicas
+ * may have applied it).
+ */
+export interface HistoryEvent {
+  index: number;
+  type: 'invoke' | 'ok' | 'fail' | 'info';
+  /** The client. */
+  process: number;
+  f: Fn;
+  key: string;
+  /** The value written (invoke of a write or create); the value read (ok of a read; null: absent). */
+  value?: string | null;
+  /** Milliseconds on the run's clock (simulated in the deterministic mode). */
+  time: number;
+  /** The error code of a fail or info. */
+  error?: string;
+}
+
+/** An operation's invocation and its outcome (null: none came before the run ended). */
+export interface Completed {
+  invoke: HistoryEvent;
+  end: HistoryEvent | null;
+}
+
+/** Records a history as clients invoke and complete operations, on the run's clock. */
+export class History {
+  readonly events: HistoryEvent[] = [];
+  readonly #clock: Clock;
+
+  constructor(clock: Clock) {
+    this.#clock = clock;
+  }
+
+  invoke(process: number, f: Fn, key: string, value?: string): HistoryEvent {
+    const event: HistoryEvent = {
+      index: this.events.length,
+      type: 'invoke',
+      process,
+      f,
+      key,
+      time: this.#clock.now(),
+    };
+    if (value !== undefined) event.value = value;
+    this.events.push(event);
+    return event;
+  }
+
+  complete(
+    invoke: HistoryEvent,
+    type: 'ok' | 'fail' | 'info',
+    outcome: { value?: string | null; error?: string } = {},
+  ): HistoryEvent {
+    const { process, f, key } = invoke;
+    const event: HistoryEvent = { index: this.events.length, type, process, f, key, time: this.#clock.now() };
+    if (outcome.value !== undefined) event.value = outcome.value;
+    if (outcome.error !== undefined) event.error = outcome.error;
+    this.events.push(event);
+    return event;
+  }
+
+  /** The history as JSON lines, one event each. */
+  toJsonLines(): string {
+    return this.events.map((event) => JSON.stringify(event)).join('\n') + '\n';
+  }
+}
+
+/** Pairs each invocation with its outcome: a client has one operation open at a time. */
+export function pair(events: readonly HistoryEvent[]): Completed[] {
+  const open = new Map<number, Completed>();
+  const out: Completed[] = [];
+  for (const event of events) {
+    if (event.type === 'invoke') {
+      const completed = { invoke: event, end: null };
+      open.set(event.process, completed);
+      out.push(completed);
+    } else {
+      const completed = open.get(event.process);
+      if (completed === undefined)
+        throw new Error(`history event ${event.index}: an outcome with no invocation`);
+      completed.end = event;
+      open.delete(event.process);
+    }
+  }
+  return out;
+}
+
+/** Whether an operation may have changed its key: a write, delete or successful create not known to have failed. */
+export function mayHaveWritten({ invoke, end }: Completed): boolean {
+  return invoke.f !== 'read' && end?.type !== 'fail';
+}
+
+/**
+ * The operations the linearizability checker takes: an operation without a definite outcome
+ * is indeterminate (return time null); a read without an answer and an operation that
+ * certainly did not happen (other than a conditional one refused by its precondition, which
+ * says what the key held) are left out, since they changed nothing.
+ */
+export function toOperations(completed: readonly Completed[]): Operation[] {
+  const out: Operation[] = [];
+  for (const { invoke, end } of completed) {
+    const { process: client, key, f } = invoke;
+    const known = end !== null && end.type !== 'info';
+    if (f === 'read') {
+      if (end?.type === 'ok')
+        out.push({
+          client,
+          key,
+          input: { kind: 'read' },
+          call: invoke.time,
+          ret: end.time,
+          output: { value: end.value ?? null },
+        });
+      continue;
+    }
+    // A conditional operation refused by its precondition happened, as a "no".
+    const refused = end?.type === 'fail' && end.error === 'PRECONDITION_FAILED';
+    if (end?.type === 'fail' && !refused) continue;
+    const conditional = f === 'create' || f === 'delete-if-present';
+    out.push({
+      client,
+      key,
+      input: f === 'write' || f === 'create' ? { kind: f, value: invoke.value as string } : { kind: f },
+      call: invoke.time,
+      ret: known ? end.time : null,
+      output: conditional && known ? { ok: end.type === 'ok' } : {},
+    });
+  }
+  return out;
+}

@@ -1,0 +1,258 @@
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { systemClock, type Clock } from '../clock.js';
+import { Cluster } from '../cluster.js';
+import { inlineRunner } from '../sim/inline-node.js';
+import { SimLoop } from '../sim/loop.js';
+import { lostWrites, readsOfUnwritten, type Named } from './checks.js';
+import { History, pair, toOperations, type Completed } from './history.js';
+import { httpTarget } from './http-target.js';
+import { checkLinearizability, type Verdict } from './linearizability.js';
+import { renderReport } from './report.js';
+import { FaultDriver, planFaults, type AppliedWindow, type FaultKind } from './schedule.js';
+import { clusterTarget, type Target } from './target.js';
+import { keysOf, perform, runWorkload } from './workload.js';
+
+/** Every parameter of a check: printed first, stored in results.json, enough to run it again. */
+export interface CheckOptions {
+  seed: number;
+  /** `threads`: the normal cluster; `deterministic`: one thread on a simulated clock, replayed exactly by its seed. */
+  mode: 'threads' | 'deterministic';
+  /** A running cluster to check instead of starting one (its own settings then apply). */
+  url?: string;
+  nodes: number;
+  replicas: number;
+  r: number;
+  w: number;
+  /** Read repair before answering (`sync`) or after (`async`). */
+  repair: 'sync' | 'async';
+  faults: FaultKind[];
+  clients: number;
+  keys: number;
+  /** Operations to invoke at most. */
+  ops: number;
+  /** Seconds the workload runs at most (simulated in the deterministic mode). */
+  timeLimit: number;
+  thinkMs: number;
+  /** A replica's answer counts as lost after this long (the cluster's --timeout-ms). */
+  timeoutMs: number;
+  /** How long replicas have to agree once every fault is healed. */
+  convergeMs: number;
+  /** Where results.json, history.jsonl and report.html go. */
+  out: string;
+}
+
+/** The checker's verdict: true, false or unknown (a search gave up, a final read failed). */
+export type Validity = true | false | 'unknown';
+
+/** What `results.json` holds. */
+export interface CheckResults {
+  valid: Validity;
+  seed: number;
+  parameters: CheckOptions;
+  counts: { invoked: number; ok: number; fail: number; info: number; faults: number };
+  faults: AppliedWindow[];
+  checks: {
+    linearizability: Verdict;
+    lostWrites: { valid: boolean; lost: Named[] };
+    readsOfUnwritten: { valid: boolean; reads: Named[] };
+    convergence: {
+      valid: boolean;
+      ms: number | null;
+      divergent: { key: string; versions: (number | null)[] }[];
+    };
+    finalReads: { valid: Validity; failed: string[] };
+  };
+  /** The deterministic mode's event-log hash: the same seed and parameters give the same hash. */
+  eventLogHash?: string;
+  /** Wall-clock seconds the check took, and the run's own span in ms (simulated in the deterministic mode). */
+  seconds: number;
+  runMs: number;
+  /** The command that runs this check again. */
+  reproduce: string;
+}
+
+/** The command line that repeats a check. */
+export function reproduceCommand(options: CheckOptions): string {
+  const flags = [
+    `--seed ${options.seed}`,
+    `--mode ${options.mode}`,
+    ...(options.url === undefined
+      ? [`--nodes ${options.nodes}`, `--replicas ${options.replicas}`, `--r ${options.r}`, `--w ${options.w}`]
+      : [`--url ${options.url}`]),
+    `--repair ${options.repair}`,
+    `--faults ${options.faults.join(',') || 'none'}`,
+    `--clients ${options.clients}`,
+    `--keys ${options.keys}`,
+    `--ops ${options.ops}`,
+    `--time-limit ${options.timeLimit}`,
+    `--think-ms ${options.thinkMs}`,
+    `--timeout-ms ${options.timeoutMs}`,
+  ];
+  return `npx thunderdb check ${flags.join(' ')}`;
+}
+
+/** Waits `ms` on `clock`. */
+const sleep = (clock: Clock, ms: number) => new Promise<void>((resolve) => clock.setTimer(ms, resolve));
+
+/**
+ * Once every fault is healed: runs anti-entropy and compares each key's replicas until they
+ * all hold the same version (a tombstone counts as nothing) or `boundMs` passes.
+ */
+async function converge(
+  target: Target,
+  clock: Clock,
+  keys: string[],
+  boundMs: number,
+): Promise<CheckResults['checks']['convergence']> {
+  const start = clock.now();
+  for (;;) {
+    await target.antiEntropy().catch(() => {});
+    const divergent: { key: string; versions: (number | null)[] }[] = [];
+    for (const key of keys) {
+      const versions = await target.versions(key).catch(() => [null]);
+      const live = versions.map((v) => (v === null ? null : Math.max(v, 0)));
+      if (live.some((v) => v === null || v !== live[0])) divergent.push({ key, versions });
+    }
+    const ms = clock.now() - start;
+    if (divergent.length === 0) return { valid: true, ms, divergent };
+    if (ms >= boundMs) return { valid: false, ms: null, divergent };
+    await sleep(clock, 100);
+  }
+}
+
+/**
+ * Runs one check: starts a cluster in the chosen mode (or targets `url`), runs the seeded
+ * workload while the seeded fault schedule runs, heals everything, waits for the replicas
+ * to agree, reads every key once more, then judges the history. Writes the three files and
+ * resolves with the results; `log` hears progress.
+ */
+export async function runCheck(
+  options: CheckOptions,
+  log: (line: string) => void = () => {},
+): Promise<CheckResults> {
+  const began = performance.now();
+  const loop = options.mode === 'deterministic' && options.url === undefined ? new SimLoop() : null;
+  const clock: Clock = loop ?? systemClock;
+  const consistency = { r: options.r, w: options.w, repair: options.repair };
+  let cluster: Cluster | null = null;
+  let target: Target;
+  if (options.url !== undefined) target = httpTarget(options.url, consistency);
+  else {
+    cluster = await Cluster.start({
+      nodes: options.nodes,
+      replicas: options.replicas,
+      r: options.r,
+      w: options.w,
+      timeoutMs: options.timeoutMs,
+      seed: options.seed,
+      clock,
+      ...(loop === null ? {} : { runner: inlineRunner(loop) }),
+    });
+    target = clusterTarget(cluster, consistency);
+  }
+  const history = new History(clock);
+  const keys = keysOf(options.keys);
+  const finals = new Map<string, string | null>();
+  let driver!: FaultDriver;
+  let convergence!: CheckResults['checks']['convergence'];
+  const start = clock.now();
+  let runMs = 0;
+  const run = async () => {
+    const { nodes } = await target.describe();
+    const windows = planFaults(options.seed, options.faults, nodes, options.timeLimit * 1000);
+    log(`fault schedule: ${windows.length} faults (${options.faults.join(', ') || 'none'})`);
+    driver = new FaultDriver(target, clock, windows);
+    await runWorkload(target, clock, history, {
+      seed: options.seed,
+      clients: options.clients,
+      keys: options.keys,
+      ops: options.ops,
+      durationMs: options.timeLimit * 1000,
+      thinkMs: options.thinkMs,
+    });
+    log(`workload done: ${history.events.length / 2} operations; healing`);
+    await driver.finish();
+    convergence = await converge(target, clock, keys, options.convergeMs);
+    log(
+      convergence.valid
+        ? `replicas agree ${convergence.ms!.toFixed(0)} ms after healing`
+        : `replicas still differ on ${convergence.divergent.length} keys after ${options.convergeMs} ms`,
+    );
+    // The final reads: Jepsen's, after healing, one per key, by a client of their own.
+    for (const key of keys) {
+      for (let attempt = 0; attempt < 3 && !finals.has(key); attempt++) {
+        await perform(target, history, options.clients, 'read', key, '');
+        const end = history.events.at(-1)!;
+        if (end.type === 'ok') finals.set(key, end.value ?? null);
+      }
+    }
+    runMs = clock.now() - start;
+  };
+  try {
+    if (loop === null) await run();
+    else await loop.run(run());
+  } finally {
+    await cluster?.close();
+  }
+  const completed = pair(history.events);
+  const results = judge(options, completed, finals, convergence, driver.applied);
+  if (loop !== null) {
+    loop.record(history.toJsonLines());
+    results.eventLogHash = loop.hash;
+  }
+  results.seconds = (performance.now() - began) / 1000;
+  results.runMs = runMs;
+  await mkdir(options.out, { recursive: true });
+  await writeFile(join(options.out, 'history.jsonl'), history.toJsonLines());
+  await writeFile(join(options.out, 'results.json'), JSON.stringify(results, null, 2) + '\n');
+  await writeFile(join(options.out, 'report.html'), renderReport(results, history.events));
+  return results;
+}
+
+/** Judges a history: every check, and the verdict they make together. */
+export function judge(
+  options: CheckOptions,
+  completed: Completed[],
+  finals: ReadonlyMap<string, string | null>,
+  convergence: CheckResults['checks']['convergence'],
+  faults: AppliedWindow[],
+): CheckResults {
+  const linearizability = checkLinearizability(toOperations(completed));
+  const lost = lostWrites(completed, finals);
+  const reads = readsOfUnwritten(completed);
+  const failed = keysOf(options.keys).filter((key) => !finals.has(key));
+  const checks: CheckResults['checks'] = {
+    linearizability,
+    lostWrites: { valid: lost.length === 0, lost },
+    readsOfUnwritten: { valid: reads.length === 0, reads },
+    convergence,
+    finalReads: { valid: failed.length === 0 ? true : 'unknown', failed },
+  };
+  const verdicts: Validity[] = [
+    linearizability.valid,
+    checks.lostWrites.valid,
+    checks.readsOfUnwritten.valid,
+    convergence.valid,
+    checks.finalReads.valid,
+  ];
+  const valid: Validity = verdicts.includes(false) ? false : verdicts.includes('unknown') ? 'unknown' : true;
+  const count = (type: string) => completed.filter((op) => (op.end?.type ?? 'info') === type).length;
+  return {
+    valid,
+    seed: options.seed,
+    parameters: options,
+    counts: {
+      invoked: completed.length,
+      ok: count('ok'),
+      fail: count('fail'),
+      info: count('info'),
+      faults: faults.length,
+    },
+    faults,
+    checks,
+    seconds: 0,
+    runMs: 0,
+    reproduce: reproduceCommand(options),
+  };
+}

@@ -1,0 +1,51 @@
+import type { Cluster, Consistency } from '../cluster.js';
+import type { FaultSpec } from '../network.js';
+import type { PauseFault } from '../pause-fault.js';
+
+/** A fault as the checker's schedule asks for it: the network's, or a pause. */
+export type TargetFault = FaultSpec | Omit<PauseFault, 'id'>;
+
+/**
+ * What the checker drives: a cluster in this process (either mode) or one at a URL. Each
+ * operation rejects with an error carrying the catalogue `code` (e.g. QUORUM_NOT_MET,
+ * NODE_TIMEOUT, PRECONDITION_FAILED) when the cluster refuses or fails it.
+ */
+export interface Target {
+  /** The node ids of the ring, and the replication settings in force. */
+  describe(): Promise<{ nodes: number[]; replicas: number; r: number; w: number }>;
+  read(key: string): Promise<string | null>;
+  write(key: string, value: string): Promise<void>;
+  delete(key: string): Promise<void>;
+  /** Writes only if the key holds nothing (`If-None-Match: *`). */
+  create(key: string, value: string): Promise<void>;
+  /** Deletes only if the key holds a value (`If-Match: *`). */
+  deleteIfPresent(key: string): Promise<void>;
+  /** Puts a fault in force; resolves to its id. */
+  addFault(fault: TargetFault): Promise<number>;
+  healFault(id: number): Promise<void>;
+  healAll(): Promise<void>;
+  crash(node: number): Promise<void>;
+  restart(node: number): Promise<void>;
+  antiEntropy(): Promise<void>;
+  /** The version each replica of the key holds (negative: a tombstone; 0: nothing; null: no answer). */
+  versions(key: string): Promise<(number | null)[]>;
+}
+
+/** A cluster in this process, asked with the given consistency (r, w, repair). */
+export function clusterTarget(cluster: Cluster, consistency: Consistency): Target {
+  return {
+    describe: () => Promise.resolve({ nodes: [...cluster.members], ...cluster.replication }),
+    read: async (key) => (await cluster.get(key, consistency))?.toString('utf8') ?? null,
+    write: async (key, value) => void (await cluster.put(key, value, consistency)),
+    delete: async (key) => void (await cluster.delete(key, consistency)),
+    create: async (key, value) => void (await cluster.putIf(key, value, { ifNoneMatch: '*' }, consistency)),
+    deleteIfPresent: async (key) => void (await cluster.putIf(key, null, { ifMatch: '*' }, consistency)),
+    addFault: (fault) => Promise.resolve(cluster.addFault(fault).id),
+    healFault: (id) => Promise.resolve(void cluster.healFault(id)),
+    healAll: () => Promise.resolve(cluster.healAll()),
+    crash: (node) => cluster.crash(node),
+    restart: async (node) => void (await cluster.restart(node)),
+    antiEntropy: async () => void (await cluster.antiEntropy()),
+    versions: async (key) => (await cluster.locate(key)).versions,
+  };
+}
