@@ -16,6 +16,7 @@ import {
 import { DEFAULT_MAX_BUFFERED_BODY_BYTES } from './http/body-budget.js';
 import { isLoopback } from './http/request-guard.js';
 import { checkLimits, DEFAULT_LIMITS } from './limits.js';
+import { checkCommand, type CheckArgs } from './check/command.js';
 import { addFault, healFaults, listFaults } from './fault-client.js';
 import { loadFileOverHttp } from './load/http-load.js';
 import { newSeed } from './rng.js';
@@ -358,11 +359,90 @@ export async function main(argv: string[]): Promise<void> {
         console.log(JSON.stringify(answer));
       },
     )
+    .command(
+      'check',
+      'Run a seeded workload under a seeded fault schedule and check the history: exit 0 valid, 1 invalid, 2 unknown',
+      (y) =>
+        y
+          .option('seed', {
+            type: 'number',
+            describe: 'Seed of the workload and the fault schedule (default: a fresh one, printed)',
+          })
+          .option('mode', {
+            choices: ['threads', 'deterministic'] as const,
+            default: 'threads' as const,
+            describe:
+              'threads: the normal cluster; deterministic: one thread on a simulated clock, replayed exactly by its seed',
+          })
+          .option('url', {
+            type: 'string',
+            describe: 'Check a running cluster instead of starting one (threads mode)',
+          })
+          .option('nodes', { type: 'number', default: 3, describe: 'Nodes of the cluster started' })
+          .option('replicas', {
+            type: 'number',
+            describe: 'Copies of each key (default 3, or the node count below 3)',
+          })
+          .option('r', {
+            type: 'number',
+            describe: "Replicas a read waits for (default a majority; at --url, the cluster's)",
+          })
+          .option('w', {
+            type: 'number',
+            describe: "Replicas a write waits for (default a majority; at --url, the cluster's)",
+          })
+          .option('repair', {
+            choices: ['sync', 'async'] as const,
+            default: 'sync' as const,
+            describe: 'Read repair before the answer (sync) or after it (async)',
+          })
+          .option('faults', {
+            type: 'string',
+            default: 'crash,partition,latency,loss,pause',
+            describe: 'Kinds of fault the schedule injects, comma-separated, or none',
+          })
+          .option('clients', { type: 'number', default: 5, describe: 'Concurrent clients' })
+          .option('keys', {
+            type: 'number',
+            default: 6,
+            describe: 'Keys they share: even ones written plainly, odd ones conditionally',
+          })
+          .option('ops', { type: 'number', default: 100_000, describe: 'Operations at most' })
+          .option('time-limit', {
+            type: 'number',
+            default: 10,
+            describe: 'Seconds the workload runs (simulated in the deterministic mode)',
+          })
+          .option('think-ms', {
+            type: 'number',
+            default: 10,
+            describe: 'Each client waits up to this long (seeded) between operations',
+          })
+          .option('timeout-ms', {
+            type: 'number',
+            default: 500,
+            describe: 'A replica that has not answered within this long counts as failed',
+          })
+          .option('converge-ms', {
+            type: 'number',
+            default: 10_000,
+            describe: 'How long replicas have to agree once every fault is healed',
+          })
+          .option('out', {
+            type: 'string',
+            default: 'thunderdb-check',
+            describe: 'Directory for results.json, history.jsonl and report.html',
+          }),
+      async (args) => {
+        process.exitCode = await checkCommand({ ...args, seed: args.seed ?? newSeed() } as CheckArgs);
+      },
+    )
     .example('$0 cluster --nodes 3', 'three nodes on http://127.0.0.1:8080')
     .example('$0 cluster --port 0 --load data.txt', 'load a file, then serve on a free port')
     .example('$0 load data.txt --url http://127.0.0.1:8080', 'bulk-load into a running cluster')
     .example('$0 fault add partition --nodes 2', 'cut node 2 off; $0 fault heal heals every fault')
-    .demandCommand(1, 'Name a command: cluster, load or fault')
+    .example('$0 check --seed 7 --mode deterministic', 'check a cluster under faults, exactly repeatable')
+    .demandCommand(1, 'Name a command: cluster, load, fault or check')
     .strict()
     .help()
     .fail((message, err, y) => {

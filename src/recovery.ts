@@ -8,6 +8,9 @@ import type { Ring } from './ring.js';
 import type { Transfer, Transfers } from './transfers.js';
 import type { BatchWriter, Result } from './wire.js';
 
+/** How long a refill waits before copying again from a source that failed part-way. */
+export const REFILL_RETRY_MS = 500;
+
 /** Default anti-entropy interval: 30 s. */
 export const DEFAULT_ANTI_ENTROPY_MS = 30_000;
 
@@ -18,7 +21,7 @@ export interface Refilled {
   partitions: number;
   /** Hints replayed before the copy. */
   hints: number;
-  /** Records copied (from every source), their bytes, and writes that failed. */
+  /** Records copied (from every source, retries included), their bytes, and writes that failed and were copied again. */
   keys: number;
   bytes: number;
   failed: number;
@@ -140,7 +143,13 @@ export class Recovery {
     return taken.length - failed.length;
   }
 
-  /** Copies to `node` every partition it holds a replica of, from each other replica up. */
+  /**
+   * Copies to `node` every partition it holds a replica of, from each other replica up. A
+   * write acknowledged by W replicas may survive on just one of them, so every source must
+   * be copied in full: one that fails part-way (cut off, paused, or `node` failing the copied
+   * writes) is copied again every {@link REFILL_RETRY_MS} while it is up; only one that went
+   * down (its data gone with it) is given up. Until then `node` takes no reads.
+   */
   async #refill(node: number): Promise<Omit<Refilled, 'node' | 'hints' | 'ms'>> {
     const host = this.#host;
     const ring = host.ring();
@@ -164,18 +173,28 @@ export class Recovery {
     };
     const copied: CopyCount = { keys: 0, bytes: 0, failed: 0, firstError: null };
     host.transfers.begin(transfer, copied);
-    for (const source of sources) {
-      // Only the partitions both hold: another source covers the rest.
-      const both = emptyPartitionSet(ring.partitions);
-      for (let p = 0; p < ring.partitions; p++) {
-        if (hasPartition(mine, p) && ring.preferenceList(p).includes(source)) addPartition(both, p);
+    let pending = [...sources];
+    while (pending.length > 0 && this.#refilling.has(node)) {
+      const again: number[] = [];
+      for (const source of pending) {
+        if (!host.upNodes().includes(source) || this.#refilling.has(source)) continue;
+        // Only the partitions both hold: another source covers the rest.
+        const both = emptyPartitionSet(ring.partitions);
+        for (let p = 0; p < ring.partitions; p++) {
+          if (hasPartition(mine, p) && ring.preferenceList(p).includes(source)) addPartition(both, p);
+        }
+        const failedBefore = copied.failed;
+        try {
+          await copyPartitions(host.copyChannel, source, both, () => [node], copied);
+          if (copied.failed === failedBefore) transfer.sourcesDone++;
+          else again.push(source);
+        } catch {
+          again.push(source);
+        }
       }
-      try {
-        await copyPartitions(host.copyChannel, source, both, () => [node], copied);
-      } catch {
-        // The source went down part-way: the other sources still copy theirs.
-      }
-      transfer.sourcesDone++;
+      pending = again;
+      if (pending.length > 0)
+        await new Promise<void>((resolve) => host.clock.setTimer(REFILL_RETRY_MS, resolve));
     }
     return { partitions, keys: copied.keys, bytes: copied.bytes, failed: copied.failed };
   }

@@ -1,4 +1,5 @@
 import { pair, type Fn, type HistoryEvent } from './history.js';
+import { describeOperation } from './describe.js';
 import type { Operation } from './linearizability.js';
 import type { CheckResults } from './run.js';
 
@@ -104,7 +105,7 @@ export function renderReport(results: CheckResults, events: readonly HistoryEven
       ? 'valid: every key has an order of its operations that a single register could have produced'
       : lin.valid === 'unknown'
         ? `unknown: the search for key ${escape(lin.key)} gave up after ${lin.steps} steps`
-        : `invalid on key <b>${escape(lin.key)}</b>: after ordering ${lin.explanation.ordered.length} of its operations (the register then holding ${escape(JSON.stringify(lin.explanation.state))}), client ${lin.explanation.blocked.client}'s ${escape(describe(lin.explanation.blocked))} (marked red) could not be placed anywhere its answer was possible`;
+        : `invalid on key <b>${escape(lin.key)}</b>: after ordering ${lin.explanation.ordered.length} of its operations (the register then holding ${escape(JSON.stringify(lin.explanation.state))}), client ${lin.explanation.blocked.client}'s ${escape(describeOperation(lin.explanation.blocked))} (marked red) could not be placed anywhere its answer was possible`;
   const list = (items: { f: string; key: string; value?: string | null; invoke: number }[]) =>
     items
       .slice(0, 20)
@@ -148,19 +149,4 @@ svg{border:1px solid #eee}
 <svg width="${WIDTH}" height="${chartHeight}" viewBox="0 0 ${WIDTH} ${chartHeight}">${shading.replaceAll(`height="${height}"`, `height="${chartHeight}"`)}<text x="4" y="14" class="key">${maxLatency.toFixed(0)} ms</text><text x="4" y="${chartHeight - 10}" class="key">0</text>${points}</svg>
 </body></html>
 `;
-}
-
-function describe(op: Operation): string {
-  const { input, output } = op;
-  const span = `${op.call.toFixed(1)}–${op.ret === null ? '∞' : op.ret.toFixed(1)} ms`;
-  switch (input.kind) {
-    case 'read':
-      return `read of ${JSON.stringify(output.value ?? null)} (${span})`;
-    case 'delete':
-      return `delete (${span})`;
-    case 'delete-if-present':
-      return `delete-if-present${output.ok ? ' (succeeded)' : ' (refused)'} (${span})`;
-    default:
-      return `${input.kind} of ${JSON.stringify(input.value)}${input.kind === 'create' ? (output.ok ? ' (succeeded)' : ' (refused)') : ''} (${span})`;
-  }
 }

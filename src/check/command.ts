@@ -1,0 +1,167 @@
+import { join } from 'node:path';
+import { describeOperation } from './describe.js';
+import { httpTarget } from './http-target.js';
+import { reproduceCommand, runCheck, type CheckOptions, type CheckResults } from './run.js';
+import { FAULT_KINDS, type FaultKind } from './schedule.js';
+
+/** `thunderdb check`'s options as yargs hands them over (absent: not given). */
+export interface CheckArgs {
+  seed: number;
+  mode: 'threads' | 'deterministic';
+  url?: string;
+  nodes: number;
+  replicas?: number;
+  r?: number;
+  w?: number;
+  repair: 'sync' | 'async';
+  faults: string;
+  clients: number;
+  keys: number;
+  ops: number;
+  timeLimit: number;
+  thinkMs: number;
+  timeoutMs: number;
+  convergeMs: number;
+  out: string;
+}
+
+/** The check's exit code for its verdict: 0 valid, 1 invalid, 2 unknown. */
+export function exitCodeOf(valid: CheckResults['valid']): number {
+  return valid === true ? 0 : valid === false ? 1 : 2;
+}
+
+/** Checks the options, naming the bad one; fills the replication settings in. */
+export async function checkOptionsOf(args: CheckArgs): Promise<CheckOptions> {
+  const integer = (name: string, value: number, min: number, max: number) => {
+    if (!Number.isSafeInteger(value) || value < min || value > max) {
+      throw new RangeError(`--${name} must be an integer from ${min} to ${max}, got ${value}`);
+    }
+  };
+  integer('seed', args.seed, 0, 0xffffffff);
+  integer('clients', args.clients, 1, 100);
+  integer('keys', args.keys, 1, 1000);
+  integer('ops', args.ops, 1, 10_000_000);
+  integer('think-ms', args.thinkMs, 0, 60_000);
+  integer('timeout-ms', args.timeoutMs, 1, 60_000);
+  integer('converge-ms', args.convergeMs, 0, 600_000);
+  if (!Number.isFinite(args.timeLimit) || args.timeLimit <= 0 || args.timeLimit > 3600) {
+    throw new RangeError(
+      `--time-limit must be a number of seconds above 0, at most 3600, got ${args.timeLimit}`,
+    );
+  }
+  const faults = args.faults === 'none' ? [] : args.faults.split(',').map((kind) => kind.trim());
+  for (const kind of faults) {
+    if (!(FAULT_KINDS as readonly string[]).includes(kind)) {
+      throw new RangeError(`--faults takes ${FAULT_KINDS.join(', ')} or none, got ${JSON.stringify(kind)}`);
+    }
+  }
+  if (args.url !== undefined && args.mode === 'deterministic') {
+    throw new RangeError('--mode deterministic runs its own cluster in this process; it cannot check --url');
+  }
+  // The replication settings: given, or the cluster's (at --url), or the defaults.
+  let settings: { nodes: number; replicas: number; r: number; w: number };
+  if (args.url !== undefined) {
+    const described = await httpTarget(args.url).describe();
+    settings = { ...described, nodes: described.nodes.length };
+  } else {
+    const replicas = args.replicas ?? Math.min(3, args.nodes);
+    const majority = Math.floor(replicas / 2) + 1;
+    settings = { nodes: args.nodes, replicas, r: majority, w: majority };
+  }
+  return {
+    seed: args.seed,
+    mode: args.mode,
+    ...(args.url === undefined ? {} : { url: args.url }),
+    nodes: settings.nodes,
+    replicas: settings.replicas,
+    r: args.r ?? settings.r,
+    w: args.w ?? settings.w,
+    repair: args.repair,
+    faults: faults as FaultKind[],
+    clients: args.clients,
+    keys: args.keys,
+    ops: args.ops,
+    timeLimit: args.timeLimit,
+    thinkMs: args.thinkMs,
+    timeoutMs: args.timeoutMs,
+    convergeMs: args.convergeMs,
+    out: args.out,
+  };
+}
+
+/** Every parameter on one line, as the check prints it first. */
+export function formatParameters(options: CheckOptions): string {
+  return Object.entries(options)
+    .map(
+      ([name, value]) =>
+        `${name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}=${Array.isArray(value) ? value.join(',') || 'none' : value}`,
+    )
+    .join(' ');
+}
+
+/** The lines that explain a verdict: what each failed check found, a few operations each. */
+export function formatFindings(results: CheckResults): string[] {
+  const { checks } = results;
+  const lines: string[] = [];
+  const lin = checks.linearizability;
+  if (lin.valid === false) {
+    const { ordered, state, blocked } = lin.explanation;
+    lines.push(
+      `not linearizable: key ${lin.key}: after ordering ${ordered.length} of its ${lin.operations.length} operations ` +
+        `(the key then holding ${JSON.stringify(state)}), client ${blocked.client}'s ${describeOperation(blocked)} fits nowhere`,
+    );
+    for (const op of ordered.slice(-3))
+      lines.push(`  ordered before it: client ${op.client}'s ${describeOperation(op)}`);
+  } else if (lin.valid === 'unknown') {
+    lines.push(`linearizability unknown: the search for key ${lin.key} gave up after ${lin.steps} steps`);
+  }
+  for (const op of checks.lostWrites.lost.slice(0, 5)) {
+    lines.push(
+      `lost write: client ${op.process}'s ${op.f} of ${JSON.stringify(op.value)} to ${op.key} (event ${op.invoke}) was acknowledged and is gone`,
+    );
+  }
+  for (const op of checks.readsOfUnwritten.reads.slice(0, 5)) {
+    lines.push(
+      `read of an unwritten value: client ${op.process} read ${JSON.stringify(op.value)} from ${op.key} (event ${op.end})`,
+    );
+  }
+  if (!checks.convergence.valid) {
+    lines.push(
+      `not converged: replicas still differ on ${checks.convergence.divergent.map((d) => d.key).join(', ')}`,
+    );
+  }
+  if (checks.finalReads.failed.length > 0)
+    lines.push(`final reads failed for ${checks.finalReads.failed.join(', ')}`);
+  return lines;
+}
+
+/** `thunderdb check`: prints every parameter first and the verdict last; resolves to the exit code. */
+export async function checkCommand(
+  args: CheckArgs,
+  print: (line: string) => void = console.log,
+): Promise<number> {
+  const options = await checkOptionsOf(args);
+  print(`thunderdb check ${formatParameters(options)}`);
+  let results: CheckResults;
+  try {
+    results = await runCheck(options, (line) => print(`  ${line}`));
+  } catch (err) {
+    print(`unknown: the check did not complete: ${(err as Error).message}`);
+    print(`reproduce with: ${reproduceCommand(options)}`);
+    return 2;
+  }
+  const { counts } = results;
+  print(
+    `  ${counts.invoked} operations (${counts.ok} ok, ${counts.fail} failed, ${counts.info} indeterminate), ` +
+      `${counts.faults} faults, ${(results.runMs / 1000).toFixed(1)} s ${options.mode === 'deterministic' ? 'simulated' : 'run'}, ` +
+      `${results.seconds.toFixed(1)} s in all${results.eventLogHash ? `, event log ${results.eventLogHash}` : ''}`,
+  );
+  for (const line of formatFindings(results)) print(line);
+  print(
+    `results: ${join(options.out, 'results.json')}, ${join(options.out, 'history.jsonl')}, ${join(options.out, 'report.html')}`,
+  );
+  const verdict = results.valid === true ? 'valid' : results.valid === false ? 'invalid' : 'unknown';
+  if (results.valid !== true) print(`reproduce with: ${results.reproduce}`);
+  print(`verdict: ${verdict} (seed ${results.seed})`);
+  return exitCodeOf(results.valid);
+}
