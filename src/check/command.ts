@@ -140,7 +140,14 @@ export async function checkCommand(
   args: CheckArgs,
   print: (line: string) => void = console.log,
 ): Promise<number> {
-  const options = await checkOptionsOf(args);
+  let options: CheckOptions;
+  try {
+    options = await checkOptionsOf(args);
+  } catch (err) {
+    // Not a verdict: the check never ran (bad options, or no cluster at --url).
+    print(`thunderdb check: ${(err as Error).message}`);
+    return 2;
+  }
   print(`thunderdb check ${formatParameters(options)}`);
   let results: CheckResults;
   try {

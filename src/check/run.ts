@@ -92,6 +92,18 @@ export function reproduceCommand(options: CheckOptions): string {
   return `npx thunderdb check ${flags.join(' ')}`;
 }
 
+/**
+ * The system clock, but with timers that keep the process alive: against a cluster at a
+ * URL, the workload's own waits may be all that is pending.
+ */
+const checkerClock: Clock = {
+  ...systemClock,
+  setTimer(ms, fire) {
+    const timer = setTimeout(fire, ms);
+    return () => clearTimeout(timer);
+  },
+};
+
 /** Waits `ms` on `clock`. */
 const sleep = (clock: Clock, ms: number) => new Promise<void>((resolve) => clock.setTimer(ms, resolve));
 
@@ -133,7 +145,7 @@ export async function runCheck(
 ): Promise<CheckResults> {
   const began = performance.now();
   const loop = options.mode === 'deterministic' && options.url === undefined ? new SimLoop() : null;
-  const clock: Clock = loop ?? systemClock;
+  const clock: Clock = loop ?? checkerClock;
   const consistency = { r: options.r, w: options.w, repair: options.repair };
   let cluster: Cluster | null = null;
   let target: Target;
@@ -146,8 +158,7 @@ export async function runCheck(
       w: options.w,
       timeoutMs: options.timeoutMs,
       seed: options.seed,
-      clock,
-      ...(loop === null ? {} : { runner: inlineRunner(loop) }),
+      ...(loop === null ? {} : { clock: loop, runner: inlineRunner(loop) }),
     });
     target = clusterTarget(cluster, consistency);
   }

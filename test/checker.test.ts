@@ -1,0 +1,271 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtemp, readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, test } from 'node:test';
+import { lostWrites, readsOfUnwritten } from '../src/check/checks.js';
+import { History, pair, toOperations, type Completed } from '../src/check/history.js';
+import { runCheck, type CheckOptions } from '../src/check/run.js';
+import { planFaults, FAULT_KINDS } from '../src/check/schedule.js';
+import { startRunning } from './helpers.js';
+
+const CLI = fileURLToPath(new URL('../src/cli.js', import.meta.url));
+
+/** A history written by hand: each step at the loop's time, advanced as told. */
+function written(steps: (h: History, at: (ms: number) => void) => void): Completed[] {
+  let now = 0;
+  const history = new History({ now: () => now, wall: () => now, setTimer: () => () => {}, defer: () => {} });
+  steps(history, (ms) => (now = ms));
+  return pair(history.events);
+}
+
+async function options(overrides: Partial<CheckOptions>): Promise<CheckOptions> {
+  return {
+    seed: 1,
+    mode: 'deterministic',
+    nodes: 3,
+    replicas: 3,
+    r: 2,
+    w: 2,
+    repair: 'sync',
+    faults: [...FAULT_KINDS],
+    clients: 5,
+    keys: 6,
+    ops: 100_000,
+    timeLimit: 5,
+    thinkMs: 10,
+    timeoutMs: 500,
+    convergeMs: 10_000,
+    out: await mkdtemp(join(tmpdir(), 'thunderdb-check-')),
+    ...overrides,
+  };
+}
+
+describe('the checks, on histories known to be bad', () => {
+  test('an acknowledged write the final read does not return, with nothing after it, is lost', () => {
+    const history = written((h, at) => {
+      const w = h.invoke(0, 'write', 'k', 'a');
+      at(1);
+      h.complete(w, 'ok');
+      at(2);
+      const w2 = h.invoke(1, 'write', 'k', 'b');
+      at(3);
+      h.complete(w2, 'ok');
+    });
+    assert.deepEqual(
+      lostWrites(history, new Map([['k', 'a']])).map((op) => op.value),
+      ['b'],
+      'b came after a: the final read must show b',
+    );
+    assert.deepEqual(lostWrites(history, new Map([['k', 'b']])), []);
+    assert.deepEqual(lostWrites(history, new Map()), [], 'no final read: not judged');
+  });
+
+  test('a write that may have been overwritten (a concurrent or indeterminate one) is not lost', () => {
+    const history = written((h, at) => {
+      const a = h.invoke(0, 'write', 'k', 'a');
+      const b = h.invoke(1, 'write', 'k', 'b');
+      at(1);
+      h.complete(a, 'ok');
+      h.complete(b, 'ok');
+      const c = h.invoke(2, 'write', 'k', 'c');
+      at(2);
+      h.complete(c, 'info', { error: 'NODE_TIMEOUT' });
+    });
+    assert.deepEqual(lostWrites(history, new Map([['k', 'c']])), []);
+    assert.deepEqual(lostWrites(history, new Map([['k', 'a']])), [], 'b and c may both have lost to a');
+  });
+
+  test('a read of a value never written, or written only after the read returned, is caught', () => {
+    const history = written((h, at) => {
+      const r = h.invoke(0, 'read', 'k');
+      at(1);
+      h.complete(r, 'ok', { value: 'later' });
+      const r2 = h.invoke(0, 'read', 'k');
+      at(2);
+      h.complete(r2, 'ok', { value: 'nobody' });
+      at(3);
+      const w = h.invoke(1, 'write', 'k', 'later');
+      at(4);
+      h.complete(w, 'ok');
+    });
+    assert.deepEqual(
+      readsOfUnwritten(history).map((op) => op.value),
+      ['later', 'nobody'],
+    );
+  });
+
+  test('outcomes become checker operations: info is indeterminate, a refused create a "no", other failures nothing', () => {
+    const ops = toOperations(
+      written((h, at) => {
+        const a = h.invoke(0, 'write', 'k', 'a');
+        const b = h.invoke(1, 'create', 'k', 'b');
+        const c = h.invoke(2, 'write', 'k', 'c');
+        const d = h.invoke(3, 'read', 'k');
+        at(1);
+        h.complete(a, 'info', { error: 'NODE_TIMEOUT' });
+        h.complete(b, 'fail', { error: 'PRECONDITION_FAILED' });
+        h.complete(c, 'fail', { error: 'QUORUM_NOT_MET' });
+        h.complete(d, 'fail', { error: 'QUORUM_NOT_MET' });
+      }),
+    );
+    assert.deepEqual(
+      ops.map((op) => [op.input.kind, op.ret, op.output]),
+      [
+        ['write', null, {}],
+        ['create', 1, { ok: false }],
+      ],
+    );
+  });
+});
+
+describe('the fault schedule', () => {
+  test('the same seed gives the same schedule; another seed another; every window ends before the run does', () => {
+    const plan = planFaults(7, FAULT_KINDS, [0, 1, 2], 10_000);
+    assert.deepEqual(planFaults(7, FAULT_KINDS, [0, 1, 2], 10_000), plan);
+    assert.notDeepEqual(planFaults(8, FAULT_KINDS, [0, 1, 2], 10_000), plan);
+    assert.ok(plan.length >= 4, `${plan.length} windows`);
+    const long = planFaults(7, FAULT_KINDS, [0, 1, 2], 60_000);
+    assert.deepEqual(new Set(long.map((w) => w.kind)), new Set(FAULT_KINDS));
+    for (const window of plan) assert.ok(window.at + window.ms <= 8_500, JSON.stringify(window));
+    assert.deepEqual(
+      new Set(planFaults(7, ['partition'], [0, 1, 2], 10_000).map((w) => w.kind)),
+      new Set(['partition']),
+    );
+  });
+});
+
+describe('thunderdb check', () => {
+  test('R = W = 1 under faults is found not linearizable, and the seed replays it exactly (deterministic)', async () => {
+    const first = await runCheck(await options({ seed: 2, r: 1, w: 1 }));
+    assert.equal(first.valid, false);
+    const lin = first.checks.linearizability;
+    assert.ok(lin.valid === false, 'the anomaly is a linearizability violation');
+    assert.ok(lin.explanation.blocked.input.kind === 'read', 'a stale read');
+    const again = await runCheck(await options({ seed: 2, r: 1, w: 1 }));
+    assert.equal(again.eventLogHash, first.eventLogHash);
+    assert.deepEqual(again.checks, first.checks);
+    assert.match(first.reproduce, /--seed 2 --mode deterministic .*--r 1 --w 1/);
+  });
+
+  test('the configuration the README calls linearizable (R = W = 2, sync repair) stays valid across seeds', async () => {
+    for (let seed = 1; seed <= 12; seed++) {
+      const results = await runCheck(await options({ seed }));
+      assert.equal(results.valid, true, `seed ${seed}: ${JSON.stringify(results.checks).slice(0, 400)}`);
+      assert.ok(results.counts.faults > 0 && results.counts.ok > 500, JSON.stringify(results.counts));
+    }
+  });
+
+  test('threads mode: replicas 3, W 2 under crashes and partitions loses no acknowledged write; the files are written', async () => {
+    const results = await runCheck(
+      await options({ mode: 'threads', seed: 5, faults: ['crash', 'partition'], timeLimit: 4 }),
+    );
+    assert.equal(results.checks.lostWrites.valid, true);
+    assert.equal(results.valid, true, JSON.stringify(results.checks).slice(0, 400));
+    assert.ok(
+      results.faults.some((f) => f.kind === 'crash' && f.ended !== null),
+      'a node crashed and restarted',
+    );
+    const out = results.parameters.out;
+    const saved = JSON.parse(await readFile(join(out, 'results.json'), 'utf8')) as {
+      valid: unknown;
+      seed: number;
+    };
+    assert.deepEqual([saved.valid, saved.seed], [true, 5]);
+    const lines = (await readFile(join(out, 'history.jsonl'), 'utf8')).trim().split('\n');
+    assert.equal(lines.length, results.counts.invoked * 2);
+    const first = JSON.parse(lines[0]!) as { index: number; type: string; time: number };
+    assert.deepEqual([first.index, first.type, typeof first.time], [0, 'invoke', 'number']);
+    const html = await readFile(join(out, 'report.html'), 'utf8');
+    assert.match(html, /<svg/);
+    assert.match(html, /Check <span class="valid">valid/);
+  });
+
+  test('threads mode: the seed fixes each client’s operations and the fault schedule, not the interleaving', async () => {
+    const clientOps = async (results: Awaited<ReturnType<typeof runCheck>>) => {
+      const lines = (await readFile(join(results.parameters.out, 'history.jsonl'), 'utf8'))
+        .trim()
+        .split('\n');
+      const events = lines.map(
+        (line) =>
+          JSON.parse(line) as { type: string; process: number; f: string; key: string; value?: string },
+      );
+      return events
+        .filter((e) => e.type === 'invoke' && e.process === 0)
+        .slice(0, 50)
+        .map((e) => `${e.f} ${e.key} ${e.value ?? ''}`);
+    };
+    const first = await runCheck(
+      await options({ mode: 'threads', seed: 9, timeLimit: 1.5, faults: ['latency', 'loss'] }),
+    );
+    const second = await runCheck(
+      await options({ mode: 'threads', seed: 9, timeLimit: 1.5, faults: ['latency', 'loss'] }),
+    );
+    const planned = (r: typeof first) =>
+      r.faults.map(({ kind, at, ms, nodes, fault }) => ({ kind, at, ms, nodes, fault }));
+    assert.deepEqual(planned(second), planned(first));
+    assert.deepEqual(await clientOps(second), await clientOps(first));
+  });
+
+  test('the command prints every parameter first and the verdict last, exits 1 on invalid, and checks a cluster at --url', async (t) => {
+    const out = await mkdtemp(join(tmpdir(), 'thunderdb-check-'));
+    const cli = async (args: string[]) => {
+      const child = spawn(process.execPath, [CLI, 'check', '--out', out, ...args], { timeout: 60_000 });
+      let stdout = '';
+      child.stdout.on('data', (d: Buffer) => (stdout += d));
+      child.stderr.on('data', (d: Buffer) => (stdout += d));
+      const [code] = (await once(child, 'exit')) as [number | null];
+      return { code, lines: stdout.trim().split('\n') };
+    };
+    const invalid = await cli([
+      '--seed',
+      '2',
+      '--mode',
+      'deterministic',
+      '--r',
+      '1',
+      '--w',
+      '1',
+      '--time-limit',
+      '5',
+    ]);
+    assert.equal(invalid.code, 1);
+    assert.match(
+      invalid.lines[0]!,
+      /^thunderdb check seed=2 mode=deterministic nodes=3 replicas=3 r=1 w=1 repair=sync faults=crash,partition,latency,loss,pause clients=5 keys=6 .* out=/,
+    );
+    assert.match(invalid.lines.join('\n'), /not linearizable: key k\d+/);
+    assert.match(
+      invalid.lines.join('\n'),
+      /reproduce with: npx thunderdb check --seed 2 --mode deterministic/,
+    );
+    assert.equal(invalid.lines.at(-1), 'verdict: invalid (seed 2)');
+
+    const bad = await cli(['--faults', 'meteor']);
+    assert.equal(bad.code, 2);
+    assert.match(
+      bad.lines.join('\n'),
+      /--faults takes crash, partition, latency, loss, pause or none, got "meteor"/,
+    );
+
+    const running = await startRunning({ nodes: 3, timeoutMs: 500 });
+    t.after(() => running.stop());
+    const valid = await cli([
+      '--url',
+      running.url,
+      '--seed',
+      '4',
+      '--time-limit',
+      '3',
+      '--faults',
+      'partition,latency,pause',
+    ]);
+    assert.equal(valid.code, 0, valid.lines.join('\n'));
+    assert.match(valid.lines[0]!, new RegExp(`url=${running.url} nodes=3 replicas=3 r=2 w=2`));
+    assert.equal(valid.lines.at(-1), 'verdict: valid (seed 4)');
+    assert.deepEqual(running.cluster.faults(), [], 'every fault healed at the end');
+  });
+});
