@@ -337,6 +337,10 @@ export async function main(argv: string[]): Promise<void> {
             type: 'number',
             describe: 'latency: up to this much more, at random (seeded)',
           })
+          .option('distribution', {
+            choices: ['uniform', 'exponential'] as const,
+            describe: 'latency: jitter uniform up to --jitter-ms, or exponential with it as the mean',
+          })
           .option('probability', { type: 'number', describe: 'loss, duplicate: share of messages, 0 to 1' })
           .option('direction', {
             choices: ['both', 'to', 'from'] as const,

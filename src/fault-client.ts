@@ -9,6 +9,7 @@ export interface FaultOptions {
   nodes?: string;
   ms?: number;
   jitterMs?: number;
+  distribution?: string;
   probability?: number;
   direction?: string;
 }
@@ -40,6 +41,7 @@ export function addFault(url: string, type: string, options: FaultOptions): Prom
   if (options.nodes !== undefined) spec.nodes = options.nodes.split(',').map((n) => Number(n.trim()));
   if (options.ms !== undefined) spec.ms = options.ms;
   if (options.jitterMs !== undefined) spec.jitterMs = options.jitterMs;
+  if (options.distribution !== undefined) spec.distribution = options.distribution;
   if (options.probability !== undefined) spec.probability = options.probability;
   if (options.direction !== undefined) spec.direction = options.direction;
   return call(url, 'POST', '/cluster/faults', spec);

@@ -10,14 +10,22 @@ export type Direction = 'to' | 'from';
  * links it acts on (absent: every node's). Each acts on every message of those links:
  * - `partition`: drops them (`direction` `to` or `from` for one way only; default both),
  *   as if the nodes were cut off from the coordinator;
- * - `latency`: delays each by `ms` plus a uniform `jitterMs` (so a round trip pays twice);
+ * - `latency`: delays each by `ms` plus a random part (so a round trip pays twice): up to
+ *   `jitterMs`, uniformly, or with `distribution: 'exponential'` exponentially distributed
+ *   with mean `jitterMs` (a long tail, as queueing gives);
  * - `loss`: drops each with `probability`;
  * - `duplicate`: delivers each twice with `probability` (writes carry versions and replies
  *   batch ids, so a duplicate changes nothing but the load).
  */
 export type FaultSpec =
   | { type: 'partition'; nodes?: number[]; direction?: Direction | 'both' }
-  | { type: 'latency'; nodes?: number[]; ms: number; jitterMs?: number }
+  | {
+      type: 'latency';
+      nodes?: number[];
+      ms: number;
+      jitterMs?: number;
+      distribution?: 'uniform' | 'exponential';
+    }
   | { type: 'loss'; nodes?: number[]; probability: number }
   | { type: 'duplicate'; nodes?: number[]; probability: number };
 
@@ -41,7 +49,7 @@ export function checkFault(spec: unknown, nodes: readonly number[]): FaultSpec {
     'nodes',
     ...{
       partition: ['direction'],
-      latency: ['ms', 'jitterMs'],
+      latency: ['ms', 'jitterMs', 'distribution'],
       loss: ['probability'],
       duplicate: ['probability'],
     }[type],
@@ -80,8 +88,21 @@ export function checkFault(spec: unknown, nodes: readonly number[]): FaultSpec {
       }
       return { type, ...on, direction };
     }
-    case 'latency':
-      return { type, ...on, ms: number('ms', 0, 60_000), jitterMs: number('jitterMs', 0, 60_000, 0) };
+    case 'latency': {
+      const distribution = fault.distribution ?? 'uniform';
+      if (distribution !== 'uniform' && distribution !== 'exponential') {
+        throw new BadRequestError(
+          `"distribution" must be "uniform" or "exponential", got ${JSON.stringify(distribution)}`,
+        );
+      }
+      return {
+        type,
+        ...on,
+        ms: number('ms', 0, 60_000),
+        jitterMs: number('jitterMs', 0, 60_000, 0),
+        distribution,
+      };
+    }
     case 'loss':
     case 'duplicate':
       return { type, ...on, probability: number('probability', 0, 1) };
@@ -163,8 +184,12 @@ export class Network {
         case 'duplicate':
           if (fate(this.seed, lane, seq, fault.id * 4 + 1) < fault.probability) copies = 2;
           break;
-        case 'latency':
-          delayMs += fault.ms + (fault.jitterMs ?? 0) * fate(this.seed, lane, seq, fault.id * 4 + 2);
+        case 'latency': {
+          const draw = fate(this.seed, lane, seq, fault.id * 4 + 2);
+          const jitter = fault.jitterMs ?? 0;
+          delayMs +=
+            fault.ms + (fault.distribution === 'exponential' ? -Math.log(1 - draw) * jitter : jitter * draw);
+        }
       }
     }
     const send = () => {

@@ -43,8 +43,9 @@ async function startCli(
 }
 
 describe('thunderdb CLI', () => {
-  test('--help and the README document the same cluster options, --help with defaults', async () => {
-    const { code, stdout } = await run(['cluster', '--help']);
+  /** The options `thunderdb COMMAND --help` lists, and those the README's table for it lists. */
+  async function documentedOptions(command: string, tableStart: string, tableEnd: string) {
+    const { code, stdout } = await run([command, '--help']);
     assert.equal(code, 0);
     // yargs shows a one-letter option as -r; it takes --r as well, as the README writes it.
     const inHelp = new Set(
@@ -55,15 +56,36 @@ describe('thunderdb CLI', () => {
     inHelp.delete('--help');
     inHelp.delete('--version');
     const readme = await readFile(new URL('../../README.md', import.meta.url), 'utf8');
-    const table = readme.slice(
-      readme.indexOf('Options of `cluster`'),
-      readme.indexOf('`thunderdb load FILE'),
+    const table = readme.slice(readme.indexOf(tableStart), readme.indexOf(tableEnd));
+    const inReadme = new Set(
+      [...table.matchAll(/^\| `(--[a-z-]+)[^`]*`(?:, `(--[a-z-]+)`)?/gm)].flatMap((m) =>
+        m.slice(1).filter(Boolean),
+      ),
     );
-    const inReadme = new Set([...table.matchAll(/^\| `(--[a-z-]+)/gm)].map((m) => m[1]!));
-    assert.deepEqual([...inHelp].sort(), [...inReadme].sort());
-    assert.ok(inHelp.size >= 15, `${inHelp.size} options`);
+    return { stdout, inHelp: [...inHelp].sort(), inReadme: [...inReadme].sort() };
+  }
+
+  test('--help and the README document the same cluster options, --help with defaults', async () => {
+    const { stdout, inHelp, inReadme } = await documentedOptions(
+      'cluster',
+      'Options of `cluster`',
+      '`thunderdb load FILE',
+    );
+    assert.deepEqual(inHelp, inReadme);
+    assert.ok(inHelp.length >= 15, `${inHelp.length} options`);
     assert.match(stdout, /default: 3\]/);
     assert.match(stdout, /default: 8080\]/);
+  });
+
+  test('--help and the README document the same check options', async () => {
+    const { stdout, inHelp, inReadme } = await documentedOptions(
+      'check',
+      'Options of `check`',
+      'CI runs `npm run check',
+    );
+    assert.deepEqual(inHelp, inReadme);
+    assert.ok(inHelp.length >= 15, `${inHelp.length} options`);
+    assert.match(stdout, /default: "crash,partition,latency,loss,pause"\]/);
   });
 
   test('bad options fail with a message naming them, exit code not 0', async () => {
@@ -238,9 +260,27 @@ describe('thunderdb CLI', () => {
     const cluster = await startRunning({ nodes: 3 });
     t.after(() => cluster.stop());
     const url = ['--url', cluster.url];
-    const added = await run(['fault', 'add', 'latency', '--ms', '5', '--nodes', '1,2', ...url]);
+    const added = await run([
+      'fault',
+      'add',
+      'latency',
+      '--ms',
+      '5',
+      '--nodes',
+      '1,2',
+      '--distribution',
+      'exponential',
+      ...url,
+    ]);
     assert.equal(added.code, 0, added.stderr);
-    assert.deepEqual(JSON.parse(added.stdout), { type: 'latency', nodes: [1, 2], ms: 5, jitterMs: 0, id: 1 });
+    assert.deepEqual(JSON.parse(added.stdout), {
+      type: 'latency',
+      nodes: [1, 2],
+      ms: 5,
+      jitterMs: 0,
+      distribution: 'exponential',
+      id: 1,
+    });
     const listed = await run(['fault', 'list', ...url]);
     assert.equal((JSON.parse(listed.stdout) as { faults: unknown[] }).faults.length, 1);
     assert.deepEqual(

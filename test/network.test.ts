@@ -4,6 +4,7 @@ import type { Clock } from '../src/clock.js';
 import { Cluster } from '../src/cluster.js';
 import { checkFault, Network, type FaultSpec } from '../src/network.js';
 import { fate } from '../src/rng.js';
+import { SimLoop } from '../src/sim/loop.js';
 import { codeOf, http, startRunning } from './helpers.js';
 
 /** A clock that moves only when told: timers fire in order as time is advanced. */
@@ -97,6 +98,27 @@ describe('Network', () => {
     assert.notEqual(got[0], got[1], 'two buffers: delivering one may transfer (detach) it');
   });
 
+  test('latency jitter: uniform stays within jitterMs; exponential has jitterMs as its mean and a long tail', async () => {
+    const delays = async (distribution: 'uniform' | 'exponential'): Promise<number[]> => {
+      const loop = new SimLoop();
+      const network = new Network(3, loop);
+      network.add({ type: 'latency', ms: 5, jitterMs: 10, distribution });
+      const out: number[] = [];
+      for (let i = 0; i < 4000; i++) network.carry(0, 'to', i, () => out.push(loop.now()));
+      await loop.run(new Promise<void>((resolve) => loop.setTimer(10_000, resolve)));
+      return out;
+    };
+    const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+    const uniform = await delays('uniform');
+    assert.ok(Math.min(...uniform) >= 5 && Math.max(...uniform) <= 15);
+    assert.ok(Math.abs(mean(uniform) - 10) < 0.5, `mean ${mean(uniform)}`);
+    const exponential = await delays('exponential');
+    assert.ok(Math.min(...exponential) >= 5);
+    assert.ok(Math.abs(mean(exponential) - 15) < 1, `mean ${mean(exponential)}`);
+    const tail = exponential.filter((d) => d > 35).length / exponential.length; // e^-3 ≈ 5%
+    assert.ok(tail > 0.03 && tail < 0.07, `tail ${tail}`);
+  });
+
   test('checkFault() refuses what it cannot do, naming it', () => {
     const bad: [unknown, RegExp][] = [
       [{ type: 'flood' }, /"type" must be one of/],
@@ -105,6 +127,10 @@ describe('Network', () => {
       [{ type: 'partition', nodes: [7] }, /"nodes" must be/],
       [{ type: 'partition', nodes: [] }, /"nodes" must be/],
       [{ type: 'latency', ms: 10, probability: 1 }, /takes no "probability"/],
+      [
+        { type: 'latency', ms: 10, distribution: 'normal' },
+        /"distribution" must be "uniform" or "exponential"/,
+      ],
       [[1], /a JSON object/],
     ];
     for (const [spec, message] of bad) {
@@ -114,7 +140,12 @@ describe('Network', () => {
         JSON.stringify(spec),
       );
     }
-    assert.deepEqual(checkFault({ type: 'latency', ms: 5 }, [0]), { type: 'latency', ms: 5, jitterMs: 0 });
+    assert.deepEqual(checkFault({ type: 'latency', ms: 5 }, [0]), {
+      type: 'latency',
+      ms: 5,
+      jitterMs: 0,
+      distribution: 'uniform',
+    });
   });
 });
 
@@ -181,7 +212,14 @@ describe('faults on a running cluster', () => {
       '{"type": "latency", "ms": 5, "nodes": [2]}',
     );
     assert.equal(added.status, 201);
-    assert.deepEqual(added.json, { type: 'latency', nodes: [2], ms: 5, jitterMs: 0, id: 1 });
+    assert.deepEqual(added.json, {
+      type: 'latency',
+      nodes: [2],
+      ms: 5,
+      jitterMs: 0,
+      distribution: 'uniform',
+      id: 1,
+    });
     const listed = (await http(run.url, 'GET', '/cluster/faults')).json as { faults: unknown[] };
     assert.equal(listed.faults.length, 1);
     const cluster = (await http(run.url, 'GET', '/cluster')).json as { seed: number; faults: unknown[] };

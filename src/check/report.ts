@@ -52,6 +52,7 @@ export function renderReport(results: CheckResults, events: readonly HistoryEven
     op !== null && op.key === invoke.key && op.client === invoke.process && op.call === invoke.time;
 
   const shading = results.faults
+    .filter((f) => f.skipped === undefined)
     .map((f) => {
       const x0 = x(f.began);
       const x1 = x(f.ended ?? end);

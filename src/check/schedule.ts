@@ -86,6 +86,8 @@ export interface AppliedWindow extends FaultWindow {
   began: number;
   ended: number | null;
   error?: string;
+  /** Why it was not put in force (a crash while another node is still recovering). */
+  skipped?: string;
 }
 
 /**
@@ -127,7 +129,13 @@ export class FaultDriver {
     try {
       if (window.kind === 'crash') {
         const node = window.nodes[0]!;
-        if (this.#crashed.has(node)) return;
+        // Memory is all a node has: a second crash while another node is still down or
+        // being refilled can take the last copies of a write W acknowledged, which no
+        // replication setting promises to survive. So one crash at a time.
+        if (this.#crashed.size > 0) {
+          record.skipped = `node ${[...this.#crashed].join(', ')} still down or refilling`;
+          return;
+        }
         this.#crashed.add(node);
         await target.crash(node);
         await this.#sleep(window.ms);
