@@ -239,7 +239,10 @@ describe('thunderdb check', () => {
     assert.equal(invalid.code, 1);
     assert.equal(
       invalid.stdout,
-      example.replace(/ \d+\.\d s in all/, invalid.stdout.match(/ \d+\.\d s in all/)![0]),
+      example.replace(
+        / [\d.]+ s in all \([\d.]+ s judging\)/,
+        invalid.stdout.match(/ [\d.]+ s in all \([\d.]+ s judging\)/)![0],
+      ),
     );
     assert.equal(invalid.lines.at(-1), 'verdict: invalid (seed 2)');
 

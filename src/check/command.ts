@@ -161,7 +161,7 @@ export async function checkCommand(
   print(
     `  ${counts.invoked} operations (${counts.ok} ok, ${counts.fail} failed, ${counts.info} indeterminate), ` +
       `${counts.faults} faults, ${(results.runMs / 1000).toFixed(1)} s ${options.mode === 'deterministic' ? 'simulated' : 'run'}, ` +
-      `${results.seconds.toFixed(1)} s in all${results.eventLogHash ? `, event log ${results.eventLogHash}` : ''}`,
+      `${results.seconds.toFixed(1)} s in all (${results.judgeSeconds.toFixed(1)} s judging)${results.eventLogHash ? `, event log ${results.eventLogHash}` : ''}`,
   );
   for (const line of formatFindings(results)) print(line);
   print(

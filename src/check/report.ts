@@ -66,6 +66,15 @@ export function renderReport(results: CheckResults, events: readonly HistoryEven
       return `<text x="4" y="${top + 12}" class="key">${escape(key)}</text><line x1="${LEFT}" x2="${WIDTH}" y1="${top}" y2="${top}" stroke="#ddd"/>`;
     })
     .join('');
+  // A tick per second (per 10 s past a minute) under the timeline; the blocked read marked across its key.
+  const step = end > 60_000 ? 10_000 : 1000;
+  const ticks = Array.from({ length: Math.floor(end / step) + 1 }, (_, i) => i * step)
+    .map((t) => `<text x="${x(t)}" y="${height - 8}" class="key" text-anchor="middle">${t / 1000} s</text>`)
+    .join('');
+  const marker =
+    blocked === null
+      ? ''
+      : `<line x1="${x(blocked.call)}" x2="${x(blocked.call)}" y1="${keys.indexOf(blocked.key) * bandHeight}" y2="${(keys.indexOf(blocked.key) + 1) * bandHeight}" stroke="#d62728" stroke-width="2"/>`;
   const bars = drawn
     .map(({ invoke, end: outcome }) => {
       const top = keys.indexOf(invoke.key) * bandHeight + 12 + invoke.process * ROW;
@@ -144,7 +153,7 @@ svg{border:1px solid #eee}
 </table>
 <h2>Operations by key</h2>
 <p>One track per client (the last: the final reads); a bar runs from invocation to outcome. Colours: <span style="color:${COLOURS.read}">read</span>, <span style="color:${COLOURS.write}">write</span>, <span style="color:${COLOURS.delete}">delete</span>, <span style="color:${COLOURS.create}">create</span>, <span style="color:${COLOURS['delete-if-present']}">delete-if-present</span>; faded: failed; dashed to the end: indeterminate. Fault windows shaded: <span class="legend">${legend}</span>. Hover for details.${completed.length > MAX_DRAWN ? ` The first ${MAX_DRAWN} of ${completed.length} operations are drawn.` : ''}</p>
-<svg width="${WIDTH}" height="${height}" viewBox="0 0 ${WIDTH} ${height}">${shading}${bands}${bars}</svg>
+<svg width="${WIDTH}" height="${height}" viewBox="0 0 ${WIDTH} ${height}">${shading}${bands}${bars}${marker}${ticks}</svg>
 <h2>Latency over time</h2>
 <p>Each completed operation at its invocation time; up to ${maxLatency.toFixed(0)} ms.</p>
 <svg width="${WIDTH}" height="${chartHeight}" viewBox="0 0 ${WIDTH} ${chartHeight}">${shading.replaceAll(`height="${height}"`, `height="${chartHeight}"`)}<text x="4" y="14" class="key">${maxLatency.toFixed(0)} ms</text><text x="4" y="${chartHeight - 10}" class="key">0</text>${points}</svg>

@@ -68,6 +68,8 @@ export interface CheckResults {
   /** Wall-clock seconds the check took, and the run's own span in ms (simulated in the deterministic mode). */
   seconds: number;
   runMs: number;
+  /** Of `seconds`, those spent judging the history. */
+  judgeSeconds: number;
   /** The command that runs this check again. */
   reproduce: string;
 }
@@ -206,8 +208,10 @@ export async function runCheck(
   } finally {
     await cluster?.close();
   }
+  const judging = performance.now();
   const completed = pair(history.events);
   const results = judge(options, completed, finals, convergence, driver.applied);
+  results.judgeSeconds = (performance.now() - judging) / 1000;
   if (loop !== null) {
     loop.record(history.toJsonLines());
     results.eventLogHash = loop.hash;
@@ -264,6 +268,7 @@ export function judge(
     checks,
     seconds: 0,
     runMs: 0,
+    judgeSeconds: 0,
     reproduce: reproduceCommand(options),
   };
 }
