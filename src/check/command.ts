@@ -4,26 +4,16 @@ import { httpTarget } from './http-target.js';
 import { reproduceCommand, runCheck, type CheckOptions, type CheckResults } from './run.js';
 import { FAULT_KINDS, type FaultKind } from './schedule.js';
 
-/** `thunderdb check`'s options as yargs hands them over (absent: not given). */
-export interface CheckArgs {
-  seed: number;
-  mode: 'threads' | 'deterministic';
-  url?: string;
-  nodes: number;
+/**
+ * `thunderdb check`'s options as yargs hands them over: the replication settings may be
+ * absent (the defaults, or the cluster's at `--url`), the fault kinds are one string.
+ */
+export type CheckArgs = Omit<CheckOptions, 'replicas' | 'r' | 'w' | 'faults'> & {
   replicas?: number;
   r?: number;
   w?: number;
-  repair: 'sync' | 'async';
   faults: string;
-  clients: number;
-  keys: number;
-  ops: number;
-  timeLimit: number;
-  thinkMs: number;
-  timeoutMs: number;
-  convergeMs: number;
-  out: string;
-}
+};
 
 /** The check's exit code for its verdict: 0 valid, 1 invalid, 2 unknown. */
 export function exitCodeOf(valid: CheckResults['valid']): number {
