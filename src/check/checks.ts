@@ -45,13 +45,20 @@ export function lostWrites(
   for (const [key, ops] of byKey) {
     if (!finals.has(key)) continue;
     const final = finals.get(key);
-    for (const op of ops) {
-      if (op.end?.type !== 'ok' || op.invoke.value === undefined || op.invoke.value === final) continue;
-      const overwritable = ops.some(
-        (other) => other !== op && (other.end === null || other.end.time >= op.invoke.time),
-      );
-      if (!overwritable) lost.push(named(op));
+    // Another write may have come after `op` if it returned at or after op's call (or never
+    // returned): the two latest returns of the key are enough to tell, for every `op`.
+    const returned = ops.map((other) => other.end?.time ?? Infinity);
+    let latest = -Infinity;
+    let second = -Infinity;
+    for (const time of returned) {
+      if (time > latest) [latest, second] = [time, latest];
+      else if (time > second) second = time;
     }
+    ops.forEach((op, i) => {
+      if (op.end?.type !== 'ok' || op.invoke.value === undefined || op.invoke.value === final) return;
+      const latestOther = returned[i] === latest ? second : latest;
+      if (latestOther < op.invoke.time) lost.push(named(op));
+    });
   }
   return lost;
 }
