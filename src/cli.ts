@@ -13,6 +13,8 @@ import {
   replicationFor,
   type ClusterOptions,
 } from './cluster.js';
+import type { LogStorage } from './node-runner.js';
+import { FSYNC_MODES, type FsyncMode } from './storage/log.js';
 import { DEFAULT_MAX_BUFFERED_BODY_BYTES } from './http/body-budget.js';
 import { isLoopback } from './http/request-guard.js';
 import { checkLimits, DEFAULT_LIMITS } from './limits.js';
@@ -48,6 +50,21 @@ interface ClusterArgs {
   allowOrigin: string[];
   maxConnections?: number;
   maxBufferedBodyBytes: number;
+  storage: 'memory' | 'log';
+  dataDir?: string;
+  fsync?: FsyncMode;
+}
+
+/** The storage options, checked together: each needs the others it goes with. */
+function storageOf(args: ClusterArgs): LogStorage | undefined {
+  if (args.storage === 'memory') {
+    if (args.dataDir !== undefined || args.fsync !== undefined) {
+      throw new RangeError('--data-dir and --fsync go with --storage log');
+    }
+    return undefined;
+  }
+  if (args.dataDir === undefined) throw new RangeError('--storage log needs --data-dir DIR');
+  return { dataDir: args.dataDir, fsync: args.fsync ?? 'everysec' };
 }
 
 /** A repeatable option's values, each also split at commas. */
@@ -85,6 +102,7 @@ async function runCluster(args: ClusterArgs): Promise<void> {
     antiEntropyMs: args.antiEntropyMs,
     seed: args.seed ?? newSeed(),
     timeoutMs: args.timeoutMs,
+    storage: storageOf(args),
   } satisfies ClusterOptions;
   const replication = replicationFor(options); // checked before any thread starts
   const cluster = await startNodes(options);
@@ -225,6 +243,21 @@ export async function main(argv: string[]): Promise<void> {
             type: 'number',
             default: DEFAULT_ANTI_ENTROPY_MS,
             describe: 'How often replicas compare partition digests and copy what differs (0: never)',
+          })
+          .option('storage', {
+            choices: ['memory', 'log'] as const,
+            default: 'memory' as const,
+            describe:
+              'memory: data is gone when a node stops; log: each node appends to a log under --data-dir, replayed at start',
+          })
+          .option('data-dir', {
+            type: 'string',
+            describe: "log: the directory of the nodes' logs (node-<id>/ each)",
+          })
+          .option('fsync', {
+            choices: FSYNC_MODES,
+            describe:
+              "log: when writes reach the disk: always (before each acknowledgement, shared by a turn's writes), everysec (default), no (when the OS chooses)",
           })
           .option('load', { type: 'string', describe: 'A "key value" file to load before serving' })
           .option('max-key-bytes', {

@@ -1,6 +1,7 @@
 import type { ReplySink } from './batcher.js';
 import {
   NodeUnavailableError,
+  NotImplementedError,
   PreconditionFailedError,
   QuorumNotMetError,
   type ThunderError,
@@ -17,7 +18,8 @@ import { Ring, type Location } from './ring.js';
 import { TombstonePurger } from './tombstone-purger.js';
 import { Hints } from './hints.js';
 import { checkFault, Network, type Fault } from './network.js';
-import { threadRunner, type NodeRunner } from './node-runner.js';
+import { threadRunner, type LogStorage, type NodeRunner } from './node-runner.js';
+import { claimDataDir } from './storage/data-dir.js';
 import { checkPause, type PauseFault } from './pause-fault.js';
 import { newSeed } from './rng.js';
 import { Membership, type MembershipChange, type MembershipHost, type Moved } from './membership.js';
@@ -90,6 +92,11 @@ export interface ClusterOptions {
    * deterministic mode (`inlineRunner` of src/sim/inline-node.ts, with that loop as `clock`).
    */
   runner?: NodeRunner;
+  /**
+   * Where each node keeps its data beyond memory (`--storage log`): a log per node under
+   * `dataDir`, replayed when the node starts. Default: memory only. Threads only.
+   */
+  storage?: LogStorage;
   /**
    * The seed every random choice of the simulation derives from (the network's fault
    * decisions). Default: a fresh one; `Cluster.seed` says which, so a run can be repeated.
@@ -254,6 +261,8 @@ export class Cluster implements ReplicaSender {
   readonly #clock: Clock;
   readonly #linkOptions: LinkOptions;
   readonly #seed: number;
+  /** With `--storage log`: where the nodes' logs are. */
+  readonly #storage: LogStorage | undefined;
   /** Node pauses in force, by fault id. */
   readonly #pauses = new Map<number, PauseFault>();
   readonly #onStateChange = (): void => this.#findUpReplicas();
@@ -275,7 +284,9 @@ export class Cluster implements ReplicaSender {
     clock: Clock,
     antiEntropyMs: number,
     seed: number,
+    storage: LogStorage | undefined,
   ) {
+    this.#storage = storage;
     this.ring = ring;
     this.replication = replication;
     this.consistency = { r: replication.r, w: replication.w, repair: 'async' };
@@ -315,14 +326,30 @@ export class Cluster implements ReplicaSender {
     if (!Number.isSafeInteger(seed) || seed < 0 || seed > 0xffffffff) {
       throw new RangeError(`seed must be an integer from 0 to 4294967295, got ${seed}`);
     }
+    if (options.storage !== undefined) {
+      if (options.runner !== undefined)
+        throw new RangeError('storage needs nodes on threads, not an inline runner');
+      claimDataDir(options.storage.dataDir, {
+        nodes: ring.nodes,
+        partitions: ring.partitions,
+        replicas: ring.replicas,
+      });
+    }
     const network = new Network(seed, clock);
     const cluster = new Cluster(
       ring,
       replication,
-      { clock, timeoutMs, partitions: ring.partitions, network, runner: options.runner ?? threadRunner },
+      {
+        clock,
+        timeoutMs,
+        partitions: ring.partitions,
+        network,
+        runner: options.runner ?? threadRunner(options.storage),
+      },
       clock,
       antiEntropyMs,
       seed,
+      options.storage,
     );
     try {
       await Promise.all(
@@ -796,12 +823,23 @@ export class Cluster implements ReplicaSender {
 
   /** See {@link Membership.addNode}. */
   addNode(): Promise<MembershipChange> {
+    this.#refuseMembershipWithLogs();
     return this.#membership.addNode();
   }
 
   /** See {@link Membership.removeNode}. */
   removeNode(id: number): Promise<MembershipChange> {
+    this.#refuseMembershipWithLogs();
     return this.#membership.removeNode(id);
+  }
+
+  /** The ring is not kept on disk, so a changed one would be forgotten at the next start. */
+  #refuseMembershipWithLogs(): void {
+    if (this.#storage !== undefined) {
+      throw new NotImplementedError(
+        'nodes cannot join or leave a cluster with --storage log: the ring is not kept on disk, so the next start would route keys to nodes that do not hold them',
+      );
+    }
   }
 
   /** See {@link Membership.plan}. */

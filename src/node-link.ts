@@ -166,7 +166,7 @@ export class NodeLink {
     this.#disarm?.();
     this.#disarm = null;
     this.#batcher.failAll(new NodeUnavailableError(`node ${this.id} stopped`));
-    await this.#process.kill();
+    await this.#process.stop();
   }
 
   #setState(state: NodeState): void {

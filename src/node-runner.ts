@@ -1,6 +1,9 @@
+import { closeSync } from 'node:fs';
+import { join } from 'node:path';
 import { MessageChannel } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import type { AttachTask, BatchFailure } from './protocol.js';
+import type { FsyncMode } from './storage/log.js';
 import { transferListFor } from './wire.js';
 
 /** What a running node tells its link. */
@@ -19,6 +22,17 @@ export interface NodeProcess {
   post(batch: ArrayBuffer): void;
   /** Ends the node as a crash would: its memory is gone. Resolves once nothing of it is left. */
   kill(): Promise<void>;
+  /** Ends the node cleanly: what it has not yet made durable is, then it is killed. */
+  stop(): Promise<void>;
+}
+
+/** Where a node keeps its data beyond memory: `--storage log`. */
+export interface LogStorage {
+  /** The cluster's data directory: each node logs under `node-<id>/` in it. */
+  dataDir: string;
+  fsync: FsyncMode;
+  /** How far a log may outgrow twice its live data before a merge (default 64 MiB). */
+  mergeSlackBytes?: number;
 }
 
 /**
@@ -28,46 +42,88 @@ export interface NodeProcess {
  */
 export type NodeRunner = (node: number, partitions: number, events: NodeEvents) => NodeProcess;
 
+/** How long a clean stop waits for a node to close its log before killing it anyway. */
+const STOP_WAIT_MS = 5000;
+
 const WORKER = new URL('../workers/node.js', import.meta.url);
 
 /**
- * Runs each node in a piscina pool of exactly one thread, handed a MessagePort. Piscina's own
+ * Runs each node in a piscina pool of exactly one thread, handed a MessagePort (and, with
+ * `storage`, its log directory, which it replays before it takes batches). Piscina's own
  * task channel is used once, to transfer the port; all data then goes over the port, since
  * `pool.run()` per operation is an order of magnitude slower. A kill destroys the pool, so
- * piscina starts no replacement thread behind our back.
+ * piscina starts no replacement thread behind our back, and closes the log file the thread
+ * could not.
  */
-export const threadRunner: NodeRunner = (node, partitions, events) => {
-  const pool = new Piscina({
-    filename: WORKER.href,
-    minThreads: 1,
-    maxThreads: 1,
-    idleTimeout: Infinity,
-    // With 'sync' (the default) an idle piscina worker sleeps in Atomics.wait and never
-    // sees messages on a transferred port.
-    atomics: 'disabled',
-    // A small young generation: batches die young, and a default-sized one per thread
-    // is resident memory that holds no data (bench/RESULTS.md, memory).
-    resourceLimits: { maxYoungGenerationSizeMb: 4 },
-  });
-  // An uncaught error in a node thread is an 'error' event on its pool; unheard, it would
-  // kill the whole process. The port's 'close' below is what reports the node dead.
-  pool.on('error', (err: Error) => {
-    process.emitWarning(`node ${node} thread failed: ${err.message}`);
-  });
-  const { port1, port2 } = new MessageChannel();
-  let killed = false;
-  port1.on('message', (reply: ArrayBuffer | BatchFailure) => events.reply(reply));
-  port1.on('close', () => {
-    if (!killed) events.died();
-  });
-  const task: AttachTask = { port: port2, node, partitions };
-  return {
-    ready: pool.run(task, { transferList: [port2] }).then(() => {}),
-    post: (batch) => port1.postMessage(batch, transferListFor(batch)),
-    async kill() {
+export function threadRunner(storage?: LogStorage): NodeRunner {
+  return (node, partitions, events) => {
+    const pool = new Piscina({
+      filename: WORKER.href,
+      minThreads: 1,
+      maxThreads: 1,
+      idleTimeout: Infinity,
+      // With 'sync' (the default) an idle piscina worker sleeps in Atomics.wait and never
+      // sees messages on a transferred port.
+      atomics: 'disabled',
+      // A small young generation: batches die young, and a default-sized one per thread
+      // is resident memory that holds no data (bench/RESULTS.md, memory).
+      resourceLimits: { maxYoungGenerationSizeMb: 4 },
+    });
+    // An uncaught error in a node thread is an 'error' event on its pool; unheard, it would
+    // kill the whole process. The port's 'close' below is what reports the node dead.
+    pool.on('error', (err: Error) => {
+      process.emitWarning(`node ${node} thread failed: ${err.message}`);
+    });
+    const { port1, port2 } = new MessageChannel();
+    let killed = false;
+    let closed: (() => void) | null = null;
+    port1.on('message', (reply: ArrayBuffer | BatchFailure | 'closed') => {
+      if (reply === 'closed') closed?.();
+      else events.reply(reply);
+    });
+    port1.on('close', () => {
+      if (!killed) events.died();
+    });
+    const fds = new Int32Array(new SharedArrayBuffer(4)).fill(-1);
+    const task: AttachTask = {
+      port: port2,
+      node,
+      partitions,
+      fds,
+      ...(storage === undefined
+        ? {}
+        : {
+            storage: {
+              dir: join(storage.dataDir, `node-${node}`),
+              fsync: storage.fsync,
+              ...(storage.mergeSlackBytes === undefined ? {} : { mergeSlackBytes: storage.mergeSlackBytes }),
+            },
+          }),
+    };
+    const kill = async (): Promise<void> => {
       killed = true;
       port1.close();
       await pool.destroy();
-    },
+      const fd = Atomics.load(fds, 0);
+      if (fd >= 0) closeSync(fd);
+    };
+    return {
+      ready: pool.run(task, { transferList: [port2] }).then(() => {}),
+      post: (batch) => port1.postMessage(batch, transferListFor(batch)),
+      kill,
+      async stop() {
+        if (storage !== undefined && !killed) {
+          await new Promise<void>((resolve) => {
+            const timer = setTimeout(resolve, STOP_WAIT_MS);
+            closed = () => {
+              clearTimeout(timer);
+              resolve();
+            };
+            port1.postMessage('close');
+          });
+        }
+        await kill();
+      },
+    };
   };
-};
+}

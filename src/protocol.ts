@@ -94,7 +94,25 @@ export interface NodeStats {
   ops: number;
   /** V8 heap of the node's thread. */
   heapUsed: number;
+  /** Where the node keeps its data, and what it recovered at start. */
+  storage: StorageStats;
 }
+
+/** A node's storage as `GET /cluster` shows it. */
+export type StorageStats =
+  | { backend: 'memory' }
+  | {
+      backend: 'log';
+      fsync: 'always' | 'everysec' | 'no';
+      /** Bytes in the node's log files. */
+      logBytes: number;
+      /** Records replayed at start, the keys they left holding a value, and how long it took. */
+      recoveredRecords: number;
+      recoveredKeys: number;
+      replayMs: number;
+      /** Where a torn last record was cut off at start, if one was. */
+      cutTornRecordAt?: { file: string; offset: number };
+    };
 
 /** One slice of a key listing. */
 export interface ListSlice {
@@ -137,6 +155,13 @@ export interface AttachTask {
   node: number;
   /** The ring's partition count: the node keeps a digest per partition. */
   partitions: number;
+  /** With `--storage log`: the node's log directory and fsync policy. */
+  storage?: { dir: string; fsync: 'always' | 'everysec' | 'no'; mergeSlackBytes?: number };
+  /**
+   * Where the node publishes its log's file descriptor: a thread killed by a crash cannot
+   * close its own files, so whoever kills it closes this one.
+   */
+  fds: Int32Array;
 }
 
 /** One slice of a record scan. */

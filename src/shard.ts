@@ -1,5 +1,6 @@
 import { getHeapStatistics } from 'node:v8';
-import { ByteMap, DEFAULT_SCRAMBLE } from './byte-map.js';
+import { ByteMap, DEFAULT_SCRAMBLE, Written } from './byte-map.js';
+import { LogOp, type Log, type LogRecord, type Recovered } from './storage/log.js';
 import { HASH_SPACE } from './murmur3.js';
 import { hasPartition } from './partition-set.js';
 import { bytesToText } from './bytes.js';
@@ -9,6 +10,7 @@ import {
   type BatchFailure,
   type ListSlice,
   type NodeStats,
+  type StorageStats,
   type OpCode,
   type PartitionSet,
   type SnapshotSlice,
@@ -20,6 +22,11 @@ import { readBatch, ReplyWriter, writeListSlice, writeSnapshotSlice, type BatchH
  * eight concurrent listings of a 2M-key store answered in 19 ms at the median (bench:heavy).
  */
 export const LIST_SLICE_SLOTS = 4_096;
+/** A log's bytes beyond its records' keys and values (see src/storage/log.ts). */
+const RECORD_OVERHEAD = 27;
+/** How far a log may outgrow twice its live data before it is merged: 64 MiB. */
+export const DEFAULT_MERGE_SLACK_BYTES = 64 << 20;
+
 /** Index slots one snapshot slice reads; the slice is also cut by bytes. */
 export const SNAPSHOT_SLICE_SLOTS = 4_096;
 
@@ -33,6 +40,11 @@ export class Shard implements BatchHandler {
   readonly #reply = new ReplyWriter();
   readonly #pause: (ms: number) => void;
   #ops = 0;
+  /** The node's log, with `--storage log`: every change is appended to it. */
+  #log: Log | null = null;
+  #recovered: Recovered | null = null;
+  /** A merge runs once the log is this much larger than twice the live data. */
+  #mergeSlackBytes = DEFAULT_MERGE_SLACK_BYTES;
 
   /**
    * `partitions`: the ring's partition count, for the per-partition digests (default 1024);
@@ -204,7 +216,107 @@ export class Shard implements BatchHandler {
       storeBytes: this.#map.allocatedBytes,
       ops: this.#ops,
       heapUsed: getHeapStatistics().used_heap_size,
+      storage: this.#storageStats(),
     };
+  }
+
+  #storageStats(): StorageStats {
+    const log = this.#log;
+    const recovered = this.#recovered;
+    if (log === null || recovered === null) return { backend: 'memory' };
+    return {
+      backend: 'log',
+      fsync: log.fsync,
+      logBytes: log.bytes,
+      recoveredRecords: recovered.records,
+      recoveredKeys: this.#recoveredKeys,
+      replayMs: Math.round(recovered.ms),
+      ...(recovered.cut === undefined ? {} : { cutTornRecordAt: recovered.cut }),
+    };
+  }
+
+  #recoveredKeys = 0;
+
+  /**
+   * Makes `log` this shard's log, once its records have been replayed into the shard
+   * (see {@link replay}); `mergeSlackBytes`: how far the log may outgrow twice the live
+   * data before a merge rewrites it.
+   */
+  useLog(log: Log, recovered: Recovered, mergeSlackBytes = DEFAULT_MERGE_SLACK_BYTES): void {
+    this.#log = log;
+    this.#recovered = recovered;
+    this.#recoveredKeys = this.#map.size;
+    this.#mergeSlackBytes = mergeSlackBytes;
+  }
+
+  /** Applies one record of the log at start-up, as the operation that wrote it did. */
+  replay(record: LogRecord): void {
+    const { op, hash, version, bytes, keyStart, keyLength, valueStart, valueLength } = record;
+    const map = this.#map;
+    switch (op) {
+      case LogOp.Put:
+        map.store(bytes, keyStart, keyLength, hash, bytes, valueStart, valueLength, version);
+        break;
+      case LogOp.Tombstone:
+        map.store(bytes, keyStart, keyLength, hash, null, 0, 0, version);
+        break;
+      case LogOp.Purge:
+        map.remove(bytes, keyStart, keyLength, hash, version);
+        break;
+      case LogOp.Drop:
+        map.remove(bytes, keyStart, keyLength, hash);
+    }
+  }
+
+  /**
+   * Calls `done` once what the batches applied so far is as durable as the storage
+   * promises: at once in memory, after the log's commit (and, with `fsync always`, its
+   * fsync) otherwise. Merges the log when it has grown well past the live data.
+   */
+  commit(done: () => void): void {
+    const log = this.#log;
+    if (log === null) return done();
+    log.commit(done);
+    const map = this.#map;
+    const live = map.bytes + (map.size + map.tombstones) * RECORD_OVERHEAD;
+    if (log.bytes > 2 * live + this.#mergeSlackBytes) this.merge();
+  }
+
+  /** Rewrites the log as the live records (tombstones still held among them), dropping the rest. */
+  merge(): void {
+    const map = this.#map;
+    let key = Buffer.allocUnsafe(256);
+    let value = Buffer.allocUnsafe(4096);
+    this.#log?.merge((append) => {
+      for (let from = 0; from < HASH_SPACE;) {
+        from = map.visitRange(from, SNAPSHOT_SLICE_SLOTS, (hash, location) => {
+          const keyLength = map.keyLengthAt(location);
+          const valueLength = map.valueLengthAt(location);
+          if (key.length < keyLength) key = Buffer.allocUnsafe(keyLength * 2);
+          if (value.length < valueLength) value = Buffer.allocUnsafe(valueLength * 2);
+          map.copyKeyAt(location, key, 0);
+          map.copyValueAt(location, value, 0);
+          const tombstone = map.isTombstoneAt(location);
+          append(
+            tombstone ? LogOp.Tombstone : LogOp.Put,
+            map.ringHashOf(hash),
+            map.versionAt(location),
+            key,
+            0,
+            keyLength,
+            value,
+            0,
+            valueLength,
+          );
+        });
+      }
+    });
+  }
+
+  /** Closes the log, if any, after writing what is pending. */
+  close(): void {
+    this.#log?.close();
+    this.#log = null;
   }
 
   /** Applies every operation of a batch in order; returns the reply to transfer back. */
@@ -246,20 +358,32 @@ export class Shard implements BatchHandler {
         }
         break;
       }
-      case Op.Put:
-        reply.integer(map.store(batch, start, length, hash, batch, valueStart, valueLength, version));
+      case Op.Put: {
+        const outcome = map.store(batch, start, length, hash, batch, valueStart, valueLength, version);
+        if (outcome !== Written.Stale) {
+          this.#log?.append(LogOp.Put, hash, version, batch, start, length, batch, valueStart, valueLength);
+        }
+        reply.integer(outcome);
         break;
-      case Op.Delete:
-        reply.integer(map.store(batch, start, length, hash, null, 0, 0, version));
+      }
+      case Op.Delete: {
+        const outcome = map.store(batch, start, length, hash, null, 0, 0, version);
+        if (outcome !== Written.Stale)
+          this.#log?.append(LogOp.Tombstone, hash, version, batch, start, length);
+        reply.integer(outcome);
         break;
+      }
       case Op.Size: {
         const location = map.locate(batch, start, length, hash);
         if (location === 0 || map.isTombstoneAt(location)) reply.absent();
         else reply.integer(map.valueLengthAt(location));
         break;
       }
-      case Op.Purge:
-        reply.integer(map.remove(batch, start, length, hash, version) ? 1 : 0);
+      case Op.Purge: {
+        const removed = map.remove(batch, start, length, hash, version);
+        if (removed) this.#log?.append(LogOp.Purge, hash, version, batch, start, length);
+        reply.integer(removed ? 1 : 0);
+      }
     }
   }
 
@@ -299,7 +423,11 @@ export class Shard implements BatchHandler {
       },
     );
     // Removed after the walk: removing shifts index entries the walk may still visit.
-    for (let i = 0; i < doomed.length; i++) map.remove(doomed[i]!, 0, doomed[i]!.length, hashes[i]!);
+    for (let i = 0; i < doomed.length; i++) {
+      if (map.remove(doomed[i]!, 0, doomed[i]!.length, hashes[i]!)) {
+        this.#log?.append(LogOp.Drop, hashes[i]!, 0, doomed[i]!, 0, doomed[i]!.length);
+      }
+    }
     const at = this.#reply.payload(8);
     this.#reply.target.writeDoubleLE(next, at);
   }

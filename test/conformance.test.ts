@@ -1,15 +1,43 @@
 import assert from 'node:assert/strict';
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { Cluster } from '../src/cluster.js';
 import { Shard } from '../src/shard.js';
 import { http, startRunning } from './helpers.js';
 
-/** The key-value contract, over values as byte strings (one char per byte). */
+/**
+ * The key-value contract, over values as byte strings (one char per byte). A store that
+ * keeps its data across a stop says so with `reopen`: the suite then also checks that what
+ * it acknowledged is there after a clean stop and start.
+ */
 interface Store {
   put(key: string, value: string): Promise<void>;
   get(key: string): Promise<string | undefined>;
   delete(key: string): Promise<boolean>;
   close(): Promise<void>;
+  /** Stops the store and starts it again on the same data (durable stores only). */
+  reopen?(): Promise<Store>;
+}
+
+/** A threaded cluster as a Store, with `options`. */
+async function clusterStore(options: Parameters<typeof Cluster.start>[0]): Promise<Store> {
+  const cluster = await Cluster.start(options);
+  return {
+    put: async (k, v) => void (await cluster.put(k, v)),
+    get: async (k) => (await cluster.get(k))?.toString('latin1'),
+    delete: (k) => cluster.delete(k),
+    close: () => cluster.close(),
+    ...(options?.storage === undefined
+      ? {}
+      : {
+          reopen: async () => {
+            await cluster.close();
+            return clusterStore(options);
+          },
+        }),
+  };
 }
 
 const layers: [string, () => Promise<Store>][] = [
@@ -25,17 +53,14 @@ const layers: [string, () => Promise<Store>][] = [
       };
     },
   ],
+  ['threaded cluster', () => clusterStore({ nodes: 3 })],
   [
-    'threaded cluster',
-    async () => {
-      const cluster = await Cluster.start({ nodes: 3 });
-      return {
-        put: async (k, v) => void (await cluster.put(k, v)),
-        get: async (k) => (await cluster.get(k))?.toString('latin1'),
-        delete: (k) => cluster.delete(k),
-        close: () => cluster.close(),
-      };
-    },
+    'threaded cluster, --storage log --fsync always',
+    async () =>
+      clusterStore({
+        nodes: 3,
+        storage: { dataDir: await mkdtemp(join(tmpdir(), 'thunderdb-log-')), fsync: 'always' },
+      }),
   ],
   [
     'HTTP front end',
@@ -104,6 +129,18 @@ for (const [name, factory] of layers) {
         values,
         Array.from({ length: 500 }, (_, i) => `${i}`),
       );
+    });
+
+    test('what was acknowledged is there after a stop and a start (durable stores)', async (t) => {
+      if (store.reopen === undefined) return t.skip('not durable');
+      const all = Array.from({ length: 256 }, (_, i) => String.fromCharCode(i)).join('');
+      await store.put('kept', all);
+      await store.put('gone', 'x');
+      await store.delete('gone');
+      store = await store.reopen();
+      assert.equal(await store.get('kept'), all);
+      assert.equal(await store.get('gone'), undefined);
+      assert.equal(await store.get('many499'), '499');
     });
   });
 }

@@ -28,6 +28,10 @@ export function inlineRunner(loop: SimLoop): NodeRunner {
         else fire(shard);
       });
     };
+    const kill = (): Promise<void> => {
+      shard = null;
+      return Promise.resolve();
+    };
     return {
       ready: Promise.resolve(),
       post(batch) {
@@ -39,10 +43,8 @@ export function inlineRunner(loop: SimLoop): NodeRunner {
           whenFree(() => events.reply(reply));
         });
       },
-      kill() {
-        shard = null;
-        return Promise.resolve();
-      },
+      kill,
+      stop: kill,
     };
   };
 }
