@@ -1,4 +1,3 @@
-import { closeSync } from 'node:fs';
 import { join } from 'node:path';
 import { MessageChannel } from 'node:worker_threads';
 import { Piscina } from 'piscina';
@@ -52,8 +51,7 @@ const WORKER = new URL('../workers/node.js', import.meta.url);
  * `storage`, its log directory, which it replays before it takes batches). Piscina's own
  * task channel is used once, to transfer the port; all data then goes over the port, since
  * `pool.run()` per operation is an order of magnitude slower. A kill destroys the pool, so
- * piscina starts no replacement thread behind our back, and closes the log file the thread
- * could not.
+ * piscina starts no replacement thread behind our back.
  */
 export function threadRunner(storage?: LogStorage): NodeRunner {
   return (node, partitions, events) => {
@@ -84,12 +82,10 @@ export function threadRunner(storage?: LogStorage): NodeRunner {
     port1.on('close', () => {
       if (!killed) events.died();
     });
-    const fds = new Int32Array(new SharedArrayBuffer(4)).fill(-1);
     const task: AttachTask = {
       port: port2,
       node,
       partitions,
-      fds,
       ...(storage === undefined
         ? {}
         : {
@@ -103,9 +99,9 @@ export function threadRunner(storage?: LogStorage): NodeRunner {
     const kill = async (): Promise<void> => {
       killed = true;
       port1.close();
+      // Terminating the thread also closes the files it opened (Node closes a worker's
+      // file descriptors when it ends): nothing of the node is left open.
       await pool.destroy();
-      const fd = Atomics.load(fds, 0);
-      if (fd >= 0) closeSync(fd);
     };
     return {
       ready: pool.run(task, { transferList: [port2] }).then(() => {}),

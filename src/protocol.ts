@@ -157,11 +157,6 @@ export interface AttachTask {
   partitions: number;
   /** With `--storage log`: the node's log directory and fsync policy. */
   storage?: { dir: string; fsync: 'always' | 'everysec' | 'no'; mergeSlackBytes?: number };
-  /**
-   * Where the node publishes its log's file descriptor: a thread killed by a crash cannot
-   * close its own files, so whoever kills it closes this one.
-   */
-  fds: Int32Array;
 }
 
 /** One slice of a record scan. */

@@ -12,15 +12,10 @@ import type { AttachTask } from '../src/protocol.js';
 import { Log } from '../src/storage/log.js';
 import { transferListFor } from '../src/wire.js';
 
-export default function attach({ port, node, partitions, storage, fds }: AttachTask): 'attached' {
+export default function attach({ port, node, partitions, storage }: AttachTask): 'attached' {
   const shard = new Shard({ partitions, scramble: scrambleFor(node) });
   if (storage !== undefined) {
-    const { log, recovered } = Log.open(
-      storage.dir,
-      storage.fsync,
-      (record) => shard.replay(record),
-      (fd) => Atomics.store(fds, 0, fd),
-    );
+    const { log, recovered } = Log.open(storage.dir, storage.fsync, (record) => shard.replay(record));
     shard.useLog(log, recovered, storage.mergeSlackBytes);
   }
   port.on('message', (batch: ArrayBuffer | 'close') => {

@@ -110,23 +110,12 @@ export class Log {
   #waiting: (() => void)[] = [];
   #dirty = false;
   #timer: ReturnType<typeof setInterval> | null = null;
-  /** Where the current file's descriptor is published, so whoever kills this thread can close it. */
-  readonly #publish: (fd: number) => void;
-
-  private constructor(
-    dir: string,
-    fsync: FsyncMode,
-    seq: number,
-    bytes: number,
-    publish: (fd: number) => void,
-  ) {
+  private constructor(dir: string, fsync: FsyncMode, seq: number, bytes: number) {
     this.dir = dir;
     this.fsync = fsync;
     this.#seq = seq;
     this.#bytes = bytes;
-    this.#publish = publish;
     this.#fd = openSync(join(dir, fileName(seq)), 'a');
-    publish(this.#fd);
     if (fsync === 'everysec') {
       this.#timer = setInterval(() => this.#sync(), 1000);
       this.#timer.unref();
@@ -143,7 +132,6 @@ export class Log {
     dir: string,
     fsync: FsyncMode,
     apply: (record: LogRecord) => void,
-    publish: (fd: number) => void = () => {},
   ): { log: Log; recovered: Recovered } {
     const started = performance.now();
     mkdirSync(dir, { recursive: true });
@@ -181,7 +169,7 @@ export class Log {
       recovered.bytes += end;
     }
     const last = seqs.at(-1) ?? 1;
-    const log = new Log(dir, fsync, last, total, publish);
+    const log = new Log(dir, fsync, last, total);
     recovered.ms = performance.now() - started;
     return { log, recovered };
   }
@@ -285,7 +273,6 @@ export class Log {
     fsyncSync(this.#fd);
     renameSync(temporary, target);
     syncDirectory(this.dir);
-    this.#publish(this.#fd);
     closeSync(previous);
     for (const name of readdirSync(this.dir)) {
       const old = FILE.exec(name);
@@ -304,7 +291,6 @@ export class Log {
     this.#waiting = [];
     for (const done of waiting) done();
     closeSync(this.#fd);
-    this.#publish(-1);
   }
 }
 
