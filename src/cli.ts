@@ -142,7 +142,8 @@ async function runCluster(args: ClusterArgs): Promise<void> {
   }
   console.log(
     `ThunderDB listening on ${httpUrl(server.host, server.port)} with ${args.nodes} node${args.nodes === 1 ? '' : 's'}` +
-      ` (replicas ${replication.replicas}, r ${replication.r}, w ${replication.w}, seed ${cluster.seed}); press Ctrl-C to stop`,
+      ` (replicas ${replication.replicas}, r ${replication.r}, w ${replication.w}, seed ${cluster.seed}` +
+      `${options.storage === undefined ? '' : `, storage log in ${options.storage.dataDir}, fsync ${options.storage.fsync}`}); press Ctrl-C to stop`,
   );
 
   let stopping = false;

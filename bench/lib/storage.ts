@@ -1,0 +1,137 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadFileOverHttp } from '../../src/load/http-load.js';
+import { uuidFile } from './data.js';
+import { sustained } from './load-generator.js';
+import type { Placement } from './placement.js';
+import { startCluster, type ServerProcess, type Topology } from './processes.js';
+import { spread, type Spread } from './stats.js';
+
+/** A storage configuration measured: its name and the `cluster` options that give it. */
+interface Backend {
+  name: string;
+  args: (dataDir: string) => string[];
+}
+
+const BACKENDS: Backend[] = [
+  { name: 'memory', args: () => [] },
+  ...(['no', 'everysec', 'always'] as const).map((fsync) => ({
+    name: `log, fsync ${fsync}`,
+    args: (dataDir: string) => ['--storage', 'log', '--fsync', fsync, '--data-dir', dataDir],
+  })),
+];
+
+/** One backend's figures, each beside memory's from the same round. */
+export interface StorageResult {
+  backend: string;
+  /** PUT req/s on random keys at 100 connections, and ÷ memory's in the same round. */
+  putRps: Spread;
+  putVsMemory: Spread;
+  /** Seconds to load the records over HTTP, and memory's ÷ this (a throughput ratio). */
+  loadSeconds: Spread;
+  loadVsMemory: Spread;
+  /** Log only: after a clean stop, the process's start until it listens, and the nodes' replay (the slowest). */
+  restartSeconds?: Spread;
+  replayMs?: Spread;
+}
+
+const TOPOLOGY: Topology = { nodes: 3, replicas: 3 };
+
+/**
+ * Measures each storage backend in rounds (memory first in each, so every ratio compares
+ * figures of one round): PUT throughput on random keys at 100 connections with wrk, a
+ * load of `records` uuid pairs over HTTP, and, for the log, the restart of the loaded
+ * cluster: how long until it listens again and how long its nodes took to replay.
+ */
+export async function measureStorage(
+  records: number,
+  rounds: number,
+  seconds: number,
+  placement: Placement | undefined,
+  log: (line: string) => void,
+): Promise<StorageResult[]> {
+  const file = await uuidFile(records);
+  const raw = new Map<string, { put: number[]; load: number[]; restart: number[]; replay: number[] }>();
+  for (const backend of BACKENDS) raw.set(backend.name, { put: [], load: [], restart: [], replay: [] });
+  for (let round = 0; round < rounds; round++) {
+    for (const backend of BACKENDS) {
+      const dataDir = await mkdtemp(join(tmpdir(), 'thunderdb-bench-log-'));
+      const figures = raw.get(backend.name)!;
+      try {
+        let cluster: ServerProcess = await startCluster(
+          TOPOLOGY,
+          backend.args(dataDir),
+          undefined,
+          placement,
+        );
+        try {
+          const put = await sustained('wrk', {
+            url: cluster.url,
+            method: 'PUT',
+            seconds,
+            connections: 100,
+            keys: records,
+            keyFile: file,
+            ...(placement === undefined ? {} : { placement }),
+          });
+          figures.put.push(put.rps);
+          await cluster.stop();
+          // The load into an empty cluster: the PUT run's records would make it overwrites.
+          await rm(dataDir, { recursive: true, force: true });
+          cluster = await startCluster(TOPOLOGY, backend.args(dataDir), undefined, placement);
+          const report = await loadFileOverHttp(cluster.url, file);
+          if (report.loaded !== records) throw new Error(`loaded ${report.loaded} of ${records}`);
+          figures.load.push(report.seconds);
+          log(`  ${backend.name}: PUT ${Math.round(put.rps)} req/s, load ${report.seconds.toFixed(2)} s`);
+          if (backend.name !== 'memory') {
+            await cluster.stop();
+            const started = performance.now();
+            cluster = await startCluster(TOPOLOGY, backend.args(dataDir), undefined, placement);
+            figures.restart.push((performance.now() - started) / 1000);
+            const info = (await (await fetch(`${cluster.url}/cluster`)).json()) as {
+              nodes: { keys: number; storage: { replayMs: number } }[];
+            };
+            if (info.nodes.reduce((n, node) => n + node.keys, 0) !== records * TOPOLOGY.replicas!) {
+              throw new Error(
+                `after the restart the nodes hold ${JSON.stringify(info.nodes.map((n) => n.keys))}`,
+              );
+            }
+            figures.replay.push(Math.max(...info.nodes.map((node) => node.storage.replayMs)));
+          }
+        } finally {
+          await cluster.stop();
+        }
+      } finally {
+        await rm(dataDir, { recursive: true, force: true });
+      }
+    }
+  }
+  const memory = raw.get('memory')!;
+  return BACKENDS.map(({ name }) => {
+    const figures = raw.get(name)!;
+    return {
+      backend: name,
+      putRps: spread(figures.put),
+      putVsMemory: spread(figures.put.map((rps, i) => rps / memory.put[i]!)),
+      loadSeconds: spread(figures.load),
+      loadVsMemory: spread(figures.load.map((s, i) => memory.load[i]! / s)),
+      ...(name === 'memory'
+        ? {}
+        : { restartSeconds: spread(figures.restart), replayMs: spread(figures.replay) }),
+    };
+  });
+}
+
+/** The results as a table, ratios first. */
+export function storageLines(results: StorageResult[], records: number): string[] {
+  const f = (n: number, digits = 2) => n.toFixed(digits);
+  return [
+    `| backend | PUT ÷ memory | PUT req/s | ${records.toLocaleString('en-US')}-pair load ÷ memory | load s | restart s (to listening) | replay ms (slowest node) |`,
+    '| --- | --- | --- | --- | --- | --- | --- |',
+    ...results.map(
+      (r) =>
+        `| ${r.backend} | ${f(r.putVsMemory.median)} | ${Math.round(r.putRps.median)} | ${f(r.loadVsMemory.median)} | ${f(r.loadSeconds.median)} | ${r.restartSeconds ? f(r.restartSeconds.median) : '–'} | ${r.replayMs ? Math.round(r.replayMs.median) : '–'} |`,
+    ),
+  ];
+}
