@@ -101,7 +101,10 @@ describe('thunderdb CLI', () => {
     }
     assert.match((await run(['cluster', '--nodes', '0'])).stderr, /nodes must be/);
     assert.match((await run(['cluster', '--storage', 'log'])).stderr, /--storage log needs --data-dir DIR/);
-    assert.match((await run(['cluster', '--fsync', 'always'])).stderr, /--data-dir and --fsync go with --storage log/);
+    assert.match(
+      (await run(['cluster', '--fsync', 'always'])).stderr,
+      /--data-dir and --fsync go with --storage log/,
+    );
   });
 
   test('cluster --load loads the sample file, serves it, and SIGTERM stops it with exit 0', async () => {

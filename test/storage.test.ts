@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, test } from 'node:test';
 import { Cluster } from '../src/cluster.js';
 import { Shard } from '../src/shard.js';
+import { crc32 } from '../src/storage/crc32.js';
 import { claimDataDir } from '../src/storage/data-dir.js';
 import { CorruptLogError, Log, type Recovered } from '../src/storage/log.js';
 import { KeyBytes } from '../src/key-bytes.js';
@@ -43,6 +44,18 @@ const logFiles = (dir: string) => readdirSync(dir).filter((name) => name.endsWit
 const logBytes = (dir: string) => logFiles(dir).reduce((n, name) => n + statSync(join(dir, name)).size, 0);
 
 describe('the log', () => {
+  test('records are checked with CRC-32 as zlib computes it', () => {
+    assert.equal(crc32(Buffer.from('123456789')), 0xcbf43926);
+    const fox = Buffer.from('The quick brown fox jumps over the lazy dog');
+    assert.equal(crc32(fox), 0x414fa339);
+    assert.equal(
+      crc32(Buffer.concat([Buffer.from('xx'), fox]), 2),
+      0x414fa339,
+      'from an offset, past 8-byte steps',
+    );
+    assert.equal(crc32(Buffer.alloc(0)), 0);
+  });
+
   test('replays what was committed, versions and tombstones included', async () => {
     const dir = await scratch();
     const { shard } = openShard(dir);
