@@ -3,7 +3,8 @@
  * `--nodes 1` and `--nodes 3` (one replica, as the original), then what the original never
  * measured: sustained throughput and latency percentiles beside the bare uWS ceiling, ring
  * balance, replication (GET and PUT with 3 replicas beside 1 and bare uWS, a 1 M load with 3
- * replicas, joins, leaves and a refill while serving: bench/lib/replication.ts), and peers
+ * replicas, joins, leaves and a refill while serving: bench/lib/replication.ts), storage
+ * (the log under each fsync policy beside memory: bench/lib/storage.ts), and peers
  * where they are installed. Prints a table and writes bench/results/latest.json.
  *
  *   npm run bench                        autocannon, 3 runs of each figure
@@ -27,6 +28,7 @@ import { original, redis, webdis, type PeerResult } from './lib/peers.js';
 import { describePlacement, PLACEMENT_OPTIONS, placementFromArgs } from './lib/placement.js';
 import type { Topology } from './lib/processes.js';
 import { measureReplication, replicationLines } from './lib/replication.js';
+import { measureStorage, storageLines } from './lib/storage.js';
 import { batchLoad, closeLoad, memory, throughput } from './lib/scenarios.js';
 import { repeat, type Spread } from './lib/stats.js';
 import { runContext } from './lib/machine.js';
@@ -229,6 +231,10 @@ async function main(): Promise<void> {
     RUNS,
     (line) => console.error(line),
   );
+  const storageRecords = args.quick ? 100_000 : MEMORY_RECORDS;
+  const storage = await measureStorage(storageRecords, RUNS, SECONDS, PLACEMENT, (line) =>
+    console.error(line),
+  );
   const peers: Record<string, PeerResult> = {};
   if (args.compare) {
     console.error('… peers');
@@ -253,13 +259,16 @@ async function main(): Promise<void> {
     '',
     'Replication (3 nodes; wrk, random keys; see npm run bench:replication):',
     ...replicationLines(replication),
+    '',
+    'Storage (3 nodes, 3 replicas; ratios to memory in the same round; see npm run bench:storage):',
+    ...storageLines(storage, storageRecords),
     ...(args.compare ? ['', 'Peers, same machine, same run:', ...peerLines(peers, r3)] : []),
   ].join('\n');
   console.log(text);
   await mkdir(OUT, { recursive: true });
   await writeFile(
     `${OUT}latest.json`,
-    JSON.stringify({ meta, nodes1: r1, nodes3: r3, replication, peers }, null, 2) + '\n',
+    JSON.stringify({ meta, nodes1: r1, nodes3: r3, replication, storage, peers }, null, 2) + '\n',
   );
   await writeFile(`${OUT}latest.md`, text + '\n');
   console.error(`written: bench/results/latest.json, bench/results/latest.md`);
