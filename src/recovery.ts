@@ -1,4 +1,5 @@
 import type { Clock } from './clock.js';
+import { NodeUnavailableError } from './errors.js';
 import type { Hint, Hints } from './hints.js';
 import type { ReplicaSender } from './key-call.js';
 import { copyPartitions, type CopyChannel, type CopyCount } from './partition-copy.js';
@@ -65,8 +66,12 @@ export interface RecoveryHost {
 export class Recovery {
   readonly #host: RecoveryHost;
   readonly #intervalMs: number;
-  /** Nodes restarted and being refilled: they take writes, not reads, until caught up. */
-  readonly #refilling = new Set<number>();
+  /**
+   * Nodes restarted and being refilled (they take writes, not reads, until caught up), each
+   * with a token of its restart: a refill goes on only while its own restart is the node's,
+   * so one outlived by a crash and a new restart stops rather than end the new one's.
+   */
+  readonly #refilling = new Map<number, symbol>();
   readonly #stats: AntiEntropyStats = { runs: 0, partitionsRepaired: 0, recordsCopied: 0, running: false };
   #disarm: (() => void) | null = null;
 
@@ -87,7 +92,7 @@ export class Recovery {
 
   /** A node crashed: whatever refill it was in is over. */
   crashed(node: number): void {
-    this.#refilling.delete(node);
+    if (this.#refilling.delete(node)) this.#host.transfers.end(node);
   }
 
   /**
@@ -100,17 +105,23 @@ export class Recovery {
   async restart(node: number): Promise<Refilled> {
     const host = this.#host;
     const started = host.clock.now();
-    this.#refilling.add(node);
+    const token = Symbol(`restart of node ${node}`);
+    this.#refilling.set(node, token);
     try {
       await host.restartNode(node);
       host.replicasChanged();
       const hints = await this.replayHints(node);
-      const copied = await this.#refill(node);
+      const copied = await this.#refill(node, token);
+      if (this.#refilling.get(node) !== token) {
+        throw new NodeUnavailableError(`node ${node} crashed again before its refill was done`);
+      }
       return { node, hints, ...copied, ms: host.clock.now() - started };
     } finally {
-      this.#refilling.delete(node);
-      host.transfers.end(node);
-      host.replicasChanged();
+      if (this.#refilling.get(node) === token) {
+        this.#refilling.delete(node);
+        host.transfers.end(node);
+        host.replicasChanged();
+      }
     }
   }
 
@@ -150,7 +161,7 @@ export class Recovery {
    * writes) is copied again every {@link REFILL_RETRY_MS} while it is up; only one that went
    * down (its data gone with it) is given up. Until then `node` takes no reads.
    */
-  async #refill(node: number): Promise<Omit<Refilled, 'node' | 'hints' | 'ms'>> {
+  async #refill(node: number, token: symbol): Promise<Omit<Refilled, 'node' | 'hints' | 'ms'>> {
     const host = this.#host;
     const ring = host.ring();
     const mine = emptyPartitionSet(ring.partitions);
@@ -174,10 +185,15 @@ export class Recovery {
     const copied: CopyCount = { keys: 0, bytes: 0, failed: 0, firstError: null };
     host.transfers.begin(transfer, copied);
     let pending = [...sources];
-    while (pending.length > 0 && this.#refilling.has(node)) {
+    while (pending.length > 0 && this.#refilling.get(node) === token) {
       const again: number[] = [];
       for (const source of pending) {
-        if (!host.upNodes().includes(source) || this.#refilling.has(source)) continue;
+        if (this.#refilling.get(node) !== token) break;
+        if (!host.upNodes().includes(source) || this.#refilling.has(source)) {
+          // Down, or refilling itself: its data went with its crash. Nothing to wait for.
+          transfer.sourcesDone++;
+          continue;
+        }
         // Only the partitions both hold: another source covers the rest.
         const both = emptyPartitionSet(ring.partitions);
         for (let p = 0; p < ring.partitions; p++) {

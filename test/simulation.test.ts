@@ -132,4 +132,36 @@ describe('the deterministic mode', () => {
       await cluster.close();
     }
   });
+
+  test('a node crashed again during its refill and restarted: the first refill stops, the second copies everything', async () => {
+    const { loop, cluster } = await simulated(5);
+    try {
+      await loop.run(
+        (async () => {
+          const [a, b, c] = cluster.ring.locate('k').replicas as [number, number, number];
+          await cluster.put('k', 'v1');
+          const cut = cluster.addFault({ type: 'partition', nodes: [c] });
+          await cluster.put('k', 'v2'); // on a and b only
+          cluster.healFault(cut.id);
+          await cluster.crash(a);
+          cluster.addFault({ type: 'pause', nodes: [b], ms: 3000 });
+          const first = cluster.restart(a);
+          await sleep(loop, 500);
+          await cluster.crash(a);
+          await assert.rejects(first, {
+            code: 'NODE_UNAVAILABLE',
+            message: /crashed again before its refill was done/,
+          });
+          const second = cluster.restart(a);
+          await sleep(loop, 1000);
+          assert.equal(cluster.stateOf(a), 'joining', 'the first refill did not end the second');
+          await second;
+          assert.equal((await readReplica(cluster, a, 'k'))?.value, 'v2');
+          assert.equal((await cluster.get('k'))?.toString(), 'v2');
+        })(),
+      );
+    } finally {
+      await cluster.close();
+    }
+  });
 });
