@@ -1,5 +1,7 @@
 import type { ReplySink } from './batcher.js';
 import {
+  errorFromWire,
+  errorToWire,
   NodeUnavailableError,
   NotImplementedError,
   PreconditionFailedError,
@@ -546,8 +548,11 @@ export class Cluster implements ReplicaSender {
       const r = Math.max(consistency.r, this.ring.replicas - consistency.w + 1);
       const current = await this.#callKey(Op.Get, key, undefined, { ...consistency, r }).catch(
         (err: ThunderError) => {
-          err.details.applied = false; // the check failed: nothing was written
-          throw err;
+          // The check failed: nothing was written. A copy says so, since the error caught
+          // may be shared by every call of a batch, unconditional writes among them.
+          const refused = errorFromWire(errorToWire(err));
+          refused.details = { ...err.details, applied: false };
+          throw refused;
         },
       );
       const version = current.reply === null ? 0 : current.version;

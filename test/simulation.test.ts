@@ -1,15 +1,17 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { Cluster } from '../src/cluster.js';
+import type { ThunderError } from '../src/errors.js';
 import { inlineRunner } from '../src/sim/inline-node.js';
 import { SimLoop } from '../src/sim/loop.js';
 import { readReplica } from './replicas.js';
 
 /** A cluster in the deterministic mode: nodes inline on a simulated loop. */
-async function simulated(seed: number): Promise<{ loop: SimLoop; cluster: Cluster }> {
+async function simulated(seed: number, replicas = 3): Promise<{ loop: SimLoop; cluster: Cluster }> {
   const loop = new SimLoop();
   const cluster = await Cluster.start({
     nodes: 3,
+    replicas,
     seed,
     clock: loop,
     runner: inlineRunner(loop),
@@ -158,6 +160,32 @@ describe('the deterministic mode', () => {
           await second;
           assert.equal((await readReplica(cluster, a, 'k'))?.value, 'v2');
           assert.equal((await cluster.get('k'))?.toString(), 'v2');
+        })(),
+      );
+    } finally {
+      await cluster.close();
+    }
+  });
+
+  test('"applied": false marks only the conditional write refused, not a write that shared its failed batch', async () => {
+    const { loop, cluster } = await simulated(6, 1);
+    try {
+      await loop.run(
+        (async () => {
+          const node = cluster.ring.locate('a').replicas[0]!;
+          const other = Array.from({ length: 100 }, (_, i) => `b${i}`).find(
+            (k) => cluster.ring.locate(k).replicas[0] === node,
+          )!;
+          cluster.addFault({ type: 'pause', nodes: [node], ms: 1000 });
+          // One turn, one batch to the paused node: the create's check and the plain write.
+          const created = cluster.putIf('a', 'x', { ifNoneMatch: '*' }).catch((err: ThunderError) => err);
+          const written = cluster.put(other, 'y').catch((err: ThunderError) => err);
+          const [refused, timedOut] = (await Promise.all([created, written])) as [ThunderError, ThunderError];
+          assert.deepEqual([refused.code, refused.details.applied], ['NODE_TIMEOUT', false]);
+          assert.equal(timedOut.code, 'NODE_TIMEOUT');
+          assert.equal(timedOut.details.applied, undefined, 'the plain write may have been applied');
+          await sleep(loop, 1000);
+          assert.equal((await cluster.get(other))?.toString(), 'y', 'and it was');
         })(),
       );
     } finally {
