@@ -35,7 +35,7 @@ const HEADER = 8;
  * small one takes its place: a turn that carried large values neither pays for a second
  * copy nor leaves a buffer of their size behind.
  */
-const HAND_OFF_BYTES = 1 << 20;
+export const HAND_OFF_BYTES = 1 << 20;
 
 /**
  * What to transfer with a batch or reply: a large buffer moves without a copy; a small one

@@ -103,6 +103,30 @@ describe('checkLinearizability()', () => {
       true,
     ],
     [
+      'an indeterminate write, then a refused create: the write may have made the key hold a value',
+      [op(0, write('a'), 0, null), op(1, create('b'), 1, 2, { ok: false })],
+      true,
+    ],
+    [
+      'a delete-if-present refused after a write returned: the key held a value',
+      [op(0, write('a'), 0, 1), op(1, { kind: 'delete-if-present' }, 2, 3, { ok: false })],
+      false,
+    ],
+    [
+      'a delete-if-present done, then the key reads absent',
+      [
+        op(0, write('a'), 0, 1),
+        op(1, { kind: 'delete-if-present' }, 2, 3, { ok: true }),
+        op(2, read, 4, 5, { value: null }),
+      ],
+      true,
+    ],
+    [
+      'a delete-if-present done on a key that was never written',
+      [op(1, { kind: 'delete-if-present' }, 2, 3, { ok: true })],
+      false,
+    ],
+    [
       'a delete, then absent read',
       [op(0, write('a'), 0, 1), op(0, del, 2, 3), op(1, read, 4, 5, { value: null })],
       true,
@@ -166,6 +190,81 @@ describe('checkLinearizability()', () => {
       op(2, create('b'), 3, 4, { ok: true }),
     ];
     assert.equal(checkLinearizability(created).valid, false);
+  });
+
+  test('agrees with a brute-force search on 3,000 random small histories', () => {
+    let seed = 11;
+    const random = () => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32;
+    const pick = <T>(items: T[]): T => items[Math.floor(random() * items.length)]!;
+    /** Every order of every subset of the indeterminate operations, within real time, tried against the register. */
+    const bruteForce = (ops: Operation[]): boolean => {
+      const search = (done: boolean[], state: string | null): boolean => {
+        if (ops.every((o, i) => done[i] || o.ret === null)) return true;
+        for (let i = 0; i < ops.length; i++) {
+          if (done[i]) continue;
+          const o = ops[i]!;
+          // o may go next only if no operation not yet placed returned before o was called.
+          if (ops.some((other, j) => !done[j] && j !== i && other.ret !== null && other.ret < o.call))
+            continue;
+          const next = stepOf(state, o);
+          if (next === undefined) continue;
+          done[i] = true;
+          if (search(done, next)) return true;
+          done[i] = false;
+        }
+        return false;
+      };
+      return search(
+        ops.map(() => false),
+        null,
+      );
+    };
+    const stepOf = (state: string | null, o: Operation): string | null | undefined => {
+      const known = o.ret !== null;
+      switch (o.input.kind) {
+        case 'read':
+          return !known || o.output.value === state ? state : undefined;
+        case 'write':
+          return o.input.value;
+        case 'delete':
+          return null;
+        case 'create':
+          if (!known) return state === null ? o.input.value : state;
+          return o.output.ok
+            ? state === null
+              ? o.input.value
+              : undefined
+            : state !== null
+              ? state
+              : undefined;
+        case 'delete-if-present':
+          if (!known) return null;
+          return o.output.ok ? (state !== null ? null : undefined) : state === null ? null : undefined;
+      }
+    };
+    let invalid = 0;
+    for (let n = 0; n < 3000; n++) {
+      const ops: Operation[] = [];
+      const values: string[] = [];
+      const count = 2 + Math.floor(random() * 5);
+      for (let i = 0; i < count; i++) {
+        const call = Math.floor(random() * 20);
+        const ret = random() < 0.2 ? null : call + 1 + Math.floor(random() * 8);
+        const kind = pick(['read', 'read', 'write', 'delete', 'create', 'delete-if-present'] as const);
+        if (kind === 'read') {
+          ops.push(op(i, read, call, ret ?? call + 1, { value: pick([null, ...values, 'w0']) }));
+        } else if (kind === 'write' || kind === 'create') {
+          const value = `w${i}`;
+          values.push(value);
+          ops.push(op(i, { kind, value }, call, ret, kind === 'create' ? { ok: random() < 0.5 } : {}));
+        } else
+          ops.push(op(i, { kind }, call, ret, kind === 'delete-if-present' ? { ok: random() < 0.5 } : {}));
+      }
+      const expected = bruteForce(ops);
+      if (!expected) invalid++;
+      assert.equal(checkLinearizability(ops).valid, expected, JSON.stringify(ops));
+    }
+    assert.ok(invalid > 300 && invalid < 2700, `${invalid} of 3,000 invalid: both verdicts exercised`);
   });
 
   test('a 20,000-operation history of concurrent clients on 200 keys checks in seconds', () => {

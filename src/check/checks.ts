@@ -24,11 +24,12 @@ function named({ invoke, end }: Completed): Named {
 }
 
 /**
- * Acknowledged writes that are gone (Jepsen's set-full idea, for a register): a write or
- * create acknowledged `ok` whose value the final read of its key does not return, though
- * no other write of that key could have come after it (every other write of the key that
- * may have happened had returned before it was invoked). `finals` holds each key's final
- * read; a key whose final read failed is not judged.
+ * Acknowledged writes that are gone (Jepsen's set-full idea, for a register): a write,
+ * create, delete or delete-if-present acknowledged `ok` whose effect the final read of its
+ * key does not show (its value; for a delete, nothing), though no other write of that key
+ * could have come after it (every other write of the key that may have happened had
+ * returned before it was invoked). A delete coming back is as lost as a write going.
+ * `finals` holds each key's final read; a key whose final read failed is not judged.
  */
 export function lostWrites(
   history: readonly Completed[],
@@ -55,7 +56,9 @@ export function lostWrites(
       else if (time > second) second = time;
     }
     ops.forEach((op, i) => {
-      if (op.end?.type !== 'ok' || op.invoke.value === undefined || op.invoke.value === final) return;
+      if (op.end?.type !== 'ok') return;
+      const expected = op.invoke.value ?? null; // a delete leaves nothing
+      if (expected === final) return;
       const latestOther = returned[i] === latest ? second : latest;
       if (latestOther < op.invoke.time) lost.push(named(op));
     });
@@ -63,10 +66,14 @@ export function lostWrites(
   return lost;
 }
 
-/** Reads that returned a value no write or create had been invoked with before the read returned. */
+/**
+ * Reads that returned a value no write or create had been invoked with before the read
+ * returned, or one whose write certainly failed (refused before any replica saw it).
+ */
 export function readsOfUnwritten(history: readonly Completed[]): Named[] {
   const invokedAt = new Map<string, number>();
-  for (const { invoke } of history) {
+  for (const { invoke, end } of history) {
+    if (end?.type === 'fail') continue;
     if ((invoke.f === 'write' || invoke.f === 'create') && typeof invoke.value === 'string') {
       invokedAt.set(`${invoke.key}\n${invoke.value}`, invoke.time);
     }

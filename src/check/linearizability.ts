@@ -139,7 +139,8 @@ function linearizable(ops: Operation[], maxSteps: number): KeyResult {
   // lead anywhere new. The set is kept as a 64-bit Zobrist hash, updated per placement (a
   // random 64 bits per operation, XORed in and out): O(1) a step where writing the set out
   // would cost O(n). The pair is remembered as a number (53 bits of hash and state) with 32
-  // more bits to confirm it: two different pairs are taken for one with probability 2^-85.
+  // more bits to confirm it, all drawn from the set's 64-bit hash and the state: two
+  // different sets with one state are taken for one with probability 2^-64.
   const zobristA = Uint32Array.from(ops, (_, i) => mix32(i * 2 + 1));
   const zobristB = Uint32Array.from(ops, (_, i) => mix32(~(i * 2)));
   const stateIds = new Map<State, number>([[null, 0]]);

@@ -90,6 +90,7 @@ export function reproduceCommand(options: CheckOptions): string {
     `--time-limit ${options.timeLimit}`,
     `--think-ms ${options.thinkMs}`,
     `--timeout-ms ${options.timeoutMs}`,
+    `--converge-ms ${options.convergeMs}`,
   ];
   return `npx thunderdb check ${flags.join(' ')}`;
 }
@@ -165,7 +166,12 @@ export async function runCheck(
     target = clusterTarget(cluster, consistency);
   }
   const history = new History(clock);
-  const keys = keysOf(options.keys);
+  // The checks take each key to start empty and each value to be written once: a cluster
+  // at a URL may hold an earlier run's keys, so this run's get a prefix of their own.
+  const keys = keysOf(
+    options.keys,
+    options.url === undefined ? '' : `check-${options.seed}-${Date.now().toString(36)}-`,
+  );
   const finals = new Map<string, string | null>();
   let driver!: FaultDriver;
   let convergence!: CheckResults['checks']['convergence'];
@@ -173,13 +179,17 @@ export async function runCheck(
   let runMs = 0;
   const run = async () => {
     const { nodes } = await target.describe();
+    for (const key of keys) {
+      if ((await target.read(key)) !== null)
+        throw new Error(`key ${key} already holds a value; the checks need keys that start empty`);
+    }
     const windows = planFaults(options.seed, options.faults, nodes, options.timeLimit * 1000);
     log(`fault schedule: ${windows.length} faults (${options.faults.join(', ') || 'none'})`);
     driver = new FaultDriver(target, clock, windows);
     await runWorkload(target, clock, history, {
       seed: options.seed,
       clients: options.clients,
-      keys: options.keys,
+      keys,
       ops: options.ops,
       durationMs: options.timeLimit * 1000,
       thinkMs: options.thinkMs,
@@ -210,7 +220,7 @@ export async function runCheck(
   }
   const judging = performance.now();
   const completed = pair(history.events);
-  const results = judge(options, completed, finals, convergence, driver.applied);
+  const results = judge(options, keys, completed, finals, convergence, driver.applied);
   results.judgeSeconds = (performance.now() - judging) / 1000;
   if (loop !== null) {
     loop.record(history.toJsonLines());
@@ -228,6 +238,7 @@ export async function runCheck(
 /** Judges a history: every check, and the verdict they make together. */
 export function judge(
   options: CheckOptions,
+  keys: readonly string[],
   completed: Completed[],
   finals: ReadonlyMap<string, string | null>,
   convergence: CheckResults['checks']['convergence'],
@@ -236,7 +247,7 @@ export function judge(
   const linearizability = checkLinearizability(toOperations(completed));
   const lost = lostWrites(completed, finals);
   const reads = readsOfUnwritten(completed);
-  const failed = keysOf(options.keys).filter((key) => !finals.has(key));
+  const failed = keys.filter((key) => !finals.has(key));
   const checks: CheckResults['checks'] = {
     linearizability,
     lostWrites: { valid: lost.length === 0, lost },

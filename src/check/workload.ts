@@ -7,7 +7,8 @@ import type { Target } from './target.js';
 export interface WorkloadOptions {
   seed: number;
   clients: number;
-  keys: number;
+  /** The keys the clients share (see {@link keysOf}). */
+  keys: readonly string[];
   /** Operations to invoke in all, at most. */
   ops: number;
   /** How long clients keep invoking, in ms of the run's clock. */
@@ -16,9 +17,12 @@ export interface WorkloadOptions {
   thinkMs: number;
 }
 
-/** The checker's keys: a small set, so that clients meet on each. */
-export function keysOf(count: number): string[] {
-  return Array.from({ length: count }, (_, i) => `k${i}`);
+/**
+ * The checker's keys: a small set, so that clients meet on each; `prefix` keeps a run's keys
+ * apart from any other's on a cluster already in use.
+ */
+export function keysOf(count: number, prefix = ''): string[] {
+  return Array.from({ length: count }, (_, i) => `${prefix}k${i}`);
 }
 
 /**
@@ -55,7 +59,7 @@ export async function runWorkload(
   history: History,
   options: WorkloadOptions,
 ): Promise<void> {
-  const keys = keysOf(options.keys);
+  const { keys } = options;
   const start = clock.now();
   let invoked = 0;
   const client = async (process: number): Promise<void> => {
