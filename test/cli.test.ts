@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
-import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtemp } from 'node:fs/promises';
 import { createServer } from 'node:net';
@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, test } from 'node:test';
-import { fixture, http, startRunning } from './helpers.js';
+import { fixture, http, startCli, startRunning } from './helpers.js';
 import { pairOfLine, writeLoadFile } from './load-fixtures.js';
 
 const CLI = fileURLToPath(new URL('../src/cli.js', import.meta.url));
@@ -22,24 +22,6 @@ async function run(args: string[]): Promise<{ code: number | null; stdout: strin
   child.stderr.on('data', (d: Buffer) => (stderr += d));
   const [code] = (await once(child, 'exit')) as [number | null];
   return { code, stdout, stderr };
-}
-
-/** Starts `thunderdb cluster` and resolves with its URL once it prints the listening line. */
-async function startCli(
-  args: string[],
-): Promise<{ child: ChildProcessWithoutNullStreams; url: string; out: () => string }> {
-  const child = spawn(process.execPath, [CLI, 'cluster', '--port', '0', ...args], { timeout: 60_000 });
-  let out = '';
-  child.stderr.on('data', (d: Buffer) => (out += d));
-  const url = await new Promise<string>((resolve, reject) => {
-    child.stdout.on('data', (d: Buffer) => {
-      out += d;
-      const match = /listening on (http:\/\/\S+)/.exec(out);
-      if (match) resolve(match[1]!);
-    });
-    child.on('exit', (code) => reject(new Error(`cluster exited with ${code}: ${out}`)));
-  });
-  return { child, url, out: () => out };
 }
 
 describe('thunderdb CLI', () => {

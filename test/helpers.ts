@@ -1,3 +1,4 @@
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { request } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { Cluster, type ClusterOptions } from '../src/cluster.js';
@@ -94,4 +95,25 @@ export function http(
 /** The `code` of a JSON error body. */
 export function codeOf(answer: Answer): string | undefined {
   return (answer.json as { error?: { code?: string } } | undefined)?.error?.code;
+}
+
+/** The CLI's built entry. */
+const CLI_PATH = fileURLToPath(new URL('../src/cli.js', import.meta.url));
+
+/** Starts `thunderdb cluster` and resolves with its URL once it prints the listening line. */
+export async function startCli(
+  args: string[],
+): Promise<{ child: ChildProcessWithoutNullStreams; url: string; out: () => string }> {
+  const child = spawn(process.execPath, [CLI_PATH, 'cluster', '--port', '0', ...args], { timeout: 60_000 });
+  let out = '';
+  child.stderr.on('data', (d: Buffer) => (out += d));
+  const url = await new Promise<string>((resolve, reject) => {
+    child.stdout.on('data', (d: Buffer) => {
+      out += d;
+      const match = /listening on (http:\/\/\S+)/.exec(out);
+      if (match) resolve(match[1]!);
+    });
+    child.on('exit', (code) => reject(new Error(`cluster exited with ${code}: ${out}`)));
+  });
+  return { child, url, out: () => out };
 }

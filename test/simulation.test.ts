@@ -23,6 +23,20 @@ async function simulated(seed: number, replicas = 3): Promise<{ loop: SimLoop; c
 
 const sleep = (loop: SimLoop, ms: number) => new Promise<void>((resolve) => loop.setTimer(ms, resolve));
 
+/** Runs `body` on a simulated cluster, to its end, then closes the cluster. */
+async function inSimulation(
+  seed: number,
+  replicas: number,
+  body: (loop: SimLoop, cluster: Cluster) => Promise<void>,
+): Promise<void> {
+  const { loop, cluster } = await simulated(seed, replicas);
+  try {
+    await loop.run(body(loop, cluster));
+  } finally {
+    await cluster.close();
+  }
+}
+
 describe('SimLoop', () => {
   test('fires events in time order, those due together in the order scheduled; a cancelled one never', async () => {
     const loop = new SimLoop();
@@ -89,107 +103,79 @@ describe('the deterministic mode', () => {
   });
 
   test('a pause holds a node for simulated time: its answers wait, and a batch past the timeout fails', async () => {
-    const { loop, cluster } = await simulated(1);
-    try {
-      await loop.run(
-        (async () => {
-          await cluster.put('k', 'v');
-          const node = cluster.ring.locate('k').replicas[0]!;
-          cluster.addFault({ type: 'pause', nodes: [node], ms: 300 });
-          const began = loop.now();
-          assert.equal((await readReplica(cluster, node, 'k'))?.value, 'v');
-          assert.equal(loop.now() - began, 300, 'answered once the pause was over');
-          cluster.addFault({ type: 'pause', nodes: [node], ms: 800 });
-          await assert.rejects(readReplica(cluster, node, 'k'), { code: 'NODE_TIMEOUT' });
-        })(),
-      );
-    } finally {
-      await cluster.close();
-    }
+    await inSimulation(1, 3, async (loop, cluster) => {
+      await cluster.put('k', 'v');
+      const node = cluster.ring.locate('k').replicas[0]!;
+      cluster.addFault({ type: 'pause', nodes: [node], ms: 300 });
+      const began = loop.now();
+      assert.equal((await readReplica(cluster, node, 'k'))?.value, 'v');
+      assert.equal(loop.now() - began, 300, 'answered once the pause was over');
+      cluster.addFault({ type: 'pause', nodes: [node], ms: 800 });
+      await assert.rejects(readReplica(cluster, node, 'k'), { code: 'NODE_TIMEOUT' });
+    });
   });
 
   test('a restarted node is refilled from every replica up: one paused or cut off is waited for, not skipped', async () => {
-    const { loop, cluster } = await simulated(3);
-    try {
-      await loop.run(
-        (async () => {
-          const [a, b, c] = cluster.ring.locate('k').replicas as [number, number, number];
-          await cluster.put('k', 'v1');
-          const cut = cluster.addFault({ type: 'partition', nodes: [c] });
-          await cluster.put('k', 'v2'); // acknowledged by a and b: W = 2
-          await cluster.crash(a);
-          // The one other copy of v2 is on b, paused; c, cut off, holds v1.
-          cluster.addFault({ type: 'pause', nodes: [b], ms: 2000 });
-          loop.setTimer(1000, () => cluster.healFault(cut.id));
-          const began = loop.now();
-          const restarted = cluster.restart(a);
-          await sleep(loop, 1500);
-          assert.equal(cluster.stateOf(a), 'joining', 'no reads while a source is still to copy');
-          await restarted;
-          assert.ok(loop.now() - began >= 2000, 'waited for b');
-          assert.equal((await readReplica(cluster, a, 'k'))?.value, 'v2');
-        })(),
-      );
-    } finally {
-      await cluster.close();
-    }
+    await inSimulation(3, 3, async (loop, cluster) => {
+      const [a, b, c] = cluster.ring.locate('k').replicas as [number, number, number];
+      await cluster.put('k', 'v1');
+      const cut = cluster.addFault({ type: 'partition', nodes: [c] });
+      await cluster.put('k', 'v2'); // acknowledged by a and b: W = 2
+      await cluster.crash(a);
+      // The one other copy of v2 is on b, paused; c, cut off, holds v1.
+      cluster.addFault({ type: 'pause', nodes: [b], ms: 2000 });
+      loop.setTimer(1000, () => cluster.healFault(cut.id));
+      const began = loop.now();
+      const restarted = cluster.restart(a);
+      await sleep(loop, 1500);
+      assert.equal(cluster.stateOf(a), 'joining', 'no reads while a source is still to copy');
+      await restarted;
+      assert.ok(loop.now() - began >= 2000, 'waited for b');
+      assert.equal((await readReplica(cluster, a, 'k'))?.value, 'v2');
+    });
   });
 
   test('a node crashed again during its refill and restarted: the first refill stops, the second copies everything', async () => {
-    const { loop, cluster } = await simulated(5);
-    try {
-      await loop.run(
-        (async () => {
-          const [a, b, c] = cluster.ring.locate('k').replicas as [number, number, number];
-          await cluster.put('k', 'v1');
-          const cut = cluster.addFault({ type: 'partition', nodes: [c] });
-          await cluster.put('k', 'v2'); // on a and b only
-          cluster.healFault(cut.id);
-          await cluster.crash(a);
-          cluster.addFault({ type: 'pause', nodes: [b], ms: 3000 });
-          const first = cluster.restart(a);
-          await sleep(loop, 500);
-          await cluster.crash(a);
-          await assert.rejects(first, {
-            code: 'NODE_UNAVAILABLE',
-            message: /crashed again before its refill was done/,
-          });
-          const second = cluster.restart(a);
-          await sleep(loop, 1000);
-          assert.equal(cluster.stateOf(a), 'joining', 'the first refill did not end the second');
-          await second;
-          assert.equal((await readReplica(cluster, a, 'k'))?.value, 'v2');
-          assert.equal((await cluster.get('k'))?.toString(), 'v2');
-        })(),
-      );
-    } finally {
-      await cluster.close();
-    }
+    await inSimulation(5, 3, async (loop, cluster) => {
+      const [a, b, c] = cluster.ring.locate('k').replicas as [number, number, number];
+      await cluster.put('k', 'v1');
+      const cut = cluster.addFault({ type: 'partition', nodes: [c] });
+      await cluster.put('k', 'v2'); // on a and b only
+      cluster.healFault(cut.id);
+      await cluster.crash(a);
+      cluster.addFault({ type: 'pause', nodes: [b], ms: 3000 });
+      const first = cluster.restart(a);
+      await sleep(loop, 500);
+      await cluster.crash(a);
+      await assert.rejects(first, {
+        code: 'NODE_UNAVAILABLE',
+        message: /crashed again before its refill was done/,
+      });
+      const second = cluster.restart(a);
+      await sleep(loop, 1000);
+      assert.equal(cluster.stateOf(a), 'joining', 'the first refill did not end the second');
+      await second;
+      assert.equal((await readReplica(cluster, a, 'k'))?.value, 'v2');
+      assert.equal((await cluster.get('k'))?.toString(), 'v2');
+    });
   });
 
   test('"applied": false marks only the conditional write refused, not a write that shared its failed batch', async () => {
-    const { loop, cluster } = await simulated(6, 1);
-    try {
-      await loop.run(
-        (async () => {
-          const node = cluster.ring.locate('a').replicas[0]!;
-          const other = Array.from({ length: 100 }, (_, i) => `b${i}`).find(
-            (k) => cluster.ring.locate(k).replicas[0] === node,
-          )!;
-          cluster.addFault({ type: 'pause', nodes: [node], ms: 1000 });
-          // One turn, one batch to the paused node: the create's check and the plain write.
-          const created = cluster.putIf('a', 'x', { ifNoneMatch: '*' }).catch((err: ThunderError) => err);
-          const written = cluster.put(other, 'y').catch((err: ThunderError) => err);
-          const [refused, timedOut] = (await Promise.all([created, written])) as [ThunderError, ThunderError];
-          assert.deepEqual([refused.code, refused.details.applied], ['NODE_TIMEOUT', false]);
-          assert.equal(timedOut.code, 'NODE_TIMEOUT');
-          assert.equal(timedOut.details.applied, undefined, 'the plain write may have been applied');
-          await sleep(loop, 1000);
-          assert.equal((await cluster.get(other))?.toString(), 'y', 'and it was');
-        })(),
-      );
-    } finally {
-      await cluster.close();
-    }
+    await inSimulation(6, 1, async (loop, cluster) => {
+      const node = cluster.ring.locate('a').replicas[0]!;
+      const other = Array.from({ length: 100 }, (_, i) => `b${i}`).find(
+        (k) => cluster.ring.locate(k).replicas[0] === node,
+      )!;
+      cluster.addFault({ type: 'pause', nodes: [node], ms: 1000 });
+      // One turn, one batch to the paused node: the create's check and the plain write.
+      const created = cluster.putIf('a', 'x', { ifNoneMatch: '*' }).catch((err: ThunderError) => err);
+      const written = cluster.put(other, 'y').catch((err: ThunderError) => err);
+      const [refused, timedOut] = (await Promise.all([created, written])) as [ThunderError, ThunderError];
+      assert.deepEqual([refused.code, refused.details.applied], ['NODE_TIMEOUT', false]);
+      assert.equal(timedOut.code, 'NODE_TIMEOUT');
+      assert.equal(timedOut.details.applied, undefined, 'the plain write may have been applied');
+      await sleep(loop, 1000);
+      assert.equal((await cluster.get(other))?.toString(), 'y', 'and it was');
+    });
   });
 });

@@ -1,10 +1,8 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { appendFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { describe, test } from 'node:test';
 import { Cluster } from '../src/cluster.js';
 import { Shard } from '../src/shard.js';
@@ -14,9 +12,9 @@ import { CorruptLogError, Log, type Recovered } from '../src/storage/log.js';
 import { KeyBytes } from '../src/key-bytes.js';
 import { Op } from '../src/protocol.js';
 import { BatchWriter } from '../src/wire.js';
+import { startCli } from './helpers.js';
 import { readReplica } from './replicas.js';
 
-const CLI = fileURLToPath(new URL('../src/cli.js', import.meta.url));
 const scratch = () => mkdtemp(join(tmpdir(), 'thunderdb-log-'));
 
 /** A shard on a log in `dir`: opened (replaying what is there), with what the replay found. */
@@ -214,30 +212,7 @@ describe('--storage log in a cluster', () => {
 
   test('kill -9 of the whole process under a write load with --fsync always loses no acknowledged write', async () => {
     const dataDir = await scratch();
-    const start = async () => {
-      const child = spawn(process.execPath, [
-        CLI,
-        'cluster',
-        '--port',
-        '0',
-        '--storage',
-        'log',
-        '--fsync',
-        'always',
-        '--data-dir',
-        dataDir,
-      ]);
-      let out = '';
-      const url = await new Promise<string>((resolve, reject) => {
-        child.stdout.on('data', (d: Buffer) => {
-          out += d;
-          const match = /listening on (http:\/\/\S+)/.exec(out);
-          if (match) resolve(match[1]!);
-        });
-        child.on('exit', (code) => reject(new Error(`cluster exited with ${code}: ${out}`)));
-      });
-      return { child, url };
-    };
+    const start = () => startCli(['--storage', 'log', '--fsync', 'always', '--data-dir', dataDir]);
     const first = await start();
     const acknowledged = new Map<string, string>();
     let writing = true;
