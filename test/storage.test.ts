@@ -174,7 +174,7 @@ describe('--storage log in a cluster', () => {
     const cluster = await Cluster.start({ nodes: 3, storage: { dataDir, fsync: 'always' }, timeoutMs: 300 });
     t.after(() => cluster.close());
     const [a, b, c] = cluster.ring.locate('k').replicas as [number, number, number];
-    await cluster.put('k', 'from the log');
+    await cluster.put('k', 'from the log', { ...cluster.consistency, w: 3 }); // a among those that fsynced it
     await cluster.crash(a);
     cluster.addFault({ type: 'partition', nodes: [b, c] });
     const restarted = cluster.restart(a);
