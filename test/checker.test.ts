@@ -240,7 +240,10 @@ describe('thunderdb check', () => {
     const ran = (r: typeof first) =>
       r.faults.map(({ kind, at, ms, nodes, fault }) => ({ kind, at, ms, nodes, fault }));
     assert.ok(first.faults.length >= 2, `${first.faults.length} faults ran`);
-    assert.ok(first.faults.every((f) => f.ended !== null && f.began >= f.at));
+    assert.ok(
+      first.faults.every((f) => f.ended !== null && f.began >= f.at),
+      JSON.stringify(first.faults),
+    );
     assert.deepEqual(ran(second), ran(first));
     assert.deepEqual(await clientOps(second), await clientOps(first));
   });

@@ -1,6 +1,6 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { systemClock, type Clock } from '../clock.js';
+import { holdingClock, type Clock } from '../clock.js';
 import { Cluster } from '../cluster.js';
 import { inlineRunner } from '../sim/inline-node.js';
 import { SimLoop } from '../sim/loop.js';
@@ -95,18 +95,6 @@ export function reproduceCommand(options: CheckOptions): string {
   return `npx thunderdb check ${flags.join(' ')}`;
 }
 
-/**
- * The system clock, but with timers that keep the process alive: against a cluster at a
- * URL, the workload's own waits may be all that is pending.
- */
-const checkerClock: Clock = {
-  ...systemClock,
-  setTimer(ms, fire) {
-    const timer = setTimeout(fire, ms);
-    return () => clearTimeout(timer);
-  },
-};
-
 /** Waits `ms` on `clock`. */
 const sleep = (clock: Clock, ms: number) => new Promise<void>((resolve) => clock.setTimer(ms, resolve));
 
@@ -148,7 +136,7 @@ export async function runCheck(
 ): Promise<CheckResults> {
   const began = performance.now();
   const loop = options.mode === 'deterministic' && options.url === undefined ? new SimLoop() : null;
-  const clock: Clock = loop ?? checkerClock;
+  const clock: Clock = loop ?? holdingClock;
   const consistency = { r: options.r, w: options.w, repair: options.repair };
   let cluster: Cluster | null = null;
   let target: Target;

@@ -1,0 +1,56 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { describe, test } from 'node:test';
+import { promisify } from 'node:util';
+import { holdingClock, systemClock, type Clock } from '../src/clock.js';
+
+/** Starts 300 timers of 1 to 7 ms at once; the ones that fired before their delay had passed. */
+async function earlyTimers(clock: Clock): Promise<string[]> {
+  const early: string[] = [];
+  await Promise.all(
+    Array.from({ length: 300 }, (_, i) => {
+      const ms = 1 + (i % 7);
+      const start = clock.now();
+      return new Promise<void>((resolve) =>
+        clock.setTimer(ms, () => {
+          const waited = clock.now() - start;
+          if (waited < ms) early.push(`${ms} ms timer fired after ${waited.toFixed(3)} ms`);
+          resolve();
+        }),
+      );
+    }),
+  );
+  return early;
+}
+
+/** What a fresh process prints when its only pending work is a 100 ms timer on the named clock. */
+async function lastTimerRuns(clock: 'systemClock' | 'holdingClock'): Promise<string> {
+  const module = fileURLToPath(new URL('../src/clock.js', import.meta.url));
+  const script = `import(${JSON.stringify(module)}).then((m) => m.${clock}.setTimer(100, () => console.log('fired')))`;
+  const { stdout } = await promisify(execFile)(process.execPath, ['-e', script]);
+  return stdout.trim();
+}
+
+describe('the system clocks', () => {
+  test('never fire a timer before now() has advanced by its delay', async (t) => {
+    // systemClock's timers do not hold the process open; this does, for the test's length.
+    const alive = setInterval(() => {}, 1000);
+    t.after(() => clearInterval(alive));
+    assert.deepEqual(await earlyTimers(systemClock), []);
+    assert.deepEqual(await earlyTimers(holdingClock), []);
+  });
+
+  test('a cancelled timer does not fire', async () => {
+    let fired = 0;
+    systemClock.setTimer(1, () => fired++)();
+    holdingClock.setTimer(1, () => fired++)();
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    assert.equal(fired, 0);
+  });
+
+  test('a pending timer keeps the process alive on holdingClock only', async () => {
+    assert.equal(await lastTimerRuns('holdingClock'), 'fired');
+    assert.equal(await lastTimerRuns('systemClock'), '');
+  });
+});
