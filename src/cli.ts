@@ -13,7 +13,7 @@ import {
   replicationFor,
   type ClusterOptions,
 } from './cluster.js';
-import type { LogStorage } from './node-runner.js';
+import { parseClusterNodes, type StorageOptions } from './storage/options.js';
 import { FSYNC_MODES, type FsyncMode } from './storage/log.js';
 import { DEFAULT_MAX_BUFFERED_BODY_BYTES } from './http/body-budget.js';
 import { isLoopback } from './http/request-guard.js';
@@ -50,21 +50,55 @@ interface ClusterArgs {
   allowOrigin: string[];
   maxConnections?: number;
   maxBufferedBodyBytes: number;
-  storage: 'memory' | 'log';
+  storage: 'memory' | 'log' | 'redis';
   dataDir?: string;
   fsync?: FsyncMode;
+  redisUrl?: string;
+  redisCluster?: string;
+  redisPrefix?: string;
 }
 
-/** The storage options, checked together: each needs the others it goes with. */
-function storageOf(args: ClusterArgs): LogStorage | undefined {
-  if (args.storage === 'memory') {
-    if (args.dataDir !== undefined || args.fsync !== undefined) {
-      throw new RangeError('--data-dir and --fsync go with --storage log');
+/** The storage options, checked together: each goes with its backend only. */
+function storageOf(args: ClusterArgs): StorageOptions | undefined {
+  const given = (names: (keyof ClusterArgs)[]) =>
+    names
+      .filter((name) => args[name] !== undefined)
+      .map((name) => `--${name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`);
+  const refuse = (names: (keyof ClusterArgs)[], backend: string) => {
+    const wrong = given(names);
+    if (wrong.length > 0)
+      throw new RangeError(`${wrong.join(' and ')} go${wrong.length === 1 ? 'es' : ''} with ${backend}`);
+  };
+  if (args.storage !== 'log') refuse(['dataDir', 'fsync'], '--storage log');
+  if (args.storage !== 'redis') refuse(['redisUrl', 'redisCluster', 'redisPrefix'], '--storage redis');
+  switch (args.storage) {
+    case 'memory':
+      return undefined;
+    case 'log':
+      if (args.dataDir === undefined) throw new RangeError('--storage log needs --data-dir DIR');
+      return { kind: 'log', dataDir: args.dataDir, fsync: args.fsync ?? 'everysec' };
+    case 'redis': {
+      if ((args.redisUrl === undefined) === (args.redisCluster === undefined)) {
+        throw new RangeError('--storage redis needs one of --redis-url URL or --redis-cluster HOST:PORT,…');
+      }
+      const target =
+        args.redisUrl !== undefined
+          ? { url: args.redisUrl }
+          : { cluster: parseClusterNodes(args.redisCluster!) };
+      return { kind: 'redis', target, prefix: args.redisPrefix ?? 'thunderdb:' };
     }
-    return undefined;
   }
-  if (args.dataDir === undefined) throw new RangeError('--storage log needs --data-dir DIR');
-  return { dataDir: args.dataDir, fsync: args.fsync ?? 'everysec' };
+}
+
+/** The storage, as the start-up line names it. */
+function describeStorage(storage: StorageOptions | undefined): string {
+  if (storage === undefined) return '';
+  if (storage.kind === 'log') return `, storage log in ${storage.dataDir}, fsync ${storage.fsync}`;
+  const where =
+    'url' in storage.target
+      ? storage.target.url
+      : `cluster ${storage.target.cluster.map((n) => `${n.host}:${n.port}`).join(',')}`;
+  return `, storage redis at ${where}, prefix ${storage.prefix}`;
 }
 
 /** A repeatable option's values, each also split at commas. */
@@ -143,7 +177,7 @@ async function runCluster(args: ClusterArgs): Promise<void> {
   console.log(
     `ThunderDB listening on ${httpUrl(server.host, server.port)} with ${args.nodes} node${args.nodes === 1 ? '' : 's'}` +
       ` (replicas ${replication.replicas}, r ${replication.r}, w ${replication.w}, seed ${cluster.seed}` +
-      `${options.storage === undefined ? '' : `, storage log in ${options.storage.dataDir}, fsync ${options.storage.fsync}`}); press Ctrl-C to stop`,
+      `${describeStorage(options.storage)}); press Ctrl-C to stop`,
   );
 
   let stopping = false;
@@ -246,10 +280,10 @@ export async function main(argv: string[]): Promise<void> {
             describe: 'How often replicas compare partition digests and copy what differs (0: never)',
           })
           .option('storage', {
-            choices: ['memory', 'log'] as const,
+            choices: ['memory', 'log', 'redis'] as const,
             default: 'memory' as const,
             describe:
-              'memory: data is gone when a node stops; log: each node appends to a log under --data-dir, replayed at start',
+              'memory: data is gone when a node stops; log: each node appends to a log under --data-dir; redis: each node keeps a copy in Redis; both replayed at start',
           })
           .option('data-dir', {
             type: 'string',
@@ -259,6 +293,19 @@ export async function main(argv: string[]): Promise<void> {
             choices: FSYNC_MODES,
             describe:
               "log: when writes reach the disk: always (before each acknowledgement, shared by a turn's writes), everysec (default), no (when the OS chooses)",
+          })
+          .option('redis-url', {
+            type: 'string',
+            describe: 'redis: the Redis server, e.g. redis://127.0.0.1:6379',
+          })
+          .option('redis-cluster', {
+            type: 'string',
+            describe: 'redis: some nodes of a Redis Cluster, host:port,host:port…',
+          })
+          .option('redis-prefix', {
+            type: 'string',
+            describe:
+              'redis: prefix of every key the cluster writes (default thunderdb:); each node adds n<id>',
           })
           .option('load', { type: 'string', describe: 'A "key value" file to load before serving' })
           .option('max-key-bytes', {

@@ -20,7 +20,9 @@ import { Ring, type Location } from './ring.js';
 import { TombstonePurger } from './tombstone-purger.js';
 import { Hints } from './hints.js';
 import { checkFault, Network, type Fault } from './network.js';
-import { threadRunner, type LogStorage, type NodeRunner } from './node-runner.js';
+import { threadRunner, type NodeRunner } from './node-runner.js';
+import { checkRedisPrefix, type StorageOptions } from './storage/options.js';
+import { claimRedisPrefix } from './storage/redis-claim.js';
 import { claimDataDir } from './storage/data-dir.js';
 import { checkPause, type PauseFault } from './pause-fault.js';
 import { newSeed } from './rng.js';
@@ -95,10 +97,10 @@ export interface ClusterOptions {
    */
   runner?: NodeRunner;
   /**
-   * Where each node keeps its data beyond memory (`--storage log`): a log per node under
-   * `dataDir`, replayed when the node starts. Default: memory only. Threads only.
+   * Where each node keeps a copy of its data beyond memory (`--storage log` or `redis`),
+   * replayed when the node starts. Default: memory only. Threads only.
    */
-  storage?: LogStorage;
+  storage?: StorageOptions;
   /**
    * The seed every random choice of the simulation derives from (the network's fault
    * decisions). Default: a fresh one; `Cluster.seed` says which, so a run can be repeated.
@@ -263,8 +265,10 @@ export class Cluster implements ReplicaSender {
   readonly #clock: Clock;
   readonly #linkOptions: LinkOptions;
   readonly #seed: number;
-  /** With `--storage log`: where the nodes' logs are. */
-  readonly #storage: LogStorage | undefined;
+  /** With `--storage log` or `redis`: where the nodes keep their data. */
+  readonly #storage: StorageOptions | undefined;
+  /** With `--storage redis`: lets go of the claimed prefix. */
+  readonly #releaseStorage: (() => Promise<void>) | undefined;
   /** Node pauses in force, by fault id. */
   readonly #pauses = new Map<number, PauseFault>();
   readonly #onStateChange = (): void => this.#findUpReplicas();
@@ -286,9 +290,11 @@ export class Cluster implements ReplicaSender {
     clock: Clock,
     antiEntropyMs: number,
     seed: number,
-    storage: LogStorage | undefined,
+    storage: StorageOptions | undefined,
+    releaseStorage: (() => Promise<void>) | undefined,
   ) {
     this.#storage = storage;
+    this.#releaseStorage = releaseStorage;
     this.ring = ring;
     this.replication = replication;
     this.consistency = { r: replication.r, w: replication.w, repair: 'async' };
@@ -328,14 +334,17 @@ export class Cluster implements ReplicaSender {
     if (!Number.isSafeInteger(seed) || seed < 0 || seed > 0xffffffff) {
       throw new RangeError(`seed must be an integer from 0 to 4294967295, got ${seed}`);
     }
+    /** Lets go of the Redis prefix the cluster claimed, when it closes. */
+    let releaseStorage: (() => Promise<void>) | undefined;
     if (options.storage !== undefined) {
       if (options.runner !== undefined)
         throw new RangeError('storage needs nodes on threads, not an inline runner');
-      claimDataDir(options.storage.dataDir, {
-        nodes: ring.nodes,
-        partitions: ring.partitions,
-        replicas: ring.replicas,
-      });
+      const settings = { nodes: ring.nodes, partitions: ring.partitions, replicas: ring.replicas };
+      if (options.storage.kind === 'log') claimDataDir(options.storage.dataDir, settings);
+      else {
+        checkRedisPrefix(options.storage.prefix);
+        releaseStorage = await claimRedisPrefix(options.storage.target, options.storage.prefix, settings);
+      }
     }
     const network = new Network(seed, clock);
     const cluster = new Cluster(
@@ -352,6 +361,7 @@ export class Cluster implements ReplicaSender {
       antiEntropyMs,
       seed,
       options.storage,
+      releaseStorage,
     );
     try {
       await Promise.all(
@@ -842,7 +852,7 @@ export class Cluster implements ReplicaSender {
   #refuseMembershipWithLogs(): void {
     if (this.#storage !== undefined) {
       throw new NotImplementedError(
-        'nodes cannot join or leave a cluster with --storage log: the ring is not kept on disk, so the next start would route keys to nodes that do not hold them',
+        `nodes cannot join or leave a cluster with --storage ${this.#storage.kind}: the ring is not stored, so the next start would route keys to nodes that do not hold them`,
       );
     }
   }
@@ -926,6 +936,7 @@ export class Cluster implements ReplicaSender {
     this.#purger.stop();
     this.#recovery.stop();
     await Promise.all(this.#links.map((link) => link.stop()));
+    await this.#releaseStorage?.();
   }
 }
 

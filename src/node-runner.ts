@@ -1,8 +1,7 @@
-import { join } from 'node:path';
 import { MessageChannel } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import type { AttachTask, BatchFailure } from './protocol.js';
-import type { FsyncMode } from './storage/log.js';
+import { nodeStorage, type StorageOptions } from './storage/options.js';
 import { transferListFor } from './wire.js';
 
 /** What a running node tells its link. */
@@ -25,20 +24,6 @@ export interface NodeProcess {
   stop(): Promise<void>;
 }
 
-/** Where a node keeps its data beyond memory: `--storage log`. */
-export interface LogStorage {
-  /** The cluster's data directory: each node logs under `node-<id>/` in it. */
-  dataDir: string;
-  fsync: FsyncMode;
-  /** How far a log may outgrow twice its live data before a merge (default 64 MiB). */
-  mergeSlackBytes?: number;
-}
-
-/**
- * Where nodes run: a thread each ({@link threadRunner}, the normal cluster), or inline on the
- * deterministic mode's simulated loop (src/sim/inline-node.ts). The coordinator's code is
- * the same either way.
- */
 export type NodeRunner = (node: number, partitions: number, events: NodeEvents) => NodeProcess;
 
 /** How long a clean stop waits for a node to close its log before killing it anyway. */
@@ -48,12 +33,12 @@ const WORKER = new URL('../workers/node.js', import.meta.url);
 
 /**
  * Runs each node in a piscina pool of exactly one thread, handed a MessagePort (and, with
- * `storage`, its log directory, which it replays before it takes batches). Piscina's own
+ * `storage`, its journal, which it replays before it takes batches). Piscina's own
  * task channel is used once, to transfer the port; all data then goes over the port, since
  * `pool.run()` per operation is an order of magnitude slower. A kill destroys the pool, so
  * piscina starts no replacement thread behind our back.
  */
-export function threadRunner(storage?: LogStorage): NodeRunner {
+export function threadRunner(storage?: StorageOptions): NodeRunner {
   return (node, partitions, events) => {
     const pool = new Piscina({
       filename: WORKER.href,
@@ -86,15 +71,7 @@ export function threadRunner(storage?: LogStorage): NodeRunner {
       port: port2,
       node,
       partitions,
-      ...(storage === undefined
-        ? {}
-        : {
-            storage: {
-              dir: join(storage.dataDir, `node-${node}`),
-              fsync: storage.fsync,
-              ...(storage.mergeSlackBytes === undefined ? {} : { mergeSlackBytes: storage.mergeSlackBytes }),
-            },
-          }),
+      ...(storage === undefined ? {} : { storage: nodeStorage(storage, node) }),
     };
     const kill = async (): Promise<void> => {
       killed = true;

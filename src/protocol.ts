@@ -1,4 +1,5 @@
 import type { MessagePort } from 'node:worker_threads';
+import type { NodeStorage } from './storage/options.js';
 export type { WriteOutcome } from './byte-map.js';
 
 /**
@@ -112,6 +113,16 @@ export type StorageStats =
       replayMs: number;
       /** Where a torn last record was cut off at start, if one was. */
       cutTornRecordAt?: { file: string; offset: number };
+    }
+  | {
+      backend: 'redis';
+      /** The Redis URL, or the Redis Cluster nodes given. */
+      target: string;
+      /** The node's key prefix. */
+      prefix: string;
+      recoveredRecords: number;
+      recoveredKeys: number;
+      replayMs: number;
     };
 
 /** One slice of a key listing. */
@@ -155,8 +166,8 @@ export interface AttachTask {
   node: number;
   /** The ring's partition count: the node keeps a digest per partition. */
   partitions: number;
-  /** With `--storage log`: the node's log directory and fsync policy. */
-  storage?: { dir: string; fsync: 'always' | 'everysec' | 'no'; mergeSlackBytes?: number };
+  /** With `--storage log` or `redis`: the node's log directory, or its Redis and key prefix. */
+  storage?: NodeStorage;
 }
 
 /** One slice of a record scan. */

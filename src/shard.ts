@@ -1,6 +1,6 @@
 import { getHeapStatistics } from 'node:v8';
 import { ByteMap, DEFAULT_SCRAMBLE, Written } from './byte-map.js';
-import { LogOp, type Log, type LogRecord, type Recovered } from './storage/log.js';
+import { LogOp, type Journal, type LogRecord, type Recovered } from './storage/journal.js';
 import { HASH_SPACE } from './murmur3.js';
 import { hasPartition } from './partition-set.js';
 import { bytesToText } from './bytes.js';
@@ -40,8 +40,8 @@ export class Shard implements BatchHandler {
   readonly #reply = new ReplyWriter();
   readonly #pause: (ms: number) => void;
   #ops = 0;
-  /** The node's log, with `--storage log`: every change is appended to it. */
-  #log: Log | null = null;
+  /** The node's journal (`--storage log` or `redis`): every change is appended to it. */
+  #log: Journal | null = null;
   #recovered: Recovered | null = null;
   /** A merge runs once the log is this much larger than twice the live data. */
   #mergeSlackBytes = DEFAULT_MERGE_SLACK_BYTES;
@@ -224,25 +224,17 @@ export class Shard implements BatchHandler {
     const log = this.#log;
     const recovered = this.#recovered;
     if (log === null || recovered === null) return { backend: 'memory' };
-    return {
-      backend: 'log',
-      fsync: log.fsync,
-      logBytes: log.bytes,
-      recoveredRecords: recovered.records,
-      recoveredKeys: this.#recoveredKeys,
-      replayMs: Math.round(recovered.ms),
-      ...(recovered.cut === undefined ? {} : { cutTornRecordAt: recovered.cut }),
-    };
+    return log.stats(recovered, this.#recoveredKeys);
   }
 
   #recoveredKeys = 0;
 
   /**
-   * Makes `log` this shard's log, once its records have been replayed into the shard
-   * (see {@link replay}); `mergeSlackBytes`: how far the log may outgrow twice the live
+   * Makes `log` this shard's journal, once its records have been replayed into the shard
+   * (see {@link replay}); `mergeSlackBytes`: how far a log may outgrow twice the live
    * data before a merge rewrites it.
    */
-  useLog(log: Log, recovered: Recovered, mergeSlackBytes = DEFAULT_MERGE_SLACK_BYTES): void {
+  useLog(log: Journal, recovered: Recovered, mergeSlackBytes = DEFAULT_MERGE_SLACK_BYTES): void {
     this.#log = log;
     this.#recovered = recovered;
     this.#recoveredKeys = this.#map.size;
@@ -270,13 +262,15 @@ export class Shard implements BatchHandler {
 
   /**
    * Calls `done` once what the batches applied so far is as durable as the storage
-   * promises: at once in memory, after the log's commit (and, with `fsync always`, its
-   * fsync) otherwise. Merges the log when it has grown well past the live data.
+   * promises (or with the error that kept it from being so): at once in memory, after the
+   * journal's commit otherwise (a log's write, and with `fsync always` its fsync; Redis's
+   * acknowledgement). Merges a log when it has grown well past the live data.
    */
-  commit(done: () => void): void {
+  commit(done: (error?: Error) => void): void {
     const log = this.#log;
     if (log === null) return done();
     log.commit(done);
+    if (log.bytes === undefined) return;
     const map = this.#map;
     const live = map.bytes + (map.size + map.tombstones) * RECORD_OVERHEAD;
     if (log.bytes > 2 * live + this.#mergeSlackBytes) this.merge();
@@ -287,7 +281,7 @@ export class Shard implements BatchHandler {
     const map = this.#map;
     let key = Buffer.allocUnsafe(256);
     let value = Buffer.allocUnsafe(4096);
-    this.#log?.merge((append) => {
+    this.#log?.merge?.((append) => {
       for (let from = 0; from < HASH_SPACE;) {
         from = map.visitRange(from, SNAPSHOT_SLICE_SLOTS, (hash, location) => {
           const keyLength = map.keyLengthAt(location);
@@ -313,10 +307,11 @@ export class Shard implements BatchHandler {
     });
   }
 
-  /** Closes the log, if any, after writing what is pending. */
-  close(): void {
-    this.#log?.close();
+  /** Closes the journal, if any, after making what is pending durable. */
+  async close(): Promise<void> {
+    const log = this.#log;
     this.#log = null;
+    await log?.close();
   }
 
   /** Applies every operation of a batch in order; returns the reply to transfer back. */

@@ -83,10 +83,31 @@ describe('thunderdb CLI', () => {
     }
     assert.match((await run(['cluster', '--nodes', '0'])).stderr, /nodes must be/);
     assert.match((await run(['cluster', '--storage', 'log'])).stderr, /--storage log needs --data-dir DIR/);
+    assert.match((await run(['cluster', '--fsync', 'always'])).stderr, /--fsync goes with --storage log/);
     assert.match(
-      (await run(['cluster', '--fsync', 'always'])).stderr,
-      /--data-dir and --fsync go with --storage log/,
+      (await run(['cluster', '--storage', 'redis', '--data-dir', '/tmp', '--redis-url', 'redis://x'])).stderr,
+      /--data-dir goes with --storage log/,
     );
+    assert.match(
+      (await run(['cluster', '--storage', 'log', '--data-dir', '/tmp/x', '--redis-prefix', 'p'])).stderr,
+      /--redis-prefix goes with --storage redis/,
+    );
+    assert.match(
+      (await run(['cluster', '--storage', 'redis'])).stderr,
+      /--storage redis needs one of --redis-url URL or --redis-cluster HOST:PORT/,
+    );
+    assert.match(
+      (await run(['cluster', '--storage', 'redis', '--redis-cluster', '127.0.0.1'])).stderr,
+      /--redis-cluster takes host:port,host:port…, got "127.0.0.1"/,
+    );
+    assert.match(
+      (await run(['cluster', '--storage', 'redis', '--redis-url', 'redis://x', '--redis-prefix', 'a{b}']))
+        .stderr,
+      /--redis-prefix takes 1 to 100 printable characters without spaces or braces, got "a\{b\}"/,
+    );
+    const unreachable = await run(['cluster', '--storage', 'redis', '--redis-url', 'redis://127.0.0.1:1']);
+    assert.notEqual(unreachable.code, 0);
+    assert.match(unreachable.stderr, /cannot reach Redis at redis:\/\/127\.0\.0\.1:1/);
   });
 
   test('cluster --load loads the sample file, serves it, and SIGTERM stops it with exit 0', async () => {

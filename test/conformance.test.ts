@@ -6,6 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import { Cluster } from '../src/cluster.js';
 import { Shard } from '../src/shard.js';
 import { http, startRunning } from './helpers.js';
+import { redisSkip, startRedis, startRedisCluster, type RedisServers } from '../support/redis-servers.js';
 
 /**
  * The key-value contract, over values as byte strings (one char per byte). A store that
@@ -21,20 +22,29 @@ interface Store {
   reopen?(): Promise<Store>;
 }
 
-/** A threaded cluster as a Store, with `options`. */
-async function clusterStore(options: Parameters<typeof Cluster.start>[0]): Promise<Store> {
+/**
+ * A threaded cluster as a Store, with `options`; `servers`, the Redis it keeps its data in,
+ * stopped when the store closes (not when it reopens).
+ */
+async function clusterStore(
+  options: Parameters<typeof Cluster.start>[0],
+  servers?: RedisServers,
+): Promise<Store> {
   const cluster = await Cluster.start(options);
   return {
     put: async (k, v) => void (await cluster.put(k, v)),
     get: async (k) => (await cluster.get(k))?.toString('latin1'),
     delete: (k) => cluster.delete(k),
-    close: () => cluster.close(),
+    close: async () => {
+      await cluster.close();
+      await servers?.stop();
+    },
     ...(options?.storage === undefined
       ? {}
       : {
           reopen: async () => {
             await cluster.close();
-            return clusterStore(options);
+            return clusterStore(options, servers);
           },
         }),
   };
@@ -59,8 +69,24 @@ const layers: [string, () => Promise<Store>][] = [
     async () =>
       clusterStore({
         nodes: 3,
-        storage: { dataDir: await mkdtemp(join(tmpdir(), 'thunderdb-log-')), fsync: 'always' },
+        storage: { kind: 'log', dataDir: await mkdtemp(join(tmpdir(), 'thunderdb-log-')), fsync: 'always' },
       }),
+  ],
+  [
+    'threaded cluster, --storage redis (a real redis-server)',
+    async () => {
+      const servers = await startRedis();
+      const target = { url: `redis://127.0.0.1:${servers.ports[0]}` };
+      return clusterStore({ nodes: 3, storage: { kind: 'redis', target, prefix: 'conformance:' } }, servers);
+    },
+  ],
+  [
+    'threaded cluster, --storage redis on a three-master Redis Cluster',
+    async () => {
+      const servers = await startRedisCluster();
+      const target = { cluster: [{ host: '127.0.0.1', port: servers.ports[0]! }] };
+      return clusterStore({ nodes: 3, storage: { kind: 'redis', target, prefix: 'conformance:' } }, servers);
+    },
   ],
   [
     'HTTP front end',
@@ -83,7 +109,8 @@ const layers: [string, () => Promise<Store>][] = [
 ];
 
 for (const [name, factory] of layers) {
-  describe(`key-value conformance: ${name}`, () => {
+  const skip = name.includes('--storage redis') ? redisSkip() : false;
+  describe(`key-value conformance: ${name}`, { skip }, () => {
     let store: Store;
     before(async () => {
       store = await factory();

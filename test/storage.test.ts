@@ -1,18 +1,27 @@
 import assert from 'node:assert/strict';
 import { appendFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { mkdtemp, readFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, test } from 'node:test';
+import { describe, test, type TestContext } from 'node:test';
 import { Cluster } from '../src/cluster.js';
 import { Shard } from '../src/shard.js';
 import { crc32 } from '../src/storage/crc32.js';
 import { claimDataDir } from '../src/storage/data-dir.js';
+import type { StorageOptions } from '../src/storage/options.js';
 import { CorruptLogError, Log, type Recovered } from '../src/storage/log.js';
 import { KeyBytes } from '../src/key-bytes.js';
 import { Op } from '../src/protocol.js';
 import { BatchWriter } from '../src/wire.js';
 import { startCli } from './helpers.js';
+import {
+  keysPerServer,
+  redisCli,
+  redisSkip,
+  startRedis,
+  startRedisCluster,
+} from '../support/redis-servers.js';
+import { CLAIM_TTL_MS, claimRedisPrefix } from '../src/storage/redis-claim.js';
 import { readReplica } from './replicas.js';
 
 const scratch = () => mkdtemp(join(tmpdir(), 'thunderdb-log-'));
@@ -35,7 +44,7 @@ async function write(shard: Shard, changes: [string, string | null, number][]): 
     else writer.key(Op.Put, key.buffer, length, key.hash(), version, Buffer.from(value));
   }
   shard.apply(writer.take(1));
-  await new Promise<void>((resolve) => shard.commit(resolve));
+  await new Promise<void>((resolve, reject) => shard.commit((error) => (error ? reject(error) : resolve())));
 }
 
 const logFiles = (dir: string) => readdirSync(dir).filter((name) => name.endsWith('.log'));
@@ -63,20 +72,20 @@ describe('the log', () => {
       ['a', 'stale', 5], // older than what a holds: not applied, not logged
       ['b', null, 11],
     ]);
-    shard.close();
+    await shard.close();
     const { shard: again, recovered } = openShard(dir);
     assert.equal(again.get('a'), 'one');
     assert.equal(again.get('b'), undefined);
     assert.equal(recovered.records, 3);
     assert.equal(again.statistics().tombstones, 1);
-    again.close();
+    await again.close();
   });
 
   test('a torn last record is cut off, and the log goes on after the last good one', async () => {
     const dir = await scratch();
     const { shard } = openShard(dir);
     await write(shard, [['a', 'kept', 1]]);
-    shard.close();
+    await shard.close();
     const [file] = logFiles(dir);
     const good = statSync(join(dir, file!)).size;
     appendFileSync(join(dir, file!), Buffer.from([1, 2, 3, 4, 50, 0, 0, 0, 1])); // a record cut short
@@ -84,10 +93,10 @@ describe('the log', () => {
     assert.deepEqual(recovered.cut, { file: join(dir, file!), offset: good });
     assert.equal(statSync(join(dir, file!)).size, good, 'the torn bytes are gone from the file');
     await write(again, [['b', 'after', 2]]);
-    again.close();
+    await again.close();
     const { shard: third, recovered: clean } = openShard(dir);
     assert.deepEqual([third.get('a'), third.get('b'), clean.cut], ['kept', 'after', undefined]);
-    third.close();
+    await third.close();
   });
 
   test('a record that fails its checksum with data after it stops start-up, naming file and offset', async () => {
@@ -95,7 +104,7 @@ describe('the log', () => {
     const { shard } = openShard(dir);
     await write(shard, [['a', 'first', 1]]);
     await write(shard, [['b', 'second', 2]]);
-    shard.close();
+    await shard.close();
     const file = join(dir, logFiles(dir)[0]!);
     const bytes = await readFile(file);
     const firstEnd = bytes.readUInt32LE(4) + 8;
@@ -118,7 +127,7 @@ describe('the log', () => {
     const { shard } = openShard(dir);
     await write(shard, [['a', 'kept', 1]]);
     await write(shard, [['b', 'torn', 2]]);
-    shard.close();
+    await shard.close();
     const file = join(dir, logFiles(dir)[0]!);
     const bytes = await readFile(file);
     const secondAt = bytes.readUInt32LE(4) + 8;
@@ -126,7 +135,7 @@ describe('the log', () => {
     writeFileSync(file, Buffer.concat([bytes, Buffer.alloc(4096)]));
     const { shard: again, recovered } = openShard(dir);
     assert.deepEqual([again.get('a'), again.get('b'), recovered.cut?.offset], ['kept', undefined, secondAt]);
-    again.close();
+    await again.close();
   });
 
   test('merge keeps the data, drops what was overwritten, and shrinks the files; start-up reads only the merged file', async () => {
@@ -145,47 +154,100 @@ describe('the log', () => {
       );
     }
     await write(shard, [['k0', null, 100]]);
-    shard.close();
+    await shard.close();
     const merged = logBytes(dir);
     assert.ok(merged < 50 * 3 * (60 + 30), `log is ${merged} bytes`);
     const { shard: again, recovered } = openShard(dir);
     assert.equal(again.get('k1'), 'v40'.repeat(20));
     assert.equal(again.get('k0'), undefined);
     assert.ok(recovered.records <= 150, `${recovered.records} records replayed`);
-    again.close();
+    await again.close();
   });
 
   test('a merge that did not finish leaves the files it would have replaced in force', async () => {
     const dir = await scratch();
     const { shard } = openShard(dir);
     await write(shard, [['a', 'kept', 1]]);
-    shard.close();
+    await shard.close();
     writeFileSync(join(dir, '0000000002.log.tmp'), 'half a merge');
     const { shard: again } = openShard(dir);
     assert.equal(again.get('a'), 'kept');
     assert.deepEqual(readdirSync(dir), ['0000000001.log']);
-    again.close();
+    await again.close();
   });
 });
 
 describe('--storage log in a cluster', () => {
-  test('a crashed node replays its own log before it is refilled: it holds its data while its sources are cut off', async (t) => {
-    const dataDir = await scratch();
-    const cluster = await Cluster.start({ nodes: 3, storage: { dataDir, fsync: 'always' }, timeoutMs: 300 });
+  /** The crash-recovery test, for one backend: the crashed node's own copy comes back before its refill. */
+  async function recoversBeforeRefill(t: TestContext, storage: StorageOptions): Promise<void> {
+    const cluster = await Cluster.start({ nodes: 3, storage, timeoutMs: 300 });
     t.after(() => cluster.close());
     const [a, b, c] = cluster.ring.locate('k').replicas as [number, number, number];
-    await cluster.put('k', 'from the log', { ...cluster.consistency, w: 3 }); // a among those that fsynced it
+    await cluster.put('k', 'kept', { ...cluster.consistency, w: 3 }); // a among those that stored it
     await cluster.crash(a);
     cluster.addFault({ type: 'partition', nodes: [b, c] });
     const restarted = cluster.restart(a);
     while (cluster.stateOf(a) !== 'joining') await new Promise((resolve) => setTimeout(resolve, 10));
-    assert.equal((await readReplica(cluster, a, 'k'))?.value, 'from the log');
+    assert.equal((await readReplica(cluster, a, 'k'))?.value, 'kept');
     const stats = (await cluster.nodes()).find((node) => node.id === a)!.storage!;
-    assert.ok(stats.backend === 'log' && stats.recoveredKeys >= 1, JSON.stringify(stats));
+    assert.ok(stats.backend === storage.kind && stats.recoveredKeys >= 1, JSON.stringify(stats));
     cluster.healAll();
     await restarted;
     assert.equal(cluster.stateOf(a), 'up');
+  }
+
+  test('a crashed node replays its own log before it is refilled: it holds its data while its sources are cut off', async (t) => {
+    await recoversBeforeRefill(t, { kind: 'log', dataDir: await scratch(), fsync: 'always' });
   });
+
+  test(
+    'with --storage redis too: a crashed node reads its keys back from Redis before it is refilled',
+    { skip: redisSkip() },
+    async (t) => {
+      const servers = await startRedis();
+      t.after(() => servers.stop());
+      await recoversBeforeRefill(t, {
+        kind: 'redis',
+        target: { url: `redis://127.0.0.1:${servers.ports[0]}` },
+        prefix: 'recover:',
+      });
+    },
+  );
+
+  test(
+    'with --storage redis, a write Redis cannot store fails (503), and the node comes back when Redis does',
+    { skip: redisSkip() },
+    async (t) => {
+      const servers = await startRedis();
+      t.after(() => servers.stop());
+      const cluster = await Cluster.start({
+        nodes: 3,
+        storage: { kind: 'redis', target: { url: `redis://127.0.0.1:${servers.ports[0]}` }, prefix: 'down:' },
+        timeoutMs: 3000,
+      });
+      t.after(() => cluster.close());
+      await cluster.put('before', 'v');
+      await servers.kill();
+      await assert.rejects(cluster.put('during', 'v'), (err: { code: string; message: string }) => {
+        assert.equal(err.code, 'QUORUM_NOT_MET');
+        assert.match(err.message, /storage failed/);
+        return true;
+      });
+      await servers.restart();
+      // The clients reconnect on their own (ioredis retries with a growing delay).
+      for (let tries = 0; ; tries++) {
+        try {
+          await cluster.put('after', 'v', { ...cluster.consistency, w: 3 });
+          break;
+        } catch (err) {
+          if (tries === 50) throw err;
+          await new Promise((resolve) => setTimeout(resolve, 100));
+        }
+      }
+      // Redis came back empty (no persistence in the tests): it holds the three copies of 'after'.
+      assert.deepEqual(keysPerServer(servers, 'down:'), [3]);
+    },
+  );
 
   test('the data directory keeps its ring settings and is held by one process at a time', async () => {
     const dir = await scratch();
@@ -203,8 +265,73 @@ describe('--storage log in a cluster', () => {
     claimDataDir(dir, { nodes: 3, partitions: 1024, replicas: 3 });
   });
 
+  test(
+    "with --storage redis on a three-master Redis Cluster, each node's keys spread over all three masters",
+    { skip: redisSkip() },
+    async (t) => {
+      const servers = await startRedisCluster();
+      t.after(() => servers.stop());
+      const cluster = await Cluster.start({
+        nodes: 3,
+        storage: {
+          kind: 'redis',
+          target: { cluster: [{ host: '127.0.0.1', port: servers.ports[1]! }] },
+          prefix: 'spread:',
+        },
+      });
+      t.after(() => cluster.close());
+      const keys = Array.from({ length: 300 }, (_, i) => `key-${i}`);
+      await Promise.all(
+        keys.map((key) => cluster.put(key, `value of ${key}`, { ...cluster.consistency, w: 3 })),
+      );
+      for (const node of [0, 1, 2]) {
+        const perMaster = keysPerServer(servers, `spread:n${node}:`);
+        assert.equal(
+          perMaster.reduce((a, b) => a + b, 0),
+          300,
+          `node ${node}: ${perMaster.join(', ')}`,
+        );
+        assert.ok(
+          perMaster.every((count) => count >= 30),
+          `node ${node}: ${perMaster.join(', ')}`,
+        );
+      }
+    },
+  );
+
+  test(
+    'a Redis prefix keeps its ring settings and is held by one cluster at a time, until it closes or its holder dies',
+    { skip: redisSkip() },
+    async (t) => {
+      const servers = await startRedis();
+      t.after(() => servers.stop());
+      const [port] = servers.ports as [number];
+      const target = { url: `redis://127.0.0.1:${port}` };
+      const ring = { nodes: 3, partitions: 1024, replicas: 3 };
+      const release = await claimRedisPrefix(target, 'claim:', ring);
+      assert.equal(redisCli(port, 'get', 'claim:lock').trim(), `${hostname()}:${process.pid}`);
+      const ttl = Number(redisCli(port, 'pttl', 'claim:lock'));
+      assert.ok(ttl > CLAIM_TTL_MS - 2000 && ttl <= CLAIM_TTL_MS, `the lock expires in ${ttl} ms`);
+      await assert.rejects(claimRedisPrefix(target, 'claim:', ring), /claim: at redis:\S+ is in use by /);
+      await release();
+      await assert.rejects(
+        claimRedisPrefix(target, 'claim:', { ...ring, nodes: 5 }),
+        /placed with --nodes 3 --partitions 1024 --replicas 3; start with those \(--nodes 5 given\)/,
+      );
+      redisCli(port, 'set', 'claim:lock', `${hostname()}:999999999`); // left by a process killed with -9
+      const again = await claimRedisPrefix(target, 'claim:', ring);
+      await again();
+      assert.equal(redisCli(port, 'exists', 'claim:lock').trim(), '0', 'closing lets go of the lock');
+      redisCli(port, 'set', 'claim:lock', 'another-host:1'); // a holder this host cannot see: wait it out
+      await assert.rejects(claimRedisPrefix(target, 'claim:', ring), /in use by another-host:1/);
+    },
+  );
+
   test('nodes cannot join or leave: the ring is not on disk (501 NOT_IMPLEMENTED)', async (t) => {
-    const cluster = await Cluster.start({ nodes: 3, storage: { dataDir: await scratch(), fsync: 'no' } });
+    const cluster = await Cluster.start({
+      nodes: 3,
+      storage: { kind: 'log', dataDir: await scratch(), fsync: 'no' },
+    });
     t.after(() => cluster.close());
     assert.throws(() => cluster.addNode(), { code: 'NOT_IMPLEMENTED' });
     assert.throws(() => cluster.removeNode(0), { code: 'NOT_IMPLEMENTED' });

@@ -13,25 +13,14 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import { crc32 } from './crc32.js';
+import { LogOp, type Journal, type LogOpCode, type LogRecord, type Recovered } from './journal.js';
+
+export { LogOp, type LogOpCode, type LogRecord, type Recovered } from './journal.js';
+import type { StorageStats } from '../protocol.js';
 
 /** When a write reaches the disk, as Redis's `appendfsync`. */
 export type FsyncMode = 'always' | 'everysec' | 'no';
 export const FSYNC_MODES: readonly FsyncMode[] = ['always', 'everysec', 'no'];
-
-/** What a log record does to the key it names. */
-export const LogOp = {
-  /** Stores the value with the version, unless the key holds one as new. */
-  Put: 1,
-  /** Stores a tombstone with the version, unless the key holds one as new. */
-  Tombstone: 2,
-  /** Removes the key's tombstone of exactly that version (a purge). */
-  Purge: 3,
-  /** Removes the key's record, whatever it is (its partition moved away). */
-  Drop: 4,
-  /** First record of a merged file: every file before it is superseded. No key. */
-  Snapshot: 5,
-} as const;
-export type LogOpCode = (typeof LogOp)[keyof typeof LogOp];
 
 /**
  * A record, little-endian: crc32 u32 (of everything after it), length u32 (of everything
@@ -42,29 +31,6 @@ const PREFIX = 8;
 const FIXED = 19;
 /** Records waiting for their write are flushed past this, even before a commit. */
 const BUFFER_BYTES = 1 << 20;
-
-/** A record as replay hands it over: views into the file's bytes, valid during the call. */
-export interface LogRecord {
-  op: LogOpCode;
-  hash: number;
-  version: number;
-  bytes: Buffer;
-  keyStart: number;
-  keyLength: number;
-  valueStart: number;
-  valueLength: number;
-}
-
-/** What opening a log found. */
-export interface Recovered {
-  files: number;
-  records: number;
-  /** Bytes of log read. */
-  bytes: number;
-  ms: number;
-  /** A torn last record cut off: which file, at which offset. */
-  cut?: { file: string; offset: number };
-}
 
 /** A record in the middle of the log that fails its checksum: start-up stops. */
 export class CorruptLogError extends Error {
@@ -97,7 +63,7 @@ const fileName = (seq: number) => `${String(seq).padStart(10, '0')}.log`;
  * chooses. A {@link merge} rewrites the live data as one file, which then supersedes every
  * older one, so start-up reads each live record once rather than the whole history.
  */
-export class Log {
+export class Log implements Journal {
   readonly dir: string;
   readonly fsync: FsyncMode;
   #seq: number;
@@ -107,7 +73,7 @@ export class Log {
   #buffer = Buffer.allocUnsafeSlow(64 * 1024);
   #used = 0;
   /** Acknowledgements waiting for the next fsync (`always`). */
-  #waiting: (() => void)[] = [];
+  #waiting: ((error?: Error) => void)[] = [];
   #dirty = false;
   #timer: ReturnType<typeof setInterval> | null = null;
   private constructor(dir: string, fsync: FsyncMode, seq: number, bytes: number) {
@@ -174,6 +140,19 @@ export class Log {
     return { log, recovered };
   }
 
+  /** What `/cluster` shows of the log. */
+  stats(recovered: Recovered, recoveredKeys: number): StorageStats {
+    return {
+      backend: 'log',
+      fsync: this.fsync,
+      logBytes: this.bytes,
+      recoveredRecords: recovered.records,
+      recoveredKeys,
+      replayMs: Math.round(recovered.ms),
+      ...(recovered.cut === undefined ? {} : { cutTornRecordAt: recovered.cut }),
+    };
+  }
+
   /** Bytes in every log file, including records not yet written. */
   get bytes(): number {
     return this.#bytes + this.#used;
@@ -221,7 +200,7 @@ export class Log {
    * acknowledged: with `always`, after the fsync shared by every commit of this
    * event-loop turn; otherwise at once (the data is in the OS's hands).
    */
-  commit(done: () => void): void {
+  commit(done: (error?: Error) => void): void {
     if (this.fsync !== 'always') {
       this.#write();
       done();
@@ -283,7 +262,7 @@ export class Log {
   }
 
   /** Writes and fsyncs what is pending, answers whoever waits, and closes the file. */
-  close(): void {
+  close(): Promise<void> {
     if (this.#timer !== null) clearInterval(this.#timer);
     this.#write();
     this.#sync();
@@ -291,6 +270,7 @@ export class Log {
     this.#waiting = [];
     for (const done of waiting) done();
     closeSync(this.#fd);
+    return Promise.resolve();
   }
 }
 

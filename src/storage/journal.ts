@@ -1,0 +1,74 @@
+import type { StorageStats } from '../protocol.js';
+
+/** What a log record does to the key it names. */
+export const LogOp = {
+  /** Stores the value with the version, unless the key holds one as new. */
+  Put: 1,
+  /** Stores a tombstone with the version, unless the key holds one as new. */
+  Tombstone: 2,
+  /** Removes the key's tombstone of exactly that version (a purge). */
+  Purge: 3,
+  /** Removes the key's record, whatever it is (its partition moved away). */
+  Drop: 4,
+  /** First record of a merged file: every file before it is superseded. No key. */
+  Snapshot: 5,
+} as const;
+export type LogOpCode = (typeof LogOp)[keyof typeof LogOp];
+
+/** A record as replay hands it over: views into the file's bytes, valid during the call. */
+export interface LogRecord {
+  op: LogOpCode;
+  hash: number;
+  version: number;
+  bytes: Buffer;
+  keyStart: number;
+  keyLength: number;
+  valueStart: number;
+  valueLength: number;
+}
+
+/** What a node's journal found at start: records replayed, and how long it took. */
+export interface Recovered {
+  files: number;
+  records: number;
+  /** Bytes read. */
+  bytes: number;
+  ms: number;
+  /** A torn last record cut off (a log): which file, at which offset. */
+  cut?: { file: string; offset: number };
+}
+
+/**
+ * Where a node keeps a copy of its data beyond memory: a log on disk (`log.ts`) or a Redis
+ * or Redis Cluster (`redis-journal.ts`). The node applies every operation to its memory
+ * store as always, and appends each change that store made (a newer value, a tombstone, a
+ * purge, a dropped record) to its journal; at start it replays the journal into memory.
+ * Every backend runs the one conformance suite (test/conformance.test.ts).
+ */
+export interface Journal {
+  /** Appends one change, to be made durable by the next {@link commit}. */
+  append(
+    op: LogOpCode,
+    hash: number,
+    version: number,
+    key: Uint8Array,
+    keyStart: number,
+    keyLength: number,
+    value?: Uint8Array | null,
+    valueStart?: number,
+    valueLength?: number,
+  ): void;
+  /**
+   * Calls `done` once every change appended so far is as durable as the backend promises,
+   * or with the error that kept it from being so. Calls come back in the order made.
+   */
+  commit(done: (error?: Error) => void): void;
+  /** What `/cluster` shows of the backend. */
+  stats(recovered: Recovered, recoveredKeys: number): StorageStats;
+  /** Bytes the journal holds, when it only grows (a log): the shard then merges it. */
+  readonly bytes?: number;
+  /** Rewrites the journal as `dump`'s records: the live data (a log). */
+  merge?(dump: (append: Journal['append']) => void): void;
+  /** Makes what is pending durable, then lets go of files or connections. */
+  close(): Promise<void>;
+}

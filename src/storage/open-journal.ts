@@ -1,0 +1,17 @@
+import type { LogRecord, Journal, Recovered } from './journal.js';
+import { Log } from './log.js';
+import type { NodeStorage } from './options.js';
+import { RedisJournal } from './redis-journal.js';
+
+/** Opens a node's journal and replays it through `apply`: its log, or its keys in Redis. */
+export async function openJournal(
+  storage: NodeStorage,
+  partitions: number,
+  apply: (record: LogRecord) => void,
+): Promise<{ journal: Journal; recovered: Recovered }> {
+  if (storage.kind === 'log') {
+    const { log, recovered } = Log.open(storage.dir, storage.fsync, apply);
+    return { journal: log, recovered };
+  }
+  return RedisJournal.open(storage.target, storage.prefix, partitions, apply);
+}

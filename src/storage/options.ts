@@ -1,0 +1,72 @@
+import { join } from 'node:path';
+import type { FsyncMode } from './log.js';
+
+/** Where a Redis journal lives: one server, or a Redis Cluster given by some of its nodes. */
+export type RedisTarget = { url: string } | { cluster: { host: string; port: number }[] };
+
+/**
+ * Where each node keeps a copy of its data beyond memory (`--storage`): a log per node
+ * under `dataDir`, or Redis (one server, or a Redis Cluster) under a key prefix per node.
+ */
+export type StorageOptions =
+  | {
+      kind: 'log';
+      /** The cluster's data directory: each node logs under `node-<id>/` in it. */
+      dataDir: string;
+      fsync: FsyncMode;
+      /** How far a log may outgrow twice its live data before a merge (default 64 MiB). */
+      mergeSlackBytes?: number;
+    }
+  | {
+      kind: 'redis';
+      target: RedisTarget;
+      /** Prefix of every key this cluster writes; each node adds its own part. */
+      prefix: string;
+    };
+
+/** What one node thread is handed of the storage options. */
+export type NodeStorage =
+  | { kind: 'log'; dir: string; fsync: FsyncMode; mergeSlackBytes?: number }
+  | { kind: 'redis'; target: RedisTarget; prefix: string };
+
+/** The storage of node `node`: its own log directory, or its own key prefix. */
+export function nodeStorage(storage: StorageOptions, node: number): NodeStorage {
+  if (storage.kind === 'redis')
+    return { kind: 'redis', target: storage.target, prefix: `${storage.prefix}n${node}` };
+  return {
+    kind: 'log',
+    dir: join(storage.dataDir, `node-${node}`),
+    fsync: storage.fsync,
+    ...(storage.mergeSlackBytes === undefined ? {} : { mergeSlackBytes: storage.mergeSlackBytes }),
+  };
+}
+
+/**
+ * Checks a Redis key prefix: printable, without braces (each key's hash tag is
+ * `{<prefix>n<node>:p<partition>}`, which a brace in the prefix would cut short).
+ */
+export function checkRedisPrefix(prefix: string): void {
+  if (!/^[\x21-\x7a|~]{1,100}$/.test(prefix)) {
+    throw new RangeError(
+      `--redis-prefix takes 1 to 100 printable characters without spaces or braces, got ${JSON.stringify(prefix)}`,
+    );
+  }
+}
+
+/** `host:port,host:port…` as Redis Cluster nodes, checked. */
+export function parseClusterNodes(text: string): { host: string; port: number }[] {
+  const nodes = text
+    .split(',')
+    .map((part) => part.trim())
+    .filter((part) => part !== '')
+    .map((part) => {
+      const match = /^(.+):(\d{1,5})$/.exec(part);
+      const port = Number(match?.[2]);
+      if (match === null || port < 1 || port > 65535) {
+        throw new RangeError(`--redis-cluster takes host:port,host:port…, got ${JSON.stringify(part)}`);
+      }
+      return { host: match[1]!.replace(/^\[(.*)\]$/, '$1'), port };
+    });
+  if (nodes.length === 0) throw new RangeError('--redis-cluster takes at least one host:port');
+  return nodes;
+}
