@@ -1,6 +1,7 @@
 /**
- * `npm run bench:storage`: what keeping data on disk costs (issue 10): PUT throughput and a
- * 1 M-pair load with `--storage log` under each fsync policy, as ratios to memory measured
+ * `npm run bench:storage`: what keeping a copy beyond memory costs (issue 10): PUT throughput
+ * and a 1 M-pair load with `--storage log` under each fsync policy, with `--storage redis` on
+ * one Redis and on a three-master Redis Cluster (started here), as ratios to memory measured
  * in the same round, and how long a loaded cluster takes to come back after a clean stop.
  * `npm run bench` runs the same section after its tables.
  *

@@ -22,7 +22,6 @@ import { Hints } from './hints.js';
 import { checkFault, Network, type Fault } from './network.js';
 import { threadRunner, type NodeRunner } from './node-runner.js';
 import { checkRedisPrefix, type StorageOptions } from './storage/options.js';
-import { claimRedisPrefix } from './storage/redis-claim.js';
 import { claimDataDir } from './storage/data-dir.js';
 import { checkPause, type PauseFault } from './pause-fault.js';
 import { newSeed } from './rng.js';
@@ -343,6 +342,8 @@ export class Cluster implements ReplicaSender {
       if (options.storage.kind === 'log') claimDataDir(options.storage.dataDir, settings);
       else {
         checkRedisPrefix(options.storage.prefix);
+        // Loaded only when used: ioredis takes about 50 ms to load.
+        const { claimRedisPrefix } = await import('./storage/redis-claim.js');
         releaseStorage = await claimRedisPrefix(options.storage.target, options.storage.prefix, settings);
       }
     }

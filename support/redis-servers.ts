@@ -126,9 +126,12 @@ export async function startRedisCluster(): Promise<RedisServers> {
   return servers;
 }
 
-/** How many keys each server holds that start with `{prefix`. */
-export function keysPerServer(servers: RedisServers, prefix: string): number[] {
-  return servers.ports.map(
-    (port) => redisCli(port, '--scan', '--pattern', `{${prefix}*`).split('\n').filter(Boolean).length,
-  );
+/** Counts the fields of every hash whose name matches ARGV[1], on the server it runs on. */
+const COUNT_FIELDS = `local n = 0
+for _, key in ipairs(redis.call('KEYS', ARGV[1])) do n = n + redis.call('HLEN', key) end
+return n`;
+
+/** How many records each server holds in the partition hashes whose names start with `{prefix`. */
+export function recordsPerServer(servers: RedisServers, prefix: string): number[] {
+  return servers.ports.map((port) => Number(redisCli(port, 'eval', COUNT_FIELDS, '0', `{${prefix}*`)));
 }

@@ -9,13 +9,14 @@ import { Shard } from '../src/shard.js';
 import { crc32 } from '../src/storage/crc32.js';
 import { claimDataDir } from '../src/storage/data-dir.js';
 import type { StorageOptions } from '../src/storage/options.js';
-import { CorruptLogError, Log, type Recovered } from '../src/storage/log.js';
+import { CorruptLogError, Log } from '../src/storage/log.js';
+import type { Recovered } from '../src/storage/journal.js';
 import { KeyBytes } from '../src/key-bytes.js';
 import { Op } from '../src/protocol.js';
 import { BatchWriter } from '../src/wire.js';
 import { startCli } from './helpers.js';
 import {
-  keysPerServer,
+  recordsPerServer,
   redisCli,
   redisSkip,
   startRedis,
@@ -245,7 +246,7 @@ describe('--storage log in a cluster', () => {
         }
       }
       // Redis came back empty (no persistence in the tests): it holds the three copies of 'after'.
-      assert.deepEqual(keysPerServer(servers, 'down:'), [3]);
+      assert.deepEqual(recordsPerServer(servers, 'down:'), [3]);
     },
   );
 
@@ -285,7 +286,7 @@ describe('--storage log in a cluster', () => {
         keys.map((key) => cluster.put(key, `value of ${key}`, { ...cluster.consistency, w: 3 })),
       );
       for (const node of [0, 1, 2]) {
-        const perMaster = keysPerServer(servers, `spread:n${node}:`);
+        const perMaster = recordsPerServer(servers, `spread:n${node}:`);
         assert.equal(
           perMaster.reduce((a, b) => a + b, 0),
           300,

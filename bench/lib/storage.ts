@@ -7,19 +7,57 @@ import { sustained } from './load-generator.js';
 import type { Placement } from './placement.js';
 import { startCluster, type ServerProcess, type Topology } from './processes.js';
 import { spread, type Spread } from './stats.js';
+import { startRedis, startRedisCluster } from '../../support/redis-servers.js';
 
-/** A storage configuration measured: its name and the `cluster` options that give it. */
+/**
+ * A storage configuration measured: its name, and how to set it up for a round: the
+ * `cluster` options that give it, how to empty it between runs, and how to take it down.
+ */
 interface Backend {
   name: string;
-  args: (dataDir: string) => string[];
+  setUp(): Promise<{ args: string[]; empty(): Promise<void>; tearDown(): Promise<void> }>;
 }
 
+/** A backend over a data directory made for the round. */
+const inDataDir = (name: string, args: (dataDir: string) => string[]): Backend => ({
+  name,
+  async setUp() {
+    const dataDir = await mkdtemp(join(tmpdir(), 'thunderdb-bench-log-'));
+    const empty = () => rm(dataDir, { recursive: true, force: true });
+    return { args: args(dataDir), empty, tearDown: empty };
+  },
+});
+
+/** A backend over real Redis servers started for the round (no persistence of their own). */
+const inRedis = (name: string, cluster: boolean): Backend => ({
+  name,
+  async setUp() {
+    const servers = cluster ? await startRedisCluster() : await startRedis();
+    const target = cluster
+      ? ['--redis-cluster', servers.ports.map((port) => `127.0.0.1:${port}`).join(',')]
+      : ['--redis-url', `redis://127.0.0.1:${servers.ports[0]}`];
+    return {
+      args: ['--storage', 'redis', ...target],
+      empty: async () => servers.flush(),
+      tearDown: () => servers.stop(),
+    };
+  },
+});
+
 const BACKENDS: Backend[] = [
-  { name: 'memory', args: () => [] },
-  ...(['no', 'everysec', 'always'] as const).map((fsync) => ({
-    name: `log, fsync ${fsync}`,
-    args: (dataDir: string) => ['--storage', 'log', '--fsync', fsync, '--data-dir', dataDir],
-  })),
+  inDataDir('memory', () => []),
+  ...(['no', 'everysec', 'always'] as const).map((fsync) =>
+    inDataDir(`log, fsync ${fsync}`, (dataDir) => [
+      '--storage',
+      'log',
+      '--fsync',
+      fsync,
+      '--data-dir',
+      dataDir,
+    ]),
+  ),
+  inRedis('redis', false),
+  inRedis('Redis Cluster, 3 masters', true),
 ];
 
 /** One backend's figures, each beside memory's from the same round. */
@@ -31,7 +69,7 @@ export interface StorageResult {
   /** Seconds to load the records over HTTP, and memory's ÷ this (a throughput ratio). */
   loadSeconds: Spread;
   loadVsMemory: Spread;
-  /** Log only: after a clean stop, the process's start until it listens, and the nodes' replay (the slowest). */
+  /** Not memory: after a clean stop, the process's start until it listens, and the nodes' replay (the slowest). */
   restartSeconds?: Spread;
   replayMs?: Spread;
 }
@@ -56,15 +94,10 @@ export async function measureStorage(
   for (const backend of BACKENDS) raw.set(backend.name, { put: [], load: [], restart: [], replay: [] });
   for (let round = 0; round < rounds; round++) {
     for (const backend of BACKENDS) {
-      const dataDir = await mkdtemp(join(tmpdir(), 'thunderdb-bench-log-'));
+      const setting = await backend.setUp();
       const figures = raw.get(backend.name)!;
       try {
-        let cluster: ServerProcess = await startCluster(
-          TOPOLOGY,
-          backend.args(dataDir),
-          undefined,
-          placement,
-        );
+        let cluster: ServerProcess = await startCluster(TOPOLOGY, setting.args, undefined, placement);
         try {
           const put = await sustained('wrk', {
             url: cluster.url,
@@ -78,8 +111,8 @@ export async function measureStorage(
           figures.put.push(put.rps);
           await cluster.stop();
           // The load into an empty cluster: the PUT run's records would make it overwrites.
-          await rm(dataDir, { recursive: true, force: true });
-          cluster = await startCluster(TOPOLOGY, backend.args(dataDir), undefined, placement);
+          await setting.empty();
+          cluster = await startCluster(TOPOLOGY, setting.args, undefined, placement);
           const report = await loadFileOverHttp(cluster.url, file);
           if (report.loaded !== records) throw new Error(`loaded ${report.loaded} of ${records}`);
           figures.load.push(report.seconds);
@@ -87,7 +120,7 @@ export async function measureStorage(
           if (backend.name !== 'memory') {
             await cluster.stop();
             const started = performance.now();
-            cluster = await startCluster(TOPOLOGY, backend.args(dataDir), undefined, placement);
+            cluster = await startCluster(TOPOLOGY, setting.args, undefined, placement);
             figures.restart.push((performance.now() - started) / 1000);
             const info = (await (await fetch(`${cluster.url}/cluster`)).json()) as {
               nodes: { keys: number; storage: { replayMs: number } }[];
@@ -103,7 +136,7 @@ export async function measureStorage(
           await cluster.stop();
         }
       } finally {
-        await rm(dataDir, { recursive: true, force: true });
+        await setting.tearDown();
       }
     }
   }

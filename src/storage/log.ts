@@ -14,8 +14,6 @@ import {
 import { join } from 'node:path';
 import { crc32 } from './crc32.js';
 import { LogOp, type Journal, type LogOpCode, type LogRecord, type Recovered } from './journal.js';
-
-export { LogOp, type LogOpCode, type LogRecord, type Recovered } from './journal.js';
 import type { StorageStats } from '../protocol.js';
 
 /** When a write reaches the disk, as Redis's `appendfsync`. */

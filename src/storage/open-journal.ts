@@ -1,7 +1,6 @@
 import type { LogRecord, Journal, Recovered } from './journal.js';
 import { Log } from './log.js';
 import type { NodeStorage } from './options.js';
-import { RedisJournal } from './redis-journal.js';
 
 /** Opens a node's journal and replays it through `apply`: its log, or its keys in Redis. */
 export async function openJournal(
@@ -13,5 +12,7 @@ export async function openJournal(
     const { log, recovered } = Log.open(storage.dir, storage.fsync, apply);
     return { journal: log, recovered };
   }
+  // Loaded only when used: ioredis takes about 50 ms to load, in every node thread.
+  const { RedisJournal } = await import('./redis-journal.js');
   return RedisJournal.open(storage.target, storage.prefix, partitions, apply);
 }

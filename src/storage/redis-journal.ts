@@ -1,3 +1,4 @@
+import calculateSlot from 'cluster-key-slot';
 import { Cluster, type Redis } from 'ioredis';
 import type { StorageStats } from '../protocol.js';
 import { HASH_SPACE } from '../murmur3.js';
@@ -7,31 +8,35 @@ import { connectRedis, describeTarget, disconnectRedis } from './redis-client.js
 
 /** A record's value in Redis: version f64, tombstone u8, ring hash u32, then the value's bytes. */
 const HEADER = 13;
-/** Keys read back per round at start. */
-const SCAN_COUNT = 1000;
+/** Partitions read at once at start. */
+const READS_IN_FLIGHT = 16;
 
-/** A write waiting for the next commit: SET or DEL of one key, in one partition. */
+/** A write waiting for the next commit: HSET or HDEL of one field, in one partition. */
 interface Queued {
   partition: number;
   key: Buffer;
-  /** The record to store, or null to delete the key. */
+  /** The record to store, or null to delete the field. */
   value: Buffer | null;
 }
 
 /**
- * A node's journal in Redis or a Redis Cluster (ioredis): each record of the node is one
- * Redis key, `{<prefix>:p<partition>}<key>`, holding the version, the tombstone flag, the
- * ring hash and the value. The braces are a hash tag: a partition's keys share a slot, so
- * in a cluster they live on one master, partitions spread over all of them, and each
- * commit is one pipeline per partition it touches (a cluster refuses a pipeline across
- * slots). A commit is acknowledged once Redis has acknowledged every command of it; how
- * durable that is, Redis's own persistence decides (`appendfsync`).
+ * A node's journal in Redis or a Redis Cluster (ioredis): each partition of the node is one
+ * Redis hash, `{<prefix>:p<partition>}`, whose fields are the partition's keys and whose
+ * values hold the version, the tombstone flag, the ring hash and the value. The braces are
+ * a hash tag, so in a cluster the partitions spread over every master. A commit is one
+ * pipeline per master its partitions live on (ioredis refuses a pipeline across masters),
+ * acknowledged once Redis has acknowledged every command of it; how durable that is,
+ * Redis's own persistence decides (`appendfsync`). Start-up reads each partition back with
+ * one HGETALL.
  */
 export class RedisJournal implements Journal {
   readonly #client: Redis | Cluster;
   readonly #target: RedisTarget;
   readonly #prefix: string;
   readonly #span: number;
+  /** Each partition's hash name, and its cluster slot. */
+  readonly #names: Buffer[];
+  readonly #slots: number[];
   #queued: Queued[] = [];
   /** The commits under way, in order: each answers after the ones before it. */
   #tail: Promise<void> = Promise.resolve();
@@ -41,6 +46,8 @@ export class RedisJournal implements Journal {
     this.#target = target;
     this.#prefix = prefix;
     this.#span = HASH_SPACE / partitions;
+    this.#names = Array.from({ length: partitions }, (_, p) => Buffer.from(`{${prefix}:p${p}}`));
+    this.#slots = this.#names.map((name) => calculateSlot(name));
   }
 
   /** Connects, and replays every record kept under `prefix` through `apply`. */
@@ -54,41 +61,38 @@ export class RedisJournal implements Journal {
     const client = await connectRedis(target);
     const journal = new RedisJournal(client, target, prefix, partitions);
     const recovered: Recovered = { files: 0, records: 0, bytes: 0, ms: 0 };
-    const servers = client instanceof Cluster ? client.nodes('master') : [client];
-    const match = `{${prefix.replace(/[*?[\]\\]/g, '\\$&')}:p*`;
-    for (const server of servers) {
-      for await (const keys of server.scanBufferStream({ match, count: SCAN_COUNT }) as AsyncIterable<
-        Buffer[]
-      >) {
-        if (keys.length === 0) continue;
-        const pipeline = server.pipeline();
-        for (const key of keys) pipeline.getBuffer(key);
-        const values = (await pipeline.exec()) ?? [];
-        keys.forEach((key, i) => {
-          const [error, value] = values[i] ?? [];
-          if (error) throw error;
-          if (!(value instanceof Buffer)) return; // deleted since the scan
-          const keyStart = key.indexOf('}') + 1;
-          const bytes = Buffer.concat([key.subarray(keyStart), value.subarray(HEADER)]);
-          const keyLength = key.length - keyStart;
-          apply({
-            op: value[8] === 1 ? LogOp.Tombstone : LogOp.Put,
-            version: value.readDoubleLE(0),
-            hash: value.readUInt32LE(9),
-            bytes,
-            keyStart: 0,
-            keyLength,
-            valueStart: keyLength,
-            valueLength: value.length - HEADER,
-          });
-          recovered.records++;
-          recovered.bytes += key.length + value.length;
-        });
-      }
-      recovered.files++;
+    try {
+      let next = 0;
+      const reader = async () => {
+        for (let p = next++; p < partitions; p = next++) {
+          const fields = (await client.callBuffer('HGETALL', journal.#names[p]!)) as Buffer[];
+          for (let i = 0; i < fields.length; i += 2) journal.#replay(fields[i]!, fields[i + 1]!, apply);
+          recovered.records += fields.length / 2;
+          for (const field of fields) recovered.bytes += field.length;
+          if (fields.length > 0) recovered.files++;
+        }
+      };
+      await Promise.all(Array.from({ length: READS_IN_FLIGHT }, reader));
+    } catch (err) {
+      await disconnectRedis(client);
+      throw err;
     }
     recovered.ms = performance.now() - started;
     return { journal, recovered };
+  }
+
+  /** Hands one field of a partition's hash to `apply` as the record it stores. */
+  #replay(key: Buffer, value: Buffer, apply: (record: LogRecord) => void): void {
+    apply({
+      op: value[8] === 1 ? LogOp.Tombstone : LogOp.Put,
+      version: value.readDoubleLE(0),
+      hash: value.readUInt32LE(9),
+      bytes: Buffer.concat([key, value.subarray(HEADER)]),
+      keyStart: 0,
+      keyLength: key.length,
+      valueStart: key.length,
+      valueLength: value.length - HEADER,
+    });
   }
 
   append(
@@ -103,12 +107,9 @@ export class RedisJournal implements Journal {
     valueLength = 0,
   ): void {
     const partition = Math.floor(hash / this.#span);
-    const name = Buffer.concat([
-      Buffer.from(`{${this.#prefix}:p${partition}}`),
-      key.subarray(keyStart, keyStart + keyLength),
-    ]);
+    const field = Buffer.from(key.subarray(keyStart, keyStart + keyLength));
     if (op !== LogOp.Put && op !== LogOp.Tombstone) {
-      this.#queued.push({ partition, key: name, value: null });
+      this.#queued.push({ partition, key: field, value: null });
       return;
     }
     const record = Buffer.allocUnsafe(HEADER + valueLength);
@@ -117,7 +118,7 @@ export class RedisJournal implements Journal {
     record.writeUInt32LE(hash >>> 0, 9);
     if (value !== null && valueLength > 0)
       record.set(value.subarray(valueStart, valueStart + valueLength), HEADER);
-    this.#queued.push({ partition, key: name, value: record });
+    this.#queued.push({ partition, key: field, value: record });
   }
 
   commit(done: (error?: Error) => void): void {
@@ -132,22 +133,27 @@ export class RedisJournal implements Journal {
     );
   }
 
-  /** Sends a commit's commands: one pipeline, or in a cluster one per partition. */
+  /** Sends a commit's commands: one pipeline, or in a cluster one per master. */
   async #send(queued: Queued[]): Promise<void> {
-    const groups = new Map<number, Queued[]>();
-    if (this.#client instanceof Cluster) {
+    const client = this.#client;
+    const groups = new Map<string, Queued[]>();
+    if (client instanceof Cluster) {
       for (const write of queued) {
-        let group = groups.get(write.partition);
-        if (group === undefined) groups.set(write.partition, (group = []));
-        group.push(write);
+        // The masters serving the partition's slot; before the slot map is known, the slot.
+        const slot = this.#slots[write.partition]!;
+        const group = client.slots[slot]?.join(';') ?? String(slot);
+        let writes = groups.get(group);
+        if (writes === undefined) groups.set(group, (writes = []));
+        writes.push(write);
       }
-    } else groups.set(0, queued);
+    } else groups.set('', queued);
     await Promise.all(
       [...groups.values()].map(async (writes) => {
-        const pipeline = this.#client.pipeline();
-        for (const { key, value } of writes) {
-          if (value === null) pipeline.del(key);
-          else pipeline.set(key, value);
+        const pipeline = client.pipeline();
+        for (const { partition, key, value } of writes) {
+          const name = this.#names[partition]!;
+          if (value === null) pipeline.hdel(name, key);
+          else pipeline.hset(name, key, value);
         }
         for (const [error] of (await pipeline.exec()) ?? []) if (error) throw error;
       }),
