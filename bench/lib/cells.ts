@@ -118,7 +118,7 @@ export function keysFor(valueBytes: number, options: Pick<CellOptions, 'keys' | 
 }
 
 /** The first `n` keys (first fields) of a `key value` file. */
-async function firstKeys(file: string, n: number): Promise<string[]> {
+export async function firstKeys(file: string, n: number): Promise<string[]> {
   const text = await readFile(file, 'latin1');
   const keys: string[] = [];
   let from = 0;
@@ -135,7 +135,7 @@ async function firstKeys(file: string, n: number): Promise<string[]> {
 const PRELOAD_BODY_BYTES = 8 << 20;
 
 /** Stores `keys` with values of `valueBytes` bytes through `POST /kv` text/plain batches. */
-async function preload(url: string, keys: string[], valueBytes: number): Promise<void> {
+export async function preload(url: string, keys: string[], valueBytes: number): Promise<void> {
   const value = Buffer.alloc(valueBytes, 'v');
   const send = async (parts: Buffer[], lines: number) => {
     const res = await fetch(`${url}/kv`, {

@@ -1,5 +1,6 @@
 import type { Cluster } from '../cluster.js';
 import type { Limits } from '../limits.js';
+import type { HttpMetrics } from '../metrics/http-metrics.js';
 import type { HeavyGate } from './heavy-gate.js';
 import type { InFlight } from './in-flight.js';
 
@@ -10,6 +11,8 @@ export interface RouteContext {
   inFlight: InFlight;
   /** Admits `_mget`, `/snapshot` and listings up to `limits.maxHeavyRequests` at once. */
   heavy: HeavyGate;
+  /** What the front end counts of its answers, for `GET /metrics`. */
+  http: HttpMetrics;
   /** Where the server reports what no client can be told (e.g. a batch cut off mid-body). */
   log: (line: string) => void;
 }

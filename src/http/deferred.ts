@@ -1,6 +1,16 @@
 import type { ThunderError } from '../errors.js';
 import type { InFlight } from './in-flight.js';
-import { endWith, endWithLength, errorBody, isHead, sendJson, statusLine, writeErrorHead } from './reply.js';
+import {
+  countAnswer,
+  endWith,
+  endWithLength,
+  errorBody,
+  isHead,
+  sendJson,
+  writeErrorHead,
+  writeStatus,
+} from './reply.js';
+import { answering, type RouteMetrics } from '../metrics/http-metrics.js';
 import type { HttpResponse } from './uws.js';
 
 /**
@@ -23,9 +33,15 @@ export class Deferred {
   /** The server's request bookkeeping (in-flight count, body budget). */
   readonly inFlight: InFlight;
 
+  /** The route the answer counts against, and when its handler began (see `answering`). */
+  readonly #route: RouteMetrics | null;
+  readonly #started: number;
+
   constructor(res: HttpResponse, inFlight: InFlight) {
     this.res = res;
     this.inFlight = inFlight;
+    this.#route = answering.route;
+    this.#started = answering.started;
     inFlight.begin();
     res.onAborted(() => {
       this.aborted = true;
@@ -54,7 +70,7 @@ export class Deferred {
     if (close) this.#answer(() => sendJson(this.res, status, json, true));
     else
       this.#answerWithBody(
-        () => this.res.writeStatus(statusLine(status)).writeHeader('Content-Type', 'application/json'),
+        () => writeStatus(this.res, status).writeHeader('Content-Type', 'application/json'),
         json,
       );
   }
@@ -78,7 +94,7 @@ export class Deferred {
   empty(status: number, etag?: string): void {
     if (this.over) return;
     this.#answer(() => {
-      this.res.writeStatus(statusLine(status));
+      writeStatus(this.res, status);
       if (etag !== undefined) this.res.writeHeader('ETag', etag);
       if (status === 204 || status === 304) this.res.endWithoutBody();
       else this.res.end();
@@ -89,6 +105,7 @@ export class Deferred {
   bytes(body: Buffer, contentType: string, etag?: string): void {
     if (this.over) return;
     this.#answerWithBody(() => {
+      countAnswer(200);
       this.res.writeHeader('Content-Type', contentType);
       if (etag !== undefined) this.res.writeHeader('ETag', etag);
     }, body);
@@ -96,7 +113,7 @@ export class Deferred {
 
   /** Writes a whole answer at once (small, or closing the connection behind it). */
   #answer(write: () => void): void {
-    this.res.cork(write);
+    this.#write(write);
     this.done = true;
     this.#release();
     this.#uncount();
@@ -110,7 +127,7 @@ export class Deferred {
   #answerWithBody(writeHead: () => void, body: string | Buffer): void {
     const res = this.res;
     let sent = true;
-    res.cork(() => {
+    this.#write(() => {
       writeHead();
       if (isHead(res)) {
         endWithLength(res, Buffer.byteLength(body));
@@ -136,6 +153,19 @@ export class Deferred {
     this.done = true;
     this.#release();
     if (sent) this.#uncount();
+  }
+
+  /** Runs `write` corked, its status counted against this request's route (see `answering`). */
+  #write(write: () => void): void {
+    const { route, started } = answering;
+    answering.route = this.#route;
+    answering.started = this.#started;
+    try {
+      this.res.cork(write);
+    } finally {
+      answering.route = route;
+      answering.started = started;
+    }
   }
 
   #release(): void {

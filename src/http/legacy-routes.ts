@@ -6,7 +6,7 @@ import type { Result } from '../wire.js';
 import { contentLength, readBody } from './body.js';
 import type { RouteContext } from './context.js';
 import { Deferred } from './deferred.js';
-import { isHead, sendError, sendJson, statusLine } from './reply.js';
+import { isHead, sendError, sendJson, writeStatus } from './reply.js';
 import { streamSnapshot } from './snapshot-stream.js';
 import { StreamedAnswer } from './stream.js';
 import { parseOnePair } from './json-bodies.js';
@@ -93,7 +93,7 @@ export function registerLegacyRoutes(app: Router, ctx: RouteContext): void {
     if (isHead(res)) {
       // GET's status and type; its length is unknown until the walk is done, and a HEAD
       // that walked every node to count it would cost what the GET costs.
-      res.writeStatus(statusLine(200)).writeHeader('Content-Type', 'application/json').endWithoutBody();
+      writeStatus(res, 200).writeHeader('Content-Type', 'application/json').endWithoutBody();
       return;
     }
     const busy = ctx.heavy.enter();

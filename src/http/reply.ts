@@ -1,4 +1,5 @@
 import type { ThunderError } from '../errors.js';
+import { answering } from '../metrics/http-metrics.js';
 import type { HttpResponse } from './uws.js';
 
 const STATUS_LINES: Record<number, string> = {
@@ -17,8 +18,19 @@ const STATUS_LINES: Record<number, string> = {
 };
 
 /** The status line for a code. */
-export function statusLine(status: number): string {
+function statusLine(status: number): string {
   return STATUS_LINES[status] ?? `${status} Unknown`;
+}
+
+/** Writes the status line, and counts the answer against the request being answered. */
+export function writeStatus(res: HttpResponse, status: number): HttpResponse {
+  countAnswer(status);
+  return res.writeStatus(statusLine(status));
+}
+
+/** Counts an answer whose status line uWS writes itself (200). */
+export function countAnswer(status: number): void {
+  answering.route?.answered(status, performance.now() - answering.started);
 }
 
 // uWS does not know a HEAD request from a GET when writing: a body given to `end()` is sent,
@@ -63,12 +75,13 @@ export function endWith(res: HttpResponse, body: string | Buffer, close = false)
  * remaining bytes are never parsed as a next request.
  */
 export function sendJson(res: HttpResponse, status: number, json: string, close = false): void {
-  endWith(res.writeStatus(statusLine(status)).writeHeader('Content-Type', 'application/json'), json, close);
+  endWith(writeStatus(res, status).writeHeader('Content-Type', 'application/json'), json, close);
 }
 
 /** Writes an error's status line and headers, without ending the response. */
 export function writeErrorHead(res: HttpResponse, error: ThunderError): void {
-  res.writeStatus(statusLine(error.status));
+  answering.route?.failed(error.code);
+  writeStatus(res, error.status);
   if (error.status === 405) res.writeHeader('Allow', String(error.details.allow));
   if (error.retryAfterSeconds !== undefined) res.writeHeader('Retry-After', String(error.retryAfterSeconds));
   res.writeHeader('Content-Type', 'application/json');

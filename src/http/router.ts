@@ -3,6 +3,7 @@ import { Deferred } from './deferred.js';
 import { framingError } from './framing.js';
 import type { InFlight } from './in-flight.js';
 import { markHead, sendError } from './reply.js';
+import { answerAs, answering, type HttpMetrics, type RouteMetrics } from '../metrics/http-metrics.js';
 import { CONDITIONAL_HEADERS, type RequestGuard } from './request-guard.js';
 import type { HttpRequest, HttpResponse, TemplatedApp } from './uws.js';
 
@@ -67,18 +68,25 @@ export function drainingRouter(
   app: TemplatedApp,
   inFlight: InFlight,
   requests: RequestGuard,
+  metrics: HttpMetrics,
 ): DrainingRouter {
   const guard =
-    (handler: Handler, takes: Takes, head = false): Handler =>
+    (handler: Handler, takes: Takes, route: RouteMetrics, head = false): Handler =>
     (res, req) => {
-      if (head) markHead(res);
-      const framing = framingError(req);
-      if (framing) return refuseAfterParsing(res, framing);
-      // The body, if any, is unread: close so it is never parsed as a request.
-      if (inFlight.draining) return sendError(res, new ShuttingDownError(), true);
-      const refused = requests.check(req, takes.params, takes.headers);
-      if (refused) sendError(res, refused, true);
-      else handler(res, req);
+      answering.route = route;
+      answering.started = performance.now();
+      try {
+        if (head) markHead(res);
+        const framing = framingError(req);
+        if (framing) return refuseAfterParsing(res, framing);
+        // The body, if any, is unread: close so it is never parsed as a request.
+        if (inFlight.draining) return sendError(res, new ShuttingDownError(), true);
+        const refused = requests.check(req, takes.params, takes.headers);
+        if (refused) sendError(res, refused, true);
+        else handler(res, req);
+      } finally {
+        answering.route = null;
+      }
     };
   /**
    * A request framed two ways may hide a second request behind it, in the same packet. An
@@ -102,25 +110,38 @@ export function drainingRouter(
   return {
     get: register((pattern, handler, takes) => {
       gets.set(pattern, [handler, takes]);
-      app.get(pattern, guard(handler, takes));
+      app.get(pattern, guard(handler, takes, metrics.route(pattern, 'get')));
     }),
     head: register((pattern, handler, takes) => {
       heads.add(pattern);
-      app.head(pattern, guard(handler, takes, true));
+      app.head(pattern, guard(handler, takes, metrics.route(pattern, 'head'), true));
     }),
-    put: register((pattern, handler, takes) => void app.put(pattern, guard(handler, takes))),
-    post: register((pattern, handler, takes) => void app.post(pattern, guard(handler, takes))),
-    del: register((pattern, handler, takes) => void app.del(pattern, guard(handler, takes))),
+    put: register(
+      (pattern, handler, takes) =>
+        void app.put(pattern, guard(handler, takes, metrics.route(pattern, 'put'))),
+    ),
+    post: register(
+      (pattern, handler, takes) =>
+        void app.post(pattern, guard(handler, takes, metrics.route(pattern, 'post'))),
+    ),
+    del: register(
+      (pattern, handler, takes) =>
+        void app.del(pattern, guard(handler, takes, metrics.route(pattern, 'delete'))),
+    ),
     any: (pattern, handler) =>
       void app.any(pattern, (res, req) => {
-        if (req.getMethod() === 'head') markHead(res);
-        const framing = framingError(req);
-        if (framing) refuseAfterParsing(res, framing);
-        else handler(res, req);
+        const method = req.getMethod();
+        if (method === 'head') markHead(res);
+        answerAs(metrics.route(pattern, method), performance.now(), () => {
+          const framing = framingError(req);
+          if (framing) refuseAfterParsing(res, framing);
+          else handler(res, req);
+        });
       }),
     finish: () => {
       for (const [pattern, [handler, takes]] of gets) {
-        if (!heads.has(pattern)) app.head(pattern, guard(handler, takes, true));
+        if (!heads.has(pattern))
+          app.head(pattern, guard(handler, takes, metrics.route(pattern, 'head'), true));
       }
     },
   };

@@ -9,6 +9,8 @@ import { HeavyGate } from './heavy-gate.js';
 import { InFlight } from './in-flight.js';
 import { registerKvRoutes } from './kv-routes.js';
 import { registerLegacyRoutes } from './legacy-routes.js';
+import { registerMetricsRoute } from './metrics-route.js';
+import { HttpMetrics } from '../metrics/http-metrics.js';
 import { ConnectionGate, defaultMaxConnections, openFileLimit } from './connection-gate.js';
 import { sendError } from './reply.js';
 import { RequestGuard } from './request-guard.js';
@@ -35,6 +37,7 @@ const ROUTES: Record<string, string> = {
   '/cluster/faults': 'GET, HEAD, POST, DELETE',
   '/cluster/faults/:id': 'DELETE',
   '/health': 'GET, HEAD',
+  '/metrics': 'GET, HEAD',
 };
 
 /** Where and how the HTTP front end listens. */
@@ -112,16 +115,25 @@ export function startServer(options: ServerOptions): Promise<Server> {
   const inFlight = new InFlight(
     new BodyBudget(options.maxBufferedBodyBytes ?? DEFAULT_MAX_BUFFERED_BODY_BYTES),
   );
-  const ctx: RouteContext = { cluster, limits, inFlight, log, heavy: new HeavyGate(limits.maxHeavyRequests) };
+  const http = new HttpMetrics();
+  const ctx: RouteContext = {
+    cluster,
+    limits,
+    inFlight,
+    log,
+    http,
+    heavy: new HeavyGate(limits.maxHeavyRequests),
+  };
   const app = uws.App();
 
   const { allowHosts, allowOrigins } = options;
   const guard = new RequestGuard({ bindHost: host, allowHosts, allowOrigins });
-  const router = drainingRouter(app, inFlight, guard);
+  const router = drainingRouter(app, inFlight, guard, http);
   registerKvRoutes(router, ctx);
   registerBatchRoute(router, ctx);
   registerLegacyRoutes(router, ctx);
   registerClusterRoutes(router, ctx);
+  registerMetricsRoute(router, ctx);
   router.finish();
   // uWS prefers a method's own handler to `any` on the same pattern, so these catch only
   // the methods a route does not answer.

@@ -1,6 +1,7 @@
 import type { ThunderError } from '../errors.js';
 import type { InFlight } from './in-flight.js';
-import { sendError, statusLine } from './reply.js';
+import { sendError, writeStatus } from './reply.js';
+import { answerAs, answering, type RouteMetrics } from '../metrics/http-metrics.js';
 import type { HttpResponse } from './uws.js';
 
 /**
@@ -22,6 +23,9 @@ export class StreamedAnswer {
   #started = false;
   #done = false;
   #drained: (() => void) | null = null;
+  /** The route the answer counts against, and when its handler began (see `answering`). */
+  readonly #route: RouteMetrics | null = answering.route;
+  readonly #begun = answering.started;
 
   /** `onFinish` runs once when the answer ends, however it ends (sent, failed or aborted). */
   constructor(res: HttpResponse, inFlight: InFlight, onFinish: () => void, contentType = 'application/json') {
@@ -89,7 +93,7 @@ export class StreamedAnswer {
     if (this.#started)
       this.res.close(); // runs onAborted, which finishes
     else {
-      this.res.cork(() => sendError(this.res, error, close));
+      answerAs(this.#route, this.#begun, () => this.res.cork(() => sendError(this.res, error, close)));
       this.#finish();
     }
   }
@@ -97,7 +101,9 @@ export class StreamedAnswer {
   #head(): void {
     if (this.#started) return;
     this.#started = true;
-    this.res.writeStatus(statusLine(200)).writeHeader('Content-Type', this.#contentType);
+    answerAs(this.#route, this.#begun, () =>
+      writeStatus(this.res, 200).writeHeader('Content-Type', this.#contentType),
+    );
   }
 
   #wake(): void {

@@ -1,0 +1,247 @@
+import { collectDefaultMetrics, Registry, type Metric } from 'prom-client';
+import type { Cluster, NodeInfo } from '../cluster.js';
+import { LATENCY_BUCKETS, type HttpMetrics } from './http-metrics.js';
+
+/** A sample: labels and value (a histogram's series name its own metric). */
+interface Sample {
+  labels: Record<string, string | number>;
+  value: number;
+  metricName?: string;
+}
+
+/** What prom-client's registry asks of a metric: its name, help, type, and its samples on demand. */
+interface CollectedMetric {
+  name: string;
+  help: string;
+  type: 'counter' | 'gauge' | 'histogram';
+  aggregator: 'sum';
+  get(): Promise<{ name: string; help: string; type: string; aggregator: 'sum'; values: Sample[] }>;
+}
+
+/**
+ * The node states a node can be in, each a `thunderdb_node_state{node,state}` series (1 for
+ * the state it is in): a fixed set, so no series appears or vanishes as states change.
+ */
+const NODE_STATES = ['starting', 'up', 'joining', 'leaving', 'down', 'stopped'] as const;
+
+/**
+ * `GET /metrics` for a running cluster and its front end, in Prometheus text. The counts
+ * live where they are made (the front end's {@link HttpMetrics}, the cluster's own
+ * counters, each node's statistics, asked once per scrape); this only reads them, so
+ * nothing is paid on the hot path beyond the counting itself. Names follow Prometheus
+ * conventions: a `thunderdb_` prefix, base units (seconds, bytes), `_total` counters, and no
+ * label that takes a key or any other unbounded value. Node.js's own process metrics
+ * (CPU, memory, event-loop lag) come from prom-client under the same prefix.
+ */
+export class ClusterMetrics {
+  readonly registry = new Registry();
+  readonly #cluster: Cluster;
+  /** The nodes' statistics for the scrape under way: asked once, read by every node metric. */
+  #nodes: Promise<NodeInfo[]> | null = null;
+
+  constructor(cluster: Cluster, http: HttpMetrics) {
+    this.#cluster = cluster;
+    collectDefaultMetrics({ register: this.registry, prefix: 'thunderdb_' });
+    const add = (
+      name: string,
+      help: string,
+      type: CollectedMetric['type'],
+      collect: () => Promise<Sample[]>,
+    ) => {
+      const metric: CollectedMetric = {
+        name,
+        help,
+        type,
+        aggregator: 'sum',
+        get: async () => ({ name, help, type, aggregator: 'sum', values: await collect() }),
+      };
+      // prom-client types registerMetric for its own classes, but reads only what
+      // CollectedMetric has (get() and name): a collector that counts nothing itself.
+      this.registry.registerMetric(metric as unknown as Metric);
+    };
+    const now = async (samples: Sample[]) => samples;
+
+    add(
+      'thunderdb_http_requests_total',
+      'HTTP answers by route pattern, method and status code.',
+      'counter',
+      () =>
+        now(
+          [...http.routes].flatMap((r) =>
+            [...r.statuses].map(([code, value]) => ({
+              labels: { route: r.route, method: r.method, code },
+              value,
+            })),
+          ),
+        ),
+    );
+    add(
+      'thunderdb_http_request_duration_seconds',
+      'Time from the start of a request’s handler to its status line (to the first byte of a streamed answer).',
+      'histogram',
+      () =>
+        now(
+          [...http.routes].flatMap((r) => {
+            if (r.count === 0) return [];
+            const labels = { route: r.route, method: r.method };
+            let cumulative = 0;
+            const buckets = LATENCY_BUCKETS.map((le, i) => {
+              cumulative += r.buckets[i]!;
+              return {
+                labels: { ...labels, le },
+                value: cumulative,
+                metricName: 'thunderdb_http_request_duration_seconds_bucket',
+              };
+            });
+            return [
+              ...buckets,
+              {
+                labels: { ...labels, le: '+Inf' },
+                value: r.count,
+                metricName: 'thunderdb_http_request_duration_seconds_bucket',
+              },
+              { labels, value: r.seconds, metricName: 'thunderdb_http_request_duration_seconds_sum' },
+              { labels, value: r.count, metricName: 'thunderdb_http_request_duration_seconds_count' },
+            ];
+          }),
+        ),
+    );
+    add(
+      'thunderdb_http_errors_total',
+      'Error answers by catalogue code (QUORUM_NOT_MET: a quorum failure; NODE_TIMEOUT; BAD_REQUEST…).',
+      'counter',
+      () => now([...http.errors].map(([code, value]) => ({ labels: { code }, value }))),
+    );
+
+    const perNode = (
+      name: string,
+      help: string,
+      type: CollectedMetric['type'],
+      pick: (node: NodeInfo) => number | undefined,
+    ) =>
+      add(name, help, type, async () =>
+        (await this.#nodeInfo()).flatMap((node) => {
+          const value = pick(node);
+          return value === undefined ? [] : [{ labels: { node: node.id }, value }];
+        }),
+      );
+    perNode('thunderdb_node_up', 'Whether the node is up and serving (1), or not (0).', 'gauge', (n) =>
+      n.state === 'up' ? 1 : 0,
+    );
+    add(
+      'thunderdb_node_state',
+      'The node’s state: 1 for the state it is in, 0 for the others.',
+      'gauge',
+      async () =>
+        (await this.#nodeInfo()).flatMap((node) =>
+          NODE_STATES.map((state) => ({
+            labels: { node: node.id, state },
+            value: node.state === state ? 1 : 0,
+          })),
+        ),
+    );
+    perNode(
+      'thunderdb_node_keys',
+      'Keys holding a value on the node (each replica counts).',
+      'gauge',
+      (n) => n.keys,
+    );
+    perNode(
+      'thunderdb_node_tombstones',
+      'Deleted keys whose tombstones the node keeps until purged.',
+      'gauge',
+      (n) => n.tombstones,
+    );
+    perNode('thunderdb_node_data_bytes', 'Bytes of keys and values the node holds.', 'gauge', (n) => n.bytes);
+    perNode(
+      'thunderdb_node_store_bytes',
+      'Memory the node’s store holds outside the JS heap.',
+      'gauge',
+      (n) => n.storeBytes,
+    );
+    perNode(
+      'thunderdb_node_heap_used_bytes',
+      'V8 heap used by the node’s thread.',
+      'gauge',
+      (n) => n.heapUsed,
+    );
+    perNode(
+      'thunderdb_node_operations_total',
+      'Operations the node applied since its thread started.',
+      'counter',
+      (n) => n.ops,
+    );
+    perNode(
+      'thunderdb_node_partitions',
+      'Ring partitions the node owns (first of their preference list).',
+      'gauge',
+      (n) => n.partitions,
+    );
+    perNode(
+      'thunderdb_node_partitions_under_repair',
+      'Partitions being copied to or from the node right now.',
+      'gauge',
+      (n) => n.partitionsUnderRepair,
+    );
+    perNode(
+      'thunderdb_hints_pending',
+      'Writes kept for the node while it was down, not yet replayed.',
+      'gauge',
+      (n) => n.hints,
+    );
+    perNode(
+      'thunderdb_hints_dropped_total',
+      'Hints for the node dropped past the hint budget.',
+      'counter',
+      (n) => n.hintsDropped,
+    );
+
+    const coordinator = () => cluster.coordinatorStats();
+    add('thunderdb_transfers', 'Partition copies under way (refills, joins, leaves).', 'gauge', () =>
+      now([{ labels: {}, value: coordinator().transfers.length }]),
+    );
+    add('thunderdb_read_repairs_total', 'Read repairs sent to stale replicas.', 'counter', () =>
+      now([{ labels: {}, value: coordinator().readRepairs }]),
+    );
+    add('thunderdb_anti_entropy_runs_total', 'Anti-entropy rounds run.', 'counter', () =>
+      now([{ labels: {}, value: coordinator().antiEntropy.runs }]),
+    );
+    add(
+      'thunderdb_anti_entropy_partitions_repaired_total',
+      'Partitions anti-entropy found different between replicas and copied.',
+      'counter',
+      () => now([{ labels: {}, value: coordinator().antiEntropy.partitionsRepaired }]),
+    );
+    add(
+      'thunderdb_tombstones_purged_total',
+      'Tombstones purged after every replica held them for the grace period.',
+      'counter',
+      () => now([{ labels: {}, value: coordinator().tombstonesPurged }]),
+    );
+    add('thunderdb_faults_active', 'Faults in force, by type.', 'gauge', () => {
+      const counts = new Map<string, number>([
+        ['partition', 0],
+        ['latency', 0],
+        ['loss', 0],
+        ['duplicate', 0],
+        ['pause', 0],
+      ]);
+      for (const fault of cluster.faults()) counts.set(fault.type, (counts.get(fault.type) ?? 0) + 1);
+      return now([...counts].map(([type, value]) => ({ labels: { type }, value })));
+    });
+  }
+
+  /** The metrics as Prometheus text: the nodes are asked for their statistics once. */
+  async text(): Promise<string> {
+    this.#nodes = this.#cluster.nodes();
+    try {
+      return await this.registry.metrics();
+    } finally {
+      this.#nodes = null;
+    }
+  }
+
+  #nodeInfo(): Promise<NodeInfo[]> {
+    return this.#nodes ?? this.#cluster.nodes();
+  }
+}
