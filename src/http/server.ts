@@ -10,6 +10,8 @@ import { InFlight } from './in-flight.js';
 import { registerKvRoutes } from './kv-routes.js';
 import { registerLegacyRoutes } from './legacy-routes.js';
 import { registerMetricsRoute } from './metrics-route.js';
+import { registerDashboardRoute } from './dashboard-route.js';
+import { registerLiveRoute } from './live-route.js';
 import { HttpMetrics } from '../metrics/http-metrics.js';
 import { ConnectionGate, defaultMaxConnections, openFileLimit } from './connection-gate.js';
 import { sendError } from './reply.js';
@@ -38,6 +40,7 @@ const ROUTES: Record<string, string> = {
   '/cluster/faults/:id': 'DELETE',
   '/health': 'GET, HEAD',
   '/metrics': 'GET, HEAD',
+  '/': 'GET, HEAD',
 };
 
 /** Where and how the HTTP front end listens. */
@@ -134,6 +137,8 @@ export function startServer(options: ServerOptions): Promise<Server> {
   registerLegacyRoutes(router, ctx);
   registerClusterRoutes(router, ctx);
   registerMetricsRoute(router, ctx);
+  registerDashboardRoute(router, ctx);
+  const stopLive = registerLiveRoute(app, ctx, guard);
   router.finish();
   // uWS prefers a method's own handler to `any` on the same pattern, so these catch only
   // the methods a route does not answer.
@@ -152,6 +157,7 @@ export function startServer(options: ServerOptions): Promise<Server> {
     // Exclusive: a taken port must fail here, not be shared with the other server.
     listenExclusive(app, host, port, (socket: us_listen_socket | false) => {
       if (!socket) {
+        stopLive();
         void listenError(host, port).then(reject);
         return;
       }
@@ -191,6 +197,7 @@ export function startServer(options: ServerOptions): Promise<Server> {
             closed ??= (async () => {
               gate.stop();
               stopAccepting();
+              stopLive();
               await inFlight.drain(graceMs);
             })();
             return closed;

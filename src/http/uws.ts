@@ -123,4 +123,4 @@ export function listenError(host: string, port: number): Promise<Error> {
   });
 }
 
-export type { HttpRequest, HttpResponse, TemplatedApp, us_listen_socket } from 'uWebSockets.js';
+export type { HttpRequest, HttpResponse, TemplatedApp, us_listen_socket, WebSocket } from 'uWebSockets.js';

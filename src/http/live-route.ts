@@ -1,0 +1,139 @@
+import { systemClock, type Clock } from '../clock.js';
+import { LATENCY_BUCKETS } from '../metrics/http-metrics.js';
+import type { RouteContext } from './context.js';
+import type { RequestGuard } from './request-guard.js';
+import { sendError } from './reply.js';
+import type { TemplatedApp, WebSocket } from './uws.js';
+
+const TOPIC = 'live';
+/** How often the dashboard's state is pushed: Riak Control polled once a second; this pushes as often. */
+export const LIVE_INTERVAL_MS = 1000;
+
+/** What one push says (the dashboard's whole model; see dashboard/index.html). */
+export interface LiveState {
+  /** Wall-clock ms of this state. */
+  time: number;
+  nodes: unknown[];
+  ring: { partitions: number; replicas: number; members: readonly number[]; preference: number[][] };
+  transfers: unknown[];
+  faults: unknown[];
+  /** Answers per second over the last interval, all routes, and their p99 (seconds; null: none). */
+  answersPerSecond: number;
+  p99Seconds: number | null;
+}
+
+/**
+ * `GET /live`, a WebSocket the dashboard listens on: every second, while anyone listens,
+ * one message with the nodes' state and statistics, the ring's preference lists, the
+ * copies under way, the faults in force, and the front end's answers per second and p99
+ * over the last second. A new listener gets the state at once. The upgrade is refused for
+ * the Hosts and Origins the HTTP routes refuse, so a foreign page cannot listen. Returns
+ * the function that stops the feed and closes every listener (for the server's close).
+ */
+export function registerLiveRoute(
+  app: TemplatedApp,
+  ctx: RouteContext,
+  guard: RequestGuard,
+  clock: Clock = systemClock,
+): () => void {
+  const sockets = new Set<WebSocket<{ open: boolean }>>();
+  let previous = { count: 0, buckets: new Float64Array(LATENCY_BUCKETS.length + 1), at: clock.now() };
+
+  /** Answers and their latency buckets since the last call. */
+  const throughput = (): { perSecond: number; p99: number | null } => {
+    const buckets = new Float64Array(LATENCY_BUCKETS.length + 1);
+    let count = 0;
+    for (const route of ctx.http.routes) {
+      if (route.route === '/live') continue;
+      count += route.count;
+      for (let i = 0; i < buckets.length; i++) buckets[i]! += route.buckets[i]!;
+    }
+    const now = clock.now();
+    const answered = count - previous.count;
+    const seconds = Math.max((now - previous.at) / 1000, 1e-3);
+    const delta = buckets.map((n, i) => n - previous.buckets[i]!);
+    previous = { count, buckets, at: now };
+    if (answered === 0) return { perSecond: 0, p99: null };
+    // The bucket holding the 99th percentile answer; its upper bound (past the last: its lower).
+    let seen = 0;
+    let bucket = 0;
+    while (bucket < delta.length - 1 && (seen += delta[bucket]!) < 0.99 * answered) bucket++;
+    return {
+      perSecond: answered / seconds,
+      p99: LATENCY_BUCKETS[Math.min(bucket, LATENCY_BUCKETS.length - 1)]!,
+    };
+  };
+
+  const state = async (): Promise<string> => {
+    const { cluster } = ctx;
+    const nodes = await cluster.nodes();
+    const ring = cluster.ring;
+    const { perSecond, p99 } = throughput();
+    const live: LiveState = {
+      time: clock.wall(),
+      nodes,
+      ring: {
+        partitions: ring.partitions,
+        replicas: ring.replicas,
+        members: ring.members,
+        preference: Array.from({ length: ring.partitions }, (_, p) => ring.preferenceList(p)),
+      },
+      transfers: cluster.coordinatorStats().transfers,
+      faults: cluster.faults(),
+      answersPerSecond: Math.round(perSecond),
+      p99Seconds: p99,
+    };
+    return JSON.stringify(live);
+  };
+
+  let stopped = false;
+  let disarm: () => void = () => {};
+  const tick = () => {
+    if (stopped) return;
+    const push =
+      app.numSubscribers(TOPIC) > 0
+        ? state().then((json) => void (stopped || app.publish(TOPIC, json)))
+        : Promise.resolve();
+    // The next push is timed from this one's end: a slow cluster.nodes() never piles pushes up.
+    void push.catch(() => {}).then(() => (disarm = clock.setTimer(LIVE_INTERVAL_MS, tick)));
+  };
+  disarm = clock.setTimer(LIVE_INTERVAL_MS, tick);
+
+  app.ws<{ open: boolean }>('/live', {
+    idleTimeout: 60,
+    sendPingsAutomatically: true,
+    maxPayloadLength: 1024,
+    upgrade: (res, req, context) => {
+      const refused = guard.check(req, []);
+      if (refused) return sendError(res, refused, true);
+      res.upgrade(
+        { open: true },
+        req.getHeader('sec-websocket-key'),
+        req.getHeader('sec-websocket-protocol'),
+        req.getHeader('sec-websocket-extensions'),
+        context,
+      );
+    },
+    open: (ws) => {
+      sockets.add(ws);
+      ws.subscribe(TOPIC);
+      state().then(
+        (json) => void (ws.getUserData().open && ws.send(json)),
+        () => {},
+      );
+    },
+    // The dashboard acts through the HTTP routes, as a script would: it says nothing here.
+    message: () => {},
+    close: (ws) => {
+      ws.getUserData().open = false;
+      sockets.delete(ws);
+    },
+  });
+
+  return () => {
+    stopped = true;
+    disarm();
+    for (const ws of sockets) if (ws.getUserData().open) ws.end(1001, 'server stopping');
+    sockets.clear();
+  };
+}

@@ -1,0 +1,140 @@
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { startRunning } from './helpers.js';
+
+/** Debian's chromium (design.md §9); .ci/run installs it. */
+const CHROMIUM = '/usr/bin/chromium';
+const FLAGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+
+function chromiumSkip(): string | false {
+  if (existsSync(CHROMIUM)) return false;
+  if (process.env.THUNDERDB_REQUIRE_CHROMIUM)
+    throw new Error(`THUNDERDB_REQUIRE_CHROMIUM is set, but ${CHROMIUM} is missing`);
+  return 'chromium is not installed (apt-get install chromium)';
+}
+
+/** The state a node's card shows. */
+const stateOf = (page: Page, node: number) => page.locator(`.node[data-node="${node}"] .state`);
+
+test(
+  'the dashboard shows every node live, reflects a crash within 2 s, drives crash and restart, and redraws the ring after a join',
+  { skip: chromiumSkip() },
+  async (t) => {
+    const run = await startRunning({ nodes: 3, antiEntropyMs: 0 });
+    t.after(() => run.stop());
+    const browser: Browser = await chromium.launch({ executablePath: CHROMIUM, args: FLAGS });
+    t.after(() => browser.close());
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    const errors: string[] = [];
+    page.on('pageerror', (err) => errors.push(err.message));
+    page.on('console', (message) => message.type() === 'error' && errors.push(message.text()));
+
+    await page.goto(`${run.url}/`);
+    await page.locator('#connection.live').waitFor();
+    await page.locator('#nodes .node').nth(2).waitFor();
+    assert.equal(await page.locator('#nodes .node').count(), 3);
+    for (const node of [0, 1, 2]) assert.equal(await stateOf(page, node).textContent(), 'up');
+    // The ring: every partition drawn once per replica, three owners on the outer ring.
+    const owners = await page.$$eval(
+      '#ring path[data-replica="0"]',
+      (paths) => new Set(paths.map((p) => p.getAttribute('stroke'))).size,
+    );
+    assert.equal(owners, 3);
+
+    // A crash through the API shows within two seconds.
+    const crashed = performance.now();
+    assert.equal((await fetch(`${run.url}/cluster/nodes/1/crash`, { method: 'POST' })).status, 200);
+    await stateOf(page, 1).filter({ hasText: 'down' }).waitFor({ timeout: 2000 });
+    assert.ok(performance.now() - crashed < 2000);
+
+    // The card's button restarts it, through POST /cluster/nodes/1/restart.
+    await page.locator('.node[data-node="1"] button[data-action="restart"]').click();
+    await stateOf(page, 1).filter({ hasText: /^up$/ }).waitFor({ timeout: 10_000 });
+    assert.equal(run.cluster.stateOf(1), 'up');
+
+    // And the crash button really crashes a node.
+    await page.locator('.node[data-node="2"] button[data-action="crash"]').click();
+    await stateOf(page, 2).filter({ hasText: 'down' }).waitFor({ timeout: 3000 });
+    assert.equal(run.cluster.stateOf(2), 'down');
+    await page.locator('.node[data-node="2"] button[data-action="restart"]').click();
+    await stateOf(page, 2).filter({ hasText: /^up$/ }).waitFor({ timeout: 10_000 });
+
+    // A join, planned first, then confirmed: a fourth card, and the ring redrawn with its colour.
+    await page.locator('#plan-add').click();
+    await page
+      .locator('#plan')
+      .filter({ hasText: /moves \d+ partition copies/ })
+      .waitFor();
+    await page.locator('#add-node-confirm').click();
+    await page.locator('.node[data-node="3"]').waitFor({ timeout: 20_000 });
+    await page.locator('#ring path[data-replica="0"][data-node="3"]').first().waitFor({ timeout: 20_000 });
+
+    // A fault added through the form is listed, and heals.
+    await page.locator('#fault-type').selectOption('latency');
+    await page.locator('#fault-nodes').fill('0');
+    await page.locator('#fault-amount').fill('5');
+    await page.locator('#fault button').first().click();
+    await page.locator('#faults li').filter({ hasText: 'latency on 0' }).waitFor({ timeout: 3000 });
+    assert.equal(run.cluster.faults().length, 1);
+    await page.locator('#heal-all').click();
+    await page.locator('#faults li').filter({ hasText: 'none' }).waitFor({ timeout: 3000 });
+
+    // The key lookup shows the key's preference list and each replica's version.
+    await fetch(`${run.url}/kv/lookup-me`, { method: 'PUT', body: 'v' });
+    const located = run.cluster.ring.locate('lookup-me');
+    await page.locator('#lookup-key').fill('lookup-me');
+    await page.locator('#lookup button').click();
+    await page
+      .locator('#lookup-result')
+      .filter({ hasText: `partition ${located.partition}` })
+      .waitFor();
+    const lines = (await page.locator('#lookup-result').textContent())!.split('\n').slice(1);
+    assert.deepEqual(
+      lines.map((line) => Number(/^node (\d+)/.exec(line)![1])),
+      located.replicas,
+    );
+    assert.ok(
+      lines.every((line) => /version [1-9]\d*$/.test(line)),
+      lines.join('; '),
+    );
+
+    const shot = join(tmpdir(), 'thunderdb-dashboard.png');
+    await page.screenshot({ path: shot, fullPage: true });
+    t.diagnostic(`screenshot: ${shot}`);
+    assert.deepEqual(errors, []);
+  },
+);
+
+test('a page from another origin cannot listen on /live', async (t) => {
+  const run = await startRunning({ nodes: 1 });
+  t.after(() => run.stop());
+  const { request } = await import('node:http');
+  const status = await new Promise<number>((resolve, reject) => {
+    const req = request(`${run.url}/live`, {
+      headers: {
+        Connection: 'Upgrade',
+        Upgrade: 'websocket',
+        'Sec-WebSocket-Key': 'dGhlIHNhbXBsZSBub25jZQ==',
+        'Sec-WebSocket-Version': '13',
+        Origin: 'http://evil.example',
+      },
+    });
+    req.on('response', (res) => resolve(res.statusCode!));
+    req.on('upgrade', () => resolve(101));
+    req.on('error', reject);
+    req.end();
+  });
+  assert.equal(status, 403);
+});
