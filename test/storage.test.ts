@@ -10,7 +10,7 @@ import { crc32 } from '../src/storage/crc32.js';
 import { claimDataDir } from '../src/storage/data-dir.js';
 import type { StorageOptions } from '../src/storage/options.js';
 import { CorruptLogError, Log } from '../src/storage/log.js';
-import type { Recovered } from '../src/storage/journal.js';
+import { LogOp, type Recovered } from '../src/storage/journal.js';
 import { KeyBytes } from '../src/key-bytes.js';
 import { Op } from '../src/protocol.js';
 import { BatchWriter } from '../src/wire.js';
@@ -23,6 +23,7 @@ import {
   startRedisCluster,
 } from '../support/redis-servers.js';
 import { CLAIM_TTL_MS, claimRedisPrefix } from '../src/storage/redis-claim.js';
+import { RedisJournal } from '../src/storage/redis-journal.js';
 import { readReplica } from './replicas.js';
 
 const scratch = () => mkdtemp(join(tmpdir(), 'thunderdb-log-'));
@@ -216,7 +217,7 @@ describe('--storage log in a cluster', () => {
   );
 
   test(
-    'with --storage redis, a write Redis cannot store fails (503), and the node comes back when Redis does',
+    'with --storage redis, a write Redis cannot store fails (503); when Redis is back the node stores again, and sends what failed',
     { skip: redisSkip() },
     async (t) => {
       const servers = await startRedis();
@@ -245,8 +246,15 @@ describe('--storage log in a cluster', () => {
           await new Promise((resolve) => setTimeout(resolve, 100));
         }
       }
-      // Redis came back empty (no persistence in the tests): it holds the three copies of 'after'.
-      assert.deepEqual(recordsPerServer(servers, 'down:'), [3]);
+      // Redis came back empty (no persistence in the tests): it holds the three copies of
+      // 'after', and of 'during', which each node sent again with its next commit.
+      assert.deepEqual(recordsPerServer(servers, 'down:'), [6]);
+      for (const node of [0, 1, 2]) {
+        assert.match(
+          redisCli(servers.ports[0]!, 'hkeys', `{down:n${node}:p${cluster.ring.locate('during').partition}}`),
+          /during/,
+        );
+      }
     },
   );
 
@@ -301,6 +309,63 @@ describe('--storage log in a cluster', () => {
   );
 
   test(
+    'the Redis journal: an older record never overwrites a newer one, a purge takes only its own tombstone, and failed writes go again',
+    { skip: redisSkip() },
+    async (t) => {
+      const servers = await startRedis();
+      t.after(() => servers.stop());
+      const [port] = servers.ports as [number];
+      const target = { url: `redis://127.0.0.1:${port}` };
+      const { journal } = await RedisJournal.open(target, 'order:n0', 4, () => {});
+      const key = Buffer.from('k');
+      const commit = () =>
+        new Promise<Error | undefined>((resolve) => journal.commit((error) => resolve(error)));
+      const stored = () => {
+        const hex = redisCli(port, '--no-raw', 'hget', '{order:n0:p0}', 'k').trim();
+        return hex === '(nil)' ? null : hex;
+      };
+      const put = (version: number, value: string) =>
+        journal.append(LogOp.Put, 0, version, key, 0, 1, Buffer.from(value), 0, value.length);
+      put(2, 'two');
+      assert.equal(await commit(), undefined);
+      put(1, 'one'); // a retried pipeline landing late, as ioredis may on a cluster
+      assert.equal(await commit(), undefined);
+      assert.match(stored()!, /two"$/);
+      journal.append(LogOp.Tombstone, 0, 5, key, 0, 1);
+      journal.append(LogOp.Purge, 0, 4, key, 0, 1); // another version's purge: not this tombstone
+      assert.equal(await commit(), undefined);
+      assert.notEqual(stored(), null);
+      journal.append(LogOp.Purge, 0, 5, key, 0, 1);
+      assert.equal(await commit(), undefined);
+      assert.equal(stored(), null);
+
+      // Redis away: the commits fail, in order, with nothing unhandled; once it is back the
+      // next commit sends them again.
+      const unhandled: unknown[] = [];
+      const onUnhandled = (reason: unknown) => unhandled.push(reason);
+      process.on('unhandledRejection', onUnhandled);
+      t.after(() => process.off('unhandledRejection', onUnhandled));
+      await servers.kill();
+      put(7, 'seven');
+      const first = commit();
+      put(8, 'eight');
+      const second = commit();
+      assert.ok((await first) instanceof Error);
+      assert.ok((await second) instanceof Error);
+      await servers.restart();
+      let error: Error | undefined = new Error('not yet');
+      for (let tries = 0; error !== undefined && tries < 50; tries++) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        error = await commit();
+      }
+      assert.equal(error, undefined);
+      assert.match(stored()!, /eight"$/);
+      assert.deepEqual(unhandled, []);
+      await journal.close();
+    },
+  );
+
+  test(
     'a Redis prefix keeps its ring settings and is held by one cluster at a time, until it closes or its holder dies',
     { skip: redisSkip() },
     async (t) => {
@@ -310,7 +375,10 @@ describe('--storage log in a cluster', () => {
       const target = { url: `redis://127.0.0.1:${port}` };
       const ring = { nodes: 3, partitions: 1024, replicas: 3 };
       const release = await claimRedisPrefix(target, 'claim:', ring);
-      assert.equal(redisCli(port, 'get', 'claim:lock').trim(), `${hostname()}:${process.pid}`);
+      assert.match(
+        redisCli(port, 'get', 'claim:lock').trim(),
+        new RegExp(`^${hostname()}:${process.pid}:[0-9a-f]{12}$`),
+      );
       const ttl = Number(redisCli(port, 'pttl', 'claim:lock'));
       assert.ok(ttl > CLAIM_TTL_MS - 2000 && ttl <= CLAIM_TTL_MS, `the lock expires in ${ttl} ms`);
       await assert.rejects(claimRedisPrefix(target, 'claim:', ring), /claim: at redis:\S+ is in use by /);
@@ -323,7 +391,11 @@ describe('--storage log in a cluster', () => {
       const again = await claimRedisPrefix(target, 'claim:', ring);
       await again();
       assert.equal(redisCli(port, 'exists', 'claim:lock').trim(), '0', 'closing lets go of the lock');
-      redisCli(port, 'set', 'claim:lock', 'another-host:1'); // a holder this host cannot see: wait it out
+      redisCli(port, 'set', 'claim:lock', `${hostname()}:${process.pid}:0123456789ab`); // this pid, an earlier life
+      await (
+        await claimRedisPrefix(target, 'claim:', ring)
+      )();
+      redisCli(port, 'set', 'claim:lock', 'another-host:1:0123456789ab'); // a holder this host cannot see: wait it out
       await assert.rejects(claimRedisPrefix(target, 'claim:', ring), /in use by another-host:1/);
     },
   );

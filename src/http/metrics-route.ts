@@ -16,6 +16,10 @@ export function registerMetricsRoute(app: Router, ctx: RouteContext): void {
     const deferred = new Deferred(res, ctx.inFlight);
     metrics ??= import('../metrics/prometheus.js').then(
       ({ ClusterMetrics }) => new ClusterMetrics(ctx.cluster, ctx.http),
+      (err: unknown) => {
+        metrics = null; // the next scrape tries again
+        throw err;
+      },
     );
     metrics
       .then(async (collector) =>

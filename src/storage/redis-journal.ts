@@ -1,5 +1,5 @@
 import calculateSlot from 'cluster-key-slot';
-import { Cluster, type Redis } from 'ioredis';
+import { Cluster, type Redis, type Result } from 'ioredis';
 import type { StorageStats } from '../protocol.js';
 import { HASH_SPACE } from '../murmur3.js';
 import { LogOp, type Journal, type LogOpCode, type LogRecord, type Recovered } from './journal.js';
@@ -11,12 +11,38 @@ const HEADER = 13;
 /** Partitions read at once at start. */
 const READS_IN_FLIGHT = 16;
 
-/** A write waiting for the next commit: HSET or HDEL of one field, in one partition. */
+/** A write waiting for the next commit: a record to store, or a field to delete, in one partition. */
 interface Queued {
   partition: number;
   key: Buffer;
-  /** The record to store, or null to delete the field. */
-  value: Buffer | null;
+  /** The record to store (put or tombstone); a purge's tombstone version; or a drop. */
+  change: { store: Buffer } | { purge: number } | 'drop';
+}
+
+/**
+ * The writes, as scripts that make their order not matter: ioredis resends a cluster
+ * pipeline that met a dropped connection, so a commit's writes can land after the next
+ * commit's, and a failed commit's writes are sent again with a later one. A record is
+ * stored only over an older one (the version is the record's first 8 bytes, f64 LE, as
+ * the node's own store compares them); a purge deletes only the tombstone of its version.
+ */
+const SCRIPTS = {
+  thunderdbStore: `local old = redis.call('HGET', KEYS[1], ARGV[1])
+if old and struct.unpack('<d', old) > struct.unpack('<d', ARGV[2]) then return 0 end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+return 1`,
+  thunderdbPurge: `local old = redis.call('HGET', KEYS[1], ARGV[1])
+if old and string.byte(old, 9) == 1 and struct.unpack('<d', old) == tonumber(ARGV[2]) then
+  return redis.call('HDEL', KEYS[1], ARGV[1])
+end
+return 0`,
+};
+
+declare module 'ioredis' {
+  interface RedisCommander<Context> {
+    thunderdbStore(hash: Buffer, field: Buffer, record: Buffer): Result<number, Context>;
+    thunderdbPurge(hash: Buffer, field: Buffer, version: string): Result<number, Context>;
+  }
 }
 
 /**
@@ -38,6 +64,8 @@ export class RedisJournal implements Journal {
   readonly #names: Buffer[];
   readonly #slots: number[];
   #queued: Queued[] = [];
+  /** Writes of commits that failed, sent again with the next commit. */
+  #failed: Queued[] = [];
   /** The commits under way, in order: each answers after the ones before it. */
   #tail: Promise<void> = Promise.resolve();
 
@@ -59,6 +87,7 @@ export class RedisJournal implements Journal {
   ): Promise<{ journal: RedisJournal; recovered: Recovered }> {
     const started = performance.now();
     const client = await connectRedis(target);
+    for (const [name, lua] of Object.entries(SCRIPTS)) client.defineCommand(name, { numberOfKeys: 1, lua });
     const journal = new RedisJournal(client, target, prefix, partitions);
     const recovered: Recovered = { files: 0, records: 0, bytes: 0, ms: 0 };
     try {
@@ -108,8 +137,15 @@ export class RedisJournal implements Journal {
   ): void {
     const partition = Math.floor(hash / this.#span);
     const field = Buffer.from(key.subarray(keyStart, keyStart + keyLength));
+    if (op === LogOp.Purge) {
+      // The exact decimal of the f64, so the script compares the same number.
+      this.#queued.push({ partition, key: field, change: { purge: version } });
+      return;
+    }
     if (op !== LogOp.Put && op !== LogOp.Tombstone) {
-      this.#queued.push({ partition, key: field, value: null });
+      // A drop: the node no longer holds the partition (it moved away; with storage the
+      // ring does not change, so this does not race a write of the same key).
+      this.#queued.push({ partition, key: field, change: 'drop' });
       return;
     }
     const record = Buffer.allocUnsafe(HEADER + valueLength);
@@ -118,19 +154,28 @@ export class RedisJournal implements Journal {
     record.writeUInt32LE(hash >>> 0, 9);
     if (value !== null && valueLength > 0)
       record.set(value.subarray(valueStart, valueStart + valueLength), HEADER);
-    this.#queued.push({ partition, key: field, value: record });
+    this.#queued.push({ partition, key: field, change: { store: record } });
   }
 
   commit(done: (error?: Error) => void): void {
-    const queued = this.#queued;
+    const queued = this.#failed.length === 0 ? this.#queued : this.#failed.concat(this.#queued);
     this.#queued = [];
-    const sent = queued.length === 0 ? Promise.resolve() : this.#send(queued);
-    this.#tail = this.#tail.then(() =>
-      sent.then(
-        () => done(),
-        (error: Error) => done(error),
-      ),
-    );
+    this.#failed = [];
+    // Settles as the error, never rejects: a commit that fails before the one ahead of it
+    // has answered must wait its turn, not surface as an unhandled rejection.
+    const outcome =
+      queued.length === 0
+        ? Promise.resolve(undefined)
+        : this.#send(queued).then(
+            () => undefined,
+            (error: Error) => {
+              // Memory holds these writes; Redis may not. They go again with the next commit
+              // (the scripts make that safe), so the copy catches up once Redis is back.
+              this.#failed = queued.concat(this.#failed);
+              return error;
+            },
+          );
+    this.#tail = this.#tail.then(async () => done(await outcome));
   }
 
   /** Sends a commit's commands: one pipeline, or in a cluster one per master. */
@@ -150,10 +195,11 @@ export class RedisJournal implements Journal {
     await Promise.all(
       [...groups.values()].map(async (writes) => {
         const pipeline = client.pipeline();
-        for (const { partition, key, value } of writes) {
+        for (const { partition, key, change } of writes) {
           const name = this.#names[partition]!;
-          if (value === null) pipeline.hdel(name, key);
-          else pipeline.hset(name, key, value);
+          if (change === 'drop') pipeline.hdel(name, key);
+          else if ('purge' in change) pipeline.thunderdbPurge(name, key, String(change.purge));
+          else pipeline.thunderdbStore(name, key, change.store);
         }
         for (const [error] of (await pipeline.exec()) ?? []) if (error) throw error;
       }),
