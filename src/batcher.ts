@@ -68,15 +68,16 @@ export class Batcher {
 
   /**
    * Hands a batch's results to their sinks, in order. A reply whose batch is no longer
-   * waiting (already failed or timed out) is ignored; returns whether it was used.
+   * waiting (already failed or timed out) is ignored; returns when the batch was sent
+   * (the `now` given to {@link take}), or -1 if the reply was not used.
    */
-  settle(reply: ArrayBuffer): boolean {
+  settle(reply: ArrayBuffer): number {
     const results = new ReplyReader(reply);
     const batch = this.#remove(results.id);
-    if (batch === undefined) return false;
+    if (batch === undefined) return -1;
     const { sinks, tags } = batch;
     for (let i = 0; i < sinks.length; i++) sinks[i]!.settle(tags[i]!, results.next());
-    return true;
+    return batch.sentAt;
   }
 
   /** Fails one batch's callers (the node could not apply it); false if it is not waiting. */

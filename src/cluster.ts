@@ -21,6 +21,7 @@ import { TombstonePurger } from './tombstone-purger.js';
 import { Hints } from './hints.js';
 import { checkFault, Network, type Fault } from './network.js';
 import { threadRunner, type NodeRunner } from './node-runner.js';
+import type { LatencyHistogram } from './metrics/latency-histogram.js';
 import { checkRedisPrefix, type StorageOptions } from './storage/options.js';
 import { claimDataDir } from './storage/data-dir.js';
 import { checkPause, type PauseFault } from './pause-fault.js';
@@ -790,6 +791,11 @@ export class Cluster implements ReplicaSender {
           }
         }),
     );
+  }
+
+  /** How long node `id`'s batches have taken, sent to answered, since it was added. */
+  roundTripsOf(id: number): LatencyHistogram | undefined {
+    return this.#links[id]?.roundTrips;
   }
 
   /** What the coordinator did besides answering. */

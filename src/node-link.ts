@@ -1,5 +1,6 @@
 import { Batcher, type ReplySink } from './batcher.js';
 import type { Clock } from './clock.js';
+import { LatencyHistogram } from './metrics/latency-histogram.js';
 import { errorFromWire, NodeTimeoutError, NodeUnavailableError } from './errors.js';
 import type { BatchFailure } from './protocol.js';
 import type { Network } from './network.js';
@@ -30,6 +31,11 @@ export interface LinkOptions {
  */
 export class NodeLink {
   readonly id: number;
+  /**
+   * How long this node's batches took, sent to answered (the hop both ways, the queue
+   * and the node's work): its latency as `/metrics` and the dashboard show it.
+   */
+  readonly roundTrips = new LatencyHistogram();
   #state: NodeState = 'starting';
   readonly #batcher = new Batcher();
   readonly #options: LinkOptions;
@@ -52,8 +58,10 @@ export class NodeLink {
     const { id } = this;
     const { network, runner, partitions } = this.#options;
     const receive = (reply: ArrayBuffer | BatchFailure) => {
-      if (reply instanceof ArrayBuffer) this.#batcher.settle(reply);
-      else this.#batcher.fail(reply.id, errorFromWire(reply.error));
+      if (reply instanceof ArrayBuffer) {
+        const sentAt = this.#batcher.settle(reply);
+        if (sentAt >= 0) this.roundTrips.observe(this.#options.clock.now() - sentAt);
+      } else this.#batcher.fail(reply.id, errorFromWire(reply.error));
     };
     const run: NodeProcess = runner(id, partitions, {
       reply: (reply) => {

@@ -55,13 +55,13 @@ describe('Batcher', () => {
     const a = new Recorder();
     const b = new Recorder();
     get(batcher, a, 7, 'x');
-    batcher.take();
+    batcher.take(10);
     get(batcher, b, 8, 'y');
     get(batcher, a, 9, 'z');
-    batcher.take();
-    // Answered out of order: ids, not arrival, say whose results these are.
-    assert.equal(batcher.settle(reply(2, 'Y', null)), true);
-    assert.equal(batcher.settle(reply(1, 'X')), true);
+    batcher.take(20);
+    // Answered out of order: ids, not arrival, say whose results these are (and when each was sent).
+    assert.equal(batcher.settle(reply(2, 'Y', null)), 20);
+    assert.equal(batcher.settle(reply(1, 'X')), 10);
     assert.deepEqual(a.seen, [
       [9, null],
       [7, 'X'],
@@ -79,8 +79,8 @@ describe('Batcher', () => {
       ids.push(Buffer.from(batcher.take()).readUInt32LE(0));
     }
     assert.deepEqual(ids, [0xfffffffe, 0xffffffff, 1]);
-    assert.equal(batcher.settle(reply(0xffffffff, 'B')), true);
-    assert.equal(batcher.settle(reply(1, 'C')), true);
+    assert.equal(batcher.settle(reply(0xffffffff, 'B')), 0);
+    assert.equal(batcher.settle(reply(1, 'C')), 0);
     assert.deepEqual(sink.seen, [
       [1, 'B'],
       [2, 'C'],
@@ -103,8 +103,8 @@ describe('Batcher', () => {
       [2, 'NODE_TIMEOUT'],
     ]);
     // The timed-out batch's late reply settles nobody; the one still waiting is answered.
-    assert.equal(batcher.settle(reply(2, 'late')), false);
-    assert.equal(batcher.settle(reply(3, 'C')), true);
+    assert.equal(batcher.settle(reply(2, 'late')), -1);
+    assert.equal(batcher.settle(reply(3, 'C')), 300);
     assert.equal(batcher.expire(1000, new NodeTimeoutError()), null);
     assert.deepEqual(sink.seen.at(-1), [3, 'C']);
     assert.equal(batcher.pending, 0);
@@ -119,10 +119,10 @@ describe('Batcher', () => {
     get(batcher, sink, 2, 'b');
     batcher.take();
     // The late reply to batch 1 must not settle batch 3's caller.
-    assert.equal(batcher.settle(reply(1, 'late')), false);
+    assert.equal(batcher.settle(reply(1, 'late')), -1);
     assert.deepEqual(sink.seen, [[1, 'NODE_UNAVAILABLE']]);
     assert.equal(batcher.pending, 1);
-    assert.equal(batcher.settle(reply(3, 'B')), true);
+    assert.equal(batcher.settle(reply(3, 'B')), 0);
     assert.deepEqual(sink.seen, [
       [1, 'NODE_UNAVAILABLE'],
       [2, 'B'],

@@ -46,6 +46,13 @@ test(
     await page.locator('#nodes .node').nth(2).waitFor();
     assert.equal(await page.locator('#nodes .node').count(), 3);
     for (const node of [0, 1, 2]) assert.equal(await stateOf(page, node).textContent(), 'up');
+    // Each card shows its node's round-trip p99 once the node has answered something.
+    await fetch(`${run.url}/kv/warm`, { method: 'PUT', body: 'v' });
+    await page
+      .locator('.node[data-node="0"] dd')
+      .filter({ hasText: /^≤ \d+\.\d\d ms$/ })
+      .first()
+      .waitFor({ timeout: 3000 });
     // The ring: every partition drawn once per replica, three owners on the outer ring.
     const owners = await page.$$eval(
       '#ring path[data-replica="0"]',

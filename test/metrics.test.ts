@@ -94,6 +94,10 @@ test('GET /metrics counts a known workload as the cluster really is: answers, la
   };
   assert.equal(value('thunderdb_node_data_bytes{node="2"}'), cluster.nodes.find((n) => n.id === 2)!.bytes);
   assert.ok(samples.has('thunderdb_nodejs_eventloop_lag_seconds'), 'the front end’s event-loop lag');
+  // Node 0 answered a batch for every write and read it took part in: at least 27 round trips.
+  const trips = value('thunderdb_node_round_trip_seconds_count{node="0"}')!;
+  assert.ok(trips >= 27, `${trips} round trips`);
+  assert.equal(value('thunderdb_node_round_trip_seconds_bucket{node="0",le="+Inf"}'), trips);
 
   for (const [name, type] of types) {
     assert.match(name, /^thunderdb_[a-z0-9_]+$/, name);

@@ -1,5 +1,5 @@
 import { systemClock, type Clock } from '../clock.js';
-import { LATENCY_BUCKETS } from '../metrics/http-metrics.js';
+import { LATENCY_BUCKETS, p99Of } from '../metrics/latency-histogram.js';
 import type { RouteContext } from './context.js';
 import type { RequestGuard } from './request-guard.js';
 import { sendError } from './reply.js';
@@ -17,6 +17,8 @@ export interface LiveState {
   ring: { partitions: number; replicas: number; members: readonly number[]; preference: number[][] };
   transfers: unknown[];
   faults: unknown[];
+  /** Each node's batch round trip p99 over the last interval, by node id (seconds; null: none). */
+  nodeP99Seconds: Record<number, number | null>;
   /** Answers per second over the last interval, all routes, and their p99 (seconds; null: none). */
   answersPerSecond: number;
   p99Seconds: number | null;
@@ -38,8 +40,10 @@ export function registerLiveRoute(
 ): () => void {
   const sockets = new Set<WebSocket<{ open: boolean }>>();
   let previous = { count: 0, buckets: new Float64Array(LATENCY_BUCKETS.length + 1), at: clock.now() };
+  /** Each node's round-trip buckets at the last push. */
+  const previousTrips = new Map<number, Float64Array>();
 
-  /** Answers and their latency buckets since the last call. */
+  /** Answers per second since the last call, all routes but /live, and their p99. */
   const throughput = (): { perSecond: number; p99: number | null } => {
     const buckets = new Float64Array(LATENCY_BUCKETS.length + 1);
     let count = 0;
@@ -49,19 +53,20 @@ export function registerLiveRoute(
       for (let i = 0; i < buckets.length; i++) buckets[i]! += route.buckets[i]!;
     }
     const now = clock.now();
-    const answered = count - previous.count;
     const seconds = Math.max((now - previous.at) / 1000, 1e-3);
     const delta = buckets.map((n, i) => n - previous.buckets[i]!);
+    const perSecond = (count - previous.count) / seconds;
     previous = { count, buckets, at: now };
-    if (answered === 0) return { perSecond: 0, p99: null };
-    // The bucket holding the 99th percentile answer; its upper bound (past the last: its lower).
-    let seen = 0;
-    let bucket = 0;
-    while (bucket < delta.length - 1 && (seen += delta[bucket]!) < 0.99 * answered) bucket++;
-    return {
-      perSecond: answered / seconds,
-      p99: LATENCY_BUCKETS[Math.min(bucket, LATENCY_BUCKETS.length - 1)]!,
-    };
+    return { perSecond, p99: p99Of(delta) };
+  };
+
+  /** Node `id`'s round-trip p99 since the last call. */
+  const nodeP99 = (id: number): number | null => {
+    const trips = ctx.cluster.roundTripsOf(id);
+    if (trips === undefined) return null;
+    const before = previousTrips.get(id) ?? new Float64Array(trips.buckets.length);
+    previousTrips.set(id, trips.buckets.slice());
+    return p99Of(trips.buckets.map((n, i) => n - before[i]!));
   };
 
   const state = async (): Promise<string> => {
@@ -80,6 +85,7 @@ export function registerLiveRoute(
       },
       transfers: cluster.coordinatorStats().transfers,
       faults: cluster.faults(),
+      nodeP99Seconds: Object.fromEntries(nodes.map((node) => [node.id, nodeP99(node.id)])),
       answersPerSecond: Math.round(perSecond),
       p99Seconds: p99,
     };

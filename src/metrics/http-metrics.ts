@@ -4,28 +4,21 @@
  * hot path pays two clock reads and a few array increments per request; turning the
  * counts into Prometheus text happens only when something scrapes.
  */
-
-/** Upper bounds of the latency buckets, in seconds (the last, +Inf, is implicit). */
-export const LATENCY_BUCKETS = [
-  0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
-] as const;
+import { LatencyHistogram } from './latency-histogram.js';
 
 /** The methods counted by name; any other (uWS passes custom ones to `any`) counts as `other`. */
 const METHODS = new Set(['get', 'head', 'put', 'post', 'delete', 'patch', 'options', 'connect', 'trace']);
 
-/** One route and method's answers. */
-export class RouteMetrics {
+/** One route and method's answers: by status, and their latencies. */
+export class RouteMetrics extends LatencyHistogram {
   readonly route: string;
   readonly method: string;
   /** Answers by status code. */
   readonly statuses = new Map<number, number>();
-  /** Answers per latency bucket (not cumulative; the last is past every bound). */
-  readonly buckets = new Float64Array(LATENCY_BUCKETS.length + 1);
-  seconds = 0;
-  count = 0;
   readonly #errors: Map<string, number>;
 
   constructor(route: string, method: string, errors: Map<string, number>) {
+    super();
     this.route = route;
     this.method = method;
     this.#errors = errors;
@@ -34,12 +27,7 @@ export class RouteMetrics {
   /** Counts one answer: its status, and the time from the handler's start to its status line. */
   answered(status: number, ms: number): void {
     this.statuses.set(status, (this.statuses.get(status) ?? 0) + 1);
-    const seconds = ms / 1000;
-    let bucket = 0;
-    while (bucket < LATENCY_BUCKETS.length && seconds > LATENCY_BUCKETS[bucket]!) bucket++;
-    this.buckets[bucket]!++;
-    this.seconds += seconds;
-    this.count++;
+    this.observe(ms);
   }
 
   /** Counts an error answer by its catalogue code. */

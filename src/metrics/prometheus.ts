@@ -1,6 +1,7 @@
 import { collectDefaultMetrics, Registry, type Metric } from 'prom-client';
 import type { Cluster, NodeInfo } from '../cluster.js';
-import { LATENCY_BUCKETS, type HttpMetrics } from './http-metrics.js';
+import type { HttpMetrics } from './http-metrics.js';
+import { LATENCY_BUCKETS, type LatencyHistogram } from './latency-histogram.js';
 
 /** A sample: labels and value (a histogram's series name its own metric). */
 interface Sample {
@@ -16,6 +17,26 @@ interface CollectedMetric {
   type: 'counter' | 'gauge' | 'histogram';
   aggregator: 'sum';
   get(): Promise<{ name: string; help: string; type: string; aggregator: 'sum'; values: Sample[] }>;
+}
+
+/** A histogram's series: cumulative buckets, sum and count (none while it is empty). */
+function histogramSamples(
+  name: string,
+  labels: Record<string, string | number>,
+  histogram: LatencyHistogram,
+): Sample[] {
+  if (histogram.count === 0) return [];
+  let cumulative = 0;
+  return [
+    ...LATENCY_BUCKETS.map((le, i) => ({
+      labels: { ...labels, le },
+      value: (cumulative += histogram.buckets[i]!),
+      metricName: `${name}_bucket`,
+    })),
+    { labels: { ...labels, le: '+Inf' }, value: histogram.count, metricName: `${name}_bucket` },
+    { labels, value: histogram.seconds, metricName: `${name}_sum` },
+    { labels, value: histogram.count, metricName: `${name}_count` },
+  ];
 }
 
 /**
@@ -81,30 +102,26 @@ export class ClusterMetrics {
       'histogram',
       () =>
         now(
-          [...http.routes].flatMap((r) => {
-            if (r.count === 0) return [];
-            const labels = { route: r.route, method: r.method };
-            let cumulative = 0;
-            const buckets = LATENCY_BUCKETS.map((le, i) => {
-              cumulative += r.buckets[i]!;
-              return {
-                labels: { ...labels, le },
-                value: cumulative,
-                metricName: 'thunderdb_http_request_duration_seconds_bucket',
-              };
-            });
-            return [
-              ...buckets,
-              {
-                labels: { ...labels, le: '+Inf' },
-                value: r.count,
-                metricName: 'thunderdb_http_request_duration_seconds_bucket',
-              },
-              { labels, value: r.seconds, metricName: 'thunderdb_http_request_duration_seconds_sum' },
-              { labels, value: r.count, metricName: 'thunderdb_http_request_duration_seconds_count' },
-            ];
-          }),
+          [...http.routes].flatMap((r) =>
+            histogramSamples(
+              'thunderdb_http_request_duration_seconds',
+              { route: r.route, method: r.method },
+              r,
+            ),
+          ),
         ),
+    );
+    add(
+      'thunderdb_node_round_trip_seconds',
+      'How long the node’s batches took, sent to answered: both hops, its queue and its work.',
+      'histogram',
+      async () =>
+        (await this.#nodeInfo()).flatMap((node) => {
+          const trips = cluster.roundTripsOf(node.id);
+          return trips === undefined
+            ? []
+            : histogramSamples('thunderdb_node_round_trip_seconds', { node: node.id }, trips);
+        }),
     );
     add(
       'thunderdb_http_errors_total',
