@@ -416,6 +416,11 @@ export class Cluster implements ReplicaSender {
     this.#linkOptions.network.clear();
   }
 
+  /** During a join or a leave, the ring being moved to; null otherwise. */
+  get nextRing(): Ring | null {
+    return this.#next;
+  }
+
   /** The nodes of the ring in force, by id. */
   get members(): readonly number[] {
     return this.ring.members;

@@ -84,7 +84,12 @@ test(
       .locator('#plan')
       .filter({ hasText: /moves \d+ partition copies/ })
       .waitFor();
+    // Slowed by latency on the nodes it copies from, the join shows its moving partitions.
+    for (let i = 0; i < 200; i++) await fetch(`${run.url}/kv/k${i}`, { method: 'PUT', body: 'v' });
+    run.cluster.addFault({ type: 'latency', nodes: [0, 1, 2], ms: 1000 });
     await page.locator('#add-node-confirm').click();
+    await page.locator('#ring line.moving').first().waitFor({ state: 'attached', timeout: 8000 });
+    run.cluster.healAll();
     await page.locator('.node[data-node="3"]').waitFor({ timeout: 20_000 });
     await page.locator('#ring path[data-replica="0"][data-node="3"]').first().waitFor({ timeout: 20_000 });
 

@@ -1,5 +1,6 @@
 import { systemClock, type Clock } from '../clock.js';
 import { LATENCY_BUCKETS, p99Of } from '../metrics/latency-histogram.js';
+import type { Ring } from '../ring.js';
 import type { RouteContext } from './context.js';
 import type { RequestGuard } from './request-guard.js';
 import { sendError } from './reply.js';
@@ -8,13 +9,22 @@ import type { TemplatedApp, WebSocket } from './uws.js';
 const TOPIC = 'live';
 /** How often the dashboard's state is pushed: Riak Control polled once a second; this pushes as often. */
 export const LIVE_INTERVAL_MS = 1000;
+/** How often the ring is looked at for a change to push at once. */
+const RING_WATCH_MS = 100;
 
 /** What one push says (the dashboard's whole model; see dashboard/index.html). */
 export interface LiveState {
   /** Wall-clock ms of this state. */
   time: number;
   nodes: unknown[];
-  ring: { partitions: number; replicas: number; members: readonly number[]; preference: number[][] };
+  ring: {
+    partitions: number;
+    replicas: number;
+    members: readonly number[];
+    preference: number[][];
+    /** During a join or a leave, the partitions whose replicas change: they are being copied. */
+    moving: number[];
+  };
   transfers: unknown[];
   faults: unknown[];
   /** Each node's batch round trip p99 over the last interval, by node id (seconds; null: none). */
@@ -24,11 +34,24 @@ export interface LiveState {
   p99Seconds: number | null;
 }
 
+/** The partitions whose preference lists differ between `ring` and `next`. */
+function movingPartitions(ring: Ring, next: Ring | null): number[] {
+  if (next === null) return [];
+  const moving: number[] = [];
+  for (let p = 0; p < ring.partitions; p++) {
+    const before = ring.preferenceList(p);
+    const after = next.preferenceList(p);
+    if (before.length !== after.length || before.some((node, i) => node !== after[i])) moving.push(p);
+  }
+  return moving;
+}
+
 /**
  * `GET /live`, a WebSocket the dashboard listens on: every second, while anyone listens,
  * one message with the nodes' state and statistics, the ring's preference lists, the
  * copies under way, the faults in force, and the front end's answers per second and p99
- * over the last second. A new listener gets the state at once. The upgrade is refused for
+ * over the last second. A new listener gets the state at once, and so does every listener
+ * when a join or a leave begins or ends. The upgrade is refused for
  * the Hosts and Origins the HTTP routes refuse, so a foreign page cannot listen. Returns
  * the function that stops the feed and closes every listener (for the server's close).
  */
@@ -71,8 +94,10 @@ export function registerLiveRoute(
 
   const state = async (): Promise<string> => {
     const { cluster } = ctx;
-    const nodes = await cluster.nodes();
+    // The ring as it is now: the nodes' statistics can take a while to come (a slow node).
     const ring = cluster.ring;
+    const moving = movingPartitions(ring, cluster.nextRing);
+    const nodes = await cluster.nodes();
     const { perSecond, p99 } = throughput();
     const live: LiveState = {
       time: clock.wall(),
@@ -82,6 +107,7 @@ export function registerLiveRoute(
         replicas: ring.replicas,
         members: ring.members,
         preference: Array.from({ length: ring.partitions }, (_, p) => ring.preferenceList(p)),
+        moving,
       },
       transfers: cluster.coordinatorStats().transfers,
       faults: cluster.faults(),
@@ -104,6 +130,25 @@ export function registerLiveRoute(
     void push.catch(() => {}).then(() => (disarm = clock.setTimer(LIVE_INTERVAL_MS, tick)));
   };
   disarm = clock.setTimer(LIVE_INTERVAL_MS, tick);
+  // A ring change (a join or a leave starting or ending) is pushed at once, not at the next
+  // tick: a join can be over within a second.
+  let seenRing = ctx.cluster.ring;
+  let seenNext = ctx.cluster.nextRing;
+  let disarmWatch: () => void = () => {};
+  const watch = () => {
+    if (stopped) return;
+    const { ring, nextRing } = ctx.cluster;
+    if ((ring !== seenRing || nextRing !== seenNext) && app.numSubscribers(TOPIC) > 0) {
+      void state().then(
+        (json) => void (stopped || app.publish(TOPIC, json)),
+        () => {},
+      );
+    }
+    seenRing = ring;
+    seenNext = nextRing;
+    disarmWatch = clock.setTimer(RING_WATCH_MS, watch);
+  };
+  disarmWatch = clock.setTimer(RING_WATCH_MS, watch);
 
   app.ws<{ open: boolean }>('/live', {
     idleTimeout: 60,
@@ -139,6 +184,7 @@ export function registerLiveRoute(
   return () => {
     stopped = true;
     disarm();
+    disarmWatch();
     for (const ws of sockets) if (ws.getUserData().open) ws.end(1001, 'server stopping');
     sockets.clear();
   };
