@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { LatencyHistogram, p99Of } from '../src/metrics/latency-histogram.js';
 import { startRunning } from './helpers.js';
 
 /** Prometheus text as `name{labels}` → value, and each metric family's TYPE. */
@@ -110,4 +111,19 @@ test('GET /metrics counts a known workload as the cluster really is: answers, la
     again.samples.get('thunderdb_http_requests_total{route="/metrics",method="get",code="200"}'),
     1,
   );
+});
+
+test('p99Of() names the bucket holding the 99th percentile: its upper bound, Infinity past 10 s, null for none', () => {
+  const histogram = new LatencyHistogram();
+  assert.equal(p99Of(histogram.buckets), null);
+  for (let i = 0; i < 99; i++) histogram.observe(0.2); // ≤ 0.25 ms
+  histogram.observe(30); // ≤ 50 ms
+  assert.equal(p99Of(histogram.buckets), 0.00025, '99 of 100 in the first bucket that holds them');
+  histogram.observe(40);
+  assert.equal(p99Of(histogram.buckets), 0.05, 'now the 99th of 101 is in the 50 ms bucket');
+  const slow = new LatencyHistogram();
+  slow.observe(20_000);
+  assert.equal(p99Of(slow.buckets), Infinity);
+  assert.equal(slow.count, 1);
+  assert.equal(slow.seconds, 20);
 });

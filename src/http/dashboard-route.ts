@@ -19,7 +19,8 @@ export function registerDashboardRoute(app: Router, _ctx: RouteContext): void {
       // Its own inline script and style, the same origin's routes and WebSocket, nothing else.
       .writeHeader(
         'Content-Security-Policy',
-        "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; img-src data:",
+        "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; img-src data:; " +
+          "frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
       );
     endWith(res, page);
   });

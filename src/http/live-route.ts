@@ -3,6 +3,7 @@ import { LATENCY_BUCKETS, p99Of } from '../metrics/latency-histogram.js';
 import type { Ring } from '../ring.js';
 import type { RouteContext } from './context.js';
 import type { RequestGuard } from './request-guard.js';
+import { ShuttingDownError } from '../errors.js';
 import { sendError } from './reply.js';
 import type { TemplatedApp, WebSocket } from './uws.js';
 
@@ -11,6 +12,12 @@ const TOPIC = 'live';
 export const LIVE_INTERVAL_MS = 1000;
 /** How often the ring is looked at for a change to push at once. */
 const RING_WATCH_MS = 100;
+
+/** A p99 in seconds (the upper bound of its bucket), "over" past the last bound (10 s), or null for none. */
+type P99 = number | 'over' | null;
+
+/** A p99 as JSON carries it: JSON has no Infinity. */
+const wire = (p99: number | null): P99 => (p99 === Infinity ? 'over' : p99);
 
 /** What one push says (the dashboard's whole model; see dashboard/index.html). */
 export interface LiveState {
@@ -28,10 +35,10 @@ export interface LiveState {
   transfers: unknown[];
   faults: unknown[];
   /** Each node's batch round trip p99 over the last interval, by node id (seconds; null: none). */
-  nodeP99Seconds: Record<number, number | null>;
+  nodeP99Seconds: Record<number, P99>;
   /** Answers per second over the last interval, all routes, and their p99 (seconds; null: none). */
   answersPerSecond: number;
-  p99Seconds: number | null;
+  p99Seconds: P99;
 }
 
 /** The partitions whose preference lists differ between `ring` and `next`. */
@@ -63,11 +70,17 @@ export function registerLiveRoute(
 ): () => void {
   const sockets = new Set<WebSocket<{ open: boolean }>>();
   let previous = { count: 0, buckets: new Float64Array(LATENCY_BUCKETS.length + 1), at: clock.now() };
-  /** Each node's round-trip buckets at the last push. */
+  /** Each node's round-trip buckets at the last tick. */
   const previousTrips = new Map<number, Float64Array>();
+  /** The rates of the last tick: pushes between ticks (a new listener, a change) repeat them. */
+  let rates: Pick<LiveState, 'answersPerSecond' | 'p99Seconds' | 'nodeP99Seconds'> = {
+    answersPerSecond: 0,
+    p99Seconds: null,
+    nodeP99Seconds: {},
+  };
 
-  /** Answers per second since the last call, all routes but /live, and their p99. */
-  const throughput = (): { perSecond: number; p99: number | null } => {
+  /** Answers per second since the last tick, all routes but /live, and their p99; the same per node. */
+  const measure = (ids: number[]): typeof rates => {
     const buckets = new Float64Array(LATENCY_BUCKETS.length + 1);
     let count = 0;
     for (const route of ctx.http.routes) {
@@ -80,25 +93,34 @@ export function registerLiveRoute(
     const delta = buckets.map((n, i) => n - previous.buckets[i]!);
     const perSecond = (count - previous.count) / seconds;
     previous = { count, buckets, at: now };
-    return { perSecond, p99: p99Of(delta) };
+    const nodeP99 = (id: number) => {
+      const trips = ctx.cluster.roundTripsOf(id);
+      if (trips === undefined) return null;
+      const before = previousTrips.get(id) ?? new Float64Array(trips.buckets.length);
+      previousTrips.set(id, trips.buckets.slice());
+      return wire(p99Of(trips.buckets.map((n, i) => n - before[i]!)));
+    };
+    return {
+      answersPerSecond: Math.round(perSecond),
+      p99Seconds: wire(p99Of(delta)),
+      nodeP99Seconds: Object.fromEntries(ids.map((id) => [id, nodeP99(id)])),
+    };
   };
 
-  /** Node `id`'s round-trip p99 since the last call. */
-  const nodeP99 = (id: number): number | null => {
-    const trips = ctx.cluster.roundTripsOf(id);
-    if (trips === undefined) return null;
-    const before = previousTrips.get(id) ?? new Float64Array(trips.buckets.length);
-    previousTrips.set(id, trips.buckets.slice());
-    return p99Of(trips.buckets.map((n, i) => n - before[i]!));
-  };
-
-  const state = async (): Promise<string> => {
+  /** Pushes are numbered as begun: one that ends after a later one is not sent. */
+  let begun = 0;
+  let sent = 0;
+  /** Builds the state; `tick`: this is the once-a-second push, which measures the rates. */
+  const state = async (tick: boolean): Promise<string | null> => {
+    const number = ++begun;
     const { cluster } = ctx;
     // The ring as it is now: the nodes' statistics can take a while to come (a slow node).
     const ring = cluster.ring;
     const moving = movingPartitions(ring, cluster.nextRing);
     const nodes = await cluster.nodes();
-    const { perSecond, p99 } = throughput();
+    if (tick) rates = measure(nodes.map((node) => node.id));
+    if (number < sent) return null;
+    sent = number;
     const live: LiveState = {
       time: clock.wall(),
       nodes,
@@ -111,50 +133,57 @@ export function registerLiveRoute(
       },
       transfers: cluster.coordinatorStats().transfers,
       faults: cluster.faults(),
-      nodeP99Seconds: Object.fromEntries(nodes.map((node) => [node.id, nodeP99(node.id)])),
-      answersPerSecond: Math.round(perSecond),
-      p99Seconds: p99,
+      ...rates,
     };
     return JSON.stringify(live);
+  };
+  const publish = (json: string | null) => {
+    if (json !== null && !stopped) app.publish(TOPIC, json);
   };
 
   let stopped = false;
   let disarm: () => void = () => {};
   const tick = () => {
     if (stopped) return;
-    const push =
-      app.numSubscribers(TOPIC) > 0
-        ? state().then((json) => void (stopped || app.publish(TOPIC, json)))
-        : Promise.resolve();
+    const push = app.numSubscribers(TOPIC) > 0 ? state(true).then(publish) : Promise.resolve();
     // The next push is timed from this one's end: a slow cluster.nodes() never piles pushes up.
-    void push.catch(() => {}).then(() => (disarm = clock.setTimer(LIVE_INTERVAL_MS, tick)));
+    void push
+      .catch(() => {})
+      .then(() => {
+        if (!stopped) disarm = clock.setTimer(LIVE_INTERVAL_MS, tick);
+      });
   };
-  disarm = clock.setTimer(LIVE_INTERVAL_MS, tick);
-  // A ring change (a join or a leave starting or ending) is pushed at once, not at the next
-  // tick: a join can be over within a second.
+  // A change of the ring (a join or a leave begun or ended) or of a node's state is pushed
+  // at once, not at the next tick: a join can be over within a second.
+  const signature = () => {
+    const { cluster } = ctx;
+    const ids = [...new Set([...cluster.ring.members, ...(cluster.nextRing?.members ?? [])])];
+    return ids.map((id) => `${id}:${cluster.stateOf(id)}`).join(',');
+  };
   let seenRing = ctx.cluster.ring;
   let seenNext = ctx.cluster.nextRing;
+  let seenStates = signature();
   let disarmWatch: () => void = () => {};
   const watch = () => {
     if (stopped) return;
     const { ring, nextRing } = ctx.cluster;
-    if ((ring !== seenRing || nextRing !== seenNext) && app.numSubscribers(TOPIC) > 0) {
-      void state().then(
-        (json) => void (stopped || app.publish(TOPIC, json)),
-        () => {},
-      );
+    const states = signature();
+    if (ring !== seenRing || nextRing !== seenNext || states !== seenStates) {
+      if (app.numSubscribers(TOPIC) > 0) void state(false).then(publish, () => {});
     }
     seenRing = ring;
     seenNext = nextRing;
+    seenStates = states;
     disarmWatch = clock.setTimer(RING_WATCH_MS, watch);
   };
-  disarmWatch = clock.setTimer(RING_WATCH_MS, watch);
 
   app.ws<{ open: boolean }>('/live', {
     idleTimeout: 60,
     sendPingsAutomatically: true,
     maxPayloadLength: 1024,
     upgrade: (res, req, context) => {
+      // Once the server is closing, no new listener: it would hold the process open.
+      if (stopped || ctx.inFlight.draining) return sendError(res, new ShuttingDownError(), true);
       const refused = guard.check(req, []);
       if (refused) return sendError(res, refused, true);
       res.upgrade(
@@ -166,10 +195,11 @@ export function registerLiveRoute(
       );
     },
     open: (ws) => {
+      if (stopped) return void ws.end(1001, 'server stopping');
       sockets.add(ws);
       ws.subscribe(TOPIC);
-      state().then(
-        (json) => void (ws.getUserData().open && ws.send(json)),
+      state(false).then(
+        (json) => void (json !== null && ws.getUserData().open && ws.send(json)),
         () => {},
       );
     },
@@ -180,6 +210,9 @@ export function registerLiveRoute(
       sockets.delete(ws);
     },
   });
+  // Only now: numSubscribers on an app without a WebSocket route crashes the process.
+  disarm = clock.setTimer(LIVE_INTERVAL_MS, tick);
+  disarmWatch = clock.setTimer(RING_WATCH_MS, watch);
 
   return () => {
     stopped = true;

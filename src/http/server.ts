@@ -183,7 +183,10 @@ export function startServer(options: ServerOptions): Promise<Server> {
       // which the connection gate needs. So a port picked by the kernel is taken again at once.
       const ready = port === 0 ? (stopAccepting(), startAccepting()) : Promise.resolve(true);
       void ready.then((ok) => {
-        if (!ok) return reject(new Error(`cannot listen on ${host}:${realPort} again`));
+        if (!ok) {
+          stopLive();
+          return reject(new Error(`cannot listen on ${host}:${realPort} again`));
+        }
         const gate = new ConnectionGate({
           max: options.maxConnections ?? defaultMaxConnections(),
           log,

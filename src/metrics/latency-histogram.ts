@@ -26,7 +26,7 @@ export class LatencyHistogram {
 
 /**
  * The 99th percentile of the observations counted in `buckets` (per bucket, not cumulative)
- * as the upper bound of the bucket that holds it (the last bound, past them all); null for none.
+ * as the upper bound of the bucket that holds it: Infinity past the last bound; null for none.
  */
 export function p99Of(buckets: ArrayLike<number>): number | null {
   let total = 0;
@@ -35,5 +35,5 @@ export function p99Of(buckets: ArrayLike<number>): number | null {
   let seen = 0;
   let bucket = 0;
   while (bucket < buckets.length - 1 && (seen += buckets[bucket]!) < 0.99 * total) bucket++;
-  return LATENCY_BUCKETS[Math.min(bucket, LATENCY_BUCKETS.length - 1)]!;
+  return bucket < LATENCY_BUCKETS.length ? LATENCY_BUCKETS[bucket]! : Infinity;
 }
