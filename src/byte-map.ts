@@ -5,6 +5,13 @@ import { HASH_SPACE, murmur3 } from './murmur3.js';
 const HEADER = 14;
 /** The value length that marks a tombstone: a deleted key's record, with no value bytes. */
 const TOMBSTONE = 0xffffffff;
+/**
+ * A value length with this bit set marks a value that expires: the record holds its expiry
+ * (f64, Unix ms) between the key and the value. Values are far below 2 GiB (limits.ts).
+ */
+const EXPIRES = 0x80000000;
+/** Bytes of an expiry in a record. */
+const EXPIRY = 8;
 /** What writing a versioned record did. */
 export const Written = {
   /** Nothing: the stored version is as new or newer. */
@@ -19,7 +26,18 @@ export type WriteOutcome = (typeof Written)[keyof typeof Written];
 /** Bytes of value in the record at `at`: 0 for a tombstone. */
 function valueLengthIn(slab: Buffer, at: number): number {
   const length = slab.readUInt32LE(at + 2);
-  return length === TOMBSTONE ? 0 : length;
+  return length === TOMBSTONE ? 0 : (length & ~EXPIRES) >>> 0;
+}
+
+/** Bytes of expiry in the record at `at`: {@link EXPIRY} for a value that expires, else 0. */
+function expiryBytesIn(slab: Buffer, at: number): number {
+  const length = slab.readUInt32LE(at + 2);
+  return length !== TOMBSTONE && length & EXPIRES ? EXPIRY : 0;
+}
+
+/** The whole record's bytes at `at`. */
+function recordLengthIn(slab: Buffer, at: number): number {
+  return HEADER + (slab[at]! | (slab[at + 1]! << 8)) + expiryBytesIn(slab, at) + valueLengthIn(slab, at);
 }
 /** Largest key a record can hold. */
 export const MAX_KEY_BYTES = 0xffff;
@@ -69,8 +87,8 @@ const SLAB_SHIFT = 2 ** 32;
  * header and about 20 bytes of index.
  *
  * Records are `[key length u16][value length u32][version f64][key UTF-8][value bytes]`,
- * appended to the
- * current slab. A deleted key can stay as a tombstone (a record with no value) so that an
+ * or, for a value that expires, `[expiry f64]` between key and value (flagged in the value
+ * length, so records that never expire pay nothing for it), appended to the current slab. A deleted key can stay as a tombstone (a record with no value) so that an
  * older write arriving later cannot bring it back. The index is open addressing with linear probing over two typed arrays:
  * the record's location and its key's hash (so probes rarely touch a record and growing
  * never rehashes a key). Deletion shifts the probe run back instead of leaving tombstones.
@@ -94,6 +112,8 @@ export class ByteMap {
   #size = 0;
   #tombstones = 0;
   #bytes = 0;
+  /** Records of values that expire (expired or not). */
+  #expiring = 0;
   /** Per partition, the XOR of its records' digests (see {@link recordDigest}). */
   readonly #digests: Uint32Array;
   /** Per partition, its records (tombstones too) and their key and value bytes. */
@@ -161,6 +181,11 @@ export class ByteMap {
     return this.#tombstones;
   }
 
+  /** Records of values that expire, expired ones included until purged. */
+  get expiring(): number {
+    return this.#expiring;
+  }
+
   /** Bytes of the keys (UTF-8) and values of keys holding a value. */
   get bytes(): number {
     return this.#bytes;
@@ -207,6 +232,9 @@ export class ByteMap {
    * tombstone) under the key `src[start, start + length)` with `version`, unless the stored
    * record's version is as new or newer: the newest version wins whatever order writes
    * arrive in, the same on every replica. With `force`, writes whatever is stored.
+   *
+   * `expiresAt`: when the value expires (Unix ms; 0, never). `asOf`: the time (Unix ms) at
+   * which to judge whether the value written over had expired, for the outcome.
    */
   store(
     src: Uint8Array,
@@ -218,36 +246,47 @@ export class ByteMap {
     valueLength: number,
     version: number,
     force = false,
+    expiresAt = 0,
+    asOf = 0,
   ): WriteOutcome {
     const mixed = this.#slotHash(hash);
     const slot = this.#find(src, start, length, mixed);
     const tombstone = value === null;
-    if (tombstone) valueLength = 0;
+    if (tombstone) valueLength = expiresAt = 0;
+    const expiry = expiresAt === 0 ? 0 : EXPIRY;
     const partition = Math.floor(hash / this.#span);
     if (slot >= 0) {
       const [slab, at] = this.#record(this.#locations[slot]!);
       const oldVersion = slab.readDoubleLE(at + 6);
       if (!force && oldVersion >= version) return Written.Stale;
       const wasLive = slab.readUInt32LE(at + 2) !== TOMBSTONE;
+      const oldExpiry = expiryBytesIn(slab, at);
+      // A value past its expiry counts as absent for the outcome, as it reads.
+      const wasPresent = wasLive && (oldExpiry === 0 || slab.readDoubleLE(at + HEADER + length) > asOf);
       this.#digests[partition]! ^=
         recordDigest(hash, oldVersion, !wasLive) ^ recordDigest(hash, version, tombstone);
       const oldLength = valueLengthIn(slab, at);
       this.#partitionBytes[partition]! += valueLength - oldLength;
-      this.#count(wasLive, -1, length + oldLength);
-      this.#count(!tombstone, 1, length + valueLength);
-      if (oldLength === valueLength) {
-        slab.writeUInt32LE(tombstone ? TOMBSTONE : valueLength, at + 2);
+      this.#count(wasLive, -1, length + oldLength, oldExpiry);
+      this.#count(!tombstone, 1, length + valueLength, expiry);
+      if (oldLength === valueLength && oldExpiry === expiry) {
+        slab.writeUInt32LE(
+          tombstone ? TOMBSTONE : expiry === 0 ? valueLength : (valueLength | EXPIRES) >>> 0,
+          at + 2,
+        );
         slab.writeDoubleLE(version, at + 6);
-        if (!tombstone) slab.set(value.subarray(valueStart, valueStart + valueLength), at + HEADER + length);
-        return wasLive ? Written.WasLive : Written.WasAbsent;
+        if (expiry !== 0) slab.writeDoubleLE(expiresAt, at + HEADER + length);
+        if (!tombstone)
+          slab.set(value.subarray(valueStart, valueStart + valueLength), at + HEADER + length + expiry);
+        return wasPresent ? Written.WasLive : Written.WasAbsent;
       }
-      const fresh = this.#append(src, start, length, value, valueStart, valueLength, version);
+      const fresh = this.#append(src, start, length, value, valueStart, valueLength, version, expiresAt);
       // Appending may have retired and compacted the slab holding the old record, moving
       // it: release it where it is now, not where it was.
       const moved = this.#locations[slot]!;
       this.#locations[slot] = fresh;
-      this.#release(moved, HEADER + length + oldLength);
-      return wasLive ? Written.WasLive : Written.WasAbsent;
+      this.#release(moved, HEADER + length + oldExpiry + oldLength);
+      return wasPresent ? Written.WasLive : Written.WasAbsent;
     }
     if (length > MAX_KEY_BYTES)
       throw new RangeError(`key is ${length} bytes; a ByteMap holds at most ${MAX_KEY_BYTES}`);
@@ -256,41 +295,54 @@ export class ByteMap {
     this.#partitionRecords[partition]!++;
     this.#partitionBytes[partition]! += length + valueLength;
     this.#hashes[free] = mixed;
-    this.#locations[free] = this.#append(src, start, length, value, valueStart, valueLength, version);
-    this.#count(!tombstone, 1, length + valueLength);
+    this.#locations[free] = this.#append(
+      src,
+      start,
+      length,
+      value,
+      valueStart,
+      valueLength,
+      version,
+      expiresAt,
+    );
+    this.#count(!tombstone, 1, length + valueLength, expiry);
     if (this.#size + this.#tombstones > this.#locations.length * MAX_LOAD) this.#grow();
     return Written.WasAbsent;
   }
 
   /** Adds (`sign` 1) or takes away (−1) one record of `bytes` key and value bytes. */
-  #count(live: boolean, sign: 1 | -1, bytes: number): void {
+  #count(live: boolean, sign: 1 | -1, bytes: number, expiry: number): void {
     if (live) {
       this.#size += sign;
       this.#bytes += sign * bytes;
+      if (expiry !== 0) this.#expiring += sign;
     } else this.#tombstones += sign;
   }
 
   /**
    * Removes the record of the key `src[start, start + length)`, value or tombstone, leaving
-   * nothing behind; with `onlyTombstoneOf`, only a tombstone of exactly that version (a
-   * purge that a newer write in between must not undo). True if a record was removed.
+   * nothing behind; with `onlyPurgeableOf`, only a tombstone or a value that expires, of
+   * exactly that version (a purge, which a newer write in between must not undo). True if a
+   * record was removed.
    */
-  remove(src: Uint8Array, start: number, length: number, hash: number, onlyTombstoneOf?: number): boolean {
+  remove(src: Uint8Array, start: number, length: number, hash: number, onlyPurgeableOf?: number): boolean {
     const slot = this.#find(src, start, length, this.#slotHash(hash));
     if (slot < 0) return false;
     const location = this.#locations[slot]!;
     const [slab, at] = this.#record(location);
     const live = slab.readUInt32LE(at + 2) !== TOMBSTONE;
     const version = slab.readDoubleLE(at + 6);
-    if (onlyTombstoneOf !== undefined && (live || version !== onlyTombstoneOf)) return false;
+    const expiry = expiryBytesIn(slab, at);
+    if (onlyPurgeableOf !== undefined && ((live && expiry === 0) || version !== onlyPurgeableOf))
+      return false;
     const partition = Math.floor(hash / this.#span);
     this.#digests[partition]! ^= recordDigest(hash, version, !live);
     this.#partitionRecords[partition]!--;
-    this.#partitionBytes[partition]! -= length + valueLengthIn(slab, at);
     const valueLength = valueLengthIn(slab, at);
-    this.#count(live, -1, length + valueLength);
+    this.#partitionBytes[partition]! -= length + valueLength;
+    this.#count(live, -1, length + valueLength, expiry);
     this.#removeSlot(slot);
-    this.#release(location, HEADER + length + valueLength);
+    this.#release(location, HEADER + length + expiry + valueLength);
     return true;
   }
 
@@ -318,6 +370,21 @@ export class ByteMap {
     slab.copy(target, offset, at + HEADER, at + HEADER + (slab[at]! | (slab[at + 1]! << 8)));
   }
 
+  /** When the value at a location expires, Unix ms; 0 when it never does (or a tombstone). */
+  expiresAtOf(location: number): number {
+    const [slab, at] = this.#record(location);
+    return expiryBytesIn(slab, at) === 0
+      ? 0
+      : slab.readDoubleLE(at + HEADER + (slab[at]! | (slab[at + 1]! << 8)));
+  }
+
+  /** True if the record at a location holds a value not expired at `asOf` (Unix ms). */
+  isLiveAt(location: number, asOf: number): boolean {
+    if (this.isTombstoneAt(location)) return false;
+    const expiresAt = this.expiresAtOf(location);
+    return expiresAt === 0 || expiresAt > asOf;
+  }
+
   /** The value's length at a location (0 for a tombstone). */
   valueLengthAt(location: number): number {
     const [slab, at] = this.#record(location);
@@ -327,7 +394,7 @@ export class ByteMap {
   /** Copies the value at `location` into `target` at `offset`; returns its length. */
   copyValueAt(location: number, target: Uint8Array, offset: number): number {
     const [slab, at] = this.#record(location);
-    const start = at + HEADER + (slab[at]! | (slab[at + 1]! << 8));
+    const start = at + HEADER + (slab[at]! | (slab[at + 1]! << 8)) + expiryBytesIn(slab, at);
     const length = valueLengthIn(slab, at);
     slab.copy(target, offset, start, start + length);
     return length;
@@ -347,9 +414,10 @@ export class ByteMap {
 
   /**
    * Stores `value`, a byte string (one char per byte), under a text key; with a `version`,
-   * only if newer than the stored one, else whatever is stored (version 0).
+   * only if newer than the stored one, else whatever is stored (version 0); expiring at
+   * `expiresAt` (Unix ms; 0, never).
    */
-  set(key: string, value: string, version?: number): WriteOutcome {
+  set(key: string, value: string, version?: number, expiresAt = 0): WriteOutcome {
     const length = this.#key.encode(key);
     const bytes = Buffer.from(value, 'latin1');
     return this.store(
@@ -362,6 +430,7 @@ export class ByteMap {
       bytes.length,
       version ?? 0,
       version === undefined,
+      expiresAt,
     );
   }
 
@@ -465,7 +534,7 @@ export class ByteMap {
   /** The value byte string at `location`. */
   valueAt(location: number): string {
     const [slab, at] = this.#record(location);
-    const start = at + HEADER + (slab[at]! | (slab[at + 1]! << 8));
+    const start = at + HEADER + (slab[at]! | (slab[at + 1]! << 8)) + expiryBytesIn(slab, at);
     return slab.toString('latin1', start, start + valueLengthIn(slab, at));
   }
 
@@ -490,7 +559,7 @@ export class ByteMap {
     return [this.#slabs[index]!, location - index * SLAB_SHIFT - 1];
   }
 
-  /** Appends a record for a key and value (null: a tombstone); returns its location. */
+  /** Appends a record for a key and value (null: a tombstone) that expires at `expiresAt` (0: never); returns its location. */
   #append(
     src: Uint8Array,
     start: number,
@@ -499,18 +568,24 @@ export class ByteMap {
     valueStart: number,
     valueLength: number,
     version: number,
+    expiresAt: number,
   ): number {
-    const length = HEADER + keyLength + valueLength;
+    const expiry = expiresAt === 0 ? 0 : EXPIRY;
+    const length = HEADER + keyLength + expiry + valueLength;
     const index = this.#room(length);
     const slab = this.#slabs[index]!;
     const at = this.#used[index]!;
     slab[at] = keyLength & 0xff;
     slab[at + 1] = keyLength >>> 8;
-    slab.writeUInt32LE(value === null ? TOMBSTONE : valueLength, at + 2);
+    slab.writeUInt32LE(
+      value === null ? TOMBSTONE : expiry === 0 ? valueLength : (valueLength | EXPIRES) >>> 0,
+      at + 2,
+    );
     slab.writeDoubleLE(version, at + 6);
     for (let i = 0; i < keyLength; i++) slab[at + HEADER + i] = src[start + i]!;
+    if (expiry !== 0) slab.writeDoubleLE(expiresAt, at + HEADER + keyLength);
     if (value !== null)
-      slab.set(value.subarray(valueStart, valueStart + valueLength), at + HEADER + keyLength);
+      slab.set(value.subarray(valueStart, valueStart + valueLength), at + HEADER + keyLength + expiry);
     this.#used[index] = at + length;
     this.#live[index]! += length;
     return index * SLAB_SHIFT + at + 1;
@@ -562,7 +637,7 @@ export class ByteMap {
     const used = this.#used[index]!;
     for (let at = 0; at < used;) {
       const keyLength = slab[at]! | (slab[at + 1]! << 8);
-      const length = HEADER + keyLength + valueLengthIn(slab, at);
+      const length = recordLengthIn(slab, at);
       const location = index * SLAB_SHIFT + at + 1;
       const slot = this.#slotOf(
         location,

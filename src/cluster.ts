@@ -14,10 +14,12 @@ import { KeyCalls, type Consistency, type KeyOp, type KeySink, type ReplicaSende
 import { systemClock, type Clock } from './clock.js';
 import { NodeLink, type LinkOptions, type NodeState } from './node-link.js';
 import { HASH_SPACE } from './murmur3.js';
-import { Op, type NodeStats, type PartitionSet, type SnapshotSlice } from './protocol.js';
+import { Op, type NodeStats, type PartitionSet, type RecordSlice, type SnapshotSlice } from './protocol.js';
 import { addPartition, emptyPartitionSet } from './partition-set.js';
 import { Ring, type Location } from './ring.js';
 import { TombstonePurger } from './tombstone-purger.js';
+import { ExpirySweeper } from './expiry-sweeper.js';
+import { envelope } from './expiry.js';
 import { Hints } from './hints.js';
 import { checkFault, Network, type Fault } from './network.js';
 import { threadRunner, type NodeRunner } from './node-runner.js';
@@ -111,7 +113,16 @@ export interface ClusterOptions {
    * never (a restarted node is still refilled). Default {@link DEFAULT_ANTI_ENTROPY_MS}.
    */
   antiEntropyMs?: number;
+  /**
+   * How often each node purges the values that expired more than the tombstone grace period
+   * ago, in ms; 0: never (expired values still read as absent). Default
+   * {@link DEFAULT_EXPIRY_SWEEP_MS}.
+   */
+  expirySweepMs?: number;
 }
+
+/** Default {@link ClusterOptions.expirySweepMs}: 1 s. */
+export const DEFAULT_EXPIRY_SWEEP_MS = 1000;
 
 /** Default {@link ClusterOptions.timeoutMs}: 5 s, Cassandra's read timeout. */
 export const DEFAULT_TIMEOUT_MS = 5000;
@@ -186,6 +197,8 @@ export interface CoordinatorStats {
   tombstonesAwaitingPurge: number;
   /** Tombstones purged since start. */
   tombstonesPurged: number;
+  /** Expired values purged since start, summed over replicas. */
+  expiredPurged: number;
 }
 
 /**
@@ -209,6 +222,8 @@ function mergeSorted(a: string[], b: string[], limit: number): string[] {
 interface Versioned {
   reply: Result;
   version: number;
+  /** A value read: when it expires, Unix ms; 0: never. */
+  expiresAt: number;
 }
 
 /** Resolves a promise with one reply: the adapter behind the convenience methods. */
@@ -217,9 +232,9 @@ class PromiseSink implements ReplySink, KeySink {
     readonly resolve: (answer: Versioned) => void,
     readonly reject: (error: ThunderError) => void,
   ) {}
-  settle(_tag: number, reply: Result, version = 0): void {
+  settle(_tag: number, reply: Result, version = 0, expiresAt = 0): void {
     // A Buffer reply is a view into a node's reply, valid during this call only.
-    this.resolve({ reply: reply instanceof Buffer ? Buffer.from(reply) : reply, version });
+    this.resolve({ reply: reply instanceof Buffer ? Buffer.from(reply) : reply, version, expiresAt });
   }
   fail(_tag: number, error: ThunderError): void {
     this.reject(error);
@@ -249,6 +264,7 @@ export class Cluster implements ReplicaSender {
   readonly #followUpKey = new KeyBytes();
   readonly #hlc: HybridClock;
   readonly #purger: TombstonePurger;
+  readonly #sweeper: ExpirySweeper;
   /**
    * Per partition, in preference order, the replicas a read asks (up, and not being
    * refilled) and those a write goes to (up, refilling or not); rebuilt when a node's state
@@ -289,6 +305,7 @@ export class Cluster implements ReplicaSender {
     links: LinkOptions,
     clock: Clock,
     antiEntropyMs: number,
+    expirySweepMs: number,
     seed: number,
     storage: StorageOptions | undefined,
     releaseStorage: (() => Promise<void>) | undefined,
@@ -306,6 +323,13 @@ export class Cluster implements ReplicaSender {
     this.#linkOptions = links;
     this.#seed = seed;
     this.#recovery = new Recovery(this.#recoveryHost(), antiEntropyMs);
+    this.#sweeper = new ExpirySweeper(clock, expirySweepMs, replication.tombstoneGraceMs, {
+      upNodes: () => this.#links.filter((link) => link.state === 'up').map((link) => link.id),
+      purgeExpired: async (node, from, cutoff) => {
+        const reply = (await this.#callNode(node, (w) => w.purgeExpired(from, cutoff))) as Buffer;
+        return { next: reply.readDoubleLE(0), purged: reply.readUInt32LE(8) };
+      },
+    });
     this.#membership = new Membership(this.#membershipHost());
     this.#links = Array.from({ length: ring.nodes }, (_, id) => new NodeLink(id, links, this.#onStateChange));
     this.#findUpReplicas();
@@ -317,12 +341,16 @@ export class Cluster implements ReplicaSender {
       timeoutMs = DEFAULT_TIMEOUT_MS,
       clock = systemClock,
       antiEntropyMs = DEFAULT_ANTI_ENTROPY_MS,
+      expirySweepMs = DEFAULT_EXPIRY_SWEEP_MS,
     } = options;
     if (!Number.isSafeInteger(timeoutMs) || timeoutMs < 1) {
       throw new RangeError(`timeoutMs must be a positive integer, got ${timeoutMs}`);
     }
     if (!Number.isSafeInteger(antiEntropyMs) || antiEntropyMs < 0) {
       throw new RangeError(`antiEntropyMs must be an integer ≥ 0, got ${antiEntropyMs}`);
+    }
+    if (!Number.isSafeInteger(expirySweepMs) || expirySweepMs < 0) {
+      throw new RangeError(`expirySweepMs must be an integer ≥ 0, got ${expirySweepMs}`);
     }
     const replication = replicationFor(options);
     const ring = new Ring({
@@ -361,6 +389,7 @@ export class Cluster implements ReplicaSender {
       },
       clock,
       antiEntropyMs,
+      expirySweepMs,
       seed,
       options.storage,
       releaseStorage,
@@ -374,6 +403,7 @@ export class Cluster implements ReplicaSender {
       throw err;
     }
     cluster.#recovery.start();
+    cluster.#sweeper.start();
     return cluster;
   }
 
@@ -479,7 +509,7 @@ export class Cluster implements ReplicaSender {
     const length = this.#key.encode(key);
     const hash = this.#key.hash();
     const partition = this.ring.partitionOf(hash);
-    const write = op === Op.Put || op === Op.Delete;
+    const write = op === Op.Put || op === Op.PutExpiring || op === Op.Delete;
     const up = (write ? this.#writeReplicas : this.#readReplicas)[partition]!;
     const needed = op === Op.Size ? 1 : Math.min(write ? consistency.w : consistency.r, this.ring.replicas);
     if (up.length < needed) {
@@ -536,6 +566,11 @@ export class Cluster implements ReplicaSender {
 
   repaired(): void {
     this.#readRepairs++;
+  }
+
+  /** The coordinator's wall clock, Unix ms: the time versions and expiries are stamped with. */
+  wall(): number {
+    return this.#clock.wall();
   }
 
   /** Sends an operation to every replica of a key that is up, answered by nobody. */
@@ -667,6 +702,16 @@ export class Cluster implements ReplicaSender {
     return (await this.#callKey(Op.Put, key, value, consistency)).version;
   }
 
+  /** Stores a value that expires at `expiresAt` (Unix ms, on the cluster's clock); resolves to its version. */
+  async putExpiring(
+    key: string,
+    value: Uint8Array | string,
+    expiresAt: number,
+    consistency?: Consistency,
+  ): Promise<number> {
+    return (await this.#callKey(Op.PutExpiring, key, envelope(expiresAt, value), consistency)).version;
+  }
+
   /**
    * Stores a value, or deletes the key (`value` null), only if the key meets `condition`;
    * resolves to the write's version, rejects with PRECONDITION_FAILED if it does not.
@@ -720,7 +765,9 @@ export class Cluster implements ReplicaSender {
         for (let from = 0; from < HASH_SPACE;) {
           // limit + 1 per slice: one more than the page says whether another page follows.
           const slice = readListSlice(
-            (await this.#callNode(id, (w) => w.list(prefix, after, limit + 1, from))) as Buffer,
+            (await this.#callNode(id, (w) =>
+              w.list(prefix, after, limit + 1, from, this.#clock.wall()),
+            )) as Buffer,
           );
           if (slice.keys.length > 0) best = mergeSorted(best, slice.keys, limit + 1);
           from = slice.next;
@@ -744,7 +791,21 @@ export class Cluster implements ReplicaSender {
     primaryOnly = false,
   ): Promise<SnapshotSlice> {
     const only = primaryOnly ? this.#primaryPartitions(node) : null;
-    return readSnapshotSlice((await this.#callNode(node, (w) => w.snapshot(from, maxBytes, only))) as Buffer);
+    return readSnapshotSlice(
+      (await this.#callNode(node, (w) => w.snapshot(from, maxBytes, only, this.#clock.wall()))) as Buffer,
+    );
+  }
+
+  /**
+   * One slice of a node's records (tombstones and expired values too, with versions and
+   * expiries) of the partitions whose first replica that is up is this node: over every
+   * node, each key once. Walk `from` from 0 to {@link HASH_SPACE}.
+   */
+  async primaryRecordSlice(node: number, from: number, maxBytes: number): Promise<RecordSlice> {
+    const only = this.#primaryPartitions(node);
+    return readRecordSlice(
+      (await this.#callNode(node, (w) => w.scanRecords(from, maxBytes, only))) as Buffer,
+    );
   }
 
   /** The partitions whose first replica that is up is `node`. */
@@ -811,6 +872,7 @@ export class Cluster implements ReplicaSender {
       readRepairs: this.#readRepairs,
       tombstonesAwaitingPurge: this.#purger.waiting,
       tombstonesPurged: this.#purger.purged,
+      expiredPurged: this.#sweeper.purged,
     };
   }
 
@@ -841,6 +903,11 @@ export class Cluster implements ReplicaSender {
   /** See {@link Recovery.replayHints}. */
   replayHints(node: number): Promise<number> {
     return this.#recovery.replayHints(node);
+  }
+
+  /** See {@link ExpirySweeper.sweep}: one sweep, now; resolves to the values purged. */
+  sweepExpired(): Promise<number> {
+    return this.#sweeper.sweep();
   }
 
   /** See {@link Recovery.antiEntropy}: one round, now. */
@@ -932,7 +999,7 @@ export class Cluster implements ReplicaSender {
   /** Keeps a write as a hint for each replica of its partition that is down. */
   #hint(
     partition: number,
-    op: typeof Op.Put | typeof Op.Delete,
+    op: typeof Op.Put | typeof Op.PutExpiring | typeof Op.Delete,
     key: string,
     version: number,
     value?: Uint8Array | string,
@@ -946,6 +1013,7 @@ export class Cluster implements ReplicaSender {
   /** Stops every node thread. */
   async close(): Promise<void> {
     this.#purger.stop();
+    this.#sweeper.stop();
     this.#recovery.stop();
     await Promise.all(this.#links.map((link) => link.stop()));
     await this.#releaseStorage?.();

@@ -2,7 +2,7 @@ import { Op } from './protocol.js';
 
 /** A write meant for a replica that was down, kept with its original version. */
 export interface Hint {
-  op: typeof Op.Put | typeof Op.Delete;
+  op: typeof Op.Put | typeof Op.PutExpiring | typeof Op.Delete;
   key: string;
   version: number;
   /** The value's bytes (a copy); null for a delete. */

@@ -37,6 +37,11 @@ export function versionParts(version: number): VersionParts {
   };
 }
 
+/** A version's wall time, Unix ms: no earlier than the coordinator's clock when it stamped it. */
+export function versionWall(version: number): number {
+  return Math.floor(Math.floor(version / ORIGINS) / COUNTER) + EPOCH_MS;
+}
+
 /**
  * Stamps writes at one coordinator. Each version is greater than every version this clock
  * issued or {@link observe}d before, and no older than the wall clock.

@@ -2,22 +2,24 @@ import type { ReplySink } from './batcher.js';
 import { Written } from './byte-map.js';
 import { QuorumNotMetError, type ThunderError } from './errors.js';
 import { Op } from './protocol.js';
-import { recordValue, recordVersion, type Result } from './wire.js';
+import { hasExpired } from './expiry.js';
+import { recordEnvelope, recordExpiresAt, recordValue, recordVersion, type Result } from './wire.js';
 
 /** The key operations a client asks of the cluster. */
-export type KeyOp = typeof Op.Get | typeof Op.Put | typeof Op.Delete | typeof Op.Size;
+export type KeyOp = typeof Op.Get | typeof Op.Put | typeof Op.PutExpiring | typeof Op.Delete | typeof Op.Size;
 
 /**
  * Whoever waits for a key operation's answer from the cluster. `reply` and `version` by
  * operation:
  * - Get: the value (a view, valid during the call; copy it to keep it) or null when the key
- *   is absent or deleted; the value's version, 0 when absent.
+ *   is absent, deleted or expired; the value's version, 0 when absent; and when the value
+ *   expires (Unix ms; 0: never).
  * - Size: the value's length or null; version 0 (sizes are read from one replica, as hints).
- * - Put: null; the version written.
+ * - Put, PutExpiring: null; the version written.
  * - Delete: 1 if a replica that acknowledged held a value, else 0; the tombstone's version.
  */
 export interface KeySink {
-  settle(tag: number, reply: Result, version: number): void;
+  settle(tag: number, reply: Result, version: number, expiresAt?: number): void;
   fail(tag: number, error: ThunderError): void;
 }
 
@@ -51,6 +53,8 @@ export interface ReplicaSender {
   tombstoneWritten(key: string, version: number, acks: number): void;
   /** Counts a read repair sent. */
   repaired(): void;
+  /** The coordinator's wall clock, Unix ms: whether a value read has expired. */
+  wall(): number;
 }
 
 /**
@@ -270,13 +274,19 @@ export class KeyCalls implements ReplySink {
       case Op.Get: {
         const best = this.#results[slot] as Buffer | null;
         if (best === null || recordVersion(best) < 0) sink.settle(tag, null, 0);
-        else sink.settle(tag, recordValue(best), this.#versions[slot]!);
+        else {
+          const expiresAt = recordExpiresAt(best);
+          // Expired reads as absent; the record stays until the replicas purge it.
+          if (hasExpired(expiresAt, this.#sender.wall())) sink.settle(tag, null, 0);
+          else sink.settle(tag, recordValue(best), this.#versions[slot]!, expiresAt);
+        }
         break;
       }
       case Op.Size:
         sink.settle(tag, this.#results[slot]!, 0);
         break;
       case Op.Put:
+      case Op.PutExpiring:
         sink.settle(tag, null, this.#versions[slot]!);
         break;
       case Op.Delete:
@@ -322,6 +332,8 @@ export class KeyCalls implements ReplySink {
     // Stale means older than the best, so the best is a record, not "absent".
     const best = this.#results[slot] as Buffer;
     const tombstone = recordVersion(best) < 0;
+    // A value that expires is repaired with its expiry: the replica then agrees on both.
+    const expires = !tombstone && recordExpiresAt(best) !== 0;
     const nodes = this.#nodes[slot]!;
     this.#flags[slot]! |= REPAIRING;
     for (let i = 0; i < nodes.length; i++) {
@@ -332,10 +344,10 @@ export class KeyCalls implements ReplySink {
         nodes[i]!,
         sink,
         (slot << SLOT_SHIFT) | REPAIR_BIT | i,
-        tombstone ? Op.Delete : Op.Put,
+        tombstone ? Op.Delete : expires ? Op.PutExpiring : Op.Put,
         this.#keys[slot]!,
         this.#versions[slot]!,
-        tombstone ? undefined : recordValue(best),
+        tombstone ? undefined : expires ? recordEnvelope(best) : recordValue(best),
       );
     }
     this.#flags[slot]! &= ~REPAIRING;

@@ -2,6 +2,7 @@ import type { ReplySink } from './batcher.js';
 import type { ThunderError } from './errors.js';
 import { HASH_SPACE } from './murmur3.js';
 import { Op, type PartitionSet, type RecordSlice } from './protocol.js';
+import { envelope } from './expiry.js';
 import { forEachRecord } from './wire.js';
 
 /** What copying partitions needs of the cluster. */
@@ -12,7 +13,7 @@ export interface CopyChannel {
   write(
     node: number,
     sink: ReplySink,
-    op: typeof Op.Put | typeof Op.Delete,
+    op: typeof Op.Put | typeof Op.PutExpiring | typeof Op.Delete,
     key: Buffer,
     hash: number,
     version: number,
@@ -85,13 +86,15 @@ export async function copyPartitions(
     const slice: RecordSlice = await scanning;
     scanning = slice.next < HASH_SPACE ? channel.scan(source, slice.next, SLICE_BYTES, only) : null;
     const acks = new SliceAcks();
-    forEachRecord(slice.records, (key, hash, version, value) => {
+    forEachRecord(slice.records, (key, hash, version, value, expiresAt) => {
       copied.keys++;
       copied.bytes += key.length + (value?.length ?? 0);
+      // A value that expires is copied with its expiry, as PutExpiring carries it.
+      const op = version < 0 ? Op.Delete : expiresAt === 0 ? Op.Put : Op.PutExpiring;
+      const operand = op === Op.PutExpiring ? envelope(expiresAt, value!) : value;
       for (const target of targetsOf(Math.floor(hash / span))) {
         acks.waiting++;
-        const tombstone = version < 0;
-        channel.write(target, acks, tombstone ? Op.Delete : Op.Put, key, hash, Math.abs(version), value);
+        channel.write(target, acks, op, key, hash, Math.abs(version), operand);
       }
     });
     await acks.all();

@@ -22,8 +22,9 @@ export type { WriteOutcome } from './byte-map.js';
  */
 export const Op = {
   /**
-   * key → the record: its version (f64) then the value's bytes; for a tombstone the version
-   * negated and no bytes (src/wire.ts, `recordVersion`); or absent
+   * key → the record: its version (f64), its expiry (f64, Unix ms; 0: never), then the
+   * value's bytes; for a tombstone the version negated and no bytes (src/wire.ts,
+   * `recordVersion`); or absent
    */
   Get: 1,
   /** key, version, value → a {@link WriteOutcome}: written unless the stored version is as new */
@@ -33,17 +34,18 @@ export const Op = {
   /** key → the value's length in bytes, or absent (a tombstone too) */
   Size: 4,
   /**
-   * prefix, after, limit, from → {@link ListSlice}: the first `limit` keys with that prefix
-   * greater than `after`, sorted, among the keys whose store hash lies in `[from, next)`.
+   * prefix, after, limit, from, asOf → {@link ListSlice}: the first `limit` keys with that
+   * prefix greater than `after`, sorted, among the keys whose store hash lies in
+   * `[from, next)` and whose value has not expired at `asOf` (Unix ms).
    * A listing walks `from` = 0, next, next… until `next` is {@link HASH_SPACE}: one bounded
    * slice per message, so key operations queued behind it never wait for a whole pass.
    */
   ListSlice: 5,
   /**
-   * from, maxBytes, partitions → {@link SnapshotSlice}: `"k":"v",…` (values as UTF-8 text)
-   * for keys whose store hash lies in `[from, next)` (and, given a {@link PartitionSet},
-   * whose partition is in it), cut once the text passes about `maxBytes`. Tombstones are
-   * left out.
+   * from, maxBytes, partitions, asOf → {@link SnapshotSlice}: `"k":"v",…` (values as UTF-8
+   * text) for keys whose store hash lies in `[from, next)` (and, given a
+   * {@link PartitionSet}, whose partition is in it), cut once the text passes about
+   * `maxBytes`. Tombstones and values expired at `asOf` (Unix ms) are left out.
    */
   SnapshotSlice: 6,
   /** (none) → {@link NodeStats} */
@@ -77,14 +79,28 @@ export const Op = {
    * replicates, a slice per message.
    */
   DropPartitions: 13,
+  /**
+   * key, version, value → a {@link WriteOutcome}, as Put, for a value that expires: the
+   * value operand is an envelope, the expiry (f64, Unix ms) then the value's bytes
+   * (src/expiry.ts). Replicas store the expiry with the version, so they agree on it.
+   */
+  PutExpiring: 14,
+  /**
+   * from, cutoff → f64 next, u32 purged: removes the values whose expiry is at or before
+   * `cutoff` (Unix ms) among the keys whose store hash lies in `[from, next)`. Every replica
+   * holds the same expiry with a version, so each purges the same records on its own.
+   */
+  PurgeExpired: 15,
 } as const;
 
 export type OpCode = (typeof Op)[keyof typeof Op];
 
 /** What a node reports about itself. */
 export interface NodeStats {
-  /** Keys holding a value. */
+  /** Keys holding a value (expired values too, until purged). */
   keys: number;
+  /** Of those, values that expire. */
+  expiring: number;
   /** Deleted keys whose tombstones are kept until every replica has them. */
   tombstones: number;
   /** Bytes of keys (UTF-8) and values held. */

@@ -5,6 +5,8 @@ import { HASH_SPACE } from './murmur3.js';
 import { hasPartition } from './partition-set.js';
 import { bytesToText } from './bytes.js';
 import { errorToWire } from './errors.js';
+import { ENVELOPE_BYTES } from './expiry.js';
+import { versionWall } from './hlc.js';
 import {
   Op,
   type BatchFailure,
@@ -15,7 +17,14 @@ import {
   type PartitionSet,
   type SnapshotSlice,
 } from './protocol.js';
-import { readBatch, ReplyWriter, writeListSlice, writeSnapshotSlice, type BatchHandler } from './wire.js';
+import {
+  readBatch,
+  RECORD_SLICE_HEADER,
+  ReplyWriter,
+  writeListSlice,
+  writeSnapshotSlice,
+  type BatchHandler,
+} from './wire.js';
 
 /**
  * Index slots one listing slice reads: about a millisecond of work, so a GET queued behind
@@ -76,11 +85,12 @@ export class Shard implements BatchHandler {
 
   /**
    * One slice of a listing: the first `limit` keys starting with `prefix` and greater than
-   * `after`, in UTF-8 byte order, among those whose hash lies in `[from, next)`. Costs about
+   * `after`, in UTF-8 byte order, among those whose hash lies in `[from, next)` and whose
+   * value has not expired at `asOf` (Unix ms). Costs about
    * {@link LIST_SLICE_SLOTS} index slots and memory for `2 × limit` keys, whatever the shard
    * holds.
    */
-  listSlice(prefix: string, after: string, limit: number, from: number): ListSlice {
+  listSlice(prefix: string, after: string, limit: number, from: number, asOf = 0): ListSlice {
     const map = this.#map;
     const wanted = Buffer.from(prefix, 'utf8');
     const floor = Buffer.from(after, 'utf8');
@@ -90,7 +100,7 @@ export class Shard implements BatchHandler {
     let found: number[] = []; // locations, valid while this slice runs
     let bound = 0;
     const next = map.visitRange(from, LIST_SLICE_SLOTS, (_hash, location) => {
-      if (map.isTombstoneAt(location)) return;
+      if (!map.isLiveAt(location, asOf)) return;
       if (map.compareKeyAt(location, wanted, true) !== 0 || map.compareKeyAt(location, floor) <= 0) return;
       if (bound !== 0 && map.compareKeysAt(location, bound) >= 0) return;
       found.push(location);
@@ -107,16 +117,18 @@ export class Shard implements BatchHandler {
 
   /**
    * One slice of a snapshot: `"k":"v"` pairs (values decoded as UTF-8 text) for the keys whose
-   * hash lies in `[from, next)` (and, with `only`, whose partition it includes), in hash
-   * order, cut at the first hash boundary after the text passes `maxBytes`. So its size is bounded by `maxBytes` plus one pair.
+   * hash lies in `[from, next)` (and, with `only`, whose partition it includes) and whose
+   * value has not expired at `asOf` (Unix ms), in hash order, cut at the first hash
+   * boundary after the text passes `maxBytes`. So its size is bounded by `maxBytes` plus
+   * one pair.
    */
-  snapshotSlice(from: number, maxBytes: number, only: PartitionSet | null = null): SnapshotSlice {
+  snapshotSlice(from: number, maxBytes: number, only: PartitionSet | null = null, asOf = 0): SnapshotSlice {
     const parts: string[] = [];
     let bytes = 0;
     const next = this.#walk(
       from,
       only,
-      false,
+      asOf,
       () => bytes >= maxBytes,
       (location) => {
         const part =
@@ -131,9 +143,9 @@ export class Shard implements BatchHandler {
   }
 
   /**
-   * One slice of a record scan: the records (tombstones too) of the partitions in `only`
-   * whose hash lies in `[from, next)`, written straight into the reply (see
-   * `forEachRecord` in src/wire.ts), cut as a snapshot slice is.
+   * One slice of a record scan: the records (tombstones and expired values too) of the
+   * partitions in `only` whose hash lies in `[from, next)`, written straight into the reply
+   * (see `forEachRecord` in src/wire.ts), cut as a snapshot slice is.
    */
   scanRecords(from: number, maxBytes: number, only: PartitionSet): void {
     this.#ops++;
@@ -143,11 +155,11 @@ export class Shard implements BatchHandler {
     const next = this.#walk(
       from,
       only,
-      true,
+      null,
       () => bytes >= maxBytes,
       (location, hash) => {
         found.push(location, map.ringHashOf(hash));
-        bytes += 18 + map.keyLengthAt(location) + map.valueLengthAt(location);
+        bytes += RECORD_SLICE_HEADER + map.keyLengthAt(location) + map.valueLengthAt(location);
       },
     );
     const reply = this.#reply;
@@ -163,23 +175,25 @@ export class Shard implements BatchHandler {
       target.writeUInt32LE(found[i + 1]!, at);
       target.writeUInt16LE(keyLength, at + 4);
       target.writeDoubleLE(map.isTombstoneAt(location) ? -version : version, at + 6);
-      target.writeUInt32LE(valueLength, at + 14);
-      map.copyKeyAt(location, target, at + 18);
-      map.copyValueAt(location, target, at + 18 + keyLength);
-      at += 18 + keyLength + valueLength;
+      target.writeDoubleLE(map.expiresAtOf(location), at + 14);
+      target.writeUInt32LE(valueLength, at + 22);
+      map.copyKeyAt(location, target, at + RECORD_SLICE_HEADER);
+      map.copyValueAt(location, target, at + RECORD_SLICE_HEADER + keyLength);
+      at += RECORD_SLICE_HEADER + keyLength + valueLength;
     }
   }
 
   /**
    * Visits, in hash order, the records whose hash lies in `[from, end)` (about
-   * {@link SNAPSHOT_SLICE_SLOTS} index slots), tombstones only `withTombstones`, and with
-   * `only` only those of its partitions, taking each until `full()`; returns where the next
-   * slice starts. Keys of one hash stay in one slice, so the cursor can be a hash.
+   * {@link SNAPSHOT_SLICE_SLOTS} index slots): with `liveAsOf` (Unix ms) only values not
+   * expired then, with null every record, tombstones too; and with `only` only those of its
+   * partitions, taking each until `full()`; returns where the next slice starts. Keys of
+   * one hash stay in one slice, so the cursor can be a hash.
    */
   #walk(
     from: number,
     only: PartitionSet | null,
-    withTombstones: boolean,
+    liveAsOf: number | null,
     full: () => boolean,
     take: (location: number, visitedHash: number) => void,
   ): number {
@@ -187,7 +201,7 @@ export class Shard implements BatchHandler {
     const found: number[] = []; // hash, location, hash, location…
     const span = only === null ? 0 : HASH_SPACE / only.partitions;
     let next = map.visitRange(from, SNAPSHOT_SLICE_SLOTS, (hash, location) => {
-      if (!withTombstones && map.isTombstoneAt(location)) return;
+      if (liveAsOf !== null && !map.isLiveAt(location, liveAsOf)) return;
       if (only !== null) {
         if (!hasPartition(only, Math.floor(map.ringHashOf(hash) / span))) return;
       }
@@ -211,6 +225,7 @@ export class Shard implements BatchHandler {
   statistics(): NodeStats {
     return {
       keys: this.#map.size,
+      expiring: this.#map.expiring,
       tombstones: this.#map.tombstones,
       bytes: this.#map.bytes,
       storeBytes: this.#map.allocatedBytes,
@@ -249,6 +264,20 @@ export class Shard implements BatchHandler {
       case LogOp.Put:
         map.store(bytes, keyStart, keyLength, hash, bytes, valueStart, valueLength, version);
         break;
+      case LogOp.PutExpiring:
+        map.store(
+          bytes,
+          keyStart,
+          keyLength,
+          hash,
+          bytes,
+          valueStart + ENVELOPE_BYTES,
+          valueLength - ENVELOPE_BYTES,
+          version,
+          false,
+          bytes.readDoubleLE(valueStart),
+        );
+        break;
       case LogOp.Tombstone:
         map.store(bytes, keyStart, keyLength, hash, null, 0, 0, version);
         break;
@@ -285,23 +314,21 @@ export class Shard implements BatchHandler {
       for (let from = 0; from < HASH_SPACE;) {
         from = map.visitRange(from, SNAPSHOT_SLICE_SLOTS, (hash, location) => {
           const keyLength = map.keyLengthAt(location);
-          const valueLength = map.valueLengthAt(location);
+          const expiresAt = map.expiresAtOf(location);
+          // A value that expires is written as its envelope: the expiry, then the bytes.
+          const start = expiresAt === 0 ? 0 : ENVELOPE_BYTES;
+          const valueLength = start + map.valueLengthAt(location);
           if (key.length < keyLength) key = Buffer.allocUnsafe(keyLength * 2);
           if (value.length < valueLength) value = Buffer.allocUnsafe(valueLength * 2);
           map.copyKeyAt(location, key, 0);
-          map.copyValueAt(location, value, 0);
-          const tombstone = map.isTombstoneAt(location);
-          append(
-            tombstone ? LogOp.Tombstone : LogOp.Put,
-            map.ringHashOf(hash),
-            map.versionAt(location),
-            key,
-            0,
-            keyLength,
-            value,
-            0,
-            valueLength,
-          );
+          map.copyValueAt(location, value, start);
+          if (start !== 0) value.writeDoubleLE(expiresAt, 0);
+          const op = map.isTombstoneAt(location)
+            ? LogOp.Tombstone
+            : start === 0
+              ? LogOp.Put
+              : LogOp.PutExpiring;
+          append(op, map.ringHashOf(hash), map.versionAt(location), key, 0, keyLength, value, 0, valueLength);
         });
       }
     });
@@ -346,6 +373,7 @@ export class Shard implements BatchHandler {
           // record() may grow reply.target: take it after.
           const at = reply.record(
             map.versionAt(location),
+            map.expiresAtOf(location),
             map.valueLengthAt(location),
             map.isTombstoneAt(location),
           );
@@ -354,15 +382,62 @@ export class Shard implements BatchHandler {
         break;
       }
       case Op.Put: {
-        const outcome = map.store(batch, start, length, hash, batch, valueStart, valueLength, version);
+        const asOf = versionWall(version);
+        const outcome = map.store(
+          batch,
+          start,
+          length,
+          hash,
+          batch,
+          valueStart,
+          valueLength,
+          version,
+          false,
+          0,
+          asOf,
+        );
         if (outcome !== Written.Stale) {
           this.#log?.append(LogOp.Put, hash, version, batch, start, length, batch, valueStart, valueLength);
         }
         reply.integer(outcome);
         break;
       }
+      case Op.PutExpiring: {
+        // The value operand is an envelope: the expiry, then the value's bytes.
+        const outcome = map.store(
+          batch,
+          start,
+          length,
+          hash,
+          batch,
+          valueStart + ENVELOPE_BYTES,
+          valueLength - ENVELOPE_BYTES,
+          version,
+          false,
+          batch.readDoubleLE(valueStart),
+          versionWall(version),
+        );
+        if (outcome !== Written.Stale) {
+          this.#log?.append(
+            LogOp.PutExpiring,
+            hash,
+            version,
+            batch,
+            start,
+            length,
+            batch,
+            valueStart,
+            valueLength,
+          );
+        }
+        reply.integer(outcome);
+        break;
+      }
       case Op.Delete: {
-        const outcome = map.store(batch, start, length, hash, null, 0, 0, version);
+        // A value past its expiry counts as absent (DELETE answers 404), judged at the
+        // delete's own time: its version's wall-clock part, the coordinator's clock.
+        const asOf = versionWall(version);
+        const outcome = map.store(batch, start, length, hash, null, 0, 0, version, false, 0, asOf);
         if (outcome !== Written.Stale)
           this.#log?.append(LogOp.Tombstone, hash, version, batch, start, length);
         reply.integer(outcome);
@@ -382,9 +457,9 @@ export class Shard implements BatchHandler {
     }
   }
 
-  list(prefix: string, after: string, limit: number, from: number): void {
+  list(prefix: string, after: string, limit: number, from: number, asOf: number): void {
     this.#ops++;
-    writeListSlice(this.#reply, this.listSlice(prefix, after, limit, from));
+    writeListSlice(this.#reply, this.listSlice(prefix, after, limit, from, asOf));
   }
 
   partitionStats(): void {
@@ -408,7 +483,7 @@ export class Shard implements BatchHandler {
     const next = this.#walk(
       from,
       only,
-      true,
+      null,
       () => false,
       (location, hash) => {
         const key = Buffer.allocUnsafe(map.keyLengthAt(location));
@@ -434,9 +509,47 @@ export class Shard implements BatchHandler {
     Buffer.from(digests.buffer, digests.byteOffset, digests.byteLength).copy(this.#reply.target, at);
   }
 
-  snapshot(from: number, maxBytes: number, only: PartitionSet | null): void {
+  snapshot(from: number, maxBytes: number, only: PartitionSet | null, asOf: number): void {
     this.#ops++;
-    writeSnapshotSlice(this.#reply, this.snapshotSlice(from, maxBytes, only));
+    writeSnapshotSlice(this.#reply, this.snapshotSlice(from, maxBytes, only, asOf));
+  }
+
+  /**
+   * Purges the values that expired at or before `cutoff` (Unix ms) among the keys whose
+   * hash lies in `[from, next)`; answers next (f64) and how many were purged (u32). Every
+   * replica holds the same expiry with the version, so each purges the same records: no
+   * coordination, and a purge of one version never removes a newer write.
+   */
+  purgeExpired(from: number, cutoff: number): void {
+    this.#ops++;
+    const map = this.#map;
+    const keys: Buffer[] = [];
+    const hashes: number[] = [];
+    const versions: number[] = [];
+    // Nothing expires in most stores: answer without walking.
+    const next =
+      map.expiring === 0
+        ? HASH_SPACE
+        : map.visitRange(from, SNAPSHOT_SLICE_SLOTS, (hash, location) => {
+            const expiresAt = map.expiresAtOf(location);
+            if (expiresAt === 0 || expiresAt > cutoff) return;
+            const key = Buffer.allocUnsafe(map.keyLengthAt(location));
+            map.copyKeyAt(location, key, 0);
+            keys.push(key);
+            hashes.push(map.ringHashOf(hash));
+            versions.push(map.versionAt(location));
+          });
+    // Removed after the walk: removing shifts index entries the walk may still visit.
+    let purged = 0;
+    for (let i = 0; i < keys.length; i++) {
+      const key = keys[i]!;
+      if (!map.remove(key, 0, key.length, hashes[i]!, versions[i]!)) continue;
+      this.#log?.append(LogOp.Purge, hashes[i]!, versions[i]!, key, 0, key.length);
+      purged++;
+    }
+    const at = this.#reply.payload(12);
+    this.#reply.target.writeDoubleLE(next, at);
+    this.#reply.target.writeUInt32LE(purged, at + 8);
   }
 
   stats(): void {

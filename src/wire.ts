@@ -15,10 +15,11 @@ import {
  *
  *   batch:  u32 id, u32 count, then per operation a u8 opcode and its operands:
  *     Get, Delete, Size, Purge   u32 ring hash, u16 key length, f64 version, key
- *     Put                        u32 ring hash, u16 key length, f64 version, u32 value length, key, value
- *     ListSlice           u16 + prefix, u16 + after, u32 limit, u32 from
- *     SnapshotSlice       u32 from, u32 maxBytes, u32 partitions P (0: include all), then
- *                         ⌈P / 8⌉ bytes: the partitions to include, p at bit p % 8 of byte p / 8
+ *     Put, PutExpiring           u32 ring hash, u16 key length, f64 version, u32 value length, key, value
+ *     ListSlice           u16 + prefix, u16 + after, u32 limit, u32 from, f64 asOf
+ *     SnapshotSlice       u32 from, u32 maxBytes, u32 partitions P (0: include all), f64 asOf,
+ *                         then ⌈P / 8⌉ bytes: the partitions to include, p at bit p % 8 of byte p / 8
+ *     PurgeExpired        u32 from, f64 cutoff
  *     ScanRecords, DropPartitions   like SnapshotSlice
  *     Stats, Digests, PartitionStats   (none)
  *     Pause               u32 ms
@@ -119,7 +120,7 @@ export class BatchWriter extends Writer {
 
   /**
    * A key operation with its version (0 for reads); `value` (bytes, or a byte string of one
-   * char per byte) only for Put.
+   * char per byte) only for Put and PutExpiring.
    */
   key(
     op: OpCode,
@@ -132,7 +133,7 @@ export class BatchWriter extends Writer {
     const valueLength = value === undefined ? 0 : value.length;
     // Checked before reserving: a throw after it would leave uncounted bytes in the batch.
     if (keyLength > 0xffff) throw new RangeError(`a key is at most 65535 bytes, got ${keyLength}`);
-    const extra = op === Op.Put ? 4 + valueLength : 0;
+    const extra = op === Op.Put || op === Op.PutExpiring ? 4 + valueLength : 0;
     const at = this.reserve(15 + keyLength + extra);
     const buf = this.buf;
     // Byte by byte: Buffer's write methods check their arguments on every call, and this
@@ -147,7 +148,7 @@ export class BatchWriter extends Writer {
     F64[0] = version;
     for (let i = 0; i < 8; i++) buf[at + 7 + i] = F64_BYTES[i]!;
     let to = at + 15;
-    if (op === Op.Put) {
+    if (extra !== 0) {
       buf[to] = valueLength;
       buf[to + 1] = valueLength >>> 8;
       buf[to + 2] = valueLength >>> 16;
@@ -161,14 +162,14 @@ export class BatchWriter extends Writer {
     this.counted();
   }
 
-  list(prefix: string, after: string, limit: number, from: number): void {
+  list(prefix: string, after: string, limit: number, from: number, asOf: number): void {
     const prefixLength = Buffer.byteLength(prefix);
     const afterLength = Buffer.byteLength(after);
     // Checked before reserving: a throw after it would leave uncounted bytes in the batch.
     if (prefixLength > 0xffff || afterLength > 0xffff) {
       throw new RangeError(`a listing's prefix and cursor are at most 65535 bytes each`);
     }
-    const at = this.reserve(1 + 2 + prefixLength + 2 + afterLength + 8);
+    const at = this.reserve(1 + 2 + prefixLength + 2 + afterLength + 16);
     const buf = this.buf;
     buf[at] = Op.ListSlice;
     buf.writeUInt16LE(prefixLength, at + 1);
@@ -179,34 +180,46 @@ export class BatchWriter extends Writer {
     to += 2 + afterLength;
     buf.writeUInt32LE(limit, to);
     buf.writeUInt32LE(from, to + 4);
+    buf.writeDoubleLE(asOf, to + 8);
     this.counted();
   }
 
-  /** A snapshot slice; with `only`, of the partitions it includes. */
+  /** A snapshot slice, leaving out values expired at `asOf`; with `only`, of the partitions it includes. */
   snapshot(
     from: number,
     maxBytes: number,
     only: PartitionSet | null,
+    asOf: number,
     op: typeof Op.SnapshotSlice | typeof Op.ScanRecords | typeof Op.DropPartitions = Op.SnapshotSlice,
   ): void {
     const n = only === null ? 0 : only.bits.length;
-    const at = this.reserve(13 + n);
+    const at = this.reserve(21 + n);
     this.buf[at] = op;
     this.buf.writeUInt32LE(from, at + 1);
     this.buf.writeUInt32LE(maxBytes, at + 5);
     this.buf.writeUInt32LE(only?.partitions ?? 0, at + 9);
-    if (only !== null) this.buf.set(only.bits, at + 13);
+    this.buf.writeDoubleLE(asOf, at + 13);
+    if (only !== null) this.buf.set(only.bits, at + 21);
     this.counted();
   }
 
-  /** A record scan: a snapshot slice's operands, records for an answer. */
+  /** A record scan: a snapshot slice's operands, records (expired or not) for an answer. */
   scanRecords(from: number, maxBytes: number, only: PartitionSet): void {
-    this.snapshot(from, maxBytes, only, Op.ScanRecords);
+    this.snapshot(from, maxBytes, only, 0, Op.ScanRecords);
   }
 
   /** Removes a slice of the records of the partitions in `only`. */
   dropPartitions(from: number, only: PartitionSet): void {
-    this.snapshot(from, 0, only, Op.DropPartitions);
+    this.snapshot(from, 0, only, 0, Op.DropPartitions);
+  }
+
+  /** Purges a slice of the values that expired at or before `cutoff` (Unix ms). */
+  purgeExpired(from: number, cutoff: number): void {
+    const at = this.reserve(13);
+    this.buf[at] = Op.PurgeExpired;
+    this.buf.writeUInt32LE(from, at + 1);
+    this.buf.writeDoubleLE(cutoff, at + 5);
+    this.counted();
   }
 
   stats(): void {
@@ -249,11 +262,12 @@ export interface BatchHandler {
     valueStart: number,
     valueLength: number,
   ): void;
-  list(prefix: string, after: string, limit: number, from: number): void;
+  list(prefix: string, after: string, limit: number, from: number, asOf: number): void;
   /** `only`: the partitions to include, or null for all. */
-  snapshot(from: number, maxBytes: number, only: PartitionSet | null): void;
+  snapshot(from: number, maxBytes: number, only: PartitionSet | null, asOf: number): void;
   scanRecords(from: number, maxBytes: number, only: PartitionSet): void;
   dropPartitions(from: number, only: PartitionSet): void;
+  purgeExpired(from: number, cutoff: number): void;
   stats(): void;
   digests(): void;
   partitionStats(): void;
@@ -273,13 +287,14 @@ export function readBatch(batch: ArrayBuffer, handler: BatchHandler): number {
       case Op.Delete:
       case Op.Size:
       case Op.Purge:
-      case Op.Put: {
+      case Op.Put:
+      case Op.PutExpiring: {
         const hash = buf.readUInt32LE(at + 1);
         const length = buf.readUInt16LE(at + 5);
         const version = buf.readDoubleLE(at + 7);
         at += 15;
         let valueLength = 0;
-        if (op === Op.Put) {
+        if (op === Op.Put || op === Op.PutExpiring) {
           valueLength = buf.readUInt32LE(at);
           at += 4;
         }
@@ -294,8 +309,8 @@ export function readBatch(batch: ArrayBuffer, handler: BatchHandler): number {
         const afterLength = buf.readUInt16LE(at);
         const after = buf.toString('utf8', at + 2, at + 2 + afterLength);
         at += 2 + afterLength;
-        handler.list(prefix, after, buf.readUInt32LE(at), buf.readUInt32LE(at + 4));
-        at += 8;
+        handler.list(prefix, after, buf.readUInt32LE(at), buf.readUInt32LE(at + 4), buf.readDoubleLE(at + 8));
+        at += 16;
         break;
       }
       case Op.SnapshotSlice:
@@ -303,15 +318,19 @@ export function readBatch(batch: ArrayBuffer, handler: BatchHandler): number {
       case Op.DropPartitions: {
         const partitions = buf.readUInt32LE(at + 9);
         const n = Math.ceil(partitions / 8);
-        const only = partitions === 0 ? null : { partitions, bits: buf.subarray(at + 13, at + 13 + n) };
+        const only = partitions === 0 ? null : { partitions, bits: buf.subarray(at + 21, at + 21 + n) };
         const from = buf.readUInt32LE(at + 1);
         const maxBytes = buf.readUInt32LE(at + 5);
-        if (op === Op.SnapshotSlice) handler.snapshot(from, maxBytes, only);
+        if (op === Op.SnapshotSlice) handler.snapshot(from, maxBytes, only, buf.readDoubleLE(at + 13));
         else if (op === Op.ScanRecords) handler.scanRecords(from, maxBytes, only!);
         else handler.dropPartitions(from, only!);
-        at += 13 + n;
+        at += 21 + n;
         break;
       }
+      case Op.PurgeExpired:
+        handler.purgeExpired(buf.readUInt32LE(at + 1), buf.readDoubleLE(at + 5));
+        at += 13;
+        break;
       case Op.Stats:
         handler.stats();
         at += 1;
@@ -371,14 +390,15 @@ export class ReplyWriter extends Writer {
   }
 
   /**
-   * A Get's record: its version then `length` bytes of value, written by the caller at the
-   * returned offset of {@link target}; a tombstone (`tombstone` true, no value) sends its
-   * version negated.
+   * A Get's record: its version, its expiry (Unix ms; 0: never) then `length` bytes of
+   * value, written by the caller at the returned offset of {@link target}; a tombstone
+   * (`tombstone` true, no value) sends its version negated.
    */
-  record(version: number, length: number, tombstone: boolean): number {
-    const at = this.payload(8 + length);
+  record(version: number, expiresAt: number, length: number, tombstone: boolean): number {
+    const at = this.payload(16 + length);
     this.buf.writeDoubleLE(tombstone ? -version : version, at);
-    return at + 8;
+    this.buf.writeDoubleLE(expiresAt, at + 8);
+    return at + 16;
   }
 
   /** A payload of text, UTF-8. */
@@ -424,32 +444,59 @@ export function recordVersion(payload: Buffer): number {
   return payload.readDoubleLE(0);
 }
 
+/** When a Get's record expires, Unix ms; 0 when never. */
+export function recordExpiresAt(payload: Buffer): number {
+  return payload.readDoubleLE(8);
+}
+
 /** The value of a Get's record (empty for a tombstone): a view into the reply. */
 export function recordValue(payload: Buffer): Buffer {
+  return payload.subarray(16);
+}
+
+/**
+ * A value that expires as PutExpiring carries it, from a Get's record: the expiry then the
+ * value (see src/expiry.ts), a view into the reply.
+ */
+export function recordEnvelope(payload: Buffer): Buffer {
   return payload.subarray(8);
 }
 
 /**
  * A RecordSlice payload: f64 next, then per record u32 ring hash, u16 key length, f64
- * version (negative for a tombstone), u32 value length, key, value.
+ * version (negative for a tombstone), f64 expiry (Unix ms; 0: never), u32 value length,
+ * key, value.
  */
 export function readRecordSlice(payload: Buffer): RecordSlice {
   return { next: payload.readDoubleLE(0), records: payload.subarray(8) };
 }
 
-/** Calls `visit` for each record of a {@link RecordSlice}: views into the payload. */
+/** Bytes of a RecordSlice record besides its key and value. */
+export const RECORD_SLICE_HEADER = 26;
+
+/**
+ * Calls `visit` for each record of a {@link RecordSlice}: views into the payload. A value
+ * that expires comes with its expiry (Unix ms; 0: never).
+ */
 export function forEachRecord(
   records: Buffer,
-  visit: (key: Buffer, hash: number, version: number, value: Buffer | null) => void,
+  visit: (key: Buffer, hash: number, version: number, value: Buffer | null, expiresAt: number) => void,
 ): void {
   for (let at = 0; at < records.length;) {
     const hash = records.readUInt32LE(at);
     const keyLength = records.readUInt16LE(at + 4);
     const version = records.readDoubleLE(at + 6);
-    const valueLength = records.readUInt32LE(at + 14);
-    const key = records.subarray(at + 18, at + 18 + keyLength);
-    const valueAt = at + 18 + keyLength;
-    visit(key, hash, version, version < 0 ? null : records.subarray(valueAt, valueAt + valueLength));
+    const expiresAt = records.readDoubleLE(at + 14);
+    const valueLength = records.readUInt32LE(at + 22);
+    const key = records.subarray(at + 26, at + 26 + keyLength);
+    const valueAt = at + 26 + keyLength;
+    visit(
+      key,
+      hash,
+      version,
+      version < 0 ? null : records.subarray(valueAt, valueAt + valueLength),
+      expiresAt,
+    );
     at = valueAt + valueLength;
   }
 }

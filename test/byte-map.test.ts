@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { ByteMap, scrambleFor } from '../src/byte-map.js';
+import { ByteMap, scrambleFor, Written } from '../src/byte-map.js';
+import { KeyBytes } from '../src/key-bytes.js';
+
+const keyBytes = new KeyBytes();
 import { Ring } from '../src/ring.js';
 import { HASH_SPACE } from '../src/murmur3.js';
 
@@ -93,20 +96,33 @@ describe('ByteMap', () => {
       // Tiny slabs and index so slab turnover, compaction and growth all happen many times.
       const map = new ByteMap({ slabBytes: 256, initialSlots: 16 });
       const model = new Map<string, string>();
+      // Half the values expire: their records carry an expiry between key and value.
+      const expiries = new Map<string, number>();
+      const expiryOf = (key: string) => {
+        const length = keyBytes.encode(key);
+        const location = map.locate(keyBytes.buffer, 0, length, keyBytes.hash());
+        return location === 0 ? undefined : map.expiresAtOf(location);
+      };
       const keyPool = Array.from({ length: keys }, (_, i) => `k${i}${'é'.repeat(i % 3)}`);
       for (let step = 0; step < 20_000; step++) {
         const key = keyPool[Math.floor(random() * keyPool.length)]!;
         const r = random();
         if (r < 0.45) {
           const value = bytes(random, keys < 10 ? 200 : 40);
-          map.set(key, value);
+          const expiresAt = random() < 0.5 ? 0 : 1_700_000_000_000 + step;
+          map.set(key, value, undefined, expiresAt);
           model.set(key, value);
+          expiries.set(key, expiresAt);
         } else if (r < 0.6) {
           assert.equal(map.delete(key), model.delete(key), `step ${step} delete ${key}`);
+          expiries.delete(key);
         } else {
           assert.equal(map.get(key), model.get(key), `step ${step} get ${key}`);
+          assert.equal(expiryOf(key), expiries.get(key), `step ${step} expiry of ${key}`);
         }
       }
+      const expiring = [...expiries.values()].filter((at) => at !== 0).length;
+      assert.equal(map.expiring, expiring);
       assert.equal(map.size, model.size);
       assert.deepEqual(new Map(map.entries()), model);
       let bytesInModel = 0;
@@ -115,7 +131,7 @@ describe('ByteMap', () => {
       // Every slab but the current one is at least half live, so slabs hold at most twice
       // the live records (6-byte headers included) plus one slab of slack; the index adds
       // 12 bytes a slot.
-      const records = bytesInModel + 6 * model.size;
+      const records = bytesInModel + 6 * model.size + 8 * expiring;
       const index = 12 * 2 ** Math.ceil(Math.log2(Math.max(16, model.size / 0.75)));
       assert.ok(
         map.allocatedBytes <= 2 * records + 2 * 256 + 2 * index,
@@ -211,5 +227,46 @@ describe('ByteMap scrambles', () => {
       homes.size > 0.5 * Math.min(slice.length, 1024),
       `${slice.length} keys on ${homes.size} of 1,024 home slots`,
     );
+  });
+});
+
+describe('ByteMap: values that expire', () => {
+  const at = (key: string) => {
+    const length = keyBytes.encode(key);
+    return [keyBytes.buffer.subarray(0, length), keyBytes.hash()] as const;
+  };
+
+  test('a write over a value judges it by its expiry; a purge removes only a tombstone or a value that expires, of that version', () => {
+    const map = new ByteMap();
+    map.set('k', 'old', 1, 1000);
+    const [key, hash] = at('k');
+    const write = (version: number, asOf: number, expiresAt = 0) =>
+      map.store(key, 0, key.length, hash, Buffer.from('new'), 0, 3, version, false, expiresAt, asOf);
+    // Before its expiry the old value was there; at or after it, it was not.
+    assert.equal(write(2, 999, 5000), Written.WasLive);
+    assert.equal(write(3, 5000), Written.WasAbsent);
+    assert.equal(map.expiring, 0, 'written over without an expiry');
+    assert.equal(map.remove(key, 0, key.length, hash, 3), false, 'a value that never expires is not purged');
+    map.set('k', 'v', 4, 6000);
+    assert.equal(map.remove(key, 0, key.length, hash, 3), false, 'another version is not purged');
+    assert.equal(map.remove(key, 0, key.length, hash, 4), true);
+    assert.equal(map.size, 0);
+    assert.equal(map.expiring, 0);
+  });
+
+  test('an expiring record and a plain one of the same value length are written over in place, and read back right', () => {
+    const map = new ByteMap();
+    map.set('a', 'xxxx', 1);
+    map.set('a', 'yyyy', 2, 123_456);
+    map.set('b', 'zzzz', 1, 99);
+    map.set('b', 'wwww', 2);
+    assert.equal(map.get('a'), 'yyyy');
+    assert.equal(map.get('b'), 'wwww');
+    const [a, ha] = at('a');
+    assert.equal(map.expiresAtOf(map.locate(a, 0, a.length, ha)), 123_456);
+    assert.ok(map.isLiveAt(map.locate(a, 0, a.length, ha), 123_455));
+    assert.ok(!map.isLiveAt(map.locate(a, 0, a.length, ha), 123_456));
+    assert.equal(map.expiring, 1);
+    assert.equal(map.bytes, 2 + 8, 'bytes count keys and values, not expiries');
   });
 });

@@ -3,6 +3,7 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { systemClock, type Clock } from '../src/clock.js';
 import { Cluster } from '../src/cluster.js';
 import { Shard } from '../src/shard.js';
 import { http, startRunning } from './helpers.js';
@@ -20,6 +21,39 @@ interface Store {
   close(): Promise<void>;
   /** Stops the store and starts it again on the same data (durable stores only). */
   reopen?(): Promise<Store>;
+  /** Values that expire, on a clock the test moves (stores that have them). */
+  expiry?: {
+    put(key: string, value: string, ttlMs: number): Promise<void>;
+    /** Moves the store's wall clock forward. */
+    advance(ms: number): void;
+    /** Purges what expired more than the grace period ago, now. */
+    sweep(): Promise<void>;
+    /** Records of values that expire, summed over replicas. */
+    expiring(): Promise<number>;
+  };
+}
+
+/** How long past its expiry a value is kept before the sweep purges it, in the suite. */
+const GRACE_MS = 1000;
+
+/** The system clock, with a wall clock the test moves forward. */
+function movableClock(): Clock & { advance(ms: number): void } {
+  let offset = 0;
+  return { ...systemClock, wall: () => systemClock.wall() + offset, advance: (ms) => void (offset += ms) };
+}
+
+/** A cluster's expiry, driven by `clock`. */
+function clusterExpiry(
+  cluster: Cluster,
+  clock: ReturnType<typeof movableClock>,
+  put: Required<Store>['expiry']['put'],
+) {
+  return {
+    put,
+    advance: clock.advance,
+    sweep: async () => void (await cluster.sweepExpired()),
+    expiring: async () => (await cluster.nodes()).reduce((sum, node) => sum + (node.expiring ?? 0), 0),
+  };
 }
 
 /**
@@ -29,9 +63,13 @@ interface Store {
 async function clusterStore(
   options: Parameters<typeof Cluster.start>[0],
   servers?: RedisServers,
+  clock = movableClock(),
 ): Promise<Store> {
-  const cluster = await Cluster.start(options);
+  const cluster = await Cluster.start({ ...options, clock, tombstoneGraceMs: GRACE_MS, expirySweepMs: 0 });
   return {
+    expiry: clusterExpiry(cluster, clock, async (k, v, ttlMs) => {
+      await cluster.putExpiring(k, v, clock.wall() + ttlMs);
+    }),
     put: async (k, v) => void (await cluster.put(k, v)),
     get: async (k) => (await cluster.get(k))?.toString('latin1'),
     delete: (k) => cluster.delete(k),
@@ -44,7 +82,7 @@ async function clusterStore(
       : {
           reopen: async () => {
             await cluster.close();
-            return clusterStore(options, servers);
+            return clusterStore(options, servers, clock);
           },
         }),
   };
@@ -91,9 +129,19 @@ const layers: [string, () => Promise<Store>][] = [
   [
     'HTTP front end',
     async () => {
-      const run = await startRunning({ nodes: 3 });
+      const clock = movableClock();
+      const run = await startRunning({ nodes: 3, clock, tombstoneGraceMs: GRACE_MS, expirySweepMs: 0 });
       const path = (k: string) => '/kv/' + encodeURIComponent(k);
       return {
+        expiry: clusterExpiry(run.cluster, clock, async (k, v, ttlMs) => {
+          const answer = await http(
+            run.url,
+            'PUT',
+            `${path(k)}?ttl=${ttlMs / 1000}`,
+            Buffer.from(v, 'latin1'),
+          );
+          assert.equal(answer.status, 204);
+        }),
         put: async (k, v) => {
           assert.equal((await http(run.url, 'PUT', path(k), Buffer.from(v, 'latin1'))).status, 204);
         },
@@ -168,6 +216,29 @@ for (const [name, factory] of layers) {
       assert.equal(await store.get('kept'), all);
       assert.equal(await store.get('gone'), undefined);
       assert.equal(await store.get('many499'), '499');
+    });
+
+    test('a value that expires reads until its expiry, then not; the expiry and the purge outlast a restart', async (t) => {
+      const expiry = store.expiry;
+      if (expiry === undefined) return t.skip('no expiry');
+      await expiry.put('brief', 'b', 60_000);
+      await expiry.put('briefer', 'bb', 1_000);
+      assert.equal(await store.get('brief'), 'b');
+      assert.equal(await store.get('briefer'), 'bb');
+      expiry.advance(1_000 + GRACE_MS + 500);
+      assert.equal(await store.get('briefer'), undefined);
+      await expiry.sweep();
+      // Only 'brief' is left of the values that expire: once per replica.
+      const copies = await expiry.expiring();
+      assert.ok(copies >= 1 && copies <= 3, `${copies} copies`);
+      if (store.reopen) {
+        store = await store.reopen();
+        assert.equal(await store.get('brief'), 'b', 'the value is back, with its expiry');
+        assert.equal(await store.get('briefer'), undefined);
+        assert.equal(await store.expiry!.expiring(), copies, 'the purge was kept, and the expiry');
+      }
+      store.expiry!.advance(60_000);
+      assert.equal(await store.get('brief'), undefined, 'expired after the restart too');
     });
   });
 }

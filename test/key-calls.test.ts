@@ -9,7 +9,7 @@ import { ReplyReader, ReplyWriter, type Result } from '../src/wire.js';
 /** A Get's record as a node answers it: version (negative: tombstone), then the value. */
 function record(version: number, value: string): Buffer {
   const writer = new ReplyWriter();
-  const at = writer.record(Math.abs(version), value.length, version < 0);
+  const at = writer.record(Math.abs(version), 0, value.length, version < 0);
   writer.target.write(value, at, 'latin1');
   return new ReplyReader(writer.take(1)).next() as Buffer;
 }
@@ -26,6 +26,9 @@ class Sender implements ReplicaSender {
   tombstoneWritten(): void {}
   repaired(): void {
     this.repairs++;
+  }
+  wall(): number {
+    return Date.UTC(2026, 0, 1);
   }
 }
 

@@ -7,6 +7,7 @@ import {
   readBatch,
   readListSlice,
   readSnapshotSlice,
+  recordExpiresAt,
   recordValue,
   recordVersion,
   ReplyReader,
@@ -26,14 +27,19 @@ function decode(batch: ArrayBuffer): { id: number; seen: unknown[] } {
         key: buf.toString('utf8', start, start + length),
         hash,
         version,
-        value: op === Op.Put ? Buffer.from(buf.subarray(valueStart, valueStart + valueLength)) : undefined,
+        value:
+          op === Op.Put || op === Op.PutExpiring
+            ? Buffer.from(buf.subarray(valueStart, valueStart + valueLength))
+            : undefined,
       }),
-    list: (prefix, after, limit, from) => seen.push({ op: Op.ListSlice, prefix, after, limit, from }),
-    snapshot: (from, maxBytes, only) =>
+    list: (prefix, after, limit, from, asOf) =>
+      seen.push({ op: Op.ListSlice, prefix, after, limit, from, asOf }),
+    snapshot: (from, maxBytes, only, asOf) =>
       seen.push({
         op: Op.SnapshotSlice,
         from,
         maxBytes,
+        asOf,
         only: only && { partitions: only.partitions, bits: [...only.bits] },
       }),
     scanRecords: (from, maxBytes, only) =>
@@ -49,6 +55,7 @@ function decode(batch: ArrayBuffer): { id: number; seen: unknown[] } {
     dropPartitions: (from, only) =>
       seen.push({ op: Op.DropPartitions, from, only: { partitions: only.partitions, bits: [...only.bits] } }),
     pause: (ms) => seen.push({ op: Op.Pause, ms }),
+    purgeExpired: (from, cutoff) => seen.push({ op: Op.PurgeExpired, from, cutoff }),
   };
   return { id: readBatch(batch, handler), seen };
 }
@@ -61,6 +68,7 @@ describe('wire', () => {
 
   test('every operation round-trips: keys at the limit, every byte value, empty and 1 MiB values', () => {
     const key = new KeyBytes();
+    const hash = (k: string) => (key.encode(k), key.hash());
     const writer = new BatchWriter();
     const put = (k: string, value: Uint8Array | string, version: number) => {
       const length = key.encode(k);
@@ -78,15 +86,17 @@ describe('wire', () => {
     op(Op.Delete, '日本', 99);
     op(Op.Size, '');
     op(Op.Purge, 'p', 12345);
-    writer.list('pré', 'après', 1001, 2 ** 32 - 1);
-    writer.snapshot(123_456, 256 * 1024, null);
-    writer.snapshot(0, 1, { partitions: 10, bits: Uint8Array.from([0b1000_0001, 0b10]) });
+    const envelope = Buffer.concat([Buffer.from(Float64Array.of(1_767_225_600_123).buffer), every]);
+    writer.key(Op.PutExpiring, Buffer.from('ttl'), 3, hash('ttl'), 4, envelope);
+    writer.list('pré', 'après', 1001, 2 ** 32 - 1, 1_767_225_600_001);
+    writer.snapshot(123_456, 256 * 1024, null, 1_767_225_600_002);
+    writer.snapshot(0, 1, { partitions: 10, bits: Uint8Array.from([0b1000_0001, 0b10]) }, 0);
+    writer.purgeExpired(2 ** 31, 1_767_225_600_003);
     writer.stats();
     writer.pause(2500);
     const batch = writer.take(0xfffffffe);
     const { id, seen } = decode(batch);
     assert.equal(id, 0xfffffffe);
-    const hash = (k: string) => (key.encode(k), key.hash());
     assert.deepEqual(seen, [
       { op: Op.Put, key: 'bytes', hash: hash('bytes'), version: Number.MAX_SAFE_INTEGER, value: every },
       { op: Op.Put, key: 'empty', hash: hash('empty'), version: 1, value: Buffer.alloc(0) },
@@ -102,9 +112,24 @@ describe('wire', () => {
       { op: Op.Delete, key: '日本', hash: hash('日本'), version: 99, value: undefined },
       { op: Op.Size, key: '', hash: hash(''), version: 0, value: undefined },
       { op: Op.Purge, key: 'p', hash: hash('p'), version: 12345, value: undefined },
-      { op: Op.ListSlice, prefix: 'pré', after: 'après', limit: 1001, from: 2 ** 32 - 1 },
-      { op: Op.SnapshotSlice, from: 123_456, maxBytes: 256 * 1024, only: null },
-      { op: Op.SnapshotSlice, from: 0, maxBytes: 1, only: { partitions: 10, bits: [0b1000_0001, 0b10] } },
+      { op: Op.PutExpiring, key: 'ttl', hash: hash('ttl'), version: 4, value: envelope },
+      {
+        op: Op.ListSlice,
+        prefix: 'pré',
+        after: 'après',
+        limit: 1001,
+        from: 2 ** 32 - 1,
+        asOf: 1_767_225_600_001,
+      },
+      { op: Op.SnapshotSlice, from: 123_456, maxBytes: 256 * 1024, asOf: 1_767_225_600_002, only: null },
+      {
+        op: Op.SnapshotSlice,
+        from: 0,
+        maxBytes: 1,
+        asOf: 0,
+        only: { partitions: 10, bits: [0b1000_0001, 0b10] },
+      },
+      { op: Op.PurgeExpired, from: 2 ** 31, cutoff: 1_767_225_600_003 },
       { op: Op.Stats },
       { op: Op.Pause, ms: 2500 },
     ]);
@@ -115,14 +140,14 @@ describe('wire', () => {
 
   test('every result round-trips: records of every byte, empty, 1 MiB, tombstones; absent; integers; slices', () => {
     const reply = new ReplyWriter();
-    const value = (bytes: Buffer, version: number) => {
-      const at = reply.record(version, bytes.length, false);
+    const value = (bytes: Buffer, version: number, expiresAt = 0) => {
+      const at = reply.record(version, expiresAt, bytes.length, false);
       bytes.copy(reply.target, at);
     };
     value(every, Number.MAX_SAFE_INTEGER);
     value(Buffer.alloc(0), 1);
-    value(biggest, 2 ** 40);
-    reply.record(77, 0, true);
+    value(biggest, 2 ** 40, 1_767_225_600_123);
+    reply.record(77, 0, 0, true);
     reply.absent();
     reply.integer(0);
     reply.integer(1);
@@ -135,12 +160,16 @@ describe('wire', () => {
     assert.equal(reader.count, 11);
     const record = () => {
       const payload = reader.next() as Buffer;
-      return { version: recordVersion(payload), value: recordValue(payload) };
+      return {
+        version: recordVersion(payload),
+        expiresAt: recordExpiresAt(payload),
+        value: recordValue(payload),
+      };
     };
-    assert.deepEqual(record(), { version: Number.MAX_SAFE_INTEGER, value: every });
-    assert.deepEqual(record(), { version: 1, value: Buffer.alloc(0) });
-    assert.deepEqual(record(), { version: 2 ** 40, value: biggest });
-    assert.deepEqual(record(), { version: -77, value: Buffer.alloc(0) });
+    assert.deepEqual(record(), { version: Number.MAX_SAFE_INTEGER, expiresAt: 0, value: every });
+    assert.deepEqual(record(), { version: 1, expiresAt: 0, value: Buffer.alloc(0) });
+    assert.deepEqual(record(), { version: 2 ** 40, expiresAt: 1_767_225_600_123, value: biggest });
+    assert.deepEqual(record(), { version: -77, expiresAt: 0, value: Buffer.alloc(0) });
     assert.equal(reader.next(), null);
     assert.equal(reader.next(), 0);
     assert.equal(reader.next(), 1);

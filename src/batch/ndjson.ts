@@ -9,7 +9,9 @@ import type { PairParser, PairSink } from './pairs.js';
 const MAX_ESCAPE = 6;
 
 /**
- * Newline-delimited JSON: one `["key", "value"]` array per line. Blank lines are skipped.
+ * Newline-delimited JSON: one `["key", "value"]` array per line, or `["key", "value",
+ * EXPIRES_AT]` for a value that expires at EXPIRES_AT (Unix ms, a positive integer: what
+ * `GET /export` writes). Blank lines are skipped.
  * A line that is not such an array is one bad pair (the next line starts afresh), so
  * `?invalid=skip` skips it. JSON text must be UTF-8 (RFC 8259 §8.1): a line that is not is
  * refused, never decoded with U+FFFD in place of its bad bytes, which would make different
@@ -42,14 +44,20 @@ export class NdjsonPairParser implements PairParser {
         }
         if (
           !Array.isArray(pair) ||
-          pair.length !== 2 ||
+          (pair.length !== 2 && pair.length !== 3) ||
           typeof pair[0] !== 'string' ||
-          typeof pair[1] !== 'string'
+          typeof pair[1] !== 'string' ||
+          (pair.length === 3 && !(Number.isSafeInteger(pair[2]) && (pair[2] as number) > 0))
         ) {
-          sink.reject(lineNo, new BadRequestError(`line ${lineNo}: expected ["key", "value"], two strings`));
+          sink.reject(
+            lineNo,
+            new BadRequestError(
+              `line ${lineNo}: expected ["key", "value"], two strings, or ["key", "value", EXPIRES_AT] with a positive integer of Unix ms`,
+            ),
+          );
           return;
         }
-        const [key, text] = pair as [string, string];
+        const [key, text, expiresAt] = pair as [string, string, number | undefined];
         let error = keyError(key, limits);
         // An escaped lone surrogate ("\ud800") has no UTF-8 form: storing it would store U+FFFD.
         if (!error && !text.isWellFormed()) {
@@ -62,7 +70,7 @@ export class NdjsonPairParser implements PairParser {
           sink.reject(lineNo, error);
           return;
         }
-        sink.pair(key, value, lineNo);
+        sink.pair(key, value, lineNo, expiresAt);
       },
       (lineNo) =>
         sink.reject(lineNo, new ValueTooLargeError(`line ${lineNo} is too long for a key and value`)),

@@ -7,9 +7,10 @@ import type { ThunderError } from '../errors.js';
 export interface PairSink {
   /**
    * A pair that passed every check: key as text; value as bytes (a view valid only during
-   * the call: copy it to keep it) or a byte string of one char per byte.
+   * the call: copy it to keep it) or a byte string of one char per byte; and, when the pair
+   * says when it expires (an NDJSON line's third element), that time in Unix ms.
    */
-  pair(key: string, value: Uint8Array | string, index: number): void;
+  pair(key: string, value: Uint8Array | string, index: number, expiresAt?: number): void;
   /** A pair that broke a rule the batch can go on past (an oversized value, an empty key…). */
   reject(index: number, error: ThunderError): void;
 }

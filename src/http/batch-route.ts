@@ -1,12 +1,15 @@
 import type { ReplySink } from '../batcher.js';
 import { pairParserFor } from '../batch/formats.js';
 import { RejectionLog, type PairParser, type PairSink, type Rejection } from '../batch/pairs.js';
-import { ShuttingDownError, ThunderError, toThunderError } from '../errors.js';
+import { base64Length, base64ToBytes } from '../bytes.js';
+import { BadRequestError, ShuttingDownError, ThunderError, toThunderError } from '../errors.js';
+import { envelope, MAX_TTL_SECONDS } from '../expiry.js';
+import { valueError } from '../limits.js';
 import { Op } from '../protocol.js';
 import type { RouteContext } from './context.js';
 import { Deferred } from './deferred.js';
 import type { Stoppable } from './in-flight.js';
-import { oneOf, parseQuery } from './params.js';
+import { oneOf, parseQuery, seconds } from './params.js';
 import { sendError } from './reply.js';
 import type { Router } from './router.js';
 import type { HttpResponse } from './uws.js';
@@ -24,10 +27,18 @@ const LOW_WATER = 8_192;
  * With `?invalid=stop` (the default) the first bad pair ends the batch: the answer is its
  * error, with `written` saying how many pairs before it were stored. With `?invalid=skip`
  * bad pairs are counted, the first few listed, and the rest of the batch goes on.
+ *
+ * With `?ttl=SECONDS` every pair expires that long after it is read; a pair's own expiry
+ * (an NDJSON line's third element) wins over it, and a pair whose expiry has passed is not
+ * written but counted as `expired`. With `?encoding=base64` values are base64 text (as
+ * `GET /export` writes them), decoded to the bytes they spell.
  */
 class BatchWrite extends Deferred implements ReplySink, PairSink, Stoppable {
   readonly #ctx: RouteContext;
   readonly #skip: boolean;
+  readonly #options: BatchOptions;
+  /** Pairs left out because their expiry had passed. */
+  #expired = 0;
   #parser: PairParser | null = null;
   #sent = 0;
   #acked = 0;
@@ -38,10 +49,11 @@ class BatchWrite extends Deferred implements ReplySink, PairSink, Stoppable {
   /** The connection closed before the answer: no client left to tell what was written. */
   #cutOff = false;
 
-  constructor(res: HttpResponse, ctx: RouteContext, skip: boolean) {
+  constructor(res: HttpResponse, ctx: RouteContext, options: BatchOptions) {
     super(res, ctx.inFlight);
     this.#ctx = ctx;
-    this.#skip = skip;
+    this.#skip = options.invalid === 'skip';
+    this.#options = options;
     ctx.inFlight.stoppable(this);
     this.whenOver(() => ctx.inFlight.settled(this));
   }
@@ -61,18 +73,47 @@ class BatchWrite extends Deferred implements ReplySink, PairSink, Stoppable {
 
   start(contentType: string): void {
     try {
-      this.#parser = pairParserFor(contentType, this, this.#ctx.limits);
+      const { limits } = this.#ctx;
+      // Base64 text is a third longer than the bytes it spells: the parser bounds the text,
+      // and each value is checked against the real limit once decoded.
+      const parsing =
+        this.#options.encoding === 'base64'
+          ? { ...limits, maxValueBytes: base64Length(limits.maxValueBytes) }
+          : limits;
+      this.#parser = pairParserFor(contentType, this, parsing);
     } catch (err) {
       return this.error(toThunderError(err), true);
     }
     this.res.onData((chunk, isLast) => this.#data(Buffer.from(chunk), isLast));
   }
 
-  pair(key: string, value: Uint8Array | string): void {
+  pair(key: string, value: Uint8Array | string, index: number, expiresAt?: number): void {
     // A node that failed under this batch ends it here, as a bad pair would.
     if (this.#failure) throw this.#failure;
+    const { cluster, limits } = this.#ctx;
+    if (this.#options.encoding === 'base64') {
+      const text = typeof value === 'string' ? value : Buffer.from(value).toString('latin1');
+      const bytes = base64ToBytes(text);
+      const error =
+        bytes === null
+          ? new BadRequestError(`pair ${index}: the value is not base64 (RFC 4648, padded)`)
+          : valueError(bytes.length, limits);
+      if (error) {
+        if (bytes !== null) error.message = `pair ${index}: ${error.message}`;
+        return this.reject(index, error);
+      }
+      value = bytes!;
+    }
+    const now = cluster.wall();
+    const { ttlMs } = this.#options;
+    const expires = expiresAt ?? (ttlMs === undefined ? 0 : now + ttlMs);
+    if (expires !== 0 && expires <= now) {
+      this.#expired++;
+      return;
+    }
     this.#sent++;
-    this.#ctx.cluster.submit(this, 0, Op.Put, key, value);
+    if (expires === 0) cluster.submit(this, 0, Op.Put, key, value);
+    else cluster.submit(this, 0, Op.PutExpiring, key, envelope(expires, value));
   }
 
   reject(index: number, error: ThunderError): void {
@@ -139,9 +180,10 @@ class BatchWrite extends Deferred implements ReplySink, PairSink, Stoppable {
       }
       this.error(this.#failure, false, { written: this.#acked });
     } else if (this.#ended) {
-      const answer: { written: number; rejected?: number; rejections?: Rejection[] } = {
+      const answer: { written: number; expired?: number; rejected?: number; rejections?: Rejection[] } = {
         written: this.#acked,
       };
+      if (this.#expired > 0) answer.expired = this.#expired;
       if (this.#skip) {
         answer.rejected = this.#rejections.count;
         answer.rejections = this.#rejections.first;
@@ -151,19 +193,31 @@ class BatchWrite extends Deferred implements ReplySink, PairSink, Stoppable {
   }
 }
 
-/** `?invalid=stop|skip` of a batch. */
-const BATCH_PARAMS = { invalid: oneOf(['stop', 'skip'], 'stop') };
+/** `?invalid=stop|skip&ttl=SECONDS&encoding=text|base64` of a batch. */
+const BATCH_PARAMS = {
+  invalid: oneOf(['stop', 'skip'], 'stop'),
+  ttl: seconds(MAX_TTL_SECONDS),
+  encoding: oneOf(['text', 'base64'], 'text'),
+};
+
+interface BatchOptions {
+  invalid: 'stop' | 'skip';
+  /** Undefined: the pairs do not expire (unless a pair says so). */
+  ttlMs: number | undefined;
+  encoding: 'text' | 'base64';
+}
 
 /** Registers `POST /kv`, the streamed batch write in JSON, NDJSON or `key value` text. */
 export function registerBatchRoute(app: Router, ctx: RouteContext): void {
-  app.post('/kv', ['invalid'], (res, req) => {
+  app.post('/kv', Object.keys(BATCH_PARAMS), (res, req) => {
     const contentType = req.getHeader('content-type');
-    let mode: 'stop' | 'skip';
+    let options: BatchOptions;
     try {
-      mode = parseQuery(req.getQuery(), BATCH_PARAMS).invalid;
+      const { invalid, ttl, encoding } = parseQuery(req.getQuery(), BATCH_PARAMS);
+      options = { invalid, ttlMs: ttl, encoding };
     } catch (err) {
       return sendError(res, toThunderError(err), true);
     }
-    new BatchWrite(res, ctx, mode === 'skip').start(contentType);
+    new BatchWrite(res, ctx, options).start(contentType);
   });
 }

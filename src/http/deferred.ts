@@ -101,13 +101,14 @@ export class Deferred {
     });
   }
 
-  /** A byte-string body, e.g. a value, with its ETag when given. */
-  bytes(body: Buffer, contentType: string, etag?: string): void {
+  /** A byte-string body, e.g. a value, with its ETag and its `X-TTL` (seconds left) when given. */
+  bytes(body: Buffer, contentType: string, etag?: string, ttl?: string): void {
     if (this.over) return;
     this.#answerWithBody(() => {
       countAnswer(200);
       this.res.writeHeader('Content-Type', contentType);
       if (etag !== undefined) this.res.writeHeader('ETag', etag);
+      if (ttl !== undefined) this.res.writeHeader('X-TTL', ttl);
     }, body);
   }
 

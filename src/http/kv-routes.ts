@@ -17,7 +17,8 @@ import { Deferred } from './deferred.js';
 import { sendError } from './reply.js';
 import { parseMgetKeys } from './json-bodies.js';
 import { etagOf, parseEtags } from './etag.js';
-import { integer, oneOf, parseQuery, text } from './params.js';
+import { envelope, MAX_TTL_SECONDS, secondsLeft } from '../expiry.js';
+import { integer, oneOf, parseQuery, seconds, text } from './params.js';
 import { keyFromPath } from './request-key.js';
 import type { Router } from './router.js';
 import type { HttpRequest, HttpResponse } from './uws.js';
@@ -36,6 +37,8 @@ class KeyRequest extends Deferred implements KeySink {
   /** GET and HEAD: the versions of `If-None-Match`, answered 304 when the value has one. */
   readonly notModifiedIf: number[] | '*' | null;
 
+  readonly #ctx: RouteContext;
+
   constructor(
     res: HttpResponse,
     ctx: RouteContext,
@@ -44,12 +47,18 @@ class KeyRequest extends Deferred implements KeySink {
     notModifiedIf: number[] | '*' | null = null,
   ) {
     super(res, ctx.inFlight);
+    this.#ctx = ctx;
     this.op = op;
     this.key = key;
     this.notModifiedIf = notModifiedIf;
   }
 
-  settle(_tag: number, reply: Result, version: number): void {
+  /** The coordinator's clock, which stamped the expiry. */
+  wall(): number {
+    return this.#ctx.cluster.wall();
+  }
+
+  settle(_tag: number, reply: Result, version: number, expiresAt = 0): void {
     switch (this.op) {
       case Op.Get: {
         if (reply === null) return this.error(notFound(this.key));
@@ -57,10 +66,14 @@ class KeyRequest extends Deferred implements KeySink {
         const unchanged = this.notModifiedIf;
         if (unchanged !== null && (unchanged === '*' || unchanged.includes(version))) this.empty(304, etag);
         // The value's bytes as they came from the node: a view into its reply, sent as is.
-        else this.bytes(reply as Buffer, 'application/octet-stream', etag);
+        else {
+          const ttl = expiresAt === 0 ? undefined : secondsLeft(expiresAt, this.wall());
+          this.bytes(reply as Buffer, 'application/octet-stream', etag, ttl);
+        }
         break;
       }
       case Op.Put:
+      case Op.PutExpiring:
         this.empty(204, etagOf(version));
         break;
       case Op.Delete:
@@ -74,29 +87,24 @@ class KeyRequest extends Deferred implements KeySink {
   }
 }
 
-/** The query parameters of key reads and of key writes. */
+/** The query parameters of key reads, of deletes, and of PUTs. */
 const READ_PARAMS = { r: integer({ min: 1 }), repair: oneOf(['async', 'sync'], 'async') };
 const WRITE_PARAMS = { w: integer({ min: 1 }) };
+const PUT_PARAMS = { ...WRITE_PARAMS, ttl: seconds(MAX_TTL_SECONDS) };
 
-/** The request's consistency: the cluster's defaults, or those the query overrides. */
-function consistencyOf(
-  query: string | undefined,
-  defaults: Consistency,
-  replicas: number,
-  write: boolean,
-): Consistency {
-  if (!query) return defaults;
-  const { r = defaults.r, repair = defaults.repair } = write ? {} : parseQuery(query, READ_PARAMS);
-  const { w = defaults.w } = write ? parseQuery(query, WRITE_PARAMS) : {};
-  for (const [name, value] of [
-    ['r', r],
-    ['w', w],
-  ] as const) {
-    if (value > replicas) {
-      throw new BadRequestError(`${name} must be from 1 to the replica count (${replicas}), got ${value}`);
-    }
+/** A quorum from the query, checked against the replica count. */
+function quorum(name: 'r' | 'w', value: number, replicas: number): number {
+  if (value > replicas) {
+    throw new BadRequestError(`${name} must be from 1 to the replica count (${replicas}), got ${value}`);
   }
-  return { r, w, repair };
+  return value;
+}
+
+/** A read's consistency: the cluster's defaults, or those the query overrides. */
+function readConsistency(query: string | undefined, defaults: Consistency, replicas: number): Consistency {
+  if (!query) return defaults;
+  const { r = defaults.r, repair = defaults.repair } = parseQuery(query, READ_PARAMS);
+  return { ...defaults, r: quorum('r', r, replicas), repair };
 }
 
 /** A PUT's or DELETE's condition, from `If-Match` and `If-None-Match`; undefined when it has none. */
@@ -111,15 +119,24 @@ function conditionOf(req: HttpRequest): WriteCondition | undefined {
   return undefined;
 }
 
-/** A PUT's or DELETE's quorum and condition, from its query and headers; throws what is wrong. */
+/**
+ * A PUT's or DELETE's quorum, condition and (a PUT's) TTL in ms, from its query and
+ * headers; throws what is wrong.
+ */
 function writeOptions(
   req: HttpRequest,
   defaults: Consistency,
   replicas: number,
-): { consistency: Consistency; condition: WriteCondition | undefined } {
+  put: boolean,
+): { consistency: Consistency; condition: WriteCondition | undefined; ttlMs: number | undefined } {
+  const query = req.getQuery();
+  const { w = defaults.w, ttl }: { w?: number; ttl?: number } = put
+    ? parseQuery(query, PUT_PARAMS)
+    : parseQuery(query, WRITE_PARAMS);
   return {
-    consistency: consistencyOf(req.getQuery(), defaults, replicas, true),
+    consistency: query ? { ...defaults, w: quorum('w', w, replicas) } : defaults,
     condition: conditionOf(req),
+    ttlMs: ttl,
   };
 }
 
@@ -151,7 +168,7 @@ export function registerKvRoutes(app: Router, ctx: RouteContext): void {
     let consistency: Consistency;
     let unchanged: number[] | '*' | null = null;
     try {
-      consistency = consistencyOf(req.getQuery(), cluster.consistency, replicas, false);
+      consistency = readConsistency(req.getQuery(), cluster.consistency, replicas);
       const ifNoneMatch = req.getHeader('if-none-match');
       if (ifNoneMatch !== '') unchanged = parseEtags(ifNoneMatch, 'If-None-Match');
     } catch (err) {
@@ -165,7 +182,7 @@ export function registerKvRoutes(app: Router, ctx: RouteContext): void {
     if (key instanceof ThunderError) return sendError(res, key);
     let options: ReturnType<typeof writeOptions>;
     try {
-      options = writeOptions(req, cluster.consistency, replicas);
+      options = writeOptions(req, cluster.consistency, replicas, false);
     } catch (err) {
       return sendError(res, toThunderError(err));
     }
@@ -178,7 +195,7 @@ export function registerKvRoutes(app: Router, ctx: RouteContext): void {
   for (const pattern of ['/kv/*', '/kv/_mget']) {
     app.get(pattern, [...Object.keys(READ_PARAMS), 'If-None-Match'], getValue);
     app.del(pattern, [...Object.keys(WRITE_PARAMS), 'If-Match', 'If-None-Match'], deleteKey);
-    app.put(pattern, [...Object.keys(WRITE_PARAMS), 'If-Match', 'If-None-Match'], putValue);
+    app.put(pattern, [...Object.keys(PUT_PARAMS), 'If-Match', 'If-None-Match'], putValue);
   }
 
   function putValue(res: HttpResponse, req: HttpRequest): void {
@@ -190,17 +207,22 @@ export function registerKvRoutes(app: Router, ctx: RouteContext): void {
     if (tooLarge) return sendError(res, tooLarge, true);
     let options: ReturnType<typeof writeOptions>;
     try {
-      options = writeOptions(req, cluster.consistency, replicas);
+      options = writeOptions(req, cluster.consistency, replicas, true);
     } catch (err) {
       return sendError(res, toThunderError(err), true);
     }
-    const { consistency, condition } = options;
-    const request = new KeyRequest(res, ctx, Op.Put, key);
+    const { consistency, condition, ttlMs } = options;
+    const op = ttlMs === undefined ? Op.Put : Op.PutExpiring;
+    const request = new KeyRequest(res, ctx, op, key);
     readBody(
       request,
       limits.maxValueBytes,
       (bytes) => valueError(bytes, limits)!,
-      (body) => cluster.submit(request, 0, Op.Put, key, body, consistency, condition),
+      (body) => {
+        // The expiry counts from when the value has arrived, on the coordinator's clock.
+        const value = ttlMs === undefined ? body : envelope(cluster.wall() + ttlMs, body);
+        cluster.submit(request, 0, op, key, value, consistency, condition);
+      },
     );
   }
 

@@ -24,8 +24,7 @@ export type ParamValues<S extends ParamSpec> = { [K in keyof S]: ReturnType<S[K]
  * the client learns that the feature, not its spelling, is missing.
  */
 const NOT_YET: Readonly<Record<string, string>> = {
-  ttl: 'expiring keys (TTL)',
-  lease: 'expiring keys (leases)',
+  lease: 'expiring keys by lease (use ?ttl=SECONDS)',
   cas: 'compare-and-swap',
   prevValue: 'compare-and-swap',
   prevIndex: 'compare-and-swap',
@@ -123,6 +122,26 @@ export function oneOf<const T extends string>(words: readonly T[], fallback: T):
     throw new BadRequestError(
       `${name} must be ${words.map((w) => JSON.stringify(w)).join(' or ')}, got ${JSON.stringify(value)}`,
     );
+  };
+}
+
+/** Seconds as plain decimal digits with at most three decimal places (milliseconds). */
+const SECONDS = /^(?:0|[1-9][0-9]{0,8})(?:\.[0-9]{1,3})?$/;
+
+/**
+ * A duration in seconds, above 0 and at most `max`, with at most three decimal places;
+ * answered in milliseconds; undefined when absent.
+ */
+export function seconds(max: number): Param<number | undefined> {
+  return (name, value) => {
+    if (value === undefined) return undefined;
+    const ms = SECONDS.test(value) ? Math.round(Number(value) * 1000) : NaN;
+    if (!(ms >= 1 && ms <= max * 1000)) {
+      throw new BadRequestError(
+        `${name} must be a number of seconds above 0 and at most ${max}, with at most three decimal places, got ${JSON.stringify(value)}`,
+      );
+    }
+    return ms;
   };
 }
 

@@ -2,6 +2,7 @@ import type { Cluster } from '../cluster.js';
 import { MethodNotAllowedError, NotFoundError } from '../errors.js';
 import type { Limits } from '../limits.js';
 import { registerBatchRoute } from './batch-route.js';
+import { registerExportRoute } from './export-route.js';
 import { BodyBudget, DEFAULT_MAX_BUFFERED_BODY_BYTES } from './body-budget.js';
 import { registerClusterRoutes } from './cluster-routes.js';
 import type { RouteContext } from './context.js';
@@ -27,6 +28,7 @@ const ROUTES: Record<string, string> = {
   '/get/*': 'GET, HEAD',
   '/put': 'POST',
   '/snapshot': 'GET, HEAD',
+  '/export': 'GET, HEAD',
   '/ping': 'GET, HEAD',
   '/cluster': 'GET, HEAD',
   '/cluster/locate/*': 'GET, HEAD',
@@ -134,6 +136,7 @@ export function startServer(options: ServerOptions): Promise<Server> {
   const router = drainingRouter(app, inFlight, guard, http);
   registerKvRoutes(router, ctx);
   registerBatchRoute(router, ctx);
+  registerExportRoute(router, ctx);
   registerLegacyRoutes(router, ctx);
   registerClusterRoutes(router, ctx);
   registerMetricsRoute(router, ctx);

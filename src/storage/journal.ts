@@ -6,12 +6,17 @@ export const LogOp = {
   Put: 1,
   /** Stores a tombstone with the version, unless the key holds one as new. */
   Tombstone: 2,
-  /** Removes the key's tombstone of exactly that version (a purge). */
+  /** Removes the key's tombstone, or value that expires, of exactly that version (a purge). */
   Purge: 3,
   /** Removes the key's record, whatever it is (its partition moved away). */
   Drop: 4,
   /** First record of a merged file: every file before it is superseded. No key. */
   Snapshot: 5,
+  /**
+   * As Put, for a value that expires: the record's value is an envelope, the expiry (f64,
+   * Unix ms) then the value's bytes (src/expiry.ts).
+   */
+  PutExpiring: 6,
 } as const;
 export type LogOpCode = (typeof LogOp)[keyof typeof LogOp];
 

@@ -6,8 +6,19 @@ import { LogOp, type Journal, type LogOpCode, type LogRecord, type Recovered } f
 import type { RedisTarget } from './options.js';
 import { connectRedis, describeTarget, disconnectRedis } from './redis-client.js';
 
-/** A record's value in Redis: version f64, tombstone u8, ring hash u32, then the value's bytes. */
+/**
+ * A record's value in Redis: version f64, kind u8 ({@link Kind}), ring hash u32, then the
+ * value's bytes (for a value that expires, its envelope: the expiry, then the bytes).
+ */
 const HEADER = 13;
+const Kind = { Value: 0, Tombstone: 1, Expiring: 2 } as const;
+/** The kind a journal operation stores. */
+const KIND_OF: Partial<Record<LogOpCode, number>> = {
+  [LogOp.Put]: Kind.Value,
+  [LogOp.Tombstone]: Kind.Tombstone,
+  [LogOp.PutExpiring]: Kind.Expiring,
+};
+const OP_OF = [LogOp.Put, LogOp.Tombstone, LogOp.PutExpiring] as const;
 /** Partitions read at once at start. */
 const READS_IN_FLIGHT = 16;
 
@@ -24,7 +35,8 @@ interface Queued {
  * pipeline that met a dropped connection, so a commit's writes can land after the next
  * commit's, and a failed commit's writes are sent again with a later one. A record is
  * stored only over an older one (the version is the record's first 8 bytes, f64 LE, as
- * the node's own store compares them); a purge deletes only the tombstone of its version.
+ * the node's own store compares them); a purge deletes only the tombstone, or the value
+ * that expires, of its version.
  */
 const SCRIPTS = {
   thunderdbStore: `local old = redis.call('HGET', KEYS[1], ARGV[1])
@@ -32,7 +44,7 @@ if old and struct.unpack('<d', old) > struct.unpack('<d', ARGV[2]) then return 0
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 return 1`,
   thunderdbPurge: `local old = redis.call('HGET', KEYS[1], ARGV[1])
-if old and string.byte(old, 9) == 1 and struct.unpack('<d', old) == tonumber(ARGV[2]) then
+if old and string.byte(old, 9) ~= 0 and struct.unpack('<d', old) == tonumber(ARGV[2]) then
   return redis.call('HDEL', KEYS[1], ARGV[1])
 end
 return 0`,
@@ -48,7 +60,8 @@ declare module 'ioredis' {
 /**
  * A node's journal in Redis or a Redis Cluster (ioredis): each partition of the node is one
  * Redis hash, `{<prefix>:p<partition>}`, whose fields are the partition's keys and whose
- * values hold the version, the tombstone flag, the ring hash and the value. The braces are
+ * values hold the version, the kind (value, tombstone, value that expires), the ring hash and
+ * the value. The braces are
  * a hash tag, so in a cluster the partitions spread over every master. A commit is one
  * pipeline per master its partitions live on (ioredis refuses a pipeline across masters),
  * acknowledged once Redis has acknowledged every command of it; how durable that is,
@@ -112,8 +125,13 @@ export class RedisJournal implements Journal {
 
   /** Hands one field of a partition's hash to `apply` as the record it stores. */
   #replay(key: Buffer, value: Buffer, apply: (record: LogRecord) => void): void {
+    const op = OP_OF[value[8]!];
+    if (op === undefined)
+      throw new Error(
+        `field ${JSON.stringify(key.toString())} of ${this.#prefix}: unknown record kind ${value[8]}`,
+      );
     apply({
-      op: value[8] === 1 ? LogOp.Tombstone : LogOp.Put,
+      op,
       version: value.readDoubleLE(0),
       hash: value.readUInt32LE(9),
       bytes: Buffer.concat([key, value.subarray(HEADER)]),
@@ -142,7 +160,8 @@ export class RedisJournal implements Journal {
       this.#queued.push({ partition, key: field, change: { purge: version } });
       return;
     }
-    if (op !== LogOp.Put && op !== LogOp.Tombstone) {
+    const kind = KIND_OF[op];
+    if (kind === undefined) {
       // A drop: the node no longer holds the partition (it moved away; with storage the
       // ring does not change, so this does not race a write of the same key).
       this.#queued.push({ partition, key: field, change: 'drop' });
@@ -150,7 +169,7 @@ export class RedisJournal implements Journal {
     }
     const record = Buffer.allocUnsafe(HEADER + valueLength);
     record.writeDoubleLE(version, 0);
-    record[8] = op === LogOp.Tombstone ? 1 : 0;
+    record[8] = kind;
     record.writeUInt32LE(hash >>> 0, 9);
     if (value !== null && valueLength > 0)
       record.set(value.subarray(valueStart, valueStart + valueLength), HEADER);

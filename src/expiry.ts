@@ -1,0 +1,43 @@
+/**
+ * Values that expire (`PUT /kv/{key}?ttl=SECONDS`). The coordinator turns a TTL into an
+ * absolute expiry (Unix ms, from its clock) when it stamps the write's version, and the
+ * expiry then travels with the value wherever the version does: to every replica, into
+ * hints, read repairs, partition copies and journals. So replicas agree on when a key
+ * expires, and a repair can never make an expired key live again.
+ *
+ * Wherever a value that expires travels as bytes (a PutExpiring's operand, a journal
+ * record, a Redis field), it is an envelope: the expiry as f64 LE, then the value's bytes.
+ */
+
+/** Bytes of expiry in front of an envelope's value. */
+export const ENVELOPE_BYTES = 8;
+
+/** The longest TTL accepted: ten years, in seconds. */
+export const MAX_TTL_SECONDS = 315_360_000;
+
+/** The envelope of `value` (bytes, or a byte string of one char per byte) expiring at `expiresAt`. */
+export function envelope(expiresAt: number, value: Uint8Array | string): Buffer {
+  const out = Buffer.allocUnsafe(ENVELOPE_BYTES + value.length);
+  out.writeDoubleLE(expiresAt, 0);
+  if (typeof value === 'string') out.write(value, ENVELOPE_BYTES, 'latin1');
+  else out.set(value, ENVELOPE_BYTES);
+  return out;
+}
+
+/** The expiry of an envelope at `start` of `bytes`, Unix ms. */
+export function envelopeExpiresAt(bytes: Uint8Array, start = 0): number {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).readDoubleLE(start);
+}
+
+/** Whether a value expiring at `expiresAt` (0: never) has expired at `now` (both Unix ms). */
+export function hasExpired(expiresAt: number, now: number): boolean {
+  return expiresAt !== 0 && expiresAt <= now;
+}
+
+/**
+ * Seconds left until `expiresAt` at `now`, as the `X-TTL` header says them: a decimal
+ * with at most three places, never below 0.001 for a value that has not expired.
+ */
+export function secondsLeft(expiresAt: number, now: number): string {
+  return (Math.max(1, Math.ceil(expiresAt - now)) / 1000).toString();
+}

@@ -1,0 +1,154 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { Rng } from '../src/rng.js';
+import { codeOf, http, startRunning, type Running } from './helpers.js';
+
+type DumpLine = [string, string] | [string, string, number];
+
+/** A dump's lines, parsed, sorted by key. */
+function parseDump(text: string): DumpLine[] {
+  return text
+    .split('\n')
+    .filter((line) => line !== '')
+    .map((line) => JSON.parse(line) as DumpLine)
+    .sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+}
+
+/** Posts a dump back, as `thunderdb import` does. */
+function importDump(url: string, dump: string, query = 'encoding=base64') {
+  return http(url, 'POST', `/kv?${query}`, dump, { 'Content-Type': 'application/x-ndjson' });
+}
+
+describe('GET /export and POST /kv?encoding=base64: every key, every byte', () => {
+  let source: Running;
+  let target: Running;
+  before(async () => {
+    [source, target] = await Promise.all([
+      startRunning({ nodes: 3 }),
+      startRunning({ nodes: 2, replicas: 2 }),
+    ]);
+  });
+  after(() => Promise.all([source?.stop(), target?.stop()]));
+
+  test('100,000 keys of random binary values go out and into a fresh cluster byte for byte', async () => {
+    const rng = new Rng(20261126);
+    const values = new Map<string, Buffer>();
+    for (let i = 0; i < 100_000; i++) {
+      const value = Buffer.alloc(rng.int(0, 64));
+      for (let b = 0; b < value.length; b++) value[b] = rng.int(0, 255);
+      values.set(`bin/${i}/é`, value);
+    }
+    values.set('bin/every-byte', Buffer.from(Array.from({ length: 256 }, (_, i) => i)));
+    values.set('bin/empty', Buffer.alloc(0));
+    // Loaded as a dump: the same route an import takes.
+    const load = [...values].map(([k, v]) => JSON.stringify([k, v.toString('base64')])).join('\n');
+    const loaded = await importDump(source.url, load);
+    assert.equal(loaded.status, 200, loaded.text);
+    assert.deepEqual(loaded.json, { written: values.size });
+
+    const exported = await http(source.url, 'GET', '/export');
+    assert.equal(exported.status, 200);
+    assert.equal(exported.headers['content-type'], 'application/x-ndjson');
+    const lines = parseDump(exported.text);
+    assert.equal(lines.length, values.size, 'each key exactly once, though each has three replicas');
+    for (const [key, base64] of lines) assert.ok(Buffer.from(base64, 'base64').equals(values.get(key)!), key);
+
+    const imported = await importDump(target.url, exported.text);
+    assert.deepEqual(imported.json, { written: values.size });
+    const again = await http(target.url, 'GET', '/export');
+    assert.deepEqual(parseDump(again.text), lines, 'the fresh cluster exports the same dump');
+    for (const key of ['bin/every-byte', 'bin/empty', 'bin/77/é']) {
+      const got = await http(target.url, 'GET', `/kv/${encodeURIComponent(key)}`);
+      assert.equal(got.status, 200, key);
+      assert.ok(got.body.equals(values.get(key)!), key);
+    }
+  });
+
+  test('?prefix= exports only the keys that start with it; deleted and expired keys are left out', async () => {
+    for (const key of ['px/a', 'px/b', 'px/gone', 'py/c']) {
+      assert.equal((await http(source.url, 'PUT', `/kv/${key}`, `v:${key}`)).status, 204);
+    }
+    assert.equal((await http(source.url, 'DELETE', '/kv/px/gone')).status, 204);
+    assert.equal((await http(source.url, 'PUT', '/kv/px/ttl?ttl=600', 'later')).status, 204);
+    assert.equal((await http(source.url, 'PUT', '/kv/px/blink?ttl=0.001', 'gone')).status, 204);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    const before = Date.now();
+    const lines = parseDump((await http(source.url, 'GET', '/export?prefix=px%2F')).text);
+    assert.deepEqual(
+      lines.map((line) => line[0]),
+      ['px/a', 'px/b', 'px/ttl'],
+    );
+    assert.deepEqual(lines[0], ['px/a', Buffer.from('v:px/a').toString('base64')]);
+    const expiresAt = lines[2]![2]!;
+    assert.ok(expiresAt > before + 590_000 && expiresAt <= before + 600_000, `expires at ${expiresAt}`);
+  });
+
+  test('an import keeps each expiry, and skips (and counts) pairs already expired', async () => {
+    const now = Date.now();
+    const dump = [
+      JSON.stringify(['imp/later', Buffer.from('x').toString('base64'), now + 60_000]),
+      JSON.stringify(['imp/past', Buffer.from('y').toString('base64'), now - 1]),
+      JSON.stringify(['imp/plain', Buffer.from([0, 255]).toString('base64')]),
+    ].join('\n');
+    const answer = await importDump(target.url, dump);
+    assert.deepEqual(answer.json, { written: 2, expired: 1 });
+    const later = await http(target.url, 'GET', '/kv/imp/later');
+    assert.ok(Number(later.headers['x-ttl']) > 58 && Number(later.headers['x-ttl']) <= 60);
+    assert.equal((await http(target.url, 'GET', '/kv/imp/past')).status, 404);
+    assert.deepEqual([...(await http(target.url, 'GET', '/kv/imp/plain')).body], [0, 255]);
+  });
+
+  test('POST /kv?ttl= makes every pair of a batch expire; a pair that says its own expiry keeps it', async () => {
+    const own = Date.now() + 3_600_000;
+    const body = [JSON.stringify(['bt/a', 'A']), JSON.stringify(['bt/own', 'B', own])].join('\n');
+    const answer = await http(target.url, 'POST', '/kv?ttl=30', body, {
+      'Content-Type': 'application/x-ndjson',
+    });
+    assert.deepEqual(answer.json, { written: 2 });
+    const a = Number((await http(target.url, 'GET', '/kv/bt/a')).headers['x-ttl']);
+    assert.ok(a > 29 && a <= 30, `bt/a X-TTL ${a}`);
+    const b = Number((await http(target.url, 'GET', '/kv/bt/own')).headers['x-ttl']);
+    assert.ok(b > 3590 && b <= 3600, `bt/own X-TTL ${b}`);
+    const text = await http(target.url, 'POST', '/kv?ttl=0.5&encoding=text', 'bt/t value', {
+      'Content-Type': 'text/plain',
+    });
+    assert.deepEqual(text.json, { written: 1 });
+    assert.ok(Number((await http(target.url, 'GET', '/kv/bt/t')).headers['x-ttl']) <= 0.5);
+  });
+
+  test('bad base64, a bad expiry or an unknown encoding is refused with its code and what was written', async () => {
+    const ok = JSON.stringify(['bad/ok', Buffer.from('fine').toString('base64')]);
+    for (const [line, code] of [
+      [JSON.stringify(['bad/1', 'not base64!']), 'BAD_REQUEST'],
+      [JSON.stringify(['bad/2', 'QUJD']).replace('QUJD', 'QUJ'), 'BAD_REQUEST'], // unpadded
+      [JSON.stringify(['bad/3', 'QUJD', 0]), 'BAD_REQUEST'],
+      [JSON.stringify(['bad/4', 'QUJD', 1.5]), 'BAD_REQUEST'],
+      [JSON.stringify(['bad/5', 'QUJD', '1700000000000']), 'BAD_REQUEST'],
+    ] as const) {
+      const answer = await importDump(target.url, `${ok}\n${line}\n`);
+      assert.equal(answer.status, 400, line);
+      assert.equal(codeOf(answer), code, line);
+      assert.equal((answer.json as { error: { written: number } }).error.written, 1, line);
+    }
+    const large = Buffer.alloc(1024 * 1024 + 1).toString('base64');
+    const tooLarge = await importDump(target.url, JSON.stringify(['bad/large', large]));
+    assert.equal(codeOf(tooLarge), 'VALUE_TOO_LARGE', 'the decoded size counts, not the text');
+    const limit = Buffer.alloc(1024 * 1024, 7).toString('base64');
+    assert.deepEqual((await importDump(target.url, JSON.stringify(['bad/limit', limit]))).json, {
+      written: 1,
+    });
+    const skipped = await importDump(
+      target.url,
+      `${JSON.stringify(['bad/1', '!!'])}\n${ok}`,
+      'encoding=base64&invalid=skip',
+    );
+    assert.equal((skipped.json as { written: number; rejected: number }).written, 1);
+    assert.equal((skipped.json as { written: number; rejected: number }).rejected, 1);
+    assert.equal(codeOf(await importDump(target.url, ok, 'encoding=hex')), 'BAD_REQUEST');
+    assert.equal(codeOf(await http(target.url, 'GET', '/export?limit=5')), 'UNKNOWN_PARAMETER');
+    const head = await http(target.url, 'HEAD', '/export');
+    assert.equal(head.status, 200);
+    assert.equal(head.headers['content-type'], 'application/x-ndjson');
+    assert.equal(head.body.length, 0);
+  });
+});
