@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import type { RouteContext } from './context.js';
 import { openApiDocument } from './openapi.js';
 import { sendJson } from './reply.js';
@@ -9,8 +10,12 @@ import type { Router } from './router.js';
  */
 export function registerOpenApiRoute(app: Router, ctx: RouteContext): void {
   const { cluster, limits } = ctx;
+  // The package's own version (dist/src/http → the root), so the document's cannot lag behind it.
+  const { version } = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as {
+    version: string;
+  };
   const document = JSON.stringify(
-    openApiDocument({ limits, replicas: cluster.ring.replicas, consistency: cluster.consistency }),
+    openApiDocument({ version, limits, replicas: cluster.ring.replicas, consistency: cluster.consistency }),
   );
   app.get('/openapi.json', (res) => sendJson(res, 200, document));
 }

@@ -89,6 +89,8 @@ export interface OpenApiDocument {
 
 /** What the document states that depends on how the server was started. */
 export interface ApiSettings {
+  /** The package's version. */
+  version: string;
   limits: Limits;
   /** Replicas per key: the most `r` and `w` may be. */
   replicas: number;
@@ -273,7 +275,7 @@ function keyOperations(settings: ApiSettings, suffix: string, path: Parameter[])
         ifNoneMatch,
       ],
       requestBody: {
-        description: `The value: any bytes, stored exactly, at most ${limits.maxValueBytes}. The Content-Type is not read.`,
+        description: `The value: any bytes, stored exactly, at most ${limits.maxValueBytes} bytes. The Content-Type is not read.`,
         required: true,
         content: { '*/*': {} },
       },
@@ -561,11 +563,18 @@ function legacyPaths(settings: ApiSettings): Record<string, PathItem> {
 /** Cluster state, membership and faults. */
 function clusterPaths(settings: ApiSettings): Record<string, PathItem> {
   const id = nodeParameter();
-  const change = (operationId: string, summary: string, schema: string, codes: ErrorCode[]): Operation => ({
+  /** A POST or DELETE that changes the cluster and answers once done, with `schema`. */
+  const change = (
+    operationId: string,
+    summary: string,
+    schema: string,
+    codes: ErrorCode[],
+    parameters: Parameter[] = [],
+  ): Operation => ({
     operationId,
     summary,
     tags: ['cluster'],
-    parameters: operationId === 'addNode' ? [] : [id],
+    parameters,
     responses: answers({ '200': { description: 'Done.', content: json(ref(schema)) } }, codes),
   });
   return {
@@ -590,11 +599,13 @@ function clusterPaths(settings: ApiSettings): Record<string, PathItem> {
       'x-other-methods': METHOD_NOT_ALLOWED,
     },
     '/cluster/nodes/{id}': {
-      delete: change('removeNode', "Hands the node's data over, then stops it", 'MembershipChange', [
-        'NOT_FOUND',
-        'CONFLICT',
-        'NODE_UNAVAILABLE',
-      ]),
+      delete: change(
+        'removeNode',
+        "Hands the node's data over, then stops it",
+        'MembershipChange',
+        ['NOT_FOUND', 'CONFLICT', 'NODE_UNAVAILABLE'],
+        [id],
+      ),
       'x-other-methods': METHOD_NOT_ALLOWED,
     },
     '/cluster/plan': readable({
@@ -615,9 +626,13 @@ function clusterPaths(settings: ApiSettings): Record<string, PathItem> {
       ]),
     }),
     '/cluster/nodes/{id}/crash': {
-      post: change('crashNode', "Kills the node's thread abruptly: its memory is gone", 'Crashed', [
-        'NOT_FOUND',
-      ]),
+      post: change(
+        'crashNode',
+        "Kills the node's thread abruptly: its memory is gone",
+        'Crashed',
+        ['NOT_FOUND'],
+        [id],
+      ),
       'x-other-methods': METHOD_NOT_ALLOWED,
     },
     '/cluster/nodes/{id}/restart': {
@@ -626,6 +641,7 @@ function clusterPaths(settings: ApiSettings): Record<string, PathItem> {
         'A new thread for a node that is down, refilled from the replicas',
         'Restarted',
         ['NOT_FOUND', 'CONFLICT', 'NODE_UNAVAILABLE'],
+        [id],
       ),
       'x-other-methods': METHOD_NOT_ALLOWED,
     },
@@ -818,7 +834,7 @@ function operationsPaths(): Record<string, PathItem> {
           content: json({
             type: 'object',
             required: ['openapi', 'info', 'paths'],
-            properties: { openapi: { const: '3.1.0' } },
+            properties: { openapi: { const: '3.1.0' }, info: { type: 'object' }, paths: { type: 'object' } },
           }),
         },
       }),
@@ -834,7 +850,9 @@ function sharedError(
   required: string[] = [],
 ): Response {
   const schema =
-    required.length === 0 ? ref('Error') : { ...ref('Error'), properties: { error: { required } } };
+    required.length === 0
+      ? ref('Error')
+      : { ...ref('Error'), type: 'object', properties: { error: { type: 'object', required } } };
   return {
     ...errors([code])[String(statusOf(code))]!,
     description,
@@ -849,7 +867,7 @@ export function openApiDocument(settings: ApiSettings): OpenApiDocument {
     openapi: '3.1.0',
     info: {
       title: 'ThunderDB',
-      version: '0.1.0',
+      version: settings.version,
       description: [
         'A distributed key-value store simulator. Every error is a status and `{"error": {"code", "message", …}}`, with `code` from a fixed catalogue (ErrorCode); each response lists its codes in `x-error-codes`.',
         'Every route refuses, before it runs: query parameters it does not take (400 UNKNOWN_PARAMETER; names other stores use for features ThunderDB lacks, 501 NOT_IMPLEMENTED), a parameter given twice (400), conditional headers it does not honour (501), a Content-Encoding (415), ambiguous body framing (400, or 501 for a Transfer-Encoding other than chunked), foreign Hosts and Origins (403), and new work while shutting down (503).',
