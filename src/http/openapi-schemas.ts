@@ -226,8 +226,10 @@ export function componentSchemas(limits: Limits): Record<string, Schema> {
         faults: { type: 'array', items: ref('Fault') },
         limits: {
           type: 'object',
-          required: ['maxKeyBytes', 'maxValueBytes', 'maxBodyBytes', 'maxKeysPerRequest', 'maxHeavyRequests'],
-          additionalProperties: { type: 'integer', minimum: 1 },
+          required: Object.keys(limits),
+          properties: Object.fromEntries(
+            Object.keys(limits).map((name) => [name, { type: 'integer', minimum: 1 }]),
+          ),
         },
       },
     },
