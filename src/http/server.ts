@@ -13,6 +13,7 @@ import { registerLegacyRoutes } from './legacy-routes.js';
 import { registerMetricsRoute } from './metrics-route.js';
 import { registerDashboardRoute } from './dashboard-route.js';
 import { registerLiveRoute } from './live-route.js';
+import { registerOpenApiRoute } from './openapi-route.js';
 import { HttpMetrics } from '../metrics/http-metrics.js';
 import { ConnectionGate, defaultMaxConnections, openFileLimit } from './connection-gate.js';
 import { sendError } from './reply.js';
@@ -43,6 +44,7 @@ const ROUTES: Record<string, string> = {
   '/health': 'GET, HEAD',
   '/metrics': 'GET, HEAD',
   '/': 'GET, HEAD',
+  '/openapi.json': 'GET, HEAD',
 };
 
 /** Where and how the HTTP front end listens. */
@@ -141,6 +143,7 @@ export function startServer(options: ServerOptions): Promise<Server> {
   registerClusterRoutes(router, ctx);
   registerMetricsRoute(router, ctx);
   registerDashboardRoute(router, ctx);
+  registerOpenApiRoute(router, ctx);
   const stopLive = registerLiveRoute(app, ctx, guard);
   router.finish();
   // uWS prefers a method's own handler to `any` on the same pattern, so these catch only
