@@ -163,5 +163,9 @@ describe('TTL in real time', () => {
     }
     assert.equal(run.cluster.coordinatorStats().expiredPurged, 3);
     assert.ok((await run.cluster.nodes()).every((n) => n.keys === 0));
+    const metrics = (await http(run.url, 'GET', '/metrics')).text;
+    assert.match(metrics, /^thunderdb_expired_purged_total 3$/m);
+    for (const node of [0, 1, 2])
+      assert.match(metrics, new RegExp(`^thunderdb_node_expiring_keys\\{node="${node}"\\} 0$`, 'm'));
   });
 });

@@ -164,6 +164,12 @@ export class ClusterMetrics {
       (n) => n.keys,
     );
     perNode(
+      'thunderdb_node_expiring_keys',
+      'Keys whose value expires, expired ones too until purged (each replica counts).',
+      'gauge',
+      (n) => n.expiring,
+    );
+    perNode(
       'thunderdb_node_tombstones',
       'Deleted keys whose tombstones the node keeps until purged.',
       'gauge',
@@ -234,6 +240,12 @@ export class ClusterMetrics {
       'Tombstones purged after every replica held them for the grace period.',
       'counter',
       () => now([{ labels: {}, value: coordinator().tombstonesPurged }]),
+    );
+    add(
+      'thunderdb_expired_purged_total',
+      'Expired values purged after the grace period, each replica counted.',
+      'counter',
+      () => now([{ labels: {}, value: coordinator().expiredPurged }]),
     );
     add('thunderdb_faults_active', 'Faults in force, by type.', 'gauge', () => {
       const counts = new Map<string, number>([
