@@ -55,9 +55,14 @@ export const MAX_KEY_BYTES = 0xffff;
  */
 export const DEFAULT_SCRAMBLE = 0x9e3779b1;
 
-/** A node's own odd multiplier (see above). */
-export function scrambleFor(node: number): number {
-  return (Math.imul(node + 1, 0x9e3779b1) ^ 0x85ebca6b) | 1;
+/**
+ * A node's own odd multiplier (see above). `salt`, the cluster's seed, makes node n of one
+ * cluster differ from node n of another: an export of one cluster (read in its nodes' index
+ * order) imported into another would otherwise pour into the same narrow ranges of the
+ * importing nodes' indexes (measured: a 100,000-pair import took 1.39 s against 0.56 s).
+ */
+export function scrambleFor(node: number, salt = 0): number {
+  return (Math.imul(node + 1, 0x9e3779b1) ^ 0x85ebca6b ^ Math.imul(salt, 0x27d4eb2f)) | 1;
 }
 
 /** The inverse of an odd multiplier mod 2^32 (Newton's iteration; each step doubles the correct low bits). */

@@ -385,7 +385,7 @@ export class Cluster implements ReplicaSender {
         timeoutMs,
         partitions: ring.partitions,
         network,
-        runner: options.runner ?? threadRunner(options.storage),
+        runner: options.runner ?? threadRunner(options.storage, seed),
       },
       clock,
       antiEntropyMs,

@@ -1,5 +1,6 @@
 import { MessageChannel } from 'node:worker_threads';
 import { Piscina } from 'piscina';
+import { scrambleFor } from './byte-map.js';
 import type { AttachTask, BatchFailure } from './protocol.js';
 import { nodeStorage, type StorageOptions } from './storage/options.js';
 import { transferListFor } from './wire.js';
@@ -38,7 +39,7 @@ const WORKER = new URL('../workers/node.js', import.meta.url);
  * `pool.run()` per operation is an order of magnitude slower. A kill destroys the pool, so
  * piscina starts no replacement thread behind our back.
  */
-export function threadRunner(storage?: StorageOptions): NodeRunner {
+export function threadRunner(storage?: StorageOptions, salt = 0): NodeRunner {
   return (node, partitions, events) => {
     const pool = new Piscina({
       filename: WORKER.href,
@@ -71,6 +72,7 @@ export function threadRunner(storage?: StorageOptions): NodeRunner {
       port: port2,
       node,
       partitions,
+      scramble: scrambleFor(node, salt),
       ...(storage === undefined ? {} : { storage: nodeStorage(storage, node) }),
     };
     const kill = async (): Promise<void> => {

@@ -182,6 +182,8 @@ export interface AttachTask {
   node: number;
   /** The ring's partition count: the node keeps a digest per partition. */
   partitions: number;
+  /** The node's index multiplier (ByteMap's scrambleFor). */
+  scramble: number;
   /** With `--storage log` or `redis`: the node's log directory, or its Redis and key prefix. */
   storage?: NodeStorage;
 }

@@ -6,15 +6,20 @@
  * once the storage counts it durable. The task then returns: the port keeps the thread's
  * event loop listening, and the pool (one thread, never idle-reaped) keeps the thread alive.
  */
-import { scrambleFor } from '../src/byte-map.js';
 import { errorToWire, NodeUnavailableError } from '../src/errors.js';
 import { answer, Shard } from '../src/shard.js';
 import type { AttachTask, BatchFailure } from '../src/protocol.js';
 import { openJournal } from '../src/storage/open-journal.js';
 import { transferListFor } from '../src/wire.js';
 
-export default async function attach({ port, node, partitions, storage }: AttachTask): Promise<'attached'> {
-  const shard = new Shard({ partitions, scramble: scrambleFor(node) });
+export default async function attach({
+  port,
+  node,
+  partitions,
+  scramble,
+  storage,
+}: AttachTask): Promise<'attached'> {
+  const shard = new Shard({ partitions, scramble });
   if (storage !== undefined) {
     const { journal, recovered } = await openJournal(storage, partitions, (record) => shard.replay(record));
     shard.useLog(journal, recovered, storage.kind === 'log' ? storage.mergeSlackBytes : undefined);
