@@ -267,7 +267,7 @@ export class ThunderClient {
   }
 
   /** What adding a node (`{ add: 1 }`) or removing one (`{ remove: id }`) would move. Nothing moves. */
-  plan(change: PlanRequest): Promise<Plan> {
+  plan<C extends PlanRequest>(change: C): Promise<Plan & C> {
     return this.#json('GET', `/cluster/plan${query(change)}`);
   }
 
