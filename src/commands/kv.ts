@@ -75,7 +75,7 @@ interface PutArgs extends ClientArgs {
   value: string;
   ttl?: number;
   ifMatch?: string;
-  ifAbsent: boolean;
+  ifAbsent?: boolean;
   w?: number;
 }
 
@@ -92,7 +92,6 @@ const put: CommandModule<object, PutArgs> = {
       })
       .option('if-absent', {
         type: 'boolean',
-        default: false,
         describe: 'Write only if the key is absent; else exit 1',
       })
       .option('w', { type: 'number', describe: "Replicas that must apply it (default the cluster's)" })
