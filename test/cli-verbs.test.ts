@@ -260,6 +260,38 @@ describe('thunderdb client verbs against a real cluster', () => {
 });
 
 describe('thunderdb client verbs without a cluster', () => {
+  test('--help lists each verb and the exit codes, and the README shows each verb', async () => {
+    const help = await cli(['--help']);
+    const commands = help.out.slice(help.out.indexOf('Commands:'), help.out.indexOf('Options:'));
+    const verbs = [...commands.matchAll(/^ {2}thunderdb (\w+)/gm)].map((m) => m[1]!);
+    assert.deepEqual(verbs, [
+      'cluster',
+      'load',
+      'check',
+      'get',
+      'put',
+      'del',
+      'ls',
+      'mget',
+      'nodes',
+      'node',
+      'export',
+      'import',
+      'fault',
+    ]);
+    assert.match(
+      help.out.replace(/\s+/g, ' '),
+      /Exit codes of the verbs that talk to a cluster: 0 ok; 1 key absent/,
+    );
+    const readme = await readFile(new URL('../../README.md', import.meta.url), 'utf8');
+    const section = readme.slice(
+      readme.indexOf('### Talking to a running cluster'),
+      readme.indexOf('## TypeScript client'),
+    );
+    for (const verb of verbs.slice(3)) assert.match(section, new RegExp(`thunderdb ${verb} `), verb);
+    for (const code of ['0', '1', '2', '3']) assert.match(section, new RegExp(`^\\| ${code} +\\|`, 'm'));
+  });
+
   test('every verb exits 3 with one line naming the URL and how to start a cluster', async () => {
     const url = `http://127.0.0.1:${await closedPort()}`;
     for (const args of [
