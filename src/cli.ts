@@ -19,7 +19,12 @@ import { DEFAULT_MAX_BUFFERED_BODY_BYTES } from './http/body-budget.js';
 import { isLoopback } from './http/request-guard.js';
 import { checkLimits, DEFAULT_LIMITS } from './limits.js';
 import { checkCommand, type CheckArgs } from './check/command.js';
-import { addFault, healFaults, listFaults } from './fault-client.js';
+import { protectDash } from './commands/dash-arg.js';
+import { dumpCommands } from './commands/dump.js';
+import { faultCommand } from './commands/fault.js';
+import { kvCommands } from './commands/kv.js';
+import { nodeCommands } from './commands/node.js';
+import { EXIT, EXIT_CODES_HELP } from './commands/verb.js';
 import { loadFileOverHttp } from './load/http-load.js';
 import { newSeed } from './rng.js';
 import { INTERRUPTED_EXIT, interruptOnSigint } from './load/interrupt.js';
@@ -222,7 +227,7 @@ async function startNodes(options: ClusterOptions & { nodes: number }): Promise<
 
 /** Parses the command line and runs the command. Exported for the bin script only. */
 export async function main(argv: string[]): Promise<void> {
-  const y = yargs(argv);
+  const y = yargs(protectDash(argv));
   await y
     .scriptName('thunderdb')
     .wrap(Math.min(110, y.terminalWidth()))
@@ -400,51 +405,6 @@ export async function main(argv: string[]): Promise<void> {
       },
     )
     .command(
-      'fault <action> [what]',
-      'List, add or heal faults of a running cluster: fault list | fault add TYPE [options] | fault heal [ID]',
-      (y) =>
-        y
-          .positional('action', { choices: ['list', 'add', 'heal'] as const, demandOption: true })
-          .positional('what', {
-            type: 'string',
-            describe: 'add: partition, latency, loss, duplicate or pause; heal: a fault id (default: all)',
-          })
-          .option('nodes', {
-            type: 'string',
-            describe: 'Nodes the fault acts on, comma-separated (default: every node)',
-          })
-          .option('ms', { type: 'number', describe: 'latency: delay of each message; pause: how long' })
-          .option('jitter-ms', {
-            type: 'number',
-            describe: 'latency: up to this much more, at random (seeded)',
-          })
-          .option('distribution', {
-            choices: ['uniform', 'exponential'] as const,
-            describe: 'latency: jitter uniform up to --jitter-ms, or exponential with it as the mean',
-          })
-          .option('probability', { type: 'number', describe: 'loss, duplicate: share of messages, 0 to 1' })
-          .option('direction', {
-            choices: ['both', 'to', 'from'] as const,
-            describe: 'partition: one way only',
-          })
-          .option('url', { type: 'string', default: 'http://127.0.0.1:8080', describe: 'The cluster' }),
-      async (args) => {
-        let answer: unknown;
-        if (args.action === 'list') answer = await listFaults(args.url);
-        else if (args.action === 'heal') {
-          const id = args.what === undefined ? undefined : Number(args.what);
-          if (id !== undefined && !Number.isSafeInteger(id))
-            throw new RangeError(`fault ids are integers, got ${args.what}`);
-          answer = await healFaults(args.url, id);
-        } else {
-          if (args.what === undefined)
-            throw new RangeError('fault add needs a type: partition, latency, loss, duplicate or pause');
-          answer = await addFault(args.url, args.what, args);
-        }
-        console.log(JSON.stringify(answer));
-      },
-    )
-    .command(
       'check',
       'Run a seeded workload under a seeded fault schedule and check the history: exit 0 valid, 1 invalid, 2 unknown',
       (y) =>
@@ -522,18 +482,31 @@ export async function main(argv: string[]): Promise<void> {
         process.exitCode = await checkCommand({ ...args, seed: args.seed ?? newSeed() } as CheckArgs);
       },
     )
+    .command(kvCommands)
+    .command(nodeCommands)
+    .command(dumpCommands)
+    .command(faultCommand)
     .example('$0 cluster --nodes 3', 'three nodes on http://127.0.0.1:8080')
     .example('$0 cluster --port 0 --load data.txt', 'load a file, then serve on a free port')
     .example('$0 load data.txt --url http://127.0.0.1:8080', 'bulk-load into a running cluster')
-    .example('$0 fault add partition --nodes 2', 'cut node 2 off; $0 fault heal heals every fault')
+    .example('$0 fault add partition --nodes 2', 'cut node 2 off; thunderdb fault heal heals every fault')
     .example('$0 check --seed 7 --mode deterministic', 'check a cluster under faults, exactly repeatable')
-    .demandCommand(1, 'Name a command: cluster, load, fault or check')
+    .example('$0 put greeting hello --ttl 60', 'write a key that expires in a minute')
+    .example('$0 get greeting', 'print its value (exit 1 when absent)')
+    .example('head -c 100 /dev/urandom | $0 put noise -', 'write the bytes of stdin')
+    .example('$0 export --out dump.ndjson && $0 import dump.ndjson', 'dump every key, and load it back')
+    .example('$0 nodes', 'the nodes as a table')
+    .epilogue(EXIT_CODES_HELP)
+    .demandCommand(
+      1,
+      'Name a command: cluster, load, check, get, put, del, ls, mget, nodes, node, export, import or fault',
+    )
     .strict()
     .help()
     .fail((message, err, y) => {
       if (err) throw err;
       console.error(`${y.help()}\n\n${message}`);
-      process.exit(2);
+      process.exit(EXIT.refused);
     })
     .parseAsync();
 }

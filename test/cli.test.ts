@@ -264,7 +264,7 @@ describe('thunderdb CLI', () => {
     assert.match(out, /loaded 100,000 pairs/);
   });
 
-  test('fault add, list and heal drive a running cluster; a bad fault prints the server error and exits 1', async (t) => {
+  test('fault add, list and heal drive a running cluster; a bad fault prints the server error and exits 2', async (t) => {
     const cluster = await startRunning({ nodes: 3 });
     t.after(() => cluster.stop());
     const url = ['--url', cluster.url];
@@ -296,7 +296,7 @@ describe('thunderdb CLI', () => {
       ['latency'],
     );
     const bad = await run(['fault', 'add', 'meteor', ...url]);
-    assert.equal(bad.code, 1);
+    assert.equal(bad.code, 2);
     assert.match(bad.stderr, /BAD_REQUEST: "type" must be one of/);
     const healed = await run(['fault', 'heal', ...url]);
     assert.deepEqual(JSON.parse(healed.stdout), { healed: 1 });

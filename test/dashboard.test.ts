@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { chromium, type Browser, type Page } from 'playwright-core';
+import { ThunderClient } from '../src/client/index.js';
 import { startRunning } from './helpers.js';
 
 /** Debian's chromium (design.md §9); .ci/run installs it. */
@@ -34,6 +35,7 @@ test(
   async (t) => {
     const run = await startRunning({ nodes: 3, antiEntropyMs: 0 });
     t.after(() => run.stop());
+    const db = new ThunderClient(run.url);
     const browser: Browser = await chromium.launch({ executablePath: CHROMIUM, args: FLAGS });
     t.after(() => browser.close());
     const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
@@ -47,7 +49,7 @@ test(
     assert.equal(await page.locator('#nodes .node').count(), 3);
     for (const node of [0, 1, 2]) assert.equal(await stateOf(page, node).textContent(), 'up');
     // Each card shows its node's round-trip p99 once the node has answered something.
-    await fetch(`${run.url}/kv/warm`, { method: 'PUT', body: 'v' });
+    await db.put('warm', 'v');
     await page
       .locator('.node[data-node="0"] dd')
       .filter({ hasText: /^≤ \d+\.\d\d ms$/ })
@@ -62,7 +64,7 @@ test(
 
     // A crash through the API shows within two seconds.
     const crashed = performance.now();
-    assert.equal((await fetch(`${run.url}/cluster/nodes/1/crash`, { method: 'POST' })).status, 200);
+    assert.equal((await db.crash(1)).state, 'down');
     await stateOf(page, 1).filter({ hasText: 'down' }).waitFor({ timeout: 2000 });
     assert.ok(performance.now() - crashed < 2000);
 
@@ -85,7 +87,7 @@ test(
       .filter({ hasText: /moves \d+ partition copies/ })
       .waitFor();
     // Slowed by latency on the nodes it copies from, the join shows its moving partitions.
-    for (let i = 0; i < 200; i++) await fetch(`${run.url}/kv/k${i}`, { method: 'PUT', body: 'v' });
+    for (let i = 0; i < 200; i++) await db.put(`k${i}`, 'v');
     run.cluster.addFault({ type: 'latency', nodes: [0, 1, 2], ms: 1000 });
     await page.locator('#add-node-confirm').click();
     await page.locator('#ring line.moving').first().waitFor({ state: 'attached', timeout: 8000 });
@@ -104,7 +106,7 @@ test(
     await page.locator('#faults li').filter({ hasText: 'none' }).waitFor({ timeout: 3000 });
 
     // The key lookup shows the key's preference list and each replica's version.
-    await fetch(`${run.url}/kv/lookup-me`, { method: 'PUT', body: 'v' });
+    await db.put('lookup-me', 'v');
     const located = run.cluster.ring.locate('lookup-me');
     await page.locator('#lookup-key').fill('lookup-me');
     await page.locator('#lookup button').click();

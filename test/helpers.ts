@@ -1,5 +1,6 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { request } from 'node:http';
+import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { Cluster, type ClusterOptions } from '../src/cluster.js';
 import { startServer, type Server } from '../src/http/server.js';
@@ -116,4 +117,13 @@ export async function startCli(
     child.on('exit', (code) => reject(new Error(`cluster exited with ${code}: ${out}`)));
   });
   return { child, url, out: () => out };
+}
+
+/** A port nothing listens on: one the kernel just handed out, closed again. */
+export async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
 }

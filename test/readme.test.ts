@@ -14,7 +14,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -173,4 +173,32 @@ test('every curl example in the README gives the result its comment shows', asyn
       }
     });
   }
+});
+
+/**
+ * The README's TypeScript client example, run as a user would: transpiled as it stands,
+ * importing `thunderdb` (resolved through package.json's `exports`, so the file is written
+ * inside the package), against a real cluster. Each `console.log(…); // result` must print
+ * exactly its result, in order.
+ */
+test('the TypeScript client example in the README prints what its comments say', async (t) => {
+  const readme = await readFile(join(ROOT, 'README.md'), 'utf8');
+  const section = readme.slice(readme.indexOf('## TypeScript client'));
+  const match = /```ts\n([\s\S]*?)```/.exec(section);
+  assert.ok(match, 'a ```ts block under "TypeScript client"');
+  const source = match[1]!;
+  const expected = [...source.matchAll(/^\s*console\.log\(.*\); \/\/ (.*)$/gm)].map((m) => m[1]!);
+  assert.ok(expected.length >= 8, `${expected.length} checked results`);
+
+  const cluster = await startRunning({ nodes: 3 });
+  t.after(() => cluster.stop());
+  const { default: ts } = await import('typescript');
+  const js = ts.transpileModule(source.replaceAll('127.0.0.1:8080', `127.0.0.1:${cluster.server.port}`), {
+    compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 },
+  }).outputText;
+  const file = join(ROOT, 'dist', `readme-example-${process.pid}.mjs`);
+  await writeFile(file, js);
+  t.after(() => rm(file, { force: true }));
+  const { stdout } = await run(process.execPath, [file], { timeout: 20_000 });
+  assert.deepEqual(stdout.trimEnd().split('\n'), expected);
 });

@@ -1,0 +1,218 @@
+/**
+ * The shapes of the HTTP API's answers, as the client returns them. They are written out
+ * here rather than imported from the server's modules, so the client stands alone: a
+ * program that talks to a cluster loads none of the server.
+ */
+
+/** A value read with `get`, its version and, for a key that expires, its remaining life. */
+export interface Entry {
+  /** The value's bytes, exactly as written. */
+  value: Uint8Array;
+  /** The strong entity tag (`"123"`): what `ifMatch` takes. */
+  etag: string;
+  /** The version inside the tag. */
+  version: number;
+  /** Seconds left before the key expires (`X-TTL`, to the millisecond); absent when it does not. */
+  ttl?: number;
+}
+
+/** What `head` learns of a key without reading its value. */
+export interface EntryInfo {
+  /** The value's size in bytes. */
+  size: number;
+  etag: string;
+  version: number;
+  ttl?: number;
+}
+
+/** What a `put` wrote. */
+export interface Written {
+  etag: string;
+  version: number;
+}
+
+/** One page of a key listing. */
+export interface KeyPage {
+  /** Keys in UTF-8 byte order. */
+  keys: string[];
+  /** The `after` of the next page; null on the last. */
+  next: string | null;
+}
+
+/** What a batch write (`putMany`) stored. */
+export interface BatchResult {
+  /** Pairs stored. */
+  written: number;
+  /** With `invalid: 'skip'`: pairs refused, and the first few with why. */
+  rejected?: number;
+  rejections?: { line: number; code: string; message: string }[];
+}
+
+/** One key of an export: what `export` yields and `import` takes. */
+export interface ExportRecord {
+  key: string;
+  value: Uint8Array;
+  /** When the key expires, in Unix milliseconds; absent when it does not. */
+  expiresAt?: number;
+}
+
+/** What an `import` stored. */
+export interface ImportResult {
+  written: number;
+  /** Records skipped because their `expiresAt` had passed; absent when none were. */
+  expired?: number;
+}
+
+/** A node's state: `joining` while refilled or joining, `leaving` while handing data over. */
+export type NodeState = 'starting' | 'up' | 'joining' | 'leaving' | 'down' | 'stopped';
+
+/** One node as `GET /cluster` shows it. The data fields are absent while the node is down. */
+export interface NodeStatus {
+  id: number;
+  state: NodeState;
+  /** Partitions it owns, and those being copied to or from it. */
+  partitions: number;
+  partitionsUnderRepair: number;
+  /** Writes kept for it while it was down, and those dropped past the hint budget. */
+  hints: number;
+  hintsDropped: number;
+  keys?: number;
+  tombstones?: number;
+  /** Bytes of keys and values held. */
+  bytes?: number;
+  storeBytes?: number;
+  /** Operations applied since its thread started. */
+  ops?: number;
+  heapUsed?: number;
+  storage?: { backend: string } & Record<string, unknown>;
+  /** Set when the node is up but did not answer for its statistics. */
+  error?: string;
+}
+
+/** A partition copy under way (a refill, a join, a leave). */
+export interface Transfer {
+  node: number;
+  kind: 'refill' | 'join' | 'leave';
+  partitions: number;
+  keys: number;
+  bytes: number;
+  sourcesDone: number;
+  sources: number;
+}
+
+/** Anti-entropy's totals since start. */
+export interface AntiEntropyStats {
+  runs: number;
+  partitionsRepaired: number;
+  recordsCopied: number;
+  running: boolean;
+}
+
+/** `GET /cluster`. */
+export interface ClusterStatus {
+  nodes: NodeStatus[];
+  ring: { hash: string; seed: number; partitions: number; replicas: number; r: number; w: number };
+  coordinator: {
+    tombstoneGraceMs: number;
+    transfers: Transfer[];
+    antiEntropy: AntiEntropyStats;
+    readRepairs: number;
+    tombstonesAwaitingPurge: number;
+    tombstonesPurged: number;
+  };
+  /** The seed of the simulation's random choices. */
+  seed: number;
+  faults: Fault[];
+  /** The size limits in force (`maxKeyBytes`, `maxValueBytes`, …). */
+  limits: Record<string, number>;
+}
+
+/** `GET /cluster/locate/{key}`: where a key lives. */
+export interface Location {
+  key: string;
+  hash: number;
+  partition: number;
+  /** The first replica. */
+  node: number;
+  /** The replicas, in preference order, their states, and the version each holds. */
+  replicas: number[];
+  states: NodeState[];
+  /** Negative: a tombstone; 0: nothing; null: no answer in time. */
+  versions: (number | null)[];
+}
+
+/** What a join or a leave moved, or a plan would move. */
+export interface Moved {
+  partitions: number;
+  /** Records (tombstones too) and their key and value bytes. */
+  keys: number;
+  bytes: number;
+}
+
+/** The answer to adding or removing a node. */
+export interface MembershipChange {
+  id: number;
+  moved: Moved;
+  ms: number;
+}
+
+/** A dry run of adding a node (`{ add: 1 }`) or removing one (`{ remove: id }`). */
+export type PlanRequest = { add: 1 } | { remove: number };
+
+/** What a change would move; nothing moves. */
+export type Plan = PlanRequest & { moved: Moved };
+
+/** The answer to a crash. */
+export interface Crashed {
+  id: number;
+  /** Its state before. */
+  was: NodeState;
+  state: NodeState;
+}
+
+/** What a restart's refill did. */
+export interface Refilled {
+  node: number;
+  partitions: number;
+  hints: number;
+  keys: number;
+  bytes: number;
+  failed: number;
+  ms: number;
+}
+
+/** The answer to a restart. */
+export interface Restarted {
+  id: number;
+  state: NodeState;
+  refilled: Refilled;
+}
+
+/** `POST /cluster/anti-entropy`: partitions found different and copied, and the totals. */
+export interface AntiEntropyRun {
+  partitionsRepaired: number;
+  antiEntropy: AntiEntropyStats;
+}
+
+/** A fault to put in force (README "Cluster and operations"). `nodes` absent: every node. */
+export type FaultSpec =
+  | { type: 'partition'; nodes?: number[]; direction?: 'to' | 'from' | 'both' }
+  | {
+      type: 'latency';
+      nodes?: number[];
+      ms: number;
+      jitterMs?: number;
+      distribution?: 'uniform' | 'exponential';
+    }
+  | { type: 'loss'; nodes?: number[]; probability: number }
+  | { type: 'duplicate'; nodes?: number[]; probability: number }
+  | { type: 'pause'; nodes: number[]; ms: number };
+
+/** A fault in force, with its id. */
+export type Fault = FaultSpec & { id: number };
+
+/** `GET /health` when every node answers. */
+export interface Health {
+  status: 'ok';
+  nodes: { id: number; state: NodeState }[];
+}

@@ -1,0 +1,121 @@
+import { createReadStream, createWriteStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { once } from 'node:events';
+import type { Writable } from 'node:stream';
+import type { CommandModule } from 'yargs';
+import type { ExportRecord, ThunderClient } from '../client/index.js';
+import { lineOfRecord, linesOf, recordOfLine } from '../client/ndjson.js';
+import { Progress } from '../load/progress.js';
+import { DASH, literal } from './dash-arg.js';
+import { clientOptions, clientVerb, printJson, type ClientArgs } from './verb.js';
+
+/**
+ * `export` and `import`: every key of a prefix as NDJSON, one `["key","<base64>"]` line each
+ * (a third element, the expiry in Unix ms, for a key that expires), and back. Progress goes
+ * to stderr, as `thunderdb load` draws it.
+ */
+
+/** A bar on stderr when it is a terminal or `--progress` asks; null otherwise. */
+function progressOf(asked: boolean, total: number): Progress | null {
+  return asked || process.stderr.isTTY ? new Progress({ total, out: process.stderr }) : null;
+}
+
+/** Writes text to a stream, waiting for it to drain when its buffer is full. */
+async function write(out: Writable, text: string): Promise<void> {
+  if (!out.write(text)) await once(out, 'drain');
+}
+
+interface ExportArgs extends ClientArgs {
+  prefix: string;
+  out?: string;
+  progress: boolean;
+}
+
+const exportCommand: CommandModule<object, ExportArgs> = {
+  command: 'export [prefix]',
+  describe: 'Dump the keys starting with a prefix as NDJSON ["key","<base64>"(,EXPIRES_AT_MS)] lines',
+  builder: (y) =>
+    clientOptions(y)
+      .positional('prefix', { type: 'string', default: '', coerce: literal, describe: 'Default: every key' })
+      .option('out', { type: 'string', describe: 'Write to this file (default: stdout)' })
+      .option('progress', {
+        type: 'boolean',
+        default: false,
+        describe: 'Show progress on stderr even when it is not a terminal',
+      }),
+  handler: clientVerb(async (client: ThunderClient, args: ExportArgs) => {
+    if (args.json && args.out === undefined) {
+      throw new RangeError('export --json needs --out FILE: stdout carries the dump');
+    }
+    const out = args.out === undefined ? process.stdout : createWriteStream(args.out);
+    const progress = progressOf(args.progress, 0);
+    let keys = 0;
+    let bytes = 0;
+    for await (const record of client.export(args.prefix)) {
+      const line = lineOfRecord(record) + '\n';
+      await write(out, line);
+      keys++;
+      bytes += Buffer.byteLength(line);
+      progress?.update(bytes, keys);
+    }
+    progress?.finish(bytes, keys);
+    if (out !== process.stdout) {
+      out.end();
+      await once(out, 'finish');
+    }
+    if (args.json) printJson({ exported: keys, bytes, out: args.out });
+    else if (args.out !== undefined)
+      process.stderr.write(`exported ${keys.toLocaleString('en-US')} keys to ${args.out}\n`);
+  }),
+};
+
+interface ImportArgs extends ClientArgs {
+  file: string;
+  progress: boolean;
+}
+
+/** The records of an export file, read as the upload asks for them, with progress. */
+async function* recordsOf(file: string, progress: Progress | null): AsyncGenerator<ExportRecord> {
+  const input = file === DASH ? process.stdin : createReadStream(file);
+  let bytes = 0;
+  let lines = 0;
+  async function* counted(): AsyncGenerator<Uint8Array> {
+    for await (const chunk of input as AsyncIterable<Buffer>) {
+      bytes += chunk.length;
+      yield chunk;
+    }
+  }
+  const name = file === DASH ? 'stdin' : file;
+  for await (const line of linesOf(counted())) {
+    lines++;
+    if (line !== '') yield recordOfLine(line, `${name} line ${lines}`);
+    progress?.update(bytes, lines);
+  }
+  progress?.finish(bytes, lines);
+}
+
+const importCommand: CommandModule<object, ImportArgs> = {
+  command: 'import <file>',
+  describe: 'Load what export wrote (a file, or - for stdin), expiries included',
+  builder: (y) =>
+    clientOptions(y)
+      .positional('file', { type: 'string', demandOption: true, describe: 'An export file, or -' })
+      .option('progress', {
+        type: 'boolean',
+        default: false,
+        describe: 'Show progress on stderr even when it is not a terminal',
+      }),
+  handler: clientVerb(async (client: ThunderClient, args: ImportArgs) => {
+    const total = args.file === DASH ? 0 : (await stat(args.file)).size;
+    const result = await client.import(recordsOf(args.file, progressOf(args.progress, total)));
+    const expired = result.expired ?? 0;
+    if (args.json) printJson({ written: result.written, expired });
+    else {
+      const skipped = expired > 0 ? ` (${expired.toLocaleString('en-US')} already expired, skipped)` : '';
+      process.stdout.write(`imported ${result.written.toLocaleString('en-US')} keys${skipped}\n`);
+    }
+  }),
+};
+
+/** `export` and `import`, for `yargs.command()`. */
+export const dumpCommands = [exportCommand, importCommand] as CommandModule<object, never>[];

@@ -1,0 +1,100 @@
+/**
+ * What `npm pack` would publish: the bin, the client (code and declarations), every module
+ * they load, the node thread's entry and the dashboard; and `import('thunderdb')` resolving
+ * to the client through package.json's `exports`.
+ */
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import { dirname, join, normalize } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { test } from 'node:test';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const run = promisify(execFile);
+
+/** The files `npm pack` would put in the tarball (scripts off: `prepare` would rebuild dist). */
+async function packed(): Promise<Map<string, number>> {
+  const { stdout } = await run('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], {
+    cwd: ROOT,
+    timeout: 60_000,
+  });
+  const [pack] = JSON.parse(stdout) as [{ files: { path: string; mode: number }[] }];
+  return new Map(pack.files.map((file) => [file.path, file.mode]));
+}
+
+/** Relative specifiers a built module loads: static, dynamic and type-only imports and re-exports. */
+function relativeImports(source: string): string[] {
+  const found = source.matchAll(/(?:\bfrom\s*|\bimport\s*\(?\s*)['"](\.{1,2}\/[^'"]+)['"]/g);
+  return [...found].map((match) => match[1]!);
+}
+
+/** Every file reachable from `entries` by relative imports, as paths from the root. */
+async function closure(entries: string[]): Promise<Set<string>> {
+  const seen = new Set<string>();
+  const queue = [...entries];
+  while (queue.length > 0) {
+    const file = queue.pop()!;
+    if (seen.has(file)) continue;
+    seen.add(file);
+    const source = await readFile(join(ROOT, file), 'utf8');
+    for (const specifier of relativeImports(source)) {
+      const target = normalize(join(dirname(file), specifier));
+      queue.push(target);
+      // A declaration file's `./x.js` is typed by `./x.d.ts`.
+      if (file.endsWith('.d.ts')) queue.push(target.replace(/\.js$/, '.d.ts'));
+    }
+  }
+  return seen;
+}
+
+test('the tarball holds the bin, the client and its declarations, all they import, and the dashboard', async () => {
+  const files = await packed();
+  const entries = [
+    'dist/src/cli.js',
+    'dist/src/client/index.js',
+    'dist/src/client/index.d.ts',
+    'dist/workers/node.js',
+  ];
+  const needed = await closure(entries);
+  // The walk must have found the modules behind the entries, not stopped at them.
+  assert.ok(needed.has('dist/src/client/client.js'));
+  assert.ok(needed.has('dist/src/client/types.d.ts'));
+  assert.ok(needed.has('dist/src/http/server.js'), 'the dynamic import of the server');
+  assert.ok(needed.size > 50, `${needed.size} files`);
+  const missing = [...needed].filter((file) => !files.has(file));
+  assert.deepEqual(missing, []);
+  for (const file of ['dashboard/index.html', 'package.json', 'README.md']) assert.ok(files.has(file), file);
+  assert.ok(
+    ![...files.keys()].some((file) => file.startsWith('dist/test/') || file.startsWith('node_modules/')),
+  );
+});
+
+test('the bin starts with a node shebang and is packed executable', async () => {
+  const pkg = JSON.parse(await readFile(join(ROOT, 'package.json'), 'utf8')) as {
+    bin: Record<string, string>;
+  };
+  assert.equal(pkg.bin.thunderdb, 'dist/src/cli.js');
+  const source = await readFile(join(ROOT, pkg.bin.thunderdb), 'utf8');
+  assert.match(source, /^#!\/usr\/bin\/env -S node /);
+  // tsc writes it 0644; npm marks a bin executable in the tarball, and links it so on install.
+  const mode = (await packed()).get(pkg.bin.thunderdb);
+  assert.equal(mode! & 0o111, 0o111, `mode ${mode?.toString(8)}`);
+});
+
+test("import('thunderdb') resolves, from inside the package, to the client", async () => {
+  // A variable, so that tsc does not resolve the package while it is building it.
+  const name = 'thunderdb';
+  const external = (await import(name)) as Record<string, unknown>;
+  const internal = (await import('../src/client/index.js')) as Record<string, unknown>;
+  assert.equal(external.ThunderClient, internal.ThunderClient);
+  assert.deepEqual(Object.keys(external).sort(), [
+    'ClusterUnreachableError',
+    'DEFAULT_URL',
+    'MAX_PAGE',
+    'ThunderClient',
+    'ThunderHttpError',
+  ]);
+  assert.equal(import.meta.resolve(name), new URL('../src/client/index.js', import.meta.url).href);
+});
