@@ -7,11 +7,14 @@ const HEADER = 14;
 const TOMBSTONE = 0xffffffff;
 /**
  * A value length with this bit set marks a value that expires: the record holds its expiry
- * (f64, Unix ms) between the key and the value. Values are far below 2 GiB (limits.ts).
+ * (f64, Unix ms) between the key and the value. Values stay below 2 GiB
+ * ({@link MAX_VALUE_BYTES}, which limits.ts holds `--max-value-bytes` to).
  */
 const EXPIRES = 0x80000000;
 /** Bytes of an expiry in a record. */
 const EXPIRY = 8;
+/** Largest value a record can hold: its length must leave the {@link EXPIRES} bit clear. */
+export const MAX_VALUE_BYTES = 0x7fffffff;
 /** What writing a versioned record did. */
 export const Written = {
   /** Nothing: the stored version is as new or newer. */
@@ -119,6 +122,10 @@ export class ByteMap {
   #bytes = 0;
   /** Records of values that expire (expired or not). */
   #expiring = 0;
+  /** No value here expires before this (Unix ms): a lower bound, tightened by each expiry scan. */
+  #earliestExpiry = Infinity;
+  /** The earliest expiry stored since the expiry scan under way began. */
+  #earliestSinceScan = Infinity;
   /** Per partition, the XOR of its records' digests (see {@link recordDigest}). */
   readonly #digests: Uint32Array;
   /** Per partition, its records (tombstones too) and their key and value bytes. */
@@ -191,6 +198,25 @@ export class ByteMap {
     return this.#expiring;
   }
 
+  /** No value here expires before this, Unix ms (Infinity: none expires). A lower bound. */
+  get earliestExpiry(): number {
+    return this.#expiring === 0 ? Infinity : this.#earliestExpiry;
+  }
+
+  /** An expiry scan begins: a pass over every record (see {@link endExpiryScan}). */
+  beginExpiryScan(): void {
+    this.#earliestSinceScan = Infinity;
+  }
+
+  /**
+   * An expiry scan has visited every record, and found none that expires before `earliest`
+   * (Unix ms) that it left in place: the bound becomes that, or an expiry stored since the
+   * scan began, whichever is earlier.
+   */
+  endExpiryScan(earliest: number): void {
+    this.#earliestExpiry = Math.min(earliest, this.#earliestSinceScan);
+  }
+
   /** Bytes of the keys (UTF-8) and values of keys holding a value. */
   get bytes(): number {
     return this.#bytes;
@@ -236,7 +262,9 @@ export class ByteMap {
    * Writes `value[valueStart, valueStart + valueLength)` (or, when `value` is null, a
    * tombstone) under the key `src[start, start + length)` with `version`, unless the stored
    * record's version is as new or newer: the newest version wins whatever order writes
-   * arrive in, the same on every replica. With `force`, writes whatever is stored.
+   * arrive in, the same on every replica. At the same version a tombstone wins over a value:
+   * that is an expired value cleared (one write, its bytes dropped), wherever it is cleared
+   * first. With `force`, writes whatever is stored.
    *
    * `expiresAt`: when the value expires (Unix ms; 0, never). `asOf`: the time (Unix ms) at
    * which to judge whether the value written over had expired, for the outcome.
@@ -259,12 +287,18 @@ export class ByteMap {
     const tombstone = value === null;
     if (tombstone) valueLength = expiresAt = 0;
     const expiry = expiresAt === 0 ? 0 : EXPIRY;
+    if (expiry !== 0) {
+      this.#earliestExpiry = Math.min(this.#earliestExpiry, expiresAt);
+      this.#earliestSinceScan = Math.min(this.#earliestSinceScan, expiresAt);
+    }
     const partition = Math.floor(hash / this.#span);
     if (slot >= 0) {
       const [slab, at] = this.#record(this.#locations[slot]!);
       const oldVersion = slab.readDoubleLE(at + 6);
-      if (!force && oldVersion >= version) return Written.Stale;
       const wasLive = slab.readUInt32LE(at + 2) !== TOMBSTONE;
+      if (!force && (oldVersion > version || (oldVersion === version && !(tombstone && wasLive)))) {
+        return Written.Stale;
+      }
       const oldExpiry = expiryBytesIn(slab, at);
       // A value past its expiry counts as absent for the outcome, as it reads.
       const wasPresent = wasLive && (oldExpiry === 0 || slab.readDoubleLE(at + HEADER + length) > asOf);

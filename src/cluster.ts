@@ -18,8 +18,9 @@ import { Op, type NodeStats, type PartitionSet, type RecordSlice, type SnapshotS
 import { addPartition, emptyPartitionSet } from './partition-set.js';
 import { Ring, type Location } from './ring.js';
 import { TombstonePurger } from './tombstone-purger.js';
+import { ExpiryPurger } from './expiry-purger.js';
 import { ExpirySweeper } from './expiry-sweeper.js';
-import { envelope } from './expiry.js';
+import { envelope, envelopeExpiresAt } from './expiry.js';
 import { Hints } from './hints.js';
 import { checkFault, Network, type Fault } from './network.js';
 import { threadRunner, type NodeRunner } from './node-runner.js';
@@ -197,8 +198,12 @@ export interface CoordinatorStats {
   tombstonesAwaitingPurge: number;
   /** Tombstones purged since start. */
   tombstonesPurged: number;
-  /** Expired values purged since start, summed over replicas. */
+  /** Values that expire, held by every replica, waiting for their expiry and the grace period. */
+  expiredAwaitingPurge: number;
+  /** Expired values purged from every replica since start. */
   expiredPurged: number;
+  /** Expired values cleared into tombstones by the sweeps, summed over replicas. */
+  expiredCleared: number;
 }
 
 /**
@@ -265,6 +270,7 @@ export class Cluster implements ReplicaSender {
   readonly #hlc: HybridClock;
   readonly #purger: TombstonePurger;
   readonly #sweeper: ExpirySweeper;
+  readonly #expiryPurger: ExpiryPurger;
   /**
    * Per partition, in preference order, the replicas a read asks (up, and not being
    * refilled) and those a write goes to (up, refilling or not); rebuilt when a node's state
@@ -325,11 +331,14 @@ export class Cluster implements ReplicaSender {
     this.#recovery = new Recovery(this.#recoveryHost(), antiEntropyMs);
     this.#sweeper = new ExpirySweeper(clock, expirySweepMs, replication.tombstoneGraceMs, {
       upNodes: () => this.#links.filter((link) => link.state === 'up').map((link) => link.id),
-      purgeExpired: async (node, from, cutoff) => {
-        const reply = (await this.#callNode(node, (w) => w.purgeExpired(from, cutoff))) as Buffer;
-        return { next: reply.readDoubleLE(0), purged: reply.readUInt32LE(8) };
+      clearExpired: async (node, from, cutoff) => {
+        const reply = (await this.#callNode(node, (w) => w.clearExpired(from, cutoff))) as Buffer;
+        return { next: reply.readDoubleLE(0), cleared: reply.readUInt32LE(8) };
       },
     });
+    this.#expiryPurger = new ExpiryPurger(clock, replication.tombstoneGraceMs, (key, version) =>
+      this.#sendToReplicas(Op.Purge, key, version),
+    );
     this.#membership = new Membership(this.#membershipHost());
     this.#links = Array.from({ length: ring.nodes }, (_, id) => new NodeLink(id, links, this.#onStateChange));
     this.#findUpReplicas();
@@ -532,7 +541,18 @@ export class Cluster implements ReplicaSender {
     // A replica down misses the write: keep it as a hint, replayed when the node is back.
     if (write && up.length < this.ring.replicas) this.#hint(partition, op, key, version, value);
     const calls = this.#calls;
-    const base = calls.begin(sink, tag, op, key, nodes, needed, consistency.repair === 'sync', version);
+    const expiresAt = op === Op.PutExpiring ? envelopeExpiresAt(value!) : 0;
+    const base = calls.begin(
+      sink,
+      tag,
+      op,
+      key,
+      nodes,
+      needed,
+      consistency.repair === 'sync',
+      version,
+      expiresAt,
+    );
     for (let i = 0; i < nodes.length; i++) {
       const link = this.#links[nodes[i]!]!;
       const writer = link.writerFor(calls, base + i);
@@ -562,6 +582,10 @@ export class Cluster implements ReplicaSender {
 
   tombstoneWritten(key: string, version: number, acks: number): void {
     if (acks === this.ring.replicas) this.#purger.add(key, version);
+  }
+
+  expiringWritten(key: string, version: number, expiresAt: number, acks: number): void {
+    if (acks === this.ring.replicas) this.#expiryPurger.add(key, version, expiresAt);
   }
 
   repaired(): void {
@@ -617,7 +641,10 @@ export class Cluster implements ReplicaSender {
         if (version !== 0) error.details.etag = `"${version}"`;
         return sink.fail(tag, error);
       }
-      this.#hlc.observe(version);
+      // Newer than whatever was read, a tombstone or an expired value too: after a restart,
+      // versions stored under a bulk load can be ahead of this clock, and a write no newer
+      // than them would be dropped by every replica while answering success.
+      this.#hlc.observe(current.version);
       const written = await this.#callKey(op, key, value, consistency);
       sink.settle(tag, written.reply, written.version);
     } catch (err) {
@@ -791,6 +818,8 @@ export class Cluster implements ReplicaSender {
     primaryOnly = false,
   ): Promise<SnapshotSlice> {
     const only = primaryOnly ? this.#primaryPartitions(node) : null;
+    // First replica up of nothing (a node down, say): nothing to ask it for.
+    if (only !== null && only.bits.every((b) => b === 0)) return { next: HASH_SPACE, json: '' };
     return readSnapshotSlice(
       (await this.#callNode(node, (w) => w.snapshot(from, maxBytes, only, this.#clock.wall()))) as Buffer,
     );
@@ -803,6 +832,8 @@ export class Cluster implements ReplicaSender {
    */
   async primaryRecordSlice(node: number, from: number, maxBytes: number): Promise<RecordSlice> {
     const only = this.#primaryPartitions(node);
+    // First replica up of nothing (a node down, say): nothing to ask it for.
+    if (only.bits.every((b) => b === 0)) return { next: HASH_SPACE, records: Buffer.alloc(0) };
     return readRecordSlice(
       (await this.#callNode(node, (w) => w.scanRecords(from, maxBytes, only))) as Buffer,
     );
@@ -872,7 +903,9 @@ export class Cluster implements ReplicaSender {
       readRepairs: this.#readRepairs,
       tombstonesAwaitingPurge: this.#purger.waiting,
       tombstonesPurged: this.#purger.purged,
-      expiredPurged: this.#sweeper.purged,
+      expiredAwaitingPurge: this.#expiryPurger.waiting,
+      expiredPurged: this.#expiryPurger.purged,
+      expiredCleared: this.#sweeper.cleared,
     };
   }
 
@@ -905,8 +938,13 @@ export class Cluster implements ReplicaSender {
     return this.#recovery.replayHints(node);
   }
 
-  /** See {@link ExpirySweeper.sweep}: one sweep, now; resolves to the values purged. */
+  /**
+   * What the expiry timers do, now (for tests on a moved clock): purges the values every
+   * replica holds whose expiry and grace period have passed, then sweeps every node (see
+   * {@link ExpirySweeper.sweep}); resolves to the values the sweep cleared.
+   */
   sweepExpired(): Promise<number> {
+    this.#expiryPurger.purgeDue();
     return this.#sweeper.sweep();
   }
 
@@ -1014,6 +1052,7 @@ export class Cluster implements ReplicaSender {
   async close(): Promise<void> {
     this.#purger.stop();
     this.#sweeper.stop();
+    this.#expiryPurger.stop();
     this.#recovery.stop();
     await Promise.all(this.#links.map((link) => link.stop()));
     await this.#releaseStorage?.();

@@ -5,20 +5,21 @@ import { HASH_SPACE } from './murmur3.js';
 export interface SweepHost {
   /** The nodes up now. */
   upNodes(): number[];
-  /** One slice of a node's purge of values expired at or before `cutoff` (Unix ms). */
-  purgeExpired(node: number, from: number, cutoff: number): Promise<{ next: number; purged: number }>;
+  /** One slice of a node's clearing of values expired at or before `cutoff` (Unix ms). */
+  clearExpired(node: number, from: number, cutoff: number): Promise<{ next: number; cleared: number }>;
 }
 
 /**
- * Purges values whose expiry has passed, from every node, once in each interval. An expired
- * value already reads as absent everywhere; purging frees its memory and its journal's
- * copy. It is kept for the grace period past its expiry, as a tombstone is: a write older
- * than it, delayed in flight, then finds it and is dropped instead of bringing back an
- * older value.
+ * Clears values whose expiry has passed, on every node, once in each interval: each becomes
+ * a tombstone of its version, so its bytes are freed (in memory and in the journal) while
+ * the version goes on keeping an older write of the key out. An expired value already reads
+ * as absent everywhere; the value is kept for the grace period past its expiry, as a
+ * tombstone is, so a repair in flight finds the same record on every replica.
  *
- * Each replica purges on its own, with no coordination: replicas hold the same expiry with
- * the same version, so they purge the same records, and a node that was down when its
- * peers purged does so at the next sweep after it is back.
+ * Each replica clears on its own, with no coordination: replicas hold the same expiry with
+ * the same version, so they clear the same records, and a node that was down does so at
+ * the next sweep after it is back. Tombstones every replica holds are then purged (see
+ * src/expiry-purger.ts).
  */
 export class ExpirySweeper {
   readonly #clock: Clock;
@@ -26,7 +27,7 @@ export class ExpirySweeper {
   readonly #graceMs: number;
   readonly #host: SweepHost;
   #disarm: (() => void) | null = null;
-  #purged = 0;
+  #cleared = 0;
 
   /** `intervalMs`: how often (0: never); `graceMs`: how long past its expiry a value is kept. */
   constructor(clock: Clock, intervalMs: number, graceMs: number, host: SweepHost) {
@@ -36,28 +37,28 @@ export class ExpirySweeper {
     this.#host = host;
   }
 
-  /** Values purged since start, summed over nodes (each replica counts). */
-  get purged(): number {
-    return this.#purged;
+  /** Values cleared since start, summed over nodes (each replica counts). */
+  get cleared(): number {
+    return this.#cleared;
   }
 
-  /** One sweep of every node that is up, a slice at a time; resolves to the values purged. */
+  /** One sweep of every node that is up, a slice at a time; resolves to the values cleared. */
   async sweep(): Promise<number> {
     const cutoff = this.#clock.wall() - this.#graceMs;
-    let purged = 0;
+    let cleared = 0;
     for (const node of this.#host.upNodes()) {
       try {
         for (let from = 0; from < HASH_SPACE;) {
-          const slice = await this.#host.purgeExpired(node, from, cutoff);
-          purged += slice.purged;
+          const slice = await this.#host.clearExpired(node, from, cutoff);
+          cleared += slice.cleared;
           from = slice.next;
         }
       } catch {
         // The node went down or did not answer: the next sweep tries again.
       }
     }
-    this.#purged += purged;
-    return purged;
+    this.#cleared += cleared;
+    return cleared;
   }
 
   /** Sweeps every interval on the clock (never with 0), until {@link stop}. */

@@ -18,15 +18,20 @@ export const MAX_TTL_SECONDS = 315_360_000;
 /** The envelope of `value` (bytes, or a byte string of one char per byte) expiring at `expiresAt`. */
 export function envelope(expiresAt: number, value: Uint8Array | string): Buffer {
   const out = Buffer.allocUnsafe(ENVELOPE_BYTES + value.length);
-  out.writeDoubleLE(expiresAt, 0);
+  // Whole milliseconds: a simulated clock's time can be fractional, and a dump's expiry is an integer.
+  out.writeDoubleLE(Math.ceil(expiresAt), 0);
   if (typeof value === 'string') out.write(value, ENVELOPE_BYTES, 'latin1');
   else out.set(value, ENVELOPE_BYTES);
   return out;
 }
 
-/** The expiry of an envelope at `start` of `bytes`, Unix ms. */
-export function envelopeExpiresAt(bytes: Uint8Array, start = 0): number {
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).readDoubleLE(start);
+/** The expiry of an envelope (bytes, or a byte string of one char per byte), Unix ms. */
+export function envelopeExpiresAt(envelope: Uint8Array | string): number {
+  const bytes =
+    typeof envelope === 'string'
+      ? Buffer.from(envelope.slice(0, ENVELOPE_BYTES), 'latin1')
+      : Buffer.from(envelope.buffer, envelope.byteOffset, envelope.byteLength);
+  return bytes.readDoubleLE(0);
 }
 
 /** Whether a value expiring at `expiresAt` (0: never) has expired at `now` (both Unix ms). */

@@ -12,8 +12,8 @@ export type KeyOp = typeof Op.Get | typeof Op.Put | typeof Op.PutExpiring | type
  * Whoever waits for a key operation's answer from the cluster. `reply` and `version` by
  * operation:
  * - Get: the value (a view, valid during the call; copy it to keep it) or null when the key
- *   is absent, deleted or expired; the value's version, 0 when absent; and when the value
- *   expires (Unix ms; 0: never).
+ *   is absent, deleted or expired; the version read (of the tombstone or expired value
+ *   too; 0 when no replica holds a record); and when the value expires (Unix ms; 0: never).
  * - Size: the value's length or null; version 0 (sizes are read from one replica, as hints).
  * - Put, PutExpiring: null; the version written.
  * - Delete: 1 if a replica that acknowledged held a value, else 0; the tombstone's version.
@@ -51,6 +51,8 @@ export interface ReplicaSender {
   ): void;
   /** A tombstone `acks` replicas acknowledged: once every replica holds it, it can be purged after the grace period. */
   tombstoneWritten(key: string, version: number, acks: number): void;
+  /** A value expiring at `expiresAt` that `acks` replicas acknowledged: purged after it, once every replica holds it. */
+  expiringWritten(key: string, version: number, expiresAt: number, acks: number): void;
   /** Counts a read repair sent. */
   repaired(): void;
   /** The coordinator's wall clock, Unix ms: whether a value read has expired. */
@@ -106,6 +108,8 @@ export class KeyCalls implements ReplySink {
   #awaited = new Uint8Array(0); // blocking repairs not yet acknowledged
   /** The version a write carries; a read's newest version seen. */
   #versions = new Float64Array(0);
+  /** PutExpiring: when the value expires (Unix ms). */
+  #expiries = new Float64Array(0);
   /** Reads: replicas that answered, whose answer was the newest, and those repaired. */
   #responded = new Uint16Array(0);
   #holders = new Uint16Array(0);
@@ -126,6 +130,7 @@ export class KeyCalls implements ReplySink {
    * `base + i`, each, with this object as the sink.
    * @param nodes the replicas to ask, in preference order (at most 16).
    * @param needed answers needed: R or W, at most `nodes.length`.
+   * @param expiresAt a PutExpiring's expiry (Unix ms), for its purge once every replica has it.
    */
   begin(
     sink: KeySink,
@@ -136,6 +141,7 @@ export class KeyCalls implements ReplySink {
     needed: number,
     syncRepair: boolean,
     version: number,
+    expiresAt = 0,
   ): number {
     if (this.#free.length === 0) this.#grow();
     const slot = this.#free.pop()!;
@@ -150,6 +156,7 @@ export class KeyCalls implements ReplySink {
     this.#answered[slot] = this.#failed[slot] = this.#awaited[slot] = 0;
     this.#flags[slot] = syncRepair ? SYNC_REPAIR : 0;
     this.#versions[slot] = version;
+    this.#expiries[slot] = expiresAt;
     this.#responded[slot] = this.#holders[slot] = this.#repaired[slot] = 0;
     return slot << SLOT_SHIFT;
   }
@@ -173,6 +180,7 @@ export class KeyCalls implements ReplySink {
     this.#flags = widen(this.#flags, Uint8Array);
     this.#awaited = widen(this.#awaited, Uint8Array);
     this.#versions = widen(this.#versions, Float64Array);
+    this.#expiries = widen(this.#expiries, Float64Array);
     this.#responded = widen(this.#responded, Uint16Array);
     this.#holders = widen(this.#holders, Uint16Array);
     this.#repaired = widen(this.#repaired, Uint16Array);
@@ -273,11 +281,14 @@ export class KeyCalls implements ReplySink {
     switch (this.#ops[slot] as KeyOp) {
       case Op.Get: {
         const best = this.#results[slot] as Buffer | null;
-        if (best === null || recordVersion(best) < 0) sink.settle(tag, null, 0);
+        // Absent, deleted or expired: no value, but the version read (0 when none), which a
+        // conditional write must outdate.
+        if (best === null || recordVersion(best) < 0) sink.settle(tag, null, this.#versions[slot]!);
         else {
           const expiresAt = recordExpiresAt(best);
-          // Expired reads as absent; the record stays until the replicas purge it.
-          if (hasExpired(expiresAt, this.#sender.wall())) sink.settle(tag, null, 0);
+          // Expired reads as absent; the record stays until the replicas clear it.
+          if (expiresAt !== 0 && hasExpired(expiresAt, this.#sender.wall()))
+            sink.settle(tag, null, this.#versions[slot]!);
           else sink.settle(tag, recordValue(best), this.#versions[slot]!, expiresAt);
         }
         break;
@@ -324,6 +335,14 @@ export class KeyCalls implements ReplySink {
       if (stale !== 0) this.#repair(slot, stale, IGNORE);
     } else if (op === Op.Delete) {
       this.#sender.tombstoneWritten(this.#keys[slot]!, this.#versions[slot]!, this.#answered[slot]!);
+    } else if (op === Op.PutExpiring) {
+      const expiresAt = this.#expiries[slot]!;
+      this.#sender.expiringWritten(
+        this.#keys[slot]!,
+        this.#versions[slot]!,
+        expiresAt,
+        this.#answered[slot]!,
+      );
     }
   }
 

@@ -5,7 +5,7 @@ import {
   ValueTooLargeError,
   type ThunderError,
 } from './errors.js';
-import { MAX_KEY_BYTES } from './byte-map.js';
+import { MAX_KEY_BYTES, MAX_VALUE_BYTES } from './byte-map.js';
 
 /** Size limits enforced at the front end; every one is a command-line flag. */
 export interface Limits {
@@ -42,6 +42,9 @@ export function checkLimits(limits: Limits): Limits {
   }
   if (limits.maxKeyBytes > MAX_KEY_BYTES) {
     throw new RangeError(`maxKeyBytes must be at most ${MAX_KEY_BYTES}, got ${limits.maxKeyBytes}`);
+  }
+  if (limits.maxValueBytes > MAX_VALUE_BYTES) {
+    throw new RangeError(`maxValueBytes must be at most ${MAX_VALUE_BYTES}, got ${limits.maxValueBytes}`);
   }
   return limits;
 }

@@ -56,8 +56,9 @@ export const Op = {
    */
   Pause: 8,
   /**
-   * key, version → 1 if the key's record was a tombstone of exactly that version and is now
-   * gone, else 0: drops a tombstone every replica holds, never a newer write.
+   * key, version → 1 if the key's record was a tombstone, or a value that expires, of
+   * exactly that version and is now gone, else 0: drops a record every replica holds,
+   * never a newer write.
    */
   Purge: 9,
   /** (none) → the node's digest of each partition: u32 each, in partition order (see ByteMap). */
@@ -86,11 +87,13 @@ export const Op = {
    */
   PutExpiring: 14,
   /**
-   * from, cutoff → f64 next, u32 purged: removes the values whose expiry is at or before
-   * `cutoff` (Unix ms) among the keys whose store hash lies in `[from, next)`. Every replica
-   * holds the same expiry with a version, so each purges the same records on its own.
+   * from, cutoff → f64 next, u32 cleared: turns the values whose expiry is at or before
+   * `cutoff` (Unix ms), among the keys whose store hash lies in `[from, next)`, into
+   * tombstones of the same version: the bytes go, and the version stays to keep an older
+   * write of the key out. Every replica holds the same expiry with a version, so each
+   * clears the same records on its own.
    */
-  PurgeExpired: 15,
+  ClearExpired: 15,
 } as const;
 
 export type OpCode = (typeof Op)[keyof typeof Op];

@@ -515,42 +515,57 @@ export class Shard implements BatchHandler {
   }
 
   /**
-   * Purges the values that expired at or before `cutoff` (Unix ms) among the keys whose
-   * hash lies in `[from, next)`; answers next (f64) and how many were purged (u32). Every
-   * replica holds the same expiry with the version, so each purges the same records: no
-   * coordination, and a purge of one version never removes a newer write.
+   * Clears the values that expired at or before `cutoff` (Unix ms) among the keys whose hash
+   * lies in `[from, next)` into tombstones of the same version: their bytes go; the version
+   * stays, so an older write this replica or another holds cannot come back (the tombstone
+   * is purged once every replica holds it, src/expiry-purger.ts). Answers next (f64) and how
+   * many were cleared (u32). Every replica holds the same expiry with the version, so each
+   * clears the same records with no coordination.
    */
-  purgeExpired(from: number, cutoff: number): void {
+  clearExpired(from: number, cutoff: number): void {
     this.#ops++;
     const map = this.#map;
     const keys: Buffer[] = [];
     const hashes: number[] = [];
     const versions: number[] = [];
-    // Nothing expires in most stores: answer without walking.
-    const next =
-      map.expiring === 0
-        ? HASH_SPACE
-        : map.visitRange(from, SNAPSHOT_SLICE_SLOTS, (hash, location) => {
-            const expiresAt = map.expiresAtOf(location);
-            if (expiresAt === 0 || expiresAt > cutoff) return;
-            const key = Buffer.allocUnsafe(map.keyLengthAt(location));
-            map.copyKeyAt(location, key, 0);
-            keys.push(key);
-            hashes.push(map.ringHashOf(hash));
-            versions.push(map.versionAt(location));
-          });
-    // Removed after the walk: removing shifts index entries the walk may still visit.
-    let purged = 0;
+    let next = HASH_SPACE;
+    // Nothing expires by then in most stores: answer without walking.
+    if (map.earliestExpiry <= cutoff) {
+      if (from === 0) {
+        map.beginExpiryScan();
+        this.#scanEarliest = Infinity;
+      }
+      next = map.visitRange(from, SNAPSHOT_SLICE_SLOTS, (hash, location) => {
+        const expiresAt = map.expiresAtOf(location);
+        if (expiresAt === 0) return;
+        if (expiresAt > cutoff) {
+          this.#scanEarliest = Math.min(this.#scanEarliest, expiresAt);
+          return;
+        }
+        const key = Buffer.allocUnsafe(map.keyLengthAt(location));
+        map.copyKeyAt(location, key, 0);
+        keys.push(key);
+        hashes.push(map.ringHashOf(hash));
+        versions.push(map.versionAt(location));
+      });
+      if (next === HASH_SPACE) map.endExpiryScan(this.#scanEarliest);
+    }
+    // Cleared after the walk: a record's new length moves it, which the walk must not see.
+    let cleared = 0;
     for (let i = 0; i < keys.length; i++) {
       const key = keys[i]!;
-      if (!map.remove(key, 0, key.length, hashes[i]!, versions[i]!)) continue;
-      this.#log?.append(LogOp.Purge, hashes[i]!, versions[i]!, key, 0, key.length);
-      purged++;
+      const outcome = map.store(key, 0, key.length, hashes[i]!, null, 0, 0, versions[i]!);
+      if (outcome === Written.Stale) continue;
+      this.#log?.append(LogOp.Tombstone, hashes[i]!, versions[i]!, key, 0, key.length);
+      cleared++;
     }
     const at = this.#reply.payload(12);
     this.#reply.target.writeDoubleLE(next, at);
-    this.#reply.target.writeUInt32LE(purged, at + 8);
+    this.#reply.target.writeUInt32LE(cleared, at + 8);
   }
+
+  /** The earliest expiry the expiry scan under way left in place, so far. */
+  #scanEarliest = Infinity;
 
   stats(): void {
     this.#ops++;

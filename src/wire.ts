@@ -19,7 +19,7 @@ import {
  *     ListSlice           u16 + prefix, u16 + after, u32 limit, u32 from, f64 asOf
  *     SnapshotSlice       u32 from, u32 maxBytes, u32 partitions P (0: include all), f64 asOf,
  *                         then ⌈P / 8⌉ bytes: the partitions to include, p at bit p % 8 of byte p / 8
- *     PurgeExpired        u32 from, f64 cutoff
+ *     ClearExpired        u32 from, f64 cutoff
  *     ScanRecords, DropPartitions   like SnapshotSlice
  *     Stats, Digests, PartitionStats   (none)
  *     Pause               u32 ms
@@ -213,10 +213,10 @@ export class BatchWriter extends Writer {
     this.snapshot(from, 0, only, 0, Op.DropPartitions);
   }
 
-  /** Purges a slice of the values that expired at or before `cutoff` (Unix ms). */
-  purgeExpired(from: number, cutoff: number): void {
+  /** Clears a slice of the values that expired at or before `cutoff` (Unix ms) into tombstones. */
+  clearExpired(from: number, cutoff: number): void {
     const at = this.reserve(13);
-    this.buf[at] = Op.PurgeExpired;
+    this.buf[at] = Op.ClearExpired;
     this.buf.writeUInt32LE(from, at + 1);
     this.buf.writeDoubleLE(cutoff, at + 5);
     this.counted();
@@ -267,7 +267,7 @@ export interface BatchHandler {
   snapshot(from: number, maxBytes: number, only: PartitionSet | null, asOf: number): void;
   scanRecords(from: number, maxBytes: number, only: PartitionSet): void;
   dropPartitions(from: number, only: PartitionSet): void;
-  purgeExpired(from: number, cutoff: number): void;
+  clearExpired(from: number, cutoff: number): void;
   stats(): void;
   digests(): void;
   partitionStats(): void;
@@ -327,8 +327,8 @@ export function readBatch(batch: ArrayBuffer, handler: BatchHandler): number {
         at += 21 + n;
         break;
       }
-      case Op.PurgeExpired:
-        handler.purgeExpired(buf.readUInt32LE(at + 1), buf.readDoubleLE(at + 5));
+      case Op.ClearExpired:
+        handler.clearExpired(buf.readUInt32LE(at + 1), buf.readDoubleLE(at + 5));
         at += 13;
         break;
       case Op.Stats:

@@ -24,6 +24,7 @@ class Sender implements ReplicaSender {
     if (this.failRepairs) sink.fail(tag, new NodeTimeoutError('no answer'));
   }
   tombstoneWritten(): void {}
+  expiringWritten(): void {}
   repaired(): void {
     this.repairs++;
   }

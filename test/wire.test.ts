@@ -55,7 +55,7 @@ function decode(batch: ArrayBuffer): { id: number; seen: unknown[] } {
     dropPartitions: (from, only) =>
       seen.push({ op: Op.DropPartitions, from, only: { partitions: only.partitions, bits: [...only.bits] } }),
     pause: (ms) => seen.push({ op: Op.Pause, ms }),
-    purgeExpired: (from, cutoff) => seen.push({ op: Op.PurgeExpired, from, cutoff }),
+    clearExpired: (from, cutoff) => seen.push({ op: Op.ClearExpired, from, cutoff }),
   };
   return { id: readBatch(batch, handler), seen };
 }
@@ -91,7 +91,7 @@ describe('wire', () => {
     writer.list('pré', 'après', 1001, 2 ** 32 - 1, 1_767_225_600_001);
     writer.snapshot(123_456, 256 * 1024, null, 1_767_225_600_002);
     writer.snapshot(0, 1, { partitions: 10, bits: Uint8Array.from([0b1000_0001, 0b10]) }, 0);
-    writer.purgeExpired(2 ** 31, 1_767_225_600_003);
+    writer.clearExpired(2 ** 31, 1_767_225_600_003);
     writer.stats();
     writer.pause(2500);
     const batch = writer.take(0xfffffffe);
@@ -129,7 +129,7 @@ describe('wire', () => {
         asOf: 0,
         only: { partitions: 10, bits: [0b1000_0001, 0b10] },
       },
-      { op: Op.PurgeExpired, from: 2 ** 31, cutoff: 1_767_225_600_003 },
+      { op: Op.ClearExpired, from: 2 ** 31, cutoff: 1_767_225_600_003 },
       { op: Op.Stats },
       { op: Op.Pause, ms: 2500 },
     ]);

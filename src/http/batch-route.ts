@@ -106,6 +106,12 @@ class BatchWrite extends Deferred implements ReplySink, PairSink, Stoppable {
     }
     const now = cluster.wall();
     const { ttlMs } = this.#options;
+    if (expiresAt !== undefined && expiresAt > now + MAX_TTL_SECONDS * 1000) {
+      return this.reject(
+        index,
+        new BadRequestError(`pair ${index}: its expiry ${expiresAt} is more than ${MAX_TTL_SECONDS} s away`),
+      );
+    }
     const expires = expiresAt ?? (ttlMs === undefined ? 0 : now + ttlMs);
     if (expires !== 0 && expires <= now) {
       this.#expired++;

@@ -130,11 +130,13 @@ function writeOptions(
   put: boolean,
 ): { consistency: Consistency; condition: WriteCondition | undefined; ttlMs: number | undefined } {
   const query = req.getQuery();
+  // Most writes have no query: no parsing, nothing allocated for it.
+  if (!query) return { consistency: defaults, condition: conditionOf(req), ttlMs: undefined };
   const { w = defaults.w, ttl }: { w?: number; ttl?: number } = put
     ? parseQuery(query, PUT_PARAMS)
     : parseQuery(query, WRITE_PARAMS);
   return {
-    consistency: query ? { ...defaults, w: quorum('w', w, replicas) } : defaults,
+    consistency: { ...defaults, w: quorum('w', w, replicas) },
     condition: conditionOf(req),
     ttlMs: ttl,
   };

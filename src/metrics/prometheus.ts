@@ -243,7 +243,7 @@ export class ClusterMetrics {
     );
     add(
       'thunderdb_expired_purged_total',
-      'Expired values purged after the grace period, each replica counted.',
+      'Expired values purged from every replica once the grace period had passed.',
       'counter',
       () => now([{ labels: {}, value: coordinator().expiredPurged }]),
     );

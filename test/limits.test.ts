@@ -1,0 +1,21 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { checkLimits, DEFAULT_LIMITS } from '../src/limits.js';
+
+test('checkLimits() refuses limits a record cannot hold, naming them', () => {
+  assert.deepEqual(checkLimits({ ...DEFAULT_LIMITS }), DEFAULT_LIMITS);
+  // A value's length shares its 32 bits with the "expires" flag: 2 GiB and up cannot be stored.
+  assert.equal(checkLimits({ ...DEFAULT_LIMITS, maxValueBytes: 2 ** 31 - 1 }).maxValueBytes, 2 ** 31 - 1);
+  assert.throws(
+    () => checkLimits({ ...DEFAULT_LIMITS, maxValueBytes: 2 ** 31 }),
+    /maxValueBytes must be at most 2147483647/,
+  );
+  assert.throws(
+    () => checkLimits({ ...DEFAULT_LIMITS, maxKeyBytes: 65_536 }),
+    /maxKeyBytes must be at most 65535/,
+  );
+  assert.throws(
+    () => checkLimits({ ...DEFAULT_LIMITS, maxBodyBytes: 0 }),
+    /maxBodyBytes must be a positive integer/,
+  );
+});
