@@ -272,6 +272,11 @@ export class Cluster implements ReplicaSender {
   readonly #sweeper: ExpirySweeper;
   readonly #expiryPurger: ExpiryPurger;
   /**
+   * Whether a node may hold a value that expires: once a TTL write has been sent, or from
+   * the start when nodes replay a journal (which may hold some).
+   */
+  #mayExpire: boolean;
+  /**
    * Per partition, in preference order, the replicas a read asks (up, and not being
    * refilled) and those a write goes to (up, refilling or not); rebuilt when a node's state
    * changes.
@@ -317,6 +322,7 @@ export class Cluster implements ReplicaSender {
     releaseStorage: (() => Promise<void>) | undefined,
   ) {
     this.#storage = storage;
+    this.#mayExpire = storage !== undefined;
     this.#releaseStorage = releaseStorage;
     this.ring = ring;
     this.replication = replication;
@@ -330,6 +336,7 @@ export class Cluster implements ReplicaSender {
     this.#seed = seed;
     this.#recovery = new Recovery(this.#recoveryHost(), antiEntropyMs);
     this.#sweeper = new ExpirySweeper(clock, expirySweepMs, replication.tombstoneGraceMs, {
+      mayExpire: () => this.#mayExpire,
       upNodes: () => this.#links.filter((link) => link.state === 'up').map((link) => link.id),
       clearExpired: async (node, from, cutoff) => {
         const reply = (await this.#callNode(node, (w) => w.clearExpired(from, cutoff))) as Buffer;
@@ -542,6 +549,7 @@ export class Cluster implements ReplicaSender {
     if (write && up.length < this.ring.replicas) this.#hint(partition, op, key, version, value);
     const calls = this.#calls;
     const expiresAt = op === Op.PutExpiring ? envelopeExpiresAt(value!) : 0;
+    if (expiresAt !== 0) this.#mayExpire = true;
     const base = calls.begin(
       sink,
       tag,

@@ -3,6 +3,12 @@ import { HASH_SPACE } from './murmur3.js';
 
 /** What the sweeper needs of the cluster. */
 export interface SweepHost {
+  /**
+   * Whether any node may hold a value that expires. While none can, a sweep sends nothing:
+   * a cluster that never sees a TTL runs exactly as it would without the sweeper (the
+   * deterministic mode's runs among it).
+   */
+  mayExpire(): boolean;
   /** The nodes up now. */
   upNodes(): number[];
   /** One slice of a node's clearing of values expired at or before `cutoff` (Unix ms). */
@@ -46,6 +52,7 @@ export class ExpirySweeper {
   async sweep(): Promise<number> {
     const cutoff = this.#clock.wall() - this.#graceMs;
     let cleared = 0;
+    if (!this.#host.mayExpire()) return 0;
     for (const node of this.#host.upNodes()) {
       try {
         for (let from = 0; from < HASH_SPACE;) {
