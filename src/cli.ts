@@ -272,7 +272,8 @@ export async function main(argv: string[]): Promise<void> {
           .option('tombstone-grace-ms', {
             type: 'number',
             default: DEFAULT_TOMBSTONE_GRACE_MS,
-            describe: 'How long a delete every replica acknowledged keeps its tombstone before it is purged',
+            describe:
+              'How long a delete every replica acknowledged keeps its tombstone before it is purged, and an expired value its bytes',
           })
           .option('seed', {
             type: 'number',
