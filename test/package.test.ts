@@ -1,11 +1,12 @@
 /**
  * What `npm pack` would publish: the bin, the client (code and declarations), every module
- * they load, the node thread's entry and the dashboard; and `import('thunderdb')` resolving
- * to the client through package.json's `exports`.
+ * they load, the node thread's entry and the dashboard; `import('thunderdb')` resolving to
+ * the client through package.json's `exports`; and `npm link` giving a working command.
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { dirname, join, normalize } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -78,7 +79,7 @@ test('the bin starts with a node shebang and is packed executable', async () => 
   assert.equal(pkg.bin.thunderdb, 'dist/src/cli.js');
   const source = await readFile(join(ROOT, pkg.bin.thunderdb), 'utf8');
   assert.match(source, /^#!\/usr\/bin\/env -S node /);
-  // tsc writes it 0644; npm marks a bin executable in the tarball, and links it so on install.
+  // tsc writes it 0644 and npm packs it as it finds it: the build script marks it executable.
   const mode = (await packed()).get(pkg.bin.thunderdb);
   assert.equal(mode! & 0o111, 0o111, `mode ${mode?.toString(8)}`);
 });
@@ -97,4 +98,25 @@ test("import('thunderdb') resolves, from inside the package, to the client", asy
     'ThunderHttpError',
   ]);
   assert.equal(import.meta.resolve(name), new URL('../src/client/index.js', import.meta.url).href);
+});
+
+test('npm link gives a working thunderdb command', async (t) => {
+  const prefix = await mkdtemp(join(tmpdir(), 'thunderdb-link-'));
+  t.after(() => rm(prefix, { recursive: true, force: true }));
+  // Into a prefix of its own, not the machine's; scripts off: `prepare` would rebuild the
+  // dist/ the other tests are running from.
+  await run('npm', ['link', '--ignore-scripts', '--no-audit', '--no-fund'], {
+    cwd: ROOT,
+    env: { ...process.env, NPM_CONFIG_PREFIX: prefix },
+    timeout: 120_000,
+  });
+  const bin = join(prefix, 'bin', 'thunderdb');
+  const help = await run(bin, ['--help']);
+  assert.match(help.stdout, /thunderdb get <key>/);
+  // The client loads through the link: a verb against nothing says so, with exit code 3.
+  const unreachable = await run(bin, ['get', 'k', '--url', 'http://127.0.0.1:1']).catch(
+    (err: { code: number; stderr: string }) => err,
+  );
+  assert.equal((unreachable as { code: number }).code, 3);
+  assert.match((unreachable as { stderr: string }).stderr, /cannot reach http:\/\/127\.0\.0\.1:1/);
 });
