@@ -228,7 +228,15 @@ async function startNodes(options: ClusterOptions & { nodes: number }): Promise<
 /** Parses the command line and runs the command. Exported for the bin script only. */
 export async function main(argv: string[]): Promise<void> {
   const y = yargs(protectDash(argv));
+  // A closed pipe (`thunderdb export | head -1`) ends the command quietly, as it does any
+  // Unix tool (141: killed by SIGPIPE), rather than with an EPIPE stack trace.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(141);
+    throw err;
+  });
   await y
+    // Positionals are text as typed: a value `1.10` or a key `0x10` must not become a number.
+    .parserConfiguration({ 'parse-positional-numbers': false })
     .scriptName('thunderdb')
     .wrap(Math.min(110, y.terminalWidth()))
     .usage('$0 <command> [options]')

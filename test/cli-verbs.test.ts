@@ -81,6 +81,62 @@ describe('thunderdb client verbs against a real cluster', () => {
   test('a key named "-" is a key, not stdin', async () => {
     assert.equal((await cli(['put', '-', 'dash', ...url])).code, 0);
     assert.equal((await cli(['get', '-', ...url])).out, 'dash');
+    assert.equal(await db.getText('-'), 'dash', 'stored under "-" itself');
+    assert.equal((await cli(['mget', '-', ...url])).out, '- dash\n');
+  });
+
+  test('values and keys that look like numbers are kept as typed', async () => {
+    for (const [key, value] of [
+      ['0x10', '1.10'],
+      ['1e3', '007'],
+      ['1.0', '1e3'],
+    ]) {
+      assert.equal((await cli(['put', key, value, ...url])).code, 0);
+      assert.equal(await db.getText(key), value, `${key} = ${value}`);
+      assert.equal((await cli(['get', key, ...url])).out, value);
+    }
+    assert.equal(
+      (await cli(['mget', '1e3', '0x10', ...url])).out,
+      '1e3 007\n0x10 1.10\n',
+      'in the order named',
+    );
+  });
+
+  test('a value that starts with a byte-order mark keeps those three bytes', async () => {
+    const value = Buffer.from([0xef, 0xbb, 0xbf, 0x41]);
+    assert.equal((await cli(['put', 'bom', '-', ...url], value)).code, 0);
+    assert.deepEqual(Buffer.from((await db.get('bom'))!.value), value);
+    assert.equal(jsonOf(await cli(['get', 'bom', '--json', ...url])).text, '\ufeffA');
+    assert.equal(await db.getText('bom'), '\ufeffA');
+  });
+
+  test('an empty --if-match is refused, not a write without a condition', async () => {
+    const put = await cli(['put', 'guarded', 'v', '--if-match', '', ...url]);
+    assert.equal(put.code, 2);
+    assert.match(put.err, /If-Match needs a tag/);
+    assert.equal(await db.getText('guarded'), null, 'nothing written');
+  });
+
+  test('export into a pipe closed early ends quietly, as a Unix tool does (141), without a stack trace', async () => {
+    await db.putMany(Array.from({ length: 200 }, (_, i) => [`pipe/${i}`, 'x'.repeat(4096)] as const));
+    const child = spawn(process.execPath, [CLI, 'export', 'pipe/', ...url], { timeout: 20_000 });
+    let err = '';
+    child.stderr.on('data', (d: Buffer) => (err += d));
+    // Like `| head -c 1`: read a little, then close the pipe with far more to come.
+    await once(child.stdout, 'data');
+    child.stdout.destroy();
+    const [code] = (await once(child, 'exit')) as [number | null];
+    assert.equal(code, 141);
+    assert.equal(err, '');
+  });
+
+  test('export --out into a path that cannot be written is one line and exit 2', async () => {
+    const out = await cli(['export', '--out', '/nonexistent-dir/dump.ndjson', ...url]);
+    assert.equal(out.code, 2);
+    assert.match(
+      out.err,
+      /^thunderdb: ENOENT: no such file or directory, open '\/nonexistent-dir\/dump.ndjson'\n$/,
+    );
   });
 
   test('get of an absent key exits 1 with one line on stderr; --json prints the error document', async () => {

@@ -74,7 +74,8 @@ export type Value = Uint8Array | string;
 type Pairs = Iterable<readonly [string, Value]> | AsyncIterable<readonly [string, Value]>;
 type Records = Iterable<ExportRecord> | AsyncIterable<ExportRecord>;
 
-const utf8 = new TextDecoder('utf-8', { fatal: true });
+// ignoreBOM: a value's leading EF BB BF is three of its bytes, not a marker to drop.
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 /**
  * A typed client of a ThunderDB cluster's HTTP API, over the global `fetch`.
@@ -97,7 +98,11 @@ export class ThunderClient {
   /** @param url The cluster's base URL. Default `http://127.0.0.1:8080`. */
   constructor(url: string = DEFAULT_URL) {
     // Checked at once, so a typo fails here rather than as "unreachable" later.
-    this.url = new URL(url).href.replace(/\/$/, '');
+    const parsed = new URL(url);
+    if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
+      throw new TypeError(`the cluster's URL must be http:// or https://, got ${JSON.stringify(url)}`);
+    }
+    this.url = parsed.href.replace(/\/$/, '');
   }
 
   // ---- keys ----
@@ -111,14 +116,14 @@ export class ThunderClient {
       'KEY_NOT_FOUND',
     );
     if (answer === null) return null;
-    const value = new Uint8Array(await answer.arrayBuffer());
+    const value = await this.#bytes(answer);
     return { value, ...tagAndTtl(answer.headers) };
   }
 
   /** A key's value as UTF-8 text (invalid bytes become U+FFFD); null when absent. */
   async getText(key: string, options: ReadOptions = {}): Promise<string | null> {
     const entry = await this.get(key, options);
-    return entry === null ? null : new TextDecoder().decode(entry.value);
+    return entry === null ? null : new TextDecoder('utf-8', { ignoreBOM: true }).decode(entry.value);
   }
 
   /** A key's size, version and remaining TTL, without its value; null when absent. */
@@ -142,7 +147,7 @@ export class ThunderClient {
     const headers: Record<string, string> = {};
     if (options.ifMatch !== undefined) headers['If-Match'] = ifMatchHeader(options.ifMatch);
     if (options.ifAbsent) headers['If-None-Match'] = '*';
-    const path = `/kv/${keySegment(key)}${query({ ttl: options.ttl, w: options.w })}`;
+    const path = `/kv/${keySegment(key)}${query({ ttl: ttlParam(options.ttl), w: options.w })}`;
     const answer = await this.#send('PUT', path, { body: value, headers });
     const etag = answer.headers.get('etag') ?? '';
     return { etag, version: versionOf(etag) };
@@ -164,10 +169,12 @@ export class ThunderClient {
    * key is fetched once however often it is named.
    */
   async mget(keys: Iterable<string>): Promise<Map<string, string | null>> {
+    const named = [...keys];
     const { values } = await this.#json<{ values: Record<string, string | null> }>('POST', '/kv/_mget', {
-      keys: [...keys],
+      keys: named,
     });
-    return new Map(Object.entries(values));
+    // In the order named (an object puts integer-like keys first), each key once.
+    return new Map(named.map((key) => [key, values[key] ?? null]));
   }
 
   /**
@@ -208,7 +215,7 @@ export class ThunderClient {
       }
     }
     const search = query({
-      ttl: options.ttl,
+      ttl: ttlParam(options.ttl),
       encoding: base64 ? 'base64' : undefined,
       invalid: options.invalid,
     });
@@ -348,7 +355,10 @@ export class ThunderClient {
     try {
       answer = await fetch(this.url + path, { ...init, method });
     } catch (err) {
-      throw unreachable(this.url, err);
+      // Only a network failure is the cluster being unreachable; a request that could not
+      // be built (a header that is not Latin-1, say) is the caller's error, as it is.
+      if (err instanceof TypeError && err.message === 'fetch failed') throw unreachable(this.url, err);
+      throw err;
     }
     if (answer.status < 400) return answer;
     if (answer.status === absent) return null;
@@ -361,6 +371,15 @@ export class ThunderClient {
   async #text(answer: Response): Promise<string> {
     try {
       return await answer.text();
+    } catch (err) {
+      throw unreachable(this.url, err);
+    }
+  }
+
+  /** An answer's bytes; a connection lost while reading them is the cluster being unreachable. */
+  async #bytes(answer: Response): Promise<Uint8Array> {
+    try {
+      return new Uint8Array(await answer.arrayBuffer());
     } catch (err) {
       throw unreachable(this.url, err);
     }
@@ -402,6 +421,14 @@ function readQuery(options: ReadOptions): string {
 }
 
 /** The tag, version and TTL headers of a GET or HEAD answer. */
+/**
+ * A TTL as `?ttl=` takes it: whole milliseconds, so a computed `0.1 * 3` (0.30000000000000004)
+ * is the 0.3 it means rather than a 400.
+ */
+function ttlParam(ttl: number | undefined): string | undefined {
+  return ttl === undefined ? undefined : String(Math.round(ttl * 1000) / 1000);
+}
+
 function tagAndTtl(headers: Headers): { etag: string; version: number; ttl?: number } {
   const etag = headers.get('etag') ?? '';
   const ttl = headers.get('x-ttl');

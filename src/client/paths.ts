@@ -33,6 +33,9 @@ export function query(params: Record<string, string | number | undefined>): stri
  */
 export function ifMatchHeader(tag: string | number): string {
   const text = String(tag).trim();
+  // An empty If-Match is no condition at all to the server: the write would happen whatever
+  // the key holds (an unset $ETAG in a script, say).
+  if (text === '') throw new TypeError('If-Match needs a tag: an ETag, a version, or *');
   return /^[0-9]+$/.test(text) ? `"${text}"` : text;
 }
 

@@ -20,14 +20,19 @@ export interface Entry {
 export interface EntryInfo {
   /** The value's size in bytes. */
   size: number;
+  /** The strong entity tag (`"123"`): what `ifMatch` takes. */
   etag: string;
+  /** The version inside the tag. */
   version: number;
+  /** Seconds left before the key expires; absent when it does not. */
   ttl?: number;
 }
 
 /** What a `put` wrote. */
 export interface Written {
+  /** The new value's strong entity tag (`"123"`). */
   etag: string;
+  /** The version inside the tag. */
   version: number;
 }
 
@@ -76,7 +81,10 @@ export interface NodeStatus {
   /** Writes kept for it while it was down, and those dropped past the hint budget. */
   hints: number;
   hintsDropped: number;
+  /** Keys holding a value (expired values too, until cleared). */
   keys?: number;
+  /** Of those, values that expire. */
+  expiring?: number;
   tombstones?: number;
   /** Bytes of keys and values held. */
   bytes?: number;
@@ -119,6 +127,12 @@ export interface ClusterStatus {
     readRepairs: number;
     tombstonesAwaitingPurge: number;
     tombstonesPurged: number;
+    /** Values that expire, held by every replica, waiting for their expiry and the grace period. */
+    expiredAwaitingPurge: number;
+    /** Expired values purged from every replica. */
+    expiredPurged: number;
+    /** Expired values cleared into tombstones by the sweeps, summed over replicas. */
+    expiredCleared: number;
   };
   /** The seed of the simulation's random choices. */
   seed: number;
@@ -214,5 +228,6 @@ export type Fault = FaultSpec & { id: number };
 /** `GET /health` when every node answers. */
 export interface Health {
   status: 'ok';
-  nodes: { id: number; state: NodeState }[];
+  /** `error`: the code of a node that did not answer. */
+  nodes: { id: number; state: NodeState; error?: string }[];
 }

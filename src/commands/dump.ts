@@ -1,7 +1,7 @@
-import { createReadStream, createWriteStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
-import { once } from 'node:events';
-import type { Writable } from 'node:stream';
+import { createReadStream } from 'node:fs';
+import { open, stat } from 'node:fs/promises';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import type { CommandModule } from 'yargs';
 import type { ExportRecord, ThunderClient } from '../client/index.js';
 import { lineOfRecord, linesOf, recordOfLine } from '../client/ndjson.js';
@@ -18,11 +18,6 @@ import { clientOptions, clientVerb, printJson, type ClientArgs } from './verb.js
 /** A bar on stderr when it is a terminal or `--progress` asks; null otherwise. */
 function progressOf(asked: boolean, total: number): Progress | null {
   return asked || process.stderr.isTTY ? new Progress({ total, out: process.stderr }) : null;
-}
-
-/** Writes text to a stream, waiting for it to drain when its buffer is full. */
-async function write(out: Writable, text: string): Promise<void> {
-  if (!out.write(text)) await once(out, 'drain');
 }
 
 interface ExportArgs extends ClientArgs {
@@ -47,22 +42,25 @@ const exportCommand: CommandModule<object, ExportArgs> = {
     if (args.json && args.out === undefined) {
       throw new RangeError('export --json needs --out FILE: stdout carries the dump');
     }
-    const out = args.out === undefined ? process.stdout : createWriteStream(args.out);
+    // Opened before the export starts: a path that cannot be written is one line and exit 2,
+    // not an error event nobody listens to while the first answer is awaited.
+    const file = args.out === undefined ? null : await open(args.out, 'w');
+    const out = file === null ? process.stdout : file.createWriteStream();
     const progress = progressOf(args.progress, 0);
     let keys = 0;
     let bytes = 0;
-    for await (const record of client.export(args.prefix)) {
-      const line = lineOfRecord(record) + '\n';
-      await write(out, line);
-      keys++;
-      bytes += Buffer.byteLength(line);
-      progress?.update(bytes, keys);
+    async function* lines(): AsyncGenerator<string> {
+      for await (const record of client.export(args.prefix)) {
+        const line = lineOfRecord(record) + '\n';
+        keys++;
+        bytes += Buffer.byteLength(line);
+        progress?.update(bytes, keys);
+        yield line;
+      }
     }
+    // A pipeline: backpressure, and a write error (a full disk) ends the export with it.
+    await pipeline(Readable.from(lines()), out, { end: file !== null });
     progress?.finish(bytes, keys);
-    if (out !== process.stdout) {
-      out.end();
-      await once(out, 'finish');
-    }
     if (args.json) printJson({ exported: keys, bytes, out: args.out });
     else if (args.out !== undefined)
       process.stderr.write(`exported ${keys.toLocaleString('en-US')} keys to ${args.out}\n`);

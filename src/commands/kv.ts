@@ -8,7 +8,8 @@ import { clientOptions, clientVerb, EXIT, printJson, type ClientArgs } from './v
  * builder's options by their dashed names; the handlers get them camel-cased, hence the casts.)
  */
 
-const utf8 = new TextDecoder('utf-8', { fatal: true });
+// ignoreBOM: a value's leading EF BB BF is three of its bytes, not a marker to drop.
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 /** The error a CLI verb reports for an absent key: the server's own, for one shape everywhere. */
 function notFound(key: string): ThunderHttpError {
@@ -33,6 +34,7 @@ const keyPositional = <T>(y: Argv<T>) =>
   clientOptions(y).positional('key', {
     type: 'string',
     demandOption: true,
+    coerce: literal,
     describe: 'The key (UTF-8 text)',
   });
 
@@ -169,6 +171,7 @@ const mget: CommandModule<object, MgetArgs> = {
       type: 'string',
       array: true,
       demandOption: true,
+      coerce: (keys: string[]) => keys.map(literal),
       describe: 'Keys',
     }),
   handler: clientVerb(async (client: ThunderClient, args: MgetArgs) => {

@@ -19,7 +19,8 @@ export const EXIT = {
 
 export const EXIT_CODES_HELP =
   'Exit codes of the verbs that talk to a cluster: 0 ok; 1 key absent or a condition failed; ' +
-  '2 bad usage or input, or a request the server refused (4xx); 3 cluster not reachable or a server error (5xx).';
+  '2 bad usage or input, or a request the server refused (4xx); 3 cluster not reachable or a server error (5xx); ' +
+  '141 standard output closed early.';
 
 /** The options every client verb takes. */
 export interface ClientArgs {
