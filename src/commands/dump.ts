@@ -73,6 +73,18 @@ interface ImportArgs extends ClientArgs {
 }
 
 /** The records of an export file, read as the upload asks for them, with progress. */
+/** One line's record; a bad line's error says that what came before it may be stored. */
+function recordOf(line: string, where: string): ExportRecord {
+  try {
+    return recordOfLine(line, where);
+  } catch (err) {
+    // The import streams: what was sent before this line may be stored already.
+    (err as Error).message +=
+      '; lines before it may already be stored (importing again after the fix is safe: it writes the same values)';
+    throw err;
+  }
+}
+
 async function* recordsOf(file: string, progress: Progress | null): AsyncGenerator<ExportRecord> {
   const input = file === DASH ? process.stdin : createReadStream(file);
   let bytes = 0;
@@ -86,7 +98,7 @@ async function* recordsOf(file: string, progress: Progress | null): AsyncGenerat
   const name = file === DASH ? 'stdin' : file;
   for await (const line of linesOf(counted())) {
     lines++;
-    if (line !== '') yield recordOfLine(line, `${name} line ${lines}`);
+    if (line !== '') yield recordOf(line, `${name} line ${lines}`);
     progress?.update(bytes, lines);
   }
   progress?.finish(bytes, lines);
