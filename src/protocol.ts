@@ -1,5 +1,8 @@
 import type { MessagePort } from 'node:worker_threads';
+import type { StorageStats } from './storage/journal.js';
 import type { NodeStorage } from './storage/options.js';
+
+export type { StorageStats } from './storage/journal.js';
 export type { WriteOutcome } from './byte-map.js';
 
 /**
@@ -117,32 +120,6 @@ export interface NodeStats {
   /** Where the node keeps its data, and what it recovered at start. */
   storage: StorageStats;
 }
-
-/** A node's storage as `GET /cluster` shows it. */
-export type StorageStats =
-  | { backend: 'memory' }
-  | {
-      backend: 'log';
-      fsync: 'always' | 'everysec' | 'no';
-      /** Bytes in the node's log files. */
-      logBytes: number;
-      /** Records replayed at start, the keys they left holding a value, and how long it took. */
-      recoveredRecords: number;
-      recoveredKeys: number;
-      replayMs: number;
-      /** Where a torn last record was cut off at start, if one was. */
-      cutTornRecordAt?: { file: string; offset: number };
-    }
-  | {
-      backend: 'redis';
-      /** The Redis URL, or the Redis Cluster nodes given. */
-      target: string;
-      /** The node's key prefix. */
-      prefix: string;
-      recoveredRecords: number;
-      recoveredKeys: number;
-      replayMs: number;
-    };
 
 /** One slice of a key listing. */
 export interface ListSlice {

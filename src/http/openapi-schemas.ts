@@ -5,7 +5,9 @@
  */
 import { catalogue } from '../errors.js';
 import type { Limits } from '../limits.js';
-import type { Schema } from './openapi.js';
+
+/** A JSON Schema 2020-12 (the dialect of OpenAPI 3.1). */
+export type Schema = { [keyword: string]: unknown };
 
 /** A schema that is a reference to one of the components. */
 export const ref = (name: string): Schema => ({ $ref: `#/components/schemas/${name}` });

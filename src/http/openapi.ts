@@ -8,13 +8,12 @@
  */
 import { catalogue } from '../errors.js';
 import type { Limits } from '../limits.js';
-import { componentSchemas, ref } from './openapi-schemas.js';
+import { componentSchemas, ref, type Schema } from './openapi-schemas.js';
+
+export type { Schema } from './openapi-schemas.js';
 
 /** A catalogue code. */
 export type ErrorCode = keyof typeof catalogue;
-
-/** A JSON Schema 2020-12 (the dialect of OpenAPI 3.1). */
-export type Schema = { [keyword: string]: unknown };
 
 /** `{"$ref": "#/components/…"}`. */
 export interface Ref {

@@ -1,5 +1,3 @@
-import type { StorageStats } from '../protocol.js';
-
 /** What a log record does to the key it names. */
 export const LogOp = {
   /** Stores the value with the version, unless the key holds one as new. */
@@ -31,6 +29,32 @@ export interface LogRecord {
   valueStart: number;
   valueLength: number;
 }
+
+/** A node's storage as `GET /cluster` shows it. */
+export type StorageStats =
+  | { backend: 'memory' }
+  | {
+      backend: 'log';
+      fsync: 'always' | 'everysec' | 'no';
+      /** Bytes in the node's log files. */
+      logBytes: number;
+      /** Records replayed at start, the keys they left holding a value, and how long it took. */
+      recoveredRecords: number;
+      recoveredKeys: number;
+      replayMs: number;
+      /** Where a torn last record was cut off at start, if one was. */
+      cutTornRecordAt?: { file: string; offset: number };
+    }
+  | {
+      backend: 'redis';
+      /** The Redis URL, or the Redis Cluster nodes given. */
+      target: string;
+      /** The node's key prefix. */
+      prefix: string;
+      recoveredRecords: number;
+      recoveredKeys: number;
+      replayMs: number;
+    };
 
 /** What a node's journal found at start: records replayed, and how long it took. */
 export interface Recovered {

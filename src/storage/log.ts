@@ -13,8 +13,14 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import { crc32 } from './crc32.js';
-import { LogOp, type Journal, type LogOpCode, type LogRecord, type Recovered } from './journal.js';
-import type { StorageStats } from '../protocol.js';
+import {
+  LogOp,
+  type Journal,
+  type LogOpCode,
+  type LogRecord,
+  type Recovered,
+  type StorageStats,
+} from './journal.js';
 
 /** When a write reaches the disk, as Redis's `appendfsync`. */
 export type FsyncMode = 'always' | 'everysec' | 'no';

@@ -1,8 +1,14 @@
 import calculateSlot from 'cluster-key-slot';
 import { Cluster, type Redis, type Result } from 'ioredis';
-import type { StorageStats } from '../protocol.js';
 import { HASH_SPACE } from '../murmur3.js';
-import { LogOp, type Journal, type LogOpCode, type LogRecord, type Recovered } from './journal.js';
+import {
+  LogOp,
+  type Journal,
+  type LogOpCode,
+  type LogRecord,
+  type Recovered,
+  type StorageStats,
+} from './journal.js';
 import type { RedisTarget } from './options.js';
 import { connectRedis, describeTarget, disconnectRedis } from './redis-client.js';
 
