@@ -88,6 +88,14 @@ const MIN_LIVE = 0.5;
 const SLAB_SHIFT = 2 ** 32;
 
 /**
+ * Where in its slab the record at `location` starts. A location is slab × 2^32 + offset + 1,
+ * so no pair is allocated to say both: reading a record takes no garbage.
+ */
+function offsetOf(location: number): number {
+  return (location - 1) % SLAB_SHIFT;
+}
+
+/**
  * A hash map from text keys to versioned byte-string values that keeps its records in large
  * off-heap slabs instead of one JS string pair per entry. A V8 Map of short strings costs
  * about 250 bytes of RSS per uuid→uuid record here (two string objects, the Map's entry and
@@ -293,7 +301,9 @@ export class ByteMap {
     }
     const partition = Math.floor(hash / this.#span);
     if (slot >= 0) {
-      const [slab, at] = this.#record(this.#locations[slot]!);
+      const location = this.#locations[slot]!;
+      const slab = this.#slabOf(location);
+      const at = offsetOf(location);
       const oldVersion = slab.readDoubleLE(at + 6);
       const wasLive = slab.readUInt32LE(at + 2) !== TOMBSTONE;
       if (!force && (oldVersion > version || (oldVersion === version && !(tombstone && wasLive)))) {
@@ -368,7 +378,8 @@ export class ByteMap {
     const slot = this.#find(src, start, length, this.#slotHash(hash));
     if (slot < 0) return false;
     const location = this.#locations[slot]!;
-    const [slab, at] = this.#record(location);
+    const slab = this.#slabOf(location);
+    const at = offsetOf(location);
     const live = slab.readUInt32LE(at + 2) !== TOMBSTONE;
     const version = slab.readDoubleLE(at + 6);
     const expiry = expiryBytesIn(slab, at);
@@ -387,31 +398,36 @@ export class ByteMap {
 
   /** True if the record at a location (from {@link locate} or {@link visitRange}) is a tombstone. */
   isTombstoneAt(location: number): boolean {
-    const [slab, at] = this.#record(location);
+    const slab = this.#slabOf(location);
+    const at = offsetOf(location);
     return slab.readUInt32LE(at + 2) === TOMBSTONE;
   }
 
   /** The version of the record at a location. */
   versionAt(location: number): number {
-    const [slab, at] = this.#record(location);
+    const slab = this.#slabOf(location);
+    const at = offsetOf(location);
     return slab.readDoubleLE(at + 6);
   }
 
   /** The key's length in bytes at a location. */
   keyLengthAt(location: number): number {
-    const [slab, at] = this.#record(location);
+    const slab = this.#slabOf(location);
+    const at = offsetOf(location);
     return slab[at]! | (slab[at + 1]! << 8);
   }
 
   /** Copies the key's bytes at `location` into `target` at `offset`. */
   copyKeyAt(location: number, target: Uint8Array, offset: number): void {
-    const [slab, at] = this.#record(location);
+    const slab = this.#slabOf(location);
+    const at = offsetOf(location);
     slab.copy(target, offset, at + HEADER, at + HEADER + (slab[at]! | (slab[at + 1]! << 8)));
   }
 
   /** When the value at a location expires, Unix ms; 0 when it never does (or a tombstone). */
   expiresAtOf(location: number): number {
-    const [slab, at] = this.#record(location);
+    const slab = this.#slabOf(location);
+    const at = offsetOf(location);
     return expiryBytesIn(slab, at) === 0
       ? 0
       : slab.readDoubleLE(at + HEADER + (slab[at]! | (slab[at + 1]! << 8)));
@@ -426,13 +442,15 @@ export class ByteMap {
 
   /** The value's length at a location (0 for a tombstone). */
   valueLengthAt(location: number): number {
-    const [slab, at] = this.#record(location);
+    const slab = this.#slabOf(location);
+    const at = offsetOf(location);
     return valueLengthIn(slab, at);
   }
 
   /** Copies the value at `location` into `target` at `offset`; returns its length. */
   copyValueAt(location: number, target: Uint8Array, offset: number): number {
-    const [slab, at] = this.#record(location);
+    const slab = this.#slabOf(location);
+    const at = offsetOf(location);
     const start = at + HEADER + (slab[at]! | (slab[at + 1]! << 8)) + expiryBytesIn(slab, at);
     const length = valueLengthIn(slab, at);
     slab.copy(target, offset, start, start + length);
@@ -530,7 +548,8 @@ export class ByteMap {
 
   /** The key of the record at `location` (see {@link visitRange}). */
   keyAt(location: number): string {
-    const [slab, at] = this.#record(location);
+    const slab = this.#slabOf(location);
+    const at = offsetOf(location);
     return slab.toString('utf8', at + HEADER, at + HEADER + (slab[at]! | (slab[at + 1]! << 8)));
   }
 
@@ -572,7 +591,8 @@ export class ByteMap {
 
   /** The value byte string at `location`. */
   valueAt(location: number): string {
-    const [slab, at] = this.#record(location);
+    const slab = this.#slabOf(location);
+    const at = offsetOf(location);
     const start = at + HEADER + (slab[at]! | (slab[at + 1]! << 8)) + expiryBytesIn(slab, at);
     return slab.toString('latin1', start, start + valueLengthIn(slab, at));
   }
@@ -584,7 +604,8 @@ export class ByteMap {
       const location = this.#locations[slot]!;
       if (location === 0) return ~slot;
       if (this.#hashes[slot] !== mixed) continue;
-      const [slab, at] = this.#record(location);
+      const slab = this.#slabOf(location);
+      const at = offsetOf(location);
       if ((slab[at]! | (slab[at + 1]! << 8)) !== length) continue;
       let i = 0;
       const from = at + HEADER;
@@ -593,9 +614,9 @@ export class ByteMap {
     }
   }
 
-  #record(location: number): [Buffer, number] {
-    const index = Math.floor(location / SLAB_SHIFT);
-    return [this.#slabs[index]!, location - index * SLAB_SHIFT - 1];
+  /** The slab holding the record at `location` (see {@link offsetOf} for where in it). */
+  #slabOf(location: number): Buffer {
+    return this.#slabs[Math.floor(location / SLAB_SHIFT)]!;
   }
 
   /** Appends a record for a key and value (null: a tombstone) that expires at `expiresAt` (0: never); returns its location. */
