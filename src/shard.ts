@@ -381,54 +381,27 @@ export class Shard implements BatchHandler {
         }
         break;
       }
-      case Op.Put: {
-        const asOf = versionWall(version);
-        const outcome = map.store(
-          batch,
-          start,
-          length,
-          hash,
-          batch,
-          valueStart,
-          valueLength,
-          version,
-          false,
-          0,
-          asOf,
-        );
-        if (outcome !== Written.Stale) {
-          this.#log?.append(LogOp.Put, hash, version, batch, start, length, batch, valueStart, valueLength);
-        }
-        reply.integer(outcome);
-        break;
-      }
+      case Op.Put:
       case Op.PutExpiring: {
-        // The value operand is an envelope: the expiry, then the value's bytes.
+        // A PutExpiring's value operand is an envelope: the expiry, then the value's bytes.
+        const envelope = op === Op.PutExpiring ? ENVELOPE_BYTES : 0;
         const outcome = map.store(
           batch,
           start,
           length,
           hash,
           batch,
-          valueStart + ENVELOPE_BYTES,
-          valueLength - ENVELOPE_BYTES,
+          valueStart + envelope,
+          valueLength - envelope,
           version,
           false,
-          batch.readDoubleLE(valueStart),
+          envelope === 0 ? 0 : batch.readDoubleLE(valueStart),
           versionWall(version),
         );
+        // The journal keeps the operand as it came, envelope included.
+        const logged = envelope === 0 ? LogOp.Put : LogOp.PutExpiring;
         if (outcome !== Written.Stale) {
-          this.#log?.append(
-            LogOp.PutExpiring,
-            hash,
-            version,
-            batch,
-            start,
-            length,
-            batch,
-            valueStart,
-            valueLength,
-          );
+          this.#log?.append(logged, hash, version, batch, start, length, batch, valueStart, valueLength);
         }
         reply.integer(outcome);
         break;
