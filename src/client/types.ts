@@ -1,8 +1,18 @@
 /**
- * The shapes of the HTTP API's answers, as the client returns them. They are written out
- * here rather than imported from the server's modules, so the client stands alone: a
- * program that talks to a cluster loads none of the server.
+ * The shapes of the HTTP API's answers, as the client returns them. Those the server has a
+ * type for are that type, imported as a type only: nothing of the server loads with the
+ * client (a program that talks to a cluster loads none of it), and the client's types
+ * cannot fall behind the server's answers.
  */
+import type { CoordinatorStats } from '../cluster.js';
+import type { Moved } from '../membership.js';
+import type { Fault as NetworkFault, FaultSpec as NetworkFaultSpec } from '../network.js';
+import type { PauseFault } from '../pause-fault.js';
+import type { AntiEntropyStats, Refilled } from '../recovery.js';
+
+export type { Moved, MembershipChange } from '../membership.js';
+export type { AntiEntropyStats, Refilled } from '../recovery.js';
+export type { Transfer } from '../transfers.js';
 
 /** A value read with `get`, its version and, for a key that expires, its remaining life. */
 export interface Entry {
@@ -97,43 +107,11 @@ export interface NodeStatus {
   error?: string;
 }
 
-/** A partition copy under way (a refill, a join, a leave). */
-export interface Transfer {
-  node: number;
-  kind: 'refill' | 'join' | 'leave';
-  partitions: number;
-  keys: number;
-  bytes: number;
-  sourcesDone: number;
-  sources: number;
-}
-
-/** Anti-entropy's totals since start. */
-export interface AntiEntropyStats {
-  runs: number;
-  partitionsRepaired: number;
-  recordsCopied: number;
-  running: boolean;
-}
-
 /** `GET /cluster`. */
 export interface ClusterStatus {
   nodes: NodeStatus[];
   ring: { hash: string; seed: number; partitions: number; replicas: number; r: number; w: number };
-  coordinator: {
-    tombstoneGraceMs: number;
-    transfers: Transfer[];
-    antiEntropy: AntiEntropyStats;
-    readRepairs: number;
-    tombstonesAwaitingPurge: number;
-    tombstonesPurged: number;
-    /** Values that expire, held by every replica, waiting for their expiry and the grace period. */
-    expiredAwaitingPurge: number;
-    /** Expired values purged from every replica. */
-    expiredPurged: number;
-    /** Expired values cleared into tombstones by the sweeps, summed over replicas. */
-    expiredCleared: number;
-  };
+  coordinator: CoordinatorStats & { tombstoneGraceMs: number };
   /** The seed of the simulation's random choices. */
   seed: number;
   faults: Fault[];
@@ -155,21 +133,6 @@ export interface Location {
   versions: (number | null)[];
 }
 
-/** What a join or a leave moved, or a plan would move. */
-export interface Moved {
-  partitions: number;
-  /** Records (tombstones too) and their key and value bytes. */
-  keys: number;
-  bytes: number;
-}
-
-/** The answer to adding or removing a node. */
-export interface MembershipChange {
-  id: number;
-  moved: Moved;
-  ms: number;
-}
-
 /** A dry run of adding a node (`{ add: 1 }`) or removing one (`{ remove: id }`). */
 export type PlanRequest = { add: 1 } | { remove: number };
 
@@ -182,17 +145,6 @@ export interface Crashed {
   /** Its state before. */
   was: NodeState;
   state: NodeState;
-}
-
-/** What a restart's refill did. */
-export interface Refilled {
-  node: number;
-  partitions: number;
-  hints: number;
-  keys: number;
-  bytes: number;
-  failed: number;
-  ms: number;
 }
 
 /** The answer to a restart. */
@@ -209,21 +161,10 @@ export interface AntiEntropyRun {
 }
 
 /** A fault to put in force (README "Cluster and operations"). `nodes` absent: every node. */
-export type FaultSpec =
-  | { type: 'partition'; nodes?: number[]; direction?: 'to' | 'from' | 'both' }
-  | {
-      type: 'latency';
-      nodes?: number[];
-      ms: number;
-      jitterMs?: number;
-      distribution?: 'uniform' | 'exponential';
-    }
-  | { type: 'loss'; nodes?: number[]; probability: number }
-  | { type: 'duplicate'; nodes?: number[]; probability: number }
-  | { type: 'pause'; nodes: number[]; ms: number };
+export type FaultSpec = NetworkFaultSpec | Omit<PauseFault, 'id'>;
 
 /** A fault in force, with its id. */
-export type Fault = FaultSpec & { id: number };
+export type Fault = NetworkFault | PauseFault;
 
 /** `GET /health` when every node answers. */
 export interface Health {
