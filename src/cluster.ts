@@ -17,8 +17,7 @@ import { HASH_SPACE } from './murmur3.js';
 import { Op, type NodeStats, type PartitionSet, type RecordSlice, type SnapshotSlice } from './protocol.js';
 import { addPartition, emptyPartitionSet } from './partition-set.js';
 import { Ring, type Location } from './ring.js';
-import { TombstonePurger } from './tombstone-purger.js';
-import { ExpiryPurger } from './expiry-purger.js';
+import { Purger } from './purger.js';
 import { ExpirySweeper } from './expiry-sweeper.js';
 import { envelope, envelopeExpiresAt } from './expiry.js';
 import { Hints } from './hints.js';
@@ -268,9 +267,9 @@ export class Cluster implements ReplicaSender {
   /** Encodes keys for follow-ups (repairs, purges), which may run inside a submit. */
   readonly #followUpKey = new KeyBytes();
   readonly #hlc: HybridClock;
-  readonly #purger: TombstonePurger;
+  readonly #purger: Purger;
   readonly #sweeper: ExpirySweeper;
-  readonly #expiryPurger: ExpiryPurger;
+  readonly #expiryPurger: Purger;
   /**
    * Whether a node may hold a value that expires: once a TTL write has been sent, or from
    * the start when nodes replay a journal (which may hold some).
@@ -328,7 +327,7 @@ export class Cluster implements ReplicaSender {
     this.replication = replication;
     this.consistency = { r: replication.r, w: replication.w, repair: 'async' };
     this.#hlc = new HybridClock(() => clock.wall());
-    this.#purger = new TombstonePurger(clock, replication.tombstoneGraceMs, (key, version) =>
+    this.#purger = new Purger(clock, replication.tombstoneGraceMs, (key, version) =>
       this.#sendToReplicas(Op.Purge, key, version),
     );
     this.#clock = clock;
@@ -343,7 +342,7 @@ export class Cluster implements ReplicaSender {
         return { next: reply.readDoubleLE(0), cleared: reply.readUInt32LE(8) };
       },
     });
-    this.#expiryPurger = new ExpiryPurger(clock, replication.tombstoneGraceMs, (key, version) =>
+    this.#expiryPurger = new Purger(clock, replication.tombstoneGraceMs, (key, version) =>
       this.#sendToReplicas(Op.Purge, key, version),
     );
     this.#membership = new Membership(this.#membershipHost());

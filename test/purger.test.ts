@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { Clock } from '../src/clock.js';
-import { ExpiryPurger } from '../src/expiry-purger.js';
+import { Purger } from '../src/purger.js';
 import { Rng } from '../src/rng.js';
 
 /** A clock whose wall time the test sets; timers are recorded, never fired by themselves. */
@@ -23,7 +23,7 @@ function manualClock(): Clock & { at: number; armed: number[] } {
 test('values are purged in order of expiry plus grace, however they were added, each once', () => {
   const clock = manualClock();
   const purged: [string, number][] = [];
-  const purger = new ExpiryPurger(clock, 100, (key, version) => purged.push([key, version]));
+  const purger = new Purger(clock, 100, (key, version) => purged.push([key, version]));
   const rng = new Rng(7);
   const expiries = Array.from({ length: 500 }, () => rng.int(1, 10_000));
   expiries.forEach((expiresAt, i) => purger.add(`k${i}`, i + 1, expiresAt));
@@ -41,4 +41,17 @@ test('values are purged in order of expiry plus grace, however they were added, 
     assert.ok(dueOf(purged[i - 1]![0]) <= dueOf(purged[i]![0]), `purge ${i} out of order`);
   }
   assert.deepEqual(new Set(purged.map(([, v]) => v)).size, 500);
+});
+
+test('a tombstone is due when added: purged once the grace period has passed, not before', () => {
+  const clock = manualClock();
+  const purged: string[] = [];
+  const purger = new Purger(clock, 100, (key) => purged.push(key));
+  clock.at = 1_000;
+  purger.add('deleted', 7);
+  clock.at = 1_099;
+  assert.equal(purger.purgeDue(), 0);
+  clock.at = 1_100;
+  assert.equal(purger.purgeDue(), 1);
+  assert.deepEqual(purged, ['deleted']);
 });

@@ -1,17 +1,19 @@
 import type { Clock } from './clock.js';
 
 /**
- * Values that expire whose write every replica acknowledged, each purged from every
- * replica once the grace period has passed since its expiry: as with a tombstone every
- * replica holds, no replica can then hold an older write of the key for a repair to bring
- * back. A write some replica missed is never queued here: its replicas keep it, as a
- * tombstone once the sweeps have cleared its value (src/expiry-sweeper.ts), so the older
- * write that replica may hold stays overwritten.
+ * Records every replica acknowledged, each purged from every replica once the grace period
+ * has passed since it fell due: a delete's tombstone from the delete on, a value that
+ * expires from its expiry on. Until then the record stays, so a write older than it,
+ * delayed in flight, finds it and is dropped instead of bringing back an older value. A
+ * record some replica missed is never queued here: its replicas keep it (a value that
+ * expired, as a tombstone once the sweeps have cleared it, src/expiry-sweeper.ts), so the
+ * older write that replica may hold stays overwritten.
  *
- * Expiries differ, so the queue is a binary heap by due time (wall clock, Unix ms), with
- * one timer for the earliest.
+ * Due times differ (expiries do), so the queue is a binary heap by due time (wall clock,
+ * Unix ms), with one timer for the earliest. Tombstones arrive in due order, so adding one
+ * moves nothing.
  */
-export class ExpiryPurger {
+export class Purger {
   readonly #clock: Clock;
   readonly #graceMs: number;
   readonly #purge: (key: string, version: number) => void;
@@ -24,14 +26,14 @@ export class ExpiryPurger {
   #armedFor = Infinity;
   #purged = 0;
 
-  /** `purge` sends the purge of one value (of exactly that version) to its replicas. */
+  /** `purge` sends the purge of one record (of exactly that version) to its replicas. */
   constructor(clock: Clock, graceMs: number, purge: (key: string, version: number) => void) {
     this.#clock = clock;
     this.#graceMs = graceMs;
     this.#purge = purge;
   }
 
-  /** Values waiting for their expiry and the grace period to pass. */
+  /** Records waiting for the grace period to pass since they fell due. */
   get waiting(): number {
     return this.#keys.length;
   }
@@ -41,9 +43,12 @@ export class ExpiryPurger {
     return this.#purged;
   }
 
-  /** Queues the value of `key` at `version`, which expires at `expiresAt` (Unix ms). */
-  add(key: string, version: number, expiresAt: number): void {
-    const due = expiresAt + this.#graceMs;
+  /**
+   * Queues the record of `key` at `version`, which falls due at `dueAt` (Unix ms: a value's
+   * expiry; by default now, for a tombstone).
+   */
+  add(key: string, version: number, dueAt = this.#clock.wall()): void {
+    const due = dueAt + this.#graceMs;
     let i = this.#keys.length;
     this.#keys.push(key);
     this.#versions.push(version);
@@ -57,7 +62,7 @@ export class ExpiryPurger {
     if (due < this.#armedFor) this.#arm();
   }
 
-  /** Purges every value now due; re-arms the timer for the next. Returns how many were sent. */
+  /** Purges every record now due; re-arms the timer for the next. Returns how many were sent. */
   purgeDue(): number {
     const now = this.#clock.wall();
     let sent = 0;
