@@ -104,22 +104,27 @@ class BatchWrite extends Deferred implements ReplySink, PairSink, Stoppable {
       }
       value = bytes!;
     }
-    const now = cluster.wall();
     const { ttlMs } = this.#options;
+    // Most batches never expire: no clock read on the bulk-load path.
+    if (expiresAt === undefined && ttlMs === undefined) {
+      this.#sent++;
+      cluster.submit(this, 0, Op.Put, key, value);
+      return;
+    }
+    const now = cluster.wall();
     if (expiresAt !== undefined && expiresAt > now + MAX_TTL_SECONDS * 1000) {
       return this.reject(
         index,
         new BadRequestError(`pair ${index}: its expiry ${expiresAt} is more than ${MAX_TTL_SECONDS} s away`),
       );
     }
-    const expires = expiresAt ?? (ttlMs === undefined ? 0 : now + ttlMs);
-    if (expires !== 0 && expires <= now) {
+    const expires = expiresAt ?? now + ttlMs!;
+    if (expires <= now) {
       this.#expired++;
       return;
     }
     this.#sent++;
-    if (expires === 0) cluster.submit(this, 0, Op.Put, key, value);
-    else cluster.submit(this, 0, Op.PutExpiring, key, envelope(expires, value));
+    cluster.submit(this, 0, Op.PutExpiring, key, envelope(expires, value));
   }
 
   reject(index: number, error: ThunderError): void {
