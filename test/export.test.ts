@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { request } from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import { Rng } from '../src/rng.js';
 import { codeOf, http, startRunning, type Running } from './helpers.js';
@@ -150,5 +151,54 @@ describe('GET /export and POST /kv?encoding=base64: every key, every byte', () =
     assert.equal(head.status, 200);
     assert.equal(head.headers['content-type'], 'application/x-ndjson');
     assert.equal(head.body.length, 0);
+  });
+});
+
+describe('GET /export when a node is down, or the client leaves', () => {
+  let run: Running;
+  before(async () => {
+    // One heavy request at a time: an export that never gave its turn back would show.
+    run = await startRunning({ nodes: 3, limits: { maxHeavyRequests: 1 } });
+    const lines = Array.from({ length: 30_000 }, (_, i) => JSON.stringify([`d/${i}`, 'x'.repeat(100)]));
+    const loaded = await http(run.url, 'POST', '/kv', lines.join('\n'), {
+      'Content-Type': 'application/x-ndjson',
+    });
+    assert.deepEqual(loaded.json, { written: 30_000 });
+  });
+  after(() => run.stop());
+
+  test('a node down: every key still comes out once, from the replicas that are up', async (t) => {
+    await run.cluster.crash(1);
+    t.after(() => run.cluster.restart(1).then(() => {}));
+    const exported = await http(run.url, 'GET', '/export?prefix=d%2F');
+    assert.equal(exported.status, 200, exported.text);
+    assert.equal(parseDump(exported.text).length, 30_000);
+  });
+
+  test('a client that leaves mid-export gives its heavy-request turn back', async () => {
+    const { hostname, port } = new URL(run.url);
+    await new Promise<void>((resolve, reject) => {
+      const req = request({ host: hostname, port, path: '/export', agent: false }, (res) => {
+        res.once('data', () => {
+          // 3 MB to come: leave after the first piece.
+          req.destroy();
+          resolve();
+        });
+      });
+      req.on('error', () => {});
+      req.once('error', reject);
+      req.end();
+    });
+    for (let tries = 0; ; tries++) {
+      const again = await http(run.url, 'GET', '/export?prefix=d%2F1');
+      if (again.status === 200) {
+        assert.equal(parseDump(again.text).length, 11_111);
+        break;
+      }
+      // The server learns of the departure when its next write fails: give it a moment.
+      assert.equal(codeOf(again), 'SERVER_BUSY');
+      assert.ok(tries < 50, 'the turn was never given back');
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
   });
 });
