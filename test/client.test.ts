@@ -1,4 +1,7 @@
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import {
   ClusterUnreachableError,
@@ -293,8 +296,32 @@ describe('ThunderClient without a cluster', () => {
     assert.equal(err.message, `cannot reach ${url} (connection refused)`);
   });
 
+  test('a connection lost in the middle of a value is a ClusterUnreachableError, not a raw TypeError', async (t) => {
+    // A server that promises 100 bytes, sends 10, and hangs up.
+    const server = createServer((_req, res) => {
+      res.writeHead(200, { 'Content-Length': '100', ETag: '"1"' });
+      res.write(Buffer.alloc(10));
+      setTimeout(() => res.socket?.destroy(), 10);
+    });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    t.after(() => server.close());
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const err = await rejection(new ThunderClient(url).get('k'));
+    assert.ok(err instanceof ClusterUnreachableError, String(err));
+    assert.equal(err.url, url);
+  });
+
+  test('a request fetch cannot send is the caller’s error as it is, not "unreachable"', async () => {
+    const url = `http://127.0.0.1:${await closedPort()}`;
+    // Not Latin-1: no HTTP header can carry it.
+    const err = await rejection(new ThunderClient(url).put('k', 'v', { ifMatch: '“1”' }));
+    assert.ok(err instanceof TypeError && !(err instanceof ClusterUnreachableError), String(err));
+  });
+
   test('a URL that is not one is a TypeError at construction; the default is 127.0.0.1:8080', () => {
     assert.throws(() => new ThunderClient('not a url'), TypeError);
+    assert.throws(() => new ThunderClient('localhost:8080'), /must be http:\/\/ or https:\/\//);
     assert.equal(new ThunderClient().url, 'http://127.0.0.1:8080');
     assert.equal(new ThunderClient('http://localhost:9000/').url, 'http://localhost:9000');
   });
