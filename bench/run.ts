@@ -21,7 +21,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { Ring } from '../src/ring.js';
+import { Ring } from '../src/ring/ring.js';
 import { engineLatency } from './lib/engine.js';
 import { hasWrk, type Generator } from './lib/load-generator.js';
 import { original, redis, webdis, type PeerResult } from './lib/peers.js';

@@ -12,7 +12,7 @@ import {
   DEFAULT_TOMBSTONE_GRACE_MS,
   replicationFor,
   type ClusterOptions,
-} from './cluster.js';
+} from './cluster/cluster.js';
 import { parseClusterNodes, type StorageOptions } from './storage/options.js';
 import { FSYNC_MODES, type FsyncMode } from './storage/log.js';
 import { DEFAULT_MAX_BUFFERED_BODY_BYTES } from './http/body-budget.js';
@@ -26,11 +26,11 @@ import { kvCommands } from './commands/kv.js';
 import { nodeCommands } from './commands/node.js';
 import { EXIT, EXIT_CODES_HELP } from './commands/verb.js';
 import { loadFileOverHttp } from './load/http-load.js';
-import { newSeed } from './rng.js';
+import { newSeed } from './time/rng.js';
 import { INTERRUPTED_EXIT, interruptOnSigint } from './load/interrupt.js';
 import { loadFile } from './load/local-load.js';
 import { formatReport } from './load/report.js';
-import { checkNodes, MAX_NODES, NODE_COST, SLOW_START_NODES } from './node-budget.js';
+import { checkNodes, MAX_NODES, NODE_COST, SLOW_START_NODES } from './cluster/node-budget.js';
 
 interface ClusterArgs {
   nodes: number;

@@ -5,7 +5,7 @@ import {
   ValueTooLargeError,
   type ThunderError,
 } from './errors.js';
-import { MAX_KEY_BYTES, MAX_VALUE_BYTES } from './byte-map.js';
+import { MAX_KEY_BYTES, MAX_VALUE_BYTES } from './node/byte-map.js';
 
 /** Size limits enforced at the front end; every one is a command-line flag. */
 export interface Limits {

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { Batcher, type ReplySink } from '../src/batcher.js';
+import { Batcher, type ReplySink } from '../src/transport/batcher.js';
 import { InternalError, NodeTimeoutError, NodeUnavailableError, type ThunderError } from '../src/errors.js';
-import { Op } from '../src/protocol.js';
-import { ReplyWriter, type Result } from '../src/wire.js';
+import { Op } from '../src/wire/protocol.js';
+import { ReplyWriter, type Result } from '../src/wire/wire.js';
 
 /** Records what reaches it. */
 class Recorder implements ReplySink {

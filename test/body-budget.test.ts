@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { Cluster } from '../src/cluster.js';
+import { Cluster } from '../src/cluster/cluster.js';
 import { startServer, type ServerOptions } from '../src/http/server.js';
 import { DEFAULT_LIMITS } from '../src/limits.js';
 import { http } from './helpers.js';

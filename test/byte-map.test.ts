@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { ByteMap, scrambleFor, Written } from '../src/byte-map.js';
-import { KeyBytes } from '../src/key-bytes.js';
+import { ByteMap, scrambleFor, Written } from '../src/node/byte-map.js';
+import { KeyBytes } from '../src/ring/key-bytes.js';
 
 const keyBytes = new KeyBytes();
-import { Ring } from '../src/ring.js';
-import { HASH_SPACE } from '../src/murmur3.js';
+import { Ring } from '../src/ring/ring.js';
+import { HASH_SPACE } from '../src/ring/murmur3.js';
 
 /** A small deterministic generator (mulberry32), so a failing sequence replays exactly. */
 function rng(seed: number): () => number {

@@ -3,7 +3,7 @@ import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, test } from 'node:test';
 import { promisify } from 'node:util';
-import { holdingClock, systemClock, type Clock } from '../src/clock.js';
+import { holdingClock, systemClock, type Clock } from '../src/time/clock.js';
 
 /** Starts 300 timers of 1 to 7 ms at once; the ones that fired before their delay had passed. */
 async function earlyTimers(clock: Clock): Promise<string[]> {
@@ -26,7 +26,7 @@ async function earlyTimers(clock: Clock): Promise<string[]> {
 
 /** What a fresh process prints when its only pending work is a 100 ms timer on the named clock. */
 async function lastTimerRuns(clock: 'systemClock' | 'holdingClock'): Promise<string> {
-  const module = fileURLToPath(new URL('../src/clock.js', import.meta.url));
+  const module = fileURLToPath(new URL('../src/time/clock.js', import.meta.url));
   const script = `import(${JSON.stringify(module)}).then((m) => m.${clock}.setTimer(100, () => console.log('fired')))`;
   const { stdout } = await promisify(execFile)(process.execPath, ['-e', script]);
   return stdout.trim();

@@ -3,9 +3,9 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { systemClock, type Clock } from '../src/clock.js';
-import { Cluster } from '../src/cluster.js';
-import { Shard } from '../src/shard.js';
+import { systemClock, type Clock } from '../src/time/clock.js';
+import { Cluster } from '../src/cluster/cluster.js';
+import { Shard } from '../src/node/shard.js';
 import { http, startRunning } from './helpers.js';
 import { redisSkip, startRedis, startRedisCluster, type RedisServers } from '../support/redis-servers.js';
 

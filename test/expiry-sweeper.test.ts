@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { systemClock } from '../src/clock.js';
-import { ExpirySweeper } from '../src/expiry-sweeper.js';
-import { HASH_SPACE } from '../src/murmur3.js';
+import { systemClock } from '../src/time/clock.js';
+import { ExpirySweeper } from '../src/cluster/expiry-sweeper.js';
+import { HASH_SPACE } from '../src/ring/murmur3.js';
 
 test('a sweep clears every node slice by slice; a node that fails is skipped till the next sweep; nothing is sent while nothing may expire', async () => {
   const asked: [number, number][] = [];

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { after, before, describe, test } from 'node:test';
-import { Rng } from '../src/rng.js';
+import { Rng } from '../src/time/rng.js';
 import { codeOf, http, startRunning, type Running } from './helpers.js';
 
 type DumpLine = [string, string] | [string, string, number];

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { request, type IncomingMessage } from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Cluster } from '../src/cluster.js';
+import type { Cluster } from '../src/cluster/cluster.js';
 import { codeOf, http, startRunning, type Running } from './helpers.js';
 
 const MiB = 1 << 20;

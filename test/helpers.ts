@@ -2,7 +2,7 @@ import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { request } from 'node:http';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { Cluster, type ClusterOptions } from '../src/cluster.js';
+import { Cluster, type ClusterOptions } from '../src/cluster/cluster.js';
 import { startServer, type Server } from '../src/http/server.js';
 import { DEFAULT_LIMITS, type Limits } from '../src/limits.js';
 

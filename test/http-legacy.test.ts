@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { Ring } from '../src/ring.js';
+import { Ring } from '../src/ring/ring.js';
 import { codeOf, http, startRunning, type Running } from './helpers.js';
 
 describe("the original ThunderDB's routes", () => {

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import type { ReplySink } from '../src/batcher.js';
+import type { ReplySink } from '../src/transport/batcher.js';
 import { NodeTimeoutError, type ThunderError } from '../src/errors.js';
-import { KeyCalls, type KeySink, type ReplicaSender } from '../src/key-call.js';
-import { Op } from '../src/protocol.js';
-import { ReplyReader, ReplyWriter, type Result } from '../src/wire.js';
+import { KeyCalls, type KeySink, type ReplicaSender } from '../src/cluster/key-call.js';
+import { Op } from '../src/wire/protocol.js';
+import { ReplyReader, ReplyWriter, type Result } from '../src/wire/wire.js';
 
 /** A Get's record as a node answers it: version (negative: tombstone), then the value. */
 function record(version: number, value: string): Buffer {

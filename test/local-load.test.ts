@@ -3,7 +3,7 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { Cluster } from '../src/cluster.js';
+import { Cluster } from '../src/cluster/cluster.js';
 import { DEFAULT_LIMITS } from '../src/limits.js';
 import { loadFile } from '../src/load/local-load.js';
 import { fixture } from './helpers.js';

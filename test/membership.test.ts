@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Cluster, type Transfer } from '../src/cluster.js';
+import { Cluster, type Transfer } from '../src/cluster/cluster.js';
 import { codeOf, http, startRunning } from './helpers.js';
 import { readReplica, writeReplica } from './replicas.js';
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { LatencyHistogram, p99Of } from '../src/metrics/latency-histogram.js';
+import { LatencyHistogram, p99Of } from '../src/time/latency-histogram.js';
 import { startRunning } from './helpers.js';
 
 /** Prometheus text as `name{labels}` → value, and each metric family's TYPE. */

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import type { Clock } from '../src/clock.js';
-import { Cluster } from '../src/cluster.js';
-import { checkFault, Network, type FaultSpec } from '../src/network.js';
-import { fate } from '../src/rng.js';
+import type { Clock } from '../src/time/clock.js';
+import { Cluster } from '../src/cluster/cluster.js';
+import { checkFault, Network, type FaultSpec } from '../src/sim/network.js';
+import { fate } from '../src/time/rng.js';
 import { SimLoop } from '../src/sim/loop.js';
 import { codeOf, http, startRunning } from './helpers.js';
 

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Cluster } from '../src/cluster.js';
+import { Cluster } from '../src/cluster/cluster.js';
 import type { ThunderError } from '../src/errors.js';
-import type { OpCode } from '../src/protocol.js';
+import type { OpCode } from '../src/wire/protocol.js';
 
 test('a node that dies fails every operation queued or in flight to it with NODE_UNAVAILABLE', async (t) => {
   const cluster = await Cluster.start({ nodes: 1 });

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { Clock } from '../src/clock.js';
-import { Purger } from '../src/purger.js';
-import { Rng } from '../src/rng.js';
+import type { Clock } from '../src/time/clock.js';
+import { Purger } from '../src/cluster/purger.js';
+import { Rng } from '../src/time/rng.js';
 
 /** A clock whose wall time the test sets; timers are recorded, never fired by themselves. */
 function manualClock(): Clock & { at: number; armed: number[] } {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Cluster } from '../src/cluster.js';
+import { Cluster } from '../src/cluster/cluster.js';
 import type { ThunderError } from '../src/errors.js';
 import { codeOf, http, startRunning, type Running } from './helpers.js';
 import { readReplica, writeReplica } from './replicas.js';

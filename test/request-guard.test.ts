@@ -4,7 +4,7 @@ import { once } from 'node:events';
 import { connect } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
-import { Cluster } from '../src/cluster.js';
+import { Cluster } from '../src/cluster/cluster.js';
 import { isLoopback, RequestGuard } from '../src/http/request-guard.js';
 import { startServer, type Server } from '../src/http/server.js';
 import { DEFAULT_LIMITS } from '../src/limits.js';

@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { describe, test } from 'node:test';
 import murmur from 'murmurhash3js-revisited';
-import { murmur3 } from '../src/murmur3.js';
-import { Ring } from '../src/ring.js';
+import { murmur3 } from '../src/ring/murmur3.js';
+import { Ring } from '../src/ring/ring.js';
 
 describe('Ring', () => {
   // Published MurmurHash3 x86_32 vectors (SMHasher's verification strings).

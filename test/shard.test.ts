@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { compareKeys, KeyBytes } from '../src/key-bytes.js';
-import { HASH_SPACE } from '../src/murmur3.js';
-import { Op, type NodeStats, type OpCode } from '../src/protocol.js';
-import { LIST_SLICE_SLOTS, Shard } from '../src/shard.js';
-import { Written } from '../src/byte-map.js';
-import { BatchWriter, recordValue, recordVersion, ReplyReader } from '../src/wire.js';
+import { compareKeys, KeyBytes } from '../src/ring/key-bytes.js';
+import { HASH_SPACE } from '../src/ring/murmur3.js';
+import { Op, type NodeStats, type OpCode } from '../src/wire/protocol.js';
+import { LIST_SLICE_SLOTS, Shard } from '../src/node/shard.js';
+import { Written } from '../src/node/byte-map.js';
+import { BatchWriter, recordValue, recordVersion, ReplyReader } from '../src/wire/wire.js';
 
 type Operation =
   | ['get' | 'size', string]

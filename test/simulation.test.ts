@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { Cluster } from '../src/cluster.js';
+import { Cluster } from '../src/cluster/cluster.js';
 import type { ThunderError } from '../src/errors.js';
-import { inlineRunner } from '../src/sim/inline-node.js';
+import { inlineRunner } from '../src/transport/inline-runner.js';
 import { SimLoop } from '../src/sim/loop.js';
 import { readReplica } from './replicas.js';
 

@@ -4,16 +4,16 @@ import { mkdtemp, readFile } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test, type TestContext } from 'node:test';
-import { Cluster } from '../src/cluster.js';
-import { Shard } from '../src/shard.js';
+import { Cluster } from '../src/cluster/cluster.js';
+import { Shard } from '../src/node/shard.js';
 import { crc32 } from '../src/storage/crc32.js';
 import { claimDataDir } from '../src/storage/data-dir.js';
 import type { StorageOptions } from '../src/storage/options.js';
 import { CorruptLogError, Log } from '../src/storage/log.js';
 import { LogOp, type Recovered } from '../src/storage/journal.js';
-import { KeyBytes } from '../src/key-bytes.js';
-import { Op } from '../src/protocol.js';
-import { BatchWriter } from '../src/wire.js';
+import { KeyBytes } from '../src/ring/key-bytes.js';
+import { Op } from '../src/wire/protocol.js';
+import { BatchWriter } from '../src/wire/wire.js';
 import { startCli } from './helpers.js';
 import {
   recordsPerServer,

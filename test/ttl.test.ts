@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { systemClock, type Clock } from '../src/clock.js';
+import { systemClock, type Clock } from '../src/time/clock.js';
 import { codeOf, http, startRunning, type Running } from './helpers.js';
 
 /** The system clock, with a wall clock the test moves forward: expiry without waiting. */

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { KeyBytes } from '../src/key-bytes.js';
-import { Op, type OpCode } from '../src/protocol.js';
+import { KeyBytes } from '../src/ring/key-bytes.js';
+import { Op, type OpCode } from '../src/wire/protocol.js';
 import {
   BatchWriter,
   readBatch,
@@ -15,7 +15,7 @@ import {
   writeListSlice,
   writeSnapshotSlice,
   type BatchHandler,
-} from '../src/wire.js';
+} from '../src/wire/wire.js';
 
 /** Every operation a batch carried, as the node's handler saw it. */
 function decode(batch: ArrayBuffer): { id: number; seen: unknown[] } {

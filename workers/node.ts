@@ -7,10 +7,10 @@
  * event loop listening, and the pool (one thread, never idle-reaped) keeps the thread alive.
  */
 import { errorToWire, NodeUnavailableError } from '../src/errors.js';
-import { answer, Shard } from '../src/shard.js';
-import type { AttachTask, BatchFailure } from '../src/protocol.js';
+import { answer, Shard } from '../src/node/shard.js';
+import type { AttachTask, BatchFailure } from '../src/wire/protocol.js';
 import { openJournal } from '../src/storage/open-journal.js';
-import { transferListFor } from '../src/wire.js';
+import { transferListFor } from '../src/wire/wire.js';
 
 export default async function attach({
   port,

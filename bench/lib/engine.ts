@@ -1,4 +1,4 @@
-import { Cluster } from '../../src/cluster.js';
+import { Cluster } from '../../src/cluster/cluster.js';
 import type { Topology } from './processes.js';
 
 /** Per-operation cost through the engine (ring → port → node Map → reply), no HTTP, in µs. */

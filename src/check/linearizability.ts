@@ -8,7 +8,7 @@
  * time is infinite, and it may take effect at any point after its call, or never.
  */
 
-import { mix32 } from '../rng.js';
+import { mix32 } from '../time/rng.js';
 
 /** What a client asked of one key. */
 export type Input =

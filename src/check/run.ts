@@ -1,8 +1,8 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { holdingClock, type Clock } from '../clock.js';
-import { Cluster } from '../cluster.js';
-import { inlineRunner } from '../sim/inline-node.js';
+import { holdingClock, type Clock } from '../time/clock.js';
+import { Cluster } from '../cluster/cluster.js';
+import { inlineRunner } from '../transport/inline-runner.js';
 import { SimLoop } from '../sim/loop.js';
 import { lostWrites, readsOfUnwritten, type Named } from './checks.js';
 import { History, pair, toOperations, type Completed } from './history.js';

@@ -1,5 +1,5 @@
-import type { Clock } from '../clock.js';
-import { Rng, subSeed } from '../rng.js';
+import type { Clock } from '../time/clock.js';
+import { Rng, subSeed } from '../time/rng.js';
 import type { Target, TargetFault } from './target.js';
 
 /** The kinds of fault a check's schedule can inject. */

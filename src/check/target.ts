@@ -1,6 +1,6 @@
-import type { Cluster, Consistency } from '../cluster.js';
-import type { FaultSpec } from '../network.js';
-import type { PauseFault } from '../pause-fault.js';
+import type { Cluster, Consistency } from '../cluster/cluster.js';
+import type { FaultSpec } from '../sim/network.js';
+import type { PauseFault } from '../sim/pause-fault.js';
 
 /** A fault as the checker's schedule asks for it: the network's, or a pause. */
 export type TargetFault = FaultSpec | Omit<PauseFault, 'id'>;

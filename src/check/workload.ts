@@ -1,5 +1,5 @@
-import type { Clock } from '../clock.js';
-import { Rng, subSeed } from '../rng.js';
+import type { Clock } from '../time/clock.js';
+import { Rng, subSeed } from '../time/rng.js';
 import type { Fn, History } from './history.js';
 import type { Target } from './target.js';
 

@@ -4,15 +4,15 @@
  * client (a program that talks to a cluster loads none of it), and the client's types
  * cannot fall behind the server's answers.
  */
-import type { CoordinatorStats } from '../cluster.js';
-import type { Moved } from '../membership.js';
-import type { Fault as NetworkFault, FaultSpec as NetworkFaultSpec } from '../network.js';
-import type { PauseFault } from '../pause-fault.js';
-import type { AntiEntropyStats, Refilled } from '../recovery.js';
+import type { CoordinatorStats } from '../cluster/cluster.js';
+import type { Moved } from '../cluster/membership.js';
+import type { Fault as NetworkFault, FaultSpec as NetworkFaultSpec } from '../sim/network.js';
+import type { PauseFault } from '../sim/pause-fault.js';
+import type { AntiEntropyStats, Refilled } from '../cluster/recovery.js';
 
-export type { Moved, MembershipChange } from '../membership.js';
-export type { AntiEntropyStats, Refilled } from '../recovery.js';
-export type { Transfer } from '../transfers.js';
+export type { Moved, MembershipChange } from '../cluster/membership.js';
+export type { AntiEntropyStats, Refilled } from '../cluster/recovery.js';
+export type { Transfer } from '../cluster/transfers.js';
 
 /** A value read with `get`, its version and, for a key that expires, its remaining life. */
 export interface Entry {

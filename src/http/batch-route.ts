@@ -1,11 +1,11 @@
-import type { ReplySink } from '../batcher.js';
+import type { ReplySink } from '../transport/batcher.js';
 import { pairParserFor } from '../batch/formats.js';
 import { RejectionLog, type PairParser, type PairSink, type Rejection } from '../batch/pairs.js';
 import { base64Length, base64ToBytes } from '../bytes.js';
 import { BadRequestError, ShuttingDownError, ThunderError, toThunderError } from '../errors.js';
 import { envelope, MAX_TTL_SECONDS } from '../expiry.js';
 import { valueError } from '../limits.js';
-import { Op } from '../protocol.js';
+import { Op } from '../wire/protocol.js';
 import type { RouteContext } from './context.js';
 import { Deferred } from './deferred.js';
 import type { Stoppable } from './in-flight.js';

@@ -1,4 +1,4 @@
-import type { Cluster } from '../cluster.js';
+import type { Cluster } from '../cluster/cluster.js';
 import type { Limits } from '../limits.js';
 import type { HttpMetrics } from '../metrics/http-metrics.js';
 import type { HeavyGate } from './heavy-gate.js';

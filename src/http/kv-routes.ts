@@ -6,9 +6,9 @@ import {
   TooManyKeysError,
 } from '../errors.js';
 import { bodyError, valueError } from '../limits.js';
-import type { Consistency, KeyOp, KeySink, WriteCondition } from '../cluster.js';
-import { Op } from '../protocol.js';
-import type { Result } from '../wire.js';
+import type { Consistency, KeyOp, KeySink, WriteCondition } from '../cluster/cluster.js';
+import { Op } from '../wire/protocol.js';
+import type { Result } from '../wire/wire.js';
 import { answerMultiGet } from './multi-get.js';
 import { StreamedAnswer } from './stream.js';
 import { contentLength, readBody } from './body.js';

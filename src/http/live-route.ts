@@ -1,6 +1,6 @@
-import { systemClock, type Clock } from '../clock.js';
-import { LATENCY_BUCKETS, p99Of } from '../metrics/latency-histogram.js';
-import type { Ring } from '../ring.js';
+import { systemClock, type Clock } from '../time/clock.js';
+import { LATENCY_BUCKETS, p99Of } from '../time/latency-histogram.js';
+import type { Ring } from '../ring/ring.js';
 import type { RouteContext } from './context.js';
 import type { RequestGuard } from './request-guard.js';
 import { ShuttingDownError } from '../errors.js';

@@ -1,4 +1,4 @@
-import type { Cluster } from '../cluster.js';
+import type { Cluster } from '../cluster/cluster.js';
 import { toThunderError } from '../errors.js';
 import type { StreamedAnswer } from './stream.js';
 

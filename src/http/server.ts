@@ -1,4 +1,4 @@
-import type { Cluster } from '../cluster.js';
+import type { Cluster } from '../cluster/cluster.js';
 import { MethodNotAllowedError, NotFoundError } from '../errors.js';
 import type { Limits } from '../limits.js';
 import { registerBatchRoute } from './batch-route.js';

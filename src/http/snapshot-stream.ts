@@ -1,6 +1,6 @@
-import type { Cluster } from '../cluster.js';
+import type { Cluster } from '../cluster/cluster.js';
 import { toThunderError } from '../errors.js';
-import { HASH_SPACE } from '../murmur3.js';
+import { HASH_SPACE } from '../ring/murmur3.js';
 import type { StreamedAnswer } from './stream.js';
 
 /** Text one snapshot slice carries: the node builds at most this plus one pair per message. */

@@ -1,10 +1,10 @@
-import type { ReplySink } from '../batcher.js';
+import type { ReplySink } from '../transport/batcher.js';
 import { RejectionLog, type PairSink } from '../batch/pairs.js';
 import { TextPairParser } from '../batch/text.js';
-import type { Cluster } from '../cluster.js';
+import type { Cluster } from '../cluster/cluster.js';
 import type { ThunderError } from '../errors.js';
 import type { Limits } from '../limits.js';
-import { Op } from '../protocol.js';
+import { Op } from '../wire/protocol.js';
 import { openLoadFile } from './file.js';
 import { Progress, type ProgressOutput } from './progress.js';
 import type { LoadReport } from './report.js';

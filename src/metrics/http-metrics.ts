@@ -4,7 +4,7 @@
  * hot path pays two clock reads and a few array increments per request; turning the
  * counts into Prometheus text happens only when something scrapes.
  */
-import { LatencyHistogram } from './latency-histogram.js';
+import { LatencyHistogram } from '../time/latency-histogram.js';
 
 /** The methods counted by name; any other (uWS passes custom ones to `any`) counts as `other`. */
 const METHODS = new Set(['get', 'head', 'put', 'post', 'delete', 'patch', 'options', 'connect', 'trace']);

@@ -1,7 +1,7 @@
 import { collectDefaultMetrics, Registry, type Metric } from 'prom-client';
-import type { Cluster, NodeInfo } from '../cluster.js';
+import type { Cluster, NodeInfo } from '../cluster/cluster.js';
 import type { HttpMetrics } from './http-metrics.js';
-import { LATENCY_BUCKETS, type LatencyHistogram } from './latency-histogram.js';
+import { LATENCY_BUCKETS, type LatencyHistogram } from '../time/latency-histogram.js';
 
 /** A sample: labels and value (a histogram's series name its own metric). */
 interface Sample {

@@ -1,5 +1,5 @@
-import type { Clock } from '../clock.js';
-import { mix32 } from '../rng.js';
+import type { Clock } from '../time/clock.js';
+import { mix32 } from '../time/rng.js';
 
 /** A scheduled event: fires at `at`, after every event scheduled earlier for the same time. */
 interface Event {

@@ -1,6 +1,6 @@
 import calculateSlot from 'cluster-key-slot';
 import { Cluster, type Redis, type Result } from 'ioredis';
-import { HASH_SPACE } from '../murmur3.js';
+import { HASH_SPACE } from '../ring/murmur3.js';
 import {
   LogOp,
   type Journal,

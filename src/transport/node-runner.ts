@@ -1,9 +1,9 @@
 import { MessageChannel } from 'node:worker_threads';
 import { Piscina } from 'piscina';
-import { scrambleFor } from './byte-map.js';
-import type { AttachTask, BatchFailure } from './protocol.js';
-import { nodeStorage, type StorageOptions } from './storage/options.js';
-import { transferListFor } from './wire.js';
+import { scrambleFor } from '../node/byte-map.js';
+import type { AttachTask, BatchFailure } from '../wire/protocol.js';
+import { nodeStorage, type StorageOptions } from '../storage/options.js';
+import { transferListFor } from '../wire/wire.js';
 
 /** What a running node tells its link. */
 export interface NodeEvents {
@@ -30,7 +30,7 @@ export type NodeRunner = (node: number, partitions: number, events: NodeEvents) 
 /** How long a clean stop waits for a node to close its log before killing it anyway. */
 const STOP_WAIT_MS = 5000;
 
-const WORKER = new URL('../workers/node.js', import.meta.url);
+const WORKER = new URL('../../workers/node.js', import.meta.url);
 
 /**
  * Runs each node in a piscina pool of exactly one thread, handed a MessagePort (and, with

@@ -1,9 +1,9 @@
 import type { MessagePort } from 'node:worker_threads';
-import type { StorageStats } from './storage/journal.js';
-import type { NodeStorage } from './storage/options.js';
+import type { StorageStats } from '../storage/journal.js';
+import type { NodeStorage } from '../storage/options.js';
 
-export type { StorageStats } from './storage/journal.js';
-export type { WriteOutcome } from './byte-map.js';
+export type { StorageStats } from '../storage/journal.js';
+export type { WriteOutcome } from '../node/byte-map.js';
 
 /**
  * The wire protocol between the front end and a node thread. Both sides import these types

@@ -1,5 +1,5 @@
-import { KeyBytes } from './key-bytes.js';
-import { HASH_SPACE, murmur3 } from './murmur3.js';
+import { KeyBytes } from '../ring/key-bytes.js';
+import { HASH_SPACE, murmur3 } from '../ring/murmur3.js';
 
 /** Record header: key length (u16), value length (u32) or {@link TOMBSTONE}, version (f64). */
 const HEADER = 14;

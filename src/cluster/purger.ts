@@ -1,4 +1,4 @@
-import type { Clock } from './clock.js';
+import type { Clock } from '../time/clock.js';
 
 /**
  * Records every replica acknowledged, each purged from every replica once the grace period

@@ -1,5 +1,5 @@
-import type { Clock } from './clock.js';
-import { HASH_SPACE } from './murmur3.js';
+import type { Clock } from '../time/clock.js';
+import { HASH_SPACE } from '../ring/murmur3.js';
 
 /** What the sweeper needs of the cluster. */
 export interface SweepHost {

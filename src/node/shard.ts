@@ -1,12 +1,12 @@
 import { getHeapStatistics } from 'node:v8';
 import { ByteMap, DEFAULT_SCRAMBLE, Written } from './byte-map.js';
-import { LogOp, type Journal, type LogRecord, type Recovered } from './storage/journal.js';
-import { HASH_SPACE } from './murmur3.js';
-import { hasPartition } from './partition-set.js';
-import { bytesToText } from './bytes.js';
-import { errorToWire } from './errors.js';
-import { ENVELOPE_BYTES } from './expiry.js';
-import { versionWall } from './hlc.js';
+import { LogOp, type Journal, type LogRecord, type Recovered } from '../storage/journal.js';
+import { HASH_SPACE } from '../ring/murmur3.js';
+import { hasPartition } from '../ring/partition-set.js';
+import { bytesToText } from '../bytes.js';
+import { errorToWire } from '../errors.js';
+import { ENVELOPE_BYTES } from '../expiry.js';
+import { versionWall } from '../time/hlc.js';
 import {
   Op,
   type BatchFailure,
@@ -16,7 +16,7 @@ import {
   type OpCode,
   type PartitionSet,
   type SnapshotSlice,
-} from './protocol.js';
+} from '../wire/protocol.js';
 import {
   readBatch,
   RECORD_SLICE_HEADER,
@@ -24,7 +24,7 @@ import {
   writeListSlice,
   writeSnapshotSlice,
   type BatchHandler,
-} from './wire.js';
+} from '../wire/wire.js';
 
 /**
  * Index slots one listing slice reads: about a millisecond of work, so a GET queued behind

@@ -1,6 +1,6 @@
-import type { Clock } from './clock.js';
-import { BadRequestError } from './errors.js';
-import { fate, subSeed } from './rng.js';
+import type { Clock } from '../time/clock.js';
+import { BadRequestError } from '../errors.js';
+import { fate, subSeed } from '../time/rng.js';
 
 /** Which way a message goes on a node's link: from the coordinator to the node, or back. */
 export type Direction = 'to' | 'from';

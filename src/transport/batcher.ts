@@ -1,5 +1,5 @@
-import type { ThunderError } from './errors.js';
-import { BatchWriter, ReplyReader, type Result } from './wire.js';
+import type { ThunderError } from '../errors.js';
+import { BatchWriter, ReplyReader, type Result } from '../wire/wire.js';
 
 /**
  * Whoever waits for replies. One object can wait for many (an `_mget` waits for one reply

@@ -1,4 +1,4 @@
-import { BadRequestError } from './errors.js';
+import { BadRequestError } from '../errors.js';
 
 /** A pause in force: the nodes named stop processing for `ms` (see Cluster.addFault). */
 export interface PauseFault {

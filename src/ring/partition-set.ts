@@ -1,4 +1,4 @@
-import type { PartitionSet } from './protocol.js';
+import type { PartitionSet } from '../wire/protocol.js';
 
 /** A set of none of a ring's `partitions`. */
 export function emptyPartitionSet(partitions: number): PartitionSet {

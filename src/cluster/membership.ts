@@ -1,13 +1,13 @@
-import type { Clock } from './clock.js';
-import { BadRequestError, ConflictError, NodeUnavailableError, NotFoundError } from './errors.js';
-import { HASH_SPACE } from './murmur3.js';
+import type { Clock } from '../time/clock.js';
+import { BadRequestError, ConflictError, NodeUnavailableError, NotFoundError } from '../errors.js';
+import { HASH_SPACE } from '../ring/murmur3.js';
 import { MAX_NODES } from './node-budget.js';
-import { addPartition, emptyPartitionSet } from './partition-set.js';
-import type { PartitionSet } from './protocol.js';
+import { addPartition, emptyPartitionSet } from '../ring/partition-set.js';
+import type { PartitionSet } from '../wire/protocol.js';
 import { copyPartitions, type CopyChannel, type CopyCount } from './partition-copy.js';
-import type { Move, Ring } from './ring.js';
+import type { Move, Ring } from '../ring/ring.js';
 import type { Transfer, Transfers } from './transfers.js';
-import type { BatchWriter, Result } from './wire.js';
+import type { BatchWriter, Result } from '../wire/wire.js';
 
 /** What a join or a leave moved (or, for a plan, would move). */
 export interface Moved {

@@ -1,9 +1,9 @@
-import type { ReplySink } from './batcher.js';
-import type { ThunderError } from './errors.js';
-import { HASH_SPACE } from './murmur3.js';
-import { Op, type PartitionSet, type RecordSlice } from './protocol.js';
-import { envelope } from './expiry.js';
-import { forEachRecord } from './wire.js';
+import type { ReplySink } from '../transport/batcher.js';
+import type { ThunderError } from '../errors.js';
+import { HASH_SPACE } from '../ring/murmur3.js';
+import { Op, type PartitionSet, type RecordSlice } from '../wire/protocol.js';
+import { envelope } from '../expiry.js';
+import { forEachRecord } from '../wire/wire.js';
 
 /** What copying partitions needs of the cluster. */
 export interface CopyChannel {

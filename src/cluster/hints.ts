@@ -1,4 +1,4 @@
-import { Op } from './protocol.js';
+import { Op } from '../wire/protocol.js';
 
 /** A write meant for a replica that was down, kept with its original version. */
 export interface Hint {

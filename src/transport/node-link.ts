@@ -1,11 +1,11 @@
 import { Batcher, type ReplySink } from './batcher.js';
-import type { Clock } from './clock.js';
-import { LatencyHistogram } from './metrics/latency-histogram.js';
-import { errorFromWire, NodeTimeoutError, NodeUnavailableError } from './errors.js';
-import type { BatchFailure } from './protocol.js';
-import type { Network } from './network.js';
+import type { Clock } from '../time/clock.js';
+import { LatencyHistogram } from '../time/latency-histogram.js';
+import { errorFromWire, NodeTimeoutError, NodeUnavailableError } from '../errors.js';
+import type { BatchFailure } from '../wire/protocol.js';
+import type { Network } from '../sim/network.js';
 import type { NodeProcess, NodeRunner } from './node-runner.js';
-import type { BatchWriter } from './wire.js';
+import type { BatchWriter } from '../wire/wire.js';
 
 /** A node's life: up once it takes batches, down if it crashes or dies. */
 export type NodeState = 'starting' | 'up' | 'down' | 'stopped';

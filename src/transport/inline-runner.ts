@@ -1,8 +1,8 @@
-import { scrambleFor } from '../byte-map.js';
-import type { NodeRunner } from '../node-runner.js';
-import { answer, Shard } from '../shard.js';
-import { HAND_OFF_BYTES } from '../wire.js';
-import type { SimLoop } from './loop.js';
+import { scrambleFor } from '../node/byte-map.js';
+import type { NodeRunner } from './node-runner.js';
+import { answer, Shard } from '../node/shard.js';
+import { HAND_OFF_BYTES } from '../wire/wire.js';
+import type { SimLoop } from '../sim/loop.js';
 
 /**
  * Runs nodes inline on a simulated loop, for the deterministic mode: each node is the same

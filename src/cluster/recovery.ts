@@ -1,13 +1,13 @@
-import type { Clock } from './clock.js';
-import { NodeUnavailableError } from './errors.js';
+import type { Clock } from '../time/clock.js';
+import { NodeUnavailableError } from '../errors.js';
 import type { Hint, Hints } from './hints.js';
 import type { ReplicaSender } from './key-call.js';
 import { copyPartitions, type CopyChannel, type CopyCount } from './partition-copy.js';
-import { addPartition, emptyPartitionSet, hasPartition } from './partition-set.js';
-import type { PartitionSet } from './protocol.js';
-import type { Ring } from './ring.js';
+import { addPartition, emptyPartitionSet, hasPartition } from '../ring/partition-set.js';
+import type { PartitionSet } from '../wire/protocol.js';
+import type { Ring } from '../ring/ring.js';
 import type { Transfer, Transfers } from './transfers.js';
-import type { BatchWriter, Result } from './wire.js';
+import type { BatchWriter, Result } from '../wire/wire.js';
 
 /** How long a refill waits before copying again from a source that failed part-way. */
 export const REFILL_RETRY_MS = 500;

@@ -1,4 +1,4 @@
-import type { ReplySink } from './batcher.js';
+import type { ReplySink } from '../transport/batcher.js';
 import {
   errorFromWire,
   errorToWire,
@@ -7,27 +7,27 @@ import {
   PreconditionFailedError,
   QuorumNotMetError,
   type ThunderError,
-} from './errors.js';
-import { HybridClock } from './hlc.js';
-import { compareKeys, KeyBytes } from './key-bytes.js';
+} from '../errors.js';
+import { HybridClock } from '../time/hlc.js';
+import { compareKeys, KeyBytes } from '../ring/key-bytes.js';
 import { KeyCalls, type Consistency, type KeyOp, type KeySink, type ReplicaSender } from './key-call.js';
-import { systemClock, type Clock } from './clock.js';
-import { NodeLink, type LinkOptions, type NodeState } from './node-link.js';
-import { HASH_SPACE } from './murmur3.js';
-import { Op, type NodeStats, type PartitionSet, type RecordSlice, type SnapshotSlice } from './protocol.js';
-import { addPartition, emptyPartitionSet } from './partition-set.js';
-import { Ring, type Location } from './ring.js';
+import { systemClock, type Clock } from '../time/clock.js';
+import { NodeLink, type LinkOptions, type NodeState } from '../transport/node-link.js';
+import { HASH_SPACE } from '../ring/murmur3.js';
+import { Op, type NodeStats, type PartitionSet, type RecordSlice, type SnapshotSlice } from '../wire/protocol.js';
+import { addPartition, emptyPartitionSet } from '../ring/partition-set.js';
+import { Ring, type Location } from '../ring/ring.js';
 import { Purger } from './purger.js';
 import { ExpirySweeper } from './expiry-sweeper.js';
-import { envelope, envelopeExpiresAt } from './expiry.js';
+import { envelope, envelopeExpiresAt } from '../expiry.js';
 import { Hints } from './hints.js';
-import { checkFault, Network, type Fault } from './network.js';
-import { threadRunner, type NodeRunner } from './node-runner.js';
-import type { LatencyHistogram } from './metrics/latency-histogram.js';
-import { checkRedisPrefix, type StorageOptions } from './storage/options.js';
-import { claimDataDir } from './storage/data-dir.js';
-import { checkPause, type PauseFault } from './pause-fault.js';
-import { newSeed } from './rng.js';
+import { checkFault, Network, type Fault } from '../sim/network.js';
+import { threadRunner, type NodeRunner } from '../transport/node-runner.js';
+import type { LatencyHistogram } from '../time/latency-histogram.js';
+import { checkRedisPrefix, type StorageOptions } from '../storage/options.js';
+import { claimDataDir } from '../storage/data-dir.js';
+import { checkPause, type PauseFault } from '../sim/pause-fault.js';
+import { newSeed } from '../time/rng.js';
 import { Membership, type MembershipChange, type MembershipHost, type Moved } from './membership.js';
 import {
   DEFAULT_ANTI_ENTROPY_MS,
@@ -45,7 +45,7 @@ import {
   recordVersion,
   type BatchWriter,
   type Result,
-} from './wire.js';
+} from '../wire/wire.js';
 
 export type { Consistency, KeyOp, KeySink } from './key-call.js';
 export type { Moved, MembershipChange } from './membership.js';
@@ -387,7 +387,7 @@ export class Cluster implements ReplicaSender {
       else {
         checkRedisPrefix(options.storage.prefix);
         // Loaded only when used: ioredis takes about 50 ms to load.
-        const { claimRedisPrefix } = await import('./storage/redis-claim.js');
+        const { claimRedisPrefix } = await import('../storage/redis-claim.js');
         releaseStorage = await claimRedisPrefix(options.storage.target, options.storage.prefix, settings);
       }
     }

@@ -1,9 +1,9 @@
-import type { ReplySink } from './batcher.js';
-import { Written } from './byte-map.js';
-import { QuorumNotMetError, type ThunderError } from './errors.js';
-import { Op } from './protocol.js';
-import { hasExpired } from './expiry.js';
-import { recordEnvelope, recordExpiresAt, recordValue, recordVersion, type Result } from './wire.js';
+import type { ReplySink } from '../transport/batcher.js';
+import { Written } from '../node/byte-map.js';
+import { QuorumNotMetError, type ThunderError } from '../errors.js';
+import { Op } from '../wire/protocol.js';
+import { hasExpired } from '../expiry.js';
+import { recordEnvelope, recordExpiresAt, recordValue, recordVersion, type Result } from '../wire/wire.js';
 
 /** The key operations a client asks of the cluster. */
 export type KeyOp = typeof Op.Get | typeof Op.Put | typeof Op.PutExpiring | typeof Op.Delete | typeof Op.Size;
