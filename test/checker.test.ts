@@ -8,7 +8,8 @@ import { fileURLToPath } from 'node:url';
 import { describe, test } from 'node:test';
 import { lostWrites, readsOfUnwritten } from '../src/check/checks.js';
 import { History, pair, toOperations, type Completed } from '../src/check/history.js';
-import { runCheck, type CheckOptions } from '../src/check/run.js';
+import type { CheckOptions } from '../src/check/results.js';
+import { runCheck } from '../src/check/run.js';
 import { planFaults, FAULT_KINDS } from '../src/check/schedule.js';
 import { startRunning } from './helpers.js';
 

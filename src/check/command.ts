@@ -1,7 +1,8 @@
 import { join } from 'node:path';
 import { describeOperation } from './describe.js';
 import { httpTarget } from './http-target.js';
-import { reproduceCommand, runCheck, type CheckOptions, type CheckResults } from './run.js';
+import type { CheckOptions, CheckResults } from './results.js';
+import { reproduceCommand, runCheck } from './run.js';
 import { FAULT_KINDS, type FaultKind } from './schedule.js';
 
 /**

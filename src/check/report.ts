@@ -1,7 +1,7 @@
 import { pair, type Fn, type HistoryEvent } from './history.js';
 import { describeOperation } from './describe.js';
 import type { Operation } from './linearizability.js';
-import type { CheckResults } from './run.js';
+import type { CheckResults } from './results.js';
 
 /** Operations drawn at most: past this the timeline shows the first ones and says so. */
 const MAX_DRAWN = 20_000;

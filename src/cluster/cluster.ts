@@ -14,7 +14,13 @@ import { KeyCalls, type Consistency, type KeyOp, type KeySink, type ReplicaSende
 import { systemClock, type Clock } from '../time/clock.js';
 import { NodeLink, type LinkOptions, type NodeState } from '../transport/node-link.js';
 import { HASH_SPACE } from '../ring/murmur3.js';
-import { Op, type NodeStats, type PartitionSet, type RecordSlice, type SnapshotSlice } from '../wire/protocol.js';
+import {
+  Op,
+  type NodeStats,
+  type PartitionSet,
+  type RecordSlice,
+  type SnapshotSlice,
+} from '../wire/protocol.js';
 import { addPartition, emptyPartitionSet } from '../ring/partition-set.js';
 import { Ring, type Location } from '../ring/ring.js';
 import { Purger } from './purger.js';
@@ -95,7 +101,7 @@ export interface ClusterOptions {
   clock?: Clock;
   /**
    * Where nodes run: a thread each (default), or inline on a simulated loop for the
-   * deterministic mode (`inlineRunner` of src/sim/inline-node.ts, with that loop as `clock`).
+   * deterministic mode (`inlineRunner` of src/transport/inline-runner.ts, with that loop as `clock`).
    */
   runner?: NodeRunner;
   /**

@@ -25,7 +25,7 @@ export interface SweepHost {
  * Each replica clears on its own, with no coordination: replicas hold the same expiry with
  * the same version, so they clear the same records, and a node that was down does so at
  * the next sweep after it is back. Tombstones every replica holds are then purged (see
- * src/purger.ts).
+ * src/cluster/purger.ts).
  */
 export class ExpirySweeper {
   readonly #clock: Clock;

@@ -6,7 +6,7 @@ import type { Clock } from '../time/clock.js';
  * expires from its expiry on. Until then the record stays, so a write older than it,
  * delayed in flight, finds it and is dropped instead of bringing back an older value. A
  * record some replica missed is never queued here: its replicas keep it (a value that
- * expired, as a tombstone once the sweeps have cleared it, src/expiry-sweeper.ts), so the
+ * expired, as a tombstone once the sweeps have cleared it, src/cluster/expiry-sweeper.ts), so the
  * older write that replica may hold stays overwritten.
  *
  * Due times differ (expiries do), so the queue is a binary heap by due time (wall clock,

@@ -1,7 +1,7 @@
 import { BadRequestError } from '../errors.js';
 
 /**
- * Entity tags: a value's version (src/hlc.ts) in quotes, a strong validator (RFC 9110 §8.8.3),
+ * Entity tags: a value's version (src/time/hlc.ts) in quotes, a strong validator (RFC 9110 §8.8.3),
  * since two different writes of a key never share a version.
  */
 export function etagOf(version: number): string {

@@ -145,7 +145,7 @@ export class Shard implements BatchHandler {
   /**
    * One slice of a record scan: the records (tombstones and expired values too) of the
    * partitions in `only` whose hash lies in `[from, next)`, written straight into the reply
-   * (see `forEachRecord` in src/wire.ts), cut as a snapshot slice is.
+   * (see `forEachRecord` in src/wire/wire.ts), cut as a snapshot slice is.
    */
   scanRecords(from: number, maxBytes: number, only: PartitionSet): void {
     this.#ops++;
@@ -491,7 +491,7 @@ export class Shard implements BatchHandler {
    * Clears the values that expired at or before `cutoff` (Unix ms) among the keys whose hash
    * lies in `[from, next)` into tombstones of the same version: their bytes go; the version
    * stays, so an older write this replica or another holds cannot come back (the tombstone
-   * is purged once every replica holds it, src/purger.ts). Answers next (f64) and how
+   * is purged once every replica holds it, src/cluster/purger.ts). Answers next (f64) and how
    * many were cleared (u32). Every replica holds the same expiry with the version, so each
    * clears the same records with no coordination.
    */

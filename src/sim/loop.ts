@@ -18,7 +18,7 @@ const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve)
  * The deterministic mode's event loop (as FoundationDB's simulator and TigerBeetle's VOPR
  * run theirs): simulated time, and one queue of events ordered by (time, order scheduled).
  * Everything the simulator drives — timers, the coordinator's flushes, messages to and
- * from nodes run inline (src/sim/inline-node.ts), the workload's clients — is an event
+ * from nodes run inline (src/transport/inline-runner.ts), the workload's clients — is an event
  * here, so one seed gives one order of events, whatever the machine's speed.
  *
  * {@link run} fires one event, then lets every promise continuation that event started run

@@ -10,7 +10,7 @@ export type { WriteOutcome } from '../node/byte-map.js';
  * (the worker with `import type`), so a change to the shape fails to compile on both.
  *
  * A batch is one ArrayBuffer, transferred: its id, then each operation's opcode and operands
- * as bytes (src/wire.ts has the layout). The node answers each batch with one reply buffer,
+ * as bytes (src/wire/wire.ts has the layout). The node answers each batch with one reply buffer,
  * the batch's id then one result per operation, in order; or, when applying it failed, with
  * a {@link BatchFailure} naming the id. Replies are matched to batches by id, not by arrival
  * order, so a late or lost reply can never settle another batch's callers, and a node can
@@ -19,14 +19,14 @@ export type { WriteOutcome } from '../node/byte-map.js';
 
 /**
  * Operation codes and their operands. Every key operation carries a version (0 for reads):
- * writes are versioned by the coordinator (src/hlc.ts) and a node keeps, per key, the
+ * writes are versioned by the coordinator (src/time/hlc.ts) and a node keeps, per key, the
  * record with the newest version it has seen, so replicas agree whatever order writes
  * reach them in.
  */
 export const Op = {
   /**
    * key → the record: its version (f64), its expiry (f64, Unix ms; 0: never), then the
-   * value's bytes; for a tombstone the version negated and no bytes (src/wire.ts,
+   * value's bytes; for a tombstone the version negated and no bytes (src/wire/wire.ts,
    * `recordVersion`); or absent
    */
   Get: 1,
@@ -172,6 +172,6 @@ export interface AttachTask {
 export interface RecordSlice {
   /** Where the next slice starts; {@link HASH_SPACE} when the node has been walked. */
   next: number;
-  /** The records: a payload to walk with `forEachRecord` (src/wire.ts). */
+  /** The records: a payload to walk with `forEachRecord` (src/wire/wire.ts). */
   records: Buffer;
 }

@@ -1,0 +1,64 @@
+import type { Named } from './checks.js';
+import type { Verdict } from './linearizability.js';
+import type { AppliedWindow, FaultKind } from './schedule.js';
+
+/** Every parameter of a check: printed first, stored in results.json, enough to run it again. */
+export interface CheckOptions {
+  seed: number;
+  /** `threads`: the normal cluster; `deterministic`: one thread on a simulated clock, replayed exactly by its seed. */
+  mode: 'threads' | 'deterministic';
+  /** A running cluster to check instead of starting one (its own settings then apply). */
+  url?: string;
+  nodes: number;
+  replicas: number;
+  r: number;
+  w: number;
+  /** Read repair before answering (`sync`) or after (`async`). */
+  repair: 'sync' | 'async';
+  faults: FaultKind[];
+  clients: number;
+  keys: number;
+  /** Operations to invoke at most. */
+  ops: number;
+  /** Seconds the workload runs at most (simulated in the deterministic mode). */
+  timeLimit: number;
+  thinkMs: number;
+  /** A replica's answer counts as lost after this long (the cluster's --timeout-ms). */
+  timeoutMs: number;
+  /** How long replicas have to agree once every fault is healed. */
+  convergeMs: number;
+  /** Where results.json, history.jsonl and report.html go. */
+  out: string;
+}
+
+/** The checker's verdict: true, false or unknown (a search gave up, a final read failed). */
+export type Validity = true | false | 'unknown';
+
+/** What `results.json` holds. */
+export interface CheckResults {
+  valid: Validity;
+  seed: number;
+  parameters: CheckOptions;
+  counts: { invoked: number; ok: number; fail: number; info: number; faults: number };
+  faults: AppliedWindow[];
+  checks: {
+    linearizability: Verdict;
+    lostWrites: { valid: boolean; lost: Named[] };
+    readsOfUnwritten: { valid: boolean; reads: Named[] };
+    convergence: {
+      valid: boolean;
+      ms: number | null;
+      divergent: { key: string; versions: (number | null)[] }[];
+    };
+    finalReads: { valid: Validity; failed: string[] };
+  };
+  /** The deterministic mode's event-log hash: the same seed and parameters give the same hash. */
+  eventLogHash?: string;
+  /** Wall-clock seconds the check took, and the run's own span in ms (simulated in the deterministic mode). */
+  seconds: number;
+  runMs: number;
+  /** Of `seconds`, those spent judging the history. */
+  judgeSeconds: number;
+  /** The command that runs this check again. */
+  reproduce: string;
+}
