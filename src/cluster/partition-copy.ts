@@ -33,6 +33,16 @@ export interface CopyCount extends Copied {
   firstError: ThunderError | null;
 }
 
+/**
+ * A promise awaited later, after other awaits: marked handled now, so that its rejection
+ * meanwhile (the source crashing while this slice's writes are in flight) is not an
+ * unhandled rejection, which ends the process. Awaiting it still throws.
+ */
+function ahead<T>(promise: Promise<T>): Promise<T> {
+  promise.catch(() => {});
+  return promise;
+}
+
 /** Record bytes one scan slice carries: one slice is in memory at a time. */
 const SLICE_BYTES = 256 * 1024;
 
@@ -84,7 +94,7 @@ export async function copyPartitions(
   let scanning: Promise<RecordSlice> | null = channel.scan(source, 0, SLICE_BYTES, only);
   while (scanning !== null) {
     const slice: RecordSlice = await scanning;
-    scanning = slice.next < HASH_SPACE ? channel.scan(source, slice.next, SLICE_BYTES, only) : null;
+    scanning = slice.next < HASH_SPACE ? ahead(channel.scan(source, slice.next, SLICE_BYTES, only)) : null;
     const acks = new SliceAcks();
     forEachRecord(slice.records, (key, hash, version, value, expiresAt) => {
       copied.keys++;
