@@ -54,3 +54,20 @@ describe('the system clocks', () => {
     assert.equal(await lastTimerRuns('systemClock'), '');
   });
 });
+
+describe('timers longer than Node takes (2^31 − 1 ms)', () => {
+  test('a 25-day timer on either clock warns of no overflow and does not fire', async () => {
+    const module = fileURLToPath(new URL('../src/time/clock.js', import.meta.url));
+    // In a process of its own: count the warnings and firings for 50 ms, then exit.
+    const script = `
+      let warnings = 0, fired = 0;
+      process.on('warning', (w) => { if (w.name === 'TimeoutOverflowWarning') warnings++; });
+      import(${JSON.stringify(module)}).then((m) => {
+        m.systemClock.setTimer(25 * 24 * 3600 * 1000, () => fired++);
+        m.holdingClock.setTimer(2 ** 31 + 1, () => fired++);
+        setTimeout(() => { console.log(JSON.stringify({ warnings, fired, max: m.MAX_TIMER_MS })); process.exit(0); }, 50);
+      });`;
+    const { stdout } = await promisify(execFile)(process.execPath, ['-e', script]);
+    assert.deepEqual(JSON.parse(stdout), { warnings: 0, fired: 0, max: 2 ** 31 - 1 });
+  });
+});

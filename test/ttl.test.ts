@@ -216,3 +216,22 @@ describe('TTL in real time', () => {
       assert.match(metrics, new RegExp(`^thunderdb_node_expiring_keys\\{node="${node}"\\} 0$`, 'm'));
   });
 });
+
+describe('TTL past the longest wait a Node timer takes (2^31 − 1 ms, 24.8 days)', () => {
+  test('a 30-day TTL arms no overflowing timer: no TimeoutOverflowWarning, nothing spinning', async (t) => {
+    const warnings: string[] = [];
+    const listener = (warning: Error) => warnings.push(`${warning.name}: ${warning.message}`);
+    process.on('warning', listener);
+    t.after(() => process.off('warning', listener));
+    const run = await startRunning({ nodes: 3 });
+    t.after(() => run.stop());
+    assert.equal((await http(run.url, 'PUT', '/kv/month?ttl=2592000', 'v')).status, 204);
+    // Once every replica holds it, the expiry's purge is armed (30 days + the grace period).
+    while (run.cluster.coordinatorStats().expiredAwaitingPurge === 0) {
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    // An overflowing timer warns as it is armed, and again each millisecond it re-arms.
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.deepEqual(warnings, []);
+  });
+});

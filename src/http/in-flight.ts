@@ -1,3 +1,4 @@
+import { holdingClock } from '../time/clock.js';
 import { BodyBudget } from './body-budget.js';
 
 /** How long requests stopped at the end of the grace period get to send their answer. */
@@ -70,12 +71,13 @@ export class InFlight {
   #idleWithin(ms: number): Promise<boolean> {
     if (this.#count === 0) return Promise.resolve(true);
     return new Promise((resolve) => {
-      const timer = setTimeout(() => {
+      // A grace period of any length (--shutdown-grace-ms): the clock's timers never overflow.
+      const cancel = holdingClock.setTimer(ms, () => {
         this.#onIdle = null;
         resolve(false);
-      }, ms);
+      });
       this.#onIdle = () => {
-        clearTimeout(timer);
+        cancel();
         this.#onIdle = null;
         resolve(true);
       };

@@ -18,20 +18,30 @@ export interface Clock {
 }
 
 /**
- * Node's timers, never early: they count from the event loop's cached time, so one can fire
- * a fraction of a millisecond before `performance.now()` has advanced by `ms`; callers (the
- * fault driver's windows, timeouts) are promised no earlier, so an early one waits out the
- * rest. `hold`: whether a pending timer keeps the process alive.
+ * The longest wait Node's timers take: 2^31 − 1 ms (24.8 days). A longer one is taken as
+ * 1 ms, with a TimeoutOverflowWarning; a timer re-armed that way fires every millisecond.
+ */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * Node's timers, never early and never overflowing: they count from the event loop's cached
+ * time, so one can fire a fraction of a millisecond before `performance.now()` has advanced
+ * by `ms`; callers (the fault driver's windows, timeouts) are promised no earlier, so an
+ * early one waits out the rest. A wait past {@link MAX_TIMER_MS} (a 30-day TTL's purge) is
+ * taken in steps of at most that. `hold`: whether a pending timer keeps the process alive.
  */
 function systemTimer(ms: number, fire: () => void, hold: boolean): () => void {
   const due = performance.now() + ms;
   let timer: NodeJS.Timeout;
   const arm = (wait: number) => {
-    timer = setTimeout(() => {
-      const left = due - performance.now();
-      if (left > 0) arm(left);
-      else fire();
-    }, wait);
+    timer = setTimeout(
+      () => {
+        const left = due - performance.now();
+        if (left > 0) arm(left);
+        else fire();
+      },
+      Math.min(Math.max(wait, 0), MAX_TIMER_MS),
+    );
     if (!hold) timer.unref();
   };
   arm(ms);
