@@ -149,7 +149,7 @@ describe('the deterministic mode', () => {
       await cluster.crash(a);
       await assert.rejects(first, {
         code: 'NODE_UNAVAILABLE',
-        message: /crashed again before its refill was done/,
+        message: /crashed or left before its refill was done/,
       });
       const second = cluster.restart(a);
       await sleep(loop, 1000);

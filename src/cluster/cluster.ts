@@ -1,6 +1,8 @@
 import type { ReplySink } from '../transport/batcher.js';
 import {
+  ConflictError,
   errorFromWire,
+  NotFoundError,
   errorToWire,
   NodeUnavailableError,
   NotImplementedError,
@@ -936,13 +938,21 @@ export class Cluster implements ReplicaSender {
    * and its replicas carry on. For fault tests and demos.
    */
   crash(node: number): Promise<void> {
-    this.#recovery.crashed(node);
+    if (this.#links[node] === undefined)
+      return Promise.reject(new NotFoundError(`no node ${node} in the cluster`));
+    this.#recovery.ended(node);
     return this.#links[node]!.crash();
   }
 
   /** See {@link Recovery.restart}: a crashed node back, refilled while traffic goes on. */
   restart(node: number): Promise<Refilled> {
-    if (this.#links[node] === undefined) throw new RangeError(`no node ${node}`);
+    const state = this.stateOf(node);
+    if (state === 'stopped') return Promise.reject(new NotFoundError(`no node ${node} in the cluster`));
+    if (state !== 'down') {
+      return Promise.reject(
+        new ConflictError(`node ${node} is ${state}; only a node that is down can be restarted`),
+      );
+    }
     return this.#recovery.restart(node);
   }
 
@@ -1039,7 +1049,10 @@ export class Cluster implements ReplicaSender {
         this.#links[id] = link;
         await link.ready();
       },
-      stopNode: (id) => this.#links[id]!.stop(),
+      stopNode: (id) => {
+        this.#recovery.ended(id);
+        return this.#links[id]!.stop();
+      },
       callNode: (node, write) => this.#callNode(node, write),
       copyChannel: this.#copyChannel,
       clock: this.#clock,

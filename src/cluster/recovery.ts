@@ -12,6 +12,9 @@ import type { BatchWriter, Result } from '../wire/wire.js';
 /** How long a refill waits before copying again from a source that failed part-way. */
 export const REFILL_RETRY_MS = 500;
 
+/** How long a node up that failed some of its hints waits before they are replayed again: 1 s. */
+export const HANDOFF_RETRY_MS = 1000;
+
 /** Default anti-entropy interval: 30 s. */
 export const DEFAULT_ANTI_ENTROPY_MS = 30_000;
 
@@ -74,6 +77,10 @@ export class Recovery {
   readonly #refilling = new Map<number, symbol>();
   readonly #stats: AntiEntropyStats = { runs: 0, partitionsRepaired: 0, recordsCopied: 0, running: false };
   #disarm: (() => void) | null = null;
+  /** Set by {@link stop}: nothing is armed again. */
+  #stopped = false;
+  /** Hint replays waiting to be tried again, by node: each one's cancel. */
+  readonly #handoffs = new Map<number, () => void>();
 
   /** `intervalMs`: how often anti-entropy runs once {@link start}ed; 0: never on its own. */
   constructor(host: RecoveryHost, intervalMs: number) {
@@ -90,8 +97,8 @@ export class Recovery {
     return { ...this.#stats };
   }
 
-  /** A node crashed: whatever refill it was in is over. */
-  crashed(node: number): void {
+  /** A node crashed, or stopped for good (a leave): whatever refill it was in is over. */
+  ended(node: number): void {
     if (this.#refilling.delete(node)) this.#host.transfers.end(node);
   }
 
@@ -113,7 +120,7 @@ export class Recovery {
       const hints = await this.replayHints(node);
       const copied = await this.#refill(node, token);
       if (this.#refilling.get(node) !== token) {
-        throw new NodeUnavailableError(`node ${node} crashed again before its refill was done`);
+        throw new NodeUnavailableError(`node ${node} crashed or left before its refill was done`);
       }
       return { node, hints, ...copied, ms: host.clock.now() - started };
     } finally {
@@ -132,6 +139,8 @@ export class Recovery {
    */
   async replayHints(node: number): Promise<number> {
     const { hints } = this.#host;
+    this.#handoffs.get(node)?.();
+    this.#handoffs.delete(node);
     const taken = hints.take(node);
     const failed: Hint[] = [];
     await Promise.all(
@@ -151,7 +160,24 @@ export class Recovery {
       ),
     );
     for (const hint of failed) hints.add(node, hint.op, hint.key, hint.version, hint.value ?? undefined);
+    if (failed.length > 0) this.#retryHandoff(node);
     return taken.length - failed.length;
+  }
+
+  /**
+   * Hints a node failed while up (cut off, paused, timing out) would otherwise wait for its
+   * next restart, which may never come: they are replayed again after
+   * {@link HANDOFF_RETRY_MS}, as long as the node is up; a node that went down is replayed
+   * when it is restarted.
+   */
+  #retryHandoff(node: number): void {
+    if (this.#handoffs.has(node) || this.#stopped) return;
+    const cancel = this.#host.clock.setTimer(HANDOFF_RETRY_MS, () => {
+      if (this.#handoffs.get(node) !== cancel) return;
+      this.#handoffs.delete(node);
+      if (this.#host.upNodes().includes(node) && !this.#refilling.has(node)) void this.replayHints(node);
+    });
+    this.#handoffs.set(node, cancel);
   }
 
   /**
@@ -284,7 +310,10 @@ export class Recovery {
   }
 
   stop(): void {
+    this.#stopped = true;
     this.#disarm?.();
     this.#disarm = null;
+    for (const cancel of this.#handoffs.values()) cancel();
+    this.#handoffs.clear();
   }
 }

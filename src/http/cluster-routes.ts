@@ -1,6 +1,5 @@
 import {
   BadRequestError,
-  ConflictError,
   InvalidJsonError,
   NodeUnavailableError,
   NotFoundError,
@@ -124,19 +123,11 @@ export function registerClusterRoutes(app: Router, ctx: RouteContext): void {
   app.post('/cluster/nodes/:id/restart', (res, req) => {
     const node = nodeOf(req);
     if (node instanceof ThunderError) return sendError(res, node, true);
-    if (cluster.stateOf(node) !== 'down') {
-      return sendError(
-        res,
-        new ConflictError(
-          `node ${node} is ${cluster.stateOf(node)}; only a node that is down can be restarted`,
-        ),
-        true,
-      );
-    }
     const deferred = new Deferred(res, inFlight);
     cluster.restart(node).then(
       (refilled) => deferred.json(200, JSON.stringify({ id: node, state: cluster.stateOf(node), refilled })),
-      (err: unknown) => deferred.error(toThunderError(err)),
+      // A refusal comes before the body, if any, was read: close behind it.
+      (err: unknown) => deferred.error(toThunderError(err), true),
     );
   });
 
