@@ -99,7 +99,7 @@ export function codeOf(answer: Answer): string | undefined {
 }
 
 /** The CLI's built entry. */
-const CLI_PATH = fileURLToPath(new URL('../src/cli.js', import.meta.url));
+export const CLI_PATH = fileURLToPath(new URL('../src/cli.js', import.meta.url));
 
 /** Starts `thunderdb cluster` and resolves with its URL once it prints the listening line. */
 export async function startCli(
