@@ -16,6 +16,6 @@ export interface RouteContext {
   http: HttpMetrics;
   /** Where the server reports what no client can be told (e.g. a batch cut off mid-body). */
   log: (line: string) => void;
-  /** The front end's own time: how long a rendered `/metrics` page is reused. */
+  /** The front end's own time: how long a rendered `/metrics` page is reused (stalled answers take it from `inFlight`). */
   clock: Clock;
 }

@@ -131,6 +131,7 @@ export function startServer(options: ServerOptions): Promise<Server> {
   }
   const inFlight = new InFlight(
     new BodyBudget(options.maxBufferedBodyBytes ?? DEFAULT_MAX_BUFFERED_BODY_BYTES),
+    { ms: limits.stallTimeoutMs, clock },
   );
   const http = new HttpMetrics();
   const ctx: RouteContext = {
