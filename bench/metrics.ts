@@ -3,16 +3,21 @@
  * 17). One cluster of 3 nodes (one replica); wrk runs random-key PUTs of 100 B values at 100
  * connections while, in turns within each run: nobody else asks anything; 4 clients ask
  * `GET /ping` in a loop (what 4 busy clients cost by themselves); 4 clients scrape
- * `/metrics` in a loop; one client scrapes once a second (Prometheus at a 1 s interval).
- * Reported: each load's PUT req/s ÷ the unscraped PUT req/s of the same run, and the
- * scrapes per second the looping scrapers got.
+ * `/metrics` in a loop; 4 clients GET a value as large as the metrics page in a loop (what
+ * answering that many bytes costs by itself); one client scrapes once a second (Prometheus
+ * at a 1 s interval).
+ * Reported: each load's PUT req/s ÷ the unscraped PUT req/s of the same run, the answers
+ * per second the clients beside got, and, measured apart with no PUT load, the cluster
+ * process's CPU time (all its threads, from /proc) per answer each looping client got: a
+ * figure the other tenants of a shared machine disturb far less than a rate.
  *
  *   npm run bench:metrics -- [--runs 3] [--seconds 3] [--cli PATH]
  *
  * `--cli PATH` measures another build's `dist/src/cli.js` (e.g. an older commit's, for a
  * before/after figure).
  */
-import { mkdir, writeFile } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { uuidFile } from './lib/data.js';
@@ -34,6 +39,7 @@ const SECONDS = Number(args.seconds);
 const TOPOLOGY = { nodes: 3, replicas: 1 };
 const KEYS = 100_000;
 const VALUE_BYTES = 100;
+const SIZED_KEY = '/kv/bench-metrics-sized';
 
 /** What runs beside the PUT load. */
 interface Beside {
@@ -48,6 +54,13 @@ const BESIDE: Beside[] = [
   { name: 'nothing', path: null, clients: 0, pauseMs: 0 },
   { name: '4 clients looping on GET /ping', path: '/ping', clients: 4, pauseMs: 0 },
   { name: '4 clients looping on GET /metrics', path: '/metrics', clients: 4, pauseMs: 0 },
+  // A value as large as the metrics page: what answering that many bytes costs by itself.
+  {
+    name: '4 clients looping on GET of a value the size of the page',
+    path: SIZED_KEY,
+    clients: 4,
+    pauseMs: 0,
+  },
   { name: '1 scrape of /metrics a second', path: '/metrics', clients: 1, pauseMs: 1000 },
 ];
 
@@ -74,6 +87,15 @@ function askInLoops(url: string, clients: number, pauseMs: number): { stop(): Pr
   };
 }
 
+const TICKS_PER_SECOND = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }));
+
+/** CPU time process `pid` has used, all its threads, in ms (/proc/PID/stat utime + stime). */
+async function cpuMsOf(pid: number): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'latin1');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / TICKS_PER_SECOND;
+}
+
 interface Cell {
   beside: string;
   /** PUT req/s with this beside ÷ PUT req/s with nothing beside, run by run. */
@@ -81,6 +103,8 @@ interface Cell {
   putRps: Spread;
   /** Answers per second the clients beside got. */
   besideRps: Spread;
+  /** Looping clients only: the cluster's CPU µs per answer, with no PUT load. */
+  cpuUsPerAnswer: Spread | null;
 }
 
 async function main(): Promise<void> {
@@ -89,6 +113,8 @@ async function main(): Promise<void> {
   const cluster = await startCluster(TOPOLOGY, [], args.cli);
   const rps = BESIDE.map(() => [] as number[]);
   const besideRps = BESIDE.map(() => [] as number[]);
+  const cpuUs = BESIDE.map(() => [] as number[]);
+  let pageBytes: number;
   try {
     const load = () =>
       sustained('wrk', {
@@ -101,14 +127,26 @@ async function main(): Promise<void> {
         valueBytes: VALUE_BYTES,
       });
     await load(); // warm-up
-    const warm = askInLoops(`${cluster.url}/metrics`, 1, 0); // prom-client loads at the first scrape
-    await new Promise((resolve) => setTimeout(resolve, 100));
-    await warm.stop();
+    // prom-client loads at the first scrape.
+    pageBytes = (await (await fetch(`${cluster.url}/metrics`)).arrayBuffer()).byteLength;
+    const sized = await fetch(`${cluster.url}${SIZED_KEY}`, {
+      method: 'PUT',
+      body: Buffer.alloc(pageBytes, 'm'),
+    });
+    if (sized.status !== 204) throw new Error(`PUT ${SIZED_KEY} answered ${sized.status}`);
     for (let run = 0; run < RUNS; run++) {
       for (const [i, beside] of BESIDE.entries()) {
         const asking = askInLoops(`${cluster.url}${beside.path ?? ''}`, beside.clients, beside.pauseMs);
         rps[i]!.push((await load()).rps);
         besideRps[i]!.push((await asking.stop()) / SECONDS);
+      }
+      for (const [i, beside] of BESIDE.entries()) {
+        if (beside.clients === 0 || beside.pauseMs > 0) continue;
+        const before = await cpuMsOf(cluster.pid);
+        const asking = askInLoops(`${cluster.url}${beside.path}`, beside.clients, 0);
+        await new Promise((resolve) => setTimeout(resolve, SECONDS * 1000));
+        const answers = await asking.stop();
+        cpuUs[i]!.push(((await cpuMsOf(cluster.pid)) - before) * (1000 / answers));
       }
     }
   } finally {
@@ -119,22 +157,23 @@ async function main(): Promise<void> {
     ratio: spread(rps[i]!.map((r, run) => r / rps[0]![run]!)),
     putRps: spread(rps[i]!),
     besideRps: spread(besideRps[i]!),
+    cpuUsPerAnswer: cpuUs[i]!.length > 0 ? spread(cpuUs[i]!) : null,
   }));
   const f = (n: number) => n.toFixed(2);
   const text = [
     `ThunderDB bench:metrics, ${meta.date}, commit ${meta.commit}${args.cli ? ` (cluster: ${args.cli})` : ''}, ${meta.cores} cores (${meta.cpu}), Node ${meta.node}`,
-    `3 nodes, 1 replica; PUT: wrk, 100 connections, ${SECONDS} s, random keys, ${VALUE_BYTES} B values; ${RUNS} run(s), each load in turn`,
+    `3 nodes, 1 replica; PUT: wrk, 100 connections, ${SECONDS} s, random keys, ${VALUE_BYTES} B values; ${RUNS} run(s), each load in turn; metrics page ${pageBytes} bytes`,
     '',
-    '| beside the PUT load | PUT req/s ÷ alone | PUT req/s | their answers/s |',
-    '| --- | --- | --- | --- |',
+    '| beside the PUT load | PUT req/s ÷ alone | PUT req/s | their answers/s | cluster CPU µs per answer, no PUT load |',
+    '| --- | --- | --- | --- | --- |',
     ...cells.map(
       (c) =>
-        `| ${c.beside} | ${f(c.ratio.median)} (${f(c.ratio.min)}–${f(c.ratio.max)}) | ${Math.round(c.putRps.median)} | ${Math.round(c.besideRps.median)} |`,
+        `| ${c.beside} | ${f(c.ratio.median)} (${f(c.ratio.min)}–${f(c.ratio.max)}) | ${Math.round(c.putRps.median)} | ${Math.round(c.besideRps.median)} | ${c.cpuUsPerAnswer ? `${Math.round(c.cpuUsPerAnswer.median)} (${Math.round(c.cpuUsPerAnswer.min)}–${Math.round(c.cpuUsPerAnswer.max)})` : '–'} |`,
     ),
   ].join('\n');
   console.log(text);
   await mkdir(OUT, { recursive: true });
-  await writeFile(`${OUT}metrics.json`, JSON.stringify({ meta, cells }, null, 2) + '\n');
+  await writeFile(`${OUT}metrics.json`, JSON.stringify({ meta, pageBytes, cells }, null, 2) + '\n');
   await writeFile(`${OUT}metrics.md`, text + '\n');
   process.exit(0);
 }
