@@ -50,6 +50,7 @@ interface ClusterArgs {
   maxBodyBytes: number;
   maxKeysPerRequest: number;
   maxHeavyRequests: number;
+  stallTimeoutMs: number;
   graceMs: number;
   allowHost: string[];
   allowOrigin: string[];
@@ -119,6 +120,7 @@ async function runCluster(args: ClusterArgs): Promise<void> {
     maxBodyBytes: args.maxBodyBytes,
     maxKeysPerRequest: args.maxKeysPerRequest,
     maxHeavyRequests: args.maxHeavyRequests,
+    stallTimeoutMs: args.stallTimeoutMs,
   });
   if (!Number.isInteger(args.port) || args.port < 0 || args.port > 65535) {
     throw new RangeError(`port must be an integer from 0 to 65535, got ${args.port}`);
@@ -346,6 +348,12 @@ export async function main(argv: string[]): Promise<void> {
             type: 'number',
             default: DEFAULT_LIMITS.maxHeavyRequests,
             describe: '_mget, /snapshot and listings served at once; more get 503 SERVER_BUSY',
+          })
+          .option('stall-timeout-ms', {
+            type: 'number',
+            default: DEFAULT_LIMITS.stallTimeoutMs,
+            describe:
+              'A streamed answer (/export, /snapshot, _mget) whose client takes no bytes for this many ms has its connection closed and its place freed',
           })
           .option('timeout-ms', {
             type: 'number',

@@ -7,7 +7,7 @@ import {
 } from './errors.js';
 import { MAX_KEY_BYTES, MAX_VALUE_BYTES } from './node/byte-map.js';
 
-/** Size limits enforced at the front end; every one is a command-line flag. */
+/** Limits enforced at the front end; every one is a command-line flag. */
 export interface Limits {
   /** Largest key, in UTF-8 bytes. Default 1024; at most 65535. */
   maxKeyBytes: number;
@@ -23,6 +23,13 @@ export interface Limits {
    * in total. Default 16.
    */
   maxHeavyRequests: number;
+  /**
+   * How long a streamed answer (`/export`, `/snapshot`, `_mget`) waits on a client that takes
+   * none of its bytes, in ms. Then the connection is closed (its status line is out, so no
+   * error can be sent) and its heavy-request place freed: a client that stops reading cannot
+   * hold a place for longer. Default 10,000.
+   */
+  stallTimeoutMs: number;
 }
 
 export const DEFAULT_LIMITS: Readonly<Limits> = {
@@ -31,6 +38,7 @@ export const DEFAULT_LIMITS: Readonly<Limits> = {
   maxBodyBytes: 16 * 1024 * 1024,
   maxKeysPerRequest: 10_000,
   maxHeavyRequests: 16,
+  stallTimeoutMs: 10_000,
 };
 
 /** Checks a set of limits, naming the bad option in a RangeError. */

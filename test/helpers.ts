@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { Cluster, type ClusterOptions } from '../src/cluster/cluster.js';
 import { startServer, type Server } from '../src/http/server.js';
 import { DEFAULT_LIMITS, type Limits } from '../src/limits.js';
+import type { Clock } from '../src/time/clock.js';
 
 /** A file in test/fixtures (tests run from dist/test, the fixtures stay in the source tree). */
 export function fixture(name: string): string {
@@ -20,11 +21,12 @@ export interface Running {
 }
 
 /**
- * A real cluster (worker threads) behind a real server on an ephemeral port. Register
+ * A real cluster (worker threads) behind a real server on an ephemeral port (its own
+ * `serverClock`, if given: the cluster's `clock` is the cluster's alone). Register
  * `stop` at once: `after(() => run.stop())` in a suite, `t.after(...)` in a test.
  */
 export async function startRunning(
-  options: ClusterOptions & { limits?: Partial<Limits> } = {},
+  options: ClusterOptions & { limits?: Partial<Limits>; serverClock?: Clock } = {},
 ): Promise<Running> {
   const cluster = await Cluster.start(options);
   let server: Server;
@@ -34,6 +36,7 @@ export async function startRunning(
       limits: { ...DEFAULT_LIMITS, ...options.limits },
       host: '127.0.0.1',
       port: 0,
+      clock: options.serverClock,
     });
   } catch (err) {
     await cluster.close();
@@ -99,7 +102,7 @@ export function codeOf(answer: Answer): string | undefined {
 }
 
 /** The CLI's built entry. */
-const CLI_PATH = fileURLToPath(new URL('../src/cli.js', import.meta.url));
+export const CLI_PATH = fileURLToPath(new URL('../src/cli.js', import.meta.url));
 
 /** Starts `thunderdb cluster` and resolves with its URL once it prints the listening line. */
 export async function startCli(

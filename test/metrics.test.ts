@@ -1,7 +1,15 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { METRICS_REUSE_MS } from '../src/metrics/prometheus.js';
+import { systemClock, type Clock } from '../src/time/clock.js';
 import { LatencyHistogram, p99Of } from '../src/time/latency-histogram.js';
 import { startRunning } from './helpers.js';
+
+/** The system clock, but its monotonic time stands still until the test moves it. */
+function movableClock(): Clock & { advance(ms: number): void } {
+  let now = 0;
+  return { ...systemClock, now: () => now, advance: (ms) => void (now += ms) };
+}
 
 /** Prometheus text as `name{labels}` → value, and each metric family's TYPE. */
 function parse(text: string): { samples: Map<string, number>; types: Map<string, string> } {
@@ -18,7 +26,8 @@ function parse(text: string): { samples: Map<string, number>; types: Map<string,
 }
 
 test('GET /metrics counts a known workload as the cluster really is: answers, latencies, errors, nodes, hints, faults', async (t) => {
-  const run = await startRunning({ nodes: 3, antiEntropyMs: 0 });
+  const clock = movableClock();
+  const run = await startRunning({ nodes: 3, antiEntropyMs: 0, serverClock: clock });
   t.after(() => run.stop());
   const { url } = run;
   for (let i = 0; i < 20; i++) await fetch(`${url}/kv/k${i}`, { method: 'PUT', body: `v${i}` });
@@ -105,12 +114,41 @@ test('GET /metrics counts a known workload as the cluster really is: answers, la
     if (type === 'counter') assert.match(name, /_total$/, `${name} is a counter`);
   }
   for (const series of samples.keys()) assert.doesNotMatch(series, /\bkey=/, 'no label takes a key');
-  // The scrape itself is counted by the next one.
+  // The scrape itself is counted by the next page.
+  clock.advance(METRICS_REUSE_MS);
   const again = parse(await (await fetch(`${url}/metrics`)).text());
   assert.equal(
     again.samples.get('thunderdb_http_requests_total{route="/metrics",method="get",code="200"}'),
     1,
   );
+});
+
+test('GET /metrics renders one page per second whoever asks: concurrent scrapes share a rendering, later ones reuse it until the clock moves past it', async (t) => {
+  const clock = movableClock();
+  const run = await startRunning({ nodes: 3, antiEntropyMs: 0, serverClock: clock });
+  t.after(() => run.stop());
+  const scrape = async () => {
+    const answer = await fetch(`${run.url}/metrics`);
+    assert.equal(answer.status, 200);
+    return answer.text();
+  };
+  const renders = (page: string) => parse(page).samples.get('thunderdb_metrics_renders_total');
+  const puts = (page: string) =>
+    parse(page).samples.get('thunderdb_http_requests_total{route="/kv/*",method="put",code="204"}');
+
+  const pages = await Promise.all(Array.from({ length: 8 }, scrape));
+  assert.equal(renders(pages[0]!), 1, 'eight scrapes at once, one rendering');
+  assert.equal(new Set(pages).size, 1, 'all eight got the same page');
+  assert.match(pages[0]!, /^# HELP thunderdb_metrics_renders_total .*reused for 1 s/m);
+
+  assert.equal((await fetch(`${run.url}/kv/k`, { method: 'PUT', body: 'v' })).status, 204);
+  clock.advance(METRICS_REUSE_MS - 1);
+  assert.ok((await scrape()) === pages[0], 'within a second of the rendering, the same page');
+  clock.advance(1);
+  const fresh = await scrape();
+  assert.equal(renders(fresh), 2);
+  assert.equal(puts(fresh), 1, 'a new page shows what happened since');
+  assert.equal(puts(pages[0]!), undefined);
 });
 
 test('p99Of() names the bucket holding the 99th percentile: its upper bound, Infinity past 10 s, null for none', () => {

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { appendFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { appendFileSync, existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { mkdtemp, readFile } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,7 +15,7 @@ import { LogOp, type Recovered } from '../src/storage/journal.js';
 import { KeyBytes } from '../src/ring/key-bytes.js';
 import { Op } from '../src/wire/protocol.js';
 import { BatchWriter } from '../src/wire/wire.js';
-import { startCli } from './helpers.js';
+import { CLI_PATH, startCli } from './helpers.js';
 import {
   recordsPerServer,
   redisCli,
@@ -416,6 +417,45 @@ describe('--storage log in a cluster', () => {
     assert.throws(() => cluster.addNode(), { code: 'NOT_IMPLEMENTED' });
     assert.throws(() => cluster.removeNode(0), { code: 'NOT_IMPLEMENTED' });
   });
+
+  test(
+    'a cluster killed with SIGKILL and not yet reaped by its parent (a zombie) does not hold its data directory',
+    { skip: existsSync('/proc/self/stat') ? false : 'needs /proc to tell a zombie', timeout: 60_000 },
+    async (t) => {
+      const dataDir = await scratch();
+      // The shell becomes `sleep`, which never waits for its children: once killed, the
+      // cluster stays a zombie until the test ends `sleep`, however long that is.
+      const parent = spawn('sh', [
+        '-c',
+        `"$0" "$1" cluster --port 0 --storage log --data-dir "$2" & echo "pid $!"; exec sleep 600`,
+        process.execPath,
+        CLI_PATH,
+        dataDir,
+      ]);
+      t.after(() => parent.kill('SIGKILL'));
+      let out = '';
+      parent.stdout.on('data', (d: Buffer) => (out += d));
+      await new Promise<void>((resolve, reject) => {
+        parent.stdout.on('data', () => /listening on/.test(out) && resolve());
+        parent.on('exit', () => reject(new Error(`the first cluster did not start: ${out}`)));
+      });
+      const pid = Number(/^pid (\d+)$/m.exec(out)![1]);
+      assert.equal(
+        readFileSync(join(dataDir, 'LOCK'), 'utf8'),
+        String(pid),
+        'the first cluster holds the directory',
+      );
+      process.kill(pid, 'SIGKILL');
+      const state = () => readFileSync(`/proc/${pid}/stat`, 'latin1').split(') ')[1]![0];
+      while (state() !== 'Z') await new Promise((resolve) => setImmediate(resolve));
+      process.kill(pid, 0); // signal 0 still reaches the zombie: it is what fooled the claim
+
+      const second = await startCli(['--storage', 'log', '--data-dir', dataDir]);
+      t.after(() => second.child.kill('SIGTERM'));
+      assert.equal(state(), 'Z', 'the first cluster was still unreaped when the second started');
+      assert.equal((await fetch(`${second.url}/ping`)).status, 200);
+    },
+  );
 
   test('kill -9 of the whole process under a write load with --fsync always loses no acknowledged write', async () => {
     const dataDir = await scratch();

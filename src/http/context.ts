@@ -1,5 +1,6 @@
 import type { Cluster } from '../cluster/cluster.js';
 import type { Limits } from '../limits.js';
+import type { Clock } from '../time/clock.js';
 import type { HttpMetrics } from '../metrics/http-metrics.js';
 import type { HeavyGate } from './heavy-gate.js';
 import type { InFlight } from './in-flight.js';
@@ -15,4 +16,6 @@ export interface RouteContext {
   http: HttpMetrics;
   /** Where the server reports what no client can be told (e.g. a batch cut off mid-body). */
   log: (line: string) => void;
+  /** The front end's own time: how long a rendered `/metrics` page is reused (stalled answers take it from `inFlight`). */
+  clock: Clock;
 }

@@ -1,4 +1,5 @@
-import { holdingClock } from '../time/clock.js';
+import { DEFAULT_LIMITS } from '../limits.js';
+import { holdingClock, systemClock, type Clock } from '../time/clock.js';
 import { BodyBudget } from './body-budget.js';
 
 /** How long requests stopped at the end of the grace period get to send their answer. */
@@ -10,21 +11,34 @@ export interface Stoppable {
   stop(): void;
 }
 
+/** How long an answer may wait on a client that takes none of its bytes, and the clock that times it. */
+export interface StallTimeout {
+  ms: number;
+  clock: Clock;
+}
+
 /**
  * Counts requests that answer later, so a shutdown can stop listening and still finish
- * them, and holds the budget for the request bodies they buffer. Also refuses new work
- * once draining has begun.
+ * them, and holds the budget for the request bodies they buffer and the time a streamed
+ * answer may wait on its client (every answer that waits takes this one object). Also
+ * refuses new work once draining has begun.
  */
 export class InFlight {
   /** What request bodies read whole may hold, all requests together. */
   readonly bodies: BodyBudget;
+  /** See {@link StallTimeout}; default `stallTimeoutMs` of DEFAULT_LIMITS, on the system clock. */
+  readonly stall: StallTimeout;
   #count = 0;
   #draining = false;
   #onIdle: (() => void) | null = null;
   readonly #stoppable = new Set<Stoppable>();
 
-  constructor(bodies: BodyBudget = new BodyBudget(Infinity)) {
+  constructor(
+    bodies: BodyBudget = new BodyBudget(Infinity),
+    stall: StallTimeout = { ms: DEFAULT_LIMITS.stallTimeoutMs, clock: systemClock },
+  ) {
     this.bodies = bodies;
+    this.stall = stall;
   }
 
   get count(): number {

@@ -20,6 +20,7 @@ import { sendError } from './reply.js';
 import { RequestGuard } from './request-guard.js';
 import { drainingRouter } from './router.js';
 import { listenError, listenExclusive, uws, type us_listen_socket } from './uws.js';
+import { systemClock, type Clock } from '../time/clock.js';
 
 /** Every route and the methods it answers, for 405s with an `Allow` header. */
 const ROUTES: Record<string, string> = {
@@ -72,6 +73,8 @@ export interface ServerOptions {
   maxBufferedBodyBytes?: number;
   /** Where the server reports what it cannot tell a client. Default console.error. */
   log?: (line: string) => void;
+  /** The front end's own time and timers (see RouteContext). Default the system clock. */
+  clock?: Clock;
 }
 
 /** Checks the server's own options, naming the bad one in a RangeError. */
@@ -113,7 +116,14 @@ export interface Server {
 
 /** Starts the uWebSockets.js front end over a running cluster. */
 export function startServer(options: ServerOptions): Promise<Server> {
-  const { cluster, limits, host = '127.0.0.1', port = 8080, log = console.error } = options;
+  const {
+    cluster,
+    limits,
+    host = '127.0.0.1',
+    port = 8080,
+    log = console.error,
+    clock = systemClock,
+  } = options;
   try {
     checkServerOptions(options);
   } catch (err) {
@@ -121,6 +131,7 @@ export function startServer(options: ServerOptions): Promise<Server> {
   }
   const inFlight = new InFlight(
     new BodyBudget(options.maxBufferedBodyBytes ?? DEFAULT_MAX_BUFFERED_BODY_BYTES),
+    { ms: limits.stallTimeoutMs, clock },
   );
   const http = new HttpMetrics();
   const ctx: RouteContext = {
@@ -130,6 +141,7 @@ export function startServer(options: ServerOptions): Promise<Server> {
     log,
     http,
     heavy: new HeavyGate(limits.maxHeavyRequests),
+    clock,
   };
   const app = uws.App();
 

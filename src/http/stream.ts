@@ -10,7 +10,9 @@ import type { HttpResponse } from './uws.js';
  * awaits each write holds at most one piece in memory however slowly the client reads.
  * The status line goes out with the first piece; until then a failure can still be a proper
  * error answer, after it the connection is closed so the client sees a truncated body
- * rather than a well-formed partial one.
+ * rather than a well-formed partial one. A client that takes none of the answer's bytes for
+ * `inFlight.stall.ms` is cut off the same way, so it cannot hold its heavy-request place
+ * (`onFinish`) for longer.
  */
 export class StreamedAnswer {
   readonly res: HttpResponse;
@@ -23,6 +25,8 @@ export class StreamedAnswer {
   #started = false;
   #done = false;
   #drained: (() => void) | null = null;
+  /** Cancels the stall timer of the write waiting on the client. */
+  #disarm: (() => void) | null = null;
   /** The route the answer counts against, and when its handler began (see `answering`). */
   readonly #route: RouteMetrics | null = answering.route;
   readonly #begun = answering.started;
@@ -63,6 +67,8 @@ export class StreamedAnswer {
     if (sent) return;
     await new Promise<void>((resolve) => {
       this.#drained = resolve;
+      const { ms, clock } = this.inFlight.stall;
+      this.#disarm = clock.setTimer(ms, () => this.#stalled());
       this.res.onWritable(() => {
         this.#wake();
         return true;
@@ -106,7 +112,15 @@ export class StreamedAnswer {
     );
   }
 
+  /** The client took nothing for the stall timeout: the only honest signal left is to close. */
+  #stalled(): void {
+    this.#disarm = null;
+    if (!this.over) this.res.close(); // runs onAborted, which wakes the producer and finishes
+  }
+
   #wake(): void {
+    this.#disarm?.();
+    this.#disarm = null;
     const resolve = this.#drained;
     this.#drained = null;
     resolve?.();

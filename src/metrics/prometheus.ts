@@ -1,6 +1,7 @@
 import { collectDefaultMetrics, Registry, type Metric } from 'prom-client';
 import type { Cluster, NodeInfo } from '../cluster/cluster.js';
 import type { HttpMetrics } from './http-metrics.js';
+import type { Clock } from '../time/clock.js';
 import { LATENCY_BUCKETS, type LatencyHistogram } from '../time/latency-histogram.js';
 
 /** A sample: labels and value (a histogram's series name its own metric). */
@@ -46,9 +47,19 @@ function histogramSamples(
 const NODE_STATES = ['starting', 'up', 'joining', 'leaving', 'down', 'stopped'] as const;
 
 /**
+ * How long a rendered page answers every scrape, ms. A rendering costs the main thread a few
+ * milliseconds and each node a statistics call, on the threads that serve the data path; 4
+ * clients scraping in a loop cut PUT throughput to a quarter (bench/RESULTS.md, "Metrics").
+ * Reused, any number of scrapers cost one rendering a second, and a page is at most this
+ * old: Prometheus's own guidance allows caching a collector that is expensive, said in its
+ * HELP (here `thunderdb_metrics_renders_total`'s).
+ */
+export const METRICS_REUSE_MS = 1000;
+
+/**
  * `GET /metrics` for a running cluster and its front end, in Prometheus text. The counts
  * live where they are made (the front end's {@link HttpMetrics}, the cluster's own
- * counters, each node's statistics, asked once per scrape); this only reads them, so
+ * counters, each node's statistics, asked once per rendering); this only reads them, so
  * nothing is paid on the hot path beyond the counting itself. Names follow Prometheus
  * conventions: a `thunderdb_` prefix, base units (seconds, bytes), `_total` counters, and no
  * label that takes a key or any other unbounded value. Node.js's own process metrics
@@ -57,11 +68,21 @@ const NODE_STATES = ['starting', 'up', 'joining', 'leaving', 'down', 'stopped'] 
 export class ClusterMetrics {
   readonly registry = new Registry();
   readonly #cluster: Cluster;
-  /** The nodes' statistics for the scrape under way: asked once, read by every node metric. */
+  readonly #clock: Clock;
+  readonly #reuseMs: number;
+  /** The nodes' statistics for the rendering under way: asked once, read by every node metric. */
   #nodes: Promise<NodeInfo[]> | null = null;
+  /** The last page, or the one being rendered; null before the first or after a failure. */
+  #page: Promise<Buffer> | null = null;
+  /** When `#page` was rendered, on the clock; null while it is being rendered. */
+  #renderedAt: number | null = null;
+  #renders = 0;
 
-  constructor(cluster: Cluster, http: HttpMetrics) {
+  /** `reuseMs`: how long a page answers every scrape; default {@link METRICS_REUSE_MS}. */
+  constructor(cluster: Cluster, http: HttpMetrics, clock: Clock, reuseMs = METRICS_REUSE_MS) {
     this.#cluster = cluster;
+    this.#clock = clock;
+    this.#reuseMs = reuseMs;
     collectDefaultMetrics({ register: this.registry, prefix: 'thunderdb_' });
     const add = (
       name: string,
@@ -81,6 +102,13 @@ export class ClusterMetrics {
       this.registry.registerMetric(metric as unknown as Metric);
     };
     const now = async (samples: Sample[]) => samples;
+
+    add(
+      'thunderdb_metrics_renders_total',
+      `Times this page was rendered. A page is reused for ${reuseMs / 1000} s: scrapes while it renders wait for it, scrapes within ${reuseMs / 1000} s after get the same page, so any number of scrapers cost one rendering per ${reuseMs / 1000} s and every value here may be up to ${reuseMs / 1000} s old.`,
+      'counter',
+      () => now([{ labels: {}, value: this.#renders }]),
+    );
 
     add(
       'thunderdb_http_requests_total',
@@ -260,11 +288,35 @@ export class ClusterMetrics {
     });
   }
 
-  /** The metrics as Prometheus text: the nodes are asked for their statistics once. */
-  async text(): Promise<string> {
+  /**
+   * The metrics as Prometheus text (UTF-8), rendered at most once per `reuseMs`: a call
+   * while a rendering runs gets that rendering, a call within `reuseMs` of its end gets it
+   * too. A failed rendering is not reused.
+   */
+  page(): Promise<Buffer> {
+    const at = this.#renderedAt;
+    if (this.#page === null || (at !== null && this.#clock.now() - at >= this.#reuseMs)) {
+      const page = this.#render();
+      this.#page = page;
+      this.#renderedAt = null;
+      page.then(
+        () => {
+          if (this.#page === page) this.#renderedAt = this.#clock.now();
+        },
+        () => {
+          if (this.#page === page) this.#page = null;
+        },
+      );
+    }
+    return this.#page;
+  }
+
+  /** Renders the page: the nodes are asked for their statistics once. */
+  async #render(): Promise<Buffer> {
+    this.#renders++;
     this.#nodes = this.#cluster.nodes();
     try {
-      return await this.registry.metrics();
+      return Buffer.from(await this.registry.metrics());
     } finally {
       this.#nodes = null;
     }

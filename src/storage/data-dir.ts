@@ -4,9 +4,10 @@ import { processAlive, ringMismatch, type RingSettings } from './claim.js';
 
 /**
  * Takes `dir` for this process: refuses it while another live process holds it (its pid in
- * `LOCK`; a lock left by a killed process is taken over), and refuses ring settings other
- * than those its data was placed with (`cluster.json`), since nodes would then hold keys
- * the ring no longer routes to them. Records both for the next start.
+ * `LOCK`; a lock left by a killed process is taken over at once, whether or not its parent
+ * has reaped it yet), and refuses ring settings other than those its data was placed with
+ * (`cluster.json`), since nodes would then hold keys the ring no longer routes to them.
+ * Records both for the next start.
  */
 export function claimDataDir(dir: string, settings: RingSettings): void {
   mkdirSync(dir, { recursive: true });
