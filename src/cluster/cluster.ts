@@ -996,8 +996,8 @@ export class Cluster implements ReplicaSender {
   readonly #copyChannel: CopyChannel = {
     scan: async (node, from, maxBytes, only) =>
       readRecordSlice((await this.#callNode(node, (w) => w.scanRecords(from, maxBytes, only))) as Buffer),
-    write: (node, sink, op, key, hash, version, value) =>
-      this.submitTo(node, sink, 0, (writer) =>
+    write: (node, sink, tag, op, key, hash, version, value) =>
+      this.submitTo(node, sink, tag, (writer) =>
         writer.key(op, key, key.length, hash, version, value ?? undefined),
       ),
   };
