@@ -210,17 +210,33 @@ describe('thunderdb client verbs against a real cluster', () => {
     assert.deepEqual(jsonOf(json), { values: { m1: 'one', nope: null } });
   });
 
-  test('a request the server refuses exits 2; bad usage exits 2 with the help', async () => {
+  test('a request the server refuses exits 2; bad usage exits 2 with one line and a hint, not the help', async () => {
     const refused = await cli(['put', 'k', 'v', '-w', '9', ...url]);
     assert.equal(refused.code, 2);
     assert.equal(refused.err, 'thunderdb: BAD_REQUEST: w must be from 1 to the replica count (3), got 9\n');
     const json = await cli(['put', 'k', 'v', '-w', '9', '--json', ...url]);
     assert.equal((jsonOf(json).error as { code: string }).code, 'BAD_REQUEST');
     const usage = await cli(['get', ...url]);
-    assert.equal(usage.code, 2);
-    assert.match(usage.err, /Not enough non-option arguments/);
+    assert.deepEqual(
+      [usage.code, usage.err],
+      [2, 'thunderdb: Not enough non-option arguments: got 0, need at least 1\ntry: thunderdb get --help\n'],
+    );
     const both = await cli(['put', 'k', 'v', '--if-absent', '--if-match', '1', ...url]);
-    assert.equal(both.code, 2);
+    assert.deepEqual(
+      [both.code, both.err],
+      [2, 'thunderdb: Arguments if-match and if-absent are mutually exclusive\ntry: thunderdb put --help\n'],
+    );
+    const unknown = await cli(['node', 'crash', '1', '--bogus', ...url]);
+    assert.deepEqual(
+      [unknown.code, unknown.err],
+      [2, 'thunderdb: Unknown argument: bogus\ntry: thunderdb node crash --help\n'],
+    );
+    const none = await cli([]);
+    assert.equal(none.code, 2);
+    assert.match(
+      none.err,
+      /^thunderdb: Name a command: cluster, load, .* or fault\ntry: thunderdb --help\n$/,
+    );
     const plan = await cli(['node', 'plan', ...url]);
     assert.deepEqual([plan.code, plan.err], [2, 'thunderdb: give --add or --remove ID, one of them\n']);
   });
@@ -257,6 +273,7 @@ describe('thunderdb client verbs against a real cluster', () => {
     assert.equal(restart.id, 2);
     assert.equal(restart.state, 'up');
     assert.equal(typeof (restart.refilled as { keys: number }).keys, 'number');
+    assert.ok(Number.isInteger((restart.refilled as { ms: number }).ms), 'whole milliseconds');
     const again = await cli(['node', 'restart', '2', ...url]);
     assert.equal(again.code, 2);
     assert.match(again.err, /^thunderdb: CONFLICT: node 2 is up/);
@@ -270,6 +287,7 @@ describe('thunderdb client verbs against a real cluster', () => {
     const added = jsonOf(await cli(['node', 'add', '--json', ...url]));
     assert.equal(added.id, 3);
     assert.deepEqual(Object.keys(added), ['id', 'moved', 'ms']);
+    assert.ok(Number.isInteger(added.ms), `whole milliseconds, not ${String(added.ms)}`);
     const leave = await cli(['node', 'plan', '--remove', '3', ...url]);
     assert.match(leave.out, /^removing node 3 would move /);
     const removed = await cli(['node', 'remove', '3', ...url]);
@@ -319,6 +337,81 @@ describe('thunderdb client verbs against a real cluster', () => {
 });
 
 describe('thunderdb client verbs without a cluster', () => {
+  test(
+    'a bad number for any numeric option or argument is one line naming it as typed, exit 2',
+    { timeout: 180_000 },
+    async () => {
+      const numeric: [string[], string][] = [
+        ...[
+          'nodes',
+          'port',
+          'partitions',
+          'replicas',
+          'r',
+          'w',
+          'tombstone-grace-ms',
+          'seed',
+          'anti-entropy-ms',
+          'max-key-bytes',
+          'max-value-bytes',
+          'max-body-bytes',
+          'max-keys-per-request',
+          'max-heavy-requests',
+          'timeout-ms',
+          'grace-ms',
+          'max-connections',
+          'max-buffered-body-bytes',
+        ].map((name): [string[], string] => [['cluster', `--${name}`, 'abc'], `--${name}`]),
+        ...[
+          'seed',
+          'nodes',
+          'replicas',
+          'r',
+          'w',
+          'clients',
+          'keys',
+          'ops',
+          'time-limit',
+          'think-ms',
+          'timeout-ms',
+          'converge-ms',
+        ].map((name): [string[], string] => [['check', `--${name}`, 'abc'], `--${name}`]),
+        [['get', 'k', '-r', 'abc'], '-r'],
+        [['put', 'k', 'v', '--ttl', 'abc'], '--ttl'],
+        [['put', 'k', 'v', '-w', 'abc'], '-w'],
+        [['del', 'k', '-w', 'abc'], '-w'],
+        [['node', 'crash', 'abc'], 'the node id'],
+        [['node', 'remove', 'abc'], 'the node id'],
+        [['node', 'restart', 'abc'], 'the node id'],
+        [['node', 'plan', '--remove', 'abc'], '--remove'],
+        [['fault', 'add', 'latency', '--ms', 'abc'], '--ms'],
+        [['fault', 'add', 'latency', '--ms', '5', '--jitter-ms', 'abc'], '--jitter-ms'],
+        [['fault', 'add', 'loss', '--probability', 'abc'], '--probability'],
+      ];
+      const url = ['--url', `http://127.0.0.1:${await closedPort()}`];
+      for (const [args, flag] of numeric) {
+        const ran = await cli(args[0] === 'cluster' || args[0] === 'check' ? args : [...args, ...url]);
+        const what = args.join(' ');
+        assert.equal(ran.code, 2, what);
+        assert.equal(ran.err.split('\n')[0], `thunderdb: ${flag} takes a number, got "abc"`, what);
+        assert.doesNotMatch(ran.err, /NaN|undefined/, what);
+      }
+      // Texts the verbs read themselves.
+      const read: [string[], string][] = [
+        [
+          ['fault', 'add', 'partition', '--nodes', '1,x'],
+          '--nodes takes node ids, comma-separated, got "1,x"',
+        ],
+        [['fault', 'heal', 'abc'], 'fault ids are integers, got "abc"'],
+        [['get', 'k', '-r', ''], '-r needs a number'],
+      ];
+      for (const [args, message] of read) {
+        const ran = await cli([...args, ...url]);
+        assert.deepEqual([ran.code, ran.err.split('\n')[0]], [2, `thunderdb: ${message}`], args.join(' '));
+      }
+    },
+  );
+
   test('--help lists each verb and the exit codes, and the README shows each verb', async () => {
     const help = await cli(['--help']);
     const commands = help.out.slice(help.out.indexOf('Commands:'), help.out.indexOf('Options:'));

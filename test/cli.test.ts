@@ -289,17 +289,41 @@ describe('thunderdb CLI', () => {
       distribution: 'exponential',
       id: 1,
     });
+    await run(['fault', 'add', 'pause', '--nodes', '0', '--ms', '60000', ...url]);
+    await run(['fault', 'add', 'loss', '--probability', '0.07', ...url]);
+    // A table, as nodes prints one; --json gives the server's answer.
     const listed = await run(['fault', 'list', ...url]);
-    assert.equal((JSON.parse(listed.stdout) as { faults: unknown[] }).faults.length, 1);
+    assert.equal(
+      listed.stdout,
+      [
+        'ID  TYPE     NODES  EFFECT',
+        '1   latency  1,2    5 ms each way',
+        '3   loss     all    7% of messages dropped',
+        '2   pause    0      paused for 60000 ms',
+        '',
+      ].join('\n'),
+    );
+    const json = await run(['fault', 'list', '--json', ...url]);
+    assert.deepEqual(
+      (JSON.parse(json.stdout) as { faults: { id: number }[] }).faults.map((f) => f.id),
+      [1, 3, 2],
+    );
     assert.deepEqual(
       cluster.cluster.faults().map((f) => f.type),
-      ['latency'],
+      ['latency', 'loss', 'pause'],
     );
     const bad = await run(['fault', 'add', 'meteor', ...url]);
     assert.equal(bad.code, 2);
-    assert.match(bad.stderr, /BAD_REQUEST: "type" must be one of/);
+    assert.equal(
+      bad.stderr,
+      'thunderdb: BAD_REQUEST: "type" must be one of partition, latency, loss, duplicate or pause, got "meteor"\n',
+    );
     const healed = await run(['fault', 'heal', ...url]);
-    assert.deepEqual(JSON.parse(healed.stdout), { healed: 1 });
-    assert.deepEqual(cluster.cluster.faults(), []);
+    assert.deepEqual(JSON.parse(healed.stdout), { healed: 2 });
+    assert.deepEqual(
+      cluster.cluster.faults().map((f) => f.type),
+      ['pause'],
+      'a pause runs its course',
+    );
   });
 });

@@ -2,6 +2,7 @@ import type { Argv, CommandModule } from 'yargs';
 import type { ThunderClient } from '../client/index.js';
 import { formatMoved, formatNodesTable } from './nodes-table.js';
 import { clientOptions, clientVerb, printJson, type ClientArgs } from './verb.js';
+import { numberArg } from './number-arg.js';
 
 /** `nodes` and `node add|remove|crash|restart|plan`: the membership of a running cluster. */
 
@@ -27,7 +28,11 @@ interface IdArgs extends ClientArgs {
 }
 
 const withId = <T>(y: Argv<T>) =>
-  clientOptions(y).positional('id', { type: 'number', demandOption: true, describe: 'The node id' });
+  clientOptions(y).positional('id', {
+    coerce: numberArg('the node id'),
+    demandOption: true,
+    describe: 'The node id',
+  });
 
 const add: CommandModule<object, ClientArgs> = {
   command: 'add',
@@ -87,7 +92,7 @@ const plan: CommandModule<object, PlanArgs> = {
   builder: (y) =>
     clientOptions(y)
       .option('add', { type: 'boolean', default: false, describe: 'Plan adding a node' })
-      .option('remove', { type: 'number', describe: 'Plan removing this node' }),
+      .option('remove', { coerce: numberArg('--remove'), describe: 'Plan removing this node' }),
   handler: clientVerb(async (client: ThunderClient, args: PlanArgs) => {
     // Checked here rather than by yargs' check(), whose failure reaches the fail handler as
     // a thrown error: this way it is a usage error like the others (exit 2).
