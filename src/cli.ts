@@ -24,7 +24,7 @@ import { dumpCommands } from './commands/dump.js';
 import { faultCommand } from './commands/fault.js';
 import { kvCommands } from './commands/kv.js';
 import { nodeCommands } from './commands/node.js';
-import { EXIT, EXIT_CODES_HELP } from './commands/verb.js';
+import { EXIT, EXIT_CODES_HELP, exitCodeOf, messageOf } from './commands/verb.js';
 import { loadFileOverHttp } from './load/http-load.js';
 import { newSeed } from './time/rng.js';
 import { INTERRUPTED_EXIT, interruptOnSigint } from './load/interrupt.js';
@@ -426,7 +426,8 @@ export async function main(argv: string[]): Promise<void> {
             type: 'string',
             default: 'http://127.0.0.1:8080',
             describe: 'The cluster to load into',
-          }),
+          })
+          .epilogue(EXIT_CODES_HELP),
       async (args) => {
         const interrupt = interruptOnSigint();
         try {
@@ -436,6 +437,10 @@ export async function main(argv: string[]): Promise<void> {
           });
           console.log(formatReport(args.file, report));
           if (report.stoppedAfterLine !== undefined) process.exit(INTERRUPTED_EXIT);
+        } catch (err) {
+          // One line and the exit codes of the client verbs: 3 when no cluster answers.
+          console.error(`thunderdb: ${messageOf(err)}`);
+          process.exit(exitCodeOf(err));
         } finally {
           interrupt.release();
         }
