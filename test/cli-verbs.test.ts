@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -338,6 +338,91 @@ describe('thunderdb client verbs against a real cluster', () => {
         '; lines before it may already be stored (importing again after the fix is safe: it writes the same values)\n',
     );
   });
+});
+
+describe('node restart against a cluster of its own', () => {
+  test(
+    'shows the refill on stderr while it runs, and reports the keys the node gained, each once',
+    { timeout: 60_000 },
+    async (t) => {
+      const own = await startRunning({ nodes: 3, timeoutMs: 200 });
+      t.after(() => own.stop());
+      const owned = new ThunderClient(own.url);
+      await owned.putMany(Array.from({ length: 500 }, (_, i) => [`r/${i}`, 'v'.repeat(10)] as const));
+      await own.cluster.crash(2);
+      // Node 0 cut off: the refill waits for it (a write W acknowledged may be only there),
+      // so the restart stays in flight until the test heals it.
+      own.cluster.addFault({ type: 'partition', nodes: [0] });
+      const child = spawn(process.execPath, [CLI, 'node', 'restart', '2', '--json', '--url', own.url], {
+        timeout: 50_000,
+      });
+      let out = '';
+      let err = '';
+      child.stdout.on('data', (d: Buffer) => (out += d));
+      child.stderr.on('data', (d: Buffer) => (err += d));
+      // Not a terminal: a plain line a second. The first one is all the test waits for.
+      await once(child.stderr, 'data');
+      own.cluster.healAll();
+      const [code] = (await once(child, 'exit')) as [number | null];
+      assert.equal(code, 0, err);
+      const lines = err.trimEnd().split('\n');
+      for (const line of lines) {
+        assert.match(
+          line,
+          /^(restarting node 2: starting its thread, replaying hints|refilling node 2: [0-2] of 2 sources done, [\d,]+ records \([\d.]+ [KM]?B\) sent), \d+ s$/,
+        );
+      }
+      const { refilled } = JSON.parse(out) as { refilled: { keys: number; bytes: number; ms: number } };
+      // Two replicas sent every key; the node gained each once (the copies from the second
+      // were no newer than what it held).
+      assert.equal(refilled.keys, 500);
+      assert.equal(
+        refilled.bytes,
+        [...Array(500).keys()].reduce((sum, i) => sum + `r/${i}`.length + 10, 0),
+      );
+      assert.ok(Number.isInteger(refilled.ms));
+    },
+  );
+});
+
+describe('node restart on a terminal', () => {
+  test(
+    'redraws the refill in place, within the width, and clears it before the answer',
+    { timeout: 60_000 },
+    async (t) => {
+      if (spawnSync('script', ['--version']).status !== 0) return t.skip('no script(1) to make a terminal');
+      const own = await startRunning({ nodes: 3, timeoutMs: 200 });
+      t.after(() => own.stop());
+      await new ThunderClient(own.url).putMany([['t', 'v']]);
+      await own.cluster.crash(2);
+      own.cluster.addFault({ type: 'partition', nodes: [0] });
+      const command = `stty cols 60 rows 24; exec '${process.execPath}' '${CLI}' node restart 2 --url ${own.url}`;
+      // script(1) runs it on a pseudo-terminal: stderr is a TTY 60 columns wide.
+      const child = spawn('script', ['-qec', command, '/dev/null'], { timeout: 50_000 });
+      child.stdin.end();
+      let out = '';
+      child.stdout.on('data', (d: Buffer) => (out += d));
+      // Two draws in place, then the refill may end.
+      while ((out.match(/\r(restarting|refilling) node 2/g) ?? []).length < 2)
+        await once(child.stdout, 'data');
+      own.cluster.healAll();
+      const [code] = (await once(child, 'exit')) as [number | null];
+      assert.equal(code, 0, out);
+      // Each draw: a carriage return, the text, then clear to the end of the row.
+      const CLEAR = '\x1b[K';
+      const draws = out
+        .split('\r')
+        .filter((piece) => piece.includes(CLEAR))
+        .map((piece) => piece.slice(0, piece.indexOf(CLEAR)));
+      assert.ok(draws.length >= 3, JSON.stringify(out));
+      for (const draw of draws.slice(0, -1)) {
+        assert.match(draw, /^(restarting|refilling) node 2/);
+        assert.ok(draw.length <= 59, `${draw.length} columns: ${draw}`);
+      }
+      assert.equal(draws.at(-1), '', 'cleared before the answer');
+      assert.ok(out.includes(`${CLEAR}node 2 restarted (up): `), JSON.stringify(out));
+    },
+  );
 });
 
 describe('thunderdb client verbs without a cluster', () => {
