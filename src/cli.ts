@@ -24,13 +24,14 @@ import { dumpCommands } from './commands/dump.js';
 import { faultCommand } from './commands/fault.js';
 import { kvCommands } from './commands/kv.js';
 import { nodeCommands } from './commands/node.js';
-import { EXIT, EXIT_CODES_HELP } from './commands/verb.js';
+import { EXIT, EXIT_CODES_HELP, exitCodeOf, messageOf } from './commands/verb.js';
 import { loadFileOverHttp } from './load/http-load.js';
 import { newSeed } from './time/rng.js';
 import { INTERRUPTED_EXIT, interruptOnSigint } from './load/interrupt.js';
 import { loadFile } from './load/local-load.js';
 import { formatReport } from './load/report.js';
 import { checkNodes, MAX_NODES, NODE_COST, SLOW_START_NODES } from './cluster/node-budget.js';
+import { numberArg } from './commands/number-arg.js';
 
 interface ClusterArgs {
   nodes: number;
@@ -227,6 +228,33 @@ async function startNodes(options: ClusterOptions & { nodes: number }): Promise<
   }
 }
 
+/** The commands of `thunderdb`, and those under `node`: what a usage error's hint names. */
+const COMMANDS = [
+  'cluster',
+  'load',
+  'check',
+  'get',
+  'put',
+  'del',
+  'ls',
+  'mget',
+  'nodes',
+  'node',
+  'export',
+  'import',
+  'fault',
+];
+const NODE_COMMANDS = ['add', 'remove', 'crash', 'restart', 'plan'];
+
+/** `thunderdb [command [subcommand]] --help` for the command a command line names. */
+function helpCommand(argv: readonly string[]): string {
+  const [command, sub] = argv;
+  if (command === undefined || !COMMANDS.includes(command)) return 'thunderdb --help';
+  if (command === 'node' && sub !== undefined && NODE_COMMANDS.includes(sub))
+    return `thunderdb node ${sub} --help`;
+  return `thunderdb ${command} --help`;
+}
+
 /** Parses the command line and runs the command. Exported for the bin script only. */
 export async function main(argv: string[]): Promise<void> {
   const y = yargs(protectDash(argv));
@@ -249,49 +277,49 @@ export async function main(argv: string[]): Promise<void> {
         y
           .option('nodes', {
             alias: 'n',
-            type: 'number',
+            coerce: numberArg('--nodes'),
             default: 3,
             describe: `Node threads (1 = single-node mode), at most ${MAX_NODES}: each costs about ${NODE_COST.rssMB} MB`,
           })
           .option('port', {
             alias: 'p',
-            type: 'number',
+            coerce: numberArg('--port'),
             default: 8080,
             describe: 'HTTP port; 0 picks a free one',
           })
           .option('host', { type: 'string', default: '127.0.0.1', describe: 'Address to listen on' })
           .option('partitions', {
-            type: 'number',
+            coerce: numberArg('--partitions'),
             default: 1024,
             describe: 'Equal hash-ring partitions shared out among the nodes',
           })
           .option('replicas', {
-            type: 'number',
+            coerce: numberArg('--replicas'),
             describe:
               'Copies of each key, on distinct nodes (default 3, or the node count below 3; 1 = no replication)',
           })
           .option('r', {
-            type: 'number',
+            coerce: numberArg('--r'),
             describe: 'Replicas a read waits for (default a majority of --replicas); per request ?r=',
           })
           .option('w', {
-            type: 'number',
+            coerce: numberArg('--w'),
             describe:
               'Replicas that must apply a write before it is acknowledged (default a majority); per request ?w=',
           })
           .option('tombstone-grace-ms', {
-            type: 'number',
+            coerce: numberArg('--tombstone-grace-ms'),
             default: DEFAULT_TOMBSTONE_GRACE_MS,
             describe:
               'How long a delete every replica acknowledged keeps its tombstone before it is purged, and an expired value its bytes',
           })
           .option('seed', {
-            type: 'number',
+            coerce: numberArg('--seed'),
             describe:
               'Seed of every random choice of the simulation (fault decisions); printed at start (default: a fresh one)',
           })
           .option('anti-entropy-ms', {
-            type: 'number',
+            coerce: numberArg('--anti-entropy-ms'),
             default: DEFAULT_ANTI_ENTROPY_MS,
             describe: 'How often replicas compare partition digests and copy what differs (0: never)',
           })
@@ -325,27 +353,27 @@ export async function main(argv: string[]): Promise<void> {
           })
           .option('load', { type: 'string', describe: 'A "key value" file to load before serving' })
           .option('max-key-bytes', {
-            type: 'number',
+            coerce: numberArg('--max-key-bytes'),
             default: DEFAULT_LIMITS.maxKeyBytes,
             describe: 'Largest key (UTF-8 bytes, at most 65535)',
           })
           .option('max-value-bytes', {
-            type: 'number',
+            coerce: numberArg('--max-value-bytes'),
             default: DEFAULT_LIMITS.maxValueBytes,
             describe: 'Largest value (bytes)',
           })
           .option('max-body-bytes', {
-            type: 'number',
+            coerce: numberArg('--max-body-bytes'),
             default: DEFAULT_LIMITS.maxBodyBytes,
             describe: 'Largest body read whole (_mget, /put); batches stream and are bounded per pair',
           })
           .option('max-keys-per-request', {
-            type: 'number',
+            coerce: numberArg('--max-keys-per-request'),
             default: DEFAULT_LIMITS.maxKeysPerRequest,
             describe: 'Most distinct keys one _mget may name',
           })
           .option('max-heavy-requests', {
-            type: 'number',
+            coerce: numberArg('--max-heavy-requests'),
             default: DEFAULT_LIMITS.maxHeavyRequests,
             describe: '_mget, /snapshot and listings served at once; more get 503 SERVER_BUSY',
           })
@@ -356,13 +384,13 @@ export async function main(argv: string[]): Promise<void> {
               'A streamed answer (/export, /snapshot, _mget) whose client takes no bytes for this many ms has its connection closed and its place freed',
           })
           .option('timeout-ms', {
-            type: 'number',
+            coerce: numberArg('--timeout-ms'),
             default: DEFAULT_TIMEOUT_MS,
             describe:
               'A node that has not answered within this many ms fails its requests with 504 NODE_TIMEOUT',
           })
           .option('grace-ms', {
-            type: 'number',
+            coerce: numberArg('--grace-ms'),
             default: 5000,
             describe: 'On SIGINT/SIGTERM, how long to let requests finish',
           })
@@ -381,12 +409,12 @@ export async function main(argv: string[]): Promise<void> {
               "Browser origins (http://host:port) whose requests are accepted besides the server's own (repeatable, or comma-separated; * for any)",
           })
           .option('max-connections', {
-            type: 'number',
+            coerce: numberArg('--max-connections'),
             describe:
               'Client connections at once; more are refused until some close (default: ulimit -n less 256)',
           })
           .option('max-buffered-body-bytes', {
-            type: 'number',
+            coerce: numberArg('--max-buffered-body-bytes'),
             default: DEFAULT_MAX_BUFFERED_BODY_BYTES,
             describe: 'Request-body bytes all connections together may hold while bodies read whole arrive',
           }),
@@ -406,7 +434,8 @@ export async function main(argv: string[]): Promise<void> {
             type: 'string',
             default: 'http://127.0.0.1:8080',
             describe: 'The cluster to load into',
-          }),
+          })
+          .epilogue(EXIT_CODES_HELP),
       async (args) => {
         const interrupt = interruptOnSigint();
         try {
@@ -416,6 +445,10 @@ export async function main(argv: string[]): Promise<void> {
           });
           console.log(formatReport(args.file, report));
           if (report.stoppedAfterLine !== undefined) process.exit(INTERRUPTED_EXIT);
+        } catch (err) {
+          // One line and the exit codes of the client verbs: 3 when no cluster answers.
+          console.error(`thunderdb: ${messageOf(err)}`);
+          process.exit(exitCodeOf(err));
         } finally {
           interrupt.release();
         }
@@ -427,7 +460,7 @@ export async function main(argv: string[]): Promise<void> {
       (y) =>
         y
           .option('seed', {
-            type: 'number',
+            coerce: numberArg('--seed'),
             describe: 'Seed of the workload and the fault schedule (default: a fresh one, printed)',
           })
           .option('mode', {
@@ -440,17 +473,21 @@ export async function main(argv: string[]): Promise<void> {
             type: 'string',
             describe: 'Check a running cluster instead of starting one (threads mode)',
           })
-          .option('nodes', { type: 'number', default: 3, describe: 'Nodes of the cluster started' })
+          .option('nodes', {
+            coerce: numberArg('--nodes'),
+            default: 3,
+            describe: 'Nodes of the cluster started',
+          })
           .option('replicas', {
-            type: 'number',
+            coerce: numberArg('--replicas'),
             describe: 'Copies of each key (default 3, or the node count below 3)',
           })
           .option('r', {
-            type: 'number',
+            coerce: numberArg('--r'),
             describe: "Replicas a read waits for (default a majority; at --url, the cluster's)",
           })
           .option('w', {
-            type: 'number',
+            coerce: numberArg('--w'),
             describe: "Replicas a write waits for (default a majority; at --url, the cluster's)",
           })
           .option('repair', {
@@ -463,30 +500,30 @@ export async function main(argv: string[]): Promise<void> {
             default: 'crash,partition,latency,loss,pause',
             describe: 'Kinds of fault the schedule injects, comma-separated, or none',
           })
-          .option('clients', { type: 'number', default: 5, describe: 'Concurrent clients' })
+          .option('clients', { coerce: numberArg('--clients'), default: 5, describe: 'Concurrent clients' })
           .option('keys', {
-            type: 'number',
+            coerce: numberArg('--keys'),
             default: 6,
             describe: 'Keys they share: even ones written plainly, odd ones conditionally',
           })
-          .option('ops', { type: 'number', default: 100_000, describe: 'Operations at most' })
+          .option('ops', { coerce: numberArg('--ops'), default: 100_000, describe: 'Operations at most' })
           .option('time-limit', {
-            type: 'number',
+            coerce: numberArg('--time-limit'),
             default: 10,
             describe: 'Seconds the workload runs (simulated in the deterministic mode)',
           })
           .option('think-ms', {
-            type: 'number',
+            coerce: numberArg('--think-ms'),
             default: 10,
             describe: 'Each client waits up to this long (seeded) between operations',
           })
           .option('timeout-ms', {
-            type: 'number',
+            coerce: numberArg('--timeout-ms'),
             default: 500,
             describe: 'A replica that has not answered within this long counts as failed',
           })
           .option('converge-ms', {
-            type: 'number',
+            coerce: numberArg('--converge-ms'),
             default: 10_000,
             describe: 'How long replicas have to agree once every fault is healed',
           })
@@ -514,15 +551,14 @@ export async function main(argv: string[]): Promise<void> {
     .example('$0 export --out dump.ndjson && $0 import dump.ndjson', 'dump every key, and load it back')
     .example('$0 nodes', 'the nodes as a table')
     .epilogue(EXIT_CODES_HELP)
-    .demandCommand(
-      1,
-      'Name a command: cluster, load, check, get, put, del, ls, mget, nodes, node, export, import or fault',
-    )
+    .demandCommand(1, `Name a command: ${COMMANDS.slice(0, -1).join(', ')} or ${COMMANDS.at(-1)!}`)
     .strict()
     .help()
-    .fail((message, err, y) => {
-      if (err) throw err;
-      console.error(`${y.help()}\n\n${message}`);
+    // Bad usage is one line and where to look, not the whole help (as git and cargo do).
+    .fail((message, err) => {
+      // yargs' own errors (a numeric option's coerce among them) are usage; a command's are not.
+      if (err && err.name !== 'YError') throw err;
+      console.error(`thunderdb: ${message}\ntry: ${helpCommand(argv)}`);
       process.exit(EXIT.refused);
     })
     .parseAsync();

@@ -182,6 +182,16 @@ describe('thunderdb check', () => {
     assert.equal(again.eventLogHash, first.eventLogHash);
     assert.deepEqual(again.checks, first.checks);
     assert.match(first.reproduce, /--seed 2 --mode deterministic .*--r 1 --w 1/);
+    // report.html explains it as the command does: the stale read, the write that made it
+    // stale, and the operations ordered before it.
+    const html = await readFile(join(first.parameters.out, 'report.html'), 'utf8');
+    const why = /<ul class="why">(.*?)<\/ul>/.exec(html)?.[1] ?? '';
+    assert.match(why, /^<li>not linearizable: key k\d+: .* client \d's read of .* fits nowhere<\/li>/);
+    assert.match(
+      why,
+      /<li>made stale by: client \d's (write|create) of .*, which returned before the read began: from it on the key held /,
+    );
+    assert.equal(why.match(/<li>ordered before it: client \d's /g)?.length, 3);
   });
 
   test('the configuration the README calls linearizable (R = W = 2, sync repair) stays valid across seeds', async () => {
@@ -194,7 +204,7 @@ describe('thunderdb check', () => {
 
   test('threads mode: replicas 3, W 2 under crashes and partitions loses no acknowledged write; the files are written', async () => {
     const results = await runCheck(
-      await options({ mode: 'threads', seed: 5, faults: ['crash', 'partition'], timeLimit: 4 }),
+      await options({ mode: 'threads', seed: 5, faults: ['crash', 'partition'], timeLimit: 4, thinkMs: 0 }),
     );
     assert.equal(results.checks.lostWrites.valid, true);
     assert.equal(results.valid, true, JSON.stringify(results.checks).slice(0, 400));
@@ -206,12 +216,32 @@ describe('thunderdb check', () => {
     const saved = JSON.parse(await readFile(join(out, 'results.json'), 'utf8')) as {
       valid: unknown;
       seed: number;
+      runMs: number;
+      seconds: number;
+      faults: { began: number; ended: number | null }[];
     };
     assert.deepEqual([saved.valid, saved.seed], [true, 5]);
     const lines = (await readFile(join(out, 'history.jsonl'), 'utf8')).trim().split('\n');
     assert.equal(lines.length, results.counts.invoked * 2);
-    const first = JSON.parse(lines[0]!) as { index: number; type: string; time: number };
-    assert.deepEqual([first.index, first.type, typeof first.time], [0, 'invoke', 'number']);
+    const events = lines.map((line) => JSON.parse(line) as { index: number; type: string; time: number });
+    assert.deepEqual([events[0]!.index, events[0]!.type, typeof events[0]!.time], [0, 'invoke', 'number']);
+    // One clock, from the run's start, for operations and fault windows: every operation
+    // within the run, and the workload's first (no think time) before the first window,
+    // which begins at least 50 ms in.
+    for (const event of events)
+      assert.ok(event.time >= 0 && event.time <= results.runMs, JSON.stringify(event));
+    const faults = results.faults.filter((f) => f.skipped === undefined);
+    for (const f of faults) {
+      assert.ok(f.began >= f.at && (f.ended ?? 0) <= results.runMs, JSON.stringify(f));
+    }
+    assert.ok(
+      events[0]!.time < faults[0]!.began,
+      `${events[0]!.time} ms, then a fault at ${faults[0]!.began} ms`,
+    );
+    // Times as a person reads them: 0.1 ms, and seconds to the millisecond.
+    const tenths = [saved.runMs, ...saved.faults.flatMap((f) => [f.began, f.ended ?? 0])];
+    for (const ms of tenths) assert.match(String(ms), /^\d+(\.\d)?$/);
+    assert.match(String(saved.seconds), /^\d+(\.\d{1,3})?$/);
     const html = await readFile(join(out, 'report.html'), 'utf8');
     assert.match(html, /<svg/);
     assert.match(html, /Check <span class="valid">valid/);
@@ -283,7 +313,8 @@ describe('thunderdb check', () => {
         invalid.stdout.match(/ [\d.]+ s in all \([\d.]+ s judging\)/)![0],
       ),
     );
-    assert.equal(invalid.lines.at(-1), 'verdict: invalid (seed 2)');
+    assert.equal(invalid.lines.at(-2), 'verdict: invalid (seed 2)');
+    assert.match(invalid.lines.at(-1)!, /^reproduce with: npx thunderdb check --seed 2 /);
 
     const bad = await cli(['--faults', 'meteor']);
     assert.equal(bad.code, 2);
@@ -306,7 +337,12 @@ describe('thunderdb check', () => {
     ]);
     assert.equal(valid.code, 0, valid.lines.join('\n'));
     assert.match(valid.lines[0]!, new RegExp(`url=${running.url} nodes=3 replicas=3 r=2 w=2`));
-    assert.equal(valid.lines.at(-1), 'verdict: valid (seed 4)');
+    // Every run, valid too, ends with the line that repeats it.
+    assert.equal(valid.lines.at(-2), 'verdict: valid (seed 4)');
+    assert.equal(
+      valid.lines.at(-1),
+      `reproduce with: npx thunderdb check --seed 4 --mode threads --url ${running.url} --repair sync --faults partition,latency,pause --clients 5 --keys 6 --ops 100000 --time-limit 3 --think-ms 10 --timeout-ms 500 --converge-ms 10000`,
+    );
     assert.deepEqual(running.cluster.faults(), [], 'every fault healed at the end');
   });
 });

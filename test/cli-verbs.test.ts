@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -159,7 +159,8 @@ describe('thunderdb client verbs against a real cluster', () => {
     assert.equal(first.version, Number((first.etag as string).slice(1, -1)));
     const again = await cli(['put', 'lock', 'b', '--if-absent', ...url]);
     assert.equal(again.code, 1);
-    assert.match(again.err, /^thunderdb: PRECONDITION_FAILED: /);
+    // It says the key exists, not that it "is at another version".
+    assert.equal(again.err, 'thunderdb: PRECONDITION_FAILED: key "lock" exists\n');
     // The bare version works as the tag does.
     const matched = await cli(['put', 'lock', 'c', '--if-match', String(first.version), ...url]);
     assert.equal(matched.code, 0, matched.err);
@@ -209,17 +210,33 @@ describe('thunderdb client verbs against a real cluster', () => {
     assert.deepEqual(jsonOf(json), { values: { m1: 'one', nope: null } });
   });
 
-  test('a request the server refuses exits 2; bad usage exits 2 with the help', async () => {
+  test('a request the server refuses exits 2; bad usage exits 2 with one line and a hint, not the help', async () => {
     const refused = await cli(['put', 'k', 'v', '-w', '9', ...url]);
     assert.equal(refused.code, 2);
     assert.equal(refused.err, 'thunderdb: BAD_REQUEST: w must be from 1 to the replica count (3), got 9\n');
     const json = await cli(['put', 'k', 'v', '-w', '9', '--json', ...url]);
     assert.equal((jsonOf(json).error as { code: string }).code, 'BAD_REQUEST');
     const usage = await cli(['get', ...url]);
-    assert.equal(usage.code, 2);
-    assert.match(usage.err, /Not enough non-option arguments/);
+    assert.deepEqual(
+      [usage.code, usage.err],
+      [2, 'thunderdb: Not enough non-option arguments: got 0, need at least 1\ntry: thunderdb get --help\n'],
+    );
     const both = await cli(['put', 'k', 'v', '--if-absent', '--if-match', '1', ...url]);
-    assert.equal(both.code, 2);
+    assert.deepEqual(
+      [both.code, both.err],
+      [2, 'thunderdb: Arguments if-match and if-absent are mutually exclusive\ntry: thunderdb put --help\n'],
+    );
+    const unknown = await cli(['node', 'crash', '1', '--bogus', ...url]);
+    assert.deepEqual(
+      [unknown.code, unknown.err],
+      [2, 'thunderdb: Unknown argument: bogus\ntry: thunderdb node crash --help\n'],
+    );
+    const none = await cli([]);
+    assert.equal(none.code, 2);
+    assert.match(
+      none.err,
+      /^thunderdb: Name a command: cluster, load, .* or fault\ntry: thunderdb --help\n$/,
+    );
     const plan = await cli(['node', 'plan', ...url]);
     assert.deepEqual([plan.code, plan.err], [2, 'thunderdb: give --add or --remove ID, one of them\n']);
   });
@@ -256,6 +273,7 @@ describe('thunderdb client verbs against a real cluster', () => {
     assert.equal(restart.id, 2);
     assert.equal(restart.state, 'up');
     assert.equal(typeof (restart.refilled as { keys: number }).keys, 'number');
+    assert.ok(Number.isInteger((restart.refilled as { ms: number }).ms), 'whole milliseconds');
     const again = await cli(['node', 'restart', '2', ...url]);
     assert.equal(again.code, 2);
     assert.match(again.err, /^thunderdb: CONFLICT: node 2 is up/);
@@ -269,6 +287,7 @@ describe('thunderdb client verbs against a real cluster', () => {
     const added = jsonOf(await cli(['node', 'add', '--json', ...url]));
     assert.equal(added.id, 3);
     assert.deepEqual(Object.keys(added), ['id', 'moved', 'ms']);
+    assert.ok(Number.isInteger(added.ms), `whole milliseconds, not ${String(added.ms)}`);
     const leave = await cli(['node', 'plan', '--remove', '3', ...url]);
     assert.match(leave.out, /^removing node 3 would move /);
     const removed = await cli(['node', 'remove', '3', ...url]);
@@ -280,7 +299,7 @@ describe('thunderdb client verbs against a real cluster', () => {
     const dir = await mkdtemp(join(tmpdir(), 'thunderdb-export-'));
     t.after(() => rm(dir, { recursive: true, force: true }));
     await db.put('exp/bytes', new Uint8Array([0, 255, 10]));
-    await db.put('exp/ttl', 'soon', { ttl: 60 });
+    await db.put('exp/ttl', 'soon', { ttl: 3600 });
     const stdout = await cli(['export', 'exp/', ...url]);
     assert.equal(stdout.code, 0, stdout.err);
     const lines = stdout.out.trim().split('\n').sort();
@@ -295,9 +314,13 @@ describe('thunderdb client verbs against a real cluster', () => {
     await db.delete('exp/bytes');
     await db.delete('exp/ttl');
     const imported = await cli(['import', file, ...url]);
-    assert.deepEqual([imported.code, imported.out], [0, 'imported 2 keys\n']);
+    assert.equal(imported.code, 0, imported.err);
+    // As load ends: the pairs, the seconds, the rate.
+    const start = `imported 2 pairs from ${file} in `;
+    assert.ok(imported.out.startsWith(start), imported.out);
+    assert.match(imported.out.slice(start.length), /^\d+\.\d\d s \([\d,]+ pairs\/s\)\n$/);
     assert.deepEqual(Buffer.from((await db.get('exp/bytes'))!.value), Buffer.from([0, 255, 10]));
-    assert.ok(((await db.get('exp/ttl'))?.ttl ?? 0) > 50);
+    assert.ok(((await db.get('exp/ttl'))?.ttl ?? 0) > 3000, 'the expiry came back with the key');
     const fromStdin = await cli(['import', '-', '--json', ...url], await readFile(file));
     assert.deepEqual(jsonOf(fromStdin), { written: 2, expired: 0 });
   });
@@ -317,7 +340,167 @@ describe('thunderdb client verbs against a real cluster', () => {
   });
 });
 
+describe('node restart against a cluster of its own', () => {
+  test(
+    'shows the refill on stderr while it runs, and reports the keys the node gained, each once',
+    { timeout: 60_000 },
+    async (t) => {
+      const own = await startRunning({ nodes: 3, timeoutMs: 200 });
+      t.after(() => own.stop());
+      const owned = new ThunderClient(own.url);
+      await owned.putMany(Array.from({ length: 500 }, (_, i) => [`r/${i}`, 'v'.repeat(10)] as const));
+      await own.cluster.crash(2);
+      // Node 0 cut off: the refill waits for it (a write W acknowledged may be only there),
+      // so the restart stays in flight until the test heals it.
+      own.cluster.addFault({ type: 'partition', nodes: [0] });
+      const child = spawn(process.execPath, [CLI, 'node', 'restart', '2', '--json', '--url', own.url], {
+        timeout: 50_000,
+      });
+      let out = '';
+      let err = '';
+      child.stdout.on('data', (d: Buffer) => (out += d));
+      child.stderr.on('data', (d: Buffer) => (err += d));
+      // Not a terminal: a plain line a second. The first one is all the test waits for.
+      await once(child.stderr, 'data');
+      own.cluster.healAll();
+      const [code] = (await once(child, 'exit')) as [number | null];
+      assert.equal(code, 0, err);
+      const lines = err.trimEnd().split('\n');
+      for (const line of lines) {
+        assert.match(
+          line,
+          /^(restarting node 2: starting its thread, replaying hints|refilling node 2: [0-2] of 2 sources done, [\d,]+ records \([\d.]+ [KM]?B\) sent), \d+ s$/,
+        );
+      }
+      const { refilled } = JSON.parse(out) as { refilled: { keys: number; bytes: number; ms: number } };
+      // Two replicas sent every key; the node gained each once (the copies from the second
+      // were no newer than what it held).
+      assert.equal(refilled.keys, 500);
+      assert.equal(
+        refilled.bytes,
+        [...Array(500).keys()].reduce((sum, i) => sum + `r/${i}`.length + 10, 0),
+      );
+      assert.ok(Number.isInteger(refilled.ms));
+    },
+  );
+});
+
+describe('node restart on a terminal', () => {
+  test(
+    'redraws the refill in place, within the width, and clears it before the answer',
+    { timeout: 60_000 },
+    async (t) => {
+      if (spawnSync('script', ['--version']).status !== 0) return t.skip('no script(1) to make a terminal');
+      const own = await startRunning({ nodes: 3, timeoutMs: 200 });
+      t.after(() => own.stop());
+      await new ThunderClient(own.url).putMany([['t', 'v']]);
+      await own.cluster.crash(2);
+      own.cluster.addFault({ type: 'partition', nodes: [0] });
+      const command = `stty cols 60 rows 24; exec '${process.execPath}' '${CLI}' node restart 2 --url ${own.url}`;
+      // script(1) runs it on a pseudo-terminal: stderr is a TTY 60 columns wide.
+      const child = spawn('script', ['-qec', command, '/dev/null'], { timeout: 50_000 });
+      child.stdin.end();
+      let out = '';
+      child.stdout.on('data', (d: Buffer) => (out += d));
+      // Two draws in place, then the refill may end.
+      while ((out.match(/\r(restarting|refilling) node 2/g) ?? []).length < 2)
+        await once(child.stdout, 'data');
+      own.cluster.healAll();
+      const [code] = (await once(child, 'exit')) as [number | null];
+      assert.equal(code, 0, out);
+      // Each draw: a carriage return, the text, then clear to the end of the row.
+      const CLEAR = '\x1b[K';
+      const draws = out
+        .split('\r')
+        .filter((piece) => piece.includes(CLEAR))
+        .map((piece) => piece.slice(0, piece.indexOf(CLEAR)));
+      assert.ok(draws.length >= 3, JSON.stringify(out));
+      for (const draw of draws.slice(0, -1)) {
+        assert.match(draw, /^(restarting|refilling) node 2/);
+        assert.ok(draw.length <= 59, `${draw.length} columns: ${draw}`);
+      }
+      assert.equal(draws.at(-1), '', 'cleared before the answer');
+      assert.ok(out.includes(`${CLEAR}node 2 restarted (up): `), JSON.stringify(out));
+    },
+  );
+});
+
 describe('thunderdb client verbs without a cluster', () => {
+  test(
+    'a bad number for any numeric option or argument is one line naming it as typed, exit 2',
+    { timeout: 180_000 },
+    async () => {
+      const numeric: [string[], string][] = [
+        ...[
+          'nodes',
+          'port',
+          'partitions',
+          'replicas',
+          'r',
+          'w',
+          'tombstone-grace-ms',
+          'seed',
+          'anti-entropy-ms',
+          'max-key-bytes',
+          'max-value-bytes',
+          'max-body-bytes',
+          'max-keys-per-request',
+          'max-heavy-requests',
+          'timeout-ms',
+          'grace-ms',
+          'max-connections',
+          'max-buffered-body-bytes',
+        ].map((name): [string[], string] => [['cluster', `--${name}`, 'abc'], `--${name}`]),
+        ...[
+          'seed',
+          'nodes',
+          'replicas',
+          'r',
+          'w',
+          'clients',
+          'keys',
+          'ops',
+          'time-limit',
+          'think-ms',
+          'timeout-ms',
+          'converge-ms',
+        ].map((name): [string[], string] => [['check', `--${name}`, 'abc'], `--${name}`]),
+        [['get', 'k', '-r', 'abc'], '-r'],
+        [['put', 'k', 'v', '--ttl', 'abc'], '--ttl'],
+        [['put', 'k', 'v', '-w', 'abc'], '-w'],
+        [['del', 'k', '-w', 'abc'], '-w'],
+        [['node', 'crash', 'abc'], 'the node id'],
+        [['node', 'remove', 'abc'], 'the node id'],
+        [['node', 'restart', 'abc'], 'the node id'],
+        [['node', 'plan', '--remove', 'abc'], '--remove'],
+        [['fault', 'add', 'latency', '--ms', 'abc'], '--ms'],
+        [['fault', 'add', 'latency', '--ms', '5', '--jitter-ms', 'abc'], '--jitter-ms'],
+        [['fault', 'add', 'loss', '--probability', 'abc'], '--probability'],
+      ];
+      const url = ['--url', `http://127.0.0.1:${await closedPort()}`];
+      for (const [args, flag] of numeric) {
+        const ran = await cli(args[0] === 'cluster' || args[0] === 'check' ? args : [...args, ...url]);
+        const what = args.join(' ');
+        assert.equal(ran.code, 2, what);
+        assert.equal(ran.err.split('\n')[0], `thunderdb: ${flag} takes a number, got "abc"`, what);
+        assert.doesNotMatch(ran.err, /NaN|undefined/, what);
+      }
+      // Texts the verbs read themselves.
+      const read: [string[], string][] = [
+        [
+          ['fault', 'add', 'partition', '--nodes', '1,x'],
+          '--nodes takes node ids, comma-separated, got "1,x"',
+        ],
+        [['fault', 'heal', 'abc'], 'fault ids are integers, got "abc"'],
+        [['get', 'k', '-r', ''], '-r needs a number'],
+      ];
+      for (const [args, message] of read) {
+        const ran = await cli([...args, ...url]);
+        assert.deepEqual([ran.code, ran.err.split('\n')[0]], [2, `thunderdb: ${message}`], args.join(' '));
+      }
+    },
+  );
+
   test('--help lists each verb and the exit codes, and the README shows each verb', async () => {
     const help = await cli(['--help']);
     const commands = help.out.slice(help.out.indexOf('Commands:'), help.out.indexOf('Options:'));

@@ -49,7 +49,7 @@ describe('crash and restart', () => {
     writing = false;
     await writer;
     assert.equal(refilled.partitions, 1024);
-    assert.ok(refilled.keys >= 3000, `${refilled.keys} records copied`);
+    assert.ok(refilled.keys >= 3000, `${refilled.keys} records gained`);
     assert.ok(refilled.hints > 0, 'writes made while it was down were hinted and replayed');
     await sleep(50);
     const node = (await cluster.nodes())[2]!;
@@ -64,6 +64,21 @@ describe('crash and restart', () => {
     for (const [key, value] of acknowledged)
       assert.equal((await readReplica(cluster, 2, key))?.value, value, key);
     assert.equal((await readReplica(cluster, 2, 'k2999'))?.value, 'v2999');
+  });
+
+  test('restart() reports what the node gained: each key once, though every other replica sends it', async (t) => {
+    const cluster = await Cluster.start({ nodes: 3, antiEntropyMs: 0 });
+    t.after(() => cluster.close());
+    for (let i = 0; i < 300; i++) await cluster.put(`g${i}`, 'value');
+    await cluster.crash(2);
+    const refilled = await cluster.restart(2);
+    assert.equal(refilled.hints, 0);
+    assert.equal(refilled.keys, 300, 'two sources sent each key; the second copy was not newer');
+    assert.equal(
+      refilled.bytes,
+      [...Array(300).keys()].reduce((sum, i) => sum + `g${i}`.length + 5, 0),
+    );
+    assert.ok(Number.isInteger(refilled.ms), `whole milliseconds, not ${refilled.ms}`);
   });
 
   test('hints replay with their versions: twice changes nothing, and a newer write is never overwritten', async (t) => {
@@ -314,14 +329,15 @@ describe('a refill that loses a source', () => {
   test('a source crashing mid-refill does not fail the restart: the other sources still copy theirs', async (t) => {
     const cluster = await Cluster.start({ nodes: 5, antiEntropyMs: 0 });
     t.after(() => cluster.close());
-    await cluster.crash(0);
+    // Written before the crash, so the refill's copies (not hints) bring them back.
     for (let i = 0; i < 3000; i++) await cluster.put(`r${i}`, 'v');
+    await cluster.crash(0);
     const restarting = cluster.restart(0);
     while (cluster.coordinatorStats().transfers.length === 0) await new Promise((r) => setImmediate(r));
     await cluster.crash(1);
     const refilled = await restarting;
     assert.equal(cluster.stateOf(0), 'up');
-    assert.ok(refilled.keys > 0, `${refilled.keys} records copied`);
+    assert.ok(refilled.keys > 0, `${refilled.keys} records gained`);
     // Every key node 0 replicates with a replica other than node 1 up is on node 0 now.
     for (let i = 0; i < 3000; i += 7) {
       const replicas = cluster.ring.locate(`r${i}`).replicas;

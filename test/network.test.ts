@@ -5,6 +5,7 @@ import { Cluster } from '../src/cluster/cluster.js';
 import { checkFault, Network, type FaultSpec } from '../src/sim/network.js';
 import { fate } from '../src/time/rng.js';
 import { SimLoop } from '../src/sim/loop.js';
+import { checkPause } from '../src/sim/pause-fault.js';
 import { codeOf, http, startRunning } from './helpers.js';
 
 /** A clock that moves only when told: timers fire in order as time is advanced. */
@@ -121,11 +122,19 @@ describe('Network', () => {
 
   test('checkFault() refuses what it cannot do, naming it', () => {
     const bad: [unknown, RegExp][] = [
-      [{ type: 'flood' }, /"type" must be one of/],
-      [{ type: 'loss' }, /"probability" must be a number from 0 to 1/],
-      [{ type: 'loss', probability: 2 }, /"probability"/],
-      [{ type: 'partition', nodes: [7] }, /"nodes" must be/],
-      [{ type: 'partition', nodes: [] }, /"nodes" must be/],
+      [
+        { type: 'flood' },
+        /^"type" must be one of partition, latency, loss, duplicate or pause, got "flood"$/,
+      ],
+      [{ nodes: [1] }, /^a fault needs a "type": partition, latency, loss, duplicate or pause$/],
+      [{ type: 'loss' }, /^a loss fault needs "probability": a number from 0 to 1$/],
+      [{ type: 'loss', probability: 2 }, /^"probability" must be a number from 0 to 1, got 2$/],
+      [{ type: 'latency', ms: '5' }, /^"ms" must be a number from 0 to 60000, got "5"$/],
+      [
+        { type: 'partition', nodes: [7] },
+        /^"nodes" must be a non-empty list of nodes of the ring \(0, 1, 2\), got \[7\]$/,
+      ],
+      [{ type: 'partition', nodes: [] }, /"nodes" must be .*, got \[\]$/],
       [{ type: 'latency', ms: 10, probability: 1 }, /takes no "probability"/],
       [
         { type: 'latency', ms: 10, distribution: 'normal' },
@@ -136,6 +145,21 @@ describe('Network', () => {
     for (const [spec, message] of bad) {
       assert.throws(
         () => checkFault(spec, [0, 1, 2]),
+        { code: 'BAD_REQUEST', message },
+        JSON.stringify(spec),
+      );
+    }
+    // A pause is checked apart, and names what is missing or wrong as checkFault does.
+    for (const [spec, message] of [
+      [{ type: 'pause', nodes: [0] }, /^a pause fault needs "ms": an integer from 1 to 60000$/],
+      [
+        { type: 'pause', ms: 5 },
+        /^a pause fault needs "nodes": a non-empty list of nodes of the ring \(0, 1, 2\)$/,
+      ],
+      [{ type: 'pause', nodes: [0], ms: 'x' }, /^"ms" must be an integer from 1 to 60000, got "x"$/],
+    ] as const) {
+      assert.throws(
+        () => checkPause(spec, [0, 1, 2], 1),
         { code: 'BAD_REQUEST', message },
         JSON.stringify(spec),
       );

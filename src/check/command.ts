@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { describeOperation } from './describe.js';
+import { explainInvalid } from './describe.js';
 import { httpTarget } from './http-target.js';
 import type { CheckOptions, CheckResults } from './results.js';
 import { reproduceCommand, runCheck } from './run.js';
@@ -96,13 +96,7 @@ export function formatFindings(results: CheckResults): string[] {
   const lines: string[] = [];
   const lin = checks.linearizability;
   if (lin.valid === false) {
-    const { ordered, state, blocked } = lin.explanation;
-    lines.push(
-      `not linearizable: key ${lin.key}: after ordering ${ordered.length} of its ${lin.operations.length} operations ` +
-        `(the key then holding ${JSON.stringify(state)}), client ${blocked.client}'s ${describeOperation(blocked)} fits nowhere`,
-    );
-    for (const op of ordered.slice(-3))
-      lines.push(`  ordered before it: client ${op.client}'s ${describeOperation(op)}`);
+    lines.push(...explainInvalid(lin));
   } else if (lin.valid === 'unknown') {
     lines.push(`linearizability unknown: the search for key ${lin.key} gave up after ${lin.steps} steps`);
   }
@@ -126,7 +120,10 @@ export function formatFindings(results: CheckResults): string[] {
   return lines;
 }
 
-/** `thunderdb check`: prints every parameter first and the verdict last; resolves to the exit code. */
+/**
+ * `thunderdb check`: prints every parameter first, then the verdict and, last, the command that
+ * repeats the run; resolves to the exit code.
+ */
 export async function checkCommand(
   args: CheckArgs,
   print: (line: string) => void = console.log,
@@ -159,7 +156,8 @@ export async function checkCommand(
     `results: ${join(options.out, 'results.json')}, ${join(options.out, 'history.jsonl')}, ${join(options.out, 'report.html')}`,
   );
   const verdict = results.valid === true ? 'valid' : results.valid === false ? 'invalid' : 'unknown';
-  if (results.valid !== true) print(`reproduce with: ${results.reproduce}`);
   print(`verdict: ${verdict} (seed ${results.seed})`);
+  // Last, whatever the verdict (TigerBeetle's VOPR ends so): the line to copy.
+  print(`reproduce with: ${results.reproduce}`);
   return exitCodeOf(results.valid);
 }

@@ -1,5 +1,5 @@
 import { pair, type Fn, type HistoryEvent } from './history.js';
-import { describeOperation } from './describe.js';
+import { explainInvalid } from './describe.js';
 import type { Operation } from './linearizability.js';
 import type { CheckResults } from './results.js';
 
@@ -110,12 +110,16 @@ export function renderReport(results: CheckResults, events: readonly HistoryEven
 
   const checks = results.checks;
   const lin = checks.linearizability;
+  // The same explanation the command prints: the read that fits nowhere, the write that
+  // made it stale, the operations ordered before it.
   const linText =
     lin.valid === true
       ? 'valid: every key has an order of its operations that a single register could have produced'
       : lin.valid === 'unknown'
         ? `unknown: the search for key ${escape(lin.key)} gave up after ${lin.steps} steps`
-        : `invalid on key <b>${escape(lin.key)}</b>: after ordering ${lin.explanation.ordered.length} of its operations (the register then holding ${escape(JSON.stringify(lin.explanation.state))}), client ${lin.explanation.blocked.client}'s ${escape(describeOperation(lin.explanation.blocked))} (marked red) could not be placed anywhere its answer was possible`;
+        : `invalid (the operation that fits nowhere is marked red):<ul class="why">${explainInvalid(lin)
+            .map((line) => `<li>${escape(line.trim())}</li>`)
+            .join('')}</ul>`;
   const list = (items: { f: string; key: string; value?: string | null; invoke: number }[]) =>
     items
       .slice(0, 20)
@@ -136,6 +140,7 @@ h1 .valid{color:#2a7d2a}h1 .invalid{color:#c0392b}h1 .unknown{color:#b9770e}
 table{border-collapse:collapse}td{padding:2px 10px 2px 0;vertical-align:top}
 code{background:#f4f4f4;padding:1px 4px}.key{font:12px monospace}
 .legend span{padding:1px 6px;margin-right:4px}
+.why{margin:2px 0;padding-left:1.2em}
 svg{border:1px solid #eee}
 </style></head><body>
 <h1>Check <span class="${verdict}">${verdict}</span> · seed ${results.seed}</h1>

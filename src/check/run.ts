@@ -35,6 +35,25 @@ export function reproduceCommand(options: CheckOptions): string {
   return `npx thunderdb check ${flags.join(' ')}`;
 }
 
+/** Fields of results.json in milliseconds (operations' calls and returns, windows, spans). */
+const MILLISECONDS = new Set(['call', 'ret', 'began', 'ended', 'runMs', 'ms']);
+/** Fields in seconds. */
+const SECONDS = new Set(['seconds', 'judgeSeconds']);
+
+/**
+ * results.json as a person reads it: milliseconds to 0.1 ms and seconds to 1 ms, not the
+ * clock's raw readings (`294.62912299999994`). The results in memory keep them.
+ */
+function resultsJson(results: CheckResults): string {
+  const readable = (name: string, value: unknown): unknown => {
+    if (typeof value !== 'number' || Number.isInteger(value)) return value;
+    if (MILLISECONDS.has(name)) return Math.round(value * 10) / 10;
+    if (SECONDS.has(name)) return Math.round(value * 1000) / 1000;
+    return value;
+  };
+  return JSON.stringify(results, readable, 2) + '\n';
+}
+
 /** Waits `ms` on `clock`. */
 const sleep = (clock: Clock, ms: number) => new Promise<void>((resolve) => clock.setTimer(ms, resolve));
 
@@ -93,7 +112,9 @@ export async function runCheck(
     });
     target = clusterTarget(cluster, consistency);
   }
-  const history = new History(clock);
+  // The run's start: operations and fault windows are timed from it, on one clock.
+  const start = clock.now();
+  const history = new History(clock, start);
   // The checks take each key to start empty and each value to be written once: a cluster
   // at a URL may hold an earlier run's keys, so this run's get a prefix of their own.
   const keys = keysOf(
@@ -103,7 +124,6 @@ export async function runCheck(
   const finals = new Map<string, string | null>();
   let driver!: FaultDriver;
   let convergence!: CheckResults['checks']['convergence'];
-  const start = clock.now();
   let runMs = 0;
   const run = async () => {
     const { nodes } = await target.describe();
@@ -113,7 +133,7 @@ export async function runCheck(
     }
     const windows = planFaults(options.seed, options.faults, nodes, options.timeLimit * 1000);
     log(`fault schedule: ${windows.length} faults (${options.faults.join(', ') || 'none'})`);
-    driver = new FaultDriver(target, clock, windows);
+    driver = new FaultDriver(target, clock, windows, start);
     await runWorkload(target, clock, history, {
       seed: options.seed,
       clients: options.clients,
@@ -158,7 +178,7 @@ export async function runCheck(
   results.runMs = runMs;
   await mkdir(options.out, { recursive: true });
   await writeFile(join(options.out, 'history.jsonl'), history.toJsonLines());
-  await writeFile(join(options.out, 'results.json'), JSON.stringify(results, null, 2) + '\n');
+  await writeFile(join(options.out, 'results.json'), resultsJson(results));
   await writeFile(join(options.out, 'report.html'), renderReport(results, history.events));
   return results;
 }

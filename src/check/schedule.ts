@@ -81,7 +81,10 @@ export function planFaults(
   return windows.sort((a, b) => a.at - b.at);
 }
 
-/** What happened to one window when it ran: when it began and ended, and any error. */
+/**
+ * What happened to one window when it ran: when it began and ended, in milliseconds since
+ * the run's start (the clock of the history's operations), and any error.
+ */
 export interface AppliedWindow extends FaultWindow {
   began: number;
   ended: number | null;
@@ -91,10 +94,11 @@ export interface AppliedWindow extends FaultWindow {
 }
 
 /**
- * Runs a schedule against a target, on the run's clock from `start`: each window is put in
- * force at its time and ended after its length. A restart that fails (its replicas cut off)
- * is tried again until it succeeds or {@link FaultDriver.finish} gives up on it. Resolves
- * each window's record as it goes, for the report.
+ * Runs a schedule against a target: each window is put in force `at` its time after the
+ * driver is made (the workload's start) and ended after its length. A restart that fails
+ * (its replicas cut off) is tried again until it succeeds or {@link FaultDriver.finish}
+ * gives up on it. Records each window as it goes, for the report, timed from the run's
+ * `start` as the history is.
  */
 export class FaultDriver {
   readonly applied: AppliedWindow[] = [];
@@ -104,10 +108,10 @@ export class FaultDriver {
   readonly #cancels: (() => void)[] = [];
   readonly #crashed = new Set<number>();
 
-  constructor(target: Target, clock: Clock, windows: readonly FaultWindow[]) {
+  /** `start`: the run's start on `clock`, which `began` and `ended` count from; default now. */
+  constructor(target: Target, clock: Clock, windows: readonly FaultWindow[], start = clock.now()) {
     this.#target = target;
     this.#clock = clock;
-    const start = clock.now();
     for (const window of windows) {
       this.#cancels.push(clock.setTimer(window.at, () => this.#track(this.#run(window, start))));
     }

@@ -74,10 +74,12 @@ const REASONS: Readonly<Record<string, string>> = {
 };
 
 /**
- * What a rejected `fetch` means. Node's fetch rejects with `TypeError: fetch failed` and
- * hides the system error in `cause` (sometimes an AggregateError of one per address tried).
+ * The connection failure `err` is, or carries (a system error code of a failed connection),
+ * as a ClusterUnreachableError; null when it is some other error (a file that cannot be
+ * read, say). Node's fetch rejects with `TypeError: fetch failed` and hides the system
+ * error in `cause` (sometimes an AggregateError of one per address tried).
  */
-export function unreachable(url: string, err: unknown): ClusterUnreachableError {
+export function connectionFailure(url: string, err: unknown): ClusterUnreachableError | null {
   let cause: unknown = err;
   for (let depth = 0; depth < 4 && cause instanceof Error; depth++) {
     const code = (cause as { code?: unknown }).code;
@@ -86,6 +88,13 @@ export function unreachable(url: string, err: unknown): ClusterUnreachableError 
     const inner: unknown = cause instanceof AggregateError ? cause.errors[0] : cause.cause;
     cause = inner;
   }
+  return null;
+}
+
+/** What a rejected `fetch` means: {@link connectionFailure}, or unreachable for a reason in words. */
+export function unreachable(url: string, err: unknown): ClusterUnreachableError {
+  const failure = connectionFailure(url, err);
+  if (failure !== null) return failure;
   const message =
     err instanceof Error ? (err.cause instanceof Error ? err.cause.message : err.message) : String(err);
   return new ClusterUnreachableError(url, message, err);

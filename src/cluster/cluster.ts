@@ -648,10 +648,13 @@ export class Cluster implements ReplicaSender {
       );
       const version = current.reply === null ? 0 : current.version;
       if (!meets(condition, version)) {
+        const name = JSON.stringify(key);
         const error = new PreconditionFailedError(
           version === 0
-            ? `key ${JSON.stringify(key)} has no value`
-            : `key ${JSON.stringify(key)} is at another version`,
+            ? `key ${name} has no value`
+            : 'ifMatch' in condition
+              ? `key ${name} is at another version`
+              : `key ${name} exists${condition.ifNoneMatch === '*' ? '' : ' at a version If-None-Match names'}`,
         );
         if (version !== 0) error.details.etag = `"${version}"`;
         return sink.fail(tag, error);
@@ -1006,8 +1009,8 @@ export class Cluster implements ReplicaSender {
   readonly #copyChannel: CopyChannel = {
     scan: async (node, from, maxBytes, only) =>
       readRecordSlice((await this.#callNode(node, (w) => w.scanRecords(from, maxBytes, only))) as Buffer),
-    write: (node, sink, op, key, hash, version, value) =>
-      this.submitTo(node, sink, 0, (writer) =>
+    write: (node, sink, tag, op, key, hash, version, value) =>
+      this.submitTo(node, sink, tag, (writer) =>
         writer.key(op, key, key.length, hash, version, value ?? undefined),
       ),
   };

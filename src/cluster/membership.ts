@@ -22,6 +22,7 @@ export interface Moved {
 export interface MembershipChange {
   id: number;
   moved: Moved;
+  /** Whole milliseconds the change took. */
   ms: number;
 }
 
@@ -217,7 +218,7 @@ export class Membership {
       await this.#dropMovedAway(before, next);
       return {
         moved: { partitions: moves.length, keys: copied.keys, bytes: copied.bytes },
-        ms: host.clock.now() - started,
+        ms: Math.round(host.clock.now() - started),
       };
     } finally {
       host.moving(null);

@@ -1,18 +1,21 @@
 import type { ReplySink } from '../transport/batcher.js';
+import type { Result } from '../wire/wire.js';
 import type { ThunderError } from '../errors.js';
 import { HASH_SPACE } from '../ring/murmur3.js';
 import { Op, type PartitionSet, type RecordSlice } from '../wire/protocol.js';
 import { envelope } from '../expiry.js';
 import { forEachRecord } from '../wire/wire.js';
+import { Written } from '../node/byte-map.js';
 
 /** What copying partitions needs of the cluster. */
 export interface CopyChannel {
   /** One slice of `node`'s records (tombstones too) of the partitions in `only`. */
   scan(node: number, from: number, maxBytes: number, only: PartitionSet): Promise<RecordSlice>;
-  /** Queues a versioned write of a key, as raw bytes with its ring hash, on a node. */
+  /** Queues a versioned write of a key, as raw bytes with its ring hash, on a node; `sink` hears of it with `tag`. */
   write(
     node: number,
     sink: ReplySink,
+    tag: number,
     op: typeof Op.Put | typeof Op.PutExpiring | typeof Op.Delete,
     key: Buffer,
     hash: number,
@@ -31,6 +34,12 @@ export interface Copied {
 export interface CopyCount extends Copied {
   failed: number;
   firstError: ThunderError | null;
+  /**
+   * When given, counts what the targets applied: the copies newer than the record a target
+   * held (its write outcome was not stale). A refill copies from every replica, so `keys`
+   * counts a key once per source; this counts what the node gained.
+   */
+  applied?: Copied;
 }
 
 /**
@@ -51,9 +60,16 @@ class SliceAcks implements ReplySink {
   waiting = 0;
   failed = 0;
   firstError: ThunderError | null = null;
+  /** Each write's key and value bytes, by tag. */
+  readonly bytes: number[] = [];
+  readonly applied: Copied = { keys: 0, bytes: 0 };
   #done: (() => void) | null = null;
 
-  settle(): void {
+  settle(tag: number, outcome: Result): void {
+    if (outcome !== Written.Stale) {
+      this.applied.keys++;
+      this.applied.bytes += this.bytes[tag]!;
+    }
     this.#one();
   }
 
@@ -97,19 +113,24 @@ export async function copyPartitions(
     scanning = slice.next < HASH_SPACE ? ahead(channel.scan(source, slice.next, SLICE_BYTES, only)) : null;
     const acks = new SliceAcks();
     forEachRecord(slice.records, (key, hash, version, value, expiresAt) => {
+      const bytes = key.length + (value?.length ?? 0);
       copied.keys++;
-      copied.bytes += key.length + (value?.length ?? 0);
+      copied.bytes += bytes;
       // A value that expires is copied with its expiry, as PutExpiring carries it.
       const op = version < 0 ? Op.Delete : expiresAt === 0 ? Op.Put : Op.PutExpiring;
       const operand = op === Op.PutExpiring ? envelope(expiresAt, value!) : value;
       for (const target of targetsOf(Math.floor(hash / span))) {
         acks.waiting++;
-        channel.write(target, acks, op, key, hash, Math.abs(version), operand);
+        channel.write(target, acks, acks.bytes.push(bytes) - 1, op, key, hash, Math.abs(version), operand);
       }
     });
     await acks.all();
     copied.failed += acks.failed;
     copied.firstError ??= acks.firstError;
+    if (copied.applied) {
+      copied.applied.keys += acks.applied.keys;
+      copied.applied.bytes += acks.applied.bytes;
+    }
   }
   return copied;
 }

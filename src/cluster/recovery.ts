@@ -25,10 +25,15 @@ export interface Refilled {
   partitions: number;
   /** Hints replayed before the copy. */
   hints: number;
-  /** Records copied (from every source, retries included), their bytes, and writes that failed and were copied again. */
+  /**
+   * Records the node gained, and their key and value bytes: the copies it applied, newer than
+   * what it held (each source sends every key, so one it already had is not counted again).
+   */
   keys: number;
   bytes: number;
+  /** Copied writes that failed and were copied again. */
   failed: number;
+  /** Whole milliseconds the restart took. */
   ms: number;
 }
 
@@ -122,7 +127,7 @@ export class Recovery {
       if (this.#refilling.get(node) !== token) {
         throw new NodeUnavailableError(`node ${node} crashed or left before its refill was done`);
       }
-      return { node, hints, ...copied, ms: host.clock.now() - started };
+      return { node, hints, ...copied, ms: Math.round(host.clock.now() - started) };
     } finally {
       if (this.#refilling.get(node) === token) {
         this.#refilling.delete(node);
@@ -208,7 +213,8 @@ export class Recovery {
       sourcesDone: 0,
       sources: sources.size,
     };
-    const copied: CopyCount = { keys: 0, bytes: 0, failed: 0, firstError: null };
+    const applied = { keys: 0, bytes: 0 };
+    const copied: CopyCount = { keys: 0, bytes: 0, failed: 0, firstError: null, applied };
     host.transfers.begin(transfer, copied);
     let pending = [...sources];
     while (pending.length > 0 && this.#refilling.get(node) === token) {
@@ -238,7 +244,7 @@ export class Recovery {
       if (pending.length > 0)
         await new Promise<void>((resolve) => host.clock.setTimer(REFILL_RETRY_MS, resolve));
     }
-    return { partitions, keys: copied.keys, bytes: copied.bytes, failed: copied.failed };
+    return { partitions, keys: applied.keys, bytes: applied.bytes, failed: copied.failed };
   }
 
   /**

@@ -6,6 +6,7 @@ import type { CommandModule } from 'yargs';
 import type { ExportRecord, ThunderClient } from '../client/index.js';
 import { lineOfRecord, linesOf, recordOfLine } from '../client/ndjson.js';
 import { Progress } from '../load/progress.js';
+import { formatStored } from '../load/report.js';
 import { DASH, literal } from './dash-arg.js';
 import { clientOptions, clientVerb, printJson, type ClientArgs } from './verb.js';
 
@@ -116,13 +117,16 @@ const importCommand: CommandModule<object, ImportArgs> = {
         describe: 'Show progress on stderr even when it is not a terminal',
       }),
   handler: clientVerb(async (client: ThunderClient, args: ImportArgs) => {
+    const start = performance.now();
     const total = args.file === DASH ? 0 : (await stat(args.file)).size;
     const result = await client.import(recordsOf(args.file, progressOf(args.progress, total)));
+    const seconds = (performance.now() - start) / 1000;
     const expired = result.expired ?? 0;
     if (args.json) printJson({ written: result.written, expired });
     else {
-      const skipped = expired > 0 ? ` (${expired.toLocaleString('en-US')} already expired, skipped)` : '';
-      process.stdout.write(`imported ${result.written.toLocaleString('en-US')} keys${skipped}\n`);
+      const skipped = expired > 0 ? `; ${expired.toLocaleString('en-US')} already expired, skipped` : '';
+      const name = args.file === DASH ? 'stdin' : args.file;
+      process.stdout.write(`imported ${formatStored(result.written, name, seconds)}${skipped}\n`);
     }
   }),
 };

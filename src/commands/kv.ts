@@ -2,6 +2,7 @@ import type { Argv, CommandModule } from 'yargs';
 import { ThunderHttpError, type ThunderClient } from '../client/index.js';
 import { DASH, literal } from './dash-arg.js';
 import { clientOptions, clientVerb, EXIT, printJson, type ClientArgs } from './verb.js';
+import { numberArg } from './number-arg.js';
 
 /**
  * `get`, `put`, `del`, `ls`, `mget`: keys of a running cluster from a terminal. (yargs types a
@@ -48,7 +49,7 @@ const get: CommandModule<object, GetArgs> = {
   describe: "Print a key's value, its bytes exactly; exit 1 when absent",
   builder: (y) =>
     keyPositional(y).option('r', {
-      type: 'number',
+      coerce: numberArg('-r'),
       describe: "Replicas that must answer (default the cluster's)",
     }),
   handler: clientVerb(async (client: ThunderClient, args: GetArgs) => {
@@ -87,7 +88,10 @@ const put: CommandModule<object, PutArgs> = {
   builder: (y) =>
     keyPositional(y)
       .positional('value', { type: 'string', demandOption: true, describe: 'The value, or - for stdin' })
-      .option('ttl', { type: 'number', describe: 'Seconds until the key expires (default: never)' })
+      .option('ttl', {
+        coerce: numberArg('--ttl'),
+        describe: 'Seconds until the key expires (default: never)',
+      })
       .option('if-match', {
         type: 'string',
         describe: 'Write only over this version (an ETag, "123" or 123) or * (any value); else exit 1',
@@ -96,7 +100,10 @@ const put: CommandModule<object, PutArgs> = {
         type: 'boolean',
         describe: 'Write only if the key is absent; else exit 1',
       })
-      .option('w', { type: 'number', describe: "Replicas that must apply it (default the cluster's)" })
+      .option('w', {
+        coerce: numberArg('-w'),
+        describe: "Replicas that must apply it (default the cluster's)",
+      })
       .conflicts('if-match', 'if-absent') as unknown as Argv<PutArgs>,
   handler: clientVerb(async (client: ThunderClient, args: PutArgs) => {
     const value = args.value === DASH ? await readStdin() : args.value;
@@ -126,7 +133,7 @@ const del: CommandModule<object, DelArgs> = {
         describe: 'Delete only this version (an ETag, "123" or 123) or * (any value); else exit 1',
       })
       .option('w', {
-        type: 'number',
+        coerce: numberArg('-w'),
         describe: "Replicas that must apply it (default the cluster's)",
       }) as unknown as Argv<DelArgs>,
   handler: clientVerb(async (client: ThunderClient, args: DelArgs) => {

@@ -1,7 +1,9 @@
 import type { Argv, CommandModule } from 'yargs';
 import type { ThunderClient } from '../client/index.js';
-import { formatMoved, formatNodesTable } from './nodes-table.js';
+import { formatBytes, formatMoved, formatNodesTable } from './nodes-table.js';
+import { withRefillProgress } from './refill-progress.js';
 import { clientOptions, clientVerb, printJson, type ClientArgs } from './verb.js';
+import { numberArg } from './number-arg.js';
 
 /** `nodes` and `node add|remove|crash|restart|plan`: the membership of a running cluster. */
 
@@ -27,7 +29,11 @@ interface IdArgs extends ClientArgs {
 }
 
 const withId = <T>(y: Argv<T>) =>
-  clientOptions(y).positional('id', { type: 'number', demandOption: true, describe: 'The node id' });
+  clientOptions(y).positional('id', {
+    coerce: numberArg('the node id'),
+    demandOption: true,
+    describe: 'The node id',
+  });
 
 const add: CommandModule<object, ClientArgs> = {
   command: 'add',
@@ -66,14 +72,17 @@ const crash: CommandModule<object, IdArgs> = {
 
 const restart: CommandModule<object, IdArgs> = {
   command: 'restart <id>',
-  describe: 'Start a new thread for a node that is down; answers once it is refilled',
+  describe:
+    'Start a new thread for a node that is down; answers once it is refilled, showing the refill on stderr meanwhile',
   builder: withId,
-  handler: clientVerb(async (client: ThunderClient, args: IdArgs) =>
-    show(args, await client.restart(args.id), ({ id, state, refilled: r }) => {
-      const moved = formatMoved({ partitions: r.partitions, keys: r.keys, bytes: r.bytes });
-      return `node ${id} restarted (${state}): ${r.hints} hints replayed, copied ${moved} in ${Math.round(r.ms)} ms`;
-    }),
-  ),
+  handler: clientVerb(async (client: ThunderClient, args: IdArgs) => {
+    // A refill can take a while: its progress on stderr meanwhile.
+    const restarted = await withRefillProgress(client, args.id, client.restart(args.id), process.stderr);
+    show(args, restarted, ({ id, state, refilled: r }) => {
+      const gained = `${r.keys.toLocaleString('en-US')} keys, ${formatBytes(r.bytes)}`;
+      return `node ${id} restarted (${state}): ${r.hints} hints replayed, ${r.partitions.toLocaleString('en-US')} partitions refilled, ${gained} gained, in ${Math.round(r.ms)} ms`;
+    });
+  }),
 };
 
 interface PlanArgs extends ClientArgs {
@@ -87,7 +96,7 @@ const plan: CommandModule<object, PlanArgs> = {
   builder: (y) =>
     clientOptions(y)
       .option('add', { type: 'boolean', default: false, describe: 'Plan adding a node' })
-      .option('remove', { type: 'number', describe: 'Plan removing this node' }),
+      .option('remove', { coerce: numberArg('--remove'), describe: 'Plan removing this node' }),
   handler: clientVerb(async (client: ThunderClient, args: PlanArgs) => {
     // Checked here rather than by yargs' check(), whose failure reaches the fail handler as
     // a thrown error: this way it is a usage error like the others (exit 2).

@@ -263,7 +263,7 @@ export function componentSchemas(limits: Limits): Record<string, Schema> {
     MembershipChange: {
       type: 'object',
       required: ['id', 'moved', 'ms'],
-      properties: { id: count, moved, ms: { type: 'number', minimum: 0 } },
+      properties: { id: count, moved, ms: { ...count, description: 'Whole milliseconds the change took.' } },
     },
     Plan: {
       type: 'object',
@@ -289,12 +289,16 @@ export function componentSchemas(limits: Limits): Record<string, Schema> {
           required: ['node', 'partitions', 'hints', 'keys', 'bytes', 'failed', 'ms'],
           properties: {
             node: count,
-            partitions: count,
-            hints: count,
-            keys: count,
-            bytes: count,
-            failed: count,
-            ms: { type: 'number', minimum: 0 },
+            partitions: { ...count, description: 'Partitions the node holds a replica of.' },
+            hints: { ...count, description: 'Hints replayed before the copy.' },
+            keys: {
+              ...count,
+              description:
+                'Records (tombstones too) the node gained from the copy: those newer than what it held. Each replica sends every key, so this is not the records sent.',
+            },
+            bytes: { ...count, description: 'Key and value bytes of those records.' },
+            failed: { ...count, description: 'Copied writes that failed and were copied again.' },
+            ms: { ...count, description: 'Whole milliseconds the restart took.' },
           },
         },
       },

@@ -2,6 +2,7 @@ import type { ReadStream } from 'node:fs';
 import { request } from 'node:http';
 import { pipeline } from 'node:stream/promises';
 import type { Rejection } from '../batch/pairs.js';
+import { connectionFailure, errorOfAnswer } from '../client/errors.js';
 import { openLoadFile } from './file.js';
 import { Progress, type ProgressOutput } from './progress.js';
 import type { LoadReport } from './report.js';
@@ -103,6 +104,8 @@ async function* wholeLines(
  * Streams a `key value` file to a running cluster as one `POST /kv?invalid=skip` body
  * (chunked, never read whole), drawing progress as it goes. The server parses, checks and
  * counts; its answer is the report, so the line numbers of rejected lines are the file's.
+ * Rejects as the client does: a ThunderHttpError for an error answer, a
+ * ClusterUnreachableError when none comes; a LoadFileError for a file it cannot read.
  */
 export async function loadFileOverHttp(
   url: string,
@@ -128,7 +131,8 @@ export async function loadFileOverHttp(
       );
       res.on('error', reject);
     });
-    req.on('error', reject);
+    // No answer: the same error every client verb gives (exit 3); another (the file's) as it is.
+    req.on('error', (err) => reject(connectionFailure(url, err) ?? err));
   });
   // The answer can come before the upload ends (an error stops the batch): let an early
   // answer win over the broken upload it causes. A failed upload destroys the request,
@@ -142,17 +146,8 @@ export async function loadFileOverHttp(
   } finally {
     stream.destroy();
   }
-  if (status !== 200) {
-    let message = body;
-    try {
-      const { error } = JSON.parse(body) as { error: { code: string; message: string; written?: number } };
-      message = `${error.code}: ${error.message}`;
-      if (error.written !== undefined) message += ` (${error.written} pairs were stored before it)`;
-    } catch {
-      // not JSON: show the body as it is
-    }
-    throw new Error(`the server answered ${status}: ${message}`);
-  }
+  // The server's error, as the client verbs get it (with `written`: the pairs stored before it).
+  if (status !== 200) throw errorOfAnswer(status, body, new Headers());
   progress?.finish(sent.bytes, sent.lines);
   const result = JSON.parse(body) as BatchAnswer;
   return {

@@ -14,10 +14,15 @@ export interface LoadReport {
   stoppedAfterLine?: number;
 }
 
+/** "10,000 pairs from data.txt in 0.52 s (19,231 pairs/s)": what a load or an import stored, and how fast. */
+export function formatStored(pairs: number, file: string, seconds: number): string {
+  const rate = Math.round(pairs / Math.max(seconds, 1e-6)).toLocaleString('en-US');
+  return `${pairs.toLocaleString('en-US')} pairs from ${file} in ${seconds.toFixed(2)} s (${rate} pairs/s)`;
+}
+
 /** The report as the few lines a person reads at the end of a load. */
 export function formatReport(file: string, report: LoadReport): string {
-  const rate = Math.round(report.loaded / Math.max(report.seconds, 1e-6)).toLocaleString('en-US');
-  const stored = `${report.loaded.toLocaleString('en-US')} pairs from ${file} in ${report.seconds.toFixed(2)} s (${rate} pairs/s)`;
+  const stored = formatStored(report.loaded, file, report.seconds);
   const lines =
     report.stoppedAfterLine === undefined
       ? [`loaded ${stored}`]

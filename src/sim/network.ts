@@ -42,7 +42,13 @@ export function checkFault(spec: unknown, nodes: readonly number[]): FaultSpec {
   const fault = spec as Record<string, unknown>;
   const type = fault.type as FaultSpec['type'];
   if (!TYPES.includes(type)) {
-    throw new BadRequestError(`"type" must be one of ${TYPES.join(', ')}, got ${JSON.stringify(fault.type)}`);
+    // A pause is a fault too, checked by checkPause (Cluster.addFault sends it there).
+    const types = `${TYPES.join(', ')} or pause`;
+    throw new BadRequestError(
+      fault.type === undefined
+        ? `a fault needs a "type": ${types}`
+        : `"type" must be one of ${types}, got ${JSON.stringify(fault.type)}`,
+    );
   }
   const known = new Set([
     'type',
@@ -64,15 +70,18 @@ export function checkFault(spec: unknown, nodes: readonly number[]): FaultSpec {
       !fault.nodes.every((n) => nodes.includes(n as number))
     ) {
       throw new BadRequestError(
-        `"nodes" must be a non-empty list of nodes of the ring (${nodes.join(', ')})`,
+        `"nodes" must be a non-empty list of nodes of the ring (${nodes.join(', ')}), got ${JSON.stringify(fault.nodes)}`,
       );
     }
   }
   const number = (name: string, min: number, max: number, fallback?: number): number => {
     const value = fault[name] ?? fallback;
     if (typeof value !== 'number' || !Number.isFinite(value) || value < min || value > max) {
+      const what = `a number from ${min} to ${max}`;
       throw new BadRequestError(
-        `"${name}" must be a number from ${min} to ${max}, got ${JSON.stringify(fault[name])}`,
+        fault[name] === undefined
+          ? `a ${type} fault needs "${name}": ${what}`
+          : `"${name}" must be ${what}, got ${JSON.stringify(fault[name])}`,
       );
     }
     return value;
