@@ -1046,6 +1046,7 @@ export class Cluster implements ReplicaSender {
         this.#findUpReplicas();
       },
       isUp: (node) => this.#links[node]?.state === 'up',
+      isRefilling: (node) => this.#recovery.isRefilling(node),
       nextNodeId: () => this.#links.length,
       startNode: async (id) => {
         const link = new NodeLink(id, this.#linkOptions, this.#onStateChange);

@@ -38,6 +38,8 @@ export interface MembershipHost {
   /** Puts `next` in force. */
   flip(next: Ring): void;
   isUp(node: number): boolean;
+  /** True while a restarted node is being refilled: its copy of a partition may be partial. */
+  isRefilling(node: number): boolean;
   /** The id a new node gets: never one used before. */
   nextNodeId(): number;
   /** Starts a new node's thread; resolves once it is up. */
@@ -117,7 +119,7 @@ export class Membership {
     const stats = new Map<number, { records: Uint32Array; bytes: Float64Array }>();
     const moved: Moved = { partitions: moves.length, keys: 0, bytes: 0 };
     for (const move of moves) {
-      const source = this.#sourceOf(move);
+      const source = this.#sourceOf(move, next);
       if (source === null) continue;
       let of = stats.get(source);
       if (of === undefined) stats.set(source, (of = await this.#partitionStats(source)));
@@ -144,9 +146,20 @@ export class Membership {
     this.#changing = true;
   }
 
-  /** The node a move copies from: the first of the partition's old replicas that is up and is not the target. */
-  #sourceOf(move: Move): number | null {
-    return move.from.find((node) => node !== move.target && this.#host.isUp(node)) ?? null;
+  /**
+   * The node a move copies from: of the partition's old replicas that are up, not being
+   * refilled (half empty) and not the target, the one giving the partition up if it can,
+   * else the first. A write W replicas acknowledged may have survived a crash on just one
+   * of them; only a copy on the node that gives the partition up would be lost by the move,
+   * so that one is copied. A node dropping it that is down lost its copy already, and every
+   * other copy stays where it is.
+   */
+  #sourceOf(move: Move, next: Ring): number | null {
+    const kept = next.preferenceList(move.partition);
+    const sources = move.from.filter(
+      (node) => node !== move.target && this.#host.isUp(node) && !this.#host.isRefilling(node),
+    );
+    return sources.find((node) => !kept.includes(node)) ?? sources[0] ?? null;
   }
 
   async #partitionStats(node: number): Promise<{ records: Uint32Array; bytes: Float64Array }> {
@@ -187,7 +200,7 @@ export class Membership {
       // One copy per (source, target): all the partitions that pair moves, in one walk.
       const pairs = new Map<string, { source: number; target: number; only: PartitionSet }>();
       for (const move of moves) {
-        const source = this.#sourceOf(move);
+        const source = this.#sourceOf(move, next);
         if (source === null) continue; // no replica up holds it: nothing to copy
         const id = `${source}>${move.target}`;
         let pair = pairs.get(id);
