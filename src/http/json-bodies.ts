@@ -1,10 +1,11 @@
 import { isUtf8 } from 'node:buffer';
 import { JsonObjectPairParser } from '../batch/json-object.js';
 import { BadRequestError, InvalidJsonError, ThunderError } from '../errors.js';
-import { keyError, type Limits } from '../limits.js';
+import type { Limits } from '../limits.js';
 
 /**
- * Strict parsers for the small JSON bodies read whole: `POST /put` and `POST /kv/_mget`.
+ * A strict parser for the small JSON body read whole: `POST /put` (`_mget`'s is streamed,
+ * src/http/mget-keys.ts).
  * JSON text must be UTF-8 (RFC 8259 §8.1): a body that is not is refused, never decoded with
  * U+FFFD in place of its bad bytes, which would make two different keys the same key.
  */
@@ -57,22 +58,4 @@ export function parseOnePair(body: Buffer, limits: Limits): [string, Uint8Array 
   // A value that is not a string is the original's 400; a bad key or value has its own code.
   if (error) throw error.code === 'BAD_REQUEST' ? new BadRequestError(ONE_PAIR) : error;
   return pairs[0]!;
-}
-
-/** The keys of an `_mget` body, `{"keys": ["k", …]}`, each checked; nothing else may be in it. */
-export function parseMgetKeys(body: Buffer, limits: Limits): string[] {
-  const parsed = parseJson(body);
-  const shape = 'expected {"keys": ["key", …]}, an array of strings';
-  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed))
-    throw new BadRequestError(shape);
-  for (const member of Object.keys(parsed)) {
-    if (member !== 'keys') throw new BadRequestError(`unknown member ${JSON.stringify(member)}: ${shape}`);
-  }
-  const keys = (parsed as { keys?: unknown }).keys;
-  if (!Array.isArray(keys) || !keys.every((k) => typeof k === 'string')) throw new BadRequestError(shape);
-  for (const key of keys as string[]) {
-    const error = keyError(key, limits);
-    if (error) throw error;
-  }
-  return keys as string[];
 }

@@ -1,10 +1,4 @@
-import {
-  BadRequestError,
-  KeyNotFoundError,
-  ThunderError,
-  toThunderError,
-  TooManyKeysError,
-} from '../errors.js';
+import { BadRequestError, KeyNotFoundError, ThunderError, toThunderError } from '../errors.js';
 import { bodyError, valueError } from '../limits.js';
 import type { Consistency, KeyOp, KeySink, WriteCondition } from '../cluster/cluster.js';
 import { Op } from '../wire/protocol.js';
@@ -15,7 +9,7 @@ import { contentLength, readBody } from './body.js';
 import type { RouteContext } from './context.js';
 import { Deferred } from './deferred.js';
 import { sendError } from './reply.js';
-import { parseMgetKeys } from './json-bodies.js';
+import { MgetKeysParser } from './mget-keys.js';
 import { etagOf, parseEtags } from './etag.js';
 import { envelope, MAX_TTL_SECONDS, secondsLeft } from '../expiry.js';
 import { integer, oneOf, parseQuery, seconds, text } from './params.js';
@@ -235,21 +229,25 @@ export function registerKvRoutes(app: Router, ctx: RouteContext): void {
     const busy = ctx.heavy.enter();
     if (busy) return sendError(res, busy, true);
     const answer = new StreamedAnswer(res, inFlight, () => ctx.heavy.leave());
-    readBody(
-      answer,
-      limits.maxBodyBytes,
-      (bytes) => bodyError(bytes, limits)!,
-      (body) => {
-        // Each key once: a body naming one large value thousands of times costs one fetch.
-        const keys = [...new Set(parseMgetKeys(body, limits))];
-        if (keys.length > limits.maxKeysPerRequest) {
-          throw new TooManyKeysError(
-            `${keys.length} distinct keys; the limit is ${limits.maxKeysPerRequest}`,
-          );
-        }
-        void answerMultiGet(answer, cluster, keys, limits.maxValueBytes);
-      },
-    );
+    // Parsed as it arrives, a chunk at a time: a body naming too many keys is refused at the
+    // first key past the limit, never parsed whole on the front end's thread.
+    const parser = new MgetKeysParser(limits);
+    let length = 0;
+    let refused = false;
+    res.onData((chunk, isLast) => {
+      if (refused || answer.over) return;
+      try {
+        length += chunk.byteLength;
+        const over = bodyError(length, limits);
+        if (over) throw over;
+        parser.push(Buffer.from(chunk));
+        if (isLast) void answerMultiGet(answer, cluster, parser.end(), limits.maxValueBytes);
+      } catch (err) {
+        refused = true;
+        // The rest of the body, if any, is unread: close so it is never parsed as a request.
+        answer.error(toThunderError(err), !isLast);
+      }
+    });
   });
 
   app.get('/kv', Object.keys(LIST_PARAMS), (res, req) => {
