@@ -14,6 +14,13 @@ import { sendError } from './reply.js';
 import type { Router } from './router.js';
 import type { HttpResponse } from './uws.js';
 
+/**
+ * Body bytes parsed in one turn of the event loop, at most: about 3,500 `key value` pairs of
+ * uuids, some 10 ms of parsing and sending, so a large upload never holds the front end's
+ * one thread for long (issue 17).
+ */
+const SLICE_BYTES = 64 * 1024;
+
 /** Pairs sent and not yet acknowledged before the body is paused: bounds memory per batch. */
 const HIGH_WATER = 32_768;
 /** ...and resumed once acknowledgements bring it down to this. */
@@ -45,7 +52,14 @@ class BatchWrite extends Deferred implements ReplySink, PairSink, Stoppable {
   readonly #rejections = new RejectionLog();
   #failure: ThunderError | null = null;
   #ended = false;
+  /** The body is paused: too many pairs unacknowledged (HIGH_WATER), or a chunk still being read. */
   #paused = false;
+  /**
+   * Body bytes waiting to be parsed, a slice a turn (copies: a large chunk, and whatever
+   * arrives while one is being read), and whether the body's last byte is among them.
+   */
+  readonly #waiting: Buffer[] = [];
+  #waitingEnds = false;
   /** The connection closed before the answer: no client left to tell what was written. */
   #cutOff = false;
 
@@ -134,7 +148,7 @@ class BatchWrite extends Deferred implements ReplySink, PairSink, Stoppable {
 
   settle(): void {
     this.#acked++;
-    if (this.#paused && this.#sent - this.#acked <= LOW_WATER && !this.over) {
+    if (this.#paused && this.#waiting.length === 0 && this.#sent - this.#acked <= LOW_WATER && !this.over) {
       this.#paused = false;
       this.res.resume();
     }
@@ -148,8 +162,46 @@ class BatchWrite extends Deferred implements ReplySink, PairSink, Stoppable {
     this.#maybeAnswer();
   }
 
+  /**
+   * A chunk of the body, as uWS hands it over (a view, valid during the call). A chunk of up
+   * to {@link SLICE_BYTES} is parsed at once; a larger one (uWS reads up to 512 KiB at a
+   * time, some 27,000 pairs, 60-200 ms of parsing and sending) is copied and parsed a slice
+   * a turn, the body paused meanwhile, so other requests are served between slices. What
+   * arrives before those slices are done waits behind them, in order.
+   */
   #data(chunk: Buffer, isLast: boolean): void {
     if (this.#failure || this.over) return;
+    if (this.#waiting.length === 0 && chunk.length <= SLICE_BYTES) return this.#parse(chunk, isLast);
+    const first = this.#waiting.length === 0;
+    this.#waiting.push(Buffer.from(chunk));
+    this.#waitingEnds = isLast;
+    if (!this.#paused) {
+      this.#paused = true;
+      this.res.pause();
+    }
+    if (first) this.#parseWaiting();
+  }
+
+  /** Parses the next slice of what waits, and the one after that a turn later. */
+  readonly #parseWaiting = (): void => {
+    const waiting = this.#waiting;
+    if (this.#failure || this.over) {
+      waiting.length = 0;
+      return this.#maybeAnswer();
+    }
+    const next = waiting[0]!;
+    const slice = next.subarray(0, SLICE_BYTES);
+    if (next.length > SLICE_BYTES) waiting[0] = next.subarray(SLICE_BYTES);
+    else waiting.shift();
+    this.#parse(slice, waiting.length === 0 && this.#waitingEnds);
+    if (waiting.length > 0) setImmediate(this.#parseWaiting);
+    else if (this.#paused && !this.#ended && this.#sent - this.#acked < HIGH_WATER && !this.over) {
+      this.#paused = false;
+      this.res.resume();
+    }
+  };
+
+  #parse(chunk: Buffer, isLast: boolean): void {
     try {
       this.#parser!.push(chunk);
       if (isLast) {
@@ -159,7 +211,7 @@ class BatchWrite extends Deferred implements ReplySink, PairSink, Stoppable {
     } catch (err) {
       this.#failure = toThunderError(err);
     }
-    if (!this.#ended && !this.#failure && this.#sent - this.#acked >= HIGH_WATER) {
+    if (!this.#ended && !this.#failure && !this.#paused && this.#sent - this.#acked >= HIGH_WATER) {
       this.#paused = true;
       this.res.pause();
     }
