@@ -209,6 +209,13 @@ async function runCluster(args: ClusterArgs): Promise<void> {
   };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
+  // A promise rejected with nobody listening is a bug; by default Node ends the process on
+  // one, and with it every key a memory cluster holds. The server says so and goes on.
+  process.on('unhandledRejection', (err: unknown) => {
+    console.error(
+      `ThunderDB internal error (the server goes on; please report it): ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`,
+    );
+  });
 }
 
 /** Starts the node threads, saying how far it got when there are many to start. */
