@@ -1,3 +1,4 @@
+import { assert } from '../assert.js';
 import { Op } from '../wire/protocol.js';
 
 /** A write meant for a replica that was down, kept with its original version. */
@@ -64,6 +65,7 @@ export class Hints {
     const hints = this.#byNode.get(node) ?? [];
     this.#byNode.delete(node);
     for (const hint of hints) this.#bytes -= hint.key.length + (hint.value?.length ?? 0);
+    assert(this.#bytes >= 0, 'hint bytes held never go below zero');
     return hints;
   }
 }

@@ -1,6 +1,8 @@
 import type { ReplySink } from '../transport/batcher.js';
 import { Written } from '../node/byte-map.js';
+import { assert } from '../assert.js';
 import { QuorumNotMetError, type ThunderError } from '../errors.js';
+import { quorumState, type QuorumState } from './quorum.js';
 import { Op } from '../wire/protocol.js';
 import { hasExpired } from '../expiry.js';
 import { recordEnvelope, recordExpiresAt, recordValue, recordVersion, type Result } from '../wire/wire.js';
@@ -145,6 +147,8 @@ export class KeyCalls implements ReplySink {
   ): number {
     if (this.#free.length === 0) this.#grow();
     const slot = this.#free.pop()!;
+    // A slot freed twice would be handed to two calls at once: the second finds it taken.
+    assert(this.#sinks[slot] == null, 'a call slot is free when taken');
     this.#sinks[slot] = sink;
     this.#tags[slot] = tag;
     this.#keys[slot] = key;
@@ -195,7 +199,7 @@ export class KeyCalls implements ReplySink {
     if (op === Op.Get) this.#read(slot, tag & REPLICA_MASK, reply as Buffer | null);
     else if (op === Op.Delete && reply === Written.WasLive) this.#flags[slot]! |= WAS_LIVE;
     else if (op === Op.Size) this.#results[slot] = reply;
-    if (!(this.#flags[slot]! & DONE) && this.#answered[slot]! >= this.#needed[slot]!) this.#quorum(slot);
+    if (!(this.#flags[slot]! & DONE) && this.#quorumState(slot) === 'met') this.#quorum(slot);
     if (this.#allIn(slot)) this.#complete(slot);
     this.#releaseIfFinished(slot);
   }
@@ -206,11 +210,18 @@ export class KeyCalls implements ReplySink {
     if (tag & REPAIR_BIT) return this.#repairSettled(slot, false);
     this.#failed[slot]!++;
     const flags = this.#flags[slot]!;
-    if (!(flags & DONE) && this.#nodes[slot]!.length - this.#failed[slot]! < this.#needed[slot]!) {
-      this.#refuse(slot);
-    }
+    if (!(flags & DONE) && this.#quorumState(slot) === 'lost') this.#refuse(slot);
     if (this.#allIn(slot)) this.#complete(slot);
     this.#releaseIfFinished(slot);
+  }
+
+  #quorumState(slot: number): QuorumState {
+    return quorumState(
+      this.#nodes[slot]!.length,
+      this.#needed[slot]!,
+      this.#answered[slot]!,
+      this.#failed[slot]!,
+    );
   }
 
   /** Every replica has answered or failed. */
@@ -265,6 +276,7 @@ export class KeyCalls implements ReplySink {
   /** A blocking repair has been applied (or failed): once all have, answer. */
   #repairSettled(slot: number, ok: boolean): void {
     if (!ok) this.#flags[slot]! |= REPAIR_FAILED;
+    assert(this.#awaited[slot]! > 0, 'a blocking repair is acknowledged once');
     if (--this.#awaited[slot]! > 0) return;
     // A repair that failed leaves a stale replica the next read may see: the monotonic-read
     // promise of a blocking repair cannot be kept, so the read fails instead.
