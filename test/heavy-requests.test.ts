@@ -188,7 +188,7 @@ describe('listing does not starve key operations', () => {
       order.push('list');
       return page;
     });
-    await sleep(1); // the listing's first slice is on its way
+    await sleep(1); // the listing's first step is on its way
     const get = cluster.get('key7').then((value) => {
       order.push('get');
       return value?.toString();
@@ -201,7 +201,7 @@ describe('listing does not starve key operations', () => {
     assert.deepEqual(page.keys, [...page.keys].sort());
   });
 
-  test('a listing gathered from many nodes and slices equals a sort of every key', async (t) => {
+  test('a listing gathered from many nodes and pages equals a sort of every key', async (t) => {
     const run = await startRunning({ nodes: 3 });
     t.after(() => run.stop());
     const keys = Array.from({ length: 5000 }, (_, i) => `p${(i * 7919) % 5000}`);

@@ -45,7 +45,7 @@ import {
 import { Transfers, type Transfer } from './transfers.js';
 import type { CopyChannel } from './partition-copy.js';
 import {
-  readListSlice,
+  readListPage,
   readRecordSlice,
   readSnapshotSlice,
   recordVersion,
@@ -794,26 +794,25 @@ export class Cluster implements ReplicaSender {
 
   /**
    * Up to `limit` keys with `prefix`, greater than `after`, in UTF-8 byte order (code point
-   * order), gathered from every node, each key once however many replicas hold it.
-   * Each node is walked in bounded slices, one message each, so key operations interleave
-   * with a listing instead of waiting for it; memory stays within a few pages of keys.
+   * order), gathered from every node, each key once however many replicas hold it. Each node
+   * answers from its order of keys (src/node/key-order.ts) with its first `limit + 1`, and
+   * this merges those: a page costs about a page per node. While a node is still building
+   * its order it answers each message after one bounded step, and is asked again, so key
+   * operations interleave with a listing instead of waiting for it.
    */
   async list(prefix: string, after: string, limit: number): Promise<{ keys: string[]; more: boolean }> {
-    let best: string[] = [];
-    await Promise.all(
+    const pages = await Promise.all(
       this.ring.members.map(async (id) => {
-        for (let from = 0; from < HASH_SPACE;) {
-          // limit + 1 per slice: one more than the page says whether another page follows.
-          const slice = readListSlice(
-            (await this.#callNode(id, (w) =>
-              w.list(prefix, after, limit + 1, from, this.#clock.wall()),
-            )) as Buffer,
+        for (;;) {
+          // limit + 1: one more than the page says whether another page follows.
+          const page = readListPage(
+            (await this.#callNode(id, (w) => w.list(prefix, after, limit + 1, this.#clock.wall()))) as Buffer,
           );
-          if (slice.keys.length > 0) best = mergeSorted(best, slice.keys, limit + 1);
-          from = slice.next;
+          if (page.ready) return page.keys;
         }
       }),
     );
+    const best = pages.reduce((merged, keys) => mergeSorted(merged, keys, limit + 1), []);
     const more = best.length > limit;
     if (more) best.length = limit;
     return { keys: best, more };
