@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { ByteMap } from '../src/node/byte-map.js';
-import { BUILD_SLOTS, FAN_IN, KeyOrder, STEP_ENTRIES } from '../src/node/key-order.js';
+import { BUILD_SLOTS, FAN_IN, KeyOrder, NOTED_STEP_KEYS } from '../src/node/key-order.js';
 import { LIST_IDLE_MS, Shard } from '../src/node/shard.js';
 import { compareKeys, KeyBytes } from '../src/ring/key-bytes.js';
 import { murmur3 } from '../src/ring/murmur3.js';
@@ -129,8 +129,8 @@ describe('listings read a shard by its order of keys', () => {
       if (page.keys.length <= 1000) break;
     }
     assert.deepEqual(listed, keys.sort(compareKeys));
-    // New keys since are sorted in before the next page, STEP_ENTRIES a message.
-    for (let i = 0; i < 3 * STEP_ENTRIES; i++) shard.put(`new${i}`, 'v');
+    // New keys since are sorted in before the next page, NOTED_STEP_KEYS a message.
+    for (let i = 0; i < 3 * NOTED_STEP_KEYS; i++) shard.put(`new${i}`, 'v');
     const next = ask(shard, 'new', '', 5);
     assert.ok(next.asks >= 3, `${next.asks} asks`);
     assert.deepEqual(next.keys, ['new0', 'new1', 'new10', 'new100', 'new1000']);
@@ -158,9 +158,10 @@ describe('listings read a shard by its order of keys', () => {
     lookups = visits = 0;
     const keys = order.page(Buffer.from('key5'), Buffer.from('key5000'), 100, AS_OF);
     assert.equal(keys.length, 100);
-    assert.equal(keys[0], 'key50000');
+    assert.equal(map.keyAt(keys[0]!), 'key50000');
     assert.equal(visits, 0);
-    assert.ok(lookups < 100 * 3 + 64 * 20, `${lookups} lookups for a page of 100 of 100,000 keys`);
+    // One a key read, and a few where first 8 bytes tie.
+    assert.ok(lookups < 2 * 100, `${lookups} lookups for a page of 100 of 100,000 keys`);
   });
 
   test('keys written, deleted, purged and expiring between pages: every key held throughout is listed once, in order (seeded)', () => {
@@ -285,10 +286,10 @@ describe('listings read a shard by its order of keys', () => {
     for (let i = 0; i < 1000; i++) shard.put(`k${i}`, 'v');
     ask(shard, '', '', 10);
     const held = shard.listOrderBytes;
-    for (let i = 0; i < FAN_IN * STEP_ENTRIES; i++) shard.put(`n${i}`, 'v');
+    for (let i = 0; i < FAN_IN * NOTED_STEP_KEYS; i++) shard.put(`n${i}`, 'v');
     assert.ok(shard.listOrderBytes > held, 'new keys are noted');
     shard.put('one more', 'v');
     assert.equal(shard.listOrderBytes, 0);
-    assert.equal(listAll(shard, '', '', 1000).length, 1001 + FAN_IN * STEP_ENTRIES);
+    assert.equal(listAll(shard, '', '', 1000).length, 1001 + FAN_IN * NOTED_STEP_KEYS);
   });
 });

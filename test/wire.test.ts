@@ -144,8 +144,14 @@ describe('wire', () => {
     reply.integer(0);
     reply.integer(1);
     reply.integer(MAX_VALUE);
-    writeListPage(reply, { ready: true, keys: ['a', 'é', longKey] });
-    writeListPage(reply, { ready: false, keys: [] });
+    const keys = ['a', 'é', longKey].map((key) => Buffer.from(key));
+    writeListPage(
+      reply,
+      true,
+      keys.map((key) => key.length),
+      (i, target, at) => keys[i]!.copy(target, at),
+    );
+    writeListPage(reply, false, [], () => {});
     writeSnapshotSlice(reply, { next: 99, json: '"k":"v"' });
     reply.text('{"keys":1}');
     const reader = new ReplyReader(reply.take(42));
@@ -167,8 +173,16 @@ describe('wire', () => {
     assert.equal(reader.next(), 0);
     assert.equal(reader.next(), 1);
     assert.equal(reader.next(), MAX_VALUE);
-    assert.deepEqual(readListPage(reader.next() as Buffer), { ready: true, keys: ['a', 'é', longKey] });
-    assert.deepEqual(readListPage(reader.next() as Buffer), { ready: false, keys: [] });
+    const page = readListPage(reader.next() as Buffer);
+    assert.equal(page.ready, true);
+    assert.deepEqual(
+      [0, 2, 4].map((i) => page.payload.toString('utf8', page.bounds[i], page.bounds[i + 1])),
+      ['a', 'é', longKey],
+    );
+    assert.equal(page.bounds.length, 6);
+    const notReady = readListPage(reader.next() as Buffer);
+    assert.equal(notReady.ready, false);
+    assert.deepEqual(notReady.bounds, []);
     assert.deepEqual(readSnapshotSlice(reader.next() as Buffer), { next: 99, json: '"k":"v"' });
     assert.equal((reader.next() as Buffer).toString(), '{"keys":1}');
   });

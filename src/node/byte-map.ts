@@ -231,6 +231,25 @@ export class ByteMap {
     }
   }
 
+  /**
+   * Describes the key at `location` in three words written to `target` from `offset`: its
+   * {@link fingerprintAt}, then its first 8 bytes as two big-endian words (bytes past its
+   * end read as 0), which order keys as their bytes do where they differ. One read of the
+   * record, for a key order's entries (src/node/key-order.ts).
+   */
+  describeKeyAt(location: number, target: Uint32Array, offset: number): void {
+    const slab = this.#slabOf(location);
+    const at = offsetOf(location) + HEADER;
+    const length = slab[at - HEADER]! | (slab[at - HEADER + 1]! << 8);
+    target[offset] = murmur3(slab, at, at + length, FINGERPRINT_SEED);
+    let high = 0;
+    let low = 0;
+    for (let i = 0; i < 4; i++) high = high * 256 + (i < length ? slab[at + i]! : 0);
+    for (let i = 4; i < 8; i++) low = low * 256 + (i < length ? slab[at + i]! : 0);
+    target[offset + 1] = high;
+    target[offset + 2] = low;
+  }
+
   /** Calls `visit(location)` for every record whose key has this index hash (nearly always one, or none). */
   visitIndexHash(indexHash: number, visit: (location: number) => void): void {
     const mask = this.#mask;

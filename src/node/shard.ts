@@ -111,13 +111,16 @@ export class Shard implements BatchHandler {
    * `limit` entries, whatever the shard holds.
    */
   listPage(prefix: string, after: string, limit: number, asOf = 0): ListPage {
+    const found = this.#listPage(prefix, after, limit, asOf);
+    return { ready: found !== null, keys: found?.map((location) => this.#map.keyAt(location)) ?? [] };
+  }
+
+  /** A page's records, valid until the next write, or null when not ready (see {@link listPage}). */
+  #listPage(prefix: string, after: string, limit: number, asOf: number): number[] | null {
     this.#listedAt = this.#clock.now();
     if (!this.#idleTimer) this.#watchIdle(LIST_IDLE_MS);
-    if (!this.#order.advance()) return { ready: false, keys: [] };
-    return {
-      ready: true,
-      keys: this.#order.page(Buffer.from(prefix, 'utf8'), Buffer.from(after, 'utf8'), limit, asOf),
-    };
+    if (!this.#order.advance()) return null;
+    return this.#order.page(Buffer.from(prefix, 'utf8'), Buffer.from(after, 'utf8'), limit, asOf);
   }
 
   /** Bytes the order of keys holds now (0 when released). */
@@ -453,7 +456,13 @@ export class Shard implements BatchHandler {
 
   list(prefix: string, after: string, limit: number, asOf: number): void {
     this.#ops++;
-    writeListPage(this.#reply, this.listPage(prefix, after, limit, asOf));
+    const map = this.#map;
+    const found = this.#listPage(prefix, after, limit, asOf);
+    const locations = found ?? [];
+    const lengths = locations.map((location) => map.keyLengthAt(location));
+    writeListPage(this.#reply, found !== null, lengths, (i, target, at) =>
+      map.copyKeyAt(locations[i]!, target, at),
+    );
   }
 
   partitionStats(): void {

@@ -1,11 +1,4 @@
-import {
-  Op,
-  type ListPage,
-  type OpCode,
-  type PartitionSet,
-  type RecordSlice,
-  type SnapshotSlice,
-} from './protocol.js';
+import { Op, type OpCode, type PartitionSet, type RecordSlice, type SnapshotSlice } from './protocol.js';
 
 /**
  * The binary encoding of batches and replies between the front end and a node thread. A
@@ -500,27 +493,42 @@ export function forEachRecord(
   }
 }
 
-/** A ListPage payload: u8 ready (1) or not (0), then keys as u16 length + UTF-8 bytes. */
-export function writeListPage(reply: ReplyWriter, { ready, keys }: ListPage): void {
-  const lengths = keys.map((key) => Buffer.byteLength(key));
-  let at = reply.payload(1 + lengths.reduce((sum, n) => sum + 2 + n, 0));
-  const buf = reply.target;
-  buf[at++] = ready ? 1 : 0;
-  for (let i = 0; i < keys.length; i++) {
-    buf.writeUInt16LE(lengths[i]!, at);
-    buf.write(keys[i]!, at + 2, lengths[i]!, 'utf8');
+/**
+ * A ListPage payload: u8 ready (1) or not (0), then each key as a u16 length and its UTF-8
+ * bytes, which `copyKey(i, target, at)` writes (`lengths[i]` of them): a node copies them
+ * from its store, with no string on the way.
+ */
+export function writeListPage(
+  reply: ReplyWriter,
+  ready: boolean,
+  lengths: readonly number[],
+  copyKey: (i: number, target: Buffer, at: number) => void,
+): void {
+  let at = reply.payload(lengths.reduce((sum, n) => sum + 2 + n, 1));
+  const target = reply.target;
+  target[at++] = ready ? 1 : 0;
+  for (let i = 0; i < lengths.length; i++) {
+    target.writeUInt16LE(lengths[i]!, at);
+    copyKey(i, target, at + 2);
     at += 2 + lengths[i]!;
   }
 }
 
-export function readListPage(payload: Buffer): ListPage {
-  const keys: string[] = [];
+/** A ListPage payload read in place: its keys stay bytes, `payload[bounds[2i], bounds[2i + 1])`. */
+export interface ListPageView {
+  ready: boolean;
+  payload: Buffer;
+  bounds: number[];
+}
+
+export function readListPage(payload: Buffer): ListPageView {
+  const bounds: number[] = [];
   for (let at = 1; at < payload.length;) {
     const length = payload.readUInt16LE(at);
-    keys.push(payload.toString('utf8', at + 2, at + 2 + length));
+    bounds.push(at + 2, at + 2 + length);
     at += 2 + length;
   }
-  return { ready: payload[0] === 1, keys };
+  return { ready: payload[0] === 1, payload, bounds };
 }
 
 /** A SnapshotSlice payload: f64 next, then the JSON fragment as UTF-8. */
