@@ -6,7 +6,7 @@
  *
  *   npm run bench:export -- [--records 1000000] [--rounds 3]
  */
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createReadStream } from 'node:fs';
 import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -15,6 +15,7 @@ import { pipeline } from 'node:stream/promises';
 import { parseArgs } from 'node:util';
 import { loadFileOverHttp } from '../src/load/http-load.js';
 import { uuidFile } from './lib/data.js';
+import { exportTo } from './lib/export-stream.js';
 import { runContext } from './lib/machine.js';
 import { startCluster, type Topology } from './lib/processes.js';
 import { spread, type Spread } from './lib/stats.js';
@@ -26,20 +27,6 @@ const { values: args } = parseArgs({
   },
 });
 const TOPOLOGY: Topology = { nodes: 3, replicas: 3 };
-
-/** Streams `GET /export` of the cluster at `url` into `path`; resolves to seconds taken. */
-async function exportTo(url: string, path: string): Promise<number> {
-  const start = performance.now();
-  await new Promise<void>((resolve, reject) => {
-    request(new URL('/export', url), (res) => {
-      if (res.statusCode !== 200) return reject(new Error(`GET /export answered ${res.statusCode}`));
-      pipeline(res, createWriteStream(path)).then(resolve, reject);
-    })
-      .on('error', reject)
-      .end();
-  });
-  return (performance.now() - start) / 1000;
-}
 
 /** Streams the dump at `path` into `POST /kv?encoding=base64`; resolves to seconds and pairs written. */
 async function importFrom(url: string, path: string): Promise<{ seconds: number; written: number }> {

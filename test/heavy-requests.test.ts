@@ -188,7 +188,7 @@ describe('listing does not starve key operations', () => {
       order.push('list');
       return page;
     });
-    await sleep(1); // the listing's first slice is on its way
+    await sleep(1); // the listing's first step is on its way
     const get = cluster.get('key7').then((value) => {
       order.push('get');
       return value?.toString();
@@ -201,7 +201,22 @@ describe('listing does not starve key operations', () => {
     assert.deepEqual(page.keys, [...page.keys].sort());
   });
 
-  test('a listing gathered from many nodes and slices equals a sort of every key', async (t) => {
+  test('listings started together while the nodes build their orders each get their own page', async (t) => {
+    const run = await startRunning({ nodes: 3 });
+    t.after(() => run.stop());
+    const keys = Array.from({ length: 60_000 }, (_, i) => `k${i % 8}/${i}`);
+    await Promise.all(keys.map((k) => run.cluster.put(k, 'v')));
+    // Eight listings join one build per node; each then reads its own prefix and cursor.
+    const pages = await Promise.all(
+      Array.from({ length: 8 }, (_, i) => run.cluster.list(`k${i}/`, `k${i}/2`, 3)),
+    );
+    pages.forEach((page, i) => {
+      const expected = keys.filter((k) => k.startsWith(`k${i}/`) && k > `k${i}/2`).sort();
+      assert.deepEqual(page, { keys: expected.slice(0, 3), more: true });
+    });
+  });
+
+  test('a listing gathered from many nodes and pages equals a sort of every key', async (t) => {
     const run = await startRunning({ nodes: 3 });
     t.after(() => run.stop());
     const keys = Array.from({ length: 5000 }, (_, i) => `p${(i * 7919) % 5000}`);

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { compareKeys } from '../src/ring/key-bytes.js';
 import { codeOf, http, startRunning, type Running } from './helpers.js';
 
 describe('HTTP /kv', () => {
@@ -130,6 +131,53 @@ describe('HTTP /kv', () => {
     assert.deepEqual(
       seen,
       Array.from({ length: 25 }, (_, i) => `page:${String(i).padStart(2, '0')}`),
+    );
+  });
+
+  test('GET /kv pages while keys come and go between pages: every key held throughout once, in UTF-8 byte order', async () => {
+    // UTF-16 order would put 😀 (a surrogate pair) before \ue000; UTF-8 bytes put it after.
+    const marks = ['a', 'é', '\ue000', '😀', 'z'];
+    const held = Array.from({ length: 2000 }, (_, i) => `walk/${marks[i % 5]}${i}`);
+    await Promise.all(held.map((key) => run.cluster.put(key, 'v')));
+    const doomed = held.filter((_, i) => i % 7 === 0);
+    const stable = held.filter((_, i) => i % 7 !== 0).sort(compareKeys);
+    const born: string[] = [];
+    const seen: string[] = [];
+    let after = '';
+    for (let page = 0; ; page++) {
+      const answer = await http(
+        url,
+        'GET',
+        `/kv?prefix=walk%2F&limit=150&after=${encodeURIComponent(after)}`,
+      );
+      assert.equal(answer.status, 200);
+      const { keys, next } = answer.json as { keys: string[]; next: string | null };
+      assert.ok(keys.length <= 150);
+      seen.push(...keys);
+      if (next === null) break;
+      assert.equal(next, keys.at(-1));
+      after = next;
+      // Between pages: keys written before the cursor and past it, and some deleted.
+      born.push(`walk/0new${page}`, `walk/😀new${page}`);
+      await Promise.all([
+        run.cluster.put(born.at(-2)!, 'v'),
+        run.cluster.put(born.at(-1)!, 'v'),
+        ...doomed.splice(0, 40).map((key) => run.cluster.delete(key)),
+      ]);
+    }
+    for (let i = 1; i < seen.length; i++) {
+      assert.ok(compareKeys(seen[i - 1]!, seen[i]!) < 0, `${seen[i - 1]} then ${seen[i]}`);
+    }
+    const listed = new Set(seen);
+    assert.deepEqual(
+      stable.filter((key) => !listed.has(key)),
+      [],
+      'keys held throughout',
+    );
+    assert.deepEqual(
+      seen.filter((key) => !held.includes(key) && !born.includes(key)),
+      [],
+      'only keys written',
     );
   });
 

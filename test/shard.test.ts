@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { compareKeys, KeyBytes } from '../src/ring/key-bytes.js';
+import { KeyBytes } from '../src/ring/key-bytes.js';
 import { HASH_SPACE } from '../src/ring/murmur3.js';
 import { Op, type NodeStats, type OpCode } from '../src/wire/protocol.js';
-import { LIST_SLICE_SLOTS, Shard } from '../src/node/shard.js';
+import { Shard } from '../src/node/shard.js';
 import { Written } from '../src/node/byte-map.js';
 import { BatchWriter, recordValue, recordVersion, ReplyReader } from '../src/wire/wire.js';
 
@@ -159,50 +159,6 @@ describe('Shard', () => {
     assert.ok(stats.storeBytes > 0);
     assert.equal(stats.ops, 5);
     assert.ok(stats.heapUsed > 0);
-  });
-
-  /** Walks every slice of a listing from 0 to HASH_SPACE, as Cluster.list does. */
-  function listAll(shard: Shard, prefix: string, after: string, limit: number): string[] {
-    let keys: string[] = [];
-    let slices = 0;
-    for (let from = 0; from < HASH_SPACE; slices++) {
-      const slice = shard.listSlice(prefix, after, limit, from);
-      assert.ok(slice.keys.length <= limit);
-      assert.ok(slice.next > from, 'every slice moves the cursor forward');
-      keys = [...keys, ...slice.keys].sort(compareKeys).slice(0, limit);
-      from = slice.next;
-    }
-    return keys;
-  }
-
-  test('listSlice() walked to the end gives sorted keys with the prefix after the cursor, at most limit', () => {
-    const shard = new Shard();
-    for (const k of ['b3', 'a1', 'b1', 'b2', 'c1', 'b10', 'bé', 'b😀']) shard.put(k, 'v');
-    assert.deepEqual(listAll(shard, 'b', '', 10), ['b1', 'b10', 'b2', 'b3', 'bé', 'b😀']);
-    assert.deepEqual(listAll(shard, 'b', '', 2), ['b1', 'b10']);
-    assert.deepEqual(listAll(shard, 'b', 'b10', 2), ['b2', 'b3']);
-    assert.deepEqual(listAll(shard, '', 'b3', 10), ['bé', 'b😀', 'c1']);
-    assert.deepEqual(listAll(shard, 'é', '', 10), []);
-    // UTF-8 byte order: U+E000 (EE 80 80) before U+1F600 (F0 9F 98 80), though UTF-16 puts
-    // the surrogate pair first.
-    shard.put('z\ue000', 'v');
-    shard.put('z😀', 'v');
-    assert.deepEqual(listAll(shard, 'z', '', 10), ['z\ue000', 'z😀']);
-  });
-
-  test('listSlice() reads a bounded part of a large shard per call', () => {
-    const shard = new Shard();
-    for (let i = 0; i < 100_000; i++) shard.put(`key${i}`, 'v');
-    let slices = 0;
-    let seen = 0;
-    for (let from = 0; from < HASH_SPACE; slices++) {
-      const slice = shard.listSlice('', '', 100_000, from);
-      seen += slice.keys.length;
-      from = slice.next;
-    }
-    assert.equal(seen, 100_000);
-    // 100k keys sit in 2^18 slots (load ≤ 0.75): 16 slices of 16,384 slots.
-    assert.equal(slices, 2 ** 18 / LIST_SLICE_SLOTS);
   });
 
   test('snapshotSlice() covers every pair once, values decoded as UTF-8, each slice cut by bytes', () => {

@@ -5,14 +5,14 @@ import { Op, type OpCode } from '../src/wire/protocol.js';
 import {
   BatchWriter,
   readBatch,
-  readListSlice,
+  readListPage,
   readSnapshotSlice,
   recordExpiresAt,
   recordValue,
   recordVersion,
   ReplyReader,
   ReplyWriter,
-  writeListSlice,
+  writeListPage,
   writeSnapshotSlice,
   type BatchHandler,
 } from '../src/wire/wire.js';
@@ -32,8 +32,7 @@ function decode(batch: ArrayBuffer): { id: number; seen: unknown[] } {
             ? Buffer.from(buf.subarray(valueStart, valueStart + valueLength))
             : undefined,
       }),
-    list: (prefix, after, limit, from, asOf) =>
-      seen.push({ op: Op.ListSlice, prefix, after, limit, from, asOf }),
+    list: (prefix, after, limit, asOf) => seen.push({ op: Op.ListPage, prefix, after, limit, asOf }),
     snapshot: (from, maxBytes, only, asOf) =>
       seen.push({
         op: Op.SnapshotSlice,
@@ -88,7 +87,7 @@ describe('wire', () => {
     op(Op.Purge, 'p', 12345);
     const envelope = Buffer.concat([Buffer.from(Float64Array.of(1_767_225_600_123).buffer), every]);
     writer.key(Op.PutExpiring, Buffer.from('ttl'), 3, hash('ttl'), 4, envelope);
-    writer.list('pré', 'après', 1001, 2 ** 32 - 1, 1_767_225_600_001);
+    writer.list('pré', 'après', 1001, 1_767_225_600_001);
     writer.snapshot(123_456, 256 * 1024, null, 1_767_225_600_002);
     writer.snapshot(0, 1, { partitions: 10, bits: Uint8Array.from([0b1000_0001, 0b10]) }, 0);
     writer.clearExpired(2 ** 31, 1_767_225_600_003);
@@ -113,14 +112,7 @@ describe('wire', () => {
       { op: Op.Size, key: '', hash: hash(''), version: 0, value: undefined },
       { op: Op.Purge, key: 'p', hash: hash('p'), version: 12345, value: undefined },
       { op: Op.PutExpiring, key: 'ttl', hash: hash('ttl'), version: 4, value: envelope },
-      {
-        op: Op.ListSlice,
-        prefix: 'pré',
-        after: 'après',
-        limit: 1001,
-        from: 2 ** 32 - 1,
-        asOf: 1_767_225_600_001,
-      },
+      { op: Op.ListPage, prefix: 'pré', after: 'après', limit: 1001, asOf: 1_767_225_600_001 },
       { op: Op.SnapshotSlice, from: 123_456, maxBytes: 256 * 1024, asOf: 1_767_225_600_002, only: null },
       {
         op: Op.SnapshotSlice,
@@ -152,12 +144,19 @@ describe('wire', () => {
     reply.integer(0);
     reply.integer(1);
     reply.integer(MAX_VALUE);
-    writeListSlice(reply, { next: 2 ** 32, keys: ['a', 'é', longKey] });
+    const keys = ['a', 'é', longKey].map((key) => Buffer.from(key));
+    writeListPage(
+      reply,
+      true,
+      keys.map((key) => key.length),
+      (i, target, at) => keys[i]!.copy(target, at),
+    );
+    writeListPage(reply, false, [], () => {});
     writeSnapshotSlice(reply, { next: 99, json: '"k":"v"' });
     reply.text('{"keys":1}');
     const reader = new ReplyReader(reply.take(42));
     assert.equal(reader.id, 42);
-    assert.equal(reader.count, 11);
+    assert.equal(reader.count, 12);
     const record = () => {
       const payload = reader.next() as Buffer;
       return {
@@ -174,7 +173,16 @@ describe('wire', () => {
     assert.equal(reader.next(), 0);
     assert.equal(reader.next(), 1);
     assert.equal(reader.next(), MAX_VALUE);
-    assert.deepEqual(readListSlice(reader.next() as Buffer), { next: 2 ** 32, keys: ['a', 'é', longKey] });
+    const page = readListPage(reader.next() as Buffer);
+    assert.equal(page.ready, true);
+    assert.deepEqual(
+      [0, 2, 4].map((i) => page.payload.toString('utf8', page.bounds[i], page.bounds[i + 1])),
+      ['a', 'é', longKey],
+    );
+    assert.equal(page.bounds.length, 6);
+    const notReady = readListPage(reader.next() as Buffer);
+    assert.equal(notReady.ready, false);
+    assert.deepEqual(notReady.bounds, []);
     assert.deepEqual(readSnapshotSlice(reader.next() as Buffer), { next: 99, json: '"k":"v"' });
     assert.equal((reader.next() as Buffer).toString(), '{"keys":1}');
   });

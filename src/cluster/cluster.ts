@@ -11,7 +11,7 @@ import {
   type ThunderError,
 } from '../errors.js';
 import { HybridClock } from '../time/hlc.js';
-import { compareKeys, KeyBytes } from '../ring/key-bytes.js';
+import { KeyBytes } from '../ring/key-bytes.js';
 import { KeyCalls, type Consistency, type KeyOp, type KeySink, type ReplicaSender } from './key-call.js';
 import { systemClock, type Clock } from '../time/clock.js';
 import { NodeLink, type LinkOptions, type NodeState } from '../transport/node-link.js';
@@ -47,7 +47,8 @@ import {
 import { Transfers, type Transfer } from './transfers.js';
 import type { CopyChannel } from './partition-copy.js';
 import {
-  readListSlice,
+  readListPage,
+  type ListPageView,
   readRecordSlice,
   readSnapshotSlice,
   recordVersion,
@@ -214,20 +215,48 @@ export interface CoordinatorStats {
 }
 
 /**
- * The `limit` smallest of two sorted lists of distinct keys, merged (UTF-8 byte order); a
- * key in both (a replica's copy) is taken once.
+ * The `limit` smallest keys of some nodes' pages, each in UTF-8 byte order, merged; a key on
+ * several pages (a replica's copy) is taken once. Keys are compared as the nodes' bytes and
+ * only the ones taken are decoded: at most nodes × `limit` keys are looked at.
  */
-function mergeSorted(a: string[], b: string[], limit: number): string[] {
-  const out: string[] = [];
-  let i = 0;
-  let j = 0;
-  while (out.length < limit && (i < a.length || j < b.length)) {
-    const order = j >= b.length ? -1 : i >= a.length ? 1 : compareKeys(a[i]!, b[j]!);
-    if (order <= 0) out.push(a[i++]!);
-    else out.push(b[j++]!);
-    if (order === 0) j++;
+function mergePages(pages: ListPageView[], limit: number): string[] {
+  const next = pages.map(() => 0); // per page, its next key's index in bounds
+  const keys: string[] = [];
+  let last: ListPageView | null = null;
+  let lastAt = 0;
+  while (keys.length < limit) {
+    let best = -1;
+    for (let p = 0; p < pages.length; p++) {
+      if (next[p]! >= pages[p]!.bounds.length) continue;
+      if (best < 0 || compareKeyBytes(pages[p]!, next[p]!, pages[best]!, next[best]!) < 0) best = p;
+    }
+    if (best < 0) break;
+    const page = pages[best]!;
+    const at = next[best]!;
+    next[best] = at + 2;
+    if (last !== null && compareKeyBytes(page, at, last, lastAt) === 0) continue;
+    keys.push(page.payload.toString('utf8', page.bounds[at], page.bounds[at + 1]));
+    last = page;
+    lastAt = at;
   }
-  return out;
+  return keys;
+}
+
+/**
+ * Compares the key at bounds index `i` of page `a` with the one at `j` of `b`, by their bytes
+ * (a loop: Buffer's compare checks its five arguments on every call, which cost more here).
+ */
+function compareKeyBytes(a: ListPageView, i: number, b: ListPageView, j: number): number {
+  const x = a.payload;
+  const y = b.payload;
+  let from = a.bounds[i]!;
+  const end = a.bounds[i + 1]!;
+  let other = b.bounds[j]!;
+  const otherEnd = b.bounds[j + 1]!;
+  for (; from < end && other < otherEnd; from++, other++) {
+    if (x[from] !== y[other]) return x[from]! - y[other]!;
+  }
+  return end - from - (otherEnd - other);
 }
 
 /** A reply with its version, as a {@link KeySink} hears it. */
@@ -297,6 +326,8 @@ export class Cluster implements ReplicaSender {
   readonly #recovery: Recovery;
   readonly #membership: Membership;
   readonly #clock: Clock;
+  /** Per node, the build of its order of keys under way (see {@link list}). */
+  readonly #keyOrderBuilds = new Map<number, Promise<void>>();
   readonly #linkOptions: LinkOptions;
   readonly #seed: number;
   /** With `--storage log` or `redis`: where the nodes keep their data. */
@@ -799,29 +830,54 @@ export class Cluster implements ReplicaSender {
 
   /**
    * Up to `limit` keys with `prefix`, greater than `after`, in UTF-8 byte order (code point
-   * order), gathered from every node, each key once however many replicas hold it.
-   * Each node is walked in bounded slices, one message each, so key operations interleave
-   * with a listing instead of waiting for it; memory stays within a few pages of keys.
+   * order), gathered from every node, each key once however many replicas hold it. Each node
+   * answers from its order of keys (src/node/key-order.ts) with its first `limit + 1`, and
+   * this merges those: a page costs about a page per node. A node still building its order
+   * answers "not ready" after each bounded step, so key operations interleave with the build.
    */
   async list(prefix: string, after: string, limit: number): Promise<{ keys: string[]; more: boolean }> {
-    let best: string[] = [];
-    await Promise.all(
+    const pages = await Promise.all(
       this.ring.members.map(async (id) => {
-        for (let from = 0; from < HASH_SPACE;) {
-          // limit + 1 per slice: one more than the page says whether another page follows.
-          const slice = readListSlice(
-            (await this.#callNode(id, (w) =>
-              w.list(prefix, after, limit + 1, from, this.#clock.wall()),
-            )) as Buffer,
+        for (;;) {
+          // limit + 1: one more than the page says whether another page follows.
+          const page = readListPage(
+            (await this.#callNode(id, (w) => w.list(prefix, after, limit + 1, this.#clock.wall()))) as Buffer,
           );
-          if (slice.keys.length > 0) best = mergeSorted(best, slice.keys, limit + 1);
-          from = slice.next;
+          if (page.ready) return page;
+          await this.#buildKeyOrder(id);
         }
       }),
     );
+    const best = mergePages(pages, limit + 1);
     const more = best.length > limit;
     if (more) best.length = limit;
     return { keys: best, more };
+  }
+
+  /**
+   * Resolves once node `id` answers a listing message as ready: its order of keys is built.
+   * One build is driven per node however many listings wait for it, with two messages in
+   * flight, so the node goes from step to step without waiting for a round trip, and a key
+   * operation waits behind at most two steps.
+   */
+  #buildKeyOrder(id: number): Promise<void> {
+    let build = this.#keyOrderBuilds.get(id);
+    if (build === undefined) {
+      const step = async () =>
+        readListPage((await this.#callNode(id, (w) => w.list('', '', 1, this.#clock.wall()))) as Buffer)
+          .ready;
+      build = (async () => {
+        let queued = step();
+        for (;;) {
+          const next = step();
+          next.catch(() => {}); // awaited next time round, or not needed: never unhandled
+          if (await queued) return;
+          queued = next;
+        }
+      })().finally(() => this.#keyOrderBuilds.delete(id));
+      this.#keyOrderBuilds.set(id, build);
+    }
+    return build;
   }
 
   /**

@@ -80,6 +80,9 @@ export function recordDigest(hash: number, version: number, tombstone: boolean):
   return (h ^ (h >>> 16)) >>> 0;
 }
 
+/** Seed of the second key hash, {@link ByteMap.fingerprintAt}: any but the ring's 0. */
+const FINGERPRINT_SEED = 0x2545f491;
+
 /** Grow the index when it is this full. */
 const MAX_LOAD = 0.75;
 /** Compact a full slab once less than this share of it is live. */
@@ -146,6 +149,8 @@ export class ByteMap {
   readonly #unscramble: number;
 
   readonly #slabBytes: number;
+  /** Told the index hash of every key that takes a new slot, while set (see {@link watchInserts}). */
+  #onInsert: ((indexHash: number) => void) | null = null;
 
   /**
    * @param options.slabBytes size of a slab; a larger record gets one of its own. Default 4 MiB.
@@ -189,6 +194,70 @@ export class ByteMap {
   /** The ring hash of a key, from the hash {@link visitRange} passes (which is scrambled). */
   ringHashOf(visitedHash: number): number {
     return Math.imul(visitedHash, this.#unscramble) >>> 0;
+  }
+
+  /**
+   * Calls `watch` with the index hash (the hash {@link visitRange} passes) of every key that
+   * takes a new slot from now on, a value or a tombstone, until called with null. Writes over
+   * a key already held (its tombstone too) are not told. For a key order kept beside the
+   * map (src/node/key-order.ts): with no watcher, a write pays one null check.
+   */
+  watchInserts(watch: ((indexHash: number) => void) | null): void {
+    this.#onInsert = watch;
+  }
+
+  /**
+   * A second hash of the key at `location` (murmur3 with another seed): with the index hash,
+   * 64 bits that tell one key from another without holding its bytes or its location,
+   * which moves (see {@link locateEntry}).
+   */
+  fingerprintAt(location: number): number {
+    const slab = this.#slabOf(location);
+    const at = offsetOf(location) + HEADER;
+    return murmur3(slab, at, at + (slab[at - HEADER]! | (slab[at - HEADER + 1]! << 8)), FINGERPRINT_SEED);
+  }
+
+  /**
+   * The location of the record whose key has this index hash and {@link fingerprintAt}, or
+   * 0 when none has (the key has been removed). Two keys alike in both would be taken one
+   * for the other: a chance of about 2^-64 for each pair of keys.
+   */
+  locateEntry(indexHash: number, fingerprint: number): number {
+    const mask = this.#mask;
+    for (let slot = indexHash >>> this.#shift; ; slot = (slot + 1) & mask) {
+      const location = this.#locations[slot]!;
+      if (location === 0) return 0;
+      if (this.#hashes[slot] === indexHash && this.fingerprintAt(location) === fingerprint) return location;
+    }
+  }
+
+  /**
+   * Describes the key at `location` in three words written to `target` from `offset`: its
+   * {@link fingerprintAt}, then its first 8 bytes as two big-endian words (bytes past its
+   * end read as 0), which order keys as their bytes do where they differ. One read of the
+   * record, for a key order's entries (src/node/key-order.ts).
+   */
+  describeKeyAt(location: number, target: Uint32Array, offset: number): void {
+    const slab = this.#slabOf(location);
+    const at = offsetOf(location) + HEADER;
+    const length = slab[at - HEADER]! | (slab[at - HEADER + 1]! << 8);
+    target[offset] = murmur3(slab, at, at + length, FINGERPRINT_SEED);
+    let high = 0;
+    let low = 0;
+    for (let i = 0; i < 4; i++) high = high * 256 + (i < length ? slab[at + i]! : 0);
+    for (let i = 4; i < 8; i++) low = low * 256 + (i < length ? slab[at + i]! : 0);
+    target[offset + 1] = high;
+    target[offset + 2] = low;
+  }
+
+  /** Calls `visit(location)` for every record whose key has this index hash (nearly always one, or none). */
+  visitIndexHash(indexHash: number, visit: (location: number) => void): void {
+    const mask = this.#mask;
+    for (let slot = indexHash >>> this.#shift; ; slot = (slot + 1) & mask) {
+      const location = this.#locations[slot]!;
+      if (location === 0) return;
+      if (this.#hashes[slot] === indexHash) visit(location);
+    }
   }
 
   /** Number of keys holding a value (tombstones not counted). */
@@ -356,6 +425,7 @@ export class ByteMap {
     );
     this.#count(!tombstone, 1, length + valueLength, expiry);
     if (this.#size + this.#tombstones > this.#locations.length * MAX_LOAD) this.#grow();
+    if (this.#onInsert !== null) this.#onInsert(mixed);
     return Written.WasAbsent;
   }
 

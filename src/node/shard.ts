@@ -1,16 +1,18 @@
 import { getHeapStatistics } from 'node:v8';
 import { ByteMap, DEFAULT_SCRAMBLE, Written } from './byte-map.js';
+import { KeyOrder } from './key-order.js';
 import { LogOp, type Journal, type LogRecord, type Recovered } from '../storage/journal.js';
 import { HASH_SPACE } from '../ring/murmur3.js';
 import { hasPartition } from '../ring/partition-set.js';
 import { bytesToText } from '../bytes.js';
 import { errorToWire } from '../errors.js';
 import { ENVELOPE_BYTES } from '../expiry.js';
+import { systemClock, type Clock } from '../time/clock.js';
 import { versionWall } from '../time/hlc.js';
 import {
   Op,
   type BatchFailure,
-  type ListSlice,
+  type ListPage,
   type NodeStats,
   type StorageStats,
   type OpCode,
@@ -21,16 +23,17 @@ import {
   readBatch,
   RECORD_SLICE_HEADER,
   ReplyWriter,
-  writeListSlice,
+  writeListPage,
   writeSnapshotSlice,
   type BatchHandler,
 } from '../wire/wire.js';
 
 /**
- * Index slots one listing slice reads: about a millisecond of work, so a GET queued behind
- * eight concurrent listings of a 2M-key store answered in 19 ms at the median (bench:heavy).
+ * How long a shard keeps its order of keys (src/node/key-order.ts) after the last listing
+ * message: long enough for a client paging by hand, short enough that writes soon stop
+ * paying to note new keys for it and its memory (8 bytes a key) comes back.
  */
-export const LIST_SLICE_SLOTS = 4_096;
+export const LIST_IDLE_MS = 60_000;
 /** A log's bytes beyond its records' keys and values (see src/storage/log.ts). */
 const RECORD_OVERHEAD = 27;
 /** How far a log may outgrow twice its live data before it is merged: 64 MiB. */
@@ -48,6 +51,12 @@ export class Shard implements BatchHandler {
   readonly #map: ByteMap;
   readonly #reply = new ReplyWriter();
   readonly #pause: (ms: number) => void;
+  /** Keys in byte order, built while listings come and released once they stop. */
+  readonly #order: KeyOrder;
+  readonly #clock: Pick<Clock, 'now' | 'setTimer'>;
+  /** When the last listing message came (clock ms), and whether a timer watches for idleness. */
+  #listedAt = 0;
+  #idleTimer = false;
   #ops = 0;
   /** The node's journal (`--storage log` or `redis`): every change is appended to it. */
   #log: Journal | null = null;
@@ -59,14 +68,25 @@ export class Shard implements BatchHandler {
    * `partitions`: the ring's partition count, for the per-partition digests (default 1024);
    * `scramble`: the index's multiplier, one per node (see ByteMap's scrambleFor);
    * `pause`: how a Pause operation stops the node (default: block the thread; a node run
-   * inline on the simulated loop holds its queue instead).
+   * inline on the simulated loop holds its queue instead);
+   * `clock`: the timer that releases the order of keys {@link LIST_IDLE_MS} after the last
+   * listing (default: the system's; the simulated loop for a node run inline).
    */
-  constructor(options: { partitions?: number; scramble?: number; pause?: (ms: number) => void } = {}) {
+  constructor(
+    options: {
+      partitions?: number;
+      scramble?: number;
+      pause?: (ms: number) => void;
+      clock?: Pick<Clock, 'now' | 'setTimer'>;
+    } = {},
+  ) {
     this.#map = new ByteMap({
       partitions: options.partitions ?? 1024,
       scramble: options.scramble ?? DEFAULT_SCRAMBLE,
     });
     this.#pause = options.pause ?? blockThread;
+    this.#order = new KeyOrder(this.#map);
+    this.#clock = options.clock ?? systemClock;
   }
 
   get(key: string): string | undefined {
@@ -84,35 +104,39 @@ export class Shard implements BatchHandler {
   }
 
   /**
-   * One slice of a listing: the first `limit` keys starting with `prefix` and greater than
-   * `after`, in UTF-8 byte order, among those whose hash lies in `[from, next)` and whose
-   * value has not expired at `asOf` (Unix ms). Costs about
-   * {@link LIST_SLICE_SLOTS} index slots and memory for `2 × limit` keys, whatever the shard
-   * holds.
+   * A listing message: the first `limit` keys starting with `prefix` and greater than
+   * `after`, in UTF-8 byte order, whose value has not expired at `asOf` (Unix ms); or not
+   * ready, after one bounded step of building the shard's order of keys: ask again. Once
+   * built, a page costs a binary search in each of a few sorted runs and a merge of about
+   * `limit` entries, whatever the shard holds.
    */
-  listSlice(prefix: string, after: string, limit: number, from: number, asOf = 0): ListSlice {
-    const map = this.#map;
-    const wanted = Buffer.from(prefix, 'utf8');
-    const floor = Buffer.from(after, 'utf8');
-    // Keys are compared as stored bytes and only the page is decoded. Once `limit` keys are
-    // in hand, a key at or past the largest of them cannot make the page.
-    const byKey = (a: number, b: number) => map.compareKeysAt(a, b);
-    let found: number[] = []; // locations, valid while this slice runs
-    let bound = 0;
-    const next = map.visitRange(from, LIST_SLICE_SLOTS, (_hash, location) => {
-      if (!map.isLiveAt(location, asOf)) return;
-      if (map.compareKeyAt(location, wanted, true) !== 0 || map.compareKeyAt(location, floor) <= 0) return;
-      if (bound !== 0 && map.compareKeysAt(location, bound) >= 0) return;
-      found.push(location);
-      // A bounded selection: sort and cut whenever twice the page has gathered.
-      if (found.length >= 2 * limit) {
-        found = found.sort(byKey).slice(0, limit);
-        bound = found[limit - 1]!;
-      }
+  listPage(prefix: string, after: string, limit: number, asOf = 0): ListPage {
+    const found = this.#listPage(prefix, after, limit, asOf);
+    return { ready: found !== null, keys: found?.map((location) => this.#map.keyAt(location)) ?? [] };
+  }
+
+  /** A page's records, valid until the next write, or null when not ready (see {@link listPage}). */
+  #listPage(prefix: string, after: string, limit: number, asOf: number): number[] | null {
+    this.#listedAt = this.#clock.now();
+    if (!this.#idleTimer) this.#watchIdle(LIST_IDLE_MS);
+    if (!this.#order.advance()) return null;
+    return this.#order.page(Buffer.from(prefix, 'utf8'), Buffer.from(after, 'utf8'), limit, asOf);
+  }
+
+  /** Bytes the order of keys holds now (0 when released). */
+  get listOrderBytes(): number {
+    return this.#order.bytes;
+  }
+
+  /** Releases the order of keys once no listing message has come for {@link LIST_IDLE_MS}. */
+  #watchIdle(ms: number): void {
+    this.#idleTimer = true;
+    this.#clock.setTimer(ms, () => {
+      const idle = this.#clock.now() - this.#listedAt;
+      if (idle < LIST_IDLE_MS) return this.#watchIdle(LIST_IDLE_MS - idle);
+      this.#idleTimer = false;
+      this.#order.release();
     });
-    found.sort(byKey);
-    if (found.length > limit) found.length = limit;
-    return { next, keys: found.map((location) => map.keyAt(location)) };
   }
 
   /**
@@ -430,9 +454,15 @@ export class Shard implements BatchHandler {
     }
   }
 
-  list(prefix: string, after: string, limit: number, from: number, asOf: number): void {
+  list(prefix: string, after: string, limit: number, asOf: number): void {
     this.#ops++;
-    writeListSlice(this.#reply, this.listSlice(prefix, after, limit, from, asOf));
+    const map = this.#map;
+    const found = this.#listPage(prefix, after, limit, asOf);
+    const locations = found ?? [];
+    const lengths = locations.map((location) => map.keyLengthAt(location));
+    writeListPage(this.#reply, found !== null, lengths, (i, target, at) =>
+      map.copyKeyAt(locations[i]!, target, at),
+    );
   }
 
   partitionStats(): void {

@@ -20,6 +20,7 @@ export function inlineRunner(loop: SimLoop): NodeRunner {
       partitions,
       scramble: scrambleFor(node),
       pause: (ms) => (busyUntil = Math.max(busyUntil, loop.now()) + ms),
+      clock: loop,
     });
     /** Runs `fire` once the node is free (now, unless paused), unless it has been killed since. */
     const whenFree = (fire: (live: Shard) => void): void => {

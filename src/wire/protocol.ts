@@ -37,13 +37,13 @@ export const Op = {
   /** key → the value's length in bytes, or absent (a tombstone too) */
   Size: 4,
   /**
-   * prefix, after, limit, from, asOf → {@link ListSlice}: the first `limit` keys with that
-   * prefix greater than `after`, sorted, among the keys whose store hash lies in
-   * `[from, next)` and whose value has not expired at `asOf` (Unix ms).
-   * A listing walks `from` = 0, next, next… until `next` is {@link HASH_SPACE}: one bounded
-   * slice per message, so key operations queued behind it never wait for a whole pass.
+   * prefix, after, limit, asOf → {@link ListPage}: the first `limit` keys with that prefix
+   * after `after`, in UTF-8 byte order, whose values have not expired at `asOf` (Unix ms);
+   * or, while the node is still building its order of keys (src/node/key-order.ts), not
+   * ready: it did one bounded step of that, and the listing asks again. So key operations
+   * queued behind a listing wait for one step, never for a whole pass.
    */
-  ListSlice: 5,
+  ListPage: 5,
   /**
    * from, maxBytes, partitions, asOf → {@link SnapshotSlice}: `"k":"v",…` (values as UTF-8
    * text) for keys whose store hash lies in `[from, next)` (and, given a
@@ -121,10 +121,11 @@ export interface NodeStats {
   storage: StorageStats;
 }
 
-/** One slice of a key listing. */
-export interface ListSlice {
-  /** Where the next slice starts; {@link HASH_SPACE} when the node has been walked. */
-  next: number;
+/** A node's answer to a listing message. */
+export interface ListPage {
+  /** False while the node is still building its order of keys: ask again. */
+  ready: boolean;
+  /** The page's keys, when ready. */
   keys: string[];
 }
 

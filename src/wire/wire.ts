@@ -1,11 +1,4 @@
-import {
-  Op,
-  type ListSlice,
-  type OpCode,
-  type PartitionSet,
-  type RecordSlice,
-  type SnapshotSlice,
-} from './protocol.js';
+import { Op, type OpCode, type PartitionSet, type RecordSlice, type SnapshotSlice } from './protocol.js';
 
 /**
  * The binary encoding of batches and replies between the front end and a node thread. A
@@ -16,7 +9,7 @@ import {
  *   batch:  u32 id, u32 count, then per operation a u8 opcode and its operands:
  *     Get, Delete, Size, Purge   u32 ring hash, u16 key length, f64 version, key
  *     Put, PutExpiring           u32 ring hash, u16 key length, f64 version, u32 value length, key, value
- *     ListSlice           u16 + prefix, u16 + after, u32 limit, u32 from, f64 asOf
+ *     ListPage            u16 + prefix, u16 + after, u32 limit, f64 asOf
  *     SnapshotSlice       u32 from, u32 maxBytes, u32 partitions P (0: include all), f64 asOf,
  *                         then ⌈P / 8⌉ bytes: the partitions to include, p at bit p % 8 of byte p / 8
  *     ClearExpired        u32 from, f64 cutoff
@@ -162,16 +155,16 @@ export class BatchWriter extends Writer {
     this.counted();
   }
 
-  list(prefix: string, after: string, limit: number, from: number, asOf: number): void {
+  list(prefix: string, after: string, limit: number, asOf: number): void {
     const prefixLength = Buffer.byteLength(prefix);
     const afterLength = Buffer.byteLength(after);
     // Checked before reserving: a throw after it would leave uncounted bytes in the batch.
     if (prefixLength > 0xffff || afterLength > 0xffff) {
       throw new RangeError(`a listing's prefix and cursor are at most 65535 bytes each`);
     }
-    const at = this.reserve(1 + 2 + prefixLength + 2 + afterLength + 16);
+    const at = this.reserve(1 + 2 + prefixLength + 2 + afterLength + 12);
     const buf = this.buf;
-    buf[at] = Op.ListSlice;
+    buf[at] = Op.ListPage;
     buf.writeUInt16LE(prefixLength, at + 1);
     buf.write(prefix, at + 3, prefixLength, 'utf8');
     let to = at + 3 + prefixLength;
@@ -179,8 +172,7 @@ export class BatchWriter extends Writer {
     buf.write(after, to + 2, afterLength, 'utf8');
     to += 2 + afterLength;
     buf.writeUInt32LE(limit, to);
-    buf.writeUInt32LE(from, to + 4);
-    buf.writeDoubleLE(asOf, to + 8);
+    buf.writeDoubleLE(asOf, to + 4);
     this.counted();
   }
 
@@ -262,7 +254,7 @@ export interface BatchHandler {
     valueStart: number,
     valueLength: number,
   ): void;
-  list(prefix: string, after: string, limit: number, from: number, asOf: number): void;
+  list(prefix: string, after: string, limit: number, asOf: number): void;
   /** `only`: the partitions to include, or null for all. */
   snapshot(from: number, maxBytes: number, only: PartitionSet | null, asOf: number): void;
   scanRecords(from: number, maxBytes: number, only: PartitionSet): void;
@@ -302,15 +294,15 @@ export function readBatch(batch: ArrayBuffer, handler: BatchHandler): number {
         at += length + valueLength;
         break;
       }
-      case Op.ListSlice: {
+      case Op.ListPage: {
         const prefixLength = buf.readUInt16LE(at + 1);
         const prefix = buf.toString('utf8', at + 3, at + 3 + prefixLength);
         at += 3 + prefixLength;
         const afterLength = buf.readUInt16LE(at);
         const after = buf.toString('utf8', at + 2, at + 2 + afterLength);
         at += 2 + afterLength;
-        handler.list(prefix, after, buf.readUInt32LE(at), buf.readUInt32LE(at + 4), buf.readDoubleLE(at + 8));
-        at += 16;
+        handler.list(prefix, after, buf.readUInt32LE(at), buf.readDoubleLE(at + 4));
+        at += 12;
         break;
       }
       case Op.SnapshotSlice:
@@ -501,29 +493,42 @@ export function forEachRecord(
   }
 }
 
-/** A ListSlice payload: f64 next, then keys as u16 length + UTF-8 bytes. */
-export function writeListSlice(reply: ReplyWriter, { next, keys }: ListSlice): void {
-  const lengths = keys.map((key) => Buffer.byteLength(key));
-  let at = reply.payload(8 + lengths.reduce((sum, n) => sum + 2 + n, 0));
-  const buf = reply.target;
-  buf.writeDoubleLE(next, at);
-  at += 8;
-  for (let i = 0; i < keys.length; i++) {
-    buf.writeUInt16LE(lengths[i]!, at);
-    buf.write(keys[i]!, at + 2, lengths[i]!, 'utf8');
+/**
+ * A ListPage payload: u8 ready (1) or not (0), then each key as a u16 length and its UTF-8
+ * bytes, which `copyKey(i, target, at)` writes (`lengths[i]` of them): a node copies them
+ * from its store, with no string on the way.
+ */
+export function writeListPage(
+  reply: ReplyWriter,
+  ready: boolean,
+  lengths: readonly number[],
+  copyKey: (i: number, target: Buffer, at: number) => void,
+): void {
+  let at = reply.payload(lengths.reduce((sum, n) => sum + 2 + n, 1));
+  const target = reply.target;
+  target[at++] = ready ? 1 : 0;
+  for (let i = 0; i < lengths.length; i++) {
+    target.writeUInt16LE(lengths[i]!, at);
+    copyKey(i, target, at + 2);
     at += 2 + lengths[i]!;
   }
 }
 
-export function readListSlice(payload: Buffer): ListSlice {
-  const next = payload.readDoubleLE(0);
-  const keys: string[] = [];
-  for (let at = 8; at < payload.length;) {
+/** A ListPage payload read in place: its keys stay bytes, `payload[bounds[2i], bounds[2i + 1])`. */
+export interface ListPageView {
+  ready: boolean;
+  payload: Buffer;
+  bounds: number[];
+}
+
+export function readListPage(payload: Buffer): ListPageView {
+  const bounds: number[] = [];
+  for (let at = 1; at < payload.length;) {
     const length = payload.readUInt16LE(at);
-    keys.push(payload.toString('utf8', at + 2, at + 2 + length));
+    bounds.push(at + 2, at + 2 + length);
     at += 2 + length;
   }
-  return { next, keys };
+  return { ready: payload[0] === 1, payload, bounds };
 }
 
 /** A SnapshotSlice payload: f64 next, then the JSON fragment as UTF-8. */
