@@ -1,10 +1,58 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { request } from 'node:http';
 import { createServer } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { Cluster, type ClusterOptions } from '../src/cluster/cluster.js';
-import { startServer, type Server } from '../src/http/server.js';
+import { startServer, type Server, type ServerOptions } from '../src/http/server.js';
 import { DEFAULT_LIMITS, type Limits } from '../src/limits.js';
+import { systemClock, type Clock } from '../src/time/clock.js';
+
+/**
+ * The options of every test that talks to servers, threads or processes: a test that hangs
+ * fails, named, instead of stalling its file. Generous, since a loaded machine is slow: most
+ * of these tests take well under 5 s alone and under 40 s beside two CPU burners and another
+ * test file. (Node 20's `--test-timeout` bounds a whole file, not each test, so each test
+ * carries its own; a `describe`'s timeout would bound its whole suite as well.)
+ */
+export const TIMEOUT = { timeout: 120_000 } as const;
+
+/** For the few tests that move hundreds of MiB, or run clusters in child processes, one after another. */
+export const LONG_TIMEOUT = { timeout: 600_000 } as const;
+
+/**
+ * Resolves once `condition()` holds, checking every few ms: how a test waits for something
+ * it cannot be told of (a thread gone from /proc, a count reached), with no deadline of its
+ * own — the test's timeout is the bound. Rejects once `signal` aborts (the test ended or
+ * timed out), so no check goes on after its test.
+ */
+export async function until(condition: () => boolean | Promise<boolean>, signal: AbortSignal): Promise<void> {
+  while (!(await condition())) await sleep(5, undefined, { signal });
+}
+
+/** Resolves once every operation sent to the cluster's nodes has been answered (or failed). */
+export function settled(cluster: Cluster, signal: AbortSignal): Promise<void> {
+  return until(() => cluster.pending === 0, signal);
+}
+
+/**
+ * The system clock's timers, with a wall clock that stands still until the test moves it:
+ * expiries and TTLs exact, and expiry without waiting. Starts at the real time.
+ */
+export function movableClock(): Clock & { advance(ms: number): void } {
+  let wall = systemClock.wall();
+  return {
+    ...systemClock,
+    wall: () => wall,
+    advance: (ms) => void (wall += ms),
+  };
+}
+
+/** At most `max` characters of a text, for messages: a failure never dumps a whole body into the log. */
+export function excerpt(text: string | Buffer, max = 300): string {
+  const s = typeof text === 'string' ? text : text.toString('latin1', 0, max + 1);
+  return s.length <= max ? JSON.stringify(s) : `${JSON.stringify(s.slice(0, max))}… (${text.length} in all)`;
+}
 
 /** A file in test/fixtures (tests run from dist/test, the fixtures stay in the source tree). */
 export function fixture(name: string): string {
@@ -24,7 +72,7 @@ export interface Running {
  * `stop` at once: `after(() => run.stop())` in a suite, `t.after(...)` in a test.
  */
 export async function startRunning(
-  options: ClusterOptions & { limits?: Partial<Limits> } = {},
+  options: ClusterOptions & { limits?: Partial<Limits>; log?: ServerOptions['log'] } = {},
 ): Promise<Running> {
   const cluster = await Cluster.start(options);
   let server: Server;
@@ -34,6 +82,7 @@ export async function startRunning(
       limits: { ...DEFAULT_LIMITS, ...options.limits },
       host: '127.0.0.1',
       port: 0,
+      ...(options.log === undefined ? {} : { log: options.log }),
     });
   } catch (err) {
     await cluster.close();
