@@ -48,6 +48,40 @@ export function movableClock(): Clock & { advance(ms: number): void } {
   };
 }
 
+/**
+ * A clock whose time moves only when the test says ({@link advance}), firing the timers that
+ * come due, in order. Its `defer` is the real one, so a cluster on it flushes its batches as
+ * usual; its timers (timeouts, purges, sweeps, anti-entropy) wait for the test. Wall time
+ * starts at the real time.
+ */
+export function manualClock(): Clock & { advance(ms: number): void } {
+  let now = 0;
+  const wallAtZero = systemClock.wall();
+  let seq = 0;
+  let timers: { at: number; seq: number; fire: () => void }[] = [];
+  return {
+    now: () => now,
+    wall: () => wallAtZero + now,
+    setTimer(ms, fire) {
+      const timer = { at: now + Math.max(0, ms), seq: seq++, fire };
+      timers.push(timer);
+      return () => void (timers = timers.filter((t) => t !== timer));
+    },
+    defer: systemClock.defer,
+    advance(ms) {
+      const end = now + ms;
+      for (;;) {
+        const due = timers.filter((t) => t.at <= end).sort((a, b) => a.at - b.at || a.seq - b.seq)[0];
+        if (due === undefined) break;
+        timers = timers.filter((t) => t !== due);
+        now = due.at;
+        due.fire();
+      }
+      now = end;
+    },
+  };
+}
+
 /** At most `max` characters of a text, for messages: a failure never dumps a whole body into the log. */
 export function excerpt(text: string | Buffer, max = 300): string {
   const s = typeof text === 'string' ? text : text.toString('latin1', 0, max + 1);
