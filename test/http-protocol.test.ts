@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { codeOf, excerpt, http, type Running, startRunning, TIMEOUT } from './helpers.js';
+import { codeOf, excerpt, http, type Running, startRunning, TIMEOUT, until } from './helpers.js';
 import { parseResponses, RawClient, rawOnce } from './raw-http.js';
 
 const GET = (path: string) => `GET ${path} HTTP/1.1\r\nHost: localhost\r\n\r\n`;
@@ -262,7 +262,8 @@ describe('request bodies', () => {
       client.write(`PUT /kv/pieces HTTP/1.1\r\nHost: localhost\r\nContent-Length: ${value.length}\r\n\r\n`);
       for (let at = 0; at < value.length; at += 256 * 1024) {
         client.write(value.subarray(at, at + 256 * 1024));
-        await new Promise((r) => setTimeout(r, 30));
+        // Read by the server before the next piece is sent: separate arrivals, each its own chunk.
+        if (at + 256 * 1024 < value.length) await until(() => client.serverHasRead(), t.signal);
       }
       const [answer] = await client.responses(1);
       assert.equal(answer?.status, 204);
