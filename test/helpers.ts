@@ -21,6 +21,12 @@ export const TIMEOUT = { timeout: 120_000 } as const;
 export const LONG_TIMEOUT = { timeout: 600_000 } as const;
 
 /**
+ * How long a child process a test runs (the CLI, npm, curl) may live before it is killed: as
+ * long as a test may. Only a hang reaches it; a killed child lets its test file end.
+ */
+export const CHILD_TIMEOUT_MS = TIMEOUT.timeout;
+
+/**
  * Resolves once `condition()` holds, checking every few ms: how a test waits for something
  * it cannot be told of (a thread gone from /proc, a count reached), with no deadline of its
  * own — the test's timeout is the bound. Rejects once `signal` aborts (the test ended or
@@ -188,7 +194,9 @@ const CLI_PATH = fileURLToPath(new URL('../src/cli.js', import.meta.url));
 export async function startCli(
   args: string[],
 ): Promise<{ child: ChildProcessWithoutNullStreams; url: string; out: () => string }> {
-  const child = spawn(process.execPath, [CLI_PATH, 'cluster', '--port', '0', ...args], { timeout: 60_000 });
+  const child = spawn(process.execPath, [CLI_PATH, 'cluster', '--port', '0', ...args], {
+    timeout: CHILD_TIMEOUT_MS,
+  });
   let out = '';
   child.stderr.on('data', (d: Buffer) => (out += d));
   const url = await new Promise<string>((resolve, reject) => {
