@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
 import { startServer } from '../src/http/server.js';
 import { DEFAULT_LIMITS } from '../src/limits.js';
-import { http, startRunning, TIMEOUT } from './helpers.js';
+import { CHILD_TIMEOUT_MS, http, startRunning, TIMEOUT } from './helpers.js';
 
 const CLI = fileURLToPath(new URL('../src/cli.js', import.meta.url));
 
@@ -47,7 +47,7 @@ test('thunderdb cluster on a taken port exits 1 with one line saying so', TIMEOU
   t.after(() => run.stop());
   const port = String(run.server.port);
   const child = spawn(process.execPath, [CLI, 'cluster', '--nodes', '1', '--port', port], {
-    timeout: 20_000,
+    timeout: CHILD_TIMEOUT_MS,
   });
   let out = '';
   child.stdout.on('data', (d: Buffer) => (out += d));
