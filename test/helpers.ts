@@ -4,7 +4,7 @@ import { createServer } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { Cluster, type ClusterOptions } from '../src/cluster/cluster.js';
-import { startServer, type Server, type ServerOptions } from '../src/http/server.js';
+import { startServer, type Server } from '../src/http/server.js';
 import { DEFAULT_LIMITS, type Limits } from '../src/limits.js';
 import { systemClock, type Clock } from '../src/time/clock.js';
 
@@ -112,7 +112,7 @@ export interface Running {
  * `stop` at once: `after(() => run.stop())` in a suite, `t.after(...)` in a test.
  */
 export async function startRunning(
-  options: ClusterOptions & { limits?: Partial<Limits>; log?: ServerOptions['log'] } = {},
+  options: ClusterOptions & { limits?: Partial<Limits> } = {},
 ): Promise<Running> {
   const cluster = await Cluster.start(options);
   let server: Server;
@@ -122,7 +122,6 @@ export async function startRunning(
       limits: { ...DEFAULT_LIMITS, ...options.limits },
       host: '127.0.0.1',
       port: 0,
-      ...(options.log === undefined ? {} : { log: options.log }),
     });
   } catch (err) {
     await cluster.close();

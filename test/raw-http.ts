@@ -78,7 +78,7 @@ export class RawClient {
     });
   }
 
-  /** Everything received so far (a view, valid until more arrives); set it to forget what was received. */
+  /** Everything received so far (a view: what arrives later does not change it); set it to forget what was received. */
   get data(): Buffer {
     return this.#buffer.subarray(0, this.#length);
   }
