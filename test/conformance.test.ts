@@ -3,10 +3,9 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { systemClock, type Clock } from '../src/time/clock.js';
 import { Cluster } from '../src/cluster/cluster.js';
 import { Shard } from '../src/node/shard.js';
-import { http, startRunning, TIMEOUT } from './helpers.js';
+import { http, movableClock, startRunning, TIMEOUT } from './helpers.js';
 import { redisSkip, startRedis, startRedisCluster, type RedisServers } from '../support/redis-servers.js';
 
 /**
@@ -35,12 +34,6 @@ interface Store {
 
 /** How long past its expiry a value is kept before the sweep purges it, in the suite. */
 const GRACE_MS = 1000;
-
-/** The system clock, with a wall clock the test moves forward. */
-function movableClock(): Clock & { advance(ms: number): void } {
-  let offset = 0;
-  return { ...systemClock, wall: () => systemClock.wall() + offset, advance: (ms) => void (offset += ms) };
-}
 
 /** A cluster's expiry, driven by `clock`. */
 function clusterExpiry(
