@@ -11,7 +11,7 @@ import { History, pair, toOperations, type Completed } from '../src/check/histor
 import type { CheckOptions } from '../src/check/results.js';
 import { runCheck } from '../src/check/run.js';
 import { planFaults, FAULT_KINDS } from '../src/check/schedule.js';
-import { startRunning } from './helpers.js';
+import { CHILD_TIMEOUT_MS, LONG_TIMEOUT, startRunning } from './helpers.js';
 
 const CLI = fileURLToPath(new URL('../src/cli.js', import.meta.url));
 
@@ -172,177 +172,197 @@ describe('the fault schedule', () => {
 });
 
 describe('thunderdb check', () => {
-  test('R = W = 1 under faults is found not linearizable, and the seed replays it exactly (deterministic)', async () => {
-    const first = await runCheck(await options({ seed: 2, r: 1, w: 1 }));
-    assert.equal(first.valid, false);
-    const lin = first.checks.linearizability;
-    assert.ok(lin.valid === false, 'the anomaly is a linearizability violation');
-    assert.ok(lin.explanation.blocked.input.kind === 'read', 'a stale read');
-    const again = await runCheck(await options({ seed: 2, r: 1, w: 1 }));
-    assert.equal(again.eventLogHash, first.eventLogHash);
-    assert.deepEqual(again.checks, first.checks);
-    assert.match(first.reproduce, /--seed 2 --mode deterministic .*--r 1 --w 1/);
-    // report.html explains it as the command does: the stale read, the write that made it
-    // stale, and the operations ordered before it.
-    const html = await readFile(join(first.parameters.out, 'report.html'), 'utf8');
-    const why = /<ul class="why">(.*?)<\/ul>/.exec(html)?.[1] ?? '';
-    assert.match(why, /^<li>not linearizable: key k\d+: .* client \d's read of .* fits nowhere<\/li>/);
-    assert.match(
-      why,
-      /<li>made stale by: client \d's (write|create) of .*, which returned before the read began: from it on the key held /,
-    );
-    assert.equal(why.match(/<li>ordered before it: client \d's /g)?.length, 3);
-  });
-
-  test('the configuration the README calls linearizable (R = W = 2, sync repair) stays valid across seeds', async () => {
-    for (let seed = 1; seed <= 12; seed++) {
-      const results = await runCheck(await options({ seed }));
-      assert.equal(results.valid, true, `seed ${seed}: ${JSON.stringify(results.checks).slice(0, 400)}`);
-      assert.ok(results.counts.faults > 0 && results.counts.ok > 500, JSON.stringify(results.counts));
-    }
-  });
-
-  test('threads mode: replicas 3, W 2 under crashes and partitions loses no acknowledged write; the files are written', async () => {
-    const results = await runCheck(
-      await options({ mode: 'threads', seed: 5, faults: ['crash', 'partition'], timeLimit: 4, thinkMs: 0 }),
-    );
-    assert.equal(results.checks.lostWrites.valid, true);
-    assert.equal(results.valid, true, JSON.stringify(results.checks).slice(0, 400));
-    assert.ok(
-      results.faults.some((f) => f.kind === 'crash' && f.ended !== null),
-      'a node crashed and restarted',
-    );
-    const out = results.parameters.out;
-    const saved = JSON.parse(await readFile(join(out, 'results.json'), 'utf8')) as {
-      valid: unknown;
-      seed: number;
-      runMs: number;
-      seconds: number;
-      faults: { began: number; ended: number | null }[];
-    };
-    assert.deepEqual([saved.valid, saved.seed], [true, 5]);
-    const lines = (await readFile(join(out, 'history.jsonl'), 'utf8')).trim().split('\n');
-    assert.equal(lines.length, results.counts.invoked * 2);
-    const events = lines.map((line) => JSON.parse(line) as { index: number; type: string; time: number });
-    assert.deepEqual([events[0]!.index, events[0]!.type, typeof events[0]!.time], [0, 'invoke', 'number']);
-    // One clock, from the run's start, for operations and fault windows: every operation
-    // within the run, and the workload's first (no think time) before the first window,
-    // which begins at least 50 ms in.
-    for (const event of events)
-      assert.ok(event.time >= 0 && event.time <= results.runMs, JSON.stringify(event));
-    const faults = results.faults.filter((f) => f.skipped === undefined);
-    for (const f of faults) {
-      assert.ok(f.began >= f.at && (f.ended ?? 0) <= results.runMs, JSON.stringify(f));
-    }
-    assert.ok(
-      events[0]!.time < faults[0]!.began,
-      `${events[0]!.time} ms, then a fault at ${faults[0]!.began} ms`,
-    );
-    // Times as a person reads them: 0.1 ms, and seconds to the millisecond.
-    const tenths = [saved.runMs, ...saved.faults.flatMap((f) => [f.began, f.ended ?? 0])];
-    for (const ms of tenths) assert.match(String(ms), /^\d+(\.\d)?$/);
-    assert.match(String(saved.seconds), /^\d+(\.\d{1,3})?$/);
-    const html = await readFile(join(out, 'report.html'), 'utf8');
-    assert.match(html, /<svg/);
-    assert.match(html, /Check <span class="valid">valid/);
-  });
-
-  test('threads mode: the seed fixes each client’s operations and the fault schedule, not the interleaving', async () => {
-    const clientOps = async (results: Awaited<ReturnType<typeof runCheck>>) => {
-      const lines = (await readFile(join(results.parameters.out, 'history.jsonl'), 'utf8'))
-        .trim()
-        .split('\n');
-      const events = lines.map(
-        (line) =>
-          JSON.parse(line) as { type: string; process: number; f: string; key: string; value?: string },
+  test(
+    'R = W = 1 under faults is found not linearizable, and the seed replays it exactly (deterministic)',
+    LONG_TIMEOUT,
+    async () => {
+      const first = await runCheck(await options({ seed: 2, r: 1, w: 1 }));
+      assert.equal(first.valid, false);
+      const lin = first.checks.linearizability;
+      assert.ok(lin.valid === false, 'the anomaly is a linearizability violation');
+      assert.ok(lin.explanation.blocked.input.kind === 'read', 'a stale read');
+      const again = await runCheck(await options({ seed: 2, r: 1, w: 1 }));
+      // report.html explains it as the command does: the stale read, the write that made it
+      // stale, and the operations ordered before it.
+      const html = await readFile(join(first.parameters.out, 'report.html'), 'utf8');
+      const why = /<ul class="why">(.*?)<\/ul>/.exec(html)?.[1] ?? '';
+      assert.match(why, /^<li>not linearizable: key k\d+: .* client \d's read of .* fits nowhere<\/li>/);
+      assert.match(
+        why,
+        /<li>made stale by: client \d's (write|create) of .*, which returned before the read began: from it on the key held /,
       );
-      return events
-        .filter((e) => e.type === 'invoke' && e.process === 0)
-        .slice(0, 50)
-        .map((e) => `${e.f} ${e.key} ${e.value ?? ''}`);
-    };
-    const first = await runCheck(
-      await options({ mode: 'threads', seed: 9, timeLimit: 3, faults: ['latency', 'loss'] }),
-    );
-    const second = await runCheck(
-      await options({ mode: 'threads', seed: 9, timeLimit: 3, faults: ['latency', 'loss'] }),
-    );
-    // What ran: every window the driver put in force (or skipped), in order, as planned.
-    const ran = (r: typeof first) =>
-      r.faults.map(({ kind, at, ms, nodes, fault }) => ({ kind, at, ms, nodes, fault }));
-    assert.ok(first.faults.length >= 2, `${first.faults.length} faults ran`);
-    assert.ok(
-      first.faults.every((f) => f.ended !== null && f.began >= f.at),
-      JSON.stringify(first.faults),
-    );
-    assert.deepEqual(ran(second), ran(first));
-    assert.deepEqual(await clientOps(second), await clientOps(first));
-  });
+      assert.equal(why.match(/<li>ordered before it: client \d's /g)?.length, 3);
+      assert.equal(again.eventLogHash, first.eventLogHash);
+      assert.deepEqual(again.checks, first.checks);
+      assert.match(first.reproduce, /--seed 2 --mode deterministic .*--r 1 --w 1/);
+    },
+  );
 
-  test('the command prints every parameter first and the verdict last, exits 1 on invalid, and checks a cluster at --url', async (t) => {
-    // Run in a fresh directory, so the default --out is the README's.
-    const cwd = await mkdtemp(join(tmpdir(), 'thunderdb-check-'));
-    const cli = async (args: string[]) => {
-      const child = spawn(process.execPath, [CLI, 'check', ...args], { cwd, timeout: 60_000 });
-      let stdout = '';
-      child.stdout.on('data', (d: Buffer) => (stdout += d));
-      child.stderr.on('data', (d: Buffer) => (stdout += d));
-      const [code] = (await once(child, 'exit')) as [number | null];
-      return { code, stdout, lines: stdout.trim().split('\n') };
-    };
-    // The README's example, exactly: the deterministic mode prints the same run every time.
-    const readme = await readFile(new URL('../../README.md', import.meta.url), 'utf8');
-    const example = /^```\n(thunderdb check seed=2 mode=deterministic[^]*?)```/m.exec(readme)![1]!;
-    const invalid = await cli([
-      '--seed',
-      '2',
-      '--mode',
-      'deterministic',
-      '--r',
-      '1',
-      '--w',
-      '1',
-      '--time-limit',
-      '5',
-    ]);
-    assert.equal(invalid.code, 1);
-    assert.equal(
-      invalid.stdout,
-      example.replace(
-        / [\d.]+ s in all \([\d.]+ s judging\)/,
-        invalid.stdout.match(/ [\d.]+ s in all \([\d.]+ s judging\)/)![0],
-      ),
-    );
-    assert.equal(invalid.lines.at(-2), 'verdict: invalid (seed 2)');
-    assert.match(invalid.lines.at(-1)!, /^reproduce with: npx thunderdb check --seed 2 /);
+  test(
+    'the configuration the README calls linearizable (R = W = 2, sync repair) stays valid across seeds',
+    LONG_TIMEOUT,
+    async () => {
+      for (let seed = 1; seed <= 12; seed++) {
+        const results = await runCheck(await options({ seed }));
+        assert.equal(results.valid, true, `seed ${seed}: ${JSON.stringify(results.checks).slice(0, 400)}`);
+        assert.ok(results.counts.faults > 0 && results.counts.ok > 500, JSON.stringify(results.counts));
+      }
+    },
+  );
 
-    const bad = await cli(['--faults', 'meteor']);
-    assert.equal(bad.code, 2);
-    assert.match(
-      bad.lines.join('\n'),
-      /--faults takes crash, partition, latency, loss, pause or none, got "meteor"/,
-    );
+  test(
+    'threads mode: replicas 3, W 2 under crashes and partitions loses no acknowledged write; the files are written',
+    LONG_TIMEOUT,
+    async () => {
+      const results = await runCheck(
+        await options({ mode: 'threads', seed: 5, faults: ['crash', 'partition'], timeLimit: 4, thinkMs: 0 }),
+      );
+      assert.equal(results.checks.lostWrites.valid, true);
+      assert.equal(results.valid, true, JSON.stringify(results.checks).slice(0, 400));
+      assert.ok(
+        results.faults.some((f) => f.kind === 'crash' && f.ended !== null),
+        'a node crashed and restarted',
+      );
+      const out = results.parameters.out;
+      const saved = JSON.parse(await readFile(join(out, 'results.json'), 'utf8')) as {
+        valid: unknown;
+        seed: number;
+        runMs: number;
+        seconds: number;
+        faults: { began: number; ended: number | null }[];
+      };
+      assert.deepEqual([saved.valid, saved.seed], [true, 5]);
+      const lines = (await readFile(join(out, 'history.jsonl'), 'utf8')).trim().split('\n');
+      assert.equal(lines.length, results.counts.invoked * 2);
+      const events = lines.map((line) => JSON.parse(line) as { index: number; type: string; time: number });
+      assert.deepEqual([events[0]!.index, events[0]!.type, typeof events[0]!.time], [0, 'invoke', 'number']);
+      // One clock, from the run's start, for operations and fault windows: every operation
+      // within the run, and the workload's first (no think time) before the first window,
+      // which begins at least 50 ms in.
+      for (const event of events)
+        assert.ok(event.time >= 0 && event.time <= results.runMs, JSON.stringify(event));
+      const faults = results.faults.filter((f) => f.skipped === undefined);
+      for (const f of faults) {
+        assert.ok(f.began >= f.at && (f.ended ?? 0) <= results.runMs, JSON.stringify(f));
+      }
+      assert.ok(
+        events[0]!.time < faults[0]!.began,
+        `${events[0]!.time} ms, then a fault at ${faults[0]!.began} ms`,
+      );
+      // Times as a person reads them: 0.1 ms, and seconds to the millisecond.
+      const tenths = [saved.runMs, ...saved.faults.flatMap((f) => [f.began, f.ended ?? 0])];
+      for (const ms of tenths) assert.match(String(ms), /^\d+(\.\d)?$/);
+      assert.match(String(saved.seconds), /^\d+(\.\d{1,3})?$/);
+      const html = await readFile(join(out, 'report.html'), 'utf8');
+      assert.match(html, /<svg/);
+      assert.match(html, /Check <span class="valid">valid/);
+    },
+  );
 
-    const running = await startRunning({ nodes: 3, timeoutMs: 500 });
-    t.after(() => running.stop());
-    const valid = await cli([
-      '--url',
-      running.url,
-      '--seed',
-      '4',
-      '--time-limit',
-      '3',
-      '--faults',
-      'partition,latency,pause',
-    ]);
-    assert.equal(valid.code, 0, valid.lines.join('\n'));
-    assert.match(valid.lines[0]!, new RegExp(`url=${running.url} nodes=3 replicas=3 r=2 w=2`));
-    // Every run, valid too, ends with the line that repeats it.
-    assert.equal(valid.lines.at(-2), 'verdict: valid (seed 4)');
-    assert.equal(
-      valid.lines.at(-1),
-      `reproduce with: npx thunderdb check --seed 4 --mode threads --url ${running.url} --repair sync --faults partition,latency,pause --clients 5 --keys 6 --ops 100000 --time-limit 3 --think-ms 10 --timeout-ms 500 --converge-ms 10000`,
-    );
-    assert.deepEqual(running.cluster.faults(), [], 'every fault healed at the end');
-  });
+  test(
+    'threads mode: the seed fixes each client’s operations and the fault schedule, not the interleaving',
+    LONG_TIMEOUT,
+    async () => {
+      const clientOps = async (results: Awaited<ReturnType<typeof runCheck>>) => {
+        const lines = (await readFile(join(results.parameters.out, 'history.jsonl'), 'utf8'))
+          .trim()
+          .split('\n');
+        const events = lines.map(
+          (line) =>
+            JSON.parse(line) as { type: string; process: number; f: string; key: string; value?: string },
+        );
+        return events
+          .filter((e) => e.type === 'invoke' && e.process === 0)
+          .slice(0, 50)
+          .map((e) => `${e.f} ${e.key} ${e.value ?? ''}`);
+      };
+      const first = await runCheck(
+        await options({ mode: 'threads', seed: 9, timeLimit: 3, faults: ['latency', 'loss'] }),
+      );
+      const second = await runCheck(
+        await options({ mode: 'threads', seed: 9, timeLimit: 3, faults: ['latency', 'loss'] }),
+      );
+      // What ran: every window the driver put in force (or skipped), in order, as planned.
+      const ran = (r: typeof first) =>
+        r.faults.map(({ kind, at, ms, nodes, fault }) => ({ kind, at, ms, nodes, fault }));
+      assert.ok(first.faults.length >= 2, `${first.faults.length} faults ran`);
+      assert.ok(
+        first.faults.every((f) => f.ended !== null && f.began >= f.at),
+        JSON.stringify(first.faults),
+      );
+      assert.deepEqual(ran(second), ran(first));
+      assert.deepEqual(await clientOps(second), await clientOps(first));
+    },
+  );
+
+  test(
+    'the command prints every parameter first and the verdict last, exits 1 on invalid, and checks a cluster at --url',
+    LONG_TIMEOUT,
+    async (t) => {
+      // Run in a fresh directory, so the default --out is the README's.
+      const cwd = await mkdtemp(join(tmpdir(), 'thunderdb-check-'));
+      const cli = async (args: string[]) => {
+        const child = spawn(process.execPath, [CLI, 'check', ...args], { cwd, timeout: CHILD_TIMEOUT_MS });
+        let stdout = '';
+        child.stdout.on('data', (d: Buffer) => (stdout += d));
+        child.stderr.on('data', (d: Buffer) => (stdout += d));
+        const [code] = (await once(child, 'exit')) as [number | null];
+        return { code, stdout, lines: stdout.trim().split('\n') };
+      };
+      // The README's example, exactly: the deterministic mode prints the same run every time.
+      const readme = await readFile(new URL('../../README.md', import.meta.url), 'utf8');
+      const example = /^```\n(thunderdb check seed=2 mode=deterministic[^]*?)```/m.exec(readme)![1]!;
+      const invalid = await cli([
+        '--seed',
+        '2',
+        '--mode',
+        'deterministic',
+        '--r',
+        '1',
+        '--w',
+        '1',
+        '--time-limit',
+        '5',
+      ]);
+      assert.equal(invalid.code, 1);
+      assert.equal(
+        invalid.stdout,
+        example.replace(
+          / [\d.]+ s in all \([\d.]+ s judging\)/,
+          invalid.stdout.match(/ [\d.]+ s in all \([\d.]+ s judging\)/)![0],
+        ),
+      );
+      assert.equal(invalid.lines.at(-2), 'verdict: invalid (seed 2)');
+      assert.match(invalid.lines.at(-1)!, /^reproduce with: npx thunderdb check --seed 2 /);
+
+      const bad = await cli(['--faults', 'meteor']);
+      assert.equal(bad.code, 2);
+      assert.match(
+        bad.lines.join('\n'),
+        /--faults takes crash, partition, latency, loss, pause or none, got "meteor"/,
+      );
+
+      const running = await startRunning({ nodes: 3, timeoutMs: 500 });
+      t.after(() => running.stop());
+      const valid = await cli([
+        '--url',
+        running.url,
+        '--seed',
+        '4',
+        '--time-limit',
+        '3',
+        '--faults',
+        'partition,latency,pause',
+      ]);
+      assert.equal(valid.code, 0, valid.lines.join('\n'));
+      assert.match(valid.lines[0]!, new RegExp(`url=${running.url} nodes=3 replicas=3 r=2 w=2`));
+      // Every run, valid too, ends with the line that repeats it.
+      assert.equal(valid.lines.at(-2), 'verdict: valid (seed 4)');
+      assert.equal(
+        valid.lines.at(-1),
+        `reproduce with: npx thunderdb check --seed 4 --mode threads --url ${running.url} --repair sync --faults partition,latency,pause --clients 5 --keys 6 --ops 100000 --time-limit 3 --think-ms 10 --timeout-ms 500 --converge-ms 10000`,
+      );
+      assert.deepEqual(running.cluster.faults(), [], 'every fault healed at the end');
+    },
+  );
 });

@@ -7,7 +7,14 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 import { ThunderClient } from '../src/client/index.js';
-import { closedPort, startRunning, type Running } from './helpers.js';
+import {
+  CHILD_TIMEOUT_MS,
+  closedPort,
+  movableClock,
+  type Running,
+  startRunning,
+  TIMEOUT,
+} from './helpers.js';
 
 const CLI = fileURLToPath(new URL('../src/cli.js', import.meta.url));
 
@@ -18,9 +25,9 @@ interface Ran {
   err: string;
 }
 
-/** Runs the CLI to its end with `stdin` as its input (killed after 20 s). */
+/** Runs the CLI to its end with `stdin` as its input. */
 async function cli(args: string[], stdin: Buffer | string = ''): Promise<Ran> {
-  const child = spawn(process.execPath, [CLI, ...args], { timeout: 20_000 });
+  const child = spawn(process.execPath, [CLI, ...args], { timeout: CHILD_TIMEOUT_MS });
   const stdout: Buffer[] = [];
   let err = '';
   child.stdout.on('data', (d: Buffer) => stdout.push(d));
@@ -37,35 +44,41 @@ function jsonOf(ran: Ran): Record<string, unknown> {
 }
 
 describe('thunderdb client verbs against a real cluster', () => {
+  // A wall clock that stands still: a TTL reads the same however long the verbs take to run.
+  const clock = movableClock();
   let run: Running;
   let url: string[];
   let db: ThunderClient;
   before(async () => {
-    run = await startRunning({ nodes: 3 });
+    run = await startRunning({ nodes: 3, clock });
     url = ['--url', run.url];
     db = new ThunderClient(run.url);
-  });
-  after(() => run.stop());
+  }, TIMEOUT);
+  after(() => run.stop(), TIMEOUT);
 
-  test('put then get prints the value exactly; get --json gives key, value (base64), text, etag, version, ttl', async () => {
-    const put = await cli(['put', 'greeting', '007 hello', ...url]);
-    assert.deepEqual([put.code, put.out, put.err], [0, '', '']);
-    const got = await cli(['get', 'greeting', ...url]);
-    assert.deepEqual([got.code, got.out], [0, '007 hello']);
-    const json = await cli(['get', 'greeting', '--json', ...url]);
-    const doc = jsonOf(json);
-    const entry = await db.get('greeting');
-    assert.deepEqual(doc, {
-      key: 'greeting',
-      value: Buffer.from('007 hello').toString('base64'),
-      text: '007 hello',
-      etag: entry!.etag,
-      version: entry!.version,
-      ttl: null,
-    });
-  });
+  test(
+    'put then get prints the value exactly; get --json gives key, value (base64), text, etag, version, ttl',
+    TIMEOUT,
+    async () => {
+      const put = await cli(['put', 'greeting', '007 hello', ...url]);
+      assert.deepEqual([put.code, put.out, put.err], [0, '', '']);
+      const got = await cli(['get', 'greeting', ...url]);
+      assert.deepEqual([got.code, got.out], [0, '007 hello']);
+      const json = await cli(['get', 'greeting', '--json', ...url]);
+      const doc = jsonOf(json);
+      const entry = await db.get('greeting');
+      assert.deepEqual(doc, {
+        key: 'greeting',
+        value: Buffer.from('007 hello').toString('base64'),
+        text: '007 hello',
+        etag: entry!.etag,
+        version: entry!.version,
+        ttl: null,
+      });
+    },
+  );
 
-  test('put - stores the bytes of stdin exactly, and get writes them back exactly', async () => {
+  test('put - stores the bytes of stdin exactly, and get writes them back exactly', TIMEOUT, async () => {
     const value = Buffer.from([...Array(256).keys(), 13, 10, 0, 10]);
     const put = await cli(['put', 'a/bin ü', '-', ...url], value);
     assert.equal(put.code, 0, put.err);
@@ -78,14 +91,14 @@ describe('thunderdb client verbs against a real cluster', () => {
     assert.equal(json.text, null, 'not UTF-8: no text');
   });
 
-  test('a key named "-" is a key, not stdin', async () => {
+  test('a key named "-" is a key, not stdin', TIMEOUT, async () => {
     assert.equal((await cli(['put', '-', 'dash', ...url])).code, 0);
     assert.equal((await cli(['get', '-', ...url])).out, 'dash');
     assert.equal(await db.getText('-'), 'dash', 'stored under "-" itself');
     assert.equal((await cli(['mget', '-', ...url])).out, '- dash\n');
   });
 
-  test('values and keys that look like numbers are kept as typed', async () => {
+  test('values and keys that look like numbers are kept as typed', TIMEOUT, async () => {
     for (const [key, value] of [
       ['0x10', '1.10'],
       ['1e3', '007'],
@@ -102,7 +115,7 @@ describe('thunderdb client verbs against a real cluster', () => {
     );
   });
 
-  test('a value that starts with a byte-order mark keeps those three bytes', async () => {
+  test('a value that starts with a byte-order mark keeps those three bytes', TIMEOUT, async () => {
     const value = Buffer.from([0xef, 0xbb, 0xbf, 0x41]);
     assert.equal((await cli(['put', 'bom', '-', ...url], value)).code, 0);
     assert.deepEqual(Buffer.from((await db.get('bom'))!.value), value);
@@ -110,27 +123,31 @@ describe('thunderdb client verbs against a real cluster', () => {
     assert.equal(await db.getText('bom'), '\ufeffA');
   });
 
-  test('an empty --if-match is refused, not a write without a condition', async () => {
+  test('an empty --if-match is refused, not a write without a condition', TIMEOUT, async () => {
     const put = await cli(['put', 'guarded', 'v', '--if-match', '', ...url]);
     assert.equal(put.code, 2);
     assert.match(put.err, /If-Match needs a tag/);
     assert.equal(await db.getText('guarded'), null, 'nothing written');
   });
 
-  test('export into a pipe closed early ends quietly, as a Unix tool does (141), without a stack trace', async () => {
-    await db.putMany(Array.from({ length: 200 }, (_, i) => [`pipe/${i}`, 'x'.repeat(4096)] as const));
-    const child = spawn(process.execPath, [CLI, 'export', 'pipe/', ...url], { timeout: 20_000 });
-    let err = '';
-    child.stderr.on('data', (d: Buffer) => (err += d));
-    // Like `| head -c 1`: read a little, then close the pipe with far more to come.
-    await once(child.stdout, 'data');
-    child.stdout.destroy();
-    const [code] = (await once(child, 'exit')) as [number | null];
-    assert.equal(code, 141);
-    assert.equal(err, '');
-  });
+  test(
+    'export into a pipe closed early ends quietly, as a Unix tool does (141), without a stack trace',
+    TIMEOUT,
+    async () => {
+      await db.putMany(Array.from({ length: 200 }, (_, i) => [`pipe/${i}`, 'x'.repeat(4096)] as const));
+      const child = spawn(process.execPath, [CLI, 'export', 'pipe/', ...url], { timeout: CHILD_TIMEOUT_MS });
+      let err = '';
+      child.stderr.on('data', (d: Buffer) => (err += d));
+      // Like `| head -c 1`: read a little, then close the pipe with far more to come.
+      await once(child.stdout, 'data');
+      child.stdout.destroy();
+      const [code] = (await once(child, 'exit')) as [number | null];
+      assert.equal(code, 141);
+      assert.equal(err, '');
+    },
+  );
 
-  test('export --out into a path that cannot be written is one line and exit 2', async () => {
+  test('export --out into a path that cannot be written is one line and exit 2', TIMEOUT, async () => {
     const out = await cli(['export', '--out', '/nonexistent-dir/dump.ndjson', ...url]);
     assert.equal(out.code, 2);
     assert.match(
@@ -139,129 +156,163 @@ describe('thunderdb client verbs against a real cluster', () => {
     );
   });
 
-  test('get of an absent key exits 1 with one line on stderr; --json prints the error document', async () => {
-    const got = await cli(['get', 'nope', ...url]);
-    assert.deepEqual(
-      [got.code, got.out, got.err],
-      [1, '', 'thunderdb: KEY_NOT_FOUND: key "nope" not found\n'],
-    );
-    const json = await cli(['get', 'nope', '--json', ...url]);
-    assert.equal(json.code, 1);
-    assert.deepEqual(jsonOf(json), {
-      error: { code: 'KEY_NOT_FOUND', message: 'key "nope" not found', status: 404 },
-    });
-  });
+  test(
+    'get of an absent key exits 1 with one line on stderr; --json prints the error document',
+    TIMEOUT,
+    async () => {
+      const got = await cli(['get', 'nope', ...url]);
+      assert.deepEqual(
+        [got.code, got.out, got.err],
+        [1, '', 'thunderdb: KEY_NOT_FOUND: key "nope" not found\n'],
+      );
+      const json = await cli(['get', 'nope', '--json', ...url]);
+      assert.equal(json.code, 1);
+      assert.deepEqual(jsonOf(json), {
+        error: { code: 'KEY_NOT_FOUND', message: 'key "nope" not found', status: 404 },
+      });
+    },
+  );
 
-  test('put --if-absent, --if-match: a failed condition exits 1; put --json gives key, etag, version', async () => {
-    const first = jsonOf(await cli(['put', 'lock', 'a', '--if-absent', '--json', ...url]));
-    assert.equal(first.key, 'lock');
-    assert.match(first.etag as string, /^"\d+"$/);
-    assert.equal(first.version, Number((first.etag as string).slice(1, -1)));
-    const again = await cli(['put', 'lock', 'b', '--if-absent', ...url]);
-    assert.equal(again.code, 1);
-    // It says the key exists, not that it "is at another version".
-    assert.equal(again.err, 'thunderdb: PRECONDITION_FAILED: key "lock" exists\n');
-    // The bare version works as the tag does.
-    const matched = await cli(['put', 'lock', 'c', '--if-match', String(first.version), ...url]);
-    assert.equal(matched.code, 0, matched.err);
-    assert.equal((await cli(['put', 'lock', 'd', '--if-match', first.etag as string, ...url])).code, 1);
-    assert.equal(await db.getText('lock'), 'c');
-  });
+  test(
+    'put --if-absent, --if-match: a failed condition exits 1; put --json gives key, etag, version',
+    TIMEOUT,
+    async () => {
+      const first = jsonOf(await cli(['put', 'lock', 'a', '--if-absent', '--json', ...url]));
+      assert.equal(first.key, 'lock');
+      assert.match(first.etag as string, /^"\d+"$/);
+      assert.equal(first.version, Number((first.etag as string).slice(1, -1)));
+      const again = await cli(['put', 'lock', 'b', '--if-absent', ...url]);
+      assert.equal(again.code, 1);
+      // It says the key exists, not that it "is at another version".
+      assert.equal(again.err, 'thunderdb: PRECONDITION_FAILED: key "lock" exists\n');
+      // The bare version works as the tag does.
+      const matched = await cli(['put', 'lock', 'c', '--if-match', String(first.version), ...url]);
+      assert.equal(matched.code, 0, matched.err);
+      assert.equal((await cli(['put', 'lock', 'd', '--if-match', first.etag as string, ...url])).code, 1);
+      assert.equal(await db.getText('lock'), 'c');
+    },
+  );
 
-  test('del exits 0 when the key held a value, 1 when absent; --json gives key and deleted', async () => {
-    await db.put('gone', 'x');
-    assert.deepEqual(jsonOf(await cli(['del', 'gone', '--json', ...url])), { key: 'gone', deleted: true });
-    const again = await cli(['del', 'gone', ...url]);
-    assert.deepEqual([again.code, again.err], [1, 'thunderdb: KEY_NOT_FOUND: key "gone" not found\n']);
-  });
+  test(
+    'del exits 0 when the key held a value, 1 when absent; --json gives key and deleted',
+    TIMEOUT,
+    async () => {
+      await db.put('gone', 'x');
+      assert.deepEqual(jsonOf(await cli(['del', 'gone', '--json', ...url])), { key: 'gone', deleted: true });
+      const again = await cli(['del', 'gone', ...url]);
+      assert.deepEqual([again.code, again.err], [1, 'thunderdb: KEY_NOT_FOUND: key "gone" not found\n']);
+    },
+  );
 
-  test('ls prints every key of a prefix, one per line, across pages; --json gives keys', async () => {
-    async function* pairs() {
-      for (let i = 0; i < 2100; i++) yield [`ls/${String(i).padStart(4, '0')}`, 'v'] as const;
-    }
-    await db.putMany(pairs());
-    const ls = await cli(['ls', 'ls/', ...url]);
-    assert.equal(ls.code, 0, ls.err);
-    const lines = ls.out.split('\n');
-    assert.equal(lines.pop(), '');
-    assert.equal(lines.length, 2100);
-    assert.deepEqual(lines.slice(0, 2), ['ls/0000', 'ls/0001']);
-    assert.equal(lines[2099], 'ls/2099');
-    const json = jsonOf(await cli(['ls', 'ls/20', '--json', ...url]));
-    assert.deepEqual(json, {
-      keys: Array.from({ length: 100 }, (_, i) => `ls/20${String(i).padStart(2, '0')}`),
-    });
-  });
+  test(
+    'ls prints every key of a prefix, one per line, across pages; --json gives keys',
+    TIMEOUT,
+    async () => {
+      async function* pairs() {
+        for (let i = 0; i < 2100; i++) yield [`ls/${String(i).padStart(4, '0')}`, 'v'] as const;
+      }
+      await db.putMany(pairs());
+      const ls = await cli(['ls', 'ls/', ...url]);
+      assert.equal(ls.code, 0, ls.err);
+      const lines = ls.out.split('\n');
+      assert.equal(lines.pop(), '');
+      assert.equal(lines.length, 2100);
+      assert.deepEqual(lines.slice(0, 2), ['ls/0000', 'ls/0001']);
+      assert.equal(lines[2099], 'ls/2099');
+      const json = jsonOf(await cli(['ls', 'ls/20', '--json', ...url]));
+      assert.deepEqual(json, {
+        keys: Array.from({ length: 100 }, (_, i) => `ls/20${String(i).padStart(2, '0')}`),
+      });
+    },
+  );
 
-  test('mget prints "key value" lines for the keys found and exits 1 naming the absent; --json gives values', async () => {
-    await db.putMany([
-      ['m1', 'one'],
-      ['m2', 'two'],
-    ]);
-    const all = await cli(['mget', 'm1', 'm2', ...url]);
-    assert.deepEqual([all.code, all.out], [0, 'm1 one\nm2 two\n']);
-    const some = await cli(['mget', 'm1', 'nope', 'm2', ...url]);
-    assert.deepEqual(
-      [some.code, some.out, some.err],
-      [1, 'm1 one\nm2 two\n', 'thunderdb: 1 of 3 keys not found: nope\n'],
-    );
-    const json = await cli(['mget', 'm1', 'nope', '--json', ...url]);
-    assert.equal(json.code, 1);
-    assert.deepEqual(jsonOf(json), { values: { m1: 'one', nope: null } });
-  });
+  test(
+    'mget prints "key value" lines for the keys found and exits 1 naming the absent; --json gives values',
+    TIMEOUT,
+    async () => {
+      await db.putMany([
+        ['m1', 'one'],
+        ['m2', 'two'],
+      ]);
+      const all = await cli(['mget', 'm1', 'm2', ...url]);
+      assert.deepEqual([all.code, all.out], [0, 'm1 one\nm2 two\n']);
+      const some = await cli(['mget', 'm1', 'nope', 'm2', ...url]);
+      assert.deepEqual(
+        [some.code, some.out, some.err],
+        [1, 'm1 one\nm2 two\n', 'thunderdb: 1 of 3 keys not found: nope\n'],
+      );
+      const json = await cli(['mget', 'm1', 'nope', '--json', ...url]);
+      assert.equal(json.code, 1);
+      assert.deepEqual(jsonOf(json), { values: { m1: 'one', nope: null } });
+    },
+  );
 
-  test('a request the server refuses exits 2; bad usage exits 2 with one line and a hint, not the help', async () => {
-    const refused = await cli(['put', 'k', 'v', '-w', '9', ...url]);
-    assert.equal(refused.code, 2);
-    assert.equal(refused.err, 'thunderdb: BAD_REQUEST: w must be from 1 to the replica count (3), got 9\n');
-    const json = await cli(['put', 'k', 'v', '-w', '9', '--json', ...url]);
-    assert.equal((jsonOf(json).error as { code: string }).code, 'BAD_REQUEST');
-    const usage = await cli(['get', ...url]);
-    assert.deepEqual(
-      [usage.code, usage.err],
-      [2, 'thunderdb: Not enough non-option arguments: got 0, need at least 1\ntry: thunderdb get --help\n'],
-    );
-    const both = await cli(['put', 'k', 'v', '--if-absent', '--if-match', '1', ...url]);
-    assert.deepEqual(
-      [both.code, both.err],
-      [2, 'thunderdb: Arguments if-match and if-absent are mutually exclusive\ntry: thunderdb put --help\n'],
-    );
-    const unknown = await cli(['node', 'crash', '1', '--bogus', ...url]);
-    assert.deepEqual(
-      [unknown.code, unknown.err],
-      [2, 'thunderdb: Unknown argument: bogus\ntry: thunderdb node crash --help\n'],
-    );
-    const none = await cli([]);
-    assert.equal(none.code, 2);
-    assert.match(
-      none.err,
-      /^thunderdb: Name a command: cluster, load, .* or fault\ntry: thunderdb --help\n$/,
-    );
-    const plan = await cli(['node', 'plan', ...url]);
-    assert.deepEqual([plan.code, plan.err], [2, 'thunderdb: give --add or --remove ID, one of them\n']);
-  });
+  test(
+    'a request the server refuses exits 2; bad usage exits 2 with one line and a hint, not the help',
+    TIMEOUT,
+    async () => {
+      const refused = await cli(['put', 'k', 'v', '-w', '9', ...url]);
+      assert.equal(refused.code, 2);
+      assert.equal(refused.err, 'thunderdb: BAD_REQUEST: w must be from 1 to the replica count (3), got 9\n');
+      const json = await cli(['put', 'k', 'v', '-w', '9', '--json', ...url]);
+      assert.equal((jsonOf(json).error as { code: string }).code, 'BAD_REQUEST');
+      const usage = await cli(['get', ...url]);
+      assert.deepEqual(
+        [usage.code, usage.err],
+        [
+          2,
+          'thunderdb: Not enough non-option arguments: got 0, need at least 1\ntry: thunderdb get --help\n',
+        ],
+      );
+      const both = await cli(['put', 'k', 'v', '--if-absent', '--if-match', '1', ...url]);
+      assert.deepEqual(
+        [both.code, both.err],
+        [
+          2,
+          'thunderdb: Arguments if-match and if-absent are mutually exclusive\ntry: thunderdb put --help\n',
+        ],
+      );
+      const unknown = await cli(['node', 'crash', '1', '--bogus', ...url]);
+      assert.deepEqual(
+        [unknown.code, unknown.err],
+        [2, 'thunderdb: Unknown argument: bogus\ntry: thunderdb node crash --help\n'],
+      );
+      const none = await cli([]);
+      assert.equal(none.code, 2);
+      assert.match(
+        none.err,
+        /^thunderdb: Name a command: cluster, load, .* or fault\ntry: thunderdb --help\n$/,
+      );
+      const plan = await cli(['node', 'plan', ...url]);
+      assert.deepEqual([plan.code, plan.err], [2, 'thunderdb: give --add or --remove ID, one of them\n']);
+    },
+  );
 
-  test('nodes prints a table of id, state, keys, bytes, hints, ops; --json gives GET /cluster', async () => {
-    const table = await cli(['nodes', ...url]);
-    assert.equal(table.code, 0, table.err);
-    const [header, ...rows] = table.out.split('\n');
-    assert.match(header!, /^ID\s+STATE\s+KEYS\s+BYTES\s+HINTS\s+OPS\s+PARTITIONS$/);
-    const status = await db.cluster();
-    for (const node of status.nodes) {
-      const row = rows.find((r) => r.startsWith(`${node.id} `));
-      assert.ok(row, `a row for node ${node.id}`);
-      assert.match(row, /^\d+\s+up\s+[\d,]+\s+[\d.]+ [KMG]?B\s+0\s+[\d,]+\s+34[12]$/);
-    }
-    assert.match(table.out, /\n3 nodes, 1024 partitions, replicas 3, r 2, w 2\n$/);
-    const json = jsonOf(await cli(['nodes', '--json', ...url]));
-    assert.deepEqual(
-      (json.nodes as { id: number }[]).map((n) => n.id),
-      [0, 1, 2],
-    );
-    assert.deepEqual(json.ring, status.ring);
-  });
+  test(
+    'nodes prints a table of id, state, keys, bytes, hints, ops; --json gives GET /cluster',
+    TIMEOUT,
+    async () => {
+      const table = await cli(['nodes', ...url]);
+      assert.equal(table.code, 0, table.err);
+      const [header, ...rows] = table.out.split('\n');
+      assert.match(header!, /^ID\s+STATE\s+KEYS\s+BYTES\s+HINTS\s+OPS\s+PARTITIONS$/);
+      const status = await db.cluster();
+      for (const node of status.nodes) {
+        const row = rows.find((r) => r.startsWith(`${node.id} `));
+        assert.ok(row, `a row for node ${node.id}`);
+        assert.match(row, /^\d+\s+up\s+[\d,]+\s+[\d.]+ [KMG]?B\s+0\s+[\d,]+\s+34[12]$/);
+      }
+      assert.match(table.out, /\n3 nodes, 1024 partitions, replicas 3, r 2, w 2\n$/);
+      const json = jsonOf(await cli(['nodes', '--json', ...url]));
+      assert.deepEqual(
+        (json.nodes as { id: number }[]).map((n) => n.id),
+        [0, 1, 2],
+      );
+      assert.deepEqual(json.ring, status.ring);
+    },
+  );
 
-  test('a server error exits 3: a write needing three replicas while one is down', async () => {
+  test('a server error exits 3: a write needing three replicas while one is down', TIMEOUT, async () => {
     const crash = await cli(['node', 'crash', '2', ...url]);
     assert.deepEqual([crash.code, crash.out], [0, 'node 2 crashed (was up, now down)\n']);
     const put = await cli(['put', 'k', 'v', '-w', '3', ...url]);
@@ -279,53 +330,61 @@ describe('thunderdb client verbs against a real cluster', () => {
     assert.match(again.err, /^thunderdb: CONFLICT: node 2 is up/);
   });
 
-  test('node plan, node add and node remove print what moved; --json gives the answers', async () => {
-    const plan = await cli(['node', 'plan', '--add', ...url]);
-    assert.match(plan.out, /^adding a node would move 768 partitions, [\d,]+ keys, [\d.]+ [KMG]?B\n$/);
-    const planJson = jsonOf(await cli(['node', 'plan', '--add', '--json', ...url]));
-    assert.deepEqual(Object.keys(planJson), ['add', 'moved']);
-    const added = jsonOf(await cli(['node', 'add', '--json', ...url]));
-    assert.equal(added.id, 3);
-    assert.deepEqual(Object.keys(added), ['id', 'moved', 'ms']);
-    assert.ok(Number.isInteger(added.ms), `whole milliseconds, not ${String(added.ms)}`);
-    const leave = await cli(['node', 'plan', '--remove', '3', ...url]);
-    assert.match(leave.out, /^removing node 3 would move /);
-    const removed = await cli(['node', 'remove', '3', ...url]);
-    assert.match(removed.out, /^node 3 removed: moved [\d,]+ partitions, [\d,]+ keys, .* in \d+ ms\n$/);
-    assert.equal((await cli(['node', 'remove', '3', ...url])).code, 2);
-  });
+  test(
+    'node plan, node add and node remove print what moved; --json gives the answers',
+    TIMEOUT,
+    async () => {
+      const plan = await cli(['node', 'plan', '--add', ...url]);
+      assert.match(plan.out, /^adding a node would move 768 partitions, [\d,]+ keys, [\d.]+ [KMG]?B\n$/);
+      const planJson = jsonOf(await cli(['node', 'plan', '--add', '--json', ...url]));
+      assert.deepEqual(Object.keys(planJson), ['add', 'moved']);
+      const added = jsonOf(await cli(['node', 'add', '--json', ...url]));
+      assert.equal(added.id, 3);
+      assert.deepEqual(Object.keys(added), ['id', 'moved', 'ms']);
+      assert.ok(Number.isInteger(added.ms), `whole milliseconds, not ${String(added.ms)}`);
+      const leave = await cli(['node', 'plan', '--remove', '3', ...url]);
+      assert.match(leave.out, /^removing node 3 would move /);
+      const removed = await cli(['node', 'remove', '3', ...url]);
+      assert.match(removed.out, /^node 3 removed: moved [\d,]+ partitions, [\d,]+ keys, .* in \d+ ms\n$/);
+      assert.equal((await cli(['node', 'remove', '3', ...url])).code, 2);
+    },
+  );
 
-  test('export writes NDJSON lines, to stdout or --out; import loads them back with their expiry', async (t) => {
-    const dir = await mkdtemp(join(tmpdir(), 'thunderdb-export-'));
-    t.after(() => rm(dir, { recursive: true, force: true }));
-    await db.put('exp/bytes', new Uint8Array([0, 255, 10]));
-    await db.put('exp/ttl', 'soon', { ttl: 3600 });
-    const stdout = await cli(['export', 'exp/', ...url]);
-    assert.equal(stdout.code, 0, stdout.err);
-    const lines = stdout.out.trim().split('\n').sort();
-    assert.equal(lines[0], JSON.stringify(['exp/bytes', Buffer.from([0, 255, 10]).toString('base64')]));
-    assert.match(lines[1]!, /^\["exp\/ttl","c29vbg==",\d{13}\]$/);
-    const file = join(dir, 'dump.ndjson');
-    const toFile = await cli(['export', 'exp/', '--out', file, '--json', '--progress', ...url]);
-    assert.equal(toFile.code, 0, toFile.err);
-    assert.deepEqual(jsonOf(toFile), { exported: 2, bytes: (await readFile(file)).length, out: file });
-    // Not a terminal: plain lines, at most one a second, so the first record's line at least.
-    assert.match(toFile.err, /^[\d.]+ MB, [12] lines/m, 'progress on stderr');
-    await db.delete('exp/bytes');
-    await db.delete('exp/ttl');
-    const imported = await cli(['import', file, ...url]);
-    assert.equal(imported.code, 0, imported.err);
-    // As load ends: the pairs, the seconds, the rate.
-    const start = `imported 2 pairs from ${file} in `;
-    assert.ok(imported.out.startsWith(start), imported.out);
-    assert.match(imported.out.slice(start.length), /^\d+\.\d\d s \([\d,]+ pairs\/s\)\n$/);
-    assert.deepEqual(Buffer.from((await db.get('exp/bytes'))!.value), Buffer.from([0, 255, 10]));
-    assert.ok(((await db.get('exp/ttl'))?.ttl ?? 0) > 3000, 'the expiry came back with the key');
-    const fromStdin = await cli(['import', '-', '--json', ...url], await readFile(file));
-    assert.deepEqual(jsonOf(fromStdin), { written: 2, expired: 0 });
-  });
+  test(
+    'export writes NDJSON lines, to stdout or --out; import loads them back with their expiry',
+    TIMEOUT,
+    async (t) => {
+      const dir = await mkdtemp(join(tmpdir(), 'thunderdb-export-'));
+      t.after(() => rm(dir, { recursive: true, force: true }));
+      await db.put('exp/bytes', new Uint8Array([0, 255, 10]));
+      await db.put('exp/ttl', 'soon', { ttl: 3600 });
+      const stdout = await cli(['export', 'exp/', ...url]);
+      assert.equal(stdout.code, 0, stdout.err);
+      const lines = stdout.out.trim().split('\n').sort();
+      assert.equal(lines[0], JSON.stringify(['exp/bytes', Buffer.from([0, 255, 10]).toString('base64')]));
+      assert.match(lines[1]!, /^\["exp\/ttl","c29vbg==",\d{13}\]$/);
+      const file = join(dir, 'dump.ndjson');
+      const toFile = await cli(['export', 'exp/', '--out', file, '--json', '--progress', ...url]);
+      assert.equal(toFile.code, 0, toFile.err);
+      assert.deepEqual(jsonOf(toFile), { exported: 2, bytes: (await readFile(file)).length, out: file });
+      // Not a terminal: plain lines, at most one a second, so the first record's line at least.
+      assert.match(toFile.err, /^[\d.]+ MB, [12] lines/m, 'progress on stderr');
+      await db.delete('exp/bytes');
+      await db.delete('exp/ttl');
+      const imported = await cli(['import', file, ...url]);
+      assert.equal(imported.code, 0, imported.err);
+      // As load ends: the pairs, the seconds, the rate.
+      const start = `imported 2 pairs from ${file} in `;
+      assert.ok(imported.out.startsWith(start), imported.out);
+      assert.match(imported.out.slice(start.length), /^\d+\.\d\d s \([\d,]+ pairs\/s\)\n$/);
+      assert.deepEqual(Buffer.from((await db.get('exp/bytes'))!.value), Buffer.from([0, 255, 10]));
+      assert.equal((await db.get('exp/ttl'))?.ttl, 60, 'the expiry came back with the key');
+      const fromStdin = await cli(['import', '-', '--json', ...url], await readFile(file));
+      assert.deepEqual(jsonOf(fromStdin), { written: 2, expired: 0 });
+    },
+  );
 
-  test('import of a line that is not an export line exits 2 naming the line', async (t) => {
+  test('import of a line that is not an export line exits 2 naming the line', TIMEOUT, async (t) => {
     const dir = await mkdtemp(join(tmpdir(), 'thunderdb-import-'));
     t.after(() => rm(dir, { recursive: true, force: true }));
     const file = join(dir, 'bad.ndjson');
@@ -501,7 +560,7 @@ describe('thunderdb client verbs without a cluster', () => {
     },
   );
 
-  test('--help lists each verb and the exit codes, and the README shows each verb', async () => {
+  test('--help lists each verb and the exit codes, and the README shows each verb', TIMEOUT, async () => {
     const help = await cli(['--help']);
     const commands = help.out.slice(help.out.indexOf('Commands:'), help.out.indexOf('Options:'));
     const verbs = [...commands.matchAll(/^ {2}thunderdb (\w+)/gm)].map((m) => m[1]!);
@@ -533,7 +592,7 @@ describe('thunderdb client verbs without a cluster', () => {
     for (const code of ['0', '1', '2', '3']) assert.match(section, new RegExp(`^\\| ${code} +\\|`, 'm'));
   });
 
-  test('every verb exits 3 with one line naming the URL and how to start a cluster', async () => {
+  test('every verb exits 3 with one line naming the URL and how to start a cluster', TIMEOUT, async () => {
     const url = `http://127.0.0.1:${await closedPort()}`;
     for (const args of [
       ['get', 'k'],

@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import { holdingClock, systemClock, type Clock } from '../src/time/clock.js';
+import { TIMEOUT } from './helpers.js';
 
 /** Starts 300 timers of 1 to 7 ms at once; the ones that fired before their delay had passed. */
 async function earlyTimers(clock: Clock): Promise<string[]> {
@@ -33,7 +34,7 @@ async function lastTimerRuns(clock: 'systemClock' | 'holdingClock'): Promise<str
 }
 
 describe('the system clocks', () => {
-  test('never fire a timer before now() has advanced by its delay', async (t) => {
+  test('never fire a timer before now() has advanced by its delay', TIMEOUT, async (t) => {
     // systemClock's timers do not hold the process open; this does, for the test's length.
     const alive = setInterval(() => {}, 1000);
     t.after(() => clearInterval(alive));
@@ -41,7 +42,7 @@ describe('the system clocks', () => {
     assert.deepEqual(await earlyTimers(holdingClock), []);
   });
 
-  test('a cancelled timer does not fire', async () => {
+  test('a cancelled timer does not fire', TIMEOUT, async () => {
     let fired = 0;
     systemClock.setTimer(1, () => fired++)();
     holdingClock.setTimer(1, () => fired++)();
@@ -49,7 +50,7 @@ describe('the system clocks', () => {
     assert.equal(fired, 0);
   });
 
-  test('a pending timer keeps the process alive on holdingClock only', async () => {
+  test('a pending timer keeps the process alive on holdingClock only', TIMEOUT, async () => {
     assert.equal(await lastTimerRuns('holdingClock'), 'fired');
     assert.equal(await lastTimerRuns('systemClock'), '');
   });

@@ -3,10 +3,9 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { systemClock, type Clock } from '../src/time/clock.js';
 import { Cluster } from '../src/cluster/cluster.js';
 import { Shard } from '../src/node/shard.js';
-import { http, startRunning } from './helpers.js';
+import { http, movableClock, startRunning, TIMEOUT } from './helpers.js';
 import { redisSkip, startRedis, startRedisCluster, type RedisServers } from '../support/redis-servers.js';
 
 /**
@@ -35,12 +34,6 @@ interface Store {
 
 /** How long past its expiry a value is kept before the sweep purges it, in the suite. */
 const GRACE_MS = 1000;
-
-/** The system clock, with a wall clock the test moves forward. */
-function movableClock(): Clock & { advance(ms: number): void } {
-  let offset = 0;
-  return { ...systemClock, wall: () => systemClock.wall() + offset, advance: (ms) => void (offset += ms) };
-}
 
 /** A cluster's expiry, driven by `clock`. */
 function clusterExpiry(
@@ -162,28 +155,28 @@ for (const [name, factory] of layers) {
     let store: Store;
     before(async () => {
       store = await factory();
-    });
-    after(() => store.close());
+    }, TIMEOUT);
+    after(() => store.close(), TIMEOUT);
 
-    test('get() of an absent key is undefined', async () => {
+    test('get() of an absent key is undefined', TIMEOUT, async () => {
       assert.equal(await store.get('absent'), undefined);
     });
 
-    test('put() then get() returns the value; put() again overwrites it', async () => {
+    test('put() then get() returns the value; put() again overwrites it', TIMEOUT, async () => {
       await store.put('k', 'v1');
       assert.equal(await store.get('k'), 'v1');
       await store.put('k', 'v2');
       assert.equal(await store.get('k'), 'v2');
     });
 
-    test('delete() removes a key and says whether it was there', async () => {
+    test('delete() removes a key and says whether it was there', TIMEOUT, async () => {
       await store.put('d', 'x');
       assert.equal(await store.delete('d'), true);
       assert.equal(await store.get('d'), undefined);
       assert.equal(await store.delete('d'), false);
     });
 
-    test('values are bytes: every byte value and the empty value round-trip', async () => {
+    test('values are bytes: every byte value and the empty value round-trip', TIMEOUT, async () => {
       const all = Array.from({ length: 256 }, (_, i) => String.fromCharCode(i)).join('');
       await store.put('bytes', all);
       assert.equal(await store.get('bytes'), all);
@@ -191,13 +184,13 @@ for (const [name, factory] of layers) {
       assert.equal(await store.get('empty'), '');
     });
 
-    test('keys are text: punctuation, spaces and non-ASCII keys are distinct keys', async () => {
+    test('keys are text: punctuation, spaces and non-ASCII keys are distinct keys', TIMEOUT, async () => {
       const keys = ['a/b', 'a b', 'é', 'e\u0301', '日本', '😀', '%41', 'A'];
       for (const [i, k] of keys.entries()) await store.put(k, `v${i}`);
       for (const [i, k] of keys.entries()) assert.equal(await store.get(k), `v${i}`, k);
     });
 
-    test('many keys written together all land', async () => {
+    test('many keys written together all land', TIMEOUT, async () => {
       await Promise.all(Array.from({ length: 500 }, (_, i) => store.put(`many${i}`, `${i}`)));
       const values = await Promise.all(Array.from({ length: 500 }, (_, i) => store.get(`many${i}`)));
       assert.deepEqual(
@@ -206,7 +199,7 @@ for (const [name, factory] of layers) {
       );
     });
 
-    test('what was acknowledged is there after a stop and a start (durable stores)', async (t) => {
+    test('what was acknowledged is there after a stop and a start (durable stores)', TIMEOUT, async (t) => {
       if (store.reopen === undefined) return t.skip('not durable');
       const all = Array.from({ length: 256 }, (_, i) => String.fromCharCode(i)).join('');
       await store.put('kept', all);
@@ -218,27 +211,31 @@ for (const [name, factory] of layers) {
       assert.equal(await store.get('many499'), '499');
     });
 
-    test('a value that expires reads until its expiry, then not; the expiry and the purge outlast a restart', async (t) => {
-      const expiry = store.expiry;
-      if (expiry === undefined) return t.skip('no expiry');
-      await expiry.put('brief', 'b', 60_000);
-      await expiry.put('briefer', 'bb', 1_000);
-      assert.equal(await store.get('brief'), 'b');
-      assert.equal(await store.get('briefer'), 'bb');
-      expiry.advance(1_000 + GRACE_MS + 500);
-      assert.equal(await store.get('briefer'), undefined);
-      await expiry.sweep();
-      // Only 'brief' is left of the values that expire: once per replica.
-      const copies = await expiry.expiring();
-      assert.ok(copies >= 1 && copies <= 3, `${copies} copies`);
-      if (store.reopen) {
-        store = await store.reopen();
-        assert.equal(await store.get('brief'), 'b', 'the value is back, with its expiry');
+    test(
+      'a value that expires reads until its expiry, then not; the expiry and the purge outlast a restart',
+      TIMEOUT,
+      async (t) => {
+        const expiry = store.expiry;
+        if (expiry === undefined) return t.skip('no expiry');
+        await expiry.put('brief', 'b', 60_000);
+        await expiry.put('briefer', 'bb', 1_000);
+        assert.equal(await store.get('brief'), 'b');
+        assert.equal(await store.get('briefer'), 'bb');
+        expiry.advance(1_000 + GRACE_MS + 500);
         assert.equal(await store.get('briefer'), undefined);
-        assert.equal(await store.expiry!.expiring(), copies, 'the purge was kept, and the expiry');
-      }
-      store.expiry!.advance(60_000);
-      assert.equal(await store.get('brief'), undefined, 'expired after the restart too');
-    });
+        await expiry.sweep();
+        // Only 'brief' is left of the values that expire: once per replica.
+        const copies = await expiry.expiring();
+        assert.ok(copies >= 1 && copies <= 3, `${copies} copies`);
+        if (store.reopen) {
+          store = await store.reopen();
+          assert.equal(await store.get('brief'), 'b', 'the value is back, with its expiry');
+          assert.equal(await store.get('briefer'), undefined);
+          assert.equal(await store.expiry!.expiring(), copies, 'the purge was kept, and the expiry');
+        }
+        store.expiry!.advance(60_000);
+        assert.equal(await store.get('brief'), undefined, 'expired after the restart too');
+      },
+    );
   });
 }

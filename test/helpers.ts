@@ -1,11 +1,98 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { request } from 'node:http';
 import { createServer } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { Cluster, type ClusterOptions } from '../src/cluster/cluster.js';
 import { startServer, type Server } from '../src/http/server.js';
 import { DEFAULT_LIMITS, type Limits } from '../src/limits.js';
-import type { Clock } from '../src/time/clock.js';
+import { systemClock, type Clock } from '../src/time/clock.js';
+
+/**
+ * The options of every test that talks to servers, threads or processes: a test that hangs
+ * fails, named, instead of stalling its file. Generous, since a loaded machine is slow: most
+ * of these tests take well under 5 s alone and under 40 s beside two CPU burners and another
+ * test file. (Node 20's `--test-timeout` bounds a whole file, not each test, so each test
+ * carries its own; a `describe`'s timeout would bound its whole suite as well.)
+ */
+export const TIMEOUT = { timeout: 120_000 } as const;
+
+/** For the few tests that move hundreds of MiB, or run clusters in child processes, one after another. */
+export const LONG_TIMEOUT = { timeout: 600_000 } as const;
+
+/**
+ * How long a child process a test runs (the CLI, npm, curl) may live before it is killed: as
+ * long as a test may. Only a hang reaches it; a killed child lets its test file end.
+ */
+export const CHILD_TIMEOUT_MS = TIMEOUT.timeout;
+
+/**
+ * Resolves once `condition()` holds, checking every few ms: how a test waits for something
+ * it cannot be told of (a thread gone from /proc, a count reached), with no deadline of its
+ * own — the test's timeout is the bound. Rejects once `signal` aborts (the test ended or
+ * timed out), so no check goes on after its test.
+ */
+export async function until(condition: () => boolean | Promise<boolean>, signal: AbortSignal): Promise<void> {
+  while (!(await condition())) await sleep(5, undefined, { signal });
+}
+
+/** Resolves once every operation sent to the cluster's nodes has been answered (or failed). */
+export function settled(cluster: Cluster, signal: AbortSignal): Promise<void> {
+  return until(() => cluster.pending === 0, signal);
+}
+
+/**
+ * The system clock's timers, with a wall clock that stands still until the test moves it:
+ * expiries and TTLs exact, and expiry without waiting. Starts at the real time.
+ */
+export function movableClock(): Clock & { advance(ms: number): void } {
+  let wall = systemClock.wall();
+  return {
+    ...systemClock,
+    wall: () => wall,
+    advance: (ms) => void (wall += ms),
+  };
+}
+
+/**
+ * A clock whose time moves only when the test says ({@link advance}), firing the timers that
+ * come due, in order. Its `defer` is the real one, so a cluster on it flushes its batches as
+ * usual; its timers (timeouts, purges, sweeps, anti-entropy) wait for the test. Wall time
+ * starts at the real time.
+ */
+export function manualClock(): Clock & { advance(ms: number): void } {
+  let now = 0;
+  const wallAtZero = systemClock.wall();
+  let seq = 0;
+  let timers: { at: number; seq: number; fire: () => void }[] = [];
+  return {
+    now: () => now,
+    wall: () => wallAtZero + now,
+    setTimer(ms, fire) {
+      const timer = { at: now + Math.max(0, ms), seq: seq++, fire };
+      timers.push(timer);
+      return () => void (timers = timers.filter((t) => t !== timer));
+    },
+    defer: systemClock.defer,
+    advance(ms) {
+      const end = now + ms;
+      for (;;) {
+        const due = timers.filter((t) => t.at <= end).sort((a, b) => a.at - b.at || a.seq - b.seq)[0];
+        if (due === undefined) break;
+        timers = timers.filter((t) => t !== due);
+        now = due.at;
+        due.fire();
+      }
+      now = end;
+    },
+  };
+}
+
+/** At most `max` characters of a text, for messages: a failure never dumps a whole body into the log. */
+export function excerpt(text: string | Buffer, max = 300): string {
+  const s = typeof text === 'string' ? text : text.toString('latin1', 0, max + 1);
+  return s.length <= max ? JSON.stringify(s) : `${JSON.stringify(s.slice(0, max))}… (${text.length} in all)`;
+}
 
 /** A file in test/fixtures (tests run from dist/test, the fixtures stay in the source tree). */
 export function fixture(name: string): string {
@@ -108,7 +195,9 @@ export const CLI_PATH = fileURLToPath(new URL('../src/cli.js', import.meta.url))
 export async function startCli(
   args: string[],
 ): Promise<{ child: ChildProcessWithoutNullStreams; url: string; out: () => string }> {
-  const child = spawn(process.execPath, [CLI_PATH, 'cluster', '--port', '0', ...args], { timeout: 60_000 });
+  const child = spawn(process.execPath, [CLI_PATH, 'cluster', '--port', '0', ...args], {
+    timeout: CHILD_TIMEOUT_MS,
+  });
   let out = '';
   child.stderr.on('data', (d: Buffer) => (out += d));
   const url = await new Promise<string>((resolve, reject) => {

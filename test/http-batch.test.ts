@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
-import { connect } from 'node:net';
 import { readFile } from 'node:fs/promises';
 import { after, before, describe, test } from 'node:test';
-import { codeOf, fixture, http, startRunning, type Running } from './helpers.js';
+import { codeOf, fixture, http, type Running, startRunning, TIMEOUT, until } from './helpers.js';
+import { RawClient } from './raw-http.js';
 
 describe('HTTP POST /kv batches', () => {
   let run: Running;
@@ -10,13 +10,13 @@ describe('HTTP POST /kv batches', () => {
   before(async () => {
     run = await startRunning({ nodes: 3, limits: { maxKeyBytes: 64, maxValueBytes: 64 } });
     url = run.url;
-  });
-  after(() => run.stop());
+  }, TIMEOUT);
+  after(() => run.stop(), TIMEOUT);
 
   const post = (body: string | Buffer, type: string, query = '') =>
     http(url, 'POST', `/kv${query}`, body, { 'Content-Type': type });
 
-  test('the original sample file loads as text/plain and every pair reads back', async () => {
+  test('the original sample file loads as text/plain and every pair reads back', TIMEOUT, async () => {
     const text = await readFile(fixture('data_demo_10000.txt'), 'utf8');
     const answer = await post(text, 'text/plain');
     assert.equal(answer.status, 200);
@@ -38,7 +38,7 @@ describe('HTTP POST /kv batches', () => {
     );
   });
 
-  test('the same batch in all three formats writes the same pairs', async () => {
+  test('the same batch in all three formats writes the same pairs', TIMEOUT, async () => {
     const pairs: [string, string][] = [
       ['fmt:a', 'one'],
       ['fmt:b', 'caf\u00e9'],
@@ -57,7 +57,7 @@ describe('HTTP POST /kv batches', () => {
     }
   });
 
-  test('a bad pair stops the batch: the answer says how many were written before it', async () => {
+  test('a bad pair stops the batch: the answer says how many were written before it', TIMEOUT, async () => {
     const answer = await post('stop:1 a\nstop:2 b\nno-space-here\nstop:3 c\n', 'text/plain');
     assert.equal(answer.status, 400);
     assert.deepEqual(answer.json, {
@@ -67,7 +67,7 @@ describe('HTTP POST /kv batches', () => {
     assert.equal((await http(url, 'GET', '/kv/stop:3')).status, 404);
   });
 
-  test('?invalid=skip goes past bad pairs and lists the first by line', async () => {
+  test('?invalid=skip goes past bad pairs and lists the first by line', TIMEOUT, async () => {
     const long = 'v'.repeat(65);
     const answer = await post(`skip:1 a\nbad\nskip:2 ${long}\nskip:3 c\n`, 'text/plain', '?invalid=skip');
     assert.equal(answer.status, 200);
@@ -101,14 +101,14 @@ describe('HTTP POST /kv batches', () => {
     ['an unknown invalid= mode', 'a b', 'text/plain', '?invalid=maybe', 400, 'BAD_REQUEST'],
   ];
   for (const [what, body, type, query, status, code] of refusals) {
-    test(`a batch with ${what} answers ${status} ${code}`, async () => {
+    test(`a batch with ${what} answers ${status} ${code}`, TIMEOUT, async () => {
       const answer = await post(body, type, query);
       assert.equal(answer.status, status);
       assert.equal(codeOf(answer), code);
     });
   }
 
-  test('a large chunked batch streams through with backpressure and is all written', async () => {
+  test('a large chunked batch streams through with backpressure and is all written', TIMEOUT, async () => {
     const lines: string[] = [];
     for (let i = 0; i < 150_000; i++) lines.push(`big:${i} value-${i}`);
     const answer = await http(url, 'POST', '/kv', lines.join('\n'), {
@@ -119,45 +119,45 @@ describe('HTTP POST /kv batches', () => {
     assert.equal((await http(url, 'GET', '/kv/big:149999')).text, 'value-149999');
   });
 
-  test('a client that disconnects mid-body leaves the server up; only whole lines before it count', async () => {
-    await new Promise<void>((resolve, reject) => {
-      const socket = connect(run.server.port, '127.0.0.1', () => {
-        socket.write(
-          'POST /kv HTTP/1.1\r\nHost: localhost\r\nContent-Type: text/plain\r\nContent-Length: 100000\r\n\r\n' +
-            'abort:1 one\nabort:2 two\nabort:3 thr',
-        );
-        setTimeout(() => socket.destroy(), 50);
-      });
-      socket.on('close', () => resolve());
-      socket.on('error', reject);
-    });
-    await new Promise((r) => setTimeout(r, 50));
-    assert.equal((await http(url, 'GET', '/kv/abort:2')).text, 'two');
-    assert.equal((await http(url, 'GET', '/kv/abort:3')).status, 404);
-    assert.equal((await http(url, 'GET', '/ping')).status, 200);
-  });
+  test(
+    'a client that disconnects mid-body leaves the server up; only whole lines before it count',
+    TIMEOUT,
+    async (t) => {
+      const client = await RawClient.open(run.server.port);
+      client.write(
+        'POST /kv HTTP/1.1\r\nHost: localhost\r\nContent-Type: text/plain\r\nContent-Length: 100000\r\n\r\n' +
+          'abort:1 one\nabort:2 two\nabort:3 thr',
+      );
+      await until(() => client.serverHasRead(), t.signal);
+      client.destroy();
+      // The server has handled the close, and with it whatever it does with the partial line.
+      await until(() => client.serverHasClosed(), t.signal);
+      assert.equal((await http(url, 'GET', '/kv/abort:2')).text, 'two');
+      assert.equal((await http(url, 'GET', '/kv/abort:3')).status, 404);
+      assert.equal((await http(url, 'GET', '/ping')).status, 200);
+    },
+  );
 
-  test('a client that disconnects mid-PUT stores nothing', async () => {
-    await new Promise<void>((resolve) => {
-      const socket = connect(run.server.port, '127.0.0.1', () => {
-        socket.write('PUT /kv/half HTTP/1.1\r\nHost: localhost\r\nContent-Length: 10\r\n\r\nhello');
-        setTimeout(() => socket.destroy(), 50);
-      });
-      socket.on('close', () => resolve());
-    });
-    await new Promise((r) => setTimeout(r, 50));
+  test('a client that disconnects mid-PUT stores nothing', TIMEOUT, async (t) => {
+    const client = await RawClient.open(run.server.port);
+    client.write('PUT /kv/half HTTP/1.1\r\nHost: localhost\r\nContent-Length: 10\r\n\r\nhello');
+    await until(() => client.serverHasRead(), t.signal);
+    client.destroy();
+    await until(() => client.serverHasClosed(), t.signal);
     assert.equal((await http(url, 'GET', '/kv/half')).status, 404);
   });
 
-  test('a client that disconnects before reading its answer does not crash the server', async () => {
-    for (let i = 0; i < 20; i++) {
-      const socket = connect(run.server.port, '127.0.0.1', () => {
-        socket.end('GET /kv/big:1 HTTP/1.1\r\nHost: localhost\r\n\r\n');
-        socket.destroy();
-      });
-      socket.on('error', () => {});
-    }
-    await new Promise((r) => setTimeout(r, 100));
-    assert.equal((await http(url, 'GET', '/kv/big:1')).text, 'value-1');
-  });
+  test(
+    'a client that disconnects before reading its answer does not crash the server',
+    TIMEOUT,
+    async (t) => {
+      const clients = await Promise.all(Array.from({ length: 20 }, () => RawClient.open(run.server.port)));
+      for (const client of clients) {
+        client.socket.end('GET /kv/big:1 HTTP/1.1\r\nHost: localhost\r\n\r\n');
+        client.destroy();
+      }
+      await until(() => clients.every((client) => client.serverHasClosed()), t.signal);
+      assert.equal((await http(url, 'GET', '/kv/big:1')).text, 'value-1');
+    },
+  );
 });

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, test, after } from 'node:test';
-import { codeOf, http, startRunning } from './helpers.js';
+import { codeOf, http, startRunning, TIMEOUT } from './helpers.js';
 
 describe('cluster routes', () => {
-  test('GET /cluster shows every node with its keys, and the ring settings', async (t) => {
+  test('GET /cluster shows every node with its keys, and the ring settings', TIMEOUT, async (t) => {
     const run = await startRunning({ nodes: 2, partitions: 64, replicas: 1 });
     t.after(() => run.stop());
     for (let i = 0; i < 40; i++) await http(run.url, 'PUT', `/kv/c${i}`, 'value');
@@ -25,42 +25,47 @@ describe('cluster routes', () => {
     assert.deepEqual(body.ring, { hash: 'murmur3-x86-32', seed: 0, partitions: 64, replicas: 1, r: 1, w: 1 });
   });
 
-  test("GET /cluster/locate/{key} gives hash, partition, owner and each replica's version", async (t) => {
-    const run = await startRunning({ nodes: 3 });
-    t.after(() => run.stop());
-    assert.equal((await http(run.url, 'PUT', '/kv/foo', 'v')).status, 204);
-    const version = Number(String((await http(run.url, 'GET', '/kv/foo')).headers.etag).replaceAll('"', ''));
-    await http(run.url, 'PUT', '/kv/bar', 'v');
-    assert.equal((await http(run.url, 'DELETE', '/kv/bar')).status, 204);
-    const tombstone = Number(
-      ((await http(run.url, 'GET', '/cluster/locate/bar')).json as { versions: number[] }).versions[0],
-    );
-    assert.ok(tombstone < 0, `a tombstone's version is negative, got ${tombstone}`);
-    await run.cluster.crash(0);
-    const answer = await http(run.url, 'GET', '/cluster/locate/foo');
-    assert.deepEqual(answer.json, {
-      key: 'foo',
-      hash: 4138058784,
-      partition: 986,
-      node: 2,
-      replicas: [2, 0, 1],
-      states: ['up', 'down', 'up'],
-      versions: [version, null, version],
-    });
-    assert.equal(codeOf(await http(run.url, 'GET', '/cluster/locate/%zz')), 'INVALID_KEY');
-  });
+  test(
+    "GET /cluster/locate/{key} gives hash, partition, owner and each replica's version",
+    TIMEOUT,
+    async (t) => {
+      const run = await startRunning({ nodes: 3 });
+      t.after(() => run.stop());
+      assert.equal((await http(run.url, 'PUT', '/kv/foo', 'v')).status, 204);
+      const version = Number(
+        String((await http(run.url, 'GET', '/kv/foo')).headers.etag).replaceAll('"', ''),
+      );
+      await http(run.url, 'PUT', '/kv/bar', 'v');
+      assert.equal((await http(run.url, 'DELETE', '/kv/bar')).status, 204);
+      const tombstone = Number(
+        ((await http(run.url, 'GET', '/cluster/locate/bar')).json as { versions: number[] }).versions[0],
+      );
+      assert.ok(tombstone < 0, `a tombstone's version is negative, got ${tombstone}`);
+      await run.cluster.crash(0);
+      const answer = await http(run.url, 'GET', '/cluster/locate/foo');
+      assert.deepEqual(answer.json, {
+        key: 'foo',
+        hash: 4138058784,
+        partition: 986,
+        node: 2,
+        replicas: [2, 0, 1],
+        states: ['up', 'down', 'up'],
+        versions: [version, null, version],
+      });
+      assert.equal(codeOf(await http(run.url, 'GET', '/cluster/locate/%zz')), 'INVALID_KEY');
+    },
+  );
 
   describe('when a node thread dies, with one replica per key', () => {
     let run: Awaited<ReturnType<typeof startRunning>>;
-    after(() => run?.stop());
+    after(() => run?.stop(), TIMEOUT);
 
-    test('its keys answer 503 NODE_UNAVAILABLE, the other nodes go on, /health is 503', async () => {
+    test('its keys answer 503 NODE_UNAVAILABLE, the other nodes go on, /health is 503', TIMEOUT, async () => {
       run = await startRunning({ nodes: 3, replicas: 1 });
       assert.equal((await http(run.url, 'GET', '/health')).status, 200);
       const keys = Array.from({ length: 30 }, (_, i) => `dead${i}`);
       for (const k of keys) await http(run.url, 'PUT', `/kv/${k}`, 'v');
-      await run.cluster.crash(1);
-      await new Promise((r) => setTimeout(r, 100));
+      await run.cluster.crash(1); // resolves with the node down
 
       const ring = run.cluster.ring;
       for (const k of keys) {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { compareKeys } from '../src/ring/key-bytes.js';
-import { codeOf, http, startRunning, type Running } from './helpers.js';
+import { codeOf, http, type Running, startRunning, TIMEOUT } from './helpers.js';
 
 describe('HTTP /kv', () => {
   let run: Running;
@@ -12,10 +12,10 @@ describe('HTTP /kv', () => {
       limits: { maxKeyBytes: 64, maxValueBytes: 1024, maxBodyBytes: 4096 },
     });
     url = run.url;
-  });
-  after(() => run.stop());
+  }, TIMEOUT);
+  after(() => run.stop(), TIMEOUT);
 
-  test('PUT then GET returns the value; HEAD reports its length; DELETE removes it', async () => {
+  test('PUT then GET returns the value; HEAD reports its length; DELETE removes it', TIMEOUT, async () => {
     assert.equal((await http(url, 'PUT', '/kv/greeting', 'hello')).status, 204);
     const got = await http(url, 'GET', '/kv/greeting');
     assert.equal(got.status, 200);
@@ -35,7 +35,7 @@ describe('HTTP /kv', () => {
     assert.equal(codeOf(again), 'KEY_NOT_FOUND');
   });
 
-  test('PUT overwrites; an empty value is a value', async () => {
+  test('PUT overwrites; an empty value is a value', TIMEOUT, async () => {
     await http(url, 'PUT', '/kv/over', 'one');
     await http(url, 'PUT', '/kv/over', '');
     const got = await http(url, 'GET', '/kv/over');
@@ -43,13 +43,13 @@ describe('HTTP /kv', () => {
     assert.equal(got.body.length, 0);
   });
 
-  test('values are binary-safe: all 256 byte values round-trip exactly', async () => {
+  test('values are binary-safe: all 256 byte values round-trip exactly', TIMEOUT, async () => {
     const value = Buffer.from(Array.from({ length: 512 }, (_, i) => i % 256));
     assert.equal((await http(url, 'PUT', '/kv/binary', value)).status, 204);
     assert.deepEqual((await http(url, 'GET', '/kv/binary')).body, value);
   });
 
-  test('keys are percent-decoded UTF-8: /kv/a%2Fb is key "a/b"', async () => {
+  test('keys are percent-decoded UTF-8: /kv/a%2Fb is key "a/b"', TIMEOUT, async () => {
     await http(url, 'PUT', '/kv/a%2Fb%20%C3%A9', 'v');
     const located = await http(url, 'GET', '/cluster/locate/a%2Fb%20%C3%A9');
     assert.equal((located.json as { key: string }).key, 'a/b é');
@@ -67,7 +67,7 @@ describe('HTTP /kv', () => {
   ];
   for (const [what, path, status, code] of badKeys) {
     for (const method of ['GET', 'PUT', 'DELETE']) {
-      test(`${method} with ${what} answers ${status} ${code}`, async () => {
+      test(`${method} with ${what} answers ${status} ${code}`, TIMEOUT, async () => {
         const answer = await http(url, method, path, method === 'PUT' ? 'v' : undefined);
         assert.equal(answer.status, status);
         assert.equal(codeOf(answer), code);
@@ -75,19 +75,23 @@ describe('HTTP /kv', () => {
     }
   }
 
-  test('a value over the limit answers 413 VALUE_TOO_LARGE, declared or chunked, and is not stored', async () => {
-    const big = Buffer.alloc(1025, 120);
-    const declared = await http(url, 'PUT', '/kv/big', big);
-    assert.equal(declared.status, 413);
-    assert.equal(codeOf(declared), 'VALUE_TOO_LARGE');
-    const chunked = await http(url, 'PUT', '/kv/big', big, { 'Transfer-Encoding': 'chunked' });
-    assert.equal(chunked.status, 413);
-    assert.equal(codeOf(chunked), 'VALUE_TOO_LARGE');
-    assert.equal((await http(url, 'GET', '/kv/big')).status, 404);
-    assert.equal((await http(url, 'PUT', '/kv/big', big.subarray(0, 1024))).status, 204);
-  });
+  test(
+    'a value over the limit answers 413 VALUE_TOO_LARGE, declared or chunked, and is not stored',
+    TIMEOUT,
+    async () => {
+      const big = Buffer.alloc(1025, 120);
+      const declared = await http(url, 'PUT', '/kv/big', big);
+      assert.equal(declared.status, 413);
+      assert.equal(codeOf(declared), 'VALUE_TOO_LARGE');
+      const chunked = await http(url, 'PUT', '/kv/big', big, { 'Transfer-Encoding': 'chunked' });
+      assert.equal(chunked.status, 413);
+      assert.equal(codeOf(chunked), 'VALUE_TOO_LARGE');
+      assert.equal((await http(url, 'GET', '/kv/big')).status, 404);
+      assert.equal((await http(url, 'PUT', '/kv/big', big.subarray(0, 1024))).status, 204);
+    },
+  );
 
-  test('POST /kv/_mget answers every key, null where absent', async () => {
+  test('POST /kv/_mget answers every key, null where absent', TIMEOUT, async () => {
     await http(url, 'PUT', '/kv/m1', 'one');
     await http(url, 'PUT', '/kv/m2', 'caf\u00e9');
     const answer = await http(
@@ -109,14 +113,14 @@ describe('HTTP /kv', () => {
     ['a body over the limit', JSON.stringify({ keys: Array(1000).fill('abcdef') }), 413, 'BODY_TOO_LARGE'],
   ];
   for (const [what, body, status, code] of badMgets) {
-    test(`POST /kv/_mget with ${what} answers ${status} ${code}`, async () => {
+    test(`POST /kv/_mget with ${what} answers ${status} ${code}`, TIMEOUT, async () => {
       const answer = await http(url, 'POST', '/kv/_mget', body);
       assert.equal(answer.status, status);
       assert.equal(codeOf(answer), code);
     });
   }
 
-  test('GET /kv lists keys by prefix in order, across nodes, a page at a time', async () => {
+  test('GET /kv lists keys by prefix in order, across nodes, a page at a time', TIMEOUT, async () => {
     for (let i = 0; i < 25; i++) await http(url, 'PUT', `/kv/page:${String(i).padStart(2, '0')}`, 'v');
     const seen: string[] = [];
     let after = '';
@@ -182,23 +186,27 @@ describe('HTTP /kv', () => {
   });
 
   for (const limit of ['0', '1001', 'x', '1.5']) {
-    test(`GET /kv?limit=${limit} answers 400 BAD_REQUEST`, async () => {
+    test(`GET /kv?limit=${limit} answers 400 BAD_REQUEST`, TIMEOUT, async () => {
       const answer = await http(url, 'GET', `/kv?limit=${limit}`);
       assert.equal(answer.status, 400);
       assert.equal(codeOf(answer), 'BAD_REQUEST');
     });
   }
 
-  test('a method a route does not answer is 405 METHOD_NOT_ALLOWED with an Allow header', async () => {
-    const answer = await http(url, 'PATCH', '/kv/x', 'v');
-    assert.equal(answer.status, 405);
-    assert.equal(codeOf(answer), 'METHOD_NOT_ALLOWED');
-    assert.equal(answer.headers.allow, 'GET, HEAD, PUT, DELETE');
-    assert.equal((await http(url, 'DELETE', '/kv')).status, 405);
-    assert.equal((await http(url, 'PUT', '/ping')).status, 405);
-  });
+  test(
+    'a method a route does not answer is 405 METHOD_NOT_ALLOWED with an Allow header',
+    TIMEOUT,
+    async () => {
+      const answer = await http(url, 'PATCH', '/kv/x', 'v');
+      assert.equal(answer.status, 405);
+      assert.equal(codeOf(answer), 'METHOD_NOT_ALLOWED');
+      assert.equal(answer.headers.allow, 'GET, HEAD, PUT, DELETE');
+      assert.equal((await http(url, 'DELETE', '/kv')).status, 405);
+      assert.equal((await http(url, 'PUT', '/ping')).status, 405);
+    },
+  );
 
-  test('an unknown path is 404 NOT_FOUND', async () => {
+  test('an unknown path is 404 NOT_FOUND', TIMEOUT, async () => {
     const answer = await http(url, 'GET', '/nothing/here');
     assert.equal(answer.status, 404);
     assert.equal(codeOf(answer), 'NOT_FOUND');

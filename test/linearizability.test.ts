@@ -267,7 +267,7 @@ describe('checkLinearizability()', () => {
     assert.ok(invalid > 300 && invalid < 2700, `${invalid} of 3,000 invalid: both verdicts exercised`);
   });
 
-  test('a 20,000-operation history of concurrent clients on 200 keys checks in seconds', () => {
+  test('a 20,000-operation history of concurrent clients on 200 keys is checked within 3,000 steps a key', () => {
     // A linearizable history by construction: each operation takes effect at a point inside
     // its window, in the order those points fall.
     let seed = 7;
@@ -291,9 +291,8 @@ describe('checkLinearizability()', () => {
         history.push(op(i % 8, del, call, ret, {}, key));
       }
     }
-    const started = performance.now();
-    assert.equal(checkLinearizability(history).valid, true);
-    const ms = performance.now() - started;
-    assert.ok(ms < 5000, `${ms.toFixed(0)} ms`);
+    // Counted in search steps, not ms, so a loaded machine cannot fail it: about 100
+    // operations a key take at most 1,397 steps with Lowe's memoisation, and 4,814 without.
+    assert.equal(checkLinearizability(history, 3000).valid, true);
   });
 });

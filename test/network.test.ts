@@ -6,7 +6,8 @@ import { checkFault, Network, type FaultSpec } from '../src/sim/network.js';
 import { fate } from '../src/time/rng.js';
 import { SimLoop } from '../src/sim/loop.js';
 import { checkPause } from '../src/sim/pause-fault.js';
-import { codeOf, http, startRunning } from './helpers.js';
+import { inlineRunner } from '../src/transport/inline-runner.js';
+import { codeOf, http, startRunning, TIMEOUT } from './helpers.js';
 
 /** A clock that moves only when told: timers fire in order as time is advanced. */
 class ManualClock implements Clock {
@@ -173,60 +174,86 @@ describe('Network', () => {
   });
 });
 
+/** Runs `body` on a cluster whose nodes run inline on a simulated loop: every time below is exact. */
+async function simulated(
+  options: { timeoutMs: number; seed: number },
+  body: (loop: SimLoop, cluster: Cluster) => Promise<void>,
+): Promise<void> {
+  const loop = new SimLoop();
+  const cluster = await Cluster.start({
+    nodes: 3,
+    antiEntropyMs: 0,
+    clock: loop,
+    runner: inlineRunner(loop),
+    ...options,
+  });
+  try {
+    await loop.run(body(loop, cluster));
+  } finally {
+    await cluster.close();
+  }
+}
+
 describe('faults on a running cluster', () => {
-  test('latency shows in latencies; a partition of two replicas gives QUORUM_NOT_MET; healing restores service', async (t) => {
-    const cluster = await Cluster.start({ nodes: 3, timeoutMs: 300, antiEntropyMs: 0, seed: 1 });
-    t.after(() => cluster.close());
-    await cluster.put('k', 'v');
+  test('latency shows in latencies; a partition of two replicas gives QUORUM_NOT_MET; healing restores service', async () => {
+    await simulated({ timeoutMs: 300, seed: 1 }, async (loop, cluster) => {
+      await cluster.put('k', 'v');
 
-    cluster.addFault({ type: 'latency', ms: 60 });
-    let started = performance.now();
-    assert.equal((await cluster.get('k'))?.toString(), 'v');
-    const slow = performance.now() - started;
-    assert.ok(slow >= 110, `a read took ${slow.toFixed(0)} ms: 60 ms each way`);
-    cluster.healAll();
+      cluster.addFault({ type: 'latency', ms: 60 });
+      let started = loop.now();
+      assert.equal((await cluster.get('k'))?.toString(), 'v');
+      assert.equal(loop.now() - started, 120, '60 ms each way');
+      cluster.healAll();
 
-    // One replica cut off: W = 2 and R = 2 of 3 still answer, without waiting for it.
-    const one = cluster.addFault({ type: 'partition', nodes: [cluster.ring.locate('k').replicas[2]!] });
-    started = performance.now();
-    await cluster.put('k', 'w');
-    assert.ok(performance.now() - started < 250, 'the quorum did not wait for the cut-off replica');
-    assert.equal(cluster.healFault(one.id), true);
+      // One replica cut off: W = 2 and R = 2 of 3 still answer, without waiting for it.
+      const one = cluster.addFault({ type: 'partition', nodes: [cluster.ring.locate('k').replicas[2]!] });
+      started = loop.now();
+      await cluster.put('k', 'w');
+      assert.ok(loop.now() - started < 300, 'the quorum did not wait for the cut-off replica');
+      assert.equal(cluster.healFault(one.id), true);
 
-    // Two cut off: the request waits out the timeout and fails.
-    const [, b, c] = cluster.ring.locate('k').replicas as [number, number, number];
-    cluster.addFault({ type: 'partition', nodes: [b, c] });
-    // Sent, and maybe applied by the replica that was reached: nothing says it was not.
-    await assert.rejects(cluster.put('k', 'x'), (err: { code: string; details: object }) => {
-      assert.equal(err.code, 'QUORUM_NOT_MET');
-      assert.ok(!('applied' in err.details));
-      return true;
+      // Two cut off: the request waits out the timeout and fails.
+      const [, b, c] = cluster.ring.locate('k').replicas as [number, number, number];
+      cluster.addFault({ type: 'partition', nodes: [b, c] });
+      started = loop.now();
+      // Sent, and maybe applied by the replica that was reached: nothing says it was not.
+      await assert.rejects(cluster.put('k', 'x'), (err: { code: string; details: object }) => {
+        assert.equal(err.code, 'QUORUM_NOT_MET');
+        assert.ok(!('applied' in err.details));
+        return true;
+      });
+      assert.equal(loop.now() - started, 300, 'failed at the timeout');
+      await assert.rejects(cluster.get('k'), { code: 'QUORUM_NOT_MET' });
+      cluster.healAll();
+      assert.deepEqual(cluster.faults(), []);
+      await cluster.put('k', 'y');
+      assert.equal((await cluster.get('k'))?.toString(), 'y');
     });
-    await assert.rejects(cluster.get('k'), { code: 'QUORUM_NOT_MET' });
-    cluster.healAll();
-    assert.deepEqual(cluster.faults(), []);
-    await cluster.put('k', 'y');
-    assert.equal((await cluster.get('k'))?.toString(), 'y');
   });
 
-  test('loss on every link makes requests time out; a pause holds a node and ends by itself', async (t) => {
-    const cluster = await Cluster.start({ nodes: 3, timeoutMs: 200, antiEntropyMs: 0, seed: 2 });
-    t.after(() => cluster.close());
-    cluster.addFault({ type: 'loss', probability: 1 });
-    await assert.rejects(cluster.put('lost', 'v'), { code: 'QUORUM_NOT_MET' });
-    cluster.healAll();
-    await cluster.put('lost', 'v');
+  test('loss on every link makes requests time out; a pause holds a node and ends by itself', async () => {
+    await simulated({ timeoutMs: 200, seed: 2 }, async (loop, cluster) => {
+      cluster.addFault({ type: 'loss', probability: 1 });
+      await assert.rejects(cluster.put('lost', 'v'), { code: 'QUORUM_NOT_MET' });
+      cluster.healAll();
+      await cluster.put('lost', 'v');
 
-    const pause = cluster.addFault({ type: 'pause', nodes: [0, 1], ms: 400 });
-    assert.equal(pause.type, 'pause');
-    assert.equal(cluster.faults().length, 1);
-    await assert.rejects(cluster.get('lost'), { code: 'QUORUM_NOT_MET' });
-    await new Promise((r) => setTimeout(r, 500));
-    assert.deepEqual(cluster.faults(), [], 'the pause is over');
-    assert.equal((await cluster.get('lost'))?.toString(), 'v');
+      const began = loop.now();
+      const pause = cluster.addFault({ type: 'pause', nodes: [0, 1], ms: 400 });
+      assert.equal(pause.type, 'pause');
+      assert.equal(cluster.faults().length, 1);
+      await assert.rejects(cluster.get('lost'), { code: 'QUORUM_NOT_MET' });
+      await new Promise<void>((resolve) => loop.setTimer(began + 399 - loop.now(), resolve));
+      assert.equal(cluster.faults().length, 1, 'still in force 1 ms before its end');
+      await new Promise<void>((resolve) => loop.setTimer(1, resolve));
+      assert.deepEqual(cluster.faults(), [], 'the pause is over');
+      assert.equal((await cluster.get('lost'))?.toString(), 'v');
+    });
   });
+});
 
-  test('over HTTP: POST, GET and DELETE /cluster/faults; /cluster shows the seed and the faults', async (t) => {
+describe('faults over HTTP', () => {
+  test('POST, GET and DELETE /cluster/faults; /cluster shows the seed and the faults', TIMEOUT, async (t) => {
     const run = await startRunning({ nodes: 3, seed: 99 });
     t.after(() => run.stop());
     const added = await http(

@@ -11,6 +11,7 @@ import { dirname, join, normalize } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { test } from 'node:test';
+import { CHILD_TIMEOUT_MS, LONG_TIMEOUT } from './helpers.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const run = promisify(execFile);
@@ -19,7 +20,7 @@ const run = promisify(execFile);
 async function packed(): Promise<Map<string, number>> {
   const { stdout } = await run('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], {
     cwd: ROOT,
-    timeout: 60_000,
+    timeout: CHILD_TIMEOUT_MS,
   });
   const [pack] = JSON.parse(stdout) as [{ files: { path: string; mode: number }[] }];
   return new Map(pack.files.map((file) => [file.path, file.mode]));
@@ -50,29 +51,34 @@ async function closure(entries: string[]): Promise<Set<string>> {
   return seen;
 }
 
-test('the tarball holds the bin, the client and its declarations, all they import, and the dashboard', async () => {
-  const files = await packed();
-  const entries = [
-    'dist/src/cli.js',
-    'dist/src/client/index.js',
-    'dist/src/client/index.d.ts',
-    'dist/workers/node.js',
-  ];
-  const needed = await closure(entries);
-  // The walk must have found the modules behind the entries, not stopped at them.
-  assert.ok(needed.has('dist/src/client/client.js'));
-  assert.ok(needed.has('dist/src/client/types.d.ts'));
-  assert.ok(needed.has('dist/src/http/server.js'), 'the dynamic import of the server');
-  assert.ok(needed.size > 50, `${needed.size} files`);
-  const missing = [...needed].filter((file) => !files.has(file));
-  assert.deepEqual(missing, []);
-  for (const file of ['dashboard/index.html', 'package.json', 'README.md']) assert.ok(files.has(file), file);
-  assert.ok(
-    ![...files.keys()].some((file) => file.startsWith('dist/test/') || file.startsWith('node_modules/')),
-  );
-});
+test(
+  'the tarball holds the bin, the client and its declarations, all they import, and the dashboard',
+  LONG_TIMEOUT,
+  async () => {
+    const files = await packed();
+    const entries = [
+      'dist/src/cli.js',
+      'dist/src/client/index.js',
+      'dist/src/client/index.d.ts',
+      'dist/workers/node.js',
+    ];
+    const needed = await closure(entries);
+    // The walk must have found the modules behind the entries, not stopped at them.
+    assert.ok(needed.has('dist/src/client/client.js'));
+    assert.ok(needed.has('dist/src/client/types.d.ts'));
+    assert.ok(needed.has('dist/src/http/server.js'), 'the dynamic import of the server');
+    assert.ok(needed.size > 50, `${needed.size} files`);
+    const missing = [...needed].filter((file) => !files.has(file));
+    assert.deepEqual(missing, []);
+    for (const file of ['dashboard/index.html', 'package.json', 'README.md'])
+      assert.ok(files.has(file), file);
+    assert.ok(
+      ![...files.keys()].some((file) => file.startsWith('dist/test/') || file.startsWith('node_modules/')),
+    );
+  },
+);
 
-test('the bin starts with a node shebang and is packed executable', async () => {
+test('the bin starts with a node shebang and is packed executable', LONG_TIMEOUT, async () => {
   const pkg = JSON.parse(await readFile(join(ROOT, 'package.json'), 'utf8')) as {
     bin: Record<string, string>;
   };
@@ -84,7 +90,7 @@ test('the bin starts with a node shebang and is packed executable', async () => 
   assert.equal(mode! & 0o111, 0o111, `mode ${mode?.toString(8)}`);
 });
 
-test("import('thunderdb') resolves, from inside the package, to the client", async () => {
+test("import('thunderdb') resolves, from inside the package, to the client", LONG_TIMEOUT, async () => {
   // A variable, so that tsc does not resolve the package while it is building it.
   const name = 'thunderdb';
   const external = (await import(name)) as Record<string, unknown>;
@@ -100,7 +106,7 @@ test("import('thunderdb') resolves, from inside the package, to the client", asy
   assert.equal(import.meta.resolve(name), new URL('../src/client/index.js', import.meta.url).href);
 });
 
-test('npm link gives a working thunderdb command', async (t) => {
+test('npm link gives a working thunderdb command', LONG_TIMEOUT, async (t) => {
   const prefix = await mkdtemp(join(tmpdir(), 'thunderdb-link-'));
   t.after(() => rm(prefix, { recursive: true, force: true }));
   // Into a prefix of its own, not the machine's; scripts off: `prepare` would rebuild the
@@ -108,7 +114,7 @@ test('npm link gives a working thunderdb command', async (t) => {
   await run('npm', ['link', '--ignore-scripts', '--no-audit', '--no-fund'], {
     cwd: ROOT,
     env: { ...process.env, NPM_CONFIG_PREFIX: prefix },
-    timeout: 120_000,
+    timeout: CHILD_TIMEOUT_MS,
   });
   const bin = join(prefix, 'bin', 'thunderdb');
   const help = await run(bin, ['--help']);

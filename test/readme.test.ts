@@ -20,7 +20,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { test } from 'node:test';
-import { startRunning } from './helpers.js';
+import { CHILD_TIMEOUT_MS, LONG_TIMEOUT, startRunning } from './helpers.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const run = promisify(execFile);
@@ -132,7 +132,7 @@ function examples(readme: string): Example[] {
   return found;
 }
 
-test('every curl example in the README gives the result its comment shows', async (t) => {
+test('every curl example in the README gives the result its comment shows', LONG_TIMEOUT, async (t) => {
   const all = examples(await readFile(join(ROOT, 'README.md'), 'utf8'));
   // The extractor must not quietly find nothing.
   assert.ok(all.length >= 15, `only ${all.length} curl examples found`);
@@ -158,7 +158,7 @@ test('every curl example in the README gives the result its comment shows', asyn
       const { stdout } = await run('bash', ['-c', wrapper + command], {
         cwd: ROOT,
         env: { ...process.env, BODY: body, HEADERS: headers },
-        timeout: 10_000,
+        timeout: CHILD_TIMEOUT_MS,
       });
       const status = Number(stdout.trim());
       const text = await readFile(body, 'utf8').catch(() => '');
@@ -181,7 +181,7 @@ test('every curl example in the README gives the result its comment shows', asyn
  * inside the package), against a real cluster. Each `console.log(…); // result` must print
  * exactly its result, in order.
  */
-test('the TypeScript client example in the README prints what its comments say', async (t) => {
+test('the TypeScript client example in the README prints what its comments say', LONG_TIMEOUT, async (t) => {
   const readme = await readFile(join(ROOT, 'README.md'), 'utf8');
   const section = readme.slice(readme.indexOf('## TypeScript client'));
   const match = /```ts\n([\s\S]*?)```/.exec(section);
@@ -199,6 +199,6 @@ test('the TypeScript client example in the README prints what its comments say',
   const file = join(ROOT, 'dist', `readme-example-${process.pid}.mjs`);
   await writeFile(file, js);
   t.after(() => rm(file, { force: true }));
-  const { stdout } = await run(process.execPath, [file], { timeout: 20_000 });
+  const { stdout } = await run(process.execPath, [file], { timeout: CHILD_TIMEOUT_MS });
   assert.deepEqual(stdout.trimEnd().split('\n'), expected);
 });

@@ -115,6 +115,18 @@ describe('the deterministic mode', () => {
     });
   });
 
+  test('a node that answers by the timeout is not timed out, though the timer is handled before its answer', async () => {
+    await inSimulation(2, 3, async (loop, cluster) => {
+      // The first batch of a fresh cluster arms the timeout (500 ms) before the node, paused
+      // that long, schedules its answer for the same moment: the timer comes first, as a
+      // timer does on a real event loop whose thread was busy while the answer arrived.
+      const began = loop.now();
+      await cluster.pause(0, 500);
+      assert.equal(loop.now() - began, 500, 'answered at the timeout');
+      await assert.rejects(cluster.pause(0, 501), { code: 'NODE_TIMEOUT' });
+    });
+  });
+
   test('a restarted node is refilled from every replica up: one paused or cut off is waited for, not skipped', async () => {
     await inSimulation(3, 3, async (loop, cluster) => {
       const [a, b, c] = cluster.ring.locate('k').replicas as [number, number, number];

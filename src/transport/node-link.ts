@@ -136,17 +136,31 @@ export class NodeLink {
         if (run === this.#process && this.#state !== 'down' && this.#state !== 'stopped') run.post(message);
       });
     }
-    this.#disarm ??= clock.setTimer(timeoutMs, this.#expire);
+    this.#disarm ??= clock.setTimer(timeoutMs, this.#due);
   }
 
+  /**
+   * The timeout check is due; it is judged once the events already due have been handled
+   * (`defer`). A timer runs before the replies waiting for this thread: when it was busy past
+   * the timeout (a large batch parsed, a loaded machine), a reply the node sent in time may
+   * be waiting behind the timer, and the node did answer.
+   */
+  readonly #due = (): void => {
+    let cancelled = false;
+    this.#disarm = () => (cancelled = true);
+    this.#options.clock.defer(() => {
+      if (!cancelled) this.#expire();
+    });
+  };
+
   /** Fails the batches that waited past the timeout, and checks again when the next one is due. */
-  readonly #expire = (): void => {
+  #expire(): void {
     const { clock, timeoutMs } = this.#options;
     const now = clock.now();
     const error = new NodeTimeoutError(`node ${this.id} did not answer within ${timeoutMs} ms`);
     const oldest = this.#batcher.expire(now - timeoutMs, error);
-    this.#disarm = oldest === null ? null : clock.setTimer(oldest + timeoutMs - now, this.#expire);
-  };
+    this.#disarm = oldest === null ? null : clock.setTimer(oldest + timeoutMs - now, this.#due);
+  }
 
   /**
    * Kills the node as a crash would: its memory is gone, and no thread is left behind.

@@ -59,14 +59,14 @@ export function threadRunner(storage?: StorageOptions, salt = 0): NodeRunner {
       process.emitWarning(`node ${node} thread failed: ${err.message}`);
     });
     const { port1, port2 } = new MessageChannel();
-    let killed = false;
+    let killed: Promise<void> | null = null;
     let closed: (() => void) | null = null;
     port1.on('message', (reply: ArrayBuffer | BatchFailure | 'closed') => {
       if (reply === 'closed') closed?.();
       else events.reply(reply);
     });
     port1.on('close', () => {
-      if (!killed) events.died();
+      if (killed === null) events.died();
     });
     const task: AttachTask = {
       port: port2,
@@ -75,19 +75,23 @@ export function threadRunner(storage?: StorageOptions, salt = 0): NodeRunner {
       scramble: scrambleFor(node, salt),
       ...(storage === undefined ? {} : { storage: nodeStorage(storage, node) }),
     };
-    const kill = async (): Promise<void> => {
-      killed = true;
-      port1.close();
-      // Terminating the thread also closes the files it opened (Node closes a worker's
-      // file descriptors when it ends): nothing of the node is left open.
-      await pool.destroy();
-    };
+    // Once, however often asked (a crash, then the stop of a failed join): a second
+    // pool.destroy() finds no thread left, returns at once and lets piscina think it is no
+    // longer destroying, so the first thread's exit then made it start a replacement that
+    // nothing ever stopped.
+    const kill = (): Promise<void> =>
+      (killed ??= (async () => {
+        port1.close();
+        // Terminating the thread also closes the files it opened (Node closes a worker's
+        // file descriptors when it ends): nothing of the node is left open.
+        await pool.destroy();
+      })());
     return {
       ready: pool.run(task, { transferList: [port2] }).then(() => {}),
       post: (batch) => port1.postMessage(batch, transferListFor(batch)),
       kill,
       async stop() {
-        if (storage !== undefined && !killed) {
+        if (storage !== undefined && killed === null) {
           await new Promise<void>((resolve) => {
             const timer = setTimeout(resolve, STOP_WAIT_MS);
             closed = () => {
