@@ -21,7 +21,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
-import { LIST_IDLE_MS } from '../src/node/shard.js';
+import { LIST_IDLE_MS } from '../src/node/store.js';
 import { compareKeys } from '../src/ring/key-bytes.js';
 import { loadFileOverHttp } from '../src/load/http-load.js';
 import { uuidFile } from './lib/data.js';

@@ -6,7 +6,7 @@ import { SimLoop } from '../src/sim/loop.js';
 import { holdingClock } from '../src/time/clock.js';
 import { inlineRunner } from '../src/transport/inline-runner.js';
 import { ClusterUnreachableError, ThunderClient } from '../src/client/index.js';
-import { forEachRecord } from '../src/wire/wire.js';
+import { forEachRecord } from '../src/wire/slices.js';
 import { Chaos, type ChaosReport, type ChaosTarget, type ClusterView } from './chaos.js';
 
 /**

@@ -3,7 +3,7 @@ import { describe, test } from 'node:test';
 import { Batcher, type ReplySink } from '../src/transport/batcher.js';
 import { InternalError, NodeTimeoutError, NodeUnavailableError, type ThunderError } from '../src/errors.js';
 import { Op } from '../src/wire/protocol.js';
-import { ReplyWriter, type Result } from '../src/wire/wire.js';
+import { ReplyWriter, type Result } from '../src/wire/reply.js';
 
 /** Records what reaches it. */
 class Recorder implements ReplySink {

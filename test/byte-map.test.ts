@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { ByteMap, scrambleFor, Written } from '../src/node/byte-map.js';
+import { ByteMap, scrambleFor } from '../src/node/byte-map.js';
+import { Written } from '../src/wire/protocol.js';
 import { KeyBytes } from '../src/ring/key-bytes.js';
 
 const keyBytes = new KeyBytes();

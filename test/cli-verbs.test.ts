@@ -357,7 +357,7 @@ describe('thunderdb client verbs against a real cluster', () => {
       const dir = await mkdtemp(join(tmpdir(), 'thunderdb-export-'));
       t.after(() => rm(dir, { recursive: true, force: true }));
       await db.put('exp/bytes', new Uint8Array([0, 255, 10]));
-      await db.put('exp/ttl', 'soon', { ttl: 3600 });
+      await db.put('exp/ttl', 'soon', { ttl: 60 });
       const stdout = await cli(['export', 'exp/', ...url]);
       assert.equal(stdout.code, 0, stdout.err);
       const lines = stdout.out.trim().split('\n').sort();

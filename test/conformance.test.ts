@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { Cluster } from '../src/cluster/cluster.js';
-import { Shard } from '../src/node/shard.js';
+import { NodeStore } from '../src/node/store.js';
 import { http, movableClock, startRunning, TIMEOUT } from './helpers.js';
 import { redisSkip, startRedis, startRedisCluster, type RedisServers } from '../support/redis-servers.js';
 
@@ -85,11 +85,11 @@ const layers: [string, () => Promise<Store>][] = [
   [
     'in-process shard',
     async () => {
-      const shard = new Shard();
+      const store = new NodeStore();
       return {
-        put: async (k, v) => shard.put(k, v),
-        get: async (k) => shard.get(k),
-        delete: async (k) => shard.delete(k),
+        put: async (k, v) => store.put(k, v),
+        get: async (k) => store.get(k),
+        delete: async (k) => store.delete(k),
         close: async () => {},
       };
     },

@@ -4,7 +4,7 @@ import type { ReplySink } from '../src/transport/batcher.js';
 import { NodeTimeoutError, type ThunderError } from '../src/errors.js';
 import { KeyCalls, type KeySink, type ReplicaSender } from '../src/cluster/key-call.js';
 import { Op } from '../src/wire/protocol.js';
-import { ReplyReader, ReplyWriter, type Result } from '../src/wire/wire.js';
+import { ReplyReader, ReplyWriter, type Result } from '../src/wire/reply.js';
 
 /** A Get's record as a node answers it: version (negative: tombstone), then the value. */
 function record(version: number, value: string): Buffer {

@@ -2,18 +2,24 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { ByteMap } from '../src/node/byte-map.js';
 import { BUILD_SLOTS, FAN_IN, KeyOrder, NOTED_STEP_KEYS } from '../src/node/key-order.js';
-import { LIST_IDLE_MS, Shard } from '../src/node/shard.js';
+import { NodeRuntime } from '../src/node/runtime.js';
+import { LIST_IDLE_MS, NodeStore } from '../src/node/store.js';
 import { compareKeys, KeyBytes } from '../src/ring/key-bytes.js';
 import { murmur3 } from '../src/ring/murmur3.js';
 import { Rng } from '../src/time/rng.js';
 import { Op } from '../src/wire/protocol.js';
-import { BatchWriter } from '../src/wire/wire.js';
+import { BatchWriter } from '../src/wire/batch.js';
 
 /** A listing's time (Unix ms): values expiring before it are left out. */
 const AS_OF = 1_800_000_000_000;
 
 /** Asks for a page until the shard is ready, as Cluster.list does; the page and how many asks it took. */
-function ask(shard: Shard, prefix: string, after: string, limit: number): { keys: string[]; asks: number } {
+function ask(
+  shard: NodeStore,
+  prefix: string,
+  after: string,
+  limit: number,
+): { keys: string[]; asks: number } {
   for (let asks = 1; ; asks++) {
     const page = shard.listPage(prefix, after, limit, AS_OF);
     if (page.ready) return { keys: page.keys, asks };
@@ -21,7 +27,7 @@ function ask(shard: Shard, prefix: string, after: string, limit: number): { keys
 }
 
 /** Every key with `prefix` after `after`, a page of `limit` at a time, as a client walks `next`. */
-function listAll(shard: Shard, prefix: string, after: string, limit: number): string[] {
+function listAll(shard: NodeStore, prefix: string, after: string, limit: number): string[] {
   const keys: string[] = [];
   for (;;) {
     const page = ask(shard, prefix, after, limit + 1).keys;
@@ -36,13 +42,13 @@ function listAll(shard: Shard, prefix: string, after: string, limit: number): st
  * expiring. Writes gather in one batch, applied by {@link flush}.
  */
 class Writer {
-  readonly #shard: Shard;
+  readonly #node: NodeRuntime;
   readonly #key = new KeyBytes();
   readonly #batch = new BatchWriter();
   #version = 0;
 
-  constructor(shard: Shard) {
-    this.#shard = shard;
+  constructor(shard: NodeStore) {
+    this.#node = new NodeRuntime(shard);
   }
 
   put(key: string, expiresAt = 0): void {
@@ -63,7 +69,7 @@ class Writer {
 
   /** Applies the writes gathered so far. */
   flush(): void {
-    this.#shard.apply(this.#batch.take(1));
+    this.#node.apply(this.#batch.take(1));
   }
 }
 
@@ -98,7 +104,7 @@ function manualClock(): {
 
 describe('listings read a shard by its order of keys', () => {
   test('listPage() gives the keys with the prefix after the cursor, in UTF-8 byte order, at most limit', () => {
-    const shard = new Shard();
+    const shard = new NodeStore();
     for (const k of ['b3', 'a1', 'b1', 'b2', 'c1', 'b10', 'bé', 'b😀']) shard.put(k, 'v');
     assert.deepEqual(ask(shard, 'b', '', 10).keys, ['b1', 'b10', 'b2', 'b3', 'bé', 'b😀']);
     assert.deepEqual(ask(shard, 'b', '', 2).keys, ['b1', 'b10']);
@@ -115,7 +121,7 @@ describe('listings read a shard by its order of keys', () => {
   });
 
   test('the order is built in bounded steps, one a message; then each page is answered at once', () => {
-    const shard = new Shard();
+    const shard = new NodeStore();
     const keys = Array.from({ length: 100_000 }, (_, i) => `key${i}`);
     for (const key of keys) shard.put(key, 'v');
     const first = ask(shard, '', '', 1001);
@@ -169,7 +175,7 @@ describe('listings read a shard by its order of keys', () => {
     const alphabet = ['a', 'b', 'é', '😀', '\ue000', '/', 'z'];
     const randomKey = () =>
       Array.from({ length: rng.int(1, 7) }, () => rng.pick(alphabet)).join('') + rng.int(0, 99);
-    const shard = new Shard();
+    const shard = new NodeStore();
     const writer = new Writer(shard);
     /** The model: each key's expiry (0: never) while it holds a value. */
     const live = new Map<string, number>();
@@ -243,7 +249,7 @@ describe('listings read a shard by its order of keys', () => {
     const [a, b] = ['key/34256', 'key/89843'];
     const hash = (k: string) => murmur3(Buffer.from(k), 0, Buffer.byteLength(k), 0);
     assert.equal(hash(a), hash(b));
-    const shard = new Shard();
+    const shard = new NodeStore();
     const writer = new Writer(shard);
     const others = Array.from({ length: 5000 }, (_, i) => `key/${40000 + i}`);
     for (const key of [...others, a]) writer.put(key);
@@ -262,7 +268,7 @@ describe('listings read a shard by its order of keys', () => {
 
   test('the order is released once no listing has come for LIST_IDLE_MS, and built afresh for the next', () => {
     const clock = manualClock();
-    const shard = new Shard({ clock });
+    const shard = new NodeStore({ clock });
     for (let i = 0; i < 20_000; i++) shard.put(`k${i}`, 'v');
     assert.equal(shard.listOrderBytes, 0, 'nothing is held before a listing');
     assert.ok(ask(shard, '', '', 10).asks > 1);
@@ -282,7 +288,7 @@ describe('listings read a shard by its order of keys', () => {
   });
 
   test('more new keys than the order holds, with no listing to sort them in, release it', () => {
-    const shard = new Shard();
+    const shard = new NodeStore();
     for (let i = 0; i < 1000; i++) shard.put(`k${i}`, 'v');
     ask(shard, '', '', 10);
     const held = shard.listOrderBytes;

@@ -4,7 +4,7 @@ import { NodeUnavailableError, type ThunderError } from '../src/errors.js';
 import { copyPartitions, type CopyChannel } from '../src/cluster/partition-copy.js';
 import type { ReplySink } from '../src/transport/batcher.js';
 import { emptyPartitionSet, addPartition } from '../src/ring/partition-set.js';
-import { RECORD_SLICE_HEADER } from '../src/wire/wire.js';
+import { RECORD_SLICE_HEADER } from '../src/wire/slices.js';
 
 /** One record as a scan slice carries it: hash, key length, version, expiry, value length, key, value. */
 function record(key: string, hash: number, version: number, value: string): Buffer {

@@ -1,7 +1,7 @@
 import type { Cluster } from '../src/cluster/cluster.js';
 import { KeyBytes } from '../src/ring/key-bytes.js';
 import { Op } from '../src/wire/protocol.js';
-import { recordValue, recordVersion } from '../src/wire/wire.js';
+import { recordValue, recordVersion } from '../src/wire/reply.js';
 
 /** What one node holds for a key: its version (negative for a tombstone) and value, or null. */
 export function readReplica(

@@ -2,20 +2,9 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { KeyBytes } from '../src/ring/key-bytes.js';
 import { Op, type OpCode } from '../src/wire/protocol.js';
-import {
-  BatchWriter,
-  readBatch,
-  readListPage,
-  readSnapshotSlice,
-  recordExpiresAt,
-  recordValue,
-  recordVersion,
-  ReplyReader,
-  ReplyWriter,
-  writeListPage,
-  writeSnapshotSlice,
-  type BatchHandler,
-} from '../src/wire/wire.js';
+import { BatchWriter, readBatch, type BatchHandler } from '../src/wire/batch.js';
+import { recordExpiresAt, recordValue, recordVersion, ReplyReader, ReplyWriter } from '../src/wire/reply.js';
+import { readListPage, readSnapshotSlice, writeListPage, writeSnapshotSlice } from '../src/wire/slices.js';
 
 /** Every operation a batch carried, as the node's handler saw it. */
 function decode(batch: ArrayBuffer): { id: number; seen: unknown[] } {

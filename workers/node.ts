@@ -1,16 +1,17 @@
 /**
  * A node thread's entry, run by piscina. Its one task hands the node its MessagePort (and,
  * with `--storage log` or `redis`, its journal, replayed here before the task returns);
- * from then on every batch arrives on that port, is applied to the thread's Shard and
+ * from then on every batch arrives on that port, is applied to the thread's store by its runtime and
  * answered with one reply message (or, if applying it threw, a failure naming the batch),
  * once the storage counts it durable. The task then returns: the port keeps the thread's
  * event loop listening, and the pool (one thread, never idle-reaped) keeps the thread alive.
  */
 import { errorToWire, NodeUnavailableError } from '../src/errors.js';
-import { answer, Shard } from '../src/node/shard.js';
+import { answer, NodeRuntime } from '../src/node/runtime.js';
+import { NodeStore } from '../src/node/store.js';
 import type { AttachTask, BatchFailure } from '../src/wire/protocol.js';
 import { openJournal } from '../src/storage/open-journal.js';
-import { transferListFor } from '../src/wire/wire.js';
+import { transferListFor } from '../src/wire/frame.js';
 
 export default async function attach({
   port,
@@ -19,19 +20,20 @@ export default async function attach({
   scramble,
   storage,
 }: AttachTask): Promise<'attached'> {
-  const shard = new Shard({ partitions, scramble });
+  const store = new NodeStore({ partitions, scramble });
   if (storage !== undefined) {
-    const { journal, recovered } = await openJournal(storage, partitions, (record) => shard.replay(record));
-    shard.useLog(journal, recovered, storage.kind === 'log' ? storage.mergeSlackBytes : undefined);
+    const { journal, recovered } = await openJournal(storage, partitions, (record) => store.replay(record));
+    store.useLog(journal, recovered, storage.kind === 'log' ? storage.mergeSlackBytes : undefined);
   }
+  const runtime = new NodeRuntime(store);
   port.on('message', (batch: ArrayBuffer | 'close') => {
     if (batch === 'close') {
       // A clean stop: make what is pending durable, then say so.
-      void shard.close().finally(() => port.postMessage('closed'));
+      void store.close().finally(() => port.postMessage('closed'));
       return;
     }
-    const reply = answer(shard, batch);
-    shard.commit((error) => {
+    const reply = answer(runtime, batch);
+    store.commit((error) => {
       if (error === undefined) {
         port.postMessage(reply, reply instanceof ArrayBuffer ? transferListFor(reply) : []);
         return;

@@ -1,11 +1,11 @@
 import type { ReplySink } from '../transport/batcher.js';
-import { Written } from '../node/byte-map.js';
+import { Written } from '../wire/protocol.js';
 import { assert } from '../assert.js';
 import { QuorumNotMetError, type ThunderError } from '../errors.js';
 import { quorumState, type QuorumState } from './quorum.js';
 import { Op } from '../wire/protocol.js';
 import { hasExpired } from '../expiry.js';
-import { recordEnvelope, recordExpiresAt, recordValue, recordVersion, type Result } from '../wire/wire.js';
+import { recordEnvelope, recordExpiresAt, recordValue, recordVersion, type Result } from '../wire/reply.js';
 
 /** The key operations a client asks of the cluster. */
 export type KeyOp = typeof Op.Get | typeof Op.Put | typeof Op.PutExpiring | typeof Op.Delete | typeof Op.Size;

@@ -4,10 +4,10 @@ import { HASH_SPACE } from '../ring/murmur3.js';
 import { MAX_NODES } from './node-budget.js';
 import { addPartition, emptyPartitionSet } from '../ring/partition-set.js';
 import type { PartitionSet } from '../wire/protocol.js';
-import { copyPartitions, type CopyChannel, type CopyCount } from './partition-copy.js';
+import { copyPartitions, type CopyCount } from './partition-copy.js';
+import type { NodeSet } from './nodes.js';
 import type { Move, Ring } from '../ring/ring.js';
 import type { Transfer, Transfers } from './transfers.js';
-import type { BatchWriter, Result } from '../wire/wire.js';
 
 /** What a join or a leave moved (or, for a plan, would move). */
 export interface Moved {
@@ -26,32 +26,6 @@ export interface MembershipChange {
   ms: number;
 }
 
-/** What membership changes need of the cluster. */
-export interface MembershipHost {
-  /** The ring in force. */
-  ring(): Ring;
-  /**
-   * Starts (`next`) or ends (null) a move: while it runs, writes go to both rings' replicas
-   * and reads to the ring in force.
-   */
-  moving(next: Ring | null): void;
-  /** Puts `next` in force. */
-  flip(next: Ring): void;
-  isUp(node: number): boolean;
-  /** True while a restarted node is being refilled: its copy of a partition may be partial. */
-  isRefilling(node: number): boolean;
-  /** The id a new node gets: never one used before. */
-  nextNodeId(): number;
-  /** Starts a new node's thread; resolves once it is up. */
-  startNode(id: number): Promise<void>;
-  /** Stops a node's thread for good. */
-  stopNode(id: number): Promise<void>;
-  callNode(node: number, write: (writer: BatchWriter) => void): Promise<Result>;
-  readonly copyChannel: CopyChannel;
-  readonly clock: Clock;
-  readonly transfers: Transfers;
-}
-
 /**
  * Joins, leaves and their plans. A change moves the fewest partition copies the ring allows
  * (Ring.withNode, Ring.withoutNode) while reads and writes go on: a moving partition's
@@ -60,31 +34,35 @@ export interface MembershipHost {
  * a time.
  */
 export class Membership {
-  readonly #host: MembershipHost;
+  readonly #nodes: NodeSet;
+  readonly #transfers: Transfers;
+  readonly #clock: Clock;
   #changing = false;
 
-  constructor(host: MembershipHost) {
-    this.#host = host;
+  constructor(nodes: NodeSet, transfers: Transfers, clock: Clock) {
+    this.#nodes = nodes;
+    this.#transfers = transfers;
+    this.#clock = clock;
   }
 
   /** Adds a node: starts its thread, then moves it its share of partition copies. */
   async addNode(): Promise<MembershipChange> {
-    const host = this.#host;
-    if (host.ring().nodes >= MAX_NODES) {
+    const nodes = this.#nodes;
+    if (nodes.ring.nodes >= MAX_NODES) {
       throw new ConflictError(
-        `the ring has ${host.ring().nodes} nodes, the most a cluster runs (see --nodes)`,
+        `the ring has ${nodes.ring.nodes} nodes, the most a cluster runs (see --nodes)`,
       );
     }
     this.#beginChange();
-    const id = host.nextNodeId();
+    const id = nodes.nextNodeId();
     try {
-      await host.startNode(id);
+      await nodes.startNode(id);
       try {
-        return { id, ...(await this.#moveTo(host.ring().withNode(id), 'join', id)) };
+        return { id, ...(await this.#moveTo(nodes.ring.withNode(id), 'join', id)) };
       } catch (err) {
         // The ring did not flip: the new node holds nothing anyone reads. Stop it, so no
         // thread outlives a failed join.
-        await host.stopNode(id);
+        await nodes.stopNode(id);
         throw err;
       }
     } finally {
@@ -98,7 +76,7 @@ export class Membership {
     this.#beginChange();
     try {
       const moved = await this.#moveTo(next, 'leave', id);
-      await this.#host.stopNode(id);
+      await this.#nodes.stopNode(id);
       return { id, ...moved };
     } finally {
       this.#changing = false;
@@ -113,8 +91,8 @@ export class Membership {
   async plan(change: { add: number } | { remove: number }): Promise<Moved> {
     if ('add' in change && change.add !== 1)
       throw new BadRequestError('a plan adds one node at a time: add=1');
-    const ring = this.#host.ring();
-    const next = 'add' in change ? ring.withNode(this.#host.nextNodeId()) : this.#ringWithout(change.remove);
+    const ring = this.#nodes.ring;
+    const next = 'add' in change ? ring.withNode(this.#nodes.nextNodeId()) : this.#ringWithout(change.remove);
     const moves = ring.movesTo(next);
     const stats = new Map<number, { records: Uint32Array; bytes: Float64Array }>();
     const moved: Moved = { partitions: moves.length, keys: 0, bytes: 0 };
@@ -130,7 +108,7 @@ export class Membership {
   }
 
   #ringWithout(id: number): Ring {
-    const ring = this.#host.ring();
+    const ring = this.#nodes.ring;
     if (!ring.members.includes(id)) throw new NotFoundError(`node ${id} is not in the ring`);
     if (ring.nodes - 1 < ring.replicas) {
       throw new ConflictError(
@@ -157,13 +135,13 @@ export class Membership {
   #sourceOf(move: Move, next: Ring): number | null {
     const kept = next.preferenceList(move.partition);
     const sources = move.from.filter(
-      (node) => node !== move.target && this.#host.isUp(node) && !this.#host.isRefilling(node),
+      (node) => node !== move.target && this.#nodes.isUp(node) && !this.#nodes.isRefilling(node),
     );
     return sources.find((node) => !kept.includes(node)) ?? sources[0] ?? null;
   }
 
   async #partitionStats(node: number): Promise<{ records: Uint32Array; bytes: Float64Array }> {
-    const payload = (await this.#host.callNode(node, (w) => w.partitionStats())) as Buffer;
+    const payload = (await this.#nodes.callNode(node, (w) => w.partitionStats())) as Buffer;
     const n = payload.length / 12;
     const records = new Uint32Array(n);
     const bytes = new Float64Array(n);
@@ -180,11 +158,11 @@ export class Membership {
    * and nodes drop the partitions they no longer replicate.
    */
   async #moveTo(next: Ring, kind: 'join' | 'leave', node: number): Promise<Omit<MembershipChange, 'id'>> {
-    const host = this.#host;
-    const started = host.clock.now();
-    const before = host.ring();
+    const nodes = this.#nodes;
+    const started = this.#clock.now();
+    const before = nodes.ring;
     const moves = before.movesTo(next);
-    host.moving(next);
+    nodes.beginMove(next);
     const transfer: Transfer = {
       node,
       kind,
@@ -195,7 +173,7 @@ export class Membership {
       sources: 0,
     };
     const copied: CopyCount = { keys: 0, bytes: 0, failed: 0, firstError: null };
-    host.transfers.begin(transfer, copied);
+    this.#transfers.begin(transfer, copied);
     try {
       // One copy per (source, target): all the partitions that pair moves, in one walk.
       const pairs = new Map<string, { source: number; target: number; only: PartitionSet }>();
@@ -214,7 +192,7 @@ export class Membership {
       // sources are all the old nodes.
       await Promise.all(
         [...pairs.values()].map(async ({ source, target, only }) => {
-          await copyPartitions(host.copyChannel, source, only, () => [target], copied);
+          await copyPartitions(nodes.copyChannel, source, only, () => [target], copied);
           transfer.sourcesDone++;
         }),
       );
@@ -226,16 +204,16 @@ export class Membership {
             (cause ? ` (${cause.code}: ${cause.message})` : ''),
         );
       }
-      host.flip(next);
-      host.transfers.end(node); // the copy is over; dropping what moved away is not a transfer
+      nodes.flip();
+      this.#transfers.end(node); // the copy is over; dropping what moved away is not a transfer
       await this.#dropMovedAway(before, next);
       return {
         moved: { partitions: moves.length, keys: copied.keys, bytes: copied.bytes },
-        ms: Math.round(host.clock.now() - started),
+        ms: Math.round(this.#clock.now() - started),
       };
     } finally {
-      host.moving(null);
-      host.transfers.end(node);
+      if (nodes.next !== null) nodes.endMove(); // it did not flip
+      this.#transfers.end(node);
     }
   }
 
@@ -245,7 +223,7 @@ export class Membership {
     for (let p = 0; p < before.partitions; p++) {
       const now = after.preferenceList(p);
       for (const node of before.preferenceList(p)) {
-        if (now.includes(node) || !this.#host.isUp(node)) continue;
+        if (now.includes(node) || !this.#nodes.isUp(node)) continue;
         let set = lost.get(node);
         if (set === undefined) lost.set(node, (set = emptyPartitionSet(before.partitions)));
         addPartition(set, p);
@@ -255,7 +233,7 @@ export class Membership {
       [...lost].map(async ([node, only]) => {
         try {
           for (let from = 0; from < HASH_SPACE;) {
-            const payload = (await this.#host.callNode(node, (w) => w.dropPartitions(from, only))) as Buffer;
+            const payload = (await this.#nodes.callNode(node, (w) => w.dropPartitions(from, only))) as Buffer;
             from = payload.readDoubleLE(0);
           }
         } catch {

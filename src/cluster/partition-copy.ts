@@ -1,11 +1,11 @@
 import type { ReplySink } from '../transport/batcher.js';
-import type { Result } from '../wire/wire.js';
+import type { Result } from '../wire/reply.js';
 import type { ThunderError } from '../errors.js';
 import { HASH_SPACE } from '../ring/murmur3.js';
 import { Op, type PartitionSet, type RecordSlice } from '../wire/protocol.js';
 import { envelope } from '../expiry.js';
-import { forEachRecord } from '../wire/wire.js';
-import { Written } from '../node/byte-map.js';
+import { forEachRecord } from '../wire/slices.js';
+import { Written } from '../wire/protocol.js';
 
 /** What copying partitions needs of the cluster. */
 export interface CopyChannel {

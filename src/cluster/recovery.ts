@@ -1,13 +1,11 @@
 import type { Clock } from '../time/clock.js';
 import { NodeUnavailableError } from '../errors.js';
 import type { Hint, Hints } from './hints.js';
-import type { ReplicaSender } from './key-call.js';
-import { copyPartitions, type CopyChannel, type CopyCount } from './partition-copy.js';
+import { copyPartitions, type CopyCount } from './partition-copy.js';
+import type { NodeSet } from './nodes.js';
 import { addPartition, emptyPartitionSet, hasPartition } from '../ring/partition-set.js';
 import type { PartitionSet } from '../wire/protocol.js';
-import type { Ring } from '../ring/ring.js';
 import type { Transfer, Transfers } from './transfers.js';
-import type { BatchWriter, Result } from '../wire/wire.js';
 
 /** How long a refill waits before copying again from a source that failed part-way. */
 export const REFILL_RETRY_MS = 500;
@@ -46,40 +44,16 @@ export interface AntiEntropyStats {
   running: boolean;
 }
 
-/** What recovery needs of the cluster. */
-export interface RecoveryHost {
-  /** The ring in force. */
-  ring(): Ring;
-  /** The replicas a read of `partition` asks (up, not being refilled). */
-  readReplicas(partition: number): readonly number[];
-  /** Ids of the nodes whose thread is up. */
-  upNodes(): number[];
-  /** Starts a new thread for a node that is down; resolves once it is up. */
-  restartNode(node: number): Promise<void>;
-  /** Who is refilling changed: which replicas reads and writes go to must be found again. */
-  replicasChanged(): void;
-  /** Queues a versioned key write on one node (see Cluster.sendKey). */
-  sendKey: ReplicaSender['sendKey'];
-  callNode(node: number, write: (writer: BatchWriter) => void): Promise<Result>;
-  readonly copyChannel: CopyChannel;
-  readonly clock: Clock;
-  readonly transfers: Transfers;
-  readonly hints: Hints;
-}
-
 /**
  * How replicas catch up: a crashed node's restart and refill, the replay of its hints, and
  * anti-entropy between replicas that drifted apart.
  */
 export class Recovery {
-  readonly #host: RecoveryHost;
+  readonly #nodes: NodeSet;
+  readonly #hints: Hints;
+  readonly #transfers: Transfers;
+  readonly #clock: Clock;
   readonly #intervalMs: number;
-  /**
-   * Nodes restarted and being refilled (they take writes, not reads, until caught up), each
-   * with a token of its restart: a refill goes on only while its own restart is the node's,
-   * so one outlived by a crash and a new restart stops rather than end the new one's.
-   */
-  readonly #refilling = new Map<number, symbol>();
   readonly #stats: AntiEntropyStats = { runs: 0, partitionsRepaired: 0, recordsCopied: 0, running: false };
   #disarm: (() => void) | null = null;
   /** Set by {@link stop}: nothing is armed again. */
@@ -88,23 +62,16 @@ export class Recovery {
   readonly #handoffs = new Map<number, () => void>();
 
   /** `intervalMs`: how often anti-entropy runs once {@link start}ed; 0: never on its own. */
-  constructor(host: RecoveryHost, intervalMs: number) {
-    this.#host = host;
+  constructor(nodes: NodeSet, hints: Hints, transfers: Transfers, clock: Clock, intervalMs: number) {
+    this.#nodes = nodes;
+    this.#hints = hints;
+    this.#transfers = transfers;
+    this.#clock = clock;
     this.#intervalMs = intervalMs;
-  }
-
-  /** True while `node` is being refilled. */
-  isRefilling(node: number): boolean {
-    return this.#refilling.has(node);
   }
 
   get antiEntropyStats(): AntiEntropyStats {
     return { ...this.#stats };
-  }
-
-  /** A node crashed, or stopped for good (a leave): whatever refill it was in is over. */
-  ended(node: number): void {
-    if (this.#refilling.delete(node)) this.#host.transfers.end(node);
   }
 
   /**
@@ -112,28 +79,26 @@ export class Recovery {
    * refilled while traffic goes on: first the hints kept for it are replayed, then every
    * partition it holds a replica of is copied to it from the other replicas up. Only then is
    * it asked for reads (`joining` until then), so no read is answered from a half-filled
-   * node. Resolves with what the refill did.
+   * node. Each restart has a token: a refill goes on only while its own restart is the
+   * node's, so one outlived by a crash and a new restart stops rather than end the new
+   * one's. Resolves with what the refill did.
    */
   async restart(node: number): Promise<Refilled> {
-    const host = this.#host;
-    const started = host.clock.now();
+    const nodes = this.#nodes;
+    const started = this.#clock.now();
     const token = Symbol(`restart of node ${node}`);
-    this.#refilling.set(node, token);
     try {
-      await host.restartNode(node);
-      host.replicasChanged();
+      await nodes.restart(node, token);
       const hints = await this.replayHints(node);
       const copied = await this.#refill(node, token);
-      if (this.#refilling.get(node) !== token) {
+      if (nodes.refillOf(node) !== token) {
         throw new NodeUnavailableError(`node ${node} crashed or left before its refill was done`);
       }
-      return { node, hints, ...copied, ms: Math.round(host.clock.now() - started) };
+      return { node, hints, ...copied, ms: Math.round(this.#clock.now() - started) };
     } finally {
-      if (this.#refilling.get(node) === token) {
-        this.#refilling.delete(node);
-        host.transfers.end(node);
-        host.replicasChanged();
-      }
+      // The transfer is this restart's unless a later restart of the node has begun its own.
+      if (nodes.refillOf(node) === token || nodes.refillOf(node) === undefined) this.#transfers.end(node);
+      nodes.endRefill(node, token);
     }
   }
 
@@ -143,7 +108,7 @@ export class Recovery {
    * with how many were sent; hints the node fails (it went down again) are kept.
    */
   async replayHints(node: number): Promise<number> {
-    const { hints } = this.#host;
+    const hints = this.#hints;
     this.#handoffs.get(node)?.();
     this.#handoffs.delete(node);
     const taken = hints.take(node);
@@ -152,7 +117,7 @@ export class Recovery {
       taken.map(
         (hint) =>
           new Promise<void>((resolve) =>
-            this.#host.sendKey(
+            this.#nodes.sendKey(
               node,
               { settle: () => resolve(), fail: () => (failed.push(hint), resolve()) },
               0,
@@ -177,10 +142,10 @@ export class Recovery {
    */
   #retryHandoff(node: number): void {
     if (this.#handoffs.has(node) || this.#stopped) return;
-    const cancel = this.#host.clock.setTimer(HANDOFF_RETRY_MS, () => {
+    const cancel = this.#clock.setTimer(HANDOFF_RETRY_MS, () => {
       if (this.#handoffs.get(node) !== cancel) return;
       this.#handoffs.delete(node);
-      if (this.#host.upNodes().includes(node) && !this.#refilling.has(node)) void this.replayHints(node);
+      if (this.#nodes.isUp(node) && !this.#nodes.isRefilling(node)) void this.replayHints(node);
     });
     this.#handoffs.set(node, cancel);
   }
@@ -193,8 +158,8 @@ export class Recovery {
    * down (its data gone with it) is given up. Until then `node` takes no reads.
    */
   async #refill(node: number, token: symbol): Promise<Omit<Refilled, 'node' | 'hints' | 'ms'>> {
-    const host = this.#host;
-    const ring = host.ring();
+    const nodes = this.#nodes;
+    const ring = nodes.ring;
     const mine = emptyPartitionSet(ring.partitions);
     let partitions = 0;
     const sources = new Set<number>();
@@ -202,7 +167,7 @@ export class Recovery {
       if (!ring.preferenceList(p).includes(node)) continue;
       addPartition(mine, p);
       partitions++;
-      for (const other of host.readReplicas(p)) sources.add(other);
+      for (const other of nodes.readReplicas(p)) sources.add(other);
     }
     const transfer: Transfer = {
       node,
@@ -215,13 +180,13 @@ export class Recovery {
     };
     const applied = { keys: 0, bytes: 0 };
     const copied: CopyCount = { keys: 0, bytes: 0, failed: 0, firstError: null, applied };
-    host.transfers.begin(transfer, copied);
+    this.#transfers.begin(transfer, copied);
     let pending = [...sources];
-    while (pending.length > 0 && this.#refilling.get(node) === token) {
+    while (pending.length > 0 && nodes.refillOf(node) === token) {
       const again: number[] = [];
       for (const source of pending) {
-        if (this.#refilling.get(node) !== token) break;
-        if (!host.upNodes().includes(source) || this.#refilling.has(source)) {
+        if (nodes.refillOf(node) !== token) break;
+        if (!nodes.isUp(source) || nodes.isRefilling(source)) {
           // Down, or refilling itself: its data went with its crash. Nothing to wait for.
           transfer.sourcesDone++;
           continue;
@@ -233,7 +198,7 @@ export class Recovery {
         }
         const failedBefore = copied.failed;
         try {
-          await copyPartitions(host.copyChannel, source, both, () => [node], copied);
+          await copyPartitions(nodes.copyChannel, source, both, () => [node], copied);
           if (copied.failed === failedBefore) transfer.sourcesDone++;
           else again.push(source);
         } catch {
@@ -242,7 +207,7 @@ export class Recovery {
       }
       pending = again;
       if (pending.length > 0)
-        await new Promise<void>((resolve) => host.clock.setTimer(REFILL_RETRY_MS, resolve));
+        await new Promise<void>((resolve) => this.#clock.setTimer(REFILL_RETRY_MS, resolve));
     }
     return { partitions, keys: applied.keys, bytes: applied.bytes, failed: copied.failed };
   }
@@ -258,17 +223,17 @@ export class Recovery {
     const stats = this.#stats;
     if (stats.running) return 0;
     stats.running = true;
-    const host = this.#host;
+    const nodes = this.#nodes;
     try {
-      const ring = host.ring();
+      const ring = nodes.ring;
       const digests = new Map<number, Uint32Array>();
       await Promise.all(
-        host
+        nodes
           .upNodes()
-          .filter((node) => !this.#refilling.has(node))
+          .filter((node) => !nodes.isRefilling(node))
           .map(async (node) => {
             try {
-              const payload = (await host.callNode(node, (w) => w.digests())) as Buffer;
+              const payload = (await nodes.callNode(node, (w) => w.digests())) as Buffer;
               digests.set(node, new Uint32Array(Uint8Array.from(payload).buffer));
             } catch {
               // Not answering: not compared this round.
@@ -278,7 +243,7 @@ export class Recovery {
       const differing = new Map<number, PartitionSet>(); // source node → its partitions to copy
       let count = 0;
       for (let p = 0; p < ring.partitions; p++) {
-        const replicas = host.readReplicas(p).filter((node) => digests.has(node));
+        const replicas = nodes.readReplicas(p).filter((node) => digests.has(node));
         if (replicas.length < 2) continue;
         const first = digests.get(replicas[0]!)![p];
         if (replicas.every((node) => digests.get(node)![p] === first)) continue;
@@ -290,9 +255,9 @@ export class Recovery {
         }
       }
       for (const [source, only] of differing) {
-        const targets = (p: number) => host.readReplicas(p).filter((node) => node !== source);
+        const targets = (p: number) => nodes.readReplicas(p).filter((node) => node !== source);
         try {
-          stats.recordsCopied += (await copyPartitions(host.copyChannel, source, only, targets)).keys;
+          stats.recordsCopied += (await copyPartitions(nodes.copyChannel, source, only, targets)).keys;
         } catch {
           // The source went down part-way: the next round tries again.
         }
@@ -305,10 +270,10 @@ export class Recovery {
     }
   }
 
-  /** Runs anti-entropy every interval on the host's clock (never with 0), until {@link stop}. */
+  /** Runs anti-entropy every interval on the cluster's clock (never with 0), until {@link stop}. */
   start(): void {
     if (this.#intervalMs === 0) return;
-    this.#disarm = this.#host.clock.setTimer(this.#intervalMs, () => {
+    this.#disarm = this.#clock.setTimer(this.#intervalMs, () => {
       void this.antiEntropy().finally(() => {
         if (this.#disarm !== null) this.start();
       });

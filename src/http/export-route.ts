@@ -2,7 +2,7 @@ import type { Cluster } from '../cluster/cluster.js';
 import { toThunderError } from '../errors.js';
 import { hasExpired } from '../expiry.js';
 import { HASH_SPACE } from '../ring/murmur3.js';
-import { forEachRecord } from '../wire/wire.js';
+import { forEachRecord } from '../wire/slices.js';
 import type { RouteContext } from './context.js';
 import { parseQuery, text } from './params.js';
 import { isHead, sendError, writeStatus } from './reply.js';

@@ -2,7 +2,7 @@ import { BadRequestError, KeyNotFoundError, ThunderError, toThunderError } from 
 import { bodyError, valueError } from '../limits.js';
 import type { Consistency, KeyOp, KeySink, WriteCondition } from '../cluster/cluster.js';
 import { Op } from '../wire/protocol.js';
-import type { Result } from '../wire/wire.js';
+import type { Result } from '../wire/reply.js';
 import { answerMultiGet } from './multi-get.js';
 import { StreamedAnswer } from './stream.js';
 import { contentLength, readBody } from './body.js';

@@ -2,7 +2,7 @@ import type { ReplySink } from '../transport/batcher.js';
 import { BadRequestError, KeyNotFoundError, ThunderError, toThunderError } from '../errors.js';
 import { bodyError } from '../limits.js';
 import { Op } from '../wire/protocol.js';
-import type { Result } from '../wire/wire.js';
+import type { Result } from '../wire/reply.js';
 import { contentLength, readBody } from './body.js';
 import type { RouteContext } from './context.js';
 import { Deferred } from './deferred.js';

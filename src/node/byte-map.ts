@@ -1,3 +1,4 @@
+import { Written, type WriteOutcome } from '../wire/protocol.js';
 import { KeyBytes } from '../ring/key-bytes.js';
 import { HASH_SPACE, murmur3 } from '../ring/murmur3.js';
 
@@ -15,16 +16,6 @@ const EXPIRES = 0x80000000;
 const EXPIRY = 8;
 /** Largest value a record can hold: its length must leave the {@link EXPIRES} bit clear. */
 export const MAX_VALUE_BYTES = 0x7fffffff;
-/** What writing a versioned record did. */
-export const Written = {
-  /** Nothing: the stored version is as new or newer. */
-  Stale: 0,
-  /** Written; the key held no value before (absent, or a tombstone). */
-  WasAbsent: 1,
-  /** Written over a value. */
-  WasLive: 2,
-} as const;
-export type WriteOutcome = (typeof Written)[keyof typeof Written];
 
 /** Bytes of value in the record at `at`: 0 for a tombstone. */
 function valueLengthIn(slab: Buffer, at: number): number {

@@ -70,6 +70,11 @@ export class HybridClock {
     return this.#ticks * ORIGINS + this.#origin;
   }
 
+  /** The newest version issued or observed so far; {@link NO_VERSION} before any. */
+  get newest(): number {
+    return this.#ticks === 0 ? NO_VERSION : this.#ticks * ORIGINS + this.#origin;
+  }
+
   /** Takes in a version seen elsewhere, so the next one issued is newer. */
   observe(version: number): void {
     this.#ticks = Math.max(this.#ticks, Math.floor(version / ORIGINS));

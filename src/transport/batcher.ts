@@ -1,5 +1,6 @@
 import type { ThunderError } from '../errors.js';
-import { BatchWriter, ReplyReader, type Result } from '../wire/wire.js';
+import { BatchWriter } from '../wire/batch.js';
+import { ReplyReader, type Result } from '../wire/reply.js';
 
 /**
  * Whoever waits for replies. One object can wait for many (an `_mget` waits for one reply

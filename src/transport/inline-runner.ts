@@ -1,12 +1,13 @@
 import { scrambleFor } from '../node/byte-map.js';
 import type { NodeRunner } from './node-runner.js';
-import { answer, Shard } from '../node/shard.js';
-import { HAND_OFF_BYTES } from '../wire/wire.js';
+import { answer, NodeRuntime } from '../node/runtime.js';
+import { NodeStore } from '../node/store.js';
+import { HAND_OFF_BYTES } from '../wire/frame.js';
 import type { SimLoop } from '../sim/loop.js';
 
 /**
  * Runs nodes inline on a simulated loop, for the deterministic mode: each node is the same
- * {@link Shard} a node thread holds, and each batch and reply is an event of the loop rather
+ * {@link NodeRuntime} and {@link NodeStore} a node thread holds, and each batch and reply is an event of the loop rather
  * than a message between threads. A pause holds the node's queue for that much simulated
  * time (a thread would block), so what arrives meanwhile waits, as it does on a thread.
  * Every batch a node receives is folded into the loop's hash: the coordinator's decisions
@@ -16,22 +17,20 @@ export function inlineRunner(loop: SimLoop): NodeRunner {
   return (node, partitions, events) => {
     /** Until when the node is paused, in simulated ms. */
     let busyUntil = 0;
-    let shard: Shard | null = new Shard({
-      partitions,
-      scramble: scrambleFor(node),
-      pause: (ms) => (busyUntil = Math.max(busyUntil, loop.now()) + ms),
-      clock: loop,
-    });
+    let runtime: NodeRuntime | null = new NodeRuntime(
+      new NodeStore({ partitions, scramble: scrambleFor(node), clock: loop }),
+      { pause: (ms) => (busyUntil = Math.max(busyUntil, loop.now()) + ms) },
+    );
     /** Runs `fire` once the node is free (now, unless paused), unless it has been killed since. */
-    const whenFree = (fire: (live: Shard) => void): void => {
+    const whenFree = (fire: (live: NodeRuntime) => void): void => {
       loop.setTimer(busyUntil - loop.now(), () => {
-        if (shard === null) return;
+        if (runtime === null) return;
         if (loop.now() < busyUntil) whenFree(fire);
-        else fire(shard);
+        else fire(runtime);
       });
     };
     const kill = (): Promise<void> => {
-      shard = null;
+      runtime = null;
       return Promise.resolve();
     };
     return {

@@ -5,7 +5,7 @@ import { errorFromWire, NodeTimeoutError, NodeUnavailableError } from '../errors
 import type { BatchFailure } from '../wire/protocol.js';
 import type { Network } from '../sim/network.js';
 import type { NodeProcess, NodeRunner } from './node-runner.js';
-import type { BatchWriter } from '../wire/wire.js';
+import type { BatchWriter } from '../wire/batch.js';
 
 /** A node's life: up once it takes batches, down if it crashes or dies. */
 export type NodeState = 'starting' | 'up' | 'down' | 'stopped';

@@ -3,7 +3,7 @@ import { Piscina } from 'piscina';
 import { scrambleFor } from '../node/byte-map.js';
 import type { AttachTask, BatchFailure } from '../wire/protocol.js';
 import { nodeStorage, type StorageOptions } from '../storage/options.js';
-import { transferListFor } from '../wire/wire.js';
+import { transferListFor } from '../wire/frame.js';
 
 /** What a running node tells its link. */
 export interface NodeEvents {

@@ -3,14 +3,13 @@ import type { StorageStats } from '../storage/journal.js';
 import type { NodeStorage } from '../storage/options.js';
 
 export type { StorageStats } from '../storage/journal.js';
-export type { WriteOutcome } from '../node/byte-map.js';
 
 /**
  * The wire protocol between the front end and a node thread. Both sides import these types
  * (the worker with `import type`), so a change to the shape fails to compile on both.
  *
  * A batch is one ArrayBuffer, transferred: its id, then each operation's opcode and operands
- * as bytes (src/wire/wire.ts has the layout). The node answers each batch with one reply buffer,
+ * as bytes (src/wire/frame.ts has the layout). The node answers each batch with one reply buffer,
  * the batch's id then one result per operation, in order; or, when applying it failed, with
  * a {@link BatchFailure} naming the id. Replies are matched to batches by id, not by arrival
  * order, so a late or lost reply can never settle another batch's callers, and a node can
@@ -26,7 +25,7 @@ export type { WriteOutcome } from '../node/byte-map.js';
 export const Op = {
   /**
    * key → the record: its version (f64), its expiry (f64, Unix ms; 0: never), then the
-   * value's bytes; for a tombstone the version negated and no bytes (src/wire/wire.ts,
+   * value's bytes; for a tombstone the version negated and no bytes (src/wire/reply.ts,
    * `recordVersion`); or absent
    */
   Get: 1,
@@ -101,6 +100,17 @@ export const Op = {
 
 export type OpCode = (typeof Op)[keyof typeof Op];
 
+/** What writing a versioned record did: a write's result on the wire (Put, PutExpiring, Delete). */
+export const Written = {
+  /** Nothing: the stored version is as new or newer. */
+  Stale: 0,
+  /** Written; the key held no value before (absent, or a tombstone). */
+  WasAbsent: 1,
+  /** Written over a value. */
+  WasLive: 2,
+} as const;
+export type WriteOutcome = (typeof Written)[keyof typeof Written];
+
 /** What a node reports about itself. */
 export interface NodeStats {
   /** Keys holding a value (expired values too, until purged). */
@@ -173,6 +183,6 @@ export interface AttachTask {
 export interface RecordSlice {
   /** Where the next slice starts; {@link HASH_SPACE} when the node has been walked. */
   next: number;
-  /** The records: a payload to walk with `forEachRecord` (src/wire/wire.ts). */
+  /** The records: a payload to walk with `forEachRecord` (src/wire/slices.ts). */
   records: Buffer;
 }

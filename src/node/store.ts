@@ -1,32 +1,16 @@
 import { getHeapStatistics } from 'node:v8';
-import { ByteMap, DEFAULT_SCRAMBLE, Written } from './byte-map.js';
+import { ByteMap, DEFAULT_SCRAMBLE } from './byte-map.js';
+import { Written, type WriteOutcome } from '../wire/protocol.js';
 import { KeyOrder } from './key-order.js';
 import { LogOp, type Journal, type LogRecord, type Recovered } from '../storage/journal.js';
 import { HASH_SPACE } from '../ring/murmur3.js';
 import { hasPartition } from '../ring/partition-set.js';
 import { bytesToText } from '../bytes.js';
-import { errorToWire } from '../errors.js';
 import { ENVELOPE_BYTES } from '../expiry.js';
 import { systemClock, type Clock } from '../time/clock.js';
 import { versionWall } from '../time/hlc.js';
-import {
-  Op,
-  type BatchFailure,
-  type ListPage,
-  type NodeStats,
-  type StorageStats,
-  type OpCode,
-  type PartitionSet,
-  type SnapshotSlice,
-} from '../wire/protocol.js';
-import {
-  readBatch,
-  RECORD_SLICE_HEADER,
-  ReplyWriter,
-  writeListPage,
-  writeSnapshotSlice,
-  type BatchHandler,
-} from '../wire/wire.js';
+import type { ListPage, NodeStats, PartitionSet, SnapshotSlice, StorageStats } from '../wire/protocol.js';
+import { RECORD_SLICE_HEADER } from '../wire/slices.js';
 
 /**
  * How long a shard keeps its order of keys (src/node/key-order.ts) after the last listing
@@ -43,21 +27,21 @@ export const DEFAULT_MERGE_SLACK_BYTES = 64 << 20;
 export const SNAPSHOT_SLICE_SLOTS = 4_096;
 
 /**
- * One node's data: a {@link ByteMap} of key → versioned value byte string, and the step that applies
- * a batch to it. Input was validated at the front end, so nothing here re-checks sizes or
- * types. Lives in `src/` rather than the worker so it runs and is tested in a single thread.
+ * One node's data and its rules: a {@link ByteMap} of key → versioned record (last writer
+ * wins, by version; deletes as tombstones; values that expire), the order of its keys for
+ * listings, and the journal every change is appended to and replayed from. Knows nothing of
+ * batches or replies: {@link NodeRuntime} (src/node/runtime.ts) applies a batch to it. Input
+ * was validated at the front end, so nothing here re-checks sizes or types. Lives in `src/`
+ * rather than the worker so it runs and is tested in a single thread.
  */
-export class Shard implements BatchHandler {
+export class NodeStore {
   readonly #map: ByteMap;
-  readonly #reply = new ReplyWriter();
-  readonly #pause: (ms: number) => void;
   /** Keys in byte order, built while listings come and released once they stop. */
   readonly #order: KeyOrder;
   readonly #clock: Pick<Clock, 'now' | 'setTimer'>;
   /** When the last listing message came (clock ms), and whether a timer watches for idleness. */
   #listedAt = 0;
   #idleTimer = false;
-  #ops = 0;
   /** The node's journal (`--storage log` or `redis`): every change is appended to it. */
   #log: Journal | null = null;
   #recovered: Recovered | null = null;
@@ -67,26 +51,27 @@ export class Shard implements BatchHandler {
   /**
    * `partitions`: the ring's partition count, for the per-partition digests (default 1024);
    * `scramble`: the index's multiplier, one per node (see ByteMap's scrambleFor);
-   * `pause`: how a Pause operation stops the node (default: block the thread; a node run
-   * inline on the simulated loop holds its queue instead);
    * `clock`: the timer that releases the order of keys {@link LIST_IDLE_MS} after the last
    * listing (default: the system's; the simulated loop for a node run inline).
    */
   constructor(
-    options: {
-      partitions?: number;
-      scramble?: number;
-      pause?: (ms: number) => void;
-      clock?: Pick<Clock, 'now' | 'setTimer'>;
-    } = {},
+    options: { partitions?: number; scramble?: number; clock?: Pick<Clock, 'now' | 'setTimer'> } = {},
   ) {
     this.#map = new ByteMap({
       partitions: options.partitions ?? 1024,
       scramble: options.scramble ?? DEFAULT_SCRAMBLE,
     });
-    this.#pause = options.pause ?? blockThread;
     this.#order = new KeyOrder(this.#map);
     this.#clock = options.clock ?? systemClock;
+  }
+
+  /**
+   * The records, to read (a record's version, value, key bytes at a location): the runtime
+   * copies them into replies from here. Never written through: every write goes through a
+   * method of the store, so the journal, the digests and the order of keys follow it.
+   */
+  get records(): ByteMap {
+    return this.#map;
   }
 
   get(key: string): string | undefined {
@@ -111,12 +96,12 @@ export class Shard implements BatchHandler {
    * `limit` entries, whatever the shard holds.
    */
   listPage(prefix: string, after: string, limit: number, asOf = 0): ListPage {
-    const found = this.#listPage(prefix, after, limit, asOf);
+    const found = this.pageOf(prefix, after, limit, asOf);
     return { ready: found !== null, keys: found?.map((location) => this.#map.keyAt(location)) ?? [] };
   }
 
-  /** A page's records, valid until the next write, or null when not ready (see {@link listPage}). */
-  #listPage(prefix: string, after: string, limit: number, asOf: number): number[] | null {
+  /** A page's record locations, valid until the next write, or null when not ready (see {@link listPage}). */
+  pageOf(prefix: string, after: string, limit: number, asOf: number): number[] | null {
     this.#listedAt = this.#clock.now();
     if (!this.#idleTimer) this.#watchIdle(LIST_IDLE_MS);
     if (!this.#order.advance()) return null;
@@ -168,11 +153,15 @@ export class Shard implements BatchHandler {
 
   /**
    * One slice of a record scan: the records (tombstones and expired values too) of the
-   * partitions in `only` whose hash lies in `[from, next)`, written straight into the reply
-   * (see `forEachRecord` in src/wire/wire.ts), cut as a snapshot slice is.
+   * partitions in `only` whose hash lies in `[from, next)`, cut as a snapshot slice is: their
+   * locations and ring hashes, in pairs, valid until the next write, and the bytes they take
+   * as a RecordSlice (src/wire/slices.ts).
    */
-  scanRecords(from: number, maxBytes: number, only: PartitionSet): void {
-    this.#ops++;
+  recordSlice(
+    from: number,
+    maxBytes: number,
+    only: PartitionSet,
+  ): { next: number; found: number[]; bytes: number } {
     const map = this.#map;
     const found: number[] = []; // location, ring hash, location, ring hash…
     let bytes = 0;
@@ -186,25 +175,7 @@ export class Shard implements BatchHandler {
         bytes += RECORD_SLICE_HEADER + map.keyLengthAt(location) + map.valueLengthAt(location);
       },
     );
-    const reply = this.#reply;
-    let at = reply.payload(8 + bytes);
-    reply.target.writeDoubleLE(next, at);
-    at += 8;
-    for (let i = 0; i < found.length; i += 2) {
-      const location = found[i]!;
-      const target = reply.target;
-      const keyLength = map.keyLengthAt(location);
-      const version = map.versionAt(location);
-      const valueLength = map.valueLengthAt(location);
-      target.writeUInt32LE(found[i + 1]!, at);
-      target.writeUInt16LE(keyLength, at + 4);
-      target.writeDoubleLE(map.isTombstoneAt(location) ? -version : version, at + 6);
-      target.writeDoubleLE(map.expiresAtOf(location), at + 14);
-      target.writeUInt32LE(valueLength, at + 22);
-      map.copyKeyAt(location, target, at + RECORD_SLICE_HEADER);
-      map.copyValueAt(location, target, at + RECORD_SLICE_HEADER + keyLength);
-      at += RECORD_SLICE_HEADER + keyLength + valueLength;
-    }
+    return { next, found, bytes };
   }
 
   /**
@@ -246,14 +217,15 @@ export class Shard implements BatchHandler {
     return next;
   }
 
-  statistics(): NodeStats {
+  /** What the node reports about itself; `ops`: the operations its runtime applied. */
+  statistics(ops: number): NodeStats {
     return {
       keys: this.#map.size,
       expiring: this.#map.expiring,
       tombstones: this.#map.tombstones,
       bytes: this.#map.bytes,
       storeBytes: this.#map.allocatedBytes,
-      ops: this.#ops,
+      ops,
       heapUsed: getHeapStatistics().used_heap_size,
       storage: this.#storageStats(),
     };
@@ -365,19 +337,12 @@ export class Shard implements BatchHandler {
     await log?.close();
   }
 
-  /** Applies every operation of a batch in order; returns the reply to transfer back. */
-  apply(batch: ArrayBuffer): ArrayBuffer {
-    try {
-      return this.#reply.take(readBatch(batch, this));
-    } catch (err) {
-      this.#reply.take(0); // drop the partial reply
-      throw err;
-    }
-  }
-
-  /** A key operation of a batch (see {@link BatchHandler}). */
-  key(
-    op: OpCode,
+  /**
+   * Stores a value at `version` unless the key holds a newer record (last writer wins); the
+   * value operand is `batch[valueStart, +valueLength)`, for a value that expires an envelope
+   * (the expiry, then the bytes; src/expiry.ts), kept as it came in the journal.
+   */
+  putValue(
     batch: Buffer,
     start: number,
     length: number,
@@ -385,101 +350,53 @@ export class Shard implements BatchHandler {
     version: number,
     valueStart: number,
     valueLength: number,
-  ): void {
-    this.#ops++;
-    const map = this.#map;
-    const reply = this.#reply;
-    switch (op) {
-      case Op.Get: {
-        const location = map.locate(batch, start, length, hash);
-        if (location === 0) reply.absent();
-        else {
-          // record() may grow reply.target: take it after.
-          const at = reply.record(
-            map.versionAt(location),
-            map.expiresAtOf(location),
-            map.valueLengthAt(location),
-            map.isTombstoneAt(location),
-          );
-          map.copyValueAt(location, reply.target, at);
-        }
-        break;
-      }
-      case Op.Put:
-      case Op.PutExpiring: {
-        // A PutExpiring's value operand is an envelope: the expiry, then the value's bytes.
-        const envelope = op === Op.PutExpiring ? ENVELOPE_BYTES : 0;
-        const outcome = map.store(
-          batch,
-          start,
-          length,
-          hash,
-          batch,
-          valueStart + envelope,
-          valueLength - envelope,
-          version,
-          false,
-          envelope === 0 ? 0 : batch.readDoubleLE(valueStart),
-          versionWall(version),
-        );
-        // The journal keeps the operand as it came, envelope included.
-        const logged = envelope === 0 ? LogOp.Put : LogOp.PutExpiring;
-        if (outcome !== Written.Stale) {
-          this.#log?.append(logged, hash, version, batch, start, length, batch, valueStart, valueLength);
-        }
-        reply.integer(outcome);
-        break;
-      }
-      case Op.Delete: {
-        // A value past its expiry counts as absent (DELETE answers 404), judged at the
-        // delete's own time: its version's wall-clock part, the coordinator's clock.
-        const asOf = versionWall(version);
-        const outcome = map.store(batch, start, length, hash, null, 0, 0, version, false, 0, asOf);
-        if (outcome !== Written.Stale)
-          this.#log?.append(LogOp.Tombstone, hash, version, batch, start, length);
-        reply.integer(outcome);
-        break;
-      }
-      case Op.Size: {
-        const location = map.locate(batch, start, length, hash);
-        if (location === 0 || map.isTombstoneAt(location)) reply.absent();
-        else reply.integer(map.valueLengthAt(location));
-        break;
-      }
-      case Op.Purge: {
-        const removed = map.remove(batch, start, length, hash, version);
-        if (removed) this.#log?.append(LogOp.Purge, hash, version, batch, start, length);
-        reply.integer(removed ? 1 : 0);
-      }
-    }
-  }
-
-  list(prefix: string, after: string, limit: number, asOf: number): void {
-    this.#ops++;
-    const map = this.#map;
-    const found = this.#listPage(prefix, after, limit, asOf);
-    const locations = found ?? [];
-    const lengths = locations.map((location) => map.keyLengthAt(location));
-    writeListPage(this.#reply, found !== null, lengths, (i, target, at) =>
-      map.copyKeyAt(locations[i]!, target, at),
+    expiring: boolean,
+  ): WriteOutcome {
+    const envelope = expiring ? ENVELOPE_BYTES : 0;
+    const outcome = this.#map.store(
+      batch,
+      start,
+      length,
+      hash,
+      batch,
+      valueStart + envelope,
+      valueLength - envelope,
+      version,
+      false,
+      expiring ? batch.readDoubleLE(valueStart) : 0,
+      versionWall(version),
     );
-  }
-
-  partitionStats(): void {
-    this.#ops++;
-    const records = this.#map.partitionRecords;
-    const bytes = this.#map.partitionBytes;
-    let at = this.#reply.payload(records.length * 12);
-    const target = this.#reply.target;
-    for (let p = 0; p < records.length; p++, at += 12) {
-      target.writeUInt32LE(records[p]!, at);
-      target.writeDoubleLE(bytes[p]!, at + 4);
+    if (outcome !== Written.Stale) {
+      const op = expiring ? LogOp.PutExpiring : LogOp.Put;
+      this.#log?.append(op, hash, version, batch, start, length, batch, valueStart, valueLength);
     }
+    return outcome;
   }
 
-  /** Removes the records (tombstones too) of the partitions in `only` in one slice; answers where the next starts. */
-  dropPartitions(from: number, only: PartitionSet): void {
-    this.#ops++;
+  /**
+   * Writes a tombstone at `version` unless the key holds a newer record. A value past its
+   * expiry counts as absent (a DELETE answers 404), judged at the delete's own time: its
+   * version's wall-clock part, the coordinator's clock.
+   */
+  tombstone(batch: Buffer, start: number, length: number, hash: number, version: number): WriteOutcome {
+    const asOf = versionWall(version);
+    const outcome = this.#map.store(batch, start, length, hash, null, 0, 0, version, false, 0, asOf);
+    if (outcome !== Written.Stale) this.#log?.append(LogOp.Tombstone, hash, version, batch, start, length);
+    return outcome;
+  }
+
+  /**
+   * Drops the key's record if it is a tombstone, or a value that expires, of exactly
+   * `version` (one every replica holds): never a newer write. True if it was dropped.
+   */
+  purge(batch: Buffer, start: number, length: number, hash: number, version: number): boolean {
+    const removed = this.#map.remove(batch, start, length, hash, version);
+    if (removed) this.#log?.append(LogOp.Purge, hash, version, batch, start, length);
+    return removed;
+  }
+
+  /** Removes the records (tombstones too) of the partitions in `only` in one slice; returns where the next starts. */
+  dropPartitions(from: number, only: PartitionSet): number {
     const map = this.#map;
     const doomed: Buffer[] = [];
     const hashes: number[] = [];
@@ -501,32 +418,18 @@ export class Shard implements BatchHandler {
         this.#log?.append(LogOp.Drop, hashes[i]!, 0, doomed[i]!, 0, doomed[i]!.length);
       }
     }
-    const at = this.#reply.payload(8);
-    this.#reply.target.writeDoubleLE(next, at);
-  }
-
-  digests(): void {
-    this.#ops++;
-    const digests = this.#map.digests;
-    const at = this.#reply.payload(digests.byteLength);
-    Buffer.from(digests.buffer, digests.byteOffset, digests.byteLength).copy(this.#reply.target, at);
-  }
-
-  snapshot(from: number, maxBytes: number, only: PartitionSet | null, asOf: number): void {
-    this.#ops++;
-    writeSnapshotSlice(this.#reply, this.snapshotSlice(from, maxBytes, only, asOf));
+    return next;
   }
 
   /**
    * Clears the values that expired at or before `cutoff` (Unix ms) among the keys whose hash
    * lies in `[from, next)` into tombstones of the same version: their bytes go; the version
    * stays, so an older write this replica or another holds cannot come back (the tombstone
-   * is purged once every replica holds it, src/cluster/purger.ts). Answers next (f64) and how
-   * many were cleared (u32). Every replica holds the same expiry with the version, so each
-   * clears the same records with no coordination.
+   * is purged once every replica holds it, src/cluster/purger.ts). Returns where the next
+   * slice starts and how many were cleared. Every replica holds the same expiry with the
+   * version, so each clears the same records with no coordination.
    */
-  clearExpired(from: number, cutoff: number): void {
-    this.#ops++;
+  clearExpired(from: number, cutoff: number): { next: number; cleared: number } {
     const map = this.#map;
     const keys: Buffer[] = [];
     const hashes: number[] = [];
@@ -562,40 +465,9 @@ export class Shard implements BatchHandler {
       this.#log?.append(LogOp.Tombstone, hashes[i]!, versions[i]!, key, 0, key.length);
       cleared++;
     }
-    const at = this.#reply.payload(12);
-    this.#reply.target.writeDoubleLE(next, at);
-    this.#reply.target.writeUInt32LE(cleared, at + 8);
+    return { next, cleared };
   }
 
   /** The earliest expiry the expiry scan under way left in place, so far. */
   #scanEarliest = Infinity;
-
-  stats(): void {
-    this.#ops++;
-    this.#reply.text(JSON.stringify(this.statistics()));
-  }
-
-  /** Stops the node for `ms`, as a long GC pause would: nothing else runs meanwhile. */
-  pause(ms: number): void {
-    this.#ops++;
-    this.#pause(ms);
-    this.#reply.integer(1);
-  }
-}
-
-/** Blocks the calling thread for `ms`. */
-function blockThread(ms: number): void {
-  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
-}
-
-/**
- * A node's answer to one batch: the reply, or, when applying it threw, a failure naming the
- * batch, so its callers hear the error and the node lives on.
- */
-export function answer(shard: Shard, batch: ArrayBuffer): ArrayBuffer | BatchFailure {
-  try {
-    return shard.apply(batch);
-  } catch (err) {
-    return { id: new DataView(batch).getUint32(0, true), error: errorToWire(err) };
-  }
 }

@@ -3,9 +3,11 @@ import { describe, test } from 'node:test';
 import { KeyBytes } from '../src/ring/key-bytes.js';
 import { HASH_SPACE } from '../src/ring/murmur3.js';
 import { Op, type NodeStats, type OpCode } from '../src/wire/protocol.js';
-import { Shard } from '../src/node/shard.js';
-import { Written } from '../src/node/byte-map.js';
-import { BatchWriter, recordValue, recordVersion, ReplyReader } from '../src/wire/wire.js';
+import { NodeRuntime } from '../src/node/runtime.js';
+import { NodeStore } from '../src/node/store.js';
+import { Written } from '../src/wire/protocol.js';
+import { BatchWriter } from '../src/wire/batch.js';
+import { recordValue, recordVersion, ReplyReader } from '../src/wire/reply.js';
 
 type Operation =
   | ['get' | 'size', string]
@@ -60,10 +62,11 @@ function record(result: string | number | null | undefined): string | null {
   return `${recordVersion(bytes)}:${recordValue(bytes).toString('latin1')}`;
 }
 
-describe('Shard', () => {
+describe('NodeRuntime over a NodeStore', () => {
   test('apply() runs a batch in order and answers its id, then one result per operation', () => {
-    const shard = new Shard();
-    const reply = shard.apply(
+    const store = new NodeStore();
+    const node = new NodeRuntime(store);
+    const reply = node.apply(
       batch(
         41,
         ['get', 'a'],
@@ -94,13 +97,14 @@ describe('Shard', () => {
         '-40:',
       ],
     );
-    assert.equal(shard.get('a'), undefined);
+    assert.equal(store.get('a'), undefined);
   });
 
   test('the newest version wins whatever order writes arrive in; a tombstone holds off older writes', () => {
-    const shard = new Shard();
+    const store = new NodeStore();
+    const node = new NodeRuntime(store);
     const [, ...out] = results(
-      shard.apply(
+      node.apply(
         batch(
           1,
           ['put', 'k', 'new', 20],
@@ -138,20 +142,22 @@ describe('Shard', () => {
   });
 
   test('apply() throws on an unknown opcode rather than misalign results, and the next batch is clean', () => {
-    const shard = new Shard();
+    const store = new NodeStore();
+    const node = new NodeRuntime(store);
     const writer = new BatchWriter();
     writer.key(Op.Get, Buffer.from('a'), 1, 0, 0);
     writer.key(99 as OpCode, Buffer.from('x'), 1, 0, 0);
-    assert.throws(() => shard.apply(writer.take(1)), /unknown opcode 99/);
-    assert.deepEqual(results(shard.apply(batch(2, ['get', 'b']))), [2, null]);
+    assert.throws(() => node.apply(writer.take(1)), /unknown opcode 99/);
+    assert.deepEqual(results(node.apply(batch(2, ['get', 'b']))), [2, null]);
   });
 
   test('stats() counts keys, bytes (with overwrites and deletes) and operations', () => {
-    const shard = new Shard();
-    shard.apply(
+    const store = new NodeStore();
+    const node = new NodeRuntime(store);
+    node.apply(
       batch(1, ['put', 'ab', 'xyz', 1], ['put', 'ab', 'x', 2], ['put', 'c', '12345', 3], ['delete', 'c', 4]),
     );
-    const [, text] = results(shard.apply(batch(2, ['stats'])));
+    const [, text] = results(node.apply(batch(2, ['stats'])));
     const stats = JSON.parse(text as string) as NodeStats;
     assert.equal(stats.keys, 1);
     assert.equal(stats.tombstones, 1);
@@ -162,13 +168,13 @@ describe('Shard', () => {
   });
 
   test('snapshotSlice() covers every pair once, values decoded as UTF-8, each slice cut by bytes', () => {
-    const shard = new Shard();
-    shard.put('k"1', 'caf\u00c3\u00a9'); // the UTF-8 bytes of "café" as a byte string
-    shard.put('k2', '');
-    for (let i = 0; i < 2000; i++) shard.put(`n${i}`, 'x'.repeat(100));
+    const store = new NodeStore();
+    store.put('k"1', 'caf\u00c3\u00a9'); // the UTF-8 bytes of "café" as a byte string
+    store.put('k2', '');
+    for (let i = 0; i < 2000; i++) store.put(`n${i}`, 'x'.repeat(100));
     const parts: string[] = [];
     for (let from = 0; from < HASH_SPACE;) {
-      const slice = shard.snapshotSlice(from, 4096);
+      const slice = store.snapshotSlice(from, 4096);
       assert.ok(slice.json.length < 4096 + 200, `slice of ${slice.json.length} chars`);
       if (slice.json) parts.push(slice.json);
       from = slice.next;

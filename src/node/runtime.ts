@@ -1,0 +1,198 @@
+import { errorToWire } from '../errors.js';
+import { Op, type BatchFailure, type OpCode, type PartitionSet } from '../wire/protocol.js';
+import { readBatch, type BatchHandler } from '../wire/batch.js';
+import { ReplyWriter } from '../wire/reply.js';
+import { RECORD_SLICE_HEADER, writeListPage, writeSnapshotSlice } from '../wire/slices.js';
+import type { NodeStore } from './store.js';
+
+/**
+ * A node's runtime: applies a batch's operations to its {@link NodeStore} in order and writes
+ * the one reply that answers them (src/wire/frame.ts has the layouts). Values go from the
+ * store's records into the reply with one copy, and nothing is decoded that a reply does
+ * not need.
+ */
+export class NodeRuntime implements BatchHandler {
+  readonly #store: NodeStore;
+  readonly #reply = new ReplyWriter();
+  readonly #pause: (ms: number) => void;
+  #ops = 0;
+
+  /**
+   * `pause`: how a Pause operation stops the node (default: block the thread; a node run
+   * inline on the simulated loop holds its queue instead).
+   */
+  constructor(store: NodeStore, options: { pause?: (ms: number) => void } = {}) {
+    this.#store = store;
+    this.#pause = options.pause ?? blockThread;
+  }
+
+  /** The store this runtime applies batches to. */
+  get store(): NodeStore {
+    return this.#store;
+  }
+
+  /** Applies every operation of a batch in order; returns the reply to transfer back. */
+  apply(batch: ArrayBuffer): ArrayBuffer {
+    try {
+      return this.#reply.take(readBatch(batch, this));
+    } catch (err) {
+      this.#reply.take(0); // drop the partial reply
+      throw err;
+    }
+  }
+
+  /** A key operation of a batch (see {@link BatchHandler}). */
+  key(
+    op: OpCode,
+    batch: Buffer,
+    start: number,
+    length: number,
+    hash: number,
+    version: number,
+    valueStart: number,
+    valueLength: number,
+  ): void {
+    this.#ops++;
+    const store = this.#store;
+    const reply = this.#reply;
+    switch (op) {
+      case Op.Get: {
+        const map = store.records;
+        const location = map.locate(batch, start, length, hash);
+        if (location === 0) return reply.absent();
+        // record() may grow reply.target: take it after.
+        const at = reply.record(
+          map.versionAt(location),
+          map.expiresAtOf(location),
+          map.valueLengthAt(location),
+          map.isTombstoneAt(location),
+        );
+        map.copyValueAt(location, reply.target, at);
+        return;
+      }
+      case Op.Put:
+      case Op.PutExpiring:
+        return reply.integer(
+          store.putValue(batch, start, length, hash, version, valueStart, valueLength, op === Op.PutExpiring),
+        );
+      case Op.Delete:
+        return reply.integer(store.tombstone(batch, start, length, hash, version));
+      case Op.Size: {
+        const map = store.records;
+        const location = map.locate(batch, start, length, hash);
+        if (location === 0 || map.isTombstoneAt(location)) return reply.absent();
+        return reply.integer(map.valueLengthAt(location));
+      }
+      case Op.Purge:
+        return reply.integer(store.purge(batch, start, length, hash, version) ? 1 : 0);
+    }
+  }
+
+  list(prefix: string, after: string, limit: number, asOf: number): void {
+    this.#ops++;
+    const map = this.#store.records;
+    const found = this.#store.pageOf(prefix, after, limit, asOf);
+    const locations = found ?? [];
+    const lengths = locations.map((location) => map.keyLengthAt(location));
+    writeListPage(this.#reply, found !== null, lengths, (i, target, at) =>
+      map.copyKeyAt(locations[i]!, target, at),
+    );
+  }
+
+  snapshot(from: number, maxBytes: number, only: PartitionSet | null, asOf: number): void {
+    this.#ops++;
+    writeSnapshotSlice(this.#reply, this.#store.snapshotSlice(from, maxBytes, only, asOf));
+  }
+
+  /** A slice of records, written straight into the reply (see `forEachRecord` in src/wire/slices.ts). */
+  scanRecords(from: number, maxBytes: number, only: PartitionSet): void {
+    this.#ops++;
+    const map = this.#store.records;
+    const { next, found, bytes } = this.#store.recordSlice(from, maxBytes, only);
+    const reply = this.#reply;
+    let at = reply.payload(8 + bytes);
+    reply.target.writeDoubleLE(next, at);
+    at += 8;
+    for (let i = 0; i < found.length; i += 2) {
+      const location = found[i]!;
+      const target = reply.target;
+      const keyLength = map.keyLengthAt(location);
+      const version = map.versionAt(location);
+      const valueLength = map.valueLengthAt(location);
+      target.writeUInt32LE(found[i + 1]!, at);
+      target.writeUInt16LE(keyLength, at + 4);
+      target.writeDoubleLE(map.isTombstoneAt(location) ? -version : version, at + 6);
+      target.writeDoubleLE(map.expiresAtOf(location), at + 14);
+      target.writeUInt32LE(valueLength, at + 22);
+      map.copyKeyAt(location, target, at + RECORD_SLICE_HEADER);
+      map.copyValueAt(location, target, at + RECORD_SLICE_HEADER + keyLength);
+      at += RECORD_SLICE_HEADER + keyLength + valueLength;
+    }
+  }
+
+  partitionStats(): void {
+    this.#ops++;
+    const map = this.#store.records;
+    const records = map.partitionRecords;
+    const bytes = map.partitionBytes;
+    let at = this.#reply.payload(records.length * 12);
+    const target = this.#reply.target;
+    for (let p = 0; p < records.length; p++, at += 12) {
+      target.writeUInt32LE(records[p]!, at);
+      target.writeDoubleLE(bytes[p]!, at + 4);
+    }
+  }
+
+  /** Removes a slice of the records of the partitions in `only`; answers where the next starts. */
+  dropPartitions(from: number, only: PartitionSet): void {
+    this.#ops++;
+    const next = this.#store.dropPartitions(from, only);
+    const at = this.#reply.payload(8);
+    this.#reply.target.writeDoubleLE(next, at);
+  }
+
+  digests(): void {
+    this.#ops++;
+    const digests = this.#store.records.digests;
+    const at = this.#reply.payload(digests.byteLength);
+    Buffer.from(digests.buffer, digests.byteOffset, digests.byteLength).copy(this.#reply.target, at);
+  }
+
+  /** Clears a slice of expired values into tombstones (see {@link NodeStore.clearExpired}); answers next (f64) and cleared (u32). */
+  clearExpired(from: number, cutoff: number): void {
+    this.#ops++;
+    const { next, cleared } = this.#store.clearExpired(from, cutoff);
+    const at = this.#reply.payload(12);
+    this.#reply.target.writeDoubleLE(next, at);
+    this.#reply.target.writeUInt32LE(cleared, at + 8);
+  }
+
+  stats(): void {
+    this.#ops++;
+    this.#reply.text(JSON.stringify(this.#store.statistics(this.#ops)));
+  }
+
+  /** Stops the node for `ms`, as a long GC pause would: nothing else runs meanwhile. */
+  pause(ms: number): void {
+    this.#ops++;
+    this.#pause(ms);
+    this.#reply.integer(1);
+  }
+}
+
+/** Blocks the calling thread for `ms`. */
+function blockThread(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
+/**
+ * A node's answer to one batch: the reply, or, when applying it threw, a failure naming the
+ * batch, so its callers hear the error and the node lives on.
+ */
+export function answer(runtime: NodeRuntime, batch: ArrayBuffer): ArrayBuffer | BatchFailure {
+  try {
+    return runtime.apply(batch);
+  } catch (err) {
+    return { id: new DataView(batch).getUint32(0, true), error: errorToWire(err) };
+  }
+}
