@@ -3,8 +3,7 @@ import { NodeUnavailableError } from '../errors.js';
 import type { Hint, Hints } from './hints.js';
 import { copyPartitions, type CopyCount } from './partition-copy.js';
 import type { NodeSet } from './nodes.js';
-import { addPartition, emptyPartitionSet, hasPartition } from '../ring/partition-set.js';
-import type { PartitionSet } from '../wire/protocol.js';
+import { addPartition, emptyPartitionSet, hasPartition, type PartitionSet } from '../ring/partition-set.js';
 import type { Transfer, Transfers } from './transfers.js';
 
 /** How long a refill waits before copying again from a source that failed part-way. */

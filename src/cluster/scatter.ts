@@ -1,15 +1,9 @@
 import type { ThunderError } from '../errors.js';
 import { HASH_SPACE } from '../ring/murmur3.js';
-import { addPartition, emptyPartitionSet } from '../ring/partition-set.js';
+import { addPartition, emptyPartitionSet, type PartitionSet } from '../ring/partition-set.js';
 import type { Location } from '../ring/ring.js';
 import type { Clock } from '../time/clock.js';
-import {
-  Op,
-  type NodeStats,
-  type PartitionSet,
-  type RecordSlice,
-  type SnapshotSlice,
-} from '../wire/protocol.js';
+import { Op, type NodeStats, type RecordSlice, type SnapshotSlice } from '../wire/protocol.js';
 import { recordVersion } from '../wire/reply.js';
 import { readListPage, readRecordSlice, readSnapshotSlice, type ListPageView } from '../wire/slices.js';
 import type { Hints } from './hints.js';

@@ -1,5 +1,6 @@
 import { errorToWire } from '../errors.js';
-import { Op, type BatchFailure, type OpCode, type PartitionSet } from '../wire/protocol.js';
+import { Op, type BatchFailure, type OpCode } from '../wire/protocol.js';
+import type { PartitionSet } from '../ring/partition-set.js';
 import { readBatch, type BatchHandler } from '../wire/batch.js';
 import { ReplyWriter } from '../wire/reply.js';
 import { RECORD_SLICE_HEADER, writeListPage, writeSnapshotSlice } from '../wire/slices.js';

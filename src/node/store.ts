@@ -9,7 +9,8 @@ import { bytesToText } from '../bytes.js';
 import { ENVELOPE_BYTES } from '../expiry.js';
 import { systemClock, type Clock } from '../time/clock.js';
 import { versionWall } from '../time/hlc.js';
-import type { ListPage, NodeStats, PartitionSet, SnapshotSlice, StorageStats } from '../wire/protocol.js';
+import type { ListPage, NodeStats, SnapshotSlice, StorageStats } from '../wire/protocol.js';
+import type { PartitionSet } from '../ring/partition-set.js';
 import { RECORD_SLICE_HEADER } from '../wire/slices.js';
 
 /**

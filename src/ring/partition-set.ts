@@ -1,4 +1,9 @@
-import type { PartitionSet } from '../wire/protocol.js';
+/** Some of the ring's partitions: partition p is in the set if bit p % 8 of `bits[p / 8]` is set. */
+export interface PartitionSet {
+  /** How many partitions the ring has. */
+  partitions: number;
+  bits: Uint8Array;
+}
 
 /** A set of none of a ring's `partitions`. */
 export function emptyPartitionSet(partitions: number): PartitionSet {

@@ -1,5 +1,6 @@
 import { FrameWriter, HEADER } from './frame.js';
-import { Op, type OpCode, type PartitionSet } from './protocol.js';
+import { Op, type OpCode } from './protocol.js';
+import type { PartitionSet } from '../ring/partition-set.js';
 
 /** A batch of operations, front end to node: its layout is in src/wire/frame.ts. */
 

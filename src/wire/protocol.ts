@@ -139,13 +139,6 @@ export interface ListPage {
   keys: string[];
 }
 
-/** Some of the ring's partitions: partition p is in the set if bit p % 8 of `bits[p / 8]` is set. */
-export interface PartitionSet {
-  /** How many partitions the ring has. */
-  partitions: number;
-  bits: Uint8Array;
-}
-
 /** One slice of a snapshot. */
 export interface SnapshotSlice {
   /** Where the next slice starts; {@link HASH_SPACE} when the node has been walked. */
