@@ -4,34 +4,51 @@
 // few percent of throughput (bench/RESULTS.md). Node threads get the same cap in NodeLink.
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
+
 import { httpUrl } from './address.js';
+
+import { Cluster, replicationFor, type ClusterOptions } from './cluster/cluster.js';
+import { parseClusterNodes, type StorageOptions } from './storage/options.js';
+
+import { FSYNC_MODES, type FsyncMode } from './storage/log.js';
+
+import { isLoopback } from './http/request-guard.js';
+
+import { checkLimits } from './limits.js';
+import { checkCommand, type CheckArgs } from './check/command.js';
+
+import { protectDash } from './commands/dash-arg.js';
+
+import { dumpCommands } from './commands/dump.js';
+
+import { faultCommand } from './commands/fault.js';
+
+import { kvCommands } from './commands/kv.js';
+
+import { nodeCommands } from './commands/node.js';
+
+import { EXIT, EXIT_CODES_HELP, exitCodeOf, messageOf } from './commands/verb.js';
+
+import { loadFileOverHttp } from './load/http-load.js';
+
+import { newSeed } from './time/rng.js';
+
+import { INTERRUPTED_EXIT, interruptOnSigint } from './load/interrupt.js';
+
+import { loadFile } from './load/local-load.js';
+
+import { formatReport } from './load/report.js';
+
+import { checkNodes, MAX_NODES, NODE_COST, SLOW_START_NODES } from './cluster/node-budget.js';
+
+import { numberArg } from './commands/number-arg.js';
 import {
-  Cluster,
   DEFAULT_ANTI_ENTROPY_MS,
+  DEFAULT_LIMITS,
+  DEFAULT_MAX_BUFFERED_BODY_BYTES,
   DEFAULT_TIMEOUT_MS,
   DEFAULT_TOMBSTONE_GRACE_MS,
-  replicationFor,
-  type ClusterOptions,
-} from './cluster/cluster.js';
-import { parseClusterNodes, type StorageOptions } from './storage/options.js';
-import { FSYNC_MODES, type FsyncMode } from './storage/log.js';
-import { DEFAULT_MAX_BUFFERED_BODY_BYTES } from './http/body-budget.js';
-import { isLoopback } from './http/request-guard.js';
-import { checkLimits, DEFAULT_LIMITS } from './limits.js';
-import { checkCommand, type CheckArgs } from './check/command.js';
-import { protectDash } from './commands/dash-arg.js';
-import { dumpCommands } from './commands/dump.js';
-import { faultCommand } from './commands/fault.js';
-import { kvCommands } from './commands/kv.js';
-import { nodeCommands } from './commands/node.js';
-import { EXIT, EXIT_CODES_HELP, exitCodeOf, messageOf } from './commands/verb.js';
-import { loadFileOverHttp } from './load/http-load.js';
-import { newSeed } from './time/rng.js';
-import { INTERRUPTED_EXIT, interruptOnSigint } from './load/interrupt.js';
-import { loadFile } from './load/local-load.js';
-import { formatReport } from './load/report.js';
-import { checkNodes, MAX_NODES, NODE_COST, SLOW_START_NODES } from './cluster/node-budget.js';
-import { numberArg } from './commands/number-arg.js';
+} from './config.js';
 
 interface ClusterArgs {
   nodes: number;

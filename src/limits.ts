@@ -32,15 +32,6 @@ export interface Limits {
   stallTimeoutMs: number;
 }
 
-export const DEFAULT_LIMITS: Readonly<Limits> = {
-  maxKeyBytes: 1024,
-  maxValueBytes: 1024 * 1024,
-  maxBodyBytes: 16 * 1024 * 1024,
-  maxKeysPerRequest: 10_000,
-  maxHeavyRequests: 16,
-  stallTimeoutMs: 10_000,
-};
-
 /** Checks a set of limits, naming the bad option in a RangeError. */
 export function checkLimits(limits: Limits): Limits {
   for (const [name, value] of Object.entries(limits)) {

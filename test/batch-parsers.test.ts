@@ -1,9 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+
 import { pairParserFor } from '../src/batch/formats.js';
+
 import type { PairSink } from '../src/batch/pairs.js';
 import type { ThunderError } from '../src/errors.js';
-import { DEFAULT_LIMITS, type Limits } from '../src/limits.js';
+import { type Limits } from '../src/limits.js';
+import { DEFAULT_LIMITS } from '../src/config.js';
 
 const SMALL: Limits = { ...DEFAULT_LIMITS, maxKeyBytes: 8, maxValueBytes: 16, maxBodyBytes: 1024 };
 

@@ -1,10 +1,14 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+
 import { Cluster } from '../src/cluster/cluster.js';
+
 import { startServer, type ServerOptions } from '../src/http/server.js';
-import { DEFAULT_LIMITS } from '../src/limits.js';
+
 import { excerpt, http, TIMEOUT, until } from './helpers.js';
+
 import { RawClient } from './raw-http.js';
+import { DEFAULT_LIMITS } from '../src/config.js';
 
 const MiB = 1024 * 1024;
 

@@ -1,12 +1,20 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+
 import { request } from 'node:http';
+
 import { createServer } from 'node:net';
+
 import { setTimeout as sleep } from 'node:timers/promises';
+
 import { fileURLToPath } from 'node:url';
+
 import { Cluster, type ClusterOptions } from '../src/cluster/cluster.js';
+
 import { startServer, type Server } from '../src/http/server.js';
-import { DEFAULT_LIMITS, type Limits } from '../src/limits.js';
+
+import { type Limits } from '../src/limits.js';
 import { systemClock, type Clock } from '../src/time/clock.js';
+import { DEFAULT_LIMITS } from '../src/config.js';
 
 /**
  * The options of every test that talks to servers, threads or processes: a test that hangs

@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { DEFAULT_HINT_BYTES, Hints } from '../src/cluster/hints.js';
+
+import { Hints } from '../src/cluster/hints.js';
 import { Op } from '../src/wire/protocol.js';
+import { DEFAULT_HINT_BYTES } from '../src/config.js';
 
 const bytes = (n: number, fill = 1) => new Uint8Array(n).fill(fill);
 

@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { checkLimits, DEFAULT_LIMITS } from '../src/limits.js';
+
+import { checkLimits } from '../src/limits.js';
+import { DEFAULT_LIMITS } from '../src/config.js';
 
 test('checkLimits() refuses limits a record cannot hold, naming them', () => {
   assert.deepEqual(checkLimits({ ...DEFAULT_LIMITS }), DEFAULT_LIMITS);

@@ -1,12 +1,18 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+
 import { once } from 'node:events';
+
 import { createServer } from 'node:net';
+
 import { fileURLToPath } from 'node:url';
+
 import { test } from 'node:test';
+
 import { startServer } from '../src/http/server.js';
-import { DEFAULT_LIMITS } from '../src/limits.js';
+
 import { CHILD_TIMEOUT_MS, http, startRunning, TIMEOUT } from './helpers.js';
+import { DEFAULT_LIMITS } from '../src/config.js';
 
 const CLI = fileURLToPath(new URL('../src/cli.js', import.meta.url));
 

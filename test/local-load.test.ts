@@ -1,13 +1,20 @@
 import assert from 'node:assert/strict';
 import { mkdtemp, writeFile } from 'node:fs/promises';
+
 import { tmpdir } from 'node:os';
+
 import { join } from 'node:path';
+
 import { test } from 'node:test';
+
 import { Cluster } from '../src/cluster/cluster.js';
-import { DEFAULT_LIMITS } from '../src/limits.js';
+
 import { loadFile } from '../src/load/local-load.js';
+
 import { fixture, TIMEOUT } from './helpers.js';
+
 import { linesIn, pairOfLine, writeLoadFile } from './load-fixtures.js';
+import { DEFAULT_LIMITS } from '../src/config.js';
 
 test('loadFile() streams the sample file into the nodes and every pair reads back', TIMEOUT, async (t) => {
   const cluster = await Cluster.start({ nodes: 3 });

@@ -1,8 +1,11 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+
 import type { ThunderError } from '../src/errors.js';
 import { MgetKeysParser } from '../src/http/mget-keys.js';
-import { DEFAULT_LIMITS, type Limits } from '../src/limits.js';
+
+import { type Limits } from '../src/limits.js';
+import { DEFAULT_LIMITS } from '../src/config.js';
 
 const SMALL: Limits = { ...DEFAULT_LIMITS, maxKeyBytes: 8, maxKeysPerRequest: 3 };
 

@@ -1,14 +1,22 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+
 import { once } from 'node:events';
+
 import { connect } from 'node:net';
+
 import { fileURLToPath } from 'node:url';
+
 import { after, before, describe, test, type TestContext } from 'node:test';
+
 import { Cluster } from '../src/cluster/cluster.js';
+
 import { isLoopback, RequestGuard } from '../src/http/request-guard.js';
+
 import { startServer, type Server } from '../src/http/server.js';
-import { DEFAULT_LIMITS } from '../src/limits.js';
+
 import { codeOf, http, type Running, startRunning, TIMEOUT } from './helpers.js';
+import { DEFAULT_LIMITS } from '../src/config.js';
 
 /** Issue 6, item 15: a web page must not be able to write, read or delete. */
 

@@ -9,6 +9,7 @@
  */
 
 import { mix32 } from '../time/rng.js';
+import { DEFAULT_MAX_STEPS } from '../config.js';
 
 /** What a client asked of one key. */
 export type Input =
@@ -239,9 +240,6 @@ function tighten(ops: Operation[]): Operation[] {
   }
   return out;
 }
-
-/** Steps one key's search may take before its verdict is unknown: seconds of work. */
-export const DEFAULT_MAX_STEPS = 20_000_000;
 
 /**
  * Checks a history key by key; the first key that is not linearizable makes it invalid. A

@@ -1,7 +1,11 @@
 import { errorOfAnswer, ThunderHttpError, unreachable } from './errors.js';
+
 import { streamedLines } from './body.js';
+
 import { lineOfRecord, linesOf, recordOfLine } from './ndjson.js';
+
 import { ifMatchHeader, keySegment, query, versionOf } from './paths.js';
+
 import type {
   AntiEntropyRun,
   BatchResult,
@@ -22,9 +26,8 @@ import type {
   Restarted,
   Written,
 } from './types.js';
+import { DEFAULT_URL } from '../config.js';
 
-/** The address `thunderdb cluster` listens on by default. */
-export const DEFAULT_URL = 'http://127.0.0.1:8080';
 /** The largest page `GET /kv` serves, and what `list` asks for. */
 export const MAX_PAGE = 1000;
 

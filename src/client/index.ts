@@ -5,7 +5,6 @@
  */
 export {
   ThunderClient,
-  DEFAULT_URL,
   MAX_PAGE,
   type DeleteOptions,
   type PutManyOptions,
@@ -13,5 +12,6 @@ export {
   type ReadOptions,
   type Value,
 } from './client.js';
+export { DEFAULT_URL } from '../config.js';
 export { ClusterUnreachableError, ThunderHttpError, type CatalogueCode } from './errors.js';
 export type * from './types.js';

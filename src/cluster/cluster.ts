@@ -1,30 +1,51 @@
 import type { ReplySink } from '../transport/batcher.js';
 import { ConflictError, NotFoundError, NotImplementedError } from '../errors.js';
+
 import type { Consistency, KeyOp, KeySink } from './key-call.js';
 import { systemClock, type Clock } from '../time/clock.js';
+
 import type { LinkOptions } from '../transport/node-link.js';
 import type { RecordSlice, SnapshotSlice } from '../wire/protocol.js';
 import { Ring } from '../ring/ring.js';
+
 import { Hints } from './hints.js';
+
 import { Network, type Fault } from '../sim/network.js';
+
 import { threadRunner, type NodeRunner } from '../transport/node-runner.js';
+
 import type { LatencyHistogram } from '../time/latency-histogram.js';
 import { checkRedisPrefix, type StorageOptions } from '../storage/options.js';
+
 import { claimDataDir } from '../storage/data-dir.js';
+
 import type { PauseFault } from '../sim/pause-fault.js';
 import { newSeed } from '../time/rng.js';
+
 import { Membership, type MembershipChange, type Moved } from './membership.js';
-import { DEFAULT_ANTI_ENTROPY_MS, Recovery, type AntiEntropyStats, type Refilled } from './recovery.js';
+
+import { Recovery, type AntiEntropyStats, type Refilled } from './recovery.js';
 import { Transfers, type Transfer } from './transfers.js';
+
 import { Coordinator, type WriteCondition } from './coordinator.js';
+
 import { NodeSet, type NodeView } from './nodes.js';
+
 import { Scatter, type Located, type NodeInfo } from './scatter.js';
+
 import { Faults } from './faults.js';
+
 import type { BatchWriter } from '../wire/batch.js';
+import {
+  DEFAULT_ANTI_ENTROPY_MS,
+  DEFAULT_EXPIRY_SWEEP_MS,
+  DEFAULT_TIMEOUT_MS,
+  DEFAULT_TOMBSTONE_GRACE_MS,
+} from '../config.js';
 
 export type { Consistency, KeyOp, KeySink } from './key-call.js';
 export type { Moved, MembershipChange } from './membership.js';
-export { DEFAULT_ANTI_ENTROPY_MS, type AntiEntropyStats, type Refilled } from './recovery.js';
+export type { AntiEntropyStats, Refilled } from './recovery.js';
 export type { Transfer } from './transfers.js';
 export type { WriteCondition } from './coordinator.js';
 export type { NodeInfo } from './scatter.js';
@@ -82,14 +103,6 @@ export interface ClusterOptions {
    */
   expirySweepMs?: number;
 }
-
-/** Default {@link ClusterOptions.expirySweepMs}: 1 s. */
-export const DEFAULT_EXPIRY_SWEEP_MS = 1000;
-
-/** Default {@link ClusterOptions.timeoutMs}: 5 s, Cassandra's read timeout. */
-export const DEFAULT_TIMEOUT_MS = 5000;
-/** Default {@link ClusterOptions.tombstoneGraceMs}: 10 s. */
-export const DEFAULT_TOMBSTONE_GRACE_MS = 10_000;
 
 /** The replication settings a cluster runs with, as `GET /cluster` shows them. */
 export interface Replication {

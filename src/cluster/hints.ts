@@ -1,5 +1,7 @@
 import { assert } from '../assert.js';
+
 import { Op } from '../wire/protocol.js';
+import { DEFAULT_HINT_BYTES } from '../config.js';
 
 /** A write meant for a replica that was down, kept with its original version. */
 export interface Hint {
@@ -9,9 +11,6 @@ export interface Hint {
   /** The value's bytes (a copy); null for a delete. */
   value: Buffer | null;
 }
-
-/** Default {@link Hints} budget: 64 MiB of keys and values. */
-export const DEFAULT_HINT_BYTES = 64 << 20;
 
 /**
  * Hinted handoff (Dynamo; Cassandra keeps one hint per mutation with its original

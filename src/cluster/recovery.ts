@@ -12,9 +12,6 @@ export const REFILL_RETRY_MS = 500;
 /** How long a node up that failed some of its hints waits before they are replayed again: 1 s. */
 export const HANDOFF_RETRY_MS = 1000;
 
-/** Default anti-entropy interval: 30 s. */
-export const DEFAULT_ANTI_ENTROPY_MS = 30_000;
-
 /** What a refill did. */
 export interface Refilled {
   node: number;

@@ -1,6 +1,3 @@
-/** Default for the server's `maxBufferedBodyBytes`: 256 MiB. */
-export const DEFAULT_MAX_BUFFERED_BODY_BYTES = 256 * 1024 * 1024;
-
 /**
  * The request-body bytes all connections together may hold between uWS callbacks while
  * bodies read whole arrive. Without it, N slow uploads pin N × the largest body (150

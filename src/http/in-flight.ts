@@ -1,6 +1,7 @@
-import { DEFAULT_LIMITS } from '../limits.js';
 import { holdingClock, systemClock, type Clock } from '../time/clock.js';
+
 import { BodyBudget } from './body-budget.js';
+import { DEFAULT_LIMITS } from '../config.js';
 
 /** How long requests stopped at the end of the grace period get to send their answer. */
 const STOP_MS = 1000;

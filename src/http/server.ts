@@ -1,26 +1,45 @@
 import type { Cluster } from '../cluster/cluster.js';
 import { MethodNotAllowedError, NotFoundError } from '../errors.js';
+
 import type { Limits } from '../limits.js';
 import { registerBatchRoute } from './batch-route.js';
+
 import { registerExportRoute } from './export-route.js';
-import { BodyBudget, DEFAULT_MAX_BUFFERED_BODY_BYTES } from './body-budget.js';
+
+import { BodyBudget } from './body-budget.js';
 import { registerClusterRoutes } from './cluster-routes.js';
+
 import type { RouteContext } from './context.js';
 import { HeavyGate } from './heavy-gate.js';
+
 import { InFlight } from './in-flight.js';
+
 import { registerKvRoutes } from './kv-routes.js';
+
 import { registerLegacyRoutes } from './legacy-routes.js';
+
 import { registerMetricsRoute } from './metrics-route.js';
+
 import { registerDashboardRoute } from './dashboard-route.js';
+
 import { registerLiveRoute } from './live-route.js';
+
 import { registerOpenApiRoute } from './openapi-route.js';
+
 import { HttpMetrics } from '../metrics/http-metrics.js';
+
 import { ConnectionGate, defaultMaxConnections, openFileLimit } from './connection-gate.js';
+
 import { sendError } from './reply.js';
+
 import { RequestGuard } from './request-guard.js';
+
 import { drainingRouter } from './router.js';
+
 import { listenError, listenExclusive, uws, type us_listen_socket } from './uws.js';
+
 import { systemClock, type Clock } from '../time/clock.js';
+import { DEFAULT_MAX_BUFFERED_BODY_BYTES } from '../config.js';
 
 /** Every route and the methods it answers, for 405s with an `Allow` header. */
 const ROUTES: Record<string, string> = {

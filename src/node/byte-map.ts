@@ -47,7 +47,7 @@ export const MAX_KEY_BYTES = 0xffff;
  * smaller than the source's, linear probing then runs long, and a 300,000-record refill was
  * measured spending 80% of its time there (about 10 s instead of 1).
  */
-export const DEFAULT_SCRAMBLE = 0x9e3779b1;
+export const INDEX_SCRAMBLE = 0x9e3779b1;
 
 /**
  * A node's own odd multiplier (see above). `salt`, the cluster's seed, makes node n of one
@@ -147,7 +147,7 @@ export class ByteMap {
    * @param options.slabBytes size of a slab; a larger record gets one of its own. Default 4 MiB.
    * @param options.initialSlots index slots to start with (rounded up to a power of two). Default 1024.
    * @param options.partitions the ring's partitions, each with its own digest. Default 1024.
-   * @param options.scramble the index's odd multiplier. Default {@link DEFAULT_SCRAMBLE}.
+   * @param options.scramble the index's odd multiplier. Default {@link INDEX_SCRAMBLE}.
    */
   constructor(
     options: { slabBytes?: number; initialSlots?: number; partitions?: number; scramble?: number } = {},
@@ -156,7 +156,7 @@ export class ByteMap {
       slabBytes = 4 << 20,
       initialSlots = 1024,
       partitions = 1024,
-      scramble = DEFAULT_SCRAMBLE,
+      scramble = INDEX_SCRAMBLE,
     } = options;
     if (!Number.isInteger(scramble) || (scramble & 1) === 0) {
       throw new RangeError(`scramble must be an odd integer, got ${scramble}`);

@@ -1,17 +1,29 @@
 import { getHeapStatistics } from 'node:v8';
-import { ByteMap, DEFAULT_SCRAMBLE } from './byte-map.js';
+
+import { ByteMap, INDEX_SCRAMBLE } from './byte-map.js';
+
 import { Written, type WriteOutcome } from '../wire/protocol.js';
+
 import { KeyOrder } from './key-order.js';
+
 import { LogOp, type Journal, type LogRecord, type Recovered } from '../storage/journal.js';
+
 import { HASH_SPACE } from '../ring/murmur3.js';
+
 import { hasPartition } from '../ring/partition-set.js';
+
 import { bytesToText } from '../bytes.js';
+
 import { ENVELOPE_BYTES } from '../expiry.js';
+
 import { systemClock, type Clock } from '../time/clock.js';
+
 import { versionWall } from '../time/hlc.js';
+
 import type { ListPage, NodeStats, SnapshotSlice, StorageStats } from '../wire/protocol.js';
 import type { PartitionSet } from '../ring/partition-set.js';
 import { RECORD_SLICE_HEADER } from '../wire/slices.js';
+import { DEFAULT_MERGE_SLACK_BYTES } from '../config.js';
 
 /**
  * How long a shard keeps its order of keys (src/node/key-order.ts) after the last listing
@@ -21,8 +33,6 @@ import { RECORD_SLICE_HEADER } from '../wire/slices.js';
 export const LIST_IDLE_MS = 60_000;
 /** A log's bytes beyond its records' keys and values (see src/storage/log.ts). */
 const RECORD_OVERHEAD = 27;
-/** How far a log may outgrow twice its live data before it is merged: 64 MiB. */
-export const DEFAULT_MERGE_SLACK_BYTES = 64 << 20;
 
 /** Index slots one snapshot slice reads; the slice is also cut by bytes. */
 export const SNAPSHOT_SLICE_SLOTS = 4_096;
@@ -60,7 +70,7 @@ export class NodeStore {
   ) {
     this.#map = new ByteMap({
       partitions: options.partitions ?? 1024,
-      scramble: options.scramble ?? DEFAULT_SCRAMBLE,
+      scramble: options.scramble ?? INDEX_SCRAMBLE,
     });
     this.#order = new KeyOrder(this.#map);
     this.#clock = options.clock ?? systemClock;

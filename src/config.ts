@@ -1,0 +1,48 @@
+/**
+ * Every default a user can change, in one place: each is the value of a command-line flag
+ * or an option of `Cluster.start` / `ThunderClient` when none is given. Constants that are
+ * not choices (protocol sizes, retry pacing, hash constants) stay beside the code they shape.
+ * Pure values: the client imports this file and loads nothing of the server by it.
+ */
+import type { Limits } from './limits.js';
+
+// ── The front end (`--max-*`, `--stall-timeout-ms`) ─────────────────────────────────────────
+
+/** The limits enforced at the front end; {@link Limits} says what each one bounds. */
+export const DEFAULT_LIMITS: Readonly<Limits> = {
+  maxKeyBytes: 1024,
+  maxValueBytes: 1024 * 1024,
+  maxBodyBytes: 16 * 1024 * 1024,
+  maxKeysPerRequest: 10_000,
+  maxHeavyRequests: 16,
+  stallTimeoutMs: 10_000,
+};
+
+/** Default for the server's `maxBufferedBodyBytes`: 256 MiB. */
+export const DEFAULT_MAX_BUFFERED_BODY_BYTES = 256 * 1024 * 1024;
+
+/** The address `thunderdb cluster` listens on by default, and the one the client and CLI call. */
+export const DEFAULT_URL = 'http://127.0.0.1:8080';
+
+// ── The cluster (`--timeout-ms`, `--tombstone-grace-ms`, `--anti-entropy-ms`, …) ───────────
+
+/** Default `ClusterOptions.timeoutMs`: 5 s, Cassandra's read timeout. */
+export const DEFAULT_TIMEOUT_MS = 5000;
+/** Default `ClusterOptions.tombstoneGraceMs`: 10 s. */
+export const DEFAULT_TOMBSTONE_GRACE_MS = 10_000;
+/** Default `ClusterOptions.expirySweepMs`: 1 s. */
+export const DEFAULT_EXPIRY_SWEEP_MS = 1000;
+/** Default anti-entropy interval: 30 s. */
+export const DEFAULT_ANTI_ENTROPY_MS = 30_000;
+/** Default hints budget: 64 MiB of keys and values. */
+export const DEFAULT_HINT_BYTES = 64 << 20;
+
+// ── Storage (`--storage log`) ──────────────────────────────────────────────────────────────
+
+/** How far a log may outgrow twice its live data before it is merged: 64 MiB. */
+export const DEFAULT_MERGE_SLACK_BYTES = 64 << 20;
+
+// ── The checker (`thunderdb check`) ─────────────────────────────────────────────────────────
+
+/** Steps one key's search may take before its verdict is unknown: seconds of work. */
+export const DEFAULT_MAX_STEPS = 20_000_000;
