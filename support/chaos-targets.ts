@@ -5,6 +5,7 @@ import { Cluster } from '../src/cluster/cluster.js';
 import { SimLoop } from '../src/sim/loop.js';
 import { holdingClock } from '../src/time/clock.js';
 import { inlineRunner } from '../src/transport/inline-runner.js';
+import { ReplicaInvariants } from '../src/sim/replica-invariants.js';
 import { ClusterUnreachableError, ThunderClient } from '../src/client/index.js';
 import { forEachRecord } from '../src/wire/slices.js';
 import { Chaos, type ChaosReport, type ChaosTarget, type ClusterView } from './chaos.js';
@@ -172,18 +173,21 @@ export async function runChaos(run: ChaosRun): Promise<{ report: ChaosReport; ha
     }
   }
   const loop = new SimLoop();
+  const invariants = new ReplicaInvariants(() => loop.now());
   const watch = watchProcess();
   const cluster = await Cluster.start({
     nodes,
     seed: run.seed,
     clock: loop,
-    runner: inlineRunner(loop),
+    runner: inlineRunner(loop, invariants),
     antiEntropyMs: 0,
     timeoutMs: 500,
   });
+  invariants.watch(() => cluster.newestVersion);
   try {
     const chaos = new Chaos(clusterChaosTarget(cluster, watch.dead), { ...options, clock: loop });
     const report = await loop.run(chaos.run());
+    for (const detail of invariants.broken.first) report.failures.push({ kind: 'replica-invariant', detail });
     loop.record(JSON.stringify(report.events));
     return { report, hash: loop.hash };
   } finally {

@@ -75,7 +75,7 @@ export interface ChaosEvent {
 
 /** A failure the run found; the run goes on to gather more, unless the cluster is dead. */
 export interface ChaosFailure {
-  kind: 'unexpected-error' | 'lost-write' | 'dead' | 'stuck';
+  kind: 'unexpected-error' | 'lost-write' | 'dead' | 'stuck' | 'replica-invariant';
   detail: string;
 }
 

@@ -117,6 +117,8 @@ export function formatFindings(results: CheckResults): string[] {
   }
   if (checks.finalReads.failed.length > 0)
     lines.push(`final reads failed for ${checks.finalReads.failed.join(', ')}`);
+  for (const broken of checks.invariants.broken.slice(0, 5))
+    lines.push(`replica invariant broken: ${broken}`);
   return lines;
 }
 

@@ -154,6 +154,7 @@ svg{border:1px solid #eee}
 <tr><td>lost writes</td><td>${checks.lostWrites.valid ? 'none' : `<ul>${list(checks.lostWrites.lost)}</ul>`}</td></tr>
 <tr><td>reads of unwritten values</td><td>${checks.readsOfUnwritten.valid ? 'none' : `<ul>${list(checks.readsOfUnwritten.reads)}</ul>`}</td></tr>
 <tr><td>convergence</td><td>${checks.convergence.valid ? `replicas agreed ${checks.convergence.ms!.toFixed(0)} ms after healing` : `replicas still differ on ${checks.convergence.divergent.map((d) => escape(d.key)).join(', ')}`}</td></tr>
+<tr><td>replica invariants</td><td>${!checks.invariants.checked ? 'checked in the deterministic mode only' : checks.invariants.valid ? `held over ${checks.invariants.writes} writes and ${checks.invariants.purges} purges` : `broken ${checks.invariants.count} times: <ul>${checks.invariants.broken.map((b) => `<li>${escape(b)}</li>`).join('')}</ul>`}</td></tr>
 <tr><td>final reads</td><td>${checks.finalReads.failed.length === 0 ? 'every key read' : `failed for ${escape(checks.finalReads.failed.join(', '))}`}</td></tr>
 </table>
 <h2>Operations by key</h2>

@@ -51,6 +51,19 @@ export interface CheckResults {
       divergent: { key: string; versions: (number | null)[] }[];
     };
     finalReads: { valid: Validity; failed: string[] };
+    /**
+     * Replica invariants checked as each node applied each batch (src/sim/replica-invariants.ts):
+     * in the deterministic mode only, where every node's store is in reach.
+     */
+    invariants: {
+      checked: boolean;
+      valid: boolean;
+      /** Writes and purges checked, and how many times an invariant broke (the first few said). */
+      writes: number;
+      purges: number;
+      count: number;
+      broken: readonly string[];
+    };
   };
   /** The deterministic mode's event-log hash: the same seed and parameters give the same hash. */
   eventLogHash?: string;

@@ -4,6 +4,7 @@ import { holdingClock, type Clock } from '../time/clock.js';
 import { Cluster } from '../cluster/cluster.js';
 import { inlineRunner } from '../transport/inline-runner.js';
 import { SimLoop } from '../sim/loop.js';
+import { ReplicaInvariants } from '../sim/replica-invariants.js';
 import { lostWrites, readsOfUnwritten } from './checks.js';
 import { History, pair, toOperations, type Completed } from './history.js';
 import { httpTarget } from './http-target.js';
@@ -96,6 +97,7 @@ export async function runCheck(
   const began = performance.now();
   const loop = options.mode === 'deterministic' && options.url === undefined ? new SimLoop() : null;
   const clock: Clock = loop ?? holdingClock;
+  const invariants = loop === null ? null : new ReplicaInvariants(() => loop.now());
   const consistency = { r: options.r, w: options.w, repair: options.repair };
   let cluster: Cluster | null = null;
   let target: Target;
@@ -108,8 +110,10 @@ export async function runCheck(
       w: options.w,
       timeoutMs: options.timeoutMs,
       seed: options.seed,
-      ...(loop === null ? {} : { clock: loop, runner: inlineRunner(loop) }),
+      ...(loop === null ? {} : { clock: loop, runner: inlineRunner(loop, invariants!) }),
     });
+    const started = cluster;
+    invariants?.watch(() => started.newestVersion);
     target = clusterTarget(cluster, consistency);
   }
   // The run's start: operations and fault windows are timed from it, on one clock.
@@ -168,7 +172,15 @@ export async function runCheck(
   }
   const judging = performance.now();
   const completed = pair(history.events);
-  const results = judge(options, keys, completed, finals, convergence, driver.applied);
+  const broken = invariants?.broken;
+  const results = judge(options, keys, completed, finals, convergence, driver.applied, {
+    checked: broken !== undefined,
+    valid: (broken?.count ?? 0) === 0,
+    writes: invariants?.checked.writes ?? 0,
+    purges: invariants?.checked.purges ?? 0,
+    count: broken?.count ?? 0,
+    broken: broken?.first ?? [],
+  });
   results.judgeSeconds = (performance.now() - judging) / 1000;
   if (loop !== null) {
     loop.record(history.toJsonLines());
@@ -191,6 +203,7 @@ export function judge(
   finals: ReadonlyMap<string, string | null>,
   convergence: CheckResults['checks']['convergence'],
   faults: AppliedWindow[],
+  invariants: CheckResults['checks']['invariants'],
 ): CheckResults {
   const linearizability = checkLinearizability(toOperations(completed));
   const lost = lostWrites(completed, finals);
@@ -202,6 +215,7 @@ export function judge(
     readsOfUnwritten: { valid: reads.length === 0, reads },
     convergence,
     finalReads: { valid: failed.length === 0 ? true : 'unknown', failed },
+    invariants,
   };
   const verdicts: Validity[] = [
     linearizability.valid,
@@ -209,6 +223,7 @@ export function judge(
     checks.readsOfUnwritten.valid,
     convergence.valid,
     checks.finalReads.valid,
+    invariants.valid,
   ];
   const valid: Validity = verdicts.includes(false) ? false : verdicts.includes('unknown') ? 'unknown' : true;
   const count = (type: string) => completed.filter((op) => (op.end?.type ?? 'info') === type).length;

@@ -292,6 +292,11 @@ export class Cluster {
     return this.#nodes.pending;
   }
 
+  /** The newest version the coordinator has stamped or seen: no replica may hold a newer one. */
+  get newestVersion(): number {
+    return this.#coordinator.newestVersion;
+  }
+
   /** The request defaults: `r` and `w` from the options, repair after answering. */
   get consistency(): Consistency {
     return this.#coordinator.consistency;

@@ -4,6 +4,7 @@ import { answer, NodeRuntime } from '../node/runtime.js';
 import { NodeStore } from '../node/store.js';
 import { HAND_OFF_BYTES } from '../wire/frame.js';
 import type { SimLoop } from '../sim/loop.js';
+import type { ReplicaInvariants } from '../sim/replica-invariants.js';
 
 /**
  * Runs nodes inline on a simulated loop, for the deterministic mode: each node is the same
@@ -11,16 +12,18 @@ import type { SimLoop } from '../sim/loop.js';
  * than a message between threads. A pause holds the node's queue for that much simulated
  * time (a thread would block), so what arrives meanwhile waits, as it does on a thread.
  * Every batch a node receives is folded into the loop's hash: the coordinator's decisions
- * (which node, which versions, when) all show there.
+ * (which node, which versions, when) all show there. Given `invariants`, every node's store
+ * checks its writes and purges against the others as it applies them.
  */
-export function inlineRunner(loop: SimLoop): NodeRunner {
+export function inlineRunner(loop: SimLoop, invariants?: ReplicaInvariants): NodeRunner {
   return (node, partitions, events) => {
     /** Until when the node is paused, in simulated ms. */
     let busyUntil = 0;
-    let runtime: NodeRuntime | null = new NodeRuntime(
-      new NodeStore({ partitions, scramble: scrambleFor(node), clock: loop }),
-      { pause: (ms) => (busyUntil = Math.max(busyUntil, loop.now()) + ms) },
-    );
+    const options = { partitions, scramble: scrambleFor(node), clock: loop };
+    const store = invariants?.storeFor(node, options) ?? new NodeStore(options);
+    let runtime: NodeRuntime | null = new NodeRuntime(store, {
+      pause: (ms) => (busyUntil = Math.max(busyUntil, loop.now()) + ms),
+    });
     /** Runs `fire` once the node is free (now, unless paused), unless it has been killed since. */
     const whenFree = (fire: (live: NodeRuntime) => void): void => {
       loop.setTimer(busyUntil - loop.now(), () => {
@@ -31,6 +34,7 @@ export function inlineRunner(loop: SimLoop): NodeRunner {
     };
     const kill = (): Promise<void> => {
       runtime = null;
+      invariants?.forget(node, store);
       return Promise.resolve();
     };
     return {
