@@ -5,7 +5,7 @@ import {
   ValueTooLargeError,
   type ThunderError,
 } from './errors.js';
-import { MAX_KEY_BYTES, MAX_VALUE_BYTES } from './node/byte-map.js';
+import { MAX_KEY_BYTES, MAX_VALUE_BYTES } from './node/record.js';
 
 /** Limits enforced at the front end; every one is a command-line flag. */
 export interface Limits {

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { ByteMap, scrambleFor } from '../src/node/byte-map.js';
+import { ByteMap } from '../src/node/byte-map.js';
+import { scrambleFor } from '../src/node/scramble.js';
 import { Written } from '../src/wire/protocol.js';
 import { KeyBytes } from '../src/ring/key-bytes.js';
 

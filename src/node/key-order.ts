@@ -1,4 +1,4 @@
-import type { ByteMap } from './byte-map.js';
+import type { RecordMap } from './record-map.js';
 import { HASH_SPACE } from '../ring/murmur3.js';
 
 /** Index slots one build step reads, sorting their keys into a run: a millisecond or two of work. */
@@ -23,9 +23,9 @@ export const FAN_IN = 16;
 export const MAX_RUNS = 128;
 
 /**
- * Words (u32) an entry takes in a run: the key's index hash and fingerprint (see ByteMap's
+ * Words (u32) an entry takes in a run: the key's index hash and fingerprint (see RecordMap's
  * `locateEntry`), which find its record wherever it has moved to, and its first 8 bytes
- * (ByteMap's `describeKeyAt`), which order it against most other keys without finding it.
+ * (RecordMap's `describeKeyAt`), which order it against most other keys without finding it.
  */
 const WORDS = 4;
 const [HASH, CHECK, HIGH, LOW] = [0, 1, 2, 3];
@@ -63,12 +63,12 @@ function free(entries: Uint32Array): void {
 }
 
 /** The record entry `at` of `run` names, or {@link GONE}. */
-function resolve(map: ByteMap, run: Run, at: number): number {
+function resolve(map: RecordMap, run: Run, at: number): number {
   const i = at * WORDS;
   return map.locateEntry(run.entries[i + HASH]!, run.entries[i + CHECK]!) || GONE;
 }
 
-/** The first 8 bytes of `key` as two big-endian words, bytes past its end as 0, as ByteMap's `describeKeyAt`. */
+/** The first 8 bytes of `key` as two big-endian words, bytes past its end as 0, as RecordMap's `describeKeyAt`. */
 function wordsOf(key: Uint8Array): [number, number] {
   const word = (from: number) => {
     let value = 0;
@@ -86,7 +86,7 @@ function wordsOf(key: Uint8Array): [number, number] {
  * keys whose leading bits tie.
  */
 function runOf(
-  map: ByteMap,
+  map: RecordMap,
   hashes: number[],
   locations: number[],
   allocate: (words: number) => Uint32Array = ownEntries,
@@ -146,7 +146,7 @@ function swap(column: Int32Array | Float64Array, i: number, j: number): void {
  * one whose key has been removed comes first, to be dropped.
  */
 class Heads {
-  readonly #map: ByteMap;
+  readonly #map: RecordMap;
   readonly #runs: readonly Run[];
   /** Per heap slot: the run's index in #runs, its entry, that entry's first 8 bytes, and its record (0: not looked up). */
   readonly #run: Int32Array;
@@ -156,7 +156,7 @@ class Heads {
   readonly #location: Float64Array;
   #size = 0;
 
-  constructor(map: ByteMap, runs: readonly Run[]) {
+  constructor(map: RecordMap, runs: readonly Run[]) {
     this.#map = map;
     this.#runs = runs;
     this.#run = new Int32Array(runs.length);
@@ -310,7 +310,7 @@ class Merge {
   }
 
   /** Writes up to `budget` entries; answers the merged run once every input is used up, else null. */
-  step(map: ByteMap, budget: number): Run | null {
+  step(map: RecordMap, budget: number): Run | null {
     const heads = new Heads(map, this.inputs);
     this.inputs.forEach((run, i) => {
       heads.add(i, this.#at[i]!);
@@ -360,7 +360,7 @@ function tierOf(run: Run): number {
  * 1. each step sorts the keys of {@link BUILD_SLOTS} index slots (walked in hash order, as
  *    a snapshot is) into a run;
  * 2. keys that take a new slot in the part already walked are noted as they are written
- *    (ByteMap's `watchInserts`), and sorted into runs of their own before a page is read;
+ *    (RecordMap's `watchInserts`), and sorted into runs of their own before a page is read;
  * 3. while more than {@link MAX_RUNS} runs exist, {@link FAN_IN} runs of about one size are
  *    merged into one, {@link MERGE_STEP_ENTRIES} entries a step (a step per message), and
  *    pages wait.
@@ -370,7 +370,7 @@ function tierOf(run: Run): number {
  * no watcher hears); a page checks each key's record as it reads it.
  */
 export class KeyOrder {
-  readonly #map: ByteMap;
+  readonly #map: RecordMap;
   #runs: Run[] = [];
   /** Where the next build step starts: index hashes below it are in runs or noted. */
   #builtTo = 0;
@@ -390,7 +390,7 @@ export class KeyOrder {
   #pooled = 0;
   #pooledRuns = 0;
 
-  constructor(map: ByteMap) {
+  constructor(map: RecordMap) {
     this.#map = map;
   }
 

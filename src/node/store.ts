@@ -1,6 +1,7 @@
 import { getHeapStatistics } from 'node:v8';
 
-import { ByteMap, INDEX_SCRAMBLE } from './byte-map.js';
+import { ByteMap } from './byte-map.js';
+import { INDEX_SCRAMBLE } from './scramble.js';
 
 import { Written, type WriteOutcome } from '../wire/protocol.js';
 
@@ -61,7 +62,7 @@ export class NodeStore {
 
   /**
    * `partitions`: the ring's partition count, for the per-partition digests (default 1024);
-   * `scramble`: the index's multiplier, one per node (see ByteMap's scrambleFor);
+   * `scramble`: the index's multiplier, one per node (see scrambleFor in src/node/scramble.ts);
    * `clock`: the timer that releases the order of keys {@link LIST_IDLE_MS} after the last
    * listing (default: the system's; the simulated loop for a node run inline).
    */

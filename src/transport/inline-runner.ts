@@ -1,4 +1,4 @@
-import { scrambleFor } from '../node/byte-map.js';
+import { scrambleFor } from '../node/scramble.js';
 import type { NodeRunner } from './node-runner.js';
 import { answer, NodeRuntime } from '../node/runtime.js';
 import { NodeStore } from '../node/store.js';

@@ -1,6 +1,6 @@
 import { MessageChannel } from 'node:worker_threads';
 import { Piscina } from 'piscina';
-import { scrambleFor } from '../node/byte-map.js';
+import { scrambleFor } from '../node/scramble.js';
 import type { AttachTask, BatchFailure } from '../wire/protocol.js';
 import { nodeStorage, type StorageOptions } from '../storage/options.js';
 import { transferListFor } from '../wire/frame.js';

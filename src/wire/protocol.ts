@@ -63,7 +63,7 @@ export const Op = {
    * never a newer write.
    */
   Purge: 9,
-  /** (none) → the node's digest of each partition: u32 each, in partition order (see ByteMap). */
+  /** (none) → the node's digest of each partition: u32 each, in partition order (see RecordMap). */
   Digests: 10,
   /**
    * from, maxBytes, partitions → {@link RecordSlice}: the records (values and tombstones,
@@ -166,7 +166,7 @@ export interface AttachTask {
   node: number;
   /** The ring's partition count: the node keeps a digest per partition. */
   partitions: number;
-  /** The node's index multiplier (ByteMap's scrambleFor). */
+  /** The node's index multiplier (src/node/scramble.ts). */
   scramble: number;
   /** With `--storage log` or `redis`: the node's log directory, or its Redis and key prefix. */
   storage?: NodeStorage;
