@@ -4,9 +4,32 @@
  * not choices (protocol sizes, retry pacing, hash constants) stay beside the code they shape.
  * Pure values: the client imports this file and loads nothing of the server by it.
  */
-import type { Limits } from './limits.js';
-
 // ── The front end (`--max-*`, `--stall-timeout-ms`) ─────────────────────────────────────────
+
+/** Limits enforced at the front end; every one is a command-line flag. */
+export interface Limits {
+  /** Largest key, in UTF-8 bytes. Default 1024; at most 65535. */
+  maxKeyBytes: number;
+  /** Largest value, in bytes. Default 1 MiB. */
+  maxValueBytes: number;
+  /** Largest body that is read whole (`_mget`, `/put`). Streamed batches are bounded per pair. Default 16 MiB. */
+  maxBodyBytes: number;
+  /** Most keys one `_mget` may name (after removing duplicates). Default 10,000. */
+  maxKeysPerRequest: number;
+  /**
+   * Most heavy requests (`_mget`, `/snapshot`, key listings) served at once; more are refused
+   * with 503 SERVER_BUSY. Each holds a bounded window of data, so this bounds their memory
+   * in total. Default 16.
+   */
+  maxHeavyRequests: number;
+  /**
+   * How long a streamed answer (`/export`, `/snapshot`, `_mget`) waits on a client that takes
+   * none of its bytes, in ms. Then the connection is closed (its status line is out, so no
+   * error can be sent) and its heavy-request place freed: a client that stops reading cannot
+   * hold a place for longer. Default 10,000.
+   */
+  stallTimeoutMs: number;
+}
 
 /** The limits enforced at the front end; {@link Limits} says what each one bounds. */
 export const DEFAULT_LIMITS: Readonly<Limits> = {

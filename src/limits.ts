@@ -5,32 +5,11 @@ import {
   ValueTooLargeError,
   type ThunderError,
 } from './errors.js';
-import { MAX_KEY_BYTES, MAX_VALUE_BYTES } from './node/record.js';
+import type { Limits } from './config.js';
 
-/** Limits enforced at the front end; every one is a command-line flag. */
-export interface Limits {
-  /** Largest key, in UTF-8 bytes. Default 1024; at most 65535. */
-  maxKeyBytes: number;
-  /** Largest value, in bytes. Default 1 MiB. */
-  maxValueBytes: number;
-  /** Largest body that is read whole (`_mget`, `/put`). Streamed batches are bounded per pair. Default 16 MiB. */
-  maxBodyBytes: number;
-  /** Most keys one `_mget` may name (after removing duplicates). Default 10,000. */
-  maxKeysPerRequest: number;
-  /**
-   * Most heavy requests (`_mget`, `/snapshot`, key listings) served at once; more are refused
-   * with 503 SERVER_BUSY. Each holds a bounded window of data, so this bounds their memory
-   * in total. Default 16.
-   */
-  maxHeavyRequests: number;
-  /**
-   * How long a streamed answer (`/export`, `/snapshot`, `_mget`) waits on a client that takes
-   * none of its bytes, in ms. Then the connection is closed (its status line is out, so no
-   * error can be sent) and its heavy-request place freed: a client that stops reading cannot
-   * hold a place for longer. Default 10,000.
-   */
-  stallTimeoutMs: number;
-}
+// The type lives beside its defaults in config.ts; the checks that apply it, here.
+export type { Limits } from './config.js';
+import { MAX_KEY_BYTES, MAX_VALUE_BYTES } from './node/record.js';
 
 /** Checks a set of limits, naming the bad option in a RangeError. */
 export function checkLimits(limits: Limits): Limits {

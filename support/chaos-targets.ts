@@ -5,7 +5,7 @@ import { Cluster } from '../src/cluster/cluster.js';
 import { SimLoop } from '../src/sim/loop.js';
 import { holdingClock } from '../src/time/clock.js';
 import { inlineRunner } from '../src/transport/inline-runner.js';
-import { ReplicaInvariants } from '../src/sim/replica-invariants.js';
+import { ReplicaInvariants } from '../src/check/replica-invariants.js';
 import { ClusterUnreachableError, ThunderClient } from '../src/client/index.js';
 import { forEachRecord } from '../src/wire/slices.js';
 import { Chaos, type ChaosReport, type ChaosTarget, type ClusterView } from './chaos.js';

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import { Cluster } from '../src/cluster/cluster.js';
 import { murmur3 } from '../src/ring/murmur3.js';
 import { SimLoop } from '../src/sim/loop.js';
-import { ReplicaInvariants } from '../src/sim/replica-invariants.js';
+import { ReplicaInvariants } from '../src/check/replica-invariants.js';
 import { inlineRunner } from '../src/transport/inline-runner.js';
 import { Written } from '../src/wire/protocol.js';
 import { TIMEOUT } from './helpers.js';

@@ -52,7 +52,7 @@ export interface CheckResults {
     };
     finalReads: { valid: Validity; failed: string[] };
     /**
-     * Replica invariants checked as each node applied each batch (src/sim/replica-invariants.ts):
+     * Replica invariants checked as each node applied each batch (src/check/replica-invariants.ts):
      * in the deterministic mode only, where every node's store is in reach.
      */
     invariants: {

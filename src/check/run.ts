@@ -4,7 +4,7 @@ import { holdingClock, type Clock } from '../time/clock.js';
 import { Cluster } from '../cluster/cluster.js';
 import { inlineRunner } from '../transport/inline-runner.js';
 import { SimLoop } from '../sim/loop.js';
-import { ReplicaInvariants } from '../sim/replica-invariants.js';
+import { ReplicaInvariants } from './replica-invariants.js';
 import { lostWrites, readsOfUnwritten } from './checks.js';
 import { History, pair, toOperations, type Completed } from './history.js';
 import { httpTarget } from './http-target.js';

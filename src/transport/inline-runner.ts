@@ -4,7 +4,16 @@ import { answer, NodeRuntime } from '../node/runtime.js';
 import { NodeStore } from '../node/store.js';
 import { HAND_OFF_BYTES } from '../wire/frame.js';
 import type { SimLoop } from '../sim/loop.js';
-import type { ReplicaInvariants } from '../sim/replica-invariants.js';
+
+/**
+ * Where an inline node's store comes from, when a caller wants to watch the stores (the
+ * checker's replica invariants, src/check/replica-invariants.ts).
+ */
+export interface InlineStores {
+  storeFor(node: number, options: ConstructorParameters<typeof NodeStore>[0]): NodeStore;
+  /** The node was killed: its store is gone. */
+  forget(node: number, store: NodeStore): void;
+}
 
 /**
  * Runs nodes inline on a simulated loop, for the deterministic mode: each node is the same
@@ -12,15 +21,15 @@ import type { ReplicaInvariants } from '../sim/replica-invariants.js';
  * than a message between threads. A pause holds the node's queue for that much simulated
  * time (a thread would block), so what arrives meanwhile waits, as it does on a thread.
  * Every batch a node receives is folded into the loop's hash: the coordinator's decisions
- * (which node, which versions, when) all show there. Given `invariants`, every node's store
- * checks its writes and purges against the others as it applies them.
+ * (which node, which versions, when) all show there. Given `stores`, each node's store comes
+ * from it.
  */
-export function inlineRunner(loop: SimLoop, invariants?: ReplicaInvariants): NodeRunner {
+export function inlineRunner(loop: SimLoop, stores?: InlineStores): NodeRunner {
   return (node, partitions, events) => {
     /** Until when the node is paused, in simulated ms. */
     let busyUntil = 0;
     const options = { partitions, scramble: scrambleFor(node), clock: loop };
-    const store = invariants?.storeFor(node, options) ?? new NodeStore(options);
+    const store = stores?.storeFor(node, options) ?? new NodeStore(options);
     let runtime: NodeRuntime | null = new NodeRuntime(store, {
       pause: (ms) => (busyUntil = Math.max(busyUntil, loop.now()) + ms),
     });
@@ -34,7 +43,7 @@ export function inlineRunner(loop: SimLoop, invariants?: ReplicaInvariants): Nod
     };
     const kill = (): Promise<void> => {
       runtime = null;
-      invariants?.forget(node, store);
+      stores?.forget(node, store);
       return Promise.resolve();
     };
     return {

@@ -1,4 +1,5 @@
 import { NodeStore } from '../node/store.js';
+import type { InlineStores } from '../transport/inline-runner.js';
 import { Written, type WriteOutcome } from '../wire/protocol.js';
 
 /** How many broken invariants are kept to report: the first say what went wrong. */
@@ -15,7 +16,7 @@ const KEPT = 10;
  *   back through repair.
  * Nodes run inline, so every node's store is in reach; the checks cost nothing on threads.
  */
-export class ReplicaInvariants {
+export class ReplicaInvariants implements InlineStores {
   readonly #stores = new Map<number, NodeStore>();
   readonly #now: () => number;
   #newestVersion: () => number = () => Number.POSITIVE_INFINITY;
