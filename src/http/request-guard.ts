@@ -8,7 +8,7 @@ import {
   type ThunderError,
 } from '../errors.js';
 import { checkQuery } from './params.js';
-import type { HttpRequest } from './uws.js';
+import type { HttpRequest } from './seam.js';
 
 /** Who may talk to the server beyond curl-style clients on this machine. */
 export interface GuardOptions {
