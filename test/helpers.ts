@@ -210,14 +210,17 @@ export function codeOf(answer: Answer): string | undefined {
 export const CLI_PATH = fileURLToPath(new URL('../src/cli.js', import.meta.url));
 
 /**
- * Starts `thunderdb cluster` (with `--http frontEnd`, default the first of FRONT_ENDS) and
- * resolves with its URL once it prints the listening line.
+ * Starts `thunderdb cluster` (with `--http frontEnd`, default the first of FRONT_ENDS; none
+ * given when null) on the `node` binary (default this one) and resolves with its URL once it
+ * prints the listening line.
  */
 export async function startCli(
   args: string[],
-  frontEnd: FrontEndName = FRONT_ENDS[0]!,
+  frontEnd: FrontEndName | null = FRONT_ENDS[0]!,
+  node = process.execPath,
 ): Promise<{ child: ChildProcessWithoutNullStreams; url: string; out: () => string }> {
-  const child = spawn(process.execPath, [CLI_PATH, 'cluster', '--port', '0', '--http', frontEnd, ...args], {
+  const http = frontEnd === null ? [] : ['--http', frontEnd];
+  const child = spawn(node, [CLI_PATH, 'cluster', '--port', '0', ...http, ...args], {
     timeout: CHILD_TIMEOUT_MS,
   });
   let out = '';
