@@ -76,13 +76,21 @@ export function refusalOf(error: ParseError): ThunderError {
 }
 
 /**
+ * Errors that say the client is gone or timed out, not that it sent bad bytes: nobody would
+ * read an answer. HPE_INVALID_EOF_STATE is a client that closed its end mid-request (a body
+ * cut short): its connection is closed at once, and the request's onAborted runs, instead of
+ * waiting for an answer to the request it cut short that will never come.
+ */
+const GONE = new Set(['ECONNRESET', 'ERR_HTTP_REQUEST_TIMEOUT', 'HPE_INVALID_EOF_STATE']);
+
+/**
  * node:http's `clientError`: bytes its parser refused. Answers with ThunderDB's JSON error
  * and closes the connection (nothing after the bad bytes is read), once the answers to the
  * requests before them on the connection have gone out, so they are not cut off. A
  * connection already gone or timed out is just closed.
  */
 export function refuseUnparsed(error: ParseError, socket: Duplex, connection: Connection | undefined): void {
-  if (!socket.writable || error.code === 'ECONNRESET' || error.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
+  if (!socket.writable || GONE.has(error.code ?? '')) {
     socket.destroy();
     return;
   }
