@@ -45,11 +45,12 @@ export interface FrontEndTraits {
    */
   refusesFramingAfterParse: boolean;
   /**
-   * Past `--max-connections`: uWS closes its listening socket (new clients get ECONNREFUSED)
-   * and opens it again below 90%, counting the process's descriptors every 100 ms; node:http
-   * counts connections exactly and closes each one over the limit as it is accepted.
+   * What a client past `--max-connections` meets. `refused`: uWS closes its listening socket
+   * (new clients get ECONNREFUSED) and opens it again below 90%, counting the process's
+   * descriptors every 100 ms. `closed`: node:http counts connections exactly and closes each
+   * one over the limit as it is accepted.
    */
-  connectionLimit: string;
+  overConnectionLimit: 'refused' | 'closed';
   /**
    * Slow clients: uWS closes a connection whose body arrives slower than 16 KiB/s over 10 s,
    * and any idle for 10 s; node:http closes one on which nothing moved for 10 s while a body
@@ -68,7 +69,7 @@ export const TRAITS: Readonly<Record<FrontEndName, FrontEndTraits>> = {
     answersMalformed: false,
     rawUtf8Paths: true,
     refusesFramingAfterParse: true,
-    connectionLimit: 'listener closed (ECONNREFUSED), reopened below 90%',
+    overConnectionLimit: 'refused',
     slowClients: 'body slower than 16 KiB/s over 10 s, or 10 s idle: closed',
   },
   node: {
@@ -78,7 +79,7 @@ export const TRAITS: Readonly<Record<FrontEndName, FrontEndTraits>> = {
     answersMalformed: true,
     rawUtf8Paths: false,
     refusesFramingAfterParse: false,
-    connectionLimit: 'each connection over the limit closed as it is accepted',
+    overConnectionLimit: 'closed',
     slowClients: 'headers over 10 s, or 10 s with nothing moving mid-body or mid-answer: closed',
   },
 };
