@@ -159,3 +159,29 @@ test(
     assert.equal(got.stdout, 'Ada Lovelace');
   },
 );
+
+test(
+  'a new project that runs npm install git+file://…#commit gets a built package: the client as an ES module, and the bin',
+  LONG_TIMEOUT,
+  async (t) => {
+    const project = await mkdtemp(join(tmpdir(), 'thunderdb-git-user-'));
+    t.after(() => rm(project, { recursive: true, force: true }));
+    await writeFile(join(project, 'package.json'), '{ "name": "my-project", "private": true }\n');
+    // npm clones the commit, installs its dependencies and runs `prepare` (the build) in the
+    // clone, then installs what `npm pack` would publish: dist/ is built there, not copied.
+    const { stdout: commit } = await run('git', ['rev-parse', 'HEAD'], { cwd: ROOT });
+    await run(
+      'npm',
+      ['install', '--prefer-offline', '--no-audit', '--no-fund', `git+file://${ROOT}#${commit.trim()}`],
+      { cwd: project, timeout: CHILD_TIMEOUT_MS },
+    );
+    await writeFile(
+      join(project, 'client.mjs'),
+      "import { ThunderClient, DEFAULT_URL } from 'thunderdb';\nconsole.log(typeof ThunderClient, DEFAULT_URL);\n",
+    );
+    const client = await run(process.execPath, ['client.mjs'], { cwd: project, timeout: CHILD_TIMEOUT_MS });
+    assert.equal(client.stdout, 'function http://127.0.0.1:8080\n');
+    const bin = join(project, 'node_modules', '.bin', 'thunderdb');
+    assert.match((await run(bin, ['--help'], { timeout: CHILD_TIMEOUT_MS })).stdout, /thunderdb get <key>/);
+  },
+);
