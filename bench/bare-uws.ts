@@ -10,7 +10,8 @@
  *   `BARE_VALUE_BYTES` bytes (environment; default 36, a uuid, the value the original's
  *   tables use), the same bytes every time, as a GET of a value that size is answered.
  */
-import { uws, type HttpResponse } from '../src/http/uws.js';
+import type { HttpResponse } from 'uWebSockets.js';
+import { loadUws } from '../src/http/uws/native.js';
 
 const UUID = 'e8c12114-674b-4f75-a753-c2e1c33ad4bd';
 const size = Number(process.env.BARE_VALUE_BYTES ?? UUID.length);
@@ -18,6 +19,8 @@ if (!Number.isInteger(size) || size < 0) throw new RangeError(`BARE_VALUE_BYTES:
 // Made once: the answer costs uWS its write, never a build.
 const body = Buffer.alloc(size, UUID);
 
+const uws = loadUws();
+if (typeof uws === 'string') throw new Error(uws);
 const app = uws.App();
 const discard = (res: HttpResponse) => {
   let aborted = false;

@@ -4,8 +4,10 @@
  * measured: sustained throughput and latency percentiles beside the bare uWS ceiling, ring
  * balance, replication (GET and PUT with 3 replicas beside 1 and bare uWS, a 1 M load with 3
  * replicas, joins, leaves and a refill while serving: bench/lib/replication.ts), storage
- * (the log under each fsync policy beside memory: bench/lib/storage.ts), and peers
- * where they are installed. Prints a table and writes bench/results/latest.json.
+ * (the log under each fsync policy beside memory: bench/lib/storage.ts), the two HTTP
+ * front ends each beside a bare server of its kind and the original's `ab -n 10000 -c 100`
+ * where ab is installed (bench/lib/front-ends.ts), and peers where they are installed.
+ * Prints a table and writes bench/results/latest.json.
  *
  *   npm run bench                        autocannon, 3 runs of each figure
  *   npm run bench -- --wrk               wrk as the sustained-load generator
@@ -23,6 +25,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Ring } from '../src/ring/ring.js';
 import { engineLatency } from './lib/engine.js';
+import { frontEndLines, measureFrontEnds } from './lib/front-ends.js';
 import { hasWrk, type Generator } from './lib/load-generator.js';
 import { original, redis, webdis, type PeerResult } from './lib/peers.js';
 import { describePlacement, PLACEMENT_OPTIONS, placementFromArgs } from './lib/placement.js';
@@ -231,6 +234,17 @@ async function main(): Promise<void> {
     RUNS,
     (line) => console.error(line),
   );
+  const cellOptions = {
+    runs: RUNS,
+    seconds: SECONDS,
+    warmup: 1,
+    keys: 100_000,
+    valueBudget: 256 << 20,
+    placement: PLACEMENT,
+  };
+  const frontEnds = (await hasWrk())
+    ? await measureFrontEnds(cellOptions, RUNS, (line) => console.error(line))
+    : { skipped: 'wrk is not installed (Debian package "wrk")' };
   const storageRecords = args.quick ? 100_000 : MEMORY_RECORDS;
   const storage = await measureStorage(storageRecords, RUNS, SECONDS, PLACEMENT, (line) =>
     console.error(line),
@@ -262,13 +276,16 @@ async function main(): Promise<void> {
     '',
     'Storage (3 nodes, 3 replicas; ratios to memory in the same round; see npm run bench:storage):',
     ...storageLines(storage, storageRecords),
+    '',
+    'Front ends: uWS and node:http, each beside a bare server of its kind (wrk; see npm run bench:front-ends):',
+    ...('skipped' in frontEnds ? [`skipped: ${frontEnds.skipped}`] : frontEndLines(frontEnds)),
     ...(args.compare ? ['', 'Peers, same machine, same run:', ...peerLines(peers, r3)] : []),
   ].join('\n');
   console.log(text);
   await mkdir(OUT, { recursive: true });
   await writeFile(
     `${OUT}latest.json`,
-    JSON.stringify({ meta, nodes1: r1, nodes3: r3, replication, storage, peers }, null, 2) + '\n',
+    JSON.stringify({ meta, nodes1: r1, nodes3: r3, replication, storage, frontEnds, peers }, null, 2) + '\n',
   );
   await writeFile(`${OUT}latest.md`, text + '\n');
   console.error(`written: bench/results/latest.json, bench/results/latest.md`);

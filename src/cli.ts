@@ -49,6 +49,7 @@ import {
   DEFAULT_TIMEOUT_MS,
   DEFAULT_TOMBSTONE_GRACE_MS,
 } from './config.js';
+import { chooseFrontEnd, FRONT_END_NAMES, type FrontEndName } from './http/front-ends.js';
 
 interface ClusterArgs {
   nodes: number;
@@ -74,6 +75,7 @@ interface ClusterArgs {
   allowOrigin: string[];
   maxConnections?: number;
   maxBufferedBodyBytes: number;
+  http?: FrontEndName;
   storage: 'memory' | 'log' | 'redis';
   dataDir?: string;
   fsync?: FsyncMode;
@@ -147,9 +149,9 @@ async function runCluster(args: ClusterArgs): Promise<void> {
     throw new RangeError(`grace-ms must be a number of milliseconds, 0 or more, got ${args.graceMs}`);
   }
   checkNodes(args.nodes);
-  // Imported here, not at the top: loading it loads uWS's native binary, and where there
-  // is none (Node 22, say) it throws a message saying why, before any thread starts, while
-  // `--help` and `thunderdb load` (a plain HTTP client) still work.
+  // Chosen before any thread starts: `--http uws` where uWS has no binary is refused here.
+  // The server is imported only now, so `--help` and `thunderdb load` never load a front end.
+  const frontEnd = chooseFrontEnd(args.http);
   const { startServer } = await import('./http/server.js');
   const options = {
     nodes: args.nodes,
@@ -193,12 +195,14 @@ async function runCluster(args: ClusterArgs): Promise<void> {
     allowOrigins: splitList(args.allowOrigin),
     maxConnections: args.maxConnections,
     maxBufferedBodyBytes: args.maxBufferedBodyBytes,
+    http: frontEnd.name,
   });
   if (!isLoopback(args.host)) {
     console.warn(
       `warning: --host ${args.host} exposes ThunderDB beyond this machine, and its HTTP API has no authentication: anyone who can reach port ${server.port} can read, write and delete every key. Keep the default 127.0.0.1 unless a firewall or an authenticating proxy stands in front.`,
     );
   }
+  console.log(frontEnd.why);
   console.log(
     `ThunderDB listening on ${httpUrl(server.host, server.port)} with ${args.nodes} node${args.nodes === 1 ? '' : 's'}` +
       ` (replicas ${replication.replicas}, r ${replication.r}, w ${replication.w}, seed ${cluster.seed}` +
@@ -441,6 +445,11 @@ export async function main(argv: string[]): Promise<void> {
             coerce: numberArg('--max-buffered-body-bytes'),
             default: DEFAULT_MAX_BUFFERED_BODY_BYTES,
             describe: 'Request-body bytes all connections together may hold while bodies read whole arrive',
+          })
+          .option('http', {
+            choices: FRONT_END_NAMES,
+            describe:
+              'HTTP front end: uws (uWebSockets.js) or node (node:http; answers HTTP/1.0 and pipelining). Default: uws where its native binary loads (Node 20), else node',
           }),
       (args) => runCluster(args as unknown as ClusterArgs),
     )

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { Cluster } from '../src/cluster/cluster.js';
 import { NodeStore } from '../src/node/store.js';
-import { http, movableClock, startRunning, TIMEOUT } from './helpers.js';
+import { FRONT_ENDS, http, movableClock, startRunning, TIMEOUT } from './helpers.js';
 import { redisSkip, startRedis, startRedisCluster, type RedisServers } from '../support/redis-servers.js';
 
 /**
@@ -119,11 +119,17 @@ const layers: [string, () => Promise<Store>][] = [
       return clusterStore({ nodes: 3, storage: { kind: 'redis', target, prefix: 'conformance:' } }, servers);
     },
   ],
-  [
-    'HTTP front end',
+  ...FRONT_ENDS.map((frontEnd): [string, () => Promise<Store>] => [
+    `HTTP front end: ${frontEnd}`,
     async () => {
       const clock = movableClock();
-      const run = await startRunning({ nodes: 3, clock, tombstoneGraceMs: GRACE_MS, expirySweepMs: 0 });
+      const run = await startRunning({
+        http: frontEnd,
+        nodes: 3,
+        clock,
+        tombstoneGraceMs: GRACE_MS,
+        expirySweepMs: 0,
+      });
       const path = (k: string) => '/kv/' + encodeURIComponent(k);
       return {
         expiry: clusterExpiry(run.cluster, clock, async (k, v, ttlMs) => {
@@ -146,7 +152,7 @@ const layers: [string, () => Promise<Store>][] = [
         close: () => run.stop(),
       };
     },
-  ],
+  ]),
 ];
 
 for (const [name, factory] of layers) {

@@ -9,7 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 
 import { Cluster, type ClusterOptions } from '../src/cluster/cluster.js';
-
+import { frontEndsHere, type FrontEndName } from '../src/http/front-ends.js';
 import { startServer, type Server } from '../src/http/server.js';
 
 import { type Limits } from '../src/limits.js';
@@ -107,6 +107,15 @@ export function fixture(name: string): string {
   return fileURLToPath(new URL(`../../test/fixtures/${name}`, import.meta.url));
 }
 
+/**
+ * The HTTP front ends that can serve on this Node: both on Node 20, node:http alone where
+ * uWS has no binary. HTTP tests run once per front end: `for (const http of FRONT_ENDS)`.
+ * `THUNDERDB_HTTP=uws|node` narrows it to one, to run a test file against one front end.
+ */
+export const FRONT_ENDS: readonly FrontEndName[] = frontEndsHere().filter(
+  (name) => process.env.THUNDERDB_HTTP === undefined || process.env.THUNDERDB_HTTP === name,
+);
+
 export interface Running {
   cluster: Cluster;
   server: Server;
@@ -121,7 +130,7 @@ export interface Running {
  * `stop` at once: `after(() => run.stop())` in a suite, `t.after(...)` in a test.
  */
 export async function startRunning(
-  options: ClusterOptions & { limits?: Partial<Limits>; serverClock?: Clock } = {},
+  options: ClusterOptions & { limits?: Partial<Limits>; serverClock?: Clock; http?: FrontEndName } = {},
 ): Promise<Running> {
   const cluster = await Cluster.start(options);
   let server: Server;
@@ -132,6 +141,7 @@ export async function startRunning(
       host: '127.0.0.1',
       port: 0,
       clock: options.serverClock,
+      http: options.http ?? FRONT_ENDS[0],
     });
   } catch (err) {
     await cluster.close();
@@ -199,11 +209,18 @@ export function codeOf(answer: Answer): string | undefined {
 /** The CLI's built entry. */
 export const CLI_PATH = fileURLToPath(new URL('../src/cli.js', import.meta.url));
 
-/** Starts `thunderdb cluster` and resolves with its URL once it prints the listening line. */
+/**
+ * Starts `thunderdb cluster` (with `--http frontEnd`, default the first of FRONT_ENDS; none
+ * given when null) on the `node` binary (default this one) and resolves with its URL once it
+ * prints the listening line.
+ */
 export async function startCli(
   args: string[],
+  frontEnd: FrontEndName | null = FRONT_ENDS[0]!,
+  node = process.execPath,
 ): Promise<{ child: ChildProcessWithoutNullStreams; url: string; out: () => string }> {
-  const child = spawn(process.execPath, [CLI_PATH, 'cluster', '--port', '0', ...args], {
+  const http = frontEnd === null ? [] : ['--http', frontEnd];
+  const child = spawn(node, [CLI_PATH, 'cluster', '--port', '0', ...http, ...args], {
     timeout: CHILD_TIMEOUT_MS,
   });
   let out = '';

@@ -1,17 +1,19 @@
 /**
  * What `npm pack` would publish: the bin, the client (code and declarations), every module
  * they load, the node thread's entry and the dashboard; `import('thunderdb')` resolving to
- * the client through package.json's `exports`; and `npm link` giving a working command.
+ * the client through package.json's `exports`; `npm link` giving a working command; and a
+ * new project that installs ThunderDB from a path, as the README says, running the README's
+ * client example as an ES module and the `thunderdb` bin.
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, normalize } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { test } from 'node:test';
-import { CHILD_TIMEOUT_MS, LONG_TIMEOUT } from './helpers.js';
+import { CHILD_TIMEOUT_MS, LONG_TIMEOUT, startRunning } from './helpers.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const run = promisify(execFile);
@@ -126,3 +128,60 @@ test('npm link gives a working thunderdb command', LONG_TIMEOUT, async (t) => {
   assert.equal((unreachable as { code: number }).code, 3);
   assert.match((unreachable as { stderr: string }).stderr, /cannot reach http:\/\/127\.0\.0\.1:1/);
 });
+
+test(
+  'a new project that runs npm install <path> runs the README client example as example.mjs, and the bin',
+  LONG_TIMEOUT,
+  async (t) => {
+    const project = await mkdtemp(join(tmpdir(), 'thunderdb-user-'));
+    t.after(() => rm(project, { recursive: true, force: true }));
+    await writeFile(join(project, 'package.json'), '{ "name": "my-project", "private": true }\n');
+    // Scripts off: `prepare` would rebuild the dist/ the other tests are running from.
+    await run('npm', ['install', '--ignore-scripts', '--no-audit', '--no-fund', ROOT], {
+      cwd: project,
+      timeout: CHILD_TIMEOUT_MS,
+    });
+    const cluster = await startRunning({ nodes: 3 });
+    t.after(() => cluster.stop());
+
+    // The example as written, saved as an ES module: no TypeScript, no @types/node.
+    const readme = await readFile(join(ROOT, 'README.md'), 'utf8');
+    const section = readme.slice(readme.indexOf('## TypeScript client'));
+    const source = /```ts\n([\s\S]*?)```/.exec(section)![1]!;
+    const expected = [...source.matchAll(/^\s*console\.log\(.*\); \/\/ (.*)$/gm)].map((m) => m[1]!);
+    await writeFile(join(project, 'example.mjs'), source.replaceAll('http://127.0.0.1:8080', cluster.url));
+    const example = await run(process.execPath, ['example.mjs'], { cwd: project, timeout: CHILD_TIMEOUT_MS });
+    assert.deepEqual(example.stdout.trimEnd().split('\n'), expected);
+
+    const bin = join(project, 'node_modules', '.bin', 'thunderdb');
+    assert.match((await run(bin, ['--help'], { timeout: CHILD_TIMEOUT_MS })).stdout, /thunderdb get <key>/);
+    const got = await run(bin, ['get', 'user/1', '--url', cluster.url], { timeout: CHILD_TIMEOUT_MS });
+    assert.equal(got.stdout, 'Ada Lovelace');
+  },
+);
+
+test(
+  'a new project that runs npm install git+file://…#commit gets a built package: the client as an ES module, and the bin',
+  LONG_TIMEOUT,
+  async (t) => {
+    const project = await mkdtemp(join(tmpdir(), 'thunderdb-git-user-'));
+    t.after(() => rm(project, { recursive: true, force: true }));
+    await writeFile(join(project, 'package.json'), '{ "name": "my-project", "private": true }\n');
+    // npm clones the commit, installs its dependencies and runs `prepare` (the build) in the
+    // clone, then installs what `npm pack` would publish: dist/ is built there, not copied.
+    const { stdout: commit } = await run('git', ['rev-parse', 'HEAD'], { cwd: ROOT });
+    await run(
+      'npm',
+      ['install', '--prefer-offline', '--no-audit', '--no-fund', `git+file://${ROOT}#${commit.trim()}`],
+      { cwd: project, timeout: CHILD_TIMEOUT_MS },
+    );
+    await writeFile(
+      join(project, 'client.mjs'),
+      "import { ThunderClient, DEFAULT_URL } from 'thunderdb';\nconsole.log(typeof ThunderClient, DEFAULT_URL);\n",
+    );
+    const client = await run(process.execPath, ['client.mjs'], { cwd: project, timeout: CHILD_TIMEOUT_MS });
+    assert.equal(client.stdout, 'function http://127.0.0.1:8080\n');
+    const bin = join(project, 'node_modules', '.bin', 'thunderdb');
+    assert.match((await run(bin, ['--help'], { timeout: CHILD_TIMEOUT_MS })).stdout, /thunderdb get <key>/);
+  },
+);

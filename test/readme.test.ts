@@ -19,8 +19,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { test } from 'node:test';
-import { CHILD_TIMEOUT_MS, LONG_TIMEOUT, startRunning } from './helpers.js';
+import { describe, test } from 'node:test';
+import { CHILD_TIMEOUT_MS, FRONT_ENDS, LONG_TIMEOUT, startRunning } from './helpers.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const run = promisify(execFile);
@@ -132,73 +132,83 @@ function examples(readme: string): Example[] {
   return found;
 }
 
-test('every curl example in the README gives the result its comment shows', LONG_TIMEOUT, async (t) => {
-  const all = examples(await readFile(join(ROOT, 'README.md'), 'utf8'));
-  // The extractor must not quietly find nothing.
-  assert.ok(all.length >= 15, `only ${all.length} curl examples found`);
-  assert.ok(all.filter((e) => e.expected).length >= 10, 'too few checked results');
+for (const frontEnd of FRONT_ENDS)
+  describe(`on ${frontEnd}`, () => {
+    test('every curl example in the README gives the result its comment shows', LONG_TIMEOUT, async (t) => {
+      const all = examples(await readFile(join(ROOT, 'README.md'), 'utf8'));
+      // The extractor must not quietly find nothing.
+      assert.ok(all.length >= 15, `only ${all.length} curl examples found`);
+      assert.ok(all.filter((e) => e.expected).length >= 10, 'too few checked results');
 
-  const cluster = await startRunning({ nodes: 3 });
-  t.after(() => cluster.stop());
-  const dir = await mkdtemp(join(tmpdir(), 'thunderdb-readme-'));
-  t.after(() => rm(dir, { recursive: true, force: true }));
-  const body = join(dir, 'body');
-  const headers = join(dir, 'headers');
-  const port = cluster.server.port;
-  // curl, wherever it sits in a pipeline, writes the body and headers to files and prints
-  // only the status.
-  const wrapper =
-    'curl() { command curl --silent --show-error --output "$BODY" --dump-header "$HEADERS" ' +
-    `--write-out '%{http_code}' "$@"; }\n`;
+      const cluster = await startRunning({ http: frontEnd, nodes: 3 });
+      t.after(() => cluster.stop());
+      const dir = await mkdtemp(join(tmpdir(), 'thunderdb-readme-'));
+      t.after(() => rm(dir, { recursive: true, force: true }));
+      const body = join(dir, 'body');
+      const headers = join(dir, 'headers');
+      const port = cluster.server.port;
+      // curl, wherever it sits in a pipeline, writes the body and headers to files and prints
+      // only the status.
+      const wrapper =
+        'curl() { command curl --silent --show-error --output "$BODY" --dump-header "$HEADERS" ' +
+        `--write-out '%{http_code}' "$@"; }\n`;
 
-  for (const example of all) {
-    await t.test(`README.md:${example.line}: ${example.command}`, async () => {
-      await rm(body, { force: true });
-      const command = example.command.replace(/(127\.0\.0\.1|localhost):8080/g, `127.0.0.1:${port}`);
-      const { stdout } = await run('bash', ['-c', wrapper + command], {
-        cwd: ROOT,
-        env: { ...process.env, BODY: body, HEADERS: headers },
-        timeout: CHILD_TIMEOUT_MS,
-      });
-      const status = Number(stdout.trim());
-      const text = await readFile(body, 'utf8').catch(() => '');
-      const expected = example.expected;
-      if (expected?.status !== undefined) assert.equal(status, expected.status, text);
-      else assert.ok(status >= 200 && status < 300, `status ${status}: ${text}`);
-      if (expected?.body !== undefined) assert.equal(text, expected.body);
-      for (const [name, value] of expected?.headers ?? []) {
-        const head = (await readFile(headers, 'utf8')).split('\r\n');
-        const line = head.find((h) => h.toLowerCase().startsWith(`${name}:`));
-        assert.equal(line?.slice(name.length + 1).trim(), value, `header ${name}`);
+      for (const example of all) {
+        await t.test(`README.md:${example.line}: ${example.command}`, async () => {
+          await rm(body, { force: true });
+          const command = example.command.replace(/(127\.0\.0\.1|localhost):8080/g, `127.0.0.1:${port}`);
+          const { stdout } = await run('bash', ['-c', wrapper + command], {
+            cwd: ROOT,
+            env: { ...process.env, BODY: body, HEADERS: headers },
+            timeout: CHILD_TIMEOUT_MS,
+          });
+          const status = Number(stdout.trim());
+          const text = await readFile(body, 'utf8').catch(() => '');
+          const expected = example.expected;
+          if (expected?.status !== undefined) assert.equal(status, expected.status, text);
+          else assert.ok(status >= 200 && status < 300, `status ${status}: ${text}`);
+          if (expected?.body !== undefined) assert.equal(text, expected.body);
+          for (const [name, value] of expected?.headers ?? []) {
+            const head = (await readFile(headers, 'utf8')).split('\r\n');
+            const line = head.find((h) => h.toLowerCase().startsWith(`${name}:`));
+            assert.equal(line?.slice(name.length + 1).trim(), value, `header ${name}`);
+          }
+        });
       }
     });
-  }
-});
 
-/**
- * The README's TypeScript client example, run as a user would: transpiled as it stands,
- * importing `thunderdb` (resolved through package.json's `exports`, so the file is written
- * inside the package), against a real cluster. Each `console.log(…); // result` must print
- * exactly its result, in order.
- */
-test('the TypeScript client example in the README prints what its comments say', LONG_TIMEOUT, async (t) => {
-  const readme = await readFile(join(ROOT, 'README.md'), 'utf8');
-  const section = readme.slice(readme.indexOf('## TypeScript client'));
-  const match = /```ts\n([\s\S]*?)```/.exec(section);
-  assert.ok(match, 'a ```ts block under "TypeScript client"');
-  const source = match[1]!;
-  const expected = [...source.matchAll(/^\s*console\.log\(.*\); \/\/ (.*)$/gm)].map((m) => m[1]!);
-  assert.ok(expected.length >= 8, `${expected.length} checked results`);
+    /**
+     * The README's TypeScript client example, run as a user would: transpiled as it stands,
+     * importing `thunderdb` (resolved through package.json's `exports`, so the file is written
+     * inside the package), against a real cluster. Each `console.log(…); // result` must print
+     * exactly its result, in order.
+     */
+    test(
+      'the TypeScript client example in the README prints what its comments say',
+      LONG_TIMEOUT,
+      async (t) => {
+        const readme = await readFile(join(ROOT, 'README.md'), 'utf8');
+        const section = readme.slice(readme.indexOf('## TypeScript client'));
+        const match = /```ts\n([\s\S]*?)```/.exec(section);
+        assert.ok(match, 'a ```ts block under "TypeScript client"');
+        const source = match[1]!;
+        const expected = [...source.matchAll(/^\s*console\.log\(.*\); \/\/ (.*)$/gm)].map((m) => m[1]!);
+        assert.ok(expected.length >= 8, `${expected.length} checked results`);
 
-  const cluster = await startRunning({ nodes: 3 });
-  t.after(() => cluster.stop());
-  const { default: ts } = await import('typescript');
-  const js = ts.transpileModule(source.replaceAll('127.0.0.1:8080', `127.0.0.1:${cluster.server.port}`), {
-    compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 },
-  }).outputText;
-  const file = join(ROOT, 'dist', `readme-example-${process.pid}.mjs`);
-  await writeFile(file, js);
-  t.after(() => rm(file, { force: true }));
-  const { stdout } = await run(process.execPath, [file], { timeout: CHILD_TIMEOUT_MS });
-  assert.deepEqual(stdout.trimEnd().split('\n'), expected);
-});
+        const cluster = await startRunning({ http: frontEnd, nodes: 3 });
+        t.after(() => cluster.stop());
+        const { default: ts } = await import('typescript');
+        const js = ts.transpileModule(
+          source.replaceAll('127.0.0.1:8080', `127.0.0.1:${cluster.server.port}`),
+          {
+            compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 },
+          },
+        ).outputText;
+        const file = join(ROOT, 'dist', `readme-example-${process.pid}.mjs`);
+        await writeFile(file, js);
+        t.after(() => rm(file, { force: true }));
+        const { stdout } = await run(process.execPath, [file], { timeout: CHILD_TIMEOUT_MS });
+        assert.deepEqual(stdout.trimEnd().split('\n'), expected);
+      },
+    );
+  });

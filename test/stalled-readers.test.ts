@@ -3,7 +3,7 @@ import { request, type IncomingMessage } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import type { Clock } from '../src/time/clock.js';
-import { codeOf, http, startRunning, type Running } from './helpers.js';
+import { codeOf, FRONT_ENDS, http, startRunning, type Running } from './helpers.js';
 
 const MiB = 1 << 20;
 const STALL_MS = 10_000;
@@ -87,83 +87,87 @@ function readToEnd(socket: Socket): Promise<string> {
   });
 }
 
-describe('a client that stops reading a streamed answer', () => {
-  // 16 MiB of values: each answer is far more than the socket buffers between server and
-  // client hold (a few MiB), so a client that never reads leaves its answer waiting.
-  const keys = Array.from({ length: 16 }, (_, i) => `big${i}`);
-  const clock = new StallClock();
-  let run: Running;
-  before(async () => {
-    run = await startRunning({
-      nodes: 1,
-      limits: { maxHeavyRequests: HEAVY, stallTimeoutMs: STALL_MS },
-      serverClock: clock,
+for (const frontEnd of FRONT_ENDS)
+  describe(`on ${frontEnd}`, () => {
+    describe('a client that stops reading a streamed answer', () => {
+      // 16 MiB of values: each answer is far more than the socket buffers between server and
+      // client hold (a few MiB), so a client that never reads leaves its answer waiting.
+      const keys = Array.from({ length: 16 }, (_, i) => `big${i}`);
+      const clock = new StallClock();
+      let run: Running;
+      before(async () => {
+        run = await startRunning({
+          http: frontEnd,
+          nodes: 1,
+          limits: { maxHeavyRequests: HEAVY, stallTimeoutMs: STALL_MS },
+          serverClock: clock,
+        });
+        await Promise.all(keys.map((key, i) => run.cluster.put(key, Buffer.alloc(MiB, 97 + i))));
+      });
+      after(() => run.stop());
+
+      test(
+        'stalled readers of /export, /snapshot and _mget are cut after --stall-timeout-ms on the clock, and their places freed',
+        { timeout: 60_000 },
+        async (t) => {
+          const sockets = [
+            stalledReader(run.url, 'GET /export HTTP/1.1'),
+            stalledReader(run.url, 'GET /snapshot HTTP/1.1'),
+            stalledReader(run.url, 'POST /kv/_mget HTTP/1.1', JSON.stringify({ keys })),
+          ];
+          t.after(() => sockets.forEach((socket) => socket.destroy()));
+          await clock.pendingReach(HEAVY); // each answer waits on its client
+          const listing = () => http(run.url, 'GET', '/kv?prefix=big&limit=2');
+          const busy = await listing();
+          assert.equal(busy.status, 503);
+          assert.equal(codeOf(busy), 'SERVER_BUSY');
+
+          clock.advance(STALL_MS - 1);
+          assert.equal(clock.fired, 0);
+          assert.equal((await listing()).status, 503, 'not cut before the timeout');
+          clock.advance(1);
+          // An answer whose socket buffers were still filling when the others had stalled set
+          // its timer later: move the clock on until each has fired.
+          while (clock.fired < HEAVY) {
+            await clock.pendingReach(1);
+            clock.advance(STALL_MS);
+          }
+          const free = await listing();
+          assert.equal(free.status, 200, free.text.slice(0, 200));
+          assert.deepEqual(free.json, { keys: ['big0', 'big1'], next: 'big1' });
+          for (const tail of await Promise.all(sockets.map(readToEnd))) {
+            assert.ok(!tail.endsWith(LAST_CHUNK), 'the connection is closed before the last chunk');
+          }
+        },
+      );
+
+      test(
+        'a reader that takes the bytes, however late, gets the whole answer',
+        { timeout: 60_000 },
+        async () => {
+          const res = await new Promise<IncomingMessage>((resolve, reject) => {
+            const { hostname, port } = new URL(run.url);
+            const req = request({ host: hostname, port, path: '/export', agent: false }, (answer) => {
+              answer.pause();
+              resolve(answer);
+            });
+            req.on('error', reject);
+            req.end();
+          });
+          await clock.pendingReach(1);
+          clock.advance(STALL_MS - 1);
+          const lines = await new Promise<number>((resolve, reject) => {
+            let count = 0;
+            res.on('data', (chunk: Buffer) => {
+              for (const byte of chunk) if (byte === 10) count++;
+            });
+            res.on('end', () => (res.complete ? resolve(count) : reject(new Error('the answer was cut'))));
+            res.on('error', reject);
+            res.resume();
+          });
+          assert.equal(lines, keys.length);
+          assert.equal(clock.pending, 0, 'no stall timer outlives the answer');
+        },
+      );
     });
-    await Promise.all(keys.map((key, i) => run.cluster.put(key, Buffer.alloc(MiB, 97 + i))));
   });
-  after(() => run.stop());
-
-  test(
-    'stalled readers of /export, /snapshot and _mget are cut after --stall-timeout-ms on the clock, and their places freed',
-    { timeout: 60_000 },
-    async (t) => {
-      const sockets = [
-        stalledReader(run.url, 'GET /export HTTP/1.1'),
-        stalledReader(run.url, 'GET /snapshot HTTP/1.1'),
-        stalledReader(run.url, 'POST /kv/_mget HTTP/1.1', JSON.stringify({ keys })),
-      ];
-      t.after(() => sockets.forEach((socket) => socket.destroy()));
-      await clock.pendingReach(HEAVY); // each answer waits on its client
-      const listing = () => http(run.url, 'GET', '/kv?prefix=big&limit=2');
-      const busy = await listing();
-      assert.equal(busy.status, 503);
-      assert.equal(codeOf(busy), 'SERVER_BUSY');
-
-      clock.advance(STALL_MS - 1);
-      assert.equal(clock.fired, 0);
-      assert.equal((await listing()).status, 503, 'not cut before the timeout');
-      clock.advance(1);
-      // An answer whose socket buffers were still filling when the others had stalled set
-      // its timer later: move the clock on until each has fired.
-      while (clock.fired < HEAVY) {
-        await clock.pendingReach(1);
-        clock.advance(STALL_MS);
-      }
-      const free = await listing();
-      assert.equal(free.status, 200, free.text.slice(0, 200));
-      assert.deepEqual(free.json, { keys: ['big0', 'big1'], next: 'big1' });
-      for (const tail of await Promise.all(sockets.map(readToEnd))) {
-        assert.ok(!tail.endsWith(LAST_CHUNK), 'the connection is closed before the last chunk');
-      }
-    },
-  );
-
-  test(
-    'a reader that takes the bytes, however late, gets the whole answer',
-    { timeout: 60_000 },
-    async () => {
-      const res = await new Promise<IncomingMessage>((resolve, reject) => {
-        const { hostname, port } = new URL(run.url);
-        const req = request({ host: hostname, port, path: '/export', agent: false }, (answer) => {
-          answer.pause();
-          resolve(answer);
-        });
-        req.on('error', reject);
-        req.end();
-      });
-      await clock.pendingReach(1);
-      clock.advance(STALL_MS - 1);
-      const lines = await new Promise<number>((resolve, reject) => {
-        let count = 0;
-        res.on('data', (chunk: Buffer) => {
-          for (const byte of chunk) if (byte === 10) count++;
-        });
-        res.on('end', () => (res.complete ? resolve(count) : reject(new Error('the answer was cut'))));
-        res.on('error', reject);
-        res.resume();
-      });
-      assert.equal(lines, keys.length);
-      assert.equal(clock.pending, 0, 'no stall timer outlives the answer');
-    },
-  );
-});

@@ -6,6 +6,7 @@
  * so the CI check measures exactly what the matrix's row of the same name shows.
  */
 import { readFile } from 'node:fs/promises';
+import type { FrontEndName } from '../../src/http/front-ends.js';
 import { uuidFile } from './data.js';
 import { sustained, type LoadResult, type LoadSpec } from './load-generator.js';
 import type { Observed, Placement } from './placement.js';
@@ -78,6 +79,12 @@ export interface CellOptions {
    */
   valueBudget: number;
   placement: Placement;
+  /**
+   * The front end the cluster serves with (`--http`), measured against the bare server of
+   * the same kind. Unset: the cluster's default, against bare uWS (also for older builds,
+   * which lack `--http`).
+   */
+  frontEnd?: FrontEndName;
 }
 
 /** One server's figures over a cell's runs: req/s, and latency in ms. */
@@ -107,7 +114,7 @@ export interface GroupResult extends Topology {
   valueBytes: number;
   keys: number;
   preloadSeconds: number;
-  /** Where bare uWS, the cluster and wrk were found running. */
+  /** Where the bare server, the cluster and wrk were found running. */
   placed: Observed[];
   cells: CellResult[];
 }
@@ -226,8 +233,9 @@ async function measureCell(
 
 /**
  * Measures `cells` (all of one topology and `valueBytes` values) on one fresh cluster and
- * one bare uWS app, both placed as `options.placement` says. A cell that fails is recorded
- * with its error and the rest go on, unless a server has died. `onCell` hears each result.
+ * one bare server of its front end's kind (uWS unless `options.frontEnd` says), both placed
+ * as `options.placement` says. A cell that fails is recorded with its error and the rest go
+ * on, unless a server has died. `onCell` hears each result.
  */
 export async function measureGroup(
   topology: Topology,
@@ -238,9 +246,10 @@ export async function measureGroup(
 ): Promise<GroupResult> {
   const keys = keysFor(valueBytes, options);
   const keyFile = await uuidFile(options.keys);
+  const { frontEnd } = options;
   const [bare, cluster] = await Promise.all([
-    startBare(valueBytes, options.placement),
-    startCluster(topology, [], undefined, options.placement),
+    startBare(valueBytes, options.placement, frontEnd),
+    startCluster(topology, frontEnd === undefined ? [] : ['--http', frontEnd], undefined, options.placement),
   ]);
   try {
     const placed = [await bare.placed(), await cluster.placed()];

@@ -31,7 +31,8 @@ function once(port: number, host: string, path: string): Promise<void> {
 /**
  * The original's benchmark, `ab -n total -c concurrency`: every request on a new connection.
  * `ab` itself speaks HTTP/1.0, which uWebSockets.js does not answer, so this drives the same
- * workload over HTTP/1.1 with `Connection: close`.
+ * workload over HTTP/1.1 with `Connection: close`, on either front end (`ab` itself, against
+ * node:http: bench/lib/ab.ts).
  */
 export async function connectionPerRequest(
   url: string,

@@ -2,10 +2,15 @@ import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { readFile, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
+import type { FrontEndName } from '../../src/http/front-ends.js';
 import { decidePlacement, observe, spawnPlaced, type Observed, type Placement } from './placement.js';
 
 const CLI = fileURLToPath(new URL('../../src/cli.js', import.meta.url));
-const BARE = fileURLToPath(new URL('../bare-uws.js', import.meta.url));
+/** The bare servers, by the front end each is the ceiling of. */
+const BARE = {
+  uws: { path: fileURLToPath(new URL('../bare-uws.js', import.meta.url)), name: 'bare uWS' },
+  node: { path: fileURLToPath(new URL('../bare-node.js', import.meta.url)), name: 'bare node:http' },
+} as const;
 
 /** A server running in its own process, so the load generator never shares its event loop. */
 export interface ServerProcess {
@@ -101,15 +106,21 @@ export function startCluster(
 }
 
 /**
- * Starts a bare uWS app, the ceiling any uWS server can reach here: GET answers
- * `valueBytes` bytes (default: a 36-byte uuid), PUT reads the body and answers 204, as
- * ThunderDB does (bench/bare-uws.ts).
+ * Starts a bare server, the ceiling any server of its kind can reach here: a uWS app
+ * (bench/bare-uws.ts) or, with `kind` `node`, a node:http server (bench/bare-node.ts). GET
+ * answers `valueBytes` bytes (default: a 36-byte uuid), PUT reads the body and answers 204,
+ * as ThunderDB does.
  */
-export function startBare(valueBytes?: number, placement = UNPLACED): Promise<ServerProcess> {
+export function startBare(
+  valueBytes?: number,
+  placement = UNPLACED,
+  kind: FrontEndName = 'uws',
+): Promise<ServerProcess> {
+  const { path, name } = BARE[kind];
   return start(
-    'bare uWS',
-    [BARE],
-    /bare uWS on (http:\/\/\S+)/,
+    name,
+    [path],
+    new RegExp(`${name} on (http:\\/\\/\\S+)`),
     placement,
     valueBytes === undefined ? {} : { BARE_VALUE_BYTES: String(valueBytes) },
   );

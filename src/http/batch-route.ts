@@ -12,7 +12,7 @@ import type { Stoppable } from './in-flight.js';
 import { oneOf, parseQuery, seconds } from './params.js';
 import { sendError } from './reply.js';
 import type { Router } from './router.js';
-import type { HttpResponse } from './uws.js';
+import type { HttpResponse } from './seam.js';
 
 /**
  * Body bytes parsed in one turn of the event loop, at most: about 3,500 `key value` pairs of
@@ -59,6 +59,8 @@ class BatchWrite extends Deferred implements ReplySink, PairSink, Stoppable {
    * arrives while one is being read), and whether the body's last byte is among them.
    */
   readonly #waiting: Buffer[] = [];
+  /** Body bytes parsed in this turn of the event loop. */
+  #turnBytes = 0;
   #waitingEnds = false;
   /** The connection closed before the answer: no client left to tell what was written. */
   #cutOff = false;
@@ -163,15 +165,19 @@ class BatchWrite extends Deferred implements ReplySink, PairSink, Stoppable {
   }
 
   /**
-   * A chunk of the body, as uWS hands it over (a view, valid during the call). A chunk of up
-   * to {@link SLICE_BYTES} is parsed at once; a larger one (uWS reads up to 512 KiB at a
-   * time, some 27,000 pairs, 60-200 ms of parsing and sending) is copied and parsed a slice
-   * a turn, the body paused meanwhile, so other requests are served between slices. What
-   * arrives before those slices are done waits behind them, in order.
+   * A chunk of the body, as the front end hands it over (a view, valid during the call). At
+   * most {@link SLICE_BYTES} are parsed in one turn of the event loop, however the body
+   * arrives: uWS hands over up to 512 KiB at once (some 27,000 pairs, 60-200 ms of parsing
+   * and sending), node:http up to 64 KiB a read but many reads in one turn. What is past the
+   * turn's share is copied and parsed a slice a turn, the body paused meanwhile, so other
+   * requests are served between slices; what arrives meanwhile waits behind it, in order.
    */
   #data(chunk: Buffer, isLast: boolean): void {
     if (this.#failure || this.over) return;
-    if (this.#waiting.length === 0 && chunk.length <= SLICE_BYTES) return this.#parse(chunk, isLast);
+    if (this.#waiting.length === 0 && this.#turnBytes + chunk.length <= SLICE_BYTES) {
+      this.#spend(chunk.length);
+      return this.#parse(chunk, isLast);
+    }
     const first = this.#waiting.length === 0;
     this.#waiting.push(Buffer.from(chunk));
     this.#waitingEnds = isLast;
@@ -179,8 +185,20 @@ class BatchWrite extends Deferred implements ReplySink, PairSink, Stoppable {
       this.#paused = true;
       this.res.pause();
     }
-    if (first) this.#parseWaiting();
+    if (!first) return;
+    if (this.#turnBytes === 0) this.#parseWaiting();
+    else setImmediate(this.#parseWaiting);
   }
+
+  /** Counts bytes parsed in this turn; the count starts again at the next. */
+  #spend(bytes: number): void {
+    if (this.#turnBytes === 0) setImmediate(this.#newTurn);
+    this.#turnBytes += bytes;
+  }
+
+  readonly #newTurn = (): void => {
+    this.#turnBytes = 0;
+  };
 
   /** Parses the next slice of what waits, and the one after that a turn later. */
   readonly #parseWaiting = (): void => {
@@ -193,6 +211,7 @@ class BatchWrite extends Deferred implements ReplySink, PairSink, Stoppable {
     const slice = next.subarray(0, SLICE_BYTES);
     if (next.length > SLICE_BYTES) waiting[0] = next.subarray(SLICE_BYTES);
     else waiting.shift();
+    this.#spend(slice.length);
     this.#parse(slice, waiting.length === 0 && this.#waitingEnds);
     if (waiting.length > 0) setImmediate(this.#parseWaiting);
     else if (this.#paused && !this.#ended && this.#sent - this.#acked < HIGH_WATER && !this.over) {

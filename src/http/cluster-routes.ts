@@ -14,7 +14,7 @@ import { contentLength, readBody } from './body.js';
 import { sendError, sendJson } from './reply.js';
 import { keyFromPath } from './request-key.js';
 import type { Router } from './router.js';
-import type { HttpRequest, HttpResponse } from './uws.js';
+import type { HttpRequest, HttpResponse } from './seam.js';
 
 const LOCATE_PREFIX = '/cluster/locate/'.length;
 

@@ -11,7 +11,7 @@ import {
   writeStatus,
 } from './reply.js';
 import { answering, type RouteMetrics } from '../metrics/http-metrics.js';
-import type { HttpResponse } from './uws.js';
+import type { HttpResponse } from './seam.js';
 
 /**
  * A request that answers after its handler returned. Registers `onAborted` first, as uWS
@@ -123,7 +123,8 @@ export class Deferred {
   /**
    * Writes the head, then the body with `tryEnd`, which sends what the socket takes now
    * and leaves the rest to `onWritable`: the request stays in flight until the last byte
-   * is out, and uWS never holds a second copy of a large body.
+   * is out, and uWS never holds a second copy of a large body. (node:http takes the whole
+   * body at once, `ok` without `done`, and calls `onWritable` once it has left.)
    */
   #answerWithBody(writeHead: () => void, body: string | Buffer): void {
     const res = this.res;
@@ -135,18 +136,19 @@ export class Deferred {
         return;
       }
       const total = Buffer.byteLength(body);
-      if (res.tryEnd(body, total)[0]) return;
+      const [taken, done] = res.tryEnd(body, total);
+      if (done) return;
       sent = false;
       // A value is a view into its node's whole reply: a slow reader must not keep every
-      // other value of that reply alive, so the rest waits in a copy of its own.
-      const bytes =
-        typeof body === 'string'
+      // other value of that reply alive, so the rest waits in a copy of its own (unless the
+      // front end took it all: then it holds the bytes, and nothing is offered again).
+      const rest = taken
+        ? null
+        : typeof body === 'string' || body.buffer.byteLength > 2 * body.length
           ? Buffer.from(body)
-          : body.buffer.byteLength > 2 * body.length
-            ? Buffer.from(body)
-            : body;
+          : body;
       res.onWritable((offset) => {
-        const [ok, finished] = res.tryEnd(bytes.subarray(offset), total);
+        const [ok, finished] = res.tryEnd(rest === null ? '' : rest.subarray(offset), total);
         if (finished) this.#uncount();
         return ok;
       });

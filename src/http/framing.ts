@@ -1,5 +1,5 @@
 import { BadRequestError, UnsupportedTransferEncodingError, type ThunderError } from '../errors.js';
-import type { HttpRequest } from './uws.js';
+import type { HttpRequest } from './seam.js';
 
 const DIGITS = /^\d+$/;
 
@@ -13,7 +13,7 @@ const DIGITS = /^\d+$/;
  *
  * Only requests that carry either header pay for the header walk.
  */
-export function framingError(req: HttpRequest): ThunderError | null {
+export function framingError(req: Pick<HttpRequest, 'getHeader' | 'forEach'>): ThunderError | null {
   if (req.getHeader('transfer-encoding') === '' && req.getHeader('content-length') === '') return null;
   const codings: string[] = [];
   const lengths: string[] = [];
@@ -21,8 +21,8 @@ export function framingError(req: HttpRequest): ThunderError | null {
     if (name === 'transfer-encoding') for (const c of value.split(',')) codings.push(c.trim().toLowerCase());
     else if (name === 'content-length') for (const l of value.split(',')) lengths.push(l.trim());
   });
-  // uWS 20.30 closes such a connection before any handler runs (tested); kept so the rule
-  // still holds on a uWS build that lets the request through.
+  // uWS 20.30 closes such a connection before any handler runs, and node:http's parser
+  // refuses it (both tested); kept so the rule holds on a parser that lets it through.
   if (codings.length > 0 && lengths.length > 0) {
     return new BadRequestError('a request may not carry both Transfer-Encoding and Content-Length');
   }

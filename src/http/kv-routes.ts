@@ -15,7 +15,7 @@ import { envelope, MAX_TTL_SECONDS, secondsLeft } from '../expiry.js';
 import { integer, oneOf, parseQuery, seconds, text } from './params.js';
 import { keyFromPath } from './request-key.js';
 import type { Router } from './router.js';
-import type { HttpRequest, HttpResponse } from './uws.js';
+import type { HttpRequest, HttpResponse } from './seam.js';
 
 const PREFIX = '/kv/'.length;
 const MAX_PAGE = 1000;

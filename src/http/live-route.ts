@@ -5,7 +5,7 @@ import type { RouteContext } from './context.js';
 import type { RequestGuard } from './request-guard.js';
 import { ShuttingDownError } from '../errors.js';
 import { sendError } from './reply.js';
-import type { TemplatedApp, WebSocket } from './uws.js';
+import type { App, WebSocket } from './seam.js';
 
 const TOPIC = 'live';
 /** How often the dashboard's state is pushed: Riak Control polled once a second; this pushes as often. */
@@ -63,7 +63,7 @@ function movingPartitions(ring: Ring, next: Ring | null): number[] {
  * the function that stops the feed and closes every listener (for the server's close).
  */
 export function registerLiveRoute(
-  app: TemplatedApp,
+  app: App,
   ctx: RouteContext,
   guard: RequestGuard,
   clock: Clock = systemClock,

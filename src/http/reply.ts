@@ -1,6 +1,6 @@
 import type { ThunderError } from '../errors.js';
 import { answering } from '../metrics/http-metrics.js';
-import type { HttpResponse } from './uws.js';
+import type { HttpResponse } from './seam.js';
 
 const STATUS_LINES: Record<number, string> = {
   200: '200 OK',
@@ -17,8 +17,8 @@ const STATUS_LINES: Record<number, string> = {
   504: '504 Gateway Timeout',
 };
 
-/** The status line for a code. */
-function statusLine(status: number): string {
+/** The status line for a code (`'404 Not Found'`). */
+export function statusLine(status: number): string {
   return STATUS_LINES[status] ?? `${status} Unknown`;
 }
 

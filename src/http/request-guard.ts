@@ -8,7 +8,7 @@ import {
   type ThunderError,
 } from '../errors.js';
 import { checkQuery } from './params.js';
-import type { HttpRequest } from './uws.js';
+import type { HttpRequest } from './seam.js';
 
 /** Who may talk to the server beyond curl-style clients on this machine. */
 export interface GuardOptions {
@@ -149,7 +149,8 @@ export class RequestGuard {
     req.forEach(visit);
     // RFC 9112 §3.2: a request with more than one Host is answered 400.
     if (seen.hosts > 1) return new BadRequestError('the request has more than one Host header');
-    if (this.#checkHost && !this.#hostAllowed(hostName(seen.host))) {
+    // No Host at all: HTTP/1.0 (ab), never a browser, which always names the host it asked for.
+    if (this.#checkHost && seen.hosts === 1 && !this.#hostAllowed(hostName(seen.host))) {
       return new ForbiddenHostError(
         `Host ${JSON.stringify(seen.host)} is not allowed; start the server with --allow-host NAME to accept it`,
       );

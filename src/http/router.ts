@@ -5,9 +5,8 @@ import type { InFlight } from './in-flight.js';
 import { markHead, sendError } from './reply.js';
 import { answerAs, answering, type HttpMetrics, type RouteMetrics } from '../metrics/http-metrics.js';
 import { CONDITIONAL_HEADERS, type RequestGuard } from './request-guard.js';
-import type { HttpRequest, HttpResponse, TemplatedApp } from './uws.js';
-
-type Handler = (res: HttpResponse, req: HttpRequest) => void;
+import type { FrontEndTraits } from './front-ends.js';
+import type { App, Handler, HttpResponse } from './seam.js';
 
 /**
  * Registers a handler for a pattern. `takes` names the query parameters the route takes
@@ -57,18 +56,18 @@ export interface DrainingRouter extends Router {
 }
 
 /**
-/**
- * A Router over a uWS app whose every handler first refuses, so no route can forget to:
+ * A Router over the front end's app whose every handler first refuses, so no route can forget to:
  * a request whose body framing could smuggle a second request (see framingError), new work
  * once a shutdown has begun (503 SHUTTING_DOWN), then what `requests` refuses (foreign
  * origins and hosts, unsupported headers and parameters). HEAD handlers get a response
  * marked HEAD, so no answer to HEAD, error or not, carries a body.
  */
 export function drainingRouter(
-  app: TemplatedApp,
+  app: App,
   inFlight: InFlight,
   requests: RequestGuard,
   metrics: HttpMetrics,
+  traits: Pick<FrontEndTraits, 'refusesFramingAfterParse'>,
 ): DrainingRouter {
   const guard =
     (handler: Handler, takes: Takes, route: RouteMetrics, head = false): Handler =>
@@ -92,12 +91,14 @@ export function drainingRouter(
    * A request framed two ways may hide a second request behind it, in the same packet. An
    * answer given inside the handler does not stop uWS from parsing and running that one
    * (it even drops the `Connection: close`), and nothing in JavaScript can stop its parse
-   * loop but closing the socket, which loses the answer. So the refusal waits until the
-   * packet is parsed (setImmediate): if a request follows, uWS finds this one pending and
-   * closes the connection without running it; if none does, the 400/501 goes out and the
-   * connection closes behind it.
+   * loop but closing the socket, which loses the answer. So on uWS the refusal waits until
+   * the packet is parsed (setImmediate): if a request follows, uWS finds this one pending
+   * and closes the connection without running it; if none does, the 400/501 goes out and
+   * the connection closes behind it. node:http runs no request after an answer that closes
+   * the connection, so there the refusal goes out at once.
    */
   const refuseAfterParsing = (res: HttpResponse, error: ThunderError) => {
+    if (!traits.refusesFramingAfterParse) return sendError(res, error, true);
     const refusal = new Deferred(res, inFlight);
     setImmediate(() => refusal.error(error, true));
   };

@@ -27,17 +27,13 @@ import { registerLiveRoute } from './live-route.js';
 import { registerOpenApiRoute } from './openapi-route.js';
 
 import { HttpMetrics } from '../metrics/http-metrics.js';
-
-import { ConnectionGate, defaultMaxConnections, openFileLimit } from './connection-gate.js';
-
+import { defaultMaxConnections, openFileLimit } from './connection-gate.js';
 import { sendError } from './reply.js';
 
 import { RequestGuard } from './request-guard.js';
 
 import { drainingRouter } from './router.js';
-
-import { listenError, listenExclusive, uws, type us_listen_socket } from './uws.js';
-
+import { chooseFrontEnd, createFrontEnd, type FrontEndName } from './front-ends.js';
 import { systemClock, type Clock } from '../time/clock.js';
 import { DEFAULT_MAX_BUFFERED_BODY_BYTES } from '../config.js';
 
@@ -94,6 +90,8 @@ export interface ServerOptions {
   log?: (line: string) => void;
   /** The front end's own time and timers (see RouteContext). Default the system clock. */
   clock?: Clock;
+  /** The HTTP front end. Default: uWS where its native binary loads, else node:http (see chooseFrontEnd). */
+  http?: FrontEndName;
 }
 
 /** Checks the server's own options, naming the bad one in a RangeError. */
@@ -123,6 +121,8 @@ export function checkServerOptions(options: ServerOptions): void {
 
 /** A listening front end. */
 export interface Server {
+  /** Which front end serves. */
+  readonly http: FrontEndName;
   readonly host: string;
   /** The real port, also when 0 was asked for. */
   readonly port: number;
@@ -133,8 +133,8 @@ export interface Server {
   close(graceMs?: number): Promise<void>;
 }
 
-/** Starts the uWebSockets.js front end over a running cluster. */
-export function startServer(options: ServerOptions): Promise<Server> {
+/** Starts the HTTP front end over a running cluster. */
+export async function startServer(options: ServerOptions): Promise<Server> {
   const {
     cluster,
     limits,
@@ -143,11 +143,8 @@ export function startServer(options: ServerOptions): Promise<Server> {
     log = console.error,
     clock = systemClock,
   } = options;
-  try {
-    checkServerOptions(options);
-  } catch (err) {
-    return Promise.reject(err as Error);
-  }
+  checkServerOptions(options);
+  const frontEnd = await createFrontEnd(options.http ?? chooseFrontEnd().name);
   const inFlight = new InFlight(
     new BodyBudget(options.maxBufferedBodyBytes ?? DEFAULT_MAX_BUFFERED_BODY_BYTES),
     { ms: limits.stallTimeoutMs, clock },
@@ -162,11 +159,10 @@ export function startServer(options: ServerOptions): Promise<Server> {
     heavy: new HeavyGate(limits.maxHeavyRequests),
     clock,
   };
-  const app = uws.App();
-
+  const { app } = frontEnd;
   const { allowHosts, allowOrigins } = options;
   const guard = new RequestGuard({ bindHost: host, allowHosts, allowOrigins });
-  const router = drainingRouter(app, inFlight, guard, http);
+  const router = drainingRouter(app, inFlight, guard, http, frontEnd.traits);
   registerKvRoutes(router, ctx);
   registerBatchRoute(router, ctx);
   registerExportRoute(router, ctx);
@@ -190,60 +186,31 @@ export function startServer(options: ServerOptions): Promise<Server> {
   }
   router.any('/*', (res, req) => sendError(res, new NotFoundError(`no route for ${req.getUrl()}`), true));
 
-  return new Promise((resolve, reject) => {
-    // Exclusive: a taken port must fail here, not be shared with the other server.
-    listenExclusive(app, host, port, (socket: us_listen_socket | false) => {
-      if (!socket) {
-        stopLive();
-        void listenError(host, port).then(reject);
-        return;
-      }
-      let closed: Promise<void> | null = null;
-      const realPort = uws.us_socket_local_port(socket);
-      let listening: us_listen_socket | null = socket;
-      const stopAccepting = () => {
-        if (listening) uws.us_listen_socket_close(listening);
-        listening = null;
-      };
-      // Must listen as the call above does (exclusive), on the port it got.
-      const startAccepting = () =>
-        new Promise<boolean>((done) => {
-          if (closed) return done(false);
-          listenExclusive(app, host, realPort, (again: us_listen_socket | false) => {
-            if (again && closed) uws.us_listen_socket_close(again);
-            else if (again) listening = again;
-            done(again !== false && !closed);
-          });
-        });
-      // uSockets sets SO_REUSEADDR only when listening on a given port, and without it the
-      // port cannot be listened on again while connections accepted from it are open,
-      // which the connection gate needs. So a port picked by the kernel is taken again at once.
-      const ready = port === 0 ? (stopAccepting(), startAccepting()) : Promise.resolve(true);
-      void ready.then((ok) => {
-        if (!ok) {
-          stopLive();
-          return reject(new Error(`cannot listen on ${host}:${realPort} again`));
-        }
-        const gate = new ConnectionGate({
-          max: options.maxConnections ?? defaultMaxConnections(),
-          log,
-          stopAccepting,
-          startAccepting,
-        });
-        resolve({
-          host,
-          port: realPort,
-          close(graceMs = 5000) {
-            closed ??= (async () => {
-              gate.stop();
-              stopAccepting();
-              stopLive();
-              await inFlight.drain(graceMs);
-            })();
-            return closed;
-          },
-        });
-      });
+  let listening: Awaited<ReturnType<typeof frontEnd.listen>>;
+  try {
+    listening = await frontEnd.listen({
+      host,
+      port,
+      maxConnections: options.maxConnections ?? defaultMaxConnections(),
+      log,
     });
-  });
+  } catch (err) {
+    stopLive();
+    throw err;
+  }
+  let closed: Promise<void> | null = null;
+  return {
+    http: frontEnd.name,
+    host,
+    port: listening.port,
+    close(graceMs = 5000) {
+      closed ??= (async () => {
+        listening.stopAccepting();
+        stopLive();
+        await inFlight.drain(graceMs);
+        listening.closeAll();
+      })();
+      return closed;
+    },
+  };
 }

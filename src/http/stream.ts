@@ -2,7 +2,7 @@ import type { ThunderError } from '../errors.js';
 import type { InFlight } from './in-flight.js';
 import { sendError, writeStatus } from './reply.js';
 import { answerAs, answering, type RouteMetrics } from '../metrics/http-metrics.js';
-import type { HttpResponse } from './uws.js';
+import type { HttpResponse } from './seam.js';
 
 /**
  * An answer written in pieces as they are produced, with backpressure: `write()` resolves
