@@ -3,8 +3,8 @@
  * differently is TRAITS (src/http/front-ends.ts); each row is tested where the behaviour is:
  * http10 in http10.test.ts, pipelining in http-protocol.test.ts, answersMalformed in
  * unanswered.test.ts and http-protocol.test.ts, rawUtf8Paths in input-bytes.test.ts,
- * overConnectionLimit in connection-limit.test.ts, refusesFramingAfterParse in
- * http-protocol.test.ts (smuggling), and Node 22/24 (no uWS binary) in platform.test.ts.
+ * overConnectionLimit in connection-limit.test.ts, refusesFramingAfterParse and slowClients in
+ * http-protocol.test.ts (smuggling; a body that stops), and Node 22/24 (no uWS binary) in platform.test.ts.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';

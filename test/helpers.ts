@@ -115,6 +115,12 @@ export function fixture(name: string): string {
 export const FRONT_ENDS: readonly FrontEndName[] = frontEndsHere().filter(
   (name) => process.env.THUNDERDB_HTTP === undefined || process.env.THUNDERDB_HTTP === name,
 );
+// A misspelt THUNDERDB_HTTP would run every HTTP test against no front end, and pass.
+if (FRONT_ENDS.length === 0) {
+  throw new Error(
+    `THUNDERDB_HTTP=${process.env.THUNDERDB_HTTP}: no such front end here (${frontEndsHere().join(', ')})`,
+  );
+}
 
 export interface Running {
   cluster: Cluster;

@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { connect } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { TRAITS } from '../src/http/front-ends.js';
 import { codeOf, excerpt, FRONT_ENDS, http, type Running, startRunning, TIMEOUT, until } from './helpers.js';
@@ -227,6 +229,22 @@ for (const frontEnd of FRONT_ENDS)
         },
       );
 
+      // TRAITS.slowClients: a body that stops coming is not held for ever, on either front end.
+      test(
+        `a client that stops mid-body is closed (${TRAITS[frontEnd].slowClients}), and nothing is stored`,
+        TIMEOUT,
+        async (t) => {
+          const client = await RawClient.open(run.server.port);
+          t.after(() => client.destroy());
+          client.write(
+            'PUT /kv/halfway HTTP/1.1\r\nHost: localhost\r\nContent-Length: 100\r\n\r\n0123456789',
+          );
+          await client.until(() => client.closed);
+          assert.equal(client.data.length, 0, excerpt(client.data));
+          assert.equal(await run.cluster.get('halfway'), undefined);
+        },
+      );
+
       if (!TRAITS[frontEnd].pipelining) {
         // uWS 20.30 cannot parse a request while an earlier one on the connection waits for its
         // answer: it closes the connection (HttpContext.h, uWebSockets.js issue #277, "wontfix").
@@ -320,6 +338,44 @@ for (const frontEnd of FRONT_ENDS)
           );
           assert.equal(rest.length, 0);
           assert.equal((await run.cluster.get('kept'))?.toString(), 'still here');
+        },
+      );
+
+      // node:http hands the socket over for an upgrade: what node did for it (its error and
+      // timeout handlers, holding it while an earlier answer is written) is the app's to do.
+      test(
+        'an upgrade pipelined behind another request is answered after it, and the server lives',
+        TIMEOUT,
+        async (t) => {
+          const client = await RawClient.open(run.server.port);
+          t.after(() => client.destroy());
+          client.write(
+            GET('/ping') +
+              'GET /live HTTP/1.1\r\nHost: localhost\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n' +
+              'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n',
+          );
+          await client.until(() => /HTTP\/1\.1 101/.test(client.data.toString('latin1')));
+          const text = client.data.toString('latin1');
+          assert.ok(text.startsWith('HTTP/1.1 200'), excerpt(client.data));
+          assert.ok(text.indexOf('{"service":"node"') < text.indexOf('HTTP/1.1 101'), excerpt(client.data));
+          assert.equal((await http(run.url, 'GET', '/ping')).status, 200);
+        },
+      );
+
+      test(
+        'a client that resets the connection of an upgrade request leaves the server running',
+        TIMEOUT,
+        async () => {
+          for (let i = 0; i < 3; i++) {
+            const socket = connect(run.server.port, '127.0.0.1');
+            await once(socket, 'connect');
+            socket.write(
+              'GET /kv/a HTTP/1.1\r\nHost: localhost\r\nConnection: Upgrade\r\nUpgrade: foo\r\n\r\n',
+            );
+            socket.resetAndDestroy();
+            await once(socket, 'close');
+          }
+          assert.equal((await http(run.url, 'GET', '/ping')).status, 200);
         },
       );
     });

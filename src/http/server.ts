@@ -178,7 +178,7 @@ export async function startServer(options: ServerOptions): Promise<Server> {
   for (const [pattern, allow] of Object.entries(ROUTES)) {
     router.any(pattern, (res, req) => {
       const error = new MethodNotAllowedError(
-        `${req.getCaseSensitiveMethod()} is not allowed here; use ${allow}`,
+        `${req.getCaseSensitiveMethod().toUpperCase()} is not allowed here; use ${allow}`,
       );
       error.details.allow = allow;
       sendError(res, error, true);

@@ -4,7 +4,7 @@ import type { Duplex } from 'node:stream';
 import { BadRequestError, NotFoundError } from '../../errors.js';
 import { sendError } from '../reply.js';
 import type { App, Handler, WebSocketBehavior } from '../seam.js';
-import { Connection } from './connection.js';
+import { CLIENT_TIMEOUT_MS, Connection } from './connection.js';
 import { NodeRequest, splitTarget } from './request.js';
 import { NodeResponse } from './response.js';
 import { RouteTree } from './route-tree.js';
@@ -67,12 +67,29 @@ export class NodeApp implements App {
    * upgrade anywhere else is served as an ordinary one, on a connection closed behind it.
    */
   readonly upgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
+    const raw = socket as Socket & { _httpMessage?: ServerResponse | null };
+    // node:http has let go of this socket, its error and timeout handlers with it: a reset
+    // would be an unhandled 'error' (the process ends), a silent client never timed out.
+    raw.on('error', () => raw.destroy());
+    raw.setTimeout(CLIENT_TIMEOUT_MS, () => raw.destroy());
+    // Pipelined behind an answer still being written: the socket is node's until it is out
+    // (assigning it now throws), and answers leave in request order.
+    const earlier = raw._httpMessage;
+    if (earlier != null) {
+      earlier.once('finish', () => (raw.destroyed ? undefined : this.#upgrade(req, raw, head)));
+      return;
+    }
+    this.#upgrade(req, raw, head);
+  };
+
+  #upgrade(req: IncomingMessage, socket: Socket, head: Buffer): void {
+    if (Connection.of(socket).closing) return void socket.destroySoon();
     const res = new ServerResponse(req);
     res.shouldKeepAlive = false;
-    res.assignSocket(socket as Socket);
+    res.assignSocket(socket);
     // node:http has let go of this socket: once an answer is out, it is closed here.
-    res.once('finish', () => (socket as Socket).destroySoon());
-    const connection = Connection.of(socket as Socket);
+    res.once('finish', () => socket.destroySoon());
+    const connection = Connection.of(socket);
     connection.last = res;
     const response = new NodeResponse(res, req, connection);
     const { path, query } = splitTarget(req.url ?? '/');
@@ -81,7 +98,7 @@ export class NodeApp implements App {
     const behavior = route.value as WebSocketBehavior<unknown>;
     const context = this.#webSockets.upgrading(behavior, req, socket, head);
     behavior.upgrade(response, new NodeRequest(req, path, query, route.params), context);
-  };
+  }
 
   /** Closes every WebSocket at once (the server is stopping). */
   closeWebSockets(): void {

@@ -10,6 +10,13 @@ export interface Abortable {
 const CONNECTION = Symbol('thunderdb.connection');
 
 /**
+ * How long a client may keep the server waiting on it: to send its headers, to go on sending
+ * a body, to take an answer, or to send its next request on a kept-alive connection. uWS's
+ * idle timeout is the same 10 s.
+ */
+export const CLIENT_TIMEOUT_MS = 10_000;
+
+/**
  * What ThunderDB keeps per node:http connection: the requests handed to routes so far (node
  * answers them in that order, holding back an answer that is ready before an earlier one),
  * the answers not yet complete, and whether an answer has asked to close the connection

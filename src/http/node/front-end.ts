@@ -3,15 +3,8 @@ import { Server as NetServer, type AddressInfo, type Socket } from 'node:net';
 import { TRAITS, type FrontEnd, type Listening, type ListenOptions } from '../front-ends.js';
 import { listenErrorOf } from '../listen-error.js';
 import { NodeApp } from './app.js';
-import { Connection } from './connection.js';
+import { CLIENT_TIMEOUT_MS, Connection } from './connection.js';
 import { refuseUnparsed, type ParseError } from './refusals.js';
-
-/**
- * How long a client may keep the server waiting on it: to send its headers, to go on sending
- * a body, to take an answer, or to send its next request on a kept-alive connection. uWS's
- * idle timeout is the same 10 s.
- */
-export const CLIENT_TIMEOUT_MS = 10_000;
 
 /** The node:http front end. */
 export function nodeFrontEnd(): FrontEnd {
@@ -31,6 +24,9 @@ function onIdle(socket: Socket): void {
   const sending = request != null && !request.complete && !request.isPaused();
   const waiting = connection !== undefined && connection.unanswered > 0;
   if (sending || socket.writableLength > 0 || !waiting) socket.destroy();
+  // Kept: node's timer has fired and re-arms only on socket activity, so arm it again, or a
+  // client that stops once the server is done waiting would never be timed out.
+  else socket.setTimeout(CLIENT_TIMEOUT_MS);
 }
 
 function listen(app: NodeApp, options: ListenOptions): Promise<Listening> {

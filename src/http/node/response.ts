@@ -90,7 +90,11 @@ export class NodeResponse implements HttpResponse, Abortable {
     if (this.#res.writableEnded) return [true, false];
     this.#headers.push('Content-Length', String(totalSize));
     this.#written = totalSize;
-    this.#res.writeHead(this.#status, this.#reason, this.#headers).end(body, this.#left);
+    // node keeps what it cannot send yet: a value viewed in a node's whole reply would keep
+    // the reply alive as long as a slow client takes (uWS copies what it keeps).
+    const kept =
+      typeof body !== 'string' && body.buffer.byteLength > 2 * body.byteLength ? Buffer.from(body) : body;
+    this.#res.writeHead(this.#status, this.#reason, this.#headers).end(kept, this.#left);
     return [true, false];
   }
 

@@ -4,6 +4,9 @@ import { WebSocketServer, type WebSocket as Ws } from 'ws';
 import type { WebSocket, WebSocketBehavior } from '../seam.js';
 import type { Upgrading } from './response.js';
 
+/** Unsent bytes past which a socket is skipped by publish (uWS drops past its backpressure limit alike). */
+const MAX_BUFFERED_BYTES = 64 * 1024;
+
 /** One `ws` socket as the seam's WebSocket. */
 class NodeWebSocket<UserData> implements WebSocket<UserData> {
   /** Answered the last ping (or said something since). */
@@ -72,8 +75,15 @@ export class WebSockets {
     set.add(ws);
   }
 
+  /**
+   * Sends `message` to every subscriber of `topic` but those still holding more than
+   * {@link MAX_BUFFERED_BYTES} unsent: a dashboard that stops reading misses updates (the
+   * next one says it all) instead of growing the server's memory until its ping times out.
+   */
   publish(topic: string, message: string): void {
-    for (const ws of this.#topics.get(topic) ?? []) ws.send(message);
+    for (const ws of this.#topics.get(topic) ?? []) {
+      if (ws.socket.bufferedAmount <= MAX_BUFFERED_BYTES) ws.send(message);
+    }
   }
 
   numSubscribers(topic: string): number {
