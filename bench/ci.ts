@@ -6,16 +6,18 @@
  * that noise alone does not fail CI.
  *
  * The random-key checks are the matrix's cells of the same names (bench/lib/cells.ts,
- * `npm run bench:matrix`), measured the same way with shorter runs: GET/c100/100B/n3,
- * GET/c1/100B/n3 (its p50) and GET/c100/64KiB/n3, with one replica (the data path's own
- * cost), and GET/c100/100B/n3/r3 (three replicas, R = W = 2) divided by the first: what
- * replication costs a read. Placement: `--pin`, `--sessions`, with the matrix's defaults
+ * `npm run bench:matrix`), measured the same way with shorter runs: GET/c100/100B/n3 and
+ * GET/c100/64KiB/n3, with one replica (the data path's own cost), and GET/c100/100B/n3/r3
+ * (three replicas, R = W = 2) divided by the first: what replication costs a read.
+ * GET/c1/100B/n3's p50 is gated against the reference build of bench/reference.json, built
+ * outside the clone and measured in the same run, alternating (its ratio to bare uWS alone
+ * drifted with the host). Placement: `--pin`, `--sessions`, with the matrix's defaults
  * (bench/lib/placement.ts).
  */
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { measureGroup, type Cell, type CellOptions } from './lib/cells.js';
+import { measureGroup, type Cell, type CellOptions, type CellResult } from './lib/cells.js';
 import { mapInsertRate, uuidFile } from './lib/data.js';
 import { hasWrk } from './lib/load-generator.js';
 import {
@@ -25,6 +27,7 @@ import {
   placementFromArgs,
 } from './lib/placement.js';
 import type { Topology } from './lib/processes.js';
+import { buildReference, readReference } from './lib/reference.js';
 import { batchLoad, memory, throughput } from './lib/scenarios.js';
 import { spread } from './lib/stats.js';
 
@@ -69,16 +72,64 @@ const cell = (connections: number, valueBytes: number, { nodes, replicas }: Topo
 const MEASURED = [
   'random_get_c100_vs_bare',
   'replicas3_get_vs_replicas1',
-  'p50_c1_vs_bare',
+  'p50_c1_vs_reference',
   'get_64k_vs_bare',
   'get_vs_ceiling',
   'batch_vs_map',
   'rss_bytes_per_record',
 ] as const;
 
+/** Rounds of the A/B against the reference build: each measures both, in alternating order. */
+const AB_ROUNDS = 3;
+
+/**
+ * One cell's figure (`pick`: a ratio to bare uWS), this build's over the reference build's:
+ * each round measures both, alternating which goes first, and the median of the rounds'
+ * quotients is returned with the rounds. Each build is against bare uWS in its own group,
+ * so what the host does between groups cancels.
+ */
+async function againstReference(
+  cli: string,
+  valueBytes: number,
+  measured: Cell,
+  pick: (result: CellResult) => number,
+): Promise<{ quotient: number; rounds: [number, number][] }> {
+  const figureOf = async (other: string | null): Promise<number> => {
+    const options = other === null ? CELLS : { ...CELLS, cli: other };
+    const [result] = (await measureGroup(SINGLE, valueBytes, [measured], options)).cells;
+    if (result!.error)
+      throw new Error(`${result!.id}${other === null ? '' : ' (reference)'}: ${result!.error}`);
+    return pick(result!);
+  };
+  const rounds: [number, number][] = [];
+  for (let round = 0; round < AB_ROUNDS; round++) {
+    if (round % 2 === 0) {
+      const reference = await figureOf(cli);
+      rounds.push([await figureOf(null), reference]);
+    } else {
+      const ours = await figureOf(null);
+      rounds.push([ours, await figureOf(cli)]);
+    }
+  }
+  return { quotient: spread(rounds.map(([ours, reference]) => ours / reference)).median, rounds };
+}
+
+/** One line saying an A/B's rounds. */
+function describeRounds(what: string, commit: string, rounds: [number, number][]): string {
+  const pairs = rounds.map(([ours, reference]) => `${ours.toFixed(3)} / ${reference.toFixed(3)}`).join(', ');
+  return `${what} against ${commit.slice(0, 12)}, by round (ours / reference): ${pairs}`;
+}
+
 /** Figures measured, by baseline name, and where the processes ran. */
 async function measure(): Promise<{ measured: Record<(typeof MEASURED)[number], number>; placed: string }> {
-  const small = await measureGroup(SINGLE, 100, [cell(100, 100), cell(1, 100)], CELLS);
+  const reference = await readReference();
+  const cli = buildReference(reference, console.log);
+  if (cli instanceof Error) {
+    throw new Error(
+      `bench:ci needs the reference build ${reference.commit} (bench/reference.json) to gate p50 against: ${cli.message}`,
+    );
+  }
+  const small = await measureGroup(SINGLE, 100, [cell(100, 100)], CELLS);
   const large = await measureGroup(SINGLE, 64 << 10, [cell(100, 64 << 10)], CELLS);
   const replicated = await measureGroup(REPLICATED, 100, [cell(100, 100, REPLICATED)], CELLS);
   const cells = [...small.cells, ...large.cells, ...replicated.cells];
@@ -97,13 +148,15 @@ async function measure(): Promise<{ measured: Record<(typeof MEASURED)[number], 
   // the same code then read 175, 149, 178). A real cost per record raises every reading.
   const perRecord: number[] = [];
   for (let run = 0; run < 5; run++) perRecord.push((await memory(SINGLE, MEMORY_RECORDS)).rssBytesPerRecord);
+  const p50 = await againstReference(cli, 100, cell(1, 100), (r) => r.p50Ratio.median);
+  console.log(describeRounds('GET/c1/100B/n3 p50 ÷ bare', reference.commit, p50.rounds));
   return {
     measured: {
       random_get_c100_vs_bare: cells[0]!.ratio.median,
       // Each against bare uWS in its own group: replicas 3 ÷ replicas 1, same run.
-      replicas3_get_vs_replicas1: cells[3]!.ratio.median / cells[0]!.ratio.median,
-      p50_c1_vs_bare: cells[1]!.p50Ratio.median,
-      get_64k_vs_bare: cells[2]!.ratio.median,
+      replicas3_get_vs_replicas1: cells[2]!.ratio.median / cells[0]!.ratio.median,
+      p50_c1_vs_reference: p50.quotient,
+      get_64k_vs_bare: cells[1]!.ratio.median,
       get_vs_ceiling: load.getVsCeiling.median,
       batch_vs_map: BATCH / loadSeconds.median / mapRates.median,
       rss_bytes_per_record: Math.min(...perRecord),

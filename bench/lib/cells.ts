@@ -85,6 +85,8 @@ export interface CellOptions {
    * which lack `--http`).
    */
   frontEnd?: FrontEndName;
+  /** Another build's `dist/src/cli.js` to measure instead of this one (an A/B against a reference). */
+  cli?: string;
 }
 
 /** One server's figures over a cell's runs: req/s, and latency in ms. */
@@ -249,7 +251,12 @@ export async function measureGroup(
   const { frontEnd } = options;
   const [bare, cluster] = await Promise.all([
     startBare(valueBytes, options.placement, frontEnd),
-    startCluster(topology, frontEnd === undefined ? [] : ['--http', frontEnd], undefined, options.placement),
+    startCluster(
+      topology,
+      frontEnd === undefined ? [] : ['--http', frontEnd],
+      options.cli,
+      options.placement,
+    ),
   ]);
   try {
     const placed = [await bare.placed(), await cluster.placed()];
