@@ -8,7 +8,7 @@ import { hideBin } from 'yargs/helpers';
 import { httpUrl } from './address.js';
 
 import { Cluster, replicationFor, type ClusterOptions } from './cluster/cluster.js';
-import { parseClusterNodes, type StorageOptions } from './storage/options.js';
+import { describeStorage, parseClusterNodes, type StorageOptions } from './storage/options.js';
 
 import { FSYNC_MODES, type FsyncMode } from './storage/log.js';
 
@@ -114,17 +114,6 @@ function storageOf(args: ClusterArgs): StorageOptions | undefined {
       return { kind: 'redis', target, prefix: args.redisPrefix ?? 'thunderdb:' };
     }
   }
-}
-
-/** The storage, as the start-up line names it. */
-function describeStorage(storage: StorageOptions | undefined): string {
-  if (storage === undefined) return '';
-  if (storage.kind === 'log') return `, storage log in ${storage.dataDir}, fsync ${storage.fsync}`;
-  const where =
-    'url' in storage.target
-      ? storage.target.url
-      : `cluster ${storage.target.cluster.map((n) => `${n.host}:${n.port}`).join(',')}`;
-  return `, storage redis at ${where}, prefix ${storage.prefix}`;
 }
 
 /** A repeatable option's values, each also split at commas. */

@@ -5,7 +5,7 @@ import type { InFlight } from './in-flight.js';
 import { markHead, sendError } from './reply.js';
 import { answerAs, answering, type HttpMetrics, type RouteMetrics } from '../metrics/http-metrics.js';
 import { CONDITIONAL_HEADERS, type RequestGuard } from './request-guard.js';
-import type { FrontEndTraits } from './front-ends.js';
+import type { FrontEndTraits } from './front-end-contract.js';
 import type { App, Handler, HttpResponse } from './seam.js';
 
 /**

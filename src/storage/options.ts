@@ -70,3 +70,14 @@ export function parseClusterNodes(text: string): { host: string; port: number }[
   if (nodes.length === 0) throw new RangeError('--redis-cluster takes at least one host:port');
   return nodes;
 }
+
+/** The storage, as the start-up line names it. */
+export function describeStorage(storage: StorageOptions | undefined): string {
+  if (storage === undefined) return '';
+  if (storage.kind === 'log') return `, storage log in ${storage.dataDir}, fsync ${storage.fsync}`;
+  const where =
+    'url' in storage.target
+      ? storage.target.url
+      : `cluster ${storage.target.cluster.map((n) => `${n.host}:${n.port}`).join(',')}`;
+  return `, storage redis at ${where}, prefix ${storage.prefix}`;
+}

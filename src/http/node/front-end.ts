@@ -1,6 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import { Server as NetServer, type AddressInfo, type Socket } from 'node:net';
-import { TRAITS, type FrontEnd, type Listening, type ListenOptions } from '../front-ends.js';
+import { TRAITS, type FrontEnd, type Listening, type ListenOptions } from '../front-end-contract.js';
 import { listenErrorOf } from '../listen-error.js';
 import { NodeApp } from './app.js';
 import { CLIENT_TIMEOUT_MS, Connection } from './connection.js';

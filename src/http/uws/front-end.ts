@@ -2,7 +2,7 @@ import { createServer } from 'node:net';
 import type { TemplatedApp, us_listen_socket } from 'uWebSockets.js';
 import { authority } from '../../address.js';
 import { ConnectionGate } from '../connection-gate.js';
-import { TRAITS, type FrontEnd, type Listening, type ListenOptions } from '../front-ends.js';
+import { TRAITS, type FrontEnd, type Listening, type ListenOptions } from '../front-end-contract.js';
 import { listenErrorOf } from '../listen-error.js';
 import type { App } from '../seam.js';
 import { listenExclusive, loadUws, type Uws } from './native.js';
