@@ -137,14 +137,18 @@ export async function loadFileOverHttp(
   // The answer can come before the upload ends (an error stops the batch): let an early
   // answer win over the broken upload it causes. A failed upload destroys the request,
   // which rejects `answer` with the upload's error.
-  const upload = pipeline(wholeLines(stream, sent, progress, options.signal), req);
-  upload.catch(() => {});
+  const upload = pipeline(wholeLines(stream, sent, progress, options.signal), req).catch(() => {});
   let status: number;
   let body: string;
   try {
     ({ status, body } = await answer);
   } finally {
+    // An early answer leaves the upload running: end it here and wait until it has ended, so
+    // that nothing of this call outlives it (a write still in flight when the server closes
+    // the connection later failed with ECONNRESET after the caller had moved on).
     stream.destroy();
+    req.destroy();
+    await upload;
   }
   // The server's error, as the client verbs get it (with `written`: the pairs stored before it).
   if (status !== 200) throw errorOfAnswer(status, body, new Headers());
