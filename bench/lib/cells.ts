@@ -54,6 +54,19 @@ export function cellId(c: Cell): string {
   return `${c.method}/c${c.connections}/${sizeLabel(c.valueBytes)}/n${c.nodes}${copies}`;
 }
 
+/** Reads a cell's name (`GET/c100/64KiB/n3`, `PUT/c1/100B/n3/r3`), as {@link cellId} writes it. */
+export function parseCellId(id: string): Cell {
+  const m = /^(GET|PUT)\/c(\d+)\/([^/]+)\/n(\d+)(?:\/r(\d+))?$/i.exec(id.trim());
+  if (!m) throw new RangeError(`not a cell name: ${JSON.stringify(id)} (e.g. GET/c100/64KiB/n3/r3)`);
+  return {
+    method: m[1]!.toUpperCase() as Method,
+    connections: Number(m[2]),
+    valueBytes: parseSize(m[3]!.replace(/iB$/i, '')),
+    nodes: Number(m[4]),
+    replicas: Number(m[5] ?? 1),
+  };
+}
+
 /** True when `id` matches one of `patterns` (`GET/c100/64KiB/*`: each field exact or `*`, any case). */
 export function matchesAny(id: string, patterns: string[]): boolean {
   const fields = id.toLowerCase().split('/');
@@ -175,7 +188,7 @@ export async function preload(url: string, keys: string[], valueBytes: number): 
 }
 
 /** GETs `path` and checks the body has `valueBytes` bytes: both servers answer what the cell says. */
-async function checkAnswer(url: string, path: string, valueBytes: number): Promise<void> {
+export async function checkAnswer(url: string, path: string, valueBytes: number): Promise<void> {
   const res = await fetch(url + path);
   const body = Buffer.from(await res.arrayBuffer());
   if (res.status !== 200 || body.length !== valueBytes) {
@@ -183,7 +196,7 @@ async function checkAnswer(url: string, path: string, valueBytes: number): Promi
   }
 }
 
-function side(results: LoadResult[]): Side {
+export function side(results: LoadResult[]): Side {
   return {
     rps: spread(results.map((r) => r.rps)),
     p50: spread(results.map((r) => r.p50)),

@@ -19,17 +19,28 @@ export async function readReference(): Promise<Reference> {
 }
 
 /**
- * The reference commit built outside the clone (a detached git worktree in the temp
- * folder, installed with `npm ci`, which builds it), reused when already there. Returns
- * its `dist/src/cli.js`, or why it could not be built (a clone without that commit, say).
+ * A commit built outside the clone (a detached git worktree in the temp folder, installed
+ * with `npm ci`, which builds it), reused when already there: the reference, or any commit
+ * `npm run bench:ab` is asked about. Returns its `dist/src/cli.js`, or why it could not be
+ * built (a clone without that commit, say).
  */
-export function buildReference(reference: Reference, log: (line: string) => void): string | Error {
-  const dir = join(tmpdir(), `thunderdb-reference-${reference.commit.slice(0, 12)}`);
+export function buildCommit(commit: string, log: (line: string) => void): string | Error {
+  let full: string;
+  try {
+    full = execFileSync('git', ['rev-parse', '--verify', `${commit}^{commit}`], {
+      cwd: ROOT,
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+    }).trim();
+  } catch {
+    return new Error(`no commit ${commit} in this clone`);
+  }
+  const dir = join(tmpdir(), `thunderdb-reference-${full.slice(0, 12)}`);
   const cli = join(dir, 'dist', 'src', 'cli.js');
   if (existsSync(cli)) return cli;
   try {
-    log(`building the reference ${reference.commit.slice(0, 12)} in ${dir}`);
-    execFileSync('git', ['worktree', 'add', '--force', '--detach', dir, reference.commit], {
+    log(`building ${full.slice(0, 12)} in ${dir}`);
+    execFileSync('git', ['worktree', 'add', '--force', '--detach', dir, full], {
       cwd: ROOT,
       stdio: ['ignore', 'ignore', 'pipe'],
     });

@@ -94,13 +94,21 @@ export function closeLoad(topology: Topology, runs: number): Promise<Record<keyo
   });
 }
 
-/** Batch PUT of `size` uuid pairs over HTTP (`thunderdb load`), seconds, each run on a fresh cluster. */
-export async function batchLoad(topology: Topology, size: number, runs: number): Promise<Spread> {
+/**
+ * Batch PUT of `size` uuid pairs over HTTP (`thunderdb load`), seconds, each run on a fresh
+ * cluster; `cli` loads into another build's (an A/B against a reference).
+ */
+export async function batchLoad(
+  topology: Topology,
+  size: number,
+  runs: number,
+  cli?: string,
+): Promise<Spread> {
   const file = await uuidFile(size);
   const seconds: number[] = [];
   for (let i = 0; i < runs; i++) {
     seconds.push(
-      await using([startCluster(topology)], async ([cluster]) => {
+      await using([startCluster(topology, [], cli)], async ([cluster]) => {
         const report = await loadFileOverHttp(cluster!.url, file);
         if (report.loaded !== size) throw new Error(`loaded ${report.loaded} of ${size}`);
         return report.seconds;
