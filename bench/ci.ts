@@ -21,6 +21,7 @@ import { parseArgs } from 'node:util';
 import { measureAgainst, type AgainstResult } from './lib/against.js';
 import { parseCellId, type CellOptions } from './lib/cells.js';
 import { historyLine } from './lib/history.js';
+import { countGetInstructions, hasValgrind } from './lib/instructions.js';
 import { hasWrk } from './lib/load-generator.js';
 import { describePlacement, PLACEMENT_OPTIONS, placementFromArgs } from './lib/placement.js';
 import { buildCommit, readReference } from './lib/reference.js';
@@ -43,6 +44,7 @@ interface Check {
 const BASELINE = fileURLToPath(new URL('../../bench/baseline.json', import.meta.url));
 const RESULTS = fileURLToPath(new URL('../../bench/results/', import.meta.url));
 const HISTORY = fileURLToPath(new URL('../../bench/history.jsonl', import.meta.url));
+const OURS = fileURLToPath(new URL('../src/cli.js', import.meta.url));
 const BATCH = 100_000;
 const MEMORY_RECORDS = 1_000_000;
 /** Alternating rounds per cell: ours then the reference, then the other way round. */
@@ -73,13 +75,31 @@ const MEASURED = [
   'p50_c1_vs_reference',
   'batch_vs_reference',
   'rss_bytes_per_record',
+  'get_instructions_vs_reference',
 ] as const;
 type Measured = Record<(typeof MEASURED)[number], number>;
+
+/** Callgrind runs per build, alternating: each counts its median window of 2,000 GETs. */
+const INSTRUCTION_RUNS = 2;
+
+/**
+ * Instructions per GET (GC and optimizing compiles left out: bench/lib/instructions.ts),
+ * ours and the reference's, by run. Counted, not timed: the same whatever else the machine
+ * does (0.1-0.5 % spread between runs), so its limit can be tighter than a timed cell's.
+ */
+async function instructions(cli: string): Promise<number[][]> {
+  const runs: number[][] = [];
+  for (let run = 0; run < INSTRUCTION_RUNS; run++) {
+    const ours = (await countGetInstructions(OURS)).perGet;
+    runs.push([ours, (await countGetInstructions(cli)).perGet]);
+  }
+  return runs;
+}
 
 /** Measures every check's figure, and the cells behind them. */
 async function measure(
   cli: string,
-): Promise<{ measured: Measured; cells: AgainstResult[]; batch: number[][] }> {
+): Promise<{ measured: Measured; cells: AgainstResult[]; batch: number[][]; instructions: number[][] }> {
   const cells: AgainstResult[] = [];
   for (const group of GROUPS) {
     const { nodes, replicas, valueBytes } = group[0]!;
@@ -118,6 +138,11 @@ async function measure(
       (await memory({ nodes: 3, replicas: 1 }, MEMORY_RECORDS, CELLS.placement)).rssBytesPerRecord,
     );
   }
+  const counted = await instructions(cli);
+  console.log(
+    `instructions per GET by run (ours / reference): ${counted.map(([o, r]) => `${Math.round(o!)} / ${Math.round(r!)}`).join(', ')}`,
+  );
+  const median = (xs: number[]) => spread(xs).median;
   return {
     measured: {
       get_c100_vs_reference: byId('GET/c100/100B/n3').rps.median,
@@ -128,9 +153,11 @@ async function measure(
       // Pairs per second, ours over the reference's: the reference's seconds over ours.
       batch_vs_reference: spread(batch.map(([ours, reference]) => reference! / ours!)).median,
       rss_bytes_per_record: Math.min(...perRecord),
+      get_instructions_vs_reference: median(counted.map(([o]) => o!)) / median(counted.map(([, r]) => r!)),
     },
     cells,
     batch,
+    instructions: counted,
   };
 }
 
@@ -154,6 +181,11 @@ async function main(): Promise<void> {
   if (!(await hasWrk())) {
     throw new Error('bench:ci needs wrk (Debian package "wrk"; .ci/run installs it)');
   }
+  if (!(await hasValgrind())) {
+    throw new Error(
+      'bench:ci needs valgrind to count instructions (Debian package "valgrind"; .ci/run installs it)',
+    );
+  }
   const { checks } = JSON.parse(await readFile(BASELINE, 'utf8')) as { checks: Record<string, Check> };
   for (const name of MEASURED) {
     if (!(name in checks)) throw new Error(`bench:ci measures ${name}, which baseline.json has no limit for`);
@@ -170,7 +202,7 @@ async function main(): Promise<void> {
   );
   console.log(describePlacement(CELLS.placement));
   const start = performance.now();
-  const { measured, cells, batch } = await measure(cli);
+  const { measured, cells, batch, instructions: counted } = await measure(cli);
   const seconds = (performance.now() - start) / 1000;
   let failed = 0;
   const rows: string[] = [];
@@ -187,7 +219,14 @@ async function main(): Promise<void> {
     );
   }
   console.log(rows.join('\n'));
-  const line = await historyLine({ reference: reference.commit, seconds, measured, cells, batch });
+  const line = await historyLine({
+    reference: reference.commit,
+    seconds,
+    measured,
+    cells,
+    batch,
+    instructions: counted,
+  });
   await appendFile(HISTORY, JSON.stringify(line) + '\n');
   await mkdir(RESULTS, { recursive: true });
   await writeFile(

@@ -10,7 +10,7 @@
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { countGetInstructions, INSTRUCTION_DEFAULTS, type InstructionOptions } from './lib/instructions.js';
-import { buildReference, readReference } from './lib/reference.js';
+import { buildCommit, readReference } from './lib/reference.js';
 import { spread, type Spread } from './lib/stats.js';
 
 const { values: args } = parseArgs({
@@ -34,7 +34,7 @@ const options: Partial<InstructionOptions> = {
 function referenceCli(): Promise<string> {
   if (args['reference-cli'] !== undefined) return Promise.resolve(args['reference-cli']);
   return readReference().then((reference) => {
-    const cli = buildReference(reference, (line) => console.log(line));
+    const cli = buildCommit(reference.commit, (line) => console.log(line));
     if (cli instanceof Error) throw cli;
     return cli;
   });

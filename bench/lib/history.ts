@@ -32,6 +32,8 @@ export interface HistoryLine {
   cells: Record<string, HistoryCell>;
   /** The batch load's seconds by round: [ours, reference]. */
   batch: number[][];
+  /** Instructions per GET by callgrind run: [ours, reference] (since the check began). */
+  instructions?: number[][];
 }
 
 function git(...args: string[]): string {
@@ -49,6 +51,7 @@ export async function historyLine(run: {
   measured: Record<string, number>;
   cells: AgainstResult[];
   batch: number[][];
+  instructions: number[][];
 }): Promise<HistoryLine> {
   let commit = 'unknown';
   try {
@@ -79,5 +82,6 @@ export async function historyLine(run: {
       ]),
     ),
     batch: run.batch.map((pair) => pair.map(round)),
+    instructions: run.instructions.map((pair) => pair.map(Math.round)),
   };
 }

@@ -298,3 +298,12 @@ class KeepAliveClient {
     this.#socket.destroy();
   }
 }
+
+/** True when valgrind (with callgrind_control) is installed: Debian package `valgrind`. */
+export async function hasValgrind(): Promise<boolean> {
+  const found = (command: string) =>
+    new Promise<boolean>((resolve) =>
+      execFile('sh', ['-c', `command -v ${command}`], (err) => resolve(err === null)),
+    );
+  return (await found('valgrind')) && (await found('callgrind_control'));
+}
