@@ -112,3 +112,23 @@ export async function measureAgainst(
     await Promise.all(started.map((s) => s.stop()));
   }
 }
+
+/** Two measurements of one cell (from different pairs of clusters) as one: their rounds together. */
+export function mergeAgainst(a: AgainstResult, b: AgainstResult): AgainstResult {
+  const both = (x: Spread, y: Spread) => spread([...x.runs, ...y.runs]);
+  const sides = (x: Side, y: Side): Side => ({
+    rps: both(x.rps, y.rps),
+    p50: both(x.p50, y.p50),
+    p99: both(x.p99, y.p99),
+    p999: both(x.p999, y.p999),
+  });
+  return {
+    ...a,
+    ours: sides(a.ours, b.ours),
+    reference: sides(a.reference, b.reference),
+    bareRps: (a.bareRps + b.bareRps) / 2,
+    bareP50: (a.bareP50 + b.bareP50) / 2,
+    rps: both(a.rps, b.rps),
+    p50: both(a.p50, b.p50),
+  };
+}
