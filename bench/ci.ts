@@ -236,7 +236,7 @@ async function main(): Promise<void> {
     );
   }
   console.log(rows.join('\n'));
-  const line = await historyLine({
+  const line = historyLine({
     reference: reference.commit,
     seconds,
     measured,

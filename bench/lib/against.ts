@@ -8,6 +8,7 @@
  * beside them for the history, not for the verdict.
  */
 import {
+  cellLoad,
   checkAnswer,
   cellId,
   firstKeys,
@@ -19,7 +20,7 @@ import {
   type Side,
 } from './cells.js';
 import { uuidFile } from './data.js';
-import { sustained, type LoadResult, type LoadSpec } from './load-generator.js';
+import { sustained, type LoadResult } from './load-generator.js';
 import { startBare, startCluster, type ServerProcess, type Topology } from './processes.js';
 import { spread, type Spread } from './stats.js';
 
@@ -69,16 +70,7 @@ export async function measureAgainst(
     }
     const results: AgainstResult[] = [];
     for (const cell of cells) {
-      const spec = (url: string, seconds: number): LoadSpec => ({
-        url,
-        method: cell.method,
-        seconds,
-        connections: cell.connections,
-        keys,
-        keyFile,
-        valueBytes: cell.valueBytes,
-        placement: options.placement,
-      });
+      const spec = cellLoad(cell, keys, keyFile, options.placement);
       if (options.warmup > 0) {
         await sustained('wrk', spec(ours.url, options.warmup));
         await sustained('wrk', spec(reference.url, options.warmup));

@@ -205,6 +205,25 @@ export function side(results: LoadResult[]): Side {
   };
 }
 
+/** The wrk load of one cell against the server at `url`, for `seconds`: what every run of it asks. */
+export function cellLoad(
+  cell: Cell,
+  keys: number,
+  keyFile: string,
+  placement: Placement,
+): (url: string, seconds: number) => LoadSpec {
+  return (url, seconds) => ({
+    url,
+    method: cell.method,
+    seconds,
+    connections: cell.connections,
+    keys,
+    keyFile,
+    valueBytes: cell.valueBytes,
+    placement,
+  });
+}
+
 async function measureCell(
   cell: Cell,
   bare: ServerProcess,
@@ -214,16 +233,7 @@ async function measureCell(
   options: CellOptions,
   placed: Observed[],
 ): Promise<CellResult> {
-  const spec = (url: string, seconds: number): LoadSpec => ({
-    url,
-    method: cell.method,
-    seconds,
-    connections: cell.connections,
-    keys,
-    keyFile,
-    valueBytes: cell.valueBytes,
-    placement: options.placement,
-  });
+  const spec = cellLoad(cell, keys, keyFile, options.placement);
   if (options.warmup > 0) {
     await sustained('wrk', spec(bare.url, options.warmup));
     await sustained('wrk', spec(cluster.url, options.warmup));

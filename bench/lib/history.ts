@@ -45,14 +45,14 @@ function git(...args: string[]): string {
 }
 
 /** The line a bench:ci run appends. */
-export async function historyLine(run: {
+export function historyLine(run: {
   reference: string;
   seconds: number;
   measured: Record<string, number>;
   cells: AgainstResult[];
   batch: number[][];
   instructions: number[][];
-}): Promise<HistoryLine> {
+}): HistoryLine {
   let commit = 'unknown';
   try {
     commit =
