@@ -14,14 +14,41 @@ function record(version: number, value: string): Buffer {
   return new ReplyReader(writer.take(1)).next() as Buffer;
 }
 
-/** A sender that records what is sent and, when told, fails repairs as they are sent. */
+/** The digest of a record (Op.GetDigest's answer): its version and expiry, no value. */
+function digest(version: number): Buffer {
+  const writer = new ReplyWriter();
+  writer.record(Math.abs(version), 0, 0, version < 0);
+  return new ReplyReader(writer.take(1)).next() as Buffer;
+}
+
+/**
+ * A sender that records what is sent (with each tag, to answer it) and, when told, fails
+ * what it sends to the nodes in `down` as it is sent; its turn ends when the test says.
+ */
 class Sender implements ReplicaSender {
   sent: { node: number; op: number; version: number }[] = [];
+  tags: number[] = [];
   failRepairs = false;
+  down = new Set<number>();
   repairs = 0;
+  fetches = 0;
+  #endOfTurn: (() => void)[] = [];
   sendKey(node: number, sink: ReplySink, tag: number, op: number, _key: string, version: number): void {
     this.sent.push({ node, op, version });
-    if (this.failRepairs) sink.fail(tag, new NodeTimeoutError('no answer'));
+    this.tags.push(tag);
+    if (this.failRepairs || this.down.has(node)) sink.fail(tag, new NodeTimeoutError('no answer'));
+  }
+  fetched(): void {
+    this.fetches++;
+  }
+  endOfTurn(fire: () => void): void {
+    this.#endOfTurn.push(fire);
+  }
+  /** Ends the turn: runs what waited for it. */
+  turn(): void {
+    const fires = this.#endOfTurn;
+    this.#endOfTurn = [];
+    for (const fire of fires) fire();
   }
   tombstoneWritten(): void {}
   expiringWritten(): void {}
@@ -91,6 +118,115 @@ describe('KeyCalls', () => {
     const single = new Client();
     calls.fail(calls.begin(single, 0, Op.Put, 'k', [0], 1, false, 100), new NodeTimeoutError('slow'));
     assert.deepEqual(single.heard, ['NODE_TIMEOUT']);
+  });
+
+  test("digests: a read answers once the newest version's record is here, fetching it when only a digest has it", () => {
+    const sender = new Sender();
+    const calls = new KeyCalls(sender);
+    const client = new Client();
+    const base = calls.begin(client, 0, Op.Get, 'k', [4, 5, 6], 2, false, 0);
+    calls.digestFrom(base + 1);
+    calls.digestFrom(base + 2);
+    calls.settle(base + 1, digest(20));
+    calls.settle(base + 0, record(10, 'old'));
+    assert.deepEqual(client.heard, [], 'the quorum saw version 20 but holds only 10: no answer yet');
+    calls.settle(base + 2, digest(20));
+    sender.turn();
+    assert.deepEqual(sender.sent, [{ node: 5, op: Op.Get, version: 0 }], 'fetched from the first holder');
+    assert.equal(sender.fetches, 1);
+    calls.settle(sender.tags[0]!, record(20, 'new'));
+    assert.deepEqual(client.heard, ['new@20']);
+    assert.deepEqual(
+      sender.sent.slice(1),
+      [{ node: 4, op: Op.Put, version: 20 }],
+      'the stale replica is repaired',
+    );
+    assert.equal(calls.size, 0);
+  });
+
+  test('digests: a record arriving in the same turn needs no fetch', () => {
+    const sender = new Sender();
+    const calls = new KeyCalls(sender);
+    const client = new Client();
+    const base = calls.begin(client, 0, Op.Get, 'k', [0, 1, 2], 2, false, 0);
+    calls.digestFrom(base + 1);
+    calls.digestFrom(base + 2);
+    calls.settle(base + 1, digest(20));
+    calls.settle(base + 2, digest(20));
+    calls.settle(base + 0, record(20, 'same'));
+    assert.deepEqual(client.heard, ['same@20']);
+    sender.turn();
+    assert.deepEqual(sender.sent, [], 'nothing fetched, nothing repaired');
+    assert.equal(calls.size, 0);
+  });
+
+  test('digests: a failed fetch tries the next holder; with none left the read is QUORUM_NOT_MET', () => {
+    const sender = new Sender();
+    sender.down.add(1);
+    const calls = new KeyCalls(sender);
+    const client = new Client();
+    const base = calls.begin(client, 0, Op.Get, 'k', [0, 1, 2], 3, false, 0);
+    calls.digestFrom(base + 1);
+    calls.digestFrom(base + 2);
+    calls.fail(base + 0, new NodeTimeoutError('slow'));
+    calls.settle(base + 1, digest(30));
+    calls.settle(base + 2, digest(30));
+    // R = 3 and one replica failed: refused, whatever the digests say.
+    assert.deepEqual(client.heard, ['QUORUM_NOT_MET']);
+    const second = new Client();
+    const next = calls.begin(second, 0, Op.Get, 'k', [0, 1, 2], 2, false, 0);
+    calls.digestFrom(next + 1);
+    calls.digestFrom(next + 2);
+    calls.fail(next + 0, new NodeTimeoutError('slow'));
+    calls.settle(next + 1, digest(30));
+    calls.settle(next + 2, digest(30));
+    sender.turn();
+    assert.deepEqual(
+      sender.sent.map((s) => s.node),
+      [1, 2],
+      'node 1 failed at once, so node 2 was asked',
+    );
+    calls.fail(sender.tags[1]!, new NodeTimeoutError('slow'));
+    assert.deepEqual(second.heard, ['QUORUM_NOT_MET']);
+    assert.equal(calls.size, 0);
+  });
+
+  test('digests: a newest tombstone needs no record; the stale replica gets the tombstone', () => {
+    const sender = new Sender();
+    const calls = new KeyCalls(sender);
+    const client = new Client();
+    const base = calls.begin(client, 0, Op.Get, 'k', [0, 1, 2], 2, false, 0);
+    calls.digestFrom(base + 1);
+    calls.digestFrom(base + 2);
+    calls.settle(base + 0, record(10, 'old'));
+    calls.settle(base + 1, digest(-20));
+    assert.deepEqual(client.heard, ['null']);
+    calls.settle(base + 2, digest(-20));
+    assert.deepEqual(sender.sent, [{ node: 0, op: Op.Delete, version: 20 }]);
+    assert.equal(calls.size, 0);
+  });
+
+  test('digests: a newer version seen after the answer is fetched to repair the others', () => {
+    const sender = new Sender();
+    const calls = new KeyCalls(sender);
+    const client = new Client();
+    const base = calls.begin(client, 0, Op.Get, 'k', [0, 1, 2], 2, false, 0);
+    calls.digestFrom(base + 1);
+    calls.digestFrom(base + 2);
+    calls.settle(base + 0, record(10, 'a'));
+    calls.settle(base + 1, digest(10));
+    assert.deepEqual(client.heard, ['a@10']);
+    calls.settle(base + 2, digest(15)); // a write the other two have not seen yet
+    assert.equal(calls.size, 1, 'held for the fetch');
+    sender.turn();
+    assert.deepEqual(sender.sent, [{ node: 2, op: Op.Get, version: 0 }]);
+    calls.settle(sender.tags[0]!, record(15, 'b'));
+    assert.deepEqual(sender.sent.slice(1), [
+      { node: 0, op: Op.Put, version: 15 },
+      { node: 1, op: Op.Put, version: 15 },
+    ]);
+    assert.deepEqual(client.heard, ['a@10'], 'the client heard once');
+    assert.equal(calls.size, 0);
   });
 
   test('slots are reused: many calls in flight, then none', () => {

@@ -147,6 +147,11 @@ export interface CoordinatorStats {
   antiEntropy: AntiEntropyStats;
   /** Read repairs sent to stale replicas since start. */
   readRepairs: number;
+  /**
+   * Records fetched since start because a replica's digest showed a newer version than the
+   * record read (or the replica asked for the record failed).
+   */
+  readFetches: number;
   /** Tombstones held by every replica, waiting out the grace period before purging. */
   tombstonesAwaitingPurge: number;
   /** Tombstones purged since start. */

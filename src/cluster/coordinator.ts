@@ -103,6 +103,7 @@ export class Coordinator implements ReplicaSender {
   /** Conditional writes waiting per key, so that each one's check and write happen alone. */
   readonly #keyLocks = new Map<string, Promise<void>>();
   #readRepairs = 0;
+  #readFetches = 0;
 
   constructor(nodes: NodeSet, hints: Hints, clock: Clock, options: CoordinatorOptions) {
     this.#nodes = nodes;
@@ -189,11 +190,17 @@ export class Coordinator implements ReplicaSender {
       version,
       expiresAt,
     );
+    // A read takes the record from the first replica that can be asked, digests from the rest.
+    let recordAsked = op !== Op.Get;
     for (let i = 0; i < asked.length; i++) {
       const node = asked[i]!;
       const writer = nodes.writerFor(node, calls, base + i);
       if (writer === null) continue;
-      writer.key(op, this.#key.buffer, length, hash, version, value);
+      if (recordAsked && op === Op.Get) {
+        calls.digestFrom(base + i);
+        writer.key(Op.GetDigest, this.#key.buffer, length, hash, version);
+      } else writer.key(op, this.#key.buffer, length, hash, version, value);
+      recordAsked = true;
       nodes.queued(node, calls, base + i);
     }
   }
@@ -239,6 +246,14 @@ export class Coordinator implements ReplicaSender {
     this.#readRepairs++;
   }
 
+  fetched(): void {
+    this.#readFetches++;
+  }
+
+  endOfTurn(fire: () => void): void {
+    this.#clock.defer(fire);
+  }
+
   /** The coordinator's wall clock, Unix ms: the time versions and expiries are stamped with. */
   wall(): number {
     return this.#clock.wall();
@@ -252,6 +267,7 @@ export class Coordinator implements ReplicaSender {
   /** What the coordinator did besides answering: repairs, purges, expiry sweeps. */
   get stats(): {
     readRepairs: number;
+    readFetches: number;
     tombstonesAwaitingPurge: number;
     tombstonesPurged: number;
     expiredAwaitingPurge: number;
@@ -260,6 +276,7 @@ export class Coordinator implements ReplicaSender {
   } {
     return {
       readRepairs: this.#readRepairs,
+      readFetches: this.#readFetches,
       tombstonesAwaitingPurge: this.#purger.waiting,
       tombstonesPurged: this.#purger.purged,
       expiredAwaitingPurge: this.#expiryPurger.waiting,

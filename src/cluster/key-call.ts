@@ -57,15 +57,21 @@ export interface ReplicaSender {
   expiringWritten(key: string, version: number, expiresAt: number, acks: number): void;
   /** Counts a read repair sent. */
   repaired(): void;
+  /** Counts a value fetched after digests showed a newer version than the record read. */
+  fetched(): void;
+  /** Runs `fire` once the events of this turn have been handled (a read's wait for its record). */
+  endOfTurn(fire: () => void): void;
   /** The coordinator's wall clock, Unix ms: whether a value read has expired. */
   wall(): number;
 }
 
 /**
- * A tag, as the batcher hands it back: the call's slot × 32, then one bit saying "a repair's
- * acknowledgement", then the replica's index in the call's node list (below 16).
+ * A tag, as the batcher hands it back: the call's slot × 64, then one bit saying "the record a
+ * read fetched", one saying "a repair's acknowledgement", then the replica's index in the
+ * call's node list (below 16).
  */
-const SLOT_SHIFT = 5;
+const SLOT_SHIFT = 6;
+const FETCH_BIT = 32;
 const REPAIR_BIT = 16;
 const REPLICA_MASK = 15;
 
@@ -75,6 +81,9 @@ const SYNC_REPAIR = 2;
 const WAS_LIVE = 4; // deletes: a replica held a value
 const REPAIR_FAILED = 8;
 const REPAIRING = 16; // #repair is sending: a synchronous failure must not release the slot
+const NEWEST_TOMBSTONE = 32; // reads: the newest version seen is a tombstone's
+const AWAITING_RECORD = 64; // reads: the newest version's record is awaited (end of turn, or a fetch)
+const COMPLETE_DEFERRED = 128; // reads: every replica is in, and the repairs wait for that record
 
 /** Acknowledgements of fire-and-forget repairs: nobody waits for them. */
 const IGNORE: ReplySink = { settle() {}, fail() {} };
@@ -85,6 +94,12 @@ const IGNORE: ReplySink = { settle() {}, fail() {} };
  * followed through after that: stale replicas are repaired, and a tombstone every replica
  * holds is marked for purging. The client hears exactly once: the answer, or
  * QUORUM_NOT_MET as soon as too many replicas have failed for the quorum to be reached.
+ *
+ * A read asks one replica for the record and the others for its digest (version and expiry,
+ * no value; see {@link digestFrom}). Once R replicas have answered, the newest version among
+ * them is the answer, as before; when only a digest has it, the read waits for the rest of
+ * the turn (the record's reply usually arrives in it), then fetches the record from a
+ * replica whose digest has that version. Repairs wait for that record too.
  *
  * Calls live in slots of column arrays (typed arrays for numbers), reused once a call is
  * finished, and this one object is the reply sink of every replica's operation, told apart
@@ -116,7 +131,14 @@ export class KeyCalls implements ReplySink {
   #responded = new Uint16Array(0);
   #holders = new Uint16Array(0);
   #repaired = new Uint16Array(0);
+  /** Reads: replicas asked for a digest, records fetched from (or asked), and fetches in flight. */
+  #digests = new Uint16Array(0);
+  #fetchedFrom = new Uint16Array(0);
+  #fetching = new Uint8Array(0);
   readonly #free: number[] = [];
+  /** Reads whose newest record is awaited at the end of this turn; {@link #decide} takes them. */
+  #undecided: number[] = [];
+  #deciding = false;
 
   constructor(sender: ReplicaSender) {
     this.#sender = sender;
@@ -162,6 +184,7 @@ export class KeyCalls implements ReplySink {
     this.#versions[slot] = version;
     this.#expiries[slot] = expiresAt;
     this.#responded[slot] = this.#holders[slot] = this.#repaired[slot] = 0;
+    this.#digests[slot] = this.#fetchedFrom[slot] = this.#fetching[slot] = 0;
     return slot << SLOT_SHIFT;
   }
 
@@ -188,12 +211,24 @@ export class KeyCalls implements ReplySink {
     this.#responded = widen(this.#responded, Uint16Array);
     this.#holders = widen(this.#holders, Uint16Array);
     this.#repaired = widen(this.#repaired, Uint16Array);
+    this.#digests = widen(this.#digests, Uint16Array);
+    this.#fetchedFrom = widen(this.#fetchedFrom, Uint16Array);
+    this.#fetching = widen(this.#fetching, Uint8Array);
     for (let slot = slots - 1; slot >= old; slot--) this.#free.push(slot);
+  }
+
+  /**
+   * Marks the replica of `tag` (a read's base tag + its index) as asked for the digest
+   * (Op.GetDigest), not the record.
+   */
+  digestFrom(tag: number): void {
+    this.#digests[tag >> SLOT_SHIFT]! |= 1 << (tag & REPLICA_MASK);
   }
 
   settle(tag: number, reply: Result): void {
     const slot = tag >> SLOT_SHIFT;
     if (tag & REPAIR_BIT) return this.#repairSettled(slot, true);
+    if (tag & FETCH_BIT) return this.#fetched(slot, tag & REPLICA_MASK, reply as Buffer | null);
     this.#answered[slot]!++;
     const op = this.#ops[slot];
     if (op === Op.Get) this.#read(slot, tag & REPLICA_MASK, reply as Buffer | null);
@@ -208,6 +243,7 @@ export class KeyCalls implements ReplySink {
     const slot = tag >> SLOT_SHIFT;
     this.#errors[slot] ??= error;
     if (tag & REPAIR_BIT) return this.#repairSettled(slot, false);
+    if (tag & FETCH_BIT) return this.#fetched(slot, tag & REPLICA_MASK, undefined);
     this.#failed[slot]!++;
     const flags = this.#flags[slot]!;
     if (!(flags & DONE) && this.#quorumState(slot) === 'lost') this.#refuse(slot);
@@ -238,7 +274,9 @@ export class KeyCalls implements ReplySink {
     // Released already (a repair's loop releases, then the settle that started it asks
     // again): freeing a slot twice would give two calls the same one.
     if (this.#sinks[slot] === null) return;
-    if (this.#flags[slot]! & REPAIRING || !this.#allIn(slot) || this.#awaited[slot]! > 0) return;
+    const flags = this.#flags[slot]!;
+    if (flags & (REPAIRING | AWAITING_RECORD) || !this.#allIn(slot)) return;
+    if (this.#awaited[slot]! > 0 || this.#fetching[slot]! > 0) return;
     this.#sinks[slot] = null;
     this.#results[slot] = null;
     this.#errors[slot] = null;
@@ -246,20 +284,107 @@ export class KeyCalls implements ReplySink {
     this.#free.push(slot);
   }
 
-  /** Takes in one replica's record, keeping the newest. */
+  /** Takes in one replica's answer to a read: its record, its digest, or absent. */
   #read(slot: number, i: number, record: Buffer | null): void {
     const bit = 1 << i;
     this.#responded[slot]! |= bit;
+    this.#take(slot, bit, record, (this.#digests[slot]! & bit) === 0);
+  }
+
+  /** Keeps the newest version seen, who holds it, and its record once one arrives whole. */
+  #take(slot: number, bit: number, record: Buffer | null, whole: boolean): void {
     const version = record === null ? 0 : Math.abs(recordVersion(record));
-    if (record !== null && (this.#results[slot] === null || version > this.#versions[slot]!)) {
-      this.#results[slot] = record;
+    if (version > this.#versions[slot]!) {
       this.#versions[slot] = version;
       this.#holders[slot] = bit;
+      if (recordVersion(record!) < 0) this.#flags[slot]! |= NEWEST_TOMBSTONE;
+      else this.#flags[slot]! &= ~NEWEST_TOMBSTONE;
     } else if (version === this.#versions[slot]) this.#holders[slot]! |= bit;
+    if (whole && version !== 0 && version === this.#versions[slot]) this.#results[slot] = record;
+  }
+
+  /**
+   * A read has what its answer and its repairs need: no replica holds a record, the newest
+   * is a tombstone (its version is all), or the newest version's record arrived whole.
+   */
+  #hasNewest(slot: number): boolean {
+    const version = this.#versions[slot]!;
+    if (version === 0 || this.#flags[slot]! & NEWEST_TOMBSTONE) return true;
+    const record = this.#results[slot] as Buffer | null;
+    return record !== null && Math.abs(recordVersion(record)) === version;
+  }
+
+  /** Waits for the newest version's record: until the end of this turn, then by a fetch. */
+  #awaitNewest(slot: number): void {
+    if (this.#flags[slot]! & AWAITING_RECORD) return;
+    this.#flags[slot]! |= AWAITING_RECORD;
+    this.#undecided.push(slot);
+    if (this.#deciding) return;
+    this.#deciding = true;
+    this.#sender.endOfTurn(this.#decide);
+  }
+
+  readonly #decide = (): void => {
+    this.#deciding = false;
+    const slots = this.#undecided;
+    this.#undecided = [];
+    for (const slot of slots) this.#pursueNewest(slot);
+  };
+
+  /**
+   * The newest record is awaited: go on once it is here; otherwise fetch it from a holder
+   * not yet asked, or, when none is left, give up (the client hears QUORUM_NOT_MET).
+   */
+  #pursueNewest(slot: number): void {
+    if (this.#hasNewest(slot)) {
+      this.#flags[slot]! &= ~AWAITING_RECORD;
+      if (!(this.#flags[slot]! & DONE)) this.#quorum(slot);
+      if (this.#flags[slot]! & COMPLETE_DEFERRED) {
+        this.#flags[slot]! &= ~COMPLETE_DEFERRED;
+        this.#complete(slot);
+      }
+      return this.#releaseIfFinished(slot);
+    }
+    const untried = this.#holders[slot]! & ~this.#fetchedFrom[slot]!;
+    if (untried === 0) {
+      // Only while nothing else is on its way: a fetch in flight may still bring it.
+      if (this.#fetching[slot]! > 0) return;
+      this.#flags[slot]! &= ~(AWAITING_RECORD | COMPLETE_DEFERRED);
+      if (!(this.#flags[slot]! & DONE)) {
+        this.#flags[slot]! |= DONE;
+        this.#sinks[slot]!.fail(
+          this.#tags[slot]!,
+          this.#quorumError(slot, 'the newest version could not be read'),
+        );
+      }
+      return this.#releaseIfFinished(slot);
+    }
+    const i = 31 - Math.clz32(untried & -untried);
+    this.#fetchedFrom[slot]! |= 1 << i;
+    this.#fetching[slot]!++;
+    this.#sender.fetched();
+    // A node gone down fails the fetch during the send, which pursues the next holder.
+    this.#sender.sendKey(
+      this.#nodes[slot]![i]!,
+      this,
+      (slot << SLOT_SHIFT) | FETCH_BIT | i,
+      Op.Get,
+      this.#keys[slot]!,
+      0,
+    );
+  }
+
+  /** A fetched record arrived (undefined: the fetch failed). */
+  #fetched(slot: number, i: number, record: Buffer | null | undefined): void {
+    this.#fetching[slot]!--;
+    if (record !== undefined) this.#take(slot, 1 << i, record, true);
+    if (this.#flags[slot]! & AWAITING_RECORD) this.#pursueNewest(slot);
+    else this.#releaseIfFinished(slot);
   }
 
   /** The quorum has answered: answer, or for a blocking repair, first repair. */
   #quorum(slot: number): void {
+    if (this.#ops[slot] === Op.Get && !this.#hasNewest(slot)) return this.#awaitNewest(slot);
     if (this.#ops[slot] === Op.Get && this.#flags[slot]! & SYNC_REPAIR) {
       const stale = this.#responded[slot]! & ~this.#holders[slot]!;
       if (stale !== 0) {
@@ -281,7 +406,7 @@ export class KeyCalls implements ReplySink {
     // A repair that failed leaves a stale replica the next read may see: the monotonic-read
     // promise of a blocking repair cannot be kept, so the read fails instead.
     if (this.#flags[slot]! & REPAIR_FAILED)
-      this.#sinks[slot]!.fail(this.#tags[slot]!, this.#quorumError(slot));
+      this.#sinks[slot]!.fail(this.#tags[slot]!, this.#quorumError(slot, 'a blocking read repair failed'));
     else this.#answer(slot);
     this.#releaseIfFinished(slot);
   }
@@ -292,11 +417,12 @@ export class KeyCalls implements ReplySink {
     const tag = this.#tags[slot]!;
     switch (this.#ops[slot] as KeyOp) {
       case Op.Get: {
-        const best = this.#results[slot] as Buffer | null;
         // Absent, deleted or expired: no value, but the version read (0 when none), which a
         // conditional write must outdate.
-        if (best === null || recordVersion(best) < 0) sink.settle(tag, null, this.#versions[slot]!);
+        if (this.#versions[slot] === 0 || this.#flags[slot]! & NEWEST_TOMBSTONE)
+          sink.settle(tag, null, this.#versions[slot]!);
         else {
+          const best = this.#results[slot] as Buffer;
           const expiresAt = recordExpiresAt(best);
           // Expired reads as absent; the record stays until the replicas clear it.
           if (expiresAt !== 0 && hasExpired(expiresAt, this.#sender.wall()))
@@ -325,13 +451,14 @@ export class KeyCalls implements ReplySink {
     else sink.fail(this.#tags[slot]!, this.#quorumError(slot));
   }
 
-  #quorumError(slot: number): QuorumNotMetError {
+  /** QUORUM_NOT_MET, saying how many answered; `also`: what else went wrong. */
+  #quorumError(slot: number, also?: string): QuorumNotMetError {
     const needed = this.#needed[slot]!;
     const answered = this.#answered[slot]!;
     const cause = this.#errors[slot];
     const error = new QuorumNotMetError(
       `${answered} of ${this.#nodes[slot]!.length} replicas answered; ${this.#ops[slot] === Op.Get ? 'R' : 'W'} = ${needed}` +
-        (this.#flags[slot]! & REPAIR_FAILED ? ', and a blocking read repair failed' : '') +
+        (also === undefined ? '' : `, and ${also}`) +
         (cause ? ` (${cause.code}: ${cause.message})` : ''),
     );
     error.details.answered = answered;
@@ -344,7 +471,10 @@ export class KeyCalls implements ReplySink {
     const op = this.#ops[slot];
     if (op === Op.Get) {
       const stale = this.#responded[slot]! & ~this.#holders[slot]! & ~this.#repaired[slot]!;
-      if (stale !== 0) this.#repair(slot, stale, IGNORE);
+      if (stale === 0) return;
+      if (this.#hasNewest(slot)) return this.#repair(slot, stale, IGNORE);
+      this.#flags[slot]! |= COMPLETE_DEFERRED;
+      this.#awaitNewest(slot);
     } else if (op === Op.Delete) {
       this.#sender.tombstoneWritten(this.#keys[slot]!, this.#versions[slot]!, this.#answered[slot]!);
     } else if (op === Op.PutExpiring) {
@@ -360,9 +490,10 @@ export class KeyCalls implements ReplySink {
 
   /** Sends the newest record to the replicas in `stale`. */
   #repair(slot: number, stale: number, sink: ReplySink): void {
-    // Stale means older than the best, so the best is a record, not "absent".
+    // Stale means older than the newest, so the newest is a record, not "absent"; unless it
+    // is a tombstone, its record is here (see #hasNewest).
     const best = this.#results[slot] as Buffer;
-    const tombstone = recordVersion(best) < 0;
+    const tombstone = (this.#flags[slot]! & NEWEST_TOMBSTONE) !== 0;
     // A value that expires is repaired with its expiry: the replica then agrees on both.
     const expires = !tombstone && recordExpiresAt(best) !== 0;
     const nodes = this.#nodes[slot]!;

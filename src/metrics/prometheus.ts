@@ -254,6 +254,12 @@ export class ClusterMetrics {
     add('thunderdb_read_repairs_total', 'Read repairs sent to stale replicas.', 'counter', () =>
       now([{ labels: {}, value: coordinator().readRepairs }]),
     );
+    add(
+      'thunderdb_read_fetches_total',
+      'Records a read fetched after a digest showed a newer version than the record it was sent.',
+      'counter',
+      () => now([{ labels: {}, value: coordinator().readFetches }]),
+    );
     add('thunderdb_anti_entropy_runs_total', 'Anti-entropy rounds run.', 'counter', () =>
       now([{ labels: {}, value: coordinator().antiEntropy.runs }]),
     );

@@ -71,6 +71,13 @@ export class NodeRuntime implements BatchHandler {
         map.copyValueAt(location, reply.target, at);
         return;
       }
+      case Op.GetDigest: {
+        const map = store.records;
+        const location = map.locate(batch, start, length, hash);
+        if (location === 0) return reply.absent();
+        reply.record(map.versionAt(location), map.expiresAtOf(location), 0, map.isTombstoneAt(location));
+        return;
+      }
       case Op.Put:
       case Op.PutExpiring:
         return reply.integer(

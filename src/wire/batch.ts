@@ -182,6 +182,7 @@ export function readBatch(batch: ArrayBuffer, handler: BatchHandler): number {
     const op = buf[at]! as OpCode;
     switch (op) {
       case Op.Get:
+      case Op.GetDigest:
       case Op.Delete:
       case Op.Size:
       case Op.Purge:

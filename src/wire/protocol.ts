@@ -96,6 +96,13 @@ export const Op = {
    * clears the same records on its own.
    */
   ClearExpired: 15,
+  /**
+   * key → a Get's record without its value: the version (negated for a tombstone) and the
+   * expiry, no bytes; or absent. A read asks one replica for the record and the others for
+   * this digest (as Cassandra does), so a large value crosses from one thread, not from
+   * every replica asked.
+   */
+  GetDigest: 16,
 } as const;
 
 export type OpCode = (typeof Op)[keyof typeof Op];
