@@ -14,10 +14,11 @@ function record(version: number, value: string): Buffer {
   return new ReplyReader(writer.take(1)).next() as Buffer;
 }
 
-/** The digest of a record (Op.GetDigest's answer): its version and expiry, no value. */
+/** A digest of a large value (Op.GetDigest's answer): its version and expiry, no value. A tombstone comes whole. */
 function digest(version: number): Buffer {
+  if (version < 0) return record(version, '');
   const writer = new ReplyWriter();
-  writer.record(Math.abs(version), 0, 0, version < 0);
+  writer.digest(version, 0);
   return new ReplyReader(writer.take(1)).next() as Buffer;
 }
 
@@ -157,6 +158,22 @@ describe('KeyCalls', () => {
     assert.deepEqual(client.heard, ['same@20']);
     sender.turn();
     assert.deepEqual(sender.sent, [], 'nothing fetched, nothing repaired');
+    assert.equal(calls.size, 0);
+  });
+
+  test('digests: a small value comes whole from a replica asked for its digest, and needs no fetch', () => {
+    const sender = new Sender();
+    const calls = new KeyCalls(sender);
+    const client = new Client();
+    const base = calls.begin(client, 0, Op.Get, 'k', [0, 1, 2], 2, false, 0);
+    calls.digestFrom(base + 1);
+    calls.digestFrom(base + 2);
+    calls.settle(base + 1, record(20, 'small'));
+    calls.settle(base + 2, record(20, 'small'));
+    assert.deepEqual(client.heard, ['small@20'], 'answered before the replica asked for the record');
+    calls.settle(base + 0, record(10, 'old'));
+    sender.turn();
+    assert.deepEqual(sender.sent, [{ node: 0, op: Op.Put, version: 20 }], 'no fetch; the stale one repaired');
     assert.equal(calls.size, 0);
   });
 

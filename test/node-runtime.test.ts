@@ -2,15 +2,15 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { KeyBytes } from '../src/ring/key-bytes.js';
 import { HASH_SPACE } from '../src/ring/murmur3.js';
-import { Op, type NodeStats, type OpCode } from '../src/wire/protocol.js';
+import { DIGEST_ABOVE_BYTES, Op, type NodeStats, type OpCode } from '../src/wire/protocol.js';
 import { NodeRuntime } from '../src/node/runtime.js';
 import { NodeStore } from '../src/node/store.js';
 import { Written } from '../src/wire/protocol.js';
 import { BatchWriter } from '../src/wire/batch.js';
-import { recordValue, recordVersion, ReplyReader } from '../src/wire/reply.js';
+import { isDigest, recordValue, recordVersion, ReplyReader } from '../src/wire/reply.js';
 
 type Operation =
-  | ['get' | 'size', string]
+  | ['get' | 'size' | 'digest', string]
   | ['delete', string, number]
   | ['put', string, string, number]
   | ['purge', string, number]
@@ -37,8 +37,10 @@ function batch(id: number, ...operations: Operation[]): ArrayBuffer {
       case 'purge':
         writer.key(Op.Purge, key.buffer, length, hash, operation[2]);
         break;
-      default:
-        writer.key(operation[0] === 'get' ? Op.Get : Op.Size, key.buffer, length, hash, 0);
+      default: {
+        const op = { get: Op.Get, size: Op.Size, digest: Op.GetDigest }[operation[0]];
+        writer.key(op, key.buffer, length, hash, 0);
+      }
     }
   }
   return writer.take(id);
@@ -63,6 +65,30 @@ function record(result: string | number | null | undefined): string | null {
 }
 
 describe('NodeRuntime over a NodeStore', () => {
+  test('GetDigest answers a large value by its version alone, a small one and a tombstone whole', () => {
+    const node = new NodeRuntime(new NodeStore());
+    const large = 'x'.repeat(DIGEST_ABOVE_BYTES + 1);
+    const small = 'y'.repeat(DIGEST_ABOVE_BYTES);
+    const reply = node.apply(
+      batch(
+        7,
+        ['put', 'large', large, 10],
+        ['put', 'small', small, 11],
+        ['delete', 'gone', 12],
+        ['digest', 'large'],
+        ['digest', 'small'],
+        ['digest', 'gone'],
+        ['digest', 'absent'],
+      ),
+    );
+    const [, , , , l, s, g, a] = results(reply);
+    const bytes = (r: unknown) => Buffer.from(r as string, 'latin1');
+    assert.deepEqual([isDigest(bytes(l)), recordVersion(bytes(l)), bytes(l).length], [true, 10, 16]);
+    assert.deepEqual([isDigest(bytes(s)), record(s)], [false, `11:${small}`]);
+    assert.deepEqual([isDigest(bytes(g)), record(g)], [false, '-12:']);
+    assert.equal(a, null);
+  });
+
   test('apply() runs a batch in order and answers its id, then one result per operation', () => {
     const store = new NodeStore();
     const node = new NodeRuntime(store);

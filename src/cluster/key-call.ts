@@ -5,7 +5,14 @@ import { QuorumNotMetError, type ThunderError } from '../errors.js';
 import { quorumState, type QuorumState } from './quorum.js';
 import { Op } from '../wire/protocol.js';
 import { hasExpired } from '../expiry.js';
-import { recordEnvelope, recordExpiresAt, recordValue, recordVersion, type Result } from '../wire/reply.js';
+import {
+  isDigest,
+  recordEnvelope,
+  recordExpiresAt,
+  recordValue,
+  recordVersion,
+  type Result,
+} from '../wire/reply.js';
 
 /** The key operations a client asks of the cluster. */
 export type KeyOp = typeof Op.Get | typeof Op.Put | typeof Op.PutExpiring | typeof Op.Delete | typeof Op.Size;
@@ -96,7 +103,8 @@ const IGNORE: ReplySink = { settle() {}, fail() {} };
  * QUORUM_NOT_MET as soon as too many replicas have failed for the quorum to be reached.
  *
  * A read asks one replica for the record and the others for its digest (version and expiry,
- * no value; see {@link digestFrom}). Once R replicas have answered, the newest version among
+ * no value; see {@link digestFrom}), which they answer with the whole record when the value
+ * is small. Once R replicas have answered, the newest version among
  * them is the answer, as before; when only a digest has it, the read waits for the rest of
  * the turn (the record's reply usually arrives in it), then fetches the record from a
  * replica whose digest has that version. Repairs wait for that record too.
@@ -288,7 +296,8 @@ export class KeyCalls implements ReplySink {
   #read(slot: number, i: number, record: Buffer | null): void {
     const bit = 1 << i;
     this.#responded[slot]! |= bit;
-    this.#take(slot, bit, record, (this.#digests[slot]! & bit) === 0);
+    const whole = record === null || (this.#digests[slot]! & bit) === 0 || !isDigest(record);
+    this.#take(slot, bit, record, whole);
   }
 
   /** Keeps the newest version seen, who holds it, and its record once one arrives whole. */

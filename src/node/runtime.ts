@@ -1,5 +1,5 @@
 import { errorToWire } from '../errors.js';
-import { Op, type BatchFailure, type OpCode } from '../wire/protocol.js';
+import { DIGEST_ABOVE_BYTES, Op, type BatchFailure, type OpCode } from '../wire/protocol.js';
 import type { PartitionSet } from '../ring/partition-set.js';
 import { readBatch, type BatchHandler } from '../wire/batch.js';
 import { ReplyWriter } from '../wire/reply.js';
@@ -57,10 +57,14 @@ export class NodeRuntime implements BatchHandler {
     const store = this.#store;
     const reply = this.#reply;
     switch (op) {
-      case Op.Get: {
+      case Op.Get:
+      case Op.GetDigest: {
         const map = store.records;
         const location = map.locate(batch, start, length, hash);
         if (location === 0) return reply.absent();
+        if (op === Op.GetDigest && map.valueLengthAt(location) > DIGEST_ABOVE_BYTES) {
+          return reply.digest(map.versionAt(location), map.expiresAtOf(location));
+        }
         // record() may grow reply.target: take it after.
         const at = reply.record(
           map.versionAt(location),
@@ -69,13 +73,6 @@ export class NodeRuntime implements BatchHandler {
           map.isTombstoneAt(location),
         );
         map.copyValueAt(location, reply.target, at);
-        return;
-      }
-      case Op.GetDigest: {
-        const map = store.records;
-        const location = map.locate(batch, start, length, hash);
-        if (location === 0) return reply.absent();
-        reply.record(map.versionAt(location), map.expiresAtOf(location), 0, map.isTombstoneAt(location));
         return;
       }
       case Op.Put:

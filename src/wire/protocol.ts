@@ -97,13 +97,18 @@ export const Op = {
    */
   ClearExpired: 15,
   /**
-   * key → a Get's record without its value: the version (negated for a tombstone) and the
-   * expiry, no bytes; or absent. A read asks one replica for the record and the others for
-   * this digest (as Cassandra does), so a large value crosses from one thread, not from
-   * every replica asked.
+   * key → as Get, but a value longer than {@link DIGEST_ABOVE_BYTES} is left out: a digest,
+   * the version then the expiry written as −1 − expiry (src/wire/reply.ts, `isDigest`), no
+   * bytes. A read asks one replica for the record and the others for this (as Cassandra
+   * does), so a large value crosses from one thread, not from every replica asked; a small
+   * one costs about what its digest does and rides along, saving the fetch a digest newer
+   * than the record read would need.
    */
   GetDigest: 16,
 } as const;
+
+/** Values longer than this are answered to {@link Op.GetDigest} by a digest. */
+export const DIGEST_ABOVE_BYTES = 4096;
 
 export type OpCode = (typeof Op)[keyof typeof Op];
 

@@ -45,6 +45,13 @@ export class ReplyWriter extends FrameWriter {
     return at + 16;
   }
 
+  /** A GetDigest's answer for a large value: its version and expiry, the value left out (see {@link isDigest}). */
+  digest(version: number, expiresAt: number): void {
+    const at = this.payload(16);
+    this.buf.writeDoubleLE(version, at);
+    this.buf.writeDoubleLE(-1 - expiresAt, at + 8);
+  }
+
   /** A payload of text, UTF-8. */
   text(text: string): void {
     const length = Buffer.byteLength(text);
@@ -86,6 +93,11 @@ export class ReplyReader {
 /** The version of a Get's record, from its payload: negative for a tombstone. */
 export function recordVersion(payload: Buffer): number {
   return payload.readDoubleLE(0);
+}
+
+/** True when a GetDigest's answer is a digest (the value left out), not the whole record. */
+export function isDigest(payload: Buffer): boolean {
+  return payload.readDoubleLE(8) < 0;
 }
 
 /** When a Get's record expires, Unix ms; 0 when never. */
