@@ -4,6 +4,7 @@ import { Cluster } from '../src/cluster/cluster.js';
 import type { ThunderError } from '../src/errors.js';
 import { codeOf, http, manualClock, type Running, settled, startRunning, TIMEOUT, until } from './helpers.js';
 import { readReplica, writeReplica } from './replicas.js';
+import { DIGEST_ABOVE_BYTES } from '../src/wire/protocol.js';
 
 function codeOfError(promise: Promise<unknown>): Promise<string> {
   return promise.then(
@@ -107,6 +108,31 @@ describe('replication: three nodes, three replicas', () => {
       await settled(cluster, t.signal);
       assert.deepEqual(await readReplica(cluster, c, key), { version: old + 16, value: 'new' });
       assert.equal(cluster.coordinatorStats().readRepairs, 1);
+    },
+  );
+
+  test(
+    'a large value is read whole from one replica: digests newer than its record fetch the newest, then repair it',
+    TIMEOUT,
+    async (t) => {
+      const cluster = await Cluster.start({ nodes: 3 });
+      t.after(() => cluster.close());
+      const key = 'large';
+      const [first, ...others] = cluster.ring.locate(key).replicas as [number, number, number];
+      const large = (c: string) => c.repeat(DIGEST_ABOVE_BYTES + 1);
+      const old = await cluster.put(key, large('o'));
+      // The replica asked for the record (the first up) keeps the old value; the others
+      // answer digests of a newer one.
+      for (const node of others) await writeReplica(cluster, node, key, large('n'), old + 16);
+      const read = await cluster.getVersioned(key, { r: 2, w: 2, repair: 'async' });
+      assert.equal(read?.value.toString(), large('n'));
+      assert.equal(read?.version, old + 16);
+      assert.equal(cluster.coordinatorStats().readFetches, 1);
+      await settled(cluster, t.signal);
+      assert.deepEqual(await readReplica(cluster, first, key), { version: old + 16, value: large('n') });
+      // All agree now: the next read needs no fetch.
+      assert.equal((await cluster.get(key))?.toString(), large('n'));
+      assert.equal(cluster.coordinatorStats().readFetches, 1);
     },
   );
 
