@@ -50,6 +50,43 @@ describe('Batcher', () => {
     assert.equal(Buffer.from(batcher.take()).readUInt32LE(0), 2);
   });
 
+  test('shared batches: buffers come back once answered (a reply or a failure), never after a timeout', () => {
+    const batcher = new Batcher();
+    const sink = new Recorder();
+    const seen = new Set<SharedArrayBuffer>();
+    let id = 0;
+    const send = () => {
+      get(batcher, sink, id, `k${id}`);
+      const batch = batcher.take(id++, true);
+      assert.ok(batch instanceof SharedArrayBuffer);
+      assert.deepEqual([Buffer.from(batch).readUInt32LE(0), Buffer.from(batch).readUInt32LE(4)], [id, 1]);
+      seen.add(batch);
+      return batch;
+    };
+    // Answered one at a time, by replies and by failures the node sent: two buffers take turns.
+    for (let i = 0; i < 10; i++) {
+      send();
+      if (i % 2 === 0) batcher.settle(reply(id, 'v'));
+      else batcher.fail(id, new InternalError('the node failed it'));
+    }
+    assert.equal(seen.size, 2);
+    // Timed out: the node may still read them, so they never come back, even when answered late.
+    const late = [send(), send()];
+    assert.equal(batcher.expire(id, new NodeTimeoutError('late')), null);
+    batcher.settle(reply(id - 1, 'v'));
+    for (let i = 0; i < 10; i++) {
+      const batch = send();
+      assert.ok(!late.includes(batch), "a timed-out batch's buffer is not written again");
+      batcher.settle(reply(id, 'v'));
+    }
+    get(batcher, sink, id, 'k');
+    assert.ok(batcher.take(id, false) instanceof ArrayBuffer, 'not shared when not asked');
+    assert.deepEqual(sink.seen.slice(0, 2), [
+      [0, 'v'],
+      [1, 'INTERNAL'],
+    ]);
+  });
+
   test("settle() hands a batch's results to its own sinks by id, in order", () => {
     const batcher = new Batcher();
     const a = new Recorder();

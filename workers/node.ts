@@ -26,7 +26,8 @@ export default async function attach({
     store.useLog(journal, recovered, storage.kind === 'log' ? storage.mergeSlackBytes : undefined);
   }
   const runtime = new NodeRuntime(store);
-  port.on('message', (batch: ArrayBuffer | 'close') => {
+  // A SharedArrayBuffer batch is the front end's to reuse once answered: read it while applying, keep nothing of it.
+  port.on('message', (batch: ArrayBuffer | SharedArrayBuffer | 'close') => {
     if (batch === 'close') {
       // A clean stop: make what is pending durable, then say so.
       void store.close().finally(() => port.postMessage('closed'));

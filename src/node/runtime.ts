@@ -33,7 +33,7 @@ export class NodeRuntime implements BatchHandler {
   }
 
   /** Applies every operation of a batch in order; returns the reply to transfer back. */
-  apply(batch: ArrayBuffer): ArrayBuffer {
+  apply(batch: ArrayBuffer | SharedArrayBuffer): ArrayBuffer {
     try {
       return this.#reply.take(readBatch(batch, this));
     } catch (err) {
@@ -194,7 +194,10 @@ function blockThread(ms: number): void {
  * A node's answer to one batch: the reply, or, when applying it threw, a failure naming the
  * batch, so its callers hear the error and the node lives on.
  */
-export function answer(runtime: NodeRuntime, batch: ArrayBuffer): ArrayBuffer | BatchFailure {
+export function answer(
+  runtime: NodeRuntime,
+  batch: ArrayBuffer | SharedArrayBuffer,
+): ArrayBuffer | BatchFailure {
   try {
     return runtime.apply(batch);
   } catch (err) {

@@ -1,6 +1,7 @@
 import type { ThunderError } from '../errors.js';
 import { BatchWriter } from '../wire/batch.js';
 import { ReplyReader, type Result } from '../wire/reply.js';
+import { SharedBuffers } from './shared-buffers.js';
 
 /**
  * Whoever waits for replies. One object can wait for many (an `_mget` waits for one reply
@@ -19,6 +20,8 @@ interface InFlight {
   sentAt: number;
   sinks: ReplySink[];
   tags: number[];
+  /** The batch's shared buffer, given back once the node has answered; null if it was not shared. */
+  shared: SharedArrayBuffer | null;
 }
 
 /**
@@ -28,8 +31,9 @@ interface InFlight {
  */
 export class Batcher {
   #nextId: number;
+  readonly #buffers = new SharedBuffers();
   /** Where callers write the operations for the next flush, before {@link add}ing their sink. */
-  readonly writer = new BatchWriter();
+  readonly writer = new BatchWriter(this.#buffers);
   #sinks: ReplySink[] = [];
   #tags: number[] = [];
   readonly #inFlight: InFlight[] = [];
@@ -57,11 +61,23 @@ export class Batcher {
     this.#waiting++;
   }
 
-  /** Takes the queued operations as one batch, sent at `now`, and remembers who waits for it. */
-  take(now = 0): ArrayBuffer {
+  /**
+   * Takes the queued operations as one batch, sent at `now`, and remembers who waits for it.
+   * `shared`: in a shared buffer, reused once the node answers it; only for a batch
+   * delivered exactly once (a duplicate read after the reuse would see another batch).
+   */
+  take(now?: number): ArrayBuffer;
+  take(now: number, shared: boolean): ArrayBuffer | SharedArrayBuffer;
+  take(now = 0, shared = false): ArrayBuffer | SharedArrayBuffer {
     const id = this.#takeId();
-    const batch = this.writer.take(id);
-    this.#inFlight.push({ id, sentAt: now, sinks: this.#sinks, tags: this.#tags });
+    const batch = this.writer.take(id, shared);
+    this.#inFlight.push({
+      id,
+      sentAt: now,
+      sinks: this.#sinks,
+      tags: this.#tags,
+      shared: batch instanceof SharedArrayBuffer ? batch : null,
+    });
     this.#sinks = [];
     this.#tags = [];
     return batch;
@@ -78,16 +94,28 @@ export class Batcher {
     if (batch === undefined) return -1;
     const { sinks, tags } = batch;
     for (let i = 0; i < sinks.length; i++) sinks[i]!.settle(tags[i]!, results.next());
+    if (batch.shared !== null) this.#buffers.give(batch.shared);
     return batch.sentAt;
   }
 
-  /** Fails one batch's callers (the node could not apply it); false if it is not waiting. */
+  /**
+   * Fails one batch's callers, as the node answered (it could not apply it); false if it is
+   * not waiting.
+   */
   fail(id: number, error: ThunderError): boolean {
-    const batch = this.#remove(id);
+    const batch = this.#failOne(id, error);
     if (batch === undefined) return false;
+    if (batch.shared !== null) this.#buffers.give(batch.shared);
+    return true;
+  }
+
+  /** Fails one batch's callers; its shared buffer is not given back (the node may yet read it). */
+  #failOne(id: number, error: ThunderError): InFlight | undefined {
+    const batch = this.#remove(id);
+    if (batch === undefined) return undefined;
     const { sinks, tags } = batch;
     for (let i = 0; i < sinks.length; i++) sinks[i]!.fail(tags[i]!, error);
-    return true;
+    return batch;
   }
 
   /**
@@ -108,7 +136,7 @@ export class Batcher {
   expire(sentBy: number, error: ThunderError): number | null {
     const inFlight = this.#inFlight;
     // Batches are sent in order, so the overdue ones are at the front.
-    while (inFlight.length > 0 && inFlight[0]!.sentAt <= sentBy) this.fail(inFlight[0]!.id, error);
+    while (inFlight.length > 0 && inFlight[0]!.sentAt <= sentBy) this.#failOne(inFlight[0]!.id, error);
     return inFlight[0]?.sentAt ?? null;
   }
 
@@ -126,7 +154,7 @@ export class Batcher {
   failAll(error: ThunderError): void {
     const batches = this.#inFlight.splice(0);
     const id = this.#takeId();
-    batches.push({ id, sentAt: 0, sinks: this.#sinks, tags: this.#tags });
+    batches.push({ id, sentAt: 0, sinks: this.#sinks, tags: this.#tags, shared: null });
     this.writer.take(id); // drops what was written for them
     this.#sinks = [];
     this.#tags = [];

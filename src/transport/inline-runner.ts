@@ -59,6 +59,8 @@ export function inlineRunner(loop: SimLoop, stores?: InlineStores): NodeRunner {
           whenFree(() => events.reply(reply));
         });
       },
+      // The loop keeps batches (a pause holds them): each must stay as it was sent.
+      sharesMemory: false,
       kill,
       stop: kill,
     };

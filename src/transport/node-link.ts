@@ -126,7 +126,8 @@ export class NodeLink {
   flush(): void {
     if (!this.#batcher.dirty) return;
     const { clock, timeoutMs } = this.#options;
-    const batch = this.#batcher.take(clock.now());
+    // Shared only when delivered exactly once: a faulty network may duplicate or hold it.
+    const batch = this.#batcher.take(clock.now(), this.#options.network.quiet && this.#process.sharesMemory);
     const { network } = this.#options;
     if (network.quiet) this.#process.post(batch);
     else {

@@ -17,8 +17,13 @@ export interface NodeEvents {
 export interface NodeProcess {
   /** Resolves once the node takes batches; rejects if it could not start. */
   readonly ready: Promise<void>;
-  /** Hands the node one batch (a large one is transferred, not copied). */
-  post(batch: ArrayBuffer): void;
+  /** Hands the node one batch (a large one is transferred, not copied; a shared one is shared). */
+  post(batch: ArrayBuffer | SharedArrayBuffer): void;
+  /**
+   * True when the node reads a shared batch in place (a thread), so the front end may send
+   * batches in shared buffers it reuses; false when it keeps what it is handed.
+   */
+  readonly sharesMemory: boolean;
   /** Ends the node as a crash would: its memory is gone. Resolves once nothing of it is left. */
   kill(): Promise<void>;
   /** Ends the node cleanly: what it has not yet made durable is, then it is killed. */
@@ -88,7 +93,8 @@ export function threadRunner(storage?: StorageOptions, salt = 0): NodeRunner {
       })());
     return {
       ready: pool.run(task, { transferList: [port2] }).then(() => {}),
-      post: (batch) => port1.postMessage(batch, transferListFor(batch)),
+      post: (batch) => port1.postMessage(batch, batch instanceof ArrayBuffer ? transferListFor(batch) : []),
+      sharesMemory: true,
       kill,
       async stop() {
         if (storage !== undefined && killed === null) {

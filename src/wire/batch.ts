@@ -1,4 +1,4 @@
-import { FrameWriter, HEADER } from './frame.js';
+import { FrameWriter, HEADER, type SharedBufferPool } from './frame.js';
 import { Op, type OpCode } from './protocol.js';
 import type { PartitionSet } from '../ring/partition-set.js';
 
@@ -13,8 +13,9 @@ if (new Uint8Array(Uint16Array.of(1).buffer)[0] !== 1) {
 
 /** Writes a batch's operations (front end). */
 export class BatchWriter extends FrameWriter {
-  constructor() {
-    super(64 * 1024);
+  /** `pool`: shared buffers to write batches into (see {@link FrameWriter.take}). */
+  constructor(pool?: SharedBufferPool) {
+    super(64 * 1024, pool);
   }
 
   /**
@@ -173,7 +174,7 @@ export interface BatchHandler {
 }
 
 /** Walks a batch in order, calling `handler` once per operation; returns the batch's id. */
-export function readBatch(batch: ArrayBuffer, handler: BatchHandler): number {
+export function readBatch(batch: ArrayBuffer | SharedArrayBuffer, handler: BatchHandler): number {
   const buf = Buffer.from(batch);
   const id = buf.readUInt32LE(0);
   const count = buf.readUInt32LE(4);

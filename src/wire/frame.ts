@@ -39,16 +39,33 @@ export function transferListFor(buffer: ArrayBuffer): ArrayBuffer[] {
   return buffer.byteLength > 64 * 1024 ? [buffer] : [];
 }
 
-/** A growable byte buffer written front to back and handed off as an ArrayBuffer: a batch or a reply. */
+/** Where a writer's shared buffers come from and go back to (src/transport/shared-buffers.ts). */
+export interface SharedBufferPool {
+  take(length: number): SharedArrayBuffer;
+  give(buffer: SharedArrayBuffer): void;
+}
+
+/**
+ * A growable byte buffer written front to back and handed off as an ArrayBuffer: a batch or a
+ * reply. Given a pool of shared buffers, it writes into those, and can hand one off whole
+ * (see {@link take}).
+ */
 export class FrameWriter {
   readonly #initialBytes: number;
+  readonly #pool: SharedBufferPool | undefined;
   #buf: Buffer;
   #used = HEADER;
   #count = 0;
 
-  constructor(initialBytes: number) {
+  constructor(initialBytes: number, pool?: SharedBufferPool) {
     this.#initialBytes = initialBytes;
-    this.#buf = Buffer.allocUnsafeSlow(initialBytes);
+    this.#pool = pool;
+    this.#buf = this.#allocate(initialBytes);
+  }
+
+  /** A buffer of at least `n` bytes: shared from the pool, or one of its own (not a slice of Node's pool). */
+  #allocate(n: number): Buffer {
+    return this.#pool === undefined ? Buffer.allocUnsafeSlow(n) : Buffer.from(this.#pool.take(n));
   }
 
   /** Operations (or results) written since the last {@link take}. */
@@ -64,8 +81,9 @@ export class FrameWriter {
   protected reserve(n: number): number {
     const at = this.#used;
     if (at + n > this.#buf.length) {
-      const grown = Buffer.allocUnsafeSlow(Math.max(this.#buf.length * 2, at + n));
+      const grown = this.#allocate(Math.max(this.#buf.length * 2, at + n));
       this.#buf.copy(grown, 0, 0, at);
+      this.#pool?.give(this.#buf.buffer as SharedArrayBuffer);
       this.#buf = grown;
     }
     this.#used = at + n;
@@ -79,17 +97,33 @@ export class FrameWriter {
   /**
    * Gives back the written bytes, with their id, as an ArrayBuffer to transfer, and starts
    * over. The reader knows the end from the count, so a handed-off buffer may be longer.
+   * A writer with a pool hands off, when `shared`, the shared buffer it wrote into (to go
+   * back to the pool once read), and starts over in another.
    */
-  take(id: number): ArrayBuffer {
+  take(id: number): ArrayBuffer;
+  take(id: number, shared: boolean): ArrayBuffer | SharedArrayBuffer;
+  take(id: number, shared = false): ArrayBuffer | SharedArrayBuffer {
     const buf = this.#buf;
     buf.writeUInt32LE(id, 0);
     buf.writeUInt32LE(this.#count, 4);
-    let out: ArrayBuffer;
-    if (this.#used > HAND_OFF_BYTES) {
+    const used = this.#used;
+    let out: ArrayBuffer | SharedArrayBuffer;
+    if (shared && this.#pool !== undefined) {
+      out = buf.buffer as SharedArrayBuffer; // the pool's: its own buffer, offset 0
+      this.#buf = this.#allocate(this.#initialBytes);
+    } else if (this.#pool !== undefined) {
+      // Not to be shared: a copy of its own, and a large buffer goes back to the pool.
+      out = new ArrayBuffer(used);
+      buf.copy(new Uint8Array(out), 0, 0, used);
+      if (buf.length > HAND_OFF_BYTES) {
+        this.#pool.give(buf.buffer as SharedArrayBuffer);
+        this.#buf = this.#allocate(this.#initialBytes);
+      }
+    } else if (used > HAND_OFF_BYTES) {
       out = buf.buffer as ArrayBuffer; // allocUnsafeSlow: its own ArrayBuffer, offset 0
       this.#buf = Buffer.allocUnsafeSlow(this.#initialBytes);
     } else {
-      out = (buf.buffer as ArrayBuffer).slice(buf.byteOffset, buf.byteOffset + this.#used);
+      out = (buf.buffer as ArrayBuffer).slice(buf.byteOffset, buf.byteOffset + used);
     }
     this.#used = HEADER;
     this.#count = 0;
