@@ -47,7 +47,7 @@ function batch(id: number, ...operations: Operation[]): ArrayBuffer {
 }
 
 /** A reply's id and results, payloads as byte strings. */
-function results(reply: ArrayBuffer): [number, ...(string | number | null)[]] {
+function results(reply: ArrayBuffer | SharedArrayBuffer): [number, ...(string | number | null)[]] {
   const reader = new ReplyReader(reply);
   const out: [number, ...(string | number | null)[]] = [reader.id];
   for (let i = 0; i < reader.count; i++) {
@@ -65,6 +65,22 @@ function record(result: string | number | null | undefined): string | null {
 }
 
 describe('NodeRuntime over a NodeStore', () => {
+  test('with sharedReplies, a reply is a SharedArrayBuffer of its own holding the same results', () => {
+    const shared = new NodeRuntime(new NodeStore(), { sharedReplies: true });
+    const plain = new NodeRuntime(new NodeStore());
+    const ops: Operation[] = [
+      ['put', 'a', 'one', 10],
+      ['get', 'a'],
+      ['get', 'b'],
+    ];
+    const first = shared.apply(batch(3, ...ops));
+    const second = shared.apply(batch(4, ['get', 'a']));
+    assert.ok(first instanceof SharedArrayBuffer && second instanceof SharedArrayBuffer);
+    assert.notEqual(first, second);
+    assert.deepEqual(results(first), results(plain.apply(batch(3, ...ops))));
+    assert.ok(plain.apply(batch(5, ['get', 'a'])) instanceof ArrayBuffer);
+  });
+
   test('GetDigest answers a large value by its version alone, a small one and a tombstone whole', () => {
     const node = new NodeRuntime(new NodeStore());
     const large = 'x'.repeat(DIGEST_ABOVE_BYTES + 1);

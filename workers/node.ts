@@ -25,7 +25,10 @@ export default async function attach({
     const { journal, recovered } = await openJournal(storage, partitions, (record) => store.replay(record));
     store.useLog(journal, recovered, storage.kind === 'log' ? storage.mergeSlackBytes : undefined);
   }
-  const runtime = new NodeRuntime(store);
+  // Replies in shared memory: the front end's V8 counts a received ArrayBuffer as external
+  // memory and collects as it grows, and under 64 KiB GETs it ran a mark-compact every
+  // 30 ms; with shared replies, none (bench/RESULTS.md). A reply is never written again.
+  const runtime = new NodeRuntime(store, { sharedReplies: true });
   // A SharedArrayBuffer batch is the front end's to reuse once answered: read it while applying, keep nothing of it.
   port.on('message', (batch: ArrayBuffer | SharedArrayBuffer | 'close') => {
     if (batch === 'close') {

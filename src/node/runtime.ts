@@ -16,15 +16,18 @@ export class NodeRuntime implements BatchHandler {
   readonly #store: NodeStore;
   readonly #reply = new ReplyWriter();
   readonly #pause: (ms: number) => void;
+  readonly #sharedReplies: boolean;
   #ops = 0;
 
   /**
    * `pause`: how a Pause operation stops the node (default: block the thread; a node run
-   * inline on the simulated loop holds its queue instead).
+   * inline on the simulated loop holds its queue instead). `sharedReplies`: each reply in a
+   * SharedArrayBuffer of its own (see workers/node.ts); default an ArrayBuffer.
    */
-  constructor(store: NodeStore, options: { pause?: (ms: number) => void } = {}) {
+  constructor(store: NodeStore, options: { pause?: (ms: number) => void; sharedReplies?: boolean } = {}) {
     this.#store = store;
     this.#pause = options.pause ?? blockThread;
+    this.#sharedReplies = options.sharedReplies ?? false;
   }
 
   /** The store this runtime applies batches to. */
@@ -33,9 +36,9 @@ export class NodeRuntime implements BatchHandler {
   }
 
   /** Applies every operation of a batch in order; returns the reply to transfer back. */
-  apply(batch: ArrayBuffer | SharedArrayBuffer): ArrayBuffer {
+  apply(batch: ArrayBuffer | SharedArrayBuffer): ArrayBuffer | SharedArrayBuffer {
     try {
-      return this.#reply.take(readBatch(batch, this));
+      return this.#reply.take(readBatch(batch, this), this.#sharedReplies);
     } catch (err) {
       this.#reply.take(0); // drop the partial reply
       throw err;
@@ -197,7 +200,7 @@ function blockThread(ms: number): void {
 export function answer(
   runtime: NodeRuntime,
   batch: ArrayBuffer | SharedArrayBuffer,
-): ArrayBuffer | BatchFailure {
+): ArrayBuffer | SharedArrayBuffer | BatchFailure {
   try {
     return runtime.apply(batch);
   } catch (err) {

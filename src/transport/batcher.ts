@@ -88,7 +88,7 @@ export class Batcher {
    * waiting (already failed or timed out) is ignored; returns when the batch was sent
    * (the `now` given to {@link take}), or -1 if the reply was not used.
    */
-  settle(reply: ArrayBuffer): number {
+  settle(reply: ArrayBuffer | SharedArrayBuffer): number {
     const results = new ReplyReader(reply);
     const batch = this.#remove(results.id);
     if (batch === undefined) return -1;

@@ -57,8 +57,8 @@ export class NodeLink {
   #start(): void {
     const { id } = this;
     const { network, runner, partitions } = this.#options;
-    const receive = (reply: ArrayBuffer | BatchFailure) => {
-      if (reply instanceof ArrayBuffer) {
+    const receive = (reply: ArrayBuffer | SharedArrayBuffer | BatchFailure) => {
+      if (reply instanceof ArrayBuffer || reply instanceof SharedArrayBuffer) {
         const sentAt = this.#batcher.settle(reply);
         if (sentAt >= 0) this.roundTrips.observe(this.#options.clock.now() - sentAt);
       } else this.#batcher.fail(reply.id, errorFromWire(reply.error));

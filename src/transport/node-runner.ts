@@ -8,7 +8,7 @@ import { transferListFor } from '../wire/frame.js';
 /** What a running node tells its link. */
 export interface NodeEvents {
   /** A reply to a batch, or the failure of one. */
-  reply(reply: ArrayBuffer | BatchFailure): void;
+  reply(reply: ArrayBuffer | SharedArrayBuffer | BatchFailure): void;
   /** The node died on its own (its thread exited). */
   died(): void;
 }
@@ -66,7 +66,7 @@ export function threadRunner(storage?: StorageOptions, salt = 0): NodeRunner {
     const { port1, port2 } = new MessageChannel();
     let killed: Promise<void> | null = null;
     let closed: (() => void) | null = null;
-    port1.on('message', (reply: ArrayBuffer | BatchFailure | 'closed') => {
+    port1.on('message', (reply: ArrayBuffer | SharedArrayBuffer | BatchFailure | 'closed') => {
       if (reply === 'closed') closed?.();
       else events.reply(reply);
     });

@@ -97,8 +97,9 @@ export class FrameWriter {
   /**
    * Gives back the written bytes, with their id, as an ArrayBuffer to transfer, and starts
    * over. The reader knows the end from the count, so a handed-off buffer may be longer.
-   * A writer with a pool hands off, when `shared`, the shared buffer it wrote into (to go
-   * back to the pool once read), and starts over in another.
+   * When `shared`, a writer with a pool hands off the shared buffer it wrote into (to go
+   * back to the pool once read) and starts over in another; one without copies the bytes
+   * into a new SharedArrayBuffer of their length, never reused.
    */
   take(id: number): ArrayBuffer;
   take(id: number, shared: boolean): ArrayBuffer | SharedArrayBuffer;
@@ -119,6 +120,10 @@ export class FrameWriter {
         this.#pool.give(buf.buffer as SharedArrayBuffer);
         this.#buf = this.#allocate(this.#initialBytes);
       }
+    } else if (shared) {
+      out = new SharedArrayBuffer(used);
+      buf.copy(new Uint8Array(out), 0, 0, used);
+      if (used > HAND_OFF_BYTES) this.#buf = Buffer.allocUnsafeSlow(this.#initialBytes);
     } else if (used > HAND_OFF_BYTES) {
       out = buf.buffer as ArrayBuffer; // allocUnsafeSlow: its own ArrayBuffer, offset 0
       this.#buf = Buffer.allocUnsafeSlow(this.#initialBytes);

@@ -73,7 +73,7 @@ export class ReplyReader {
   readonly #buf: Buffer;
   #at = HEADER;
 
-  constructor(reply: ArrayBuffer) {
+  constructor(reply: ArrayBuffer | SharedArrayBuffer) {
     this.#buf = Buffer.from(reply);
     this.id = this.#buf.readUInt32LE(0);
     this.count = this.#buf.readUInt32LE(4);
