@@ -14,6 +14,14 @@ function record(version: number, value: string): Buffer {
   return new ReplyReader(writer.take(1)).next() as Buffer;
 }
 
+/** A Get's record of a value that expires at `expiresAt` (Unix ms). */
+function expiring(version: number, value: string, expiresAt: number): Buffer {
+  const writer = new ReplyWriter();
+  const at = writer.record(version, expiresAt, value.length, false);
+  writer.target.write(value, at, 'latin1');
+  return new ReplyReader(writer.take(1)).next() as Buffer;
+}
+
 /** A digest of a large value (Op.GetDigest's answer): its version and expiry, no value. A tombstone comes whole. */
 function digest(version: number): Buffer {
   if (version < 0) return record(version, '');
@@ -243,6 +251,71 @@ describe('KeyCalls', () => {
       { node: 1, op: Op.Put, version: 15 },
     ]);
     assert.deepEqual(client.heard, ['a@10'], 'the client heard once');
+    assert.equal(calls.size, 0);
+  });
+
+  test('of a tombstone and an expired value of one version, the tombstone is the newest: absent, and repaired as a delete', () => {
+    for (const order of [
+      [1, 2],
+      [2, 1],
+    ]) {
+      const sender = new Sender();
+      const calls = new KeyCalls(sender);
+      const client = new Client();
+      const base = calls.begin(client, 0, Op.Get, 'k', [0, 1, 2], 3, false, 0);
+      const answers: Record<number, Buffer> = {
+        1: expiring(5, 'gone', sender.wall() - 1000), // not yet cleared on this replica
+        2: record(-5, ''), // cleared here: a tombstone of the same version
+      };
+      calls.settle(base + 0, record(4, 'old'));
+      for (const i of order) calls.settle(base + i, answers[i]!);
+      assert.deepEqual(client.heard, ['null'], `order ${order.join(',')}`);
+      assert.deepEqual(sender.sent, [{ node: 0, op: Op.Delete, version: 5 }], `order ${order.join(',')}`);
+      assert.equal(calls.size, 0);
+    }
+  });
+
+  test('a blocking repair answers what its quorum read, whatever a later digest says', () => {
+    const sender = new Sender();
+    const calls = new KeyCalls(sender);
+    const client = new Client();
+    const base = calls.begin(client, 0, Op.Get, 'k', [0, 1, 2], 2, true, 0);
+    calls.digestFrom(base + 1);
+    calls.digestFrom(base + 2);
+    calls.settle(base + 0, record(5, 'five'));
+    calls.settle(base + 1, record(4, 'four'));
+    assert.deepEqual(sender.sent, [{ node: 1, op: Op.Put, version: 5 }], 'the blocking repair');
+    calls.settle(base + 2, digest(6)); // a newer write, seen only as a digest, before the repair is acknowledged
+    calls.settle(sender.tags[0]!, 1);
+    assert.deepEqual(client.heard, ['five@5'], 'the value the repair wrote, with its own version');
+    // The newer version is fetched and repaired afterwards onto the replica not yet repaired
+    // (a read repairs a replica once; node 1 got 5).
+    sender.turn();
+    assert.deepEqual(sender.sent[1], { node: 2, op: Op.Get, version: 0 });
+    calls.settle(sender.tags[1]!, record(6, 'six'));
+    assert.deepEqual(sender.sent.slice(2), [{ node: 0, op: Op.Put, version: 6 }]);
+    assert.equal(calls.size, 0);
+  });
+
+  test('digests: with every holder tried, a read waits for a replica yet to answer before giving up', () => {
+    const sender = new Sender();
+    const calls = new KeyCalls(sender);
+    const client = new Client();
+    const base = calls.begin(client, 0, Op.Get, 'k', [0, 1, 2], 2, false, 0);
+    calls.digestFrom(base + 1);
+    calls.digestFrom(base + 2);
+    calls.settle(base + 1, digest(7));
+    calls.settle(base + 2, digest(7));
+    sender.turn(); // the record's replica is slow: fetched from the holders instead
+    calls.fail(sender.tags[0]!, new NodeTimeoutError('slow'));
+    calls.fail(sender.tags[1]!, new NodeTimeoutError('slow'));
+    assert.deepEqual(
+      sender.sent.map((s) => s.node),
+      [1, 2],
+    );
+    assert.deepEqual(client.heard, [], 'replica 0 may still bring it');
+    calls.settle(base + 0, record(7, 'seven'));
+    assert.deepEqual(client.heard, ['seven@7']);
     assert.equal(calls.size, 0);
   });
 

@@ -29,13 +29,15 @@ export default async function attach({
   // memory and collects as it grows, and under 64 KiB GETs it ran a mark-compact every
   // 30 ms; with shared replies, none (bench/RESULTS.md). A reply is never written again.
   const runtime = new NodeRuntime(store, { sharedReplies: true });
-  // A SharedArrayBuffer batch is the front end's to reuse once answered: read it while applying, keep nothing of it.
+  // A SharedArrayBuffer batch is the front end's to reuse once answered: read while
+  // applying it, nothing of it kept past that (its id is read now, for a failure).
   port.on('message', (batch: ArrayBuffer | SharedArrayBuffer | 'close') => {
     if (batch === 'close') {
       // A clean stop: make what is pending durable, then say so.
       void store.close().finally(() => port.postMessage('closed'));
       return;
     }
+    const id = new DataView(batch).getUint32(0, true);
     const reply = answer(runtime, batch);
     store.commit((error) => {
       if (error === undefined) {
@@ -44,7 +46,7 @@ export default async function attach({
       }
       // Applied in memory, not stored: its callers hear so (a write may still have landed).
       const failure: BatchFailure = {
-        id: new DataView(batch).getUint32(0, true),
+        id,
         error: errorToWire(new NodeUnavailableError(`node ${node}'s storage failed: ${error.message}`)),
       };
       port.postMessage(failure);

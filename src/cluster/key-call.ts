@@ -121,8 +121,18 @@ export class KeyCalls implements ReplySink {
   #tags: number[] = [];
   #keys: string[] = [];
   #nodes: (readonly number[])[] = [];
-  /** Get: the newest record seen (a Get payload); Size: the length read. */
+  /**
+   * Get: the newest record that arrived whole (a Get payload), which a digest may since have
+   * outdated (see #hasNewest); Size: the length read.
+   */
   #results: Result[] = [];
+  /**
+   * Get with a blocking repair: what the quorum read, answered once the repairs are
+   * acknowledged (the record, or null for absent, and its version): answers that arrive
+   * meanwhile change what is repaired later, not this answer.
+   */
+  #answerRecords: (Buffer | null)[] = [];
+  #answerVersions = new Float64Array(0);
   #errors: (ThunderError | null)[] = [];
   // Numbers, by slot.
   #ops = new Uint8Array(0);
@@ -216,6 +226,7 @@ export class KeyCalls implements ReplySink {
     this.#awaited = widen(this.#awaited, Uint8Array);
     this.#versions = widen(this.#versions, Float64Array);
     this.#expiries = widen(this.#expiries, Float64Array);
+    this.#answerVersions = widen(this.#answerVersions, Float64Array);
     this.#responded = widen(this.#responded, Uint16Array);
     this.#holders = widen(this.#holders, Uint16Array);
     this.#repaired = widen(this.#repaired, Uint16Array);
@@ -287,6 +298,7 @@ export class KeyCalls implements ReplySink {
     if (this.#awaited[slot]! > 0 || this.#fetching[slot]! > 0) return;
     this.#sinks[slot] = null;
     this.#results[slot] = null;
+    this.#answerRecords[slot] = null;
     this.#errors[slot] = null;
     this.#keys[slot] = '';
     this.#free.push(slot);
@@ -308,7 +320,12 @@ export class KeyCalls implements ReplySink {
       this.#holders[slot] = bit;
       if (recordVersion(record!) < 0) this.#flags[slot]! |= NEWEST_TOMBSTONE;
       else this.#flags[slot]! &= ~NEWEST_TOMBSTONE;
-    } else if (version === this.#versions[slot]) this.#holders[slot]! |= bit;
+    } else if (version === this.#versions[slot]) {
+      this.#holders[slot]! |= bit;
+      // Of a tombstone and a value of one version (an expired value cleared on one replica and
+      // not yet on another), the tombstone is the record, as a store keeps it.
+      if (version !== 0 && recordVersion(record!) < 0) this.#flags[slot]! |= NEWEST_TOMBSTONE;
+    }
     if (whole && version !== 0 && version === this.#versions[slot]) this.#results[slot] = record;
   }
 
@@ -358,6 +375,11 @@ export class KeyCalls implements ReplySink {
     if (untried === 0) {
       // Only while nothing else is on its way: a fetch in flight may still bring it.
       if (this.#fetching[slot]! > 0) return;
+      // So may a replica yet to answer: its answer asks again (#quorum, #complete).
+      if (!this.#allIn(slot)) {
+        this.#flags[slot]! &= ~AWAITING_RECORD;
+        return;
+      }
       this.#flags[slot]! &= ~(AWAITING_RECORD | COMPLETE_DEFERRED);
       if (!(this.#flags[slot]! & DONE)) {
         this.#flags[slot]! |= DONE;
@@ -398,6 +420,8 @@ export class KeyCalls implements ReplySink {
       const stale = this.#responded[slot]! & ~this.#holders[slot]!;
       if (stale !== 0) {
         this.#flags[slot]! |= DONE; // failures from here on are the repairs', not the quorum's
+        this.#answerRecords[slot] = this.#newestRecord(slot);
+        this.#answerVersions[slot] = this.#versions[slot]!;
         // Counted before sending: a repair to a node gone down fails during the send.
         for (let bits = stale; bits !== 0; bits &= bits - 1) this.#awaited[slot]!++;
         this.#repair(slot, stale, this);
@@ -416,8 +440,27 @@ export class KeyCalls implements ReplySink {
     // promise of a blocking repair cannot be kept, so the read fails instead.
     if (this.#flags[slot]! & REPAIR_FAILED)
       this.#sinks[slot]!.fail(this.#tags[slot]!, this.#quorumError(slot, 'a blocking read repair failed'));
-    else this.#answer(slot);
+    else this.#answerRead(slot, this.#answerRecords[slot]!, this.#answerVersions[slot]!);
     this.#releaseIfFinished(slot);
+  }
+
+  /** A read's answer: `record`'s value and `version`, or absent (null, or expired) with that version. */
+  #answerRead(slot: number, record: Buffer | null, version: number): void {
+    const sink = this.#sinks[slot]!;
+    const tag = this.#tags[slot]!;
+    // Absent, deleted or expired: no value, but the version read (0 when none), which a
+    // conditional write must outdate.
+    if (record === null) return sink.settle(tag, null, version);
+    const expiresAt = recordExpiresAt(record);
+    // Expired reads as absent; the record stays until the replicas clear it.
+    if (expiresAt !== 0 && hasExpired(expiresAt, this.#sender.wall())) sink.settle(tag, null, version);
+    else sink.settle(tag, recordValue(record), version, expiresAt);
+  }
+
+  /** The newest record read, or null when it is absent or a tombstone (see #hasNewest). */
+  #newestRecord(slot: number): Buffer | null {
+    if (this.#versions[slot] === 0 || this.#flags[slot]! & NEWEST_TOMBSTONE) return null;
+    return this.#results[slot] as Buffer;
   }
 
   #answer(slot: number): void {
@@ -425,21 +468,9 @@ export class KeyCalls implements ReplySink {
     const sink = this.#sinks[slot]!;
     const tag = this.#tags[slot]!;
     switch (this.#ops[slot] as KeyOp) {
-      case Op.Get: {
-        // Absent, deleted or expired: no value, but the version read (0 when none), which a
-        // conditional write must outdate.
-        if (this.#versions[slot] === 0 || this.#flags[slot]! & NEWEST_TOMBSTONE)
-          sink.settle(tag, null, this.#versions[slot]!);
-        else {
-          const best = this.#results[slot] as Buffer;
-          const expiresAt = recordExpiresAt(best);
-          // Expired reads as absent; the record stays until the replicas clear it.
-          if (expiresAt !== 0 && hasExpired(expiresAt, this.#sender.wall()))
-            sink.settle(tag, null, this.#versions[slot]!);
-          else sink.settle(tag, recordValue(best), this.#versions[slot]!, expiresAt);
-        }
+      case Op.Get:
+        this.#answerRead(slot, this.#newestRecord(slot), this.#versions[slot]!);
         break;
-      }
       case Op.Size:
         sink.settle(tag, this.#results[slot]!, 0);
         break;

@@ -35,7 +35,7 @@ export class NodeRuntime implements BatchHandler {
     return this.#store;
   }
 
-  /** Applies every operation of a batch in order; returns the reply to transfer back. */
+  /** Applies every operation of a batch in order; returns the reply to send back. */
   apply(batch: ArrayBuffer | SharedArrayBuffer): ArrayBuffer | SharedArrayBuffer {
     try {
       return this.#reply.take(readBatch(batch, this), this.#sharedReplies);

@@ -1,8 +1,9 @@
 /**
  * The binary encoding of batches and replies between the front end and a node thread. A
- * batch is one ArrayBuffer, transferred (not cloned) to the node; its reply is another, sent
- * back the same way. Keys and values travel as bytes from the request to the store and back:
- * no string conversions, no structured clone of values. Little-endian throughout.
+ * batch is one buffer, shared with a node thread (src/transport/shared-buffers.ts) or else
+ * transferred or copied; its reply is another, shared (workers/node.ts). Keys and values
+ * travel as bytes from the request to the store and back: no string conversions, no
+ * structured clone of values. Little-endian throughout.
  *
  *   batch:  u32 id, u32 count, then per operation a u8 opcode and its operands:
  *     Get, Delete, Size, Purge   u32 ring hash, u16 key length, f64 version, key
@@ -95,7 +96,7 @@ export class FrameWriter {
   }
 
   /**
-   * Gives back the written bytes, with their id, as an ArrayBuffer to transfer, and starts
+   * Gives back the written bytes, with their id, as an ArrayBuffer to transfer (or shared, below), and starts
    * over. The reader knows the end from the count, so a handed-off buffer may be longer.
    * When `shared`, a writer with a pool hands off the shared buffer it wrote into (to go
    * back to the pool once read) and starts over in another; one without copies the bytes
