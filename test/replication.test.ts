@@ -130,9 +130,12 @@ describe('replication: three nodes, three replicas', () => {
       assert.equal(cluster.coordinatorStats().readFetches, 1);
       await settled(cluster, t.signal);
       assert.deepEqual(await readReplica(cluster, first, key), { version: old + 16, value: large('n') });
-      // All agree now: the next read needs no fetch.
+      // All agree now. (Whether the next read fetches depends on which replies share an
+      // event-loop turn, so that is not asserted.)
+      for (const node of others) {
+        assert.deepEqual(await readReplica(cluster, node, key), { version: old + 16, value: large('n') });
+      }
       assert.equal((await cluster.get(key))?.toString(), large('n'));
-      assert.equal(cluster.coordinatorStats().readFetches, 1);
     },
   );
 
