@@ -80,6 +80,22 @@ class Client implements KeySink {
   }
 }
 
+/**
+ * A read of 'k' needing `r` answers, sent as the coordinator sends it: the record asked of
+ * the first of `nodes`, digests of the rest.
+ */
+function digestRead(
+  r: number,
+  { nodes = [0, 1, 2], sync = false }: { nodes?: number[]; sync?: boolean } = {},
+) {
+  const sender = new Sender();
+  const calls = new KeyCalls(sender);
+  const client = new Client();
+  const base = calls.begin(client, 0, Op.Get, 'k', nodes, r, sync, 0);
+  for (let i = 1; i < nodes.length; i++) calls.digestFrom(base + i);
+  return { sender, calls, client, base };
+}
+
 describe('KeyCalls', () => {
   test('a read answers the newest of R answers, then repairs the stale replica once all have answered', () => {
     const sender = new Sender();
@@ -130,12 +146,7 @@ describe('KeyCalls', () => {
   });
 
   test("digests: a read answers once the newest version's record is here, fetching it when only a digest has it", () => {
-    const sender = new Sender();
-    const calls = new KeyCalls(sender);
-    const client = new Client();
-    const base = calls.begin(client, 0, Op.Get, 'k', [4, 5, 6], 2, false, 0);
-    calls.digestFrom(base + 1);
-    calls.digestFrom(base + 2);
+    const { sender, calls, client, base } = digestRead(2, { nodes: [4, 5, 6] });
     calls.settle(base + 1, digest(20));
     calls.settle(base + 0, record(10, 'old'));
     assert.deepEqual(client.heard, [], 'the quorum saw version 20 but holds only 10: no answer yet');
@@ -154,12 +165,7 @@ describe('KeyCalls', () => {
   });
 
   test('digests: a record arriving in the same turn needs no fetch', () => {
-    const sender = new Sender();
-    const calls = new KeyCalls(sender);
-    const client = new Client();
-    const base = calls.begin(client, 0, Op.Get, 'k', [0, 1, 2], 2, false, 0);
-    calls.digestFrom(base + 1);
-    calls.digestFrom(base + 2);
+    const { sender, calls, client, base } = digestRead(2);
     calls.settle(base + 1, digest(20));
     calls.settle(base + 2, digest(20));
     calls.settle(base + 0, record(20, 'same'));
@@ -170,12 +176,7 @@ describe('KeyCalls', () => {
   });
 
   test('digests: a small value comes whole from a replica asked for its digest, and needs no fetch', () => {
-    const sender = new Sender();
-    const calls = new KeyCalls(sender);
-    const client = new Client();
-    const base = calls.begin(client, 0, Op.Get, 'k', [0, 1, 2], 2, false, 0);
-    calls.digestFrom(base + 1);
-    calls.digestFrom(base + 2);
+    const { sender, calls, client, base } = digestRead(2);
     calls.settle(base + 1, record(20, 'small'));
     calls.settle(base + 2, record(20, 'small'));
     assert.deepEqual(client.heard, ['small@20'], 'answered before the replica asked for the record');
@@ -217,12 +218,7 @@ describe('KeyCalls', () => {
   });
 
   test('digests: a newest tombstone needs no record; the stale replica gets the tombstone', () => {
-    const sender = new Sender();
-    const calls = new KeyCalls(sender);
-    const client = new Client();
-    const base = calls.begin(client, 0, Op.Get, 'k', [0, 1, 2], 2, false, 0);
-    calls.digestFrom(base + 1);
-    calls.digestFrom(base + 2);
+    const { sender, calls, client, base } = digestRead(2);
     calls.settle(base + 0, record(10, 'old'));
     calls.settle(base + 1, digest(-20));
     assert.deepEqual(client.heard, ['null']);
@@ -232,12 +228,7 @@ describe('KeyCalls', () => {
   });
 
   test('digests: a newer version seen after the answer is fetched to repair the others', () => {
-    const sender = new Sender();
-    const calls = new KeyCalls(sender);
-    const client = new Client();
-    const base = calls.begin(client, 0, Op.Get, 'k', [0, 1, 2], 2, false, 0);
-    calls.digestFrom(base + 1);
-    calls.digestFrom(base + 2);
+    const { sender, calls, client, base } = digestRead(2);
     calls.settle(base + 0, record(10, 'a'));
     calls.settle(base + 1, digest(10));
     assert.deepEqual(client.heard, ['a@10']);
@@ -276,12 +267,7 @@ describe('KeyCalls', () => {
   });
 
   test('a blocking repair answers what its quorum read, whatever a later digest says', () => {
-    const sender = new Sender();
-    const calls = new KeyCalls(sender);
-    const client = new Client();
-    const base = calls.begin(client, 0, Op.Get, 'k', [0, 1, 2], 2, true, 0);
-    calls.digestFrom(base + 1);
-    calls.digestFrom(base + 2);
+    const { sender, calls, client, base } = digestRead(2, { sync: true });
     calls.settle(base + 0, record(5, 'five'));
     calls.settle(base + 1, record(4, 'four'));
     assert.deepEqual(sender.sent, [{ node: 1, op: Op.Put, version: 5 }], 'the blocking repair');
@@ -298,12 +284,7 @@ describe('KeyCalls', () => {
   });
 
   test('digests: with every holder tried, a read waits for a replica yet to answer before giving up', () => {
-    const sender = new Sender();
-    const calls = new KeyCalls(sender);
-    const client = new Client();
-    const base = calls.begin(client, 0, Op.Get, 'k', [0, 1, 2], 2, false, 0);
-    calls.digestFrom(base + 1);
-    calls.digestFrom(base + 2);
+    const { sender, calls, client, base } = digestRead(2);
     calls.settle(base + 1, digest(7));
     calls.settle(base + 2, digest(7));
     sender.turn(); // the record's replica is slow: fetched from the holders instead
