@@ -50,7 +50,7 @@ describe('Batcher', () => {
     assert.equal(Buffer.from(batcher.take()).readUInt32LE(0), 2);
   });
 
-  test('shared batches: buffers come back once answered (a reply or a failure), never after a timeout', () => {
+  test('shared batches: buffers come back once answered (a reply or a failure), never after a timeout or a crash', () => {
     const batcher = new Batcher();
     const sink = new Recorder();
     const seen = new Set<SharedArrayBuffer>();
@@ -77,6 +77,15 @@ describe('Batcher', () => {
     for (let i = 0; i < 10; i++) {
       const batch = send();
       assert.ok(!late.includes(batch), "a timed-out batch's buffer is not written again");
+      batcher.settle(reply(id, 'v'));
+    }
+    // The node's thread died (a crash): what it was sent never comes back either.
+    const lost = [send(), send()];
+    batcher.failAll(new NodeUnavailableError('crashed'));
+    id++; // failAll drops what was queued under an id of its own
+    for (let i = 0; i < 10; i++) {
+      const batch = send();
+      assert.ok(!lost.includes(batch), "a crashed node's batch buffer is not written again");
       batcher.settle(reply(id, 'v'));
     }
     get(batcher, sink, id, 'k');
