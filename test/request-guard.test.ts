@@ -12,6 +12,7 @@ import { after, before, describe, test, type TestContext } from 'node:test';
 import { Cluster } from '../src/cluster/cluster.js';
 
 import { isLoopback, RequestGuard } from '../src/http/request-guard.js';
+import type { HttpRequest } from '../src/http/seam.js';
 
 import { startServer, type Server } from '../src/http/server.js';
 import { DEFAULT_LIMITS } from '../src/config.js';
@@ -195,6 +196,25 @@ for (const frontEnd of FRONT_ENDS)
           /allow-origin/,
         );
       });
+    });
+
+    test('each Host keeps its own verdict, past the number of verdicts remembered', () => {
+      const guard = new RequestGuard({ bindHost: '127.0.0.1' });
+      /** A request carrying only `Host: host`, as the guard reads one. */
+      const request = (host: string) =>
+        ({
+          forEach: (visit: (name: string, value: string) => void) => visit('host', host),
+          getQuery: () => undefined,
+        }) as unknown as HttpRequest;
+      // 100 hosts, more than the guard remembers, allowed and refused in turn, each asked
+      // three times in a row (so the second and third find the first's verdict).
+      for (let i = 0; i < 100; i++) {
+        const host = i % 2 === 0 ? `127.0.0.${i}:8080` : `evil${i}.example:8080`;
+        for (let ask = 0; ask < 3; ask++) {
+          const refused = guard.check(request(host), []);
+          assert.equal(refused?.code ?? null, i % 2 === 0 ? null : 'FORBIDDEN_HOST', `${host}, ask ${ask}`);
+        }
+      }
     });
 
     test('isLoopback() knows the loopback addresses', () => {

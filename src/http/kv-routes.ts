@@ -10,14 +10,16 @@ import type { RouteContext } from './context.js';
 import { Deferred } from './deferred.js';
 import { sendError } from './reply.js';
 import { MgetKeysParser } from './mget-keys.js';
-import { etagOf, parseEtags } from './etag.js';
+import { etagBytes, parseEtags } from './etag.js';
 import { envelope, MAX_TTL_SECONDS, secondsLeft } from '../expiry.js';
 import { integer, oneOf, parseQuery, seconds, text } from './params.js';
 import { keyFromPath } from './request-key.js';
+import { requestHead } from './request-guard.js';
 import type { Router } from './router.js';
 import type { HttpRequest, HttpResponse } from './seam.js';
 
 const PREFIX = '/kv/'.length;
+const OCTET_STREAM = Buffer.from('application/octet-stream');
 const MAX_PAGE = 1000;
 
 function notFound(key: string): KeyNotFoundError {
@@ -56,19 +58,20 @@ class KeyRequest extends Deferred implements KeySink {
     switch (this.op) {
       case Op.Get: {
         if (reply === null) return this.error(notFound(this.key));
-        const etag = etagOf(version);
+        // Written at once by the answer below, before any other answer takes the scratch.
+        const etag = etagBytes(version);
         const unchanged = this.notModifiedIf;
         if (unchanged !== null && (unchanged === '*' || unchanged.includes(version))) this.empty(304, etag);
         // The value's bytes as they came from the node: a view into its reply, sent as is.
         else {
           const ttl = expiresAt === 0 ? undefined : secondsLeft(expiresAt, this.wall());
-          this.bytes(reply as Buffer, 'application/octet-stream', etag, ttl);
+          this.bytes(reply as Buffer, OCTET_STREAM, etag, ttl);
         }
         break;
       }
       case Op.Put:
       case Op.PutExpiring:
-        this.empty(204, etagOf(version));
+        this.empty(204, etagBytes(version));
         break;
       case Op.Delete:
         if (reply === 1) this.empty(204);
@@ -164,8 +167,9 @@ export function registerKvRoutes(app: Router, ctx: RouteContext): void {
     let consistency: Consistency;
     let unchanged: number[] | '*' | null = null;
     try {
-      consistency = readConsistency(req.getQuery(), cluster.consistency, replicas);
-      const ifNoneMatch = req.getHeader('if-none-match');
+      // The guard has read the query and headers already (requestHead).
+      consistency = readConsistency(requestHead.query, cluster.consistency, replicas);
+      const ifNoneMatch = requestHead.ifNoneMatch;
       if (ifNoneMatch !== '') unchanged = parseEtags(ifNoneMatch, 'If-None-Match');
     } catch (err) {
       return sendError(res, toThunderError(err));

@@ -1,3 +1,6 @@
+// From the module, not the global: `performance` on globalThis is a getter, run on every
+// use, and these run on every request.
+import { performance } from 'node:perf_hooks';
 import type { ThunderError } from '../errors.js';
 import { answering } from '../metrics/http-metrics.js';
 import type { HttpResponse } from './seam.js';

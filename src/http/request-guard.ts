@@ -62,11 +62,45 @@ function checkList(
 }
 
 /**
- * What the headers of one request said that the guard cares about, collected in one pass
- * over them (`req.forEach`): one native call per header, cheaper than a `getHeader` per name
- * looked for. One scratch object serves every request, since handlers run one at a time.
+ * What the headers (and query) of one request said, collected in one pass over them
+ * (`req.forEach`): one native call per header, cheaper than a `getHeader` per name looked
+ * for, and read again by the route instead of asking uWS twice. One scratch object serves
+ * every request, since handlers run one at a time: it holds the request being handled
+ * from {@link RequestGuard.scan} until its handler returns, and nothing after.
  */
-const seen = { hosts: 0, host: '', origin: '', site: '', conditionals: [] as string[], encoding: '' };
+export interface RequestHead {
+  /** How many `Host` headers, and the last one's value. */
+  hosts: number;
+  host: string;
+  origin: string;
+  site: string;
+  /** The conditional headers present, spelled as routes name them. */
+  conditionals: string[];
+  /** `If-None-Match` and `If-Match`, '' when absent. */
+  ifNoneMatch: string;
+  ifMatch: string;
+  encoding: string;
+  /** Whether `Transfer-Encoding` or `Content-Length` is present: the body's framing needs a look. */
+  framed: boolean;
+  /** The query string, '' when there is none. */
+  query: string;
+}
+
+const head: RequestHead = {
+  hosts: 0,
+  host: '',
+  origin: '',
+  site: '',
+  conditionals: [],
+  ifNoneMatch: '',
+  ifMatch: '',
+  encoding: '',
+  framed: false,
+  query: '',
+};
+
+/** The head scanned for the request being handled (see {@link RequestHead}). */
+export const requestHead: Readonly<RequestHead> = head;
 
 /** The conditional headers a route can honour, as routes name them in what they take. */
 export const CONDITIONAL_HEADERS: readonly string[] = ['If-Match', 'If-None-Match'];
@@ -74,28 +108,37 @@ export const CONDITIONAL_HEADERS: readonly string[] = ['If-Match', 'If-None-Matc
 function visit(name: string, value: string): void {
   switch (name) {
     case 'host':
-      seen.hosts++;
-      seen.host = value;
+      head.hosts++;
+      head.host = value;
       break;
     case 'origin':
-      seen.origin = value;
+      head.origin = value;
       break;
     case 'sec-fetch-site':
-      seen.site = value;
+      head.site = value;
       break;
     case 'if-match':
-      seen.conditionals.push('If-Match');
+      head.conditionals.push('If-Match');
+      head.ifMatch = value;
       break;
     case 'if-none-match':
-      seen.conditionals.push('If-None-Match');
+      head.conditionals.push('If-None-Match');
+      head.ifNoneMatch = value;
       break;
     case 'if-unmodified-since':
-      seen.conditionals.push('If-Unmodified-Since');
+      head.conditionals.push('If-Unmodified-Since');
       break;
     case 'content-encoding':
-      seen.encoding = value;
+      head.encoding = value;
+      break;
+    case 'transfer-encoding':
+    case 'content-length':
+      head.framed = true;
   }
 }
+
+/** How many distinct `Host` values keep their verdict: a client sends the same one every time. */
+const HOST_VERDICTS = 64;
 
 /**
  * Refuses, before any route runs, the requests that must not reach one:
@@ -114,6 +157,7 @@ export class RequestGuard {
   readonly #hosts: Set<string>;
   readonly #anyOrigin: boolean;
   readonly #origins: Set<string>;
+  readonly #hostVerdicts = new Map<string, boolean>();
 
   constructor(options: GuardOptions) {
     const { bindHost, allowHosts = [], allowOrigins = [] } = options;
@@ -134,6 +178,17 @@ export class RequestGuard {
     this.#checkHost = !this.#anyHost && (isLoopback(bindHost) || this.#hosts.size > 0);
   }
 
+  /** Reads the request's headers and query once, into {@link requestHead}. */
+  scan(req: HttpRequest): Readonly<RequestHead> {
+    head.hosts = 0;
+    head.host = head.origin = head.site = head.encoding = head.ifNoneMatch = head.ifMatch = '';
+    head.conditionals.length = 0;
+    head.framed = false;
+    req.forEach(visit);
+    head.query = req.getQuery() ?? '';
+    return head;
+  }
+
   /**
    * The error that refuses this request, or null. `params` are the query parameters its
    * route takes, `conditionals` the conditional headers it honours.
@@ -143,14 +198,19 @@ export class RequestGuard {
     params: readonly string[],
     conditionals: readonly string[] = [],
   ): ThunderError | null {
-    seen.hosts = 0;
-    seen.host = seen.origin = seen.site = seen.encoding = '';
-    seen.conditionals.length = 0;
-    req.forEach(visit);
+    return this.refusal(this.scan(req), params, conditionals);
+  }
+
+  /** {@link check} of a request already scanned. */
+  refusal(
+    seen: Readonly<RequestHead>,
+    params: readonly string[],
+    conditionals: readonly string[] = [],
+  ): ThunderError | null {
     // RFC 9112 §3.2: a request with more than one Host is answered 400.
     if (seen.hosts > 1) return new BadRequestError('the request has more than one Host header');
     // No Host at all: HTTP/1.0 (ab), never a browser, which always names the host it asked for.
-    if (this.#checkHost && seen.hosts === 1 && !this.#hostAllowed(hostName(seen.host))) {
+    if (this.#checkHost && seen.hosts === 1 && !this.#hostHeaderAllowed(seen.host)) {
       return new ForbiddenHostError(
         `Host ${JSON.stringify(seen.host)} is not allowed; start the server with --allow-host NAME to accept it`,
       );
@@ -170,18 +230,34 @@ export class RequestGuard {
           : `${unsupported} is not supported on this route (it honours ${conditionals.join(' and ')}); nothing was done`,
       );
     }
-    const encoding = seen.encoding.trim().toLowerCase();
-    if (encoding !== '' && encoding !== 'identity') {
-      return new UnsupportedMediaTypeError(
-        `Content-Encoding ${JSON.stringify(seen.encoding)} is not supported; send the body unencoded`,
-      );
+    if (seen.encoding !== '') {
+      const encoding = seen.encoding.trim().toLowerCase();
+      if (encoding !== '' && encoding !== 'identity') {
+        return new UnsupportedMediaTypeError(
+          `Content-Encoding ${JSON.stringify(seen.encoding)} is not supported; send the body unencoded`,
+        );
+      }
     }
     try {
-      checkQuery(req.getQuery(), params);
+      checkQuery(seen.query, params);
     } catch (err) {
       return err as ThunderError;
     }
     return null;
+  }
+
+  /**
+   * Whether a `Host` header names a host we answer to, remembered per value: parsing it
+   * (lower case, IP address or name) cost more than the rest of the guard, and a client
+   * sends the same one every time.
+   */
+  #hostHeaderAllowed(header: string): boolean {
+    const known = this.#hostVerdicts.get(header);
+    if (known !== undefined) return known;
+    const allowed = this.#hostAllowed(hostName(header));
+    if (this.#hostVerdicts.size >= HOST_VERDICTS) this.#hostVerdicts.clear();
+    this.#hostVerdicts.set(header, allowed);
+    return allowed;
   }
 
   #hostAllowed(name: string): boolean {

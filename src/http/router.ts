@@ -1,3 +1,6 @@
+// From the module, not the global: `performance` on globalThis is a getter, run on every
+// use, and these run on every request.
+import { performance } from 'node:perf_hooks';
 import { ShuttingDownError, type ThunderError } from '../errors.js';
 import { Deferred } from './deferred.js';
 import { framingError } from './framing.js';
@@ -76,11 +79,13 @@ export function drainingRouter(
       answering.started = performance.now();
       try {
         if (head) markHead(res);
-        const framing = framingError(req);
+        const scanned = requests.scan(req);
+        // Only a request that carries a body's framing headers pays for their check.
+        const framing = scanned.framed ? framingError(req) : null;
         if (framing) return refuseAfterParsing(res, framing);
         // The body, if any, is unread: close so it is never parsed as a request.
         if (inFlight.draining) return sendError(res, new ShuttingDownError(), true);
-        const refused = requests.check(req, takes.params, takes.headers);
+        const refused = requests.refusal(scanned, takes.params, takes.headers);
         if (refused) sendError(res, refused, true);
         else handler(res, req);
       } finally {

@@ -36,12 +36,18 @@ export interface HttpRequest {
 /** What a response body may be given as. */
 export type Body = string | Uint8Array;
 
+/**
+ * A header name or value: a string, or its ASCII bytes, which uWS copies as they are
+ * instead of converting a string (the hot path's constant names and its ETags).
+ */
+export type HeaderText = string | Uint8Array;
+
 /** A response; see the module comment for when it may be touched. */
 export interface HttpResponse {
   /** The status line's code and reason, e.g. `'404 Not Found'`; default `'200 OK'`. First, before any header. */
   writeStatus(status: string): HttpResponse;
   /** Adds a header line (a second call with the same name adds a second line). */
-  writeHeader(name: string, value: string): HttpResponse;
+  writeHeader(name: HeaderText, value: HeaderText): HttpResponse;
   /**
    * Ends the answer with `body` (and its Content-Length). `closeConnection` closes the
    * connection once the answer is out, so an unread request body is never read as a request.

@@ -1,3 +1,7 @@
+// From the module, not the global: `performance` on globalThis is a getter, run on every
+// use, and the system clock is read for every batch.
+import { performance } from 'node:perf_hooks';
+
 /**
  * Time as the front end sees it: milliseconds from an arbitrary start, and timers. Injected
  * rather than read from globals, so tests and the deterministic simulator (src/sim/) decide

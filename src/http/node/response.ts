@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Body, HttpResponse, UpgradeContext } from '../seam.js';
+import type { Body, HeaderText, HttpResponse, UpgradeContext } from '../seam.js';
 import type { Abortable, Connection } from './connection.js';
 
 const EMPTY = new ArrayBuffer(0);
@@ -10,6 +10,13 @@ function arrayBufferOf(chunk: Buffer): ArrayBuffer {
   return byteOffset === 0 && byteLength === buffer.byteLength
     ? (buffer as ArrayBuffer)
     : (buffer.slice(byteOffset, byteOffset + byteLength) as ArrayBuffer);
+}
+
+/** A header's text for node:http, which takes strings: bytes are read as Latin-1, as sent. */
+function headerString(text: HeaderText): string {
+  return typeof text === 'string'
+    ? text
+    : Buffer.from(text.buffer, text.byteOffset, text.byteLength).toString('latin1');
 }
 
 function lengthOf(body: Body): number {
@@ -62,8 +69,9 @@ export class NodeResponse implements HttpResponse, Abortable {
     return this;
   }
 
-  writeHeader(name: string, value: string): this {
-    this.#headers.push(name, value);
+  writeHeader(name: HeaderText, value: HeaderText): this {
+    // Converted now: bytes may be a scratch buffer that the next answer writes again.
+    this.#headers.push(headerString(name), headerString(value));
     return this;
   }
 
