@@ -4,6 +4,19 @@ import type { HttpRequest } from './seam.js';
 const DIGITS = /^\d+$/;
 
 /**
+ * True when a request frames its body by one `Content-Length` of plain digits and no
+ * `Transfer-Encoding`, from what one pass over its headers counted: nothing in it to refuse,
+ * so a PUT skips {@link framingError}'s second walk over the headers.
+ */
+export function framedByOneLength(head: {
+  lengths: number;
+  codings: number;
+  contentLength: string;
+}): boolean {
+  return head.codings === 0 && head.lengths === 1 && DIGITS.test(head.contentLength);
+}
+
+/**
  * The error for a request whose body framing RFC 9112 §6 says to refuse, or null. uWS reads
  * only the first `Content-Length` and decodes any `Transfer-Encoding` as chunked, so a
  * request that frames its body two ways could be read differently here and by a proxy in

@@ -14,7 +14,7 @@ import { etagBytes, parseEtags } from './etag.js';
 import { envelope, MAX_TTL_SECONDS, secondsLeft } from '../expiry.js';
 import { integer, oneOf, parseQuery, seconds, text } from './params.js';
 import { keyFromPath } from './request-key.js';
-import { requestHead } from './request-guard.js';
+import { requestHead, type RequestHead } from './request-guard.js';
 import type { Router } from './router.js';
 import type { HttpRequest, HttpResponse } from './seam.js';
 
@@ -105,9 +105,8 @@ function readConsistency(query: string | undefined, defaults: Consistency, repli
 }
 
 /** A PUT's or DELETE's condition, from `If-Match` and `If-None-Match`; undefined when it has none. */
-function conditionOf(req: HttpRequest): WriteCondition | undefined {
-  const ifMatch = req.getHeader('if-match');
-  const ifNoneMatch = req.getHeader('if-none-match');
+function conditionOf(head: Readonly<RequestHead>): WriteCondition | undefined {
+  const { ifMatch, ifNoneMatch } = head;
   if (ifMatch !== '' && ifNoneMatch !== '') {
     throw new BadRequestError('give If-Match or If-None-Match, not both');
   }
@@ -118,23 +117,23 @@ function conditionOf(req: HttpRequest): WriteCondition | undefined {
 
 /**
  * A PUT's or DELETE's quorum, condition and (a PUT's) TTL in ms, from its query and
- * headers; throws what is wrong.
+ * headers as the guard read them; throws what is wrong.
  */
 function writeOptions(
-  req: HttpRequest,
+  head: Readonly<RequestHead>,
   defaults: Consistency,
   replicas: number,
   put: boolean,
 ): { consistency: Consistency; condition: WriteCondition | undefined; ttlMs: number | undefined } {
-  const query = req.getQuery();
+  const query = head.query;
   // Most writes have no query: no parsing, nothing allocated for it.
-  if (!query) return { consistency: defaults, condition: conditionOf(req), ttlMs: undefined };
+  if (!query) return { consistency: defaults, condition: conditionOf(head), ttlMs: undefined };
   const { w = defaults.w, ttl }: { w?: number; ttl?: number } = put
     ? parseQuery(query, PUT_PARAMS)
     : parseQuery(query, WRITE_PARAMS);
   return {
     consistency: { ...defaults, w: quorum('w', w, replicas) },
-    condition: conditionOf(req),
+    condition: conditionOf(head),
     ttlMs: ttl,
   };
 }
@@ -182,7 +181,7 @@ export function registerKvRoutes(app: Router, ctx: RouteContext): void {
     if (key instanceof ThunderError) return sendError(res, key);
     let options: ReturnType<typeof writeOptions>;
     try {
-      options = writeOptions(req, cluster.consistency, replicas, false);
+      options = writeOptions(requestHead, cluster.consistency, replicas, false);
     } catch (err) {
       return sendError(res, toThunderError(err));
     }
@@ -200,14 +199,14 @@ export function registerKvRoutes(app: Router, ctx: RouteContext): void {
 
   function putValue(res: HttpResponse, req: HttpRequest): void {
     const key = keyFromPath(req.getUrl(), PREFIX, limits);
-    const declared = contentLength(req.getHeader('content-length'));
+    const declared = contentLength(requestHead.contentLength);
     // The body is not read on these paths, so the connection is closed behind the answer.
     if (key instanceof ThunderError) return sendError(res, key, true);
     const tooLarge = valueError(declared, limits);
     if (tooLarge) return sendError(res, tooLarge, true);
     let options: ReturnType<typeof writeOptions>;
     try {
-      options = writeOptions(req, cluster.consistency, replicas, true);
+      options = writeOptions(requestHead, cluster.consistency, replicas, true);
     } catch (err) {
       return sendError(res, toThunderError(err), true);
     }

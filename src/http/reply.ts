@@ -25,10 +25,15 @@ export function statusLine(status: number): string {
   return STATUS_LINES[status] ?? `${status} Unknown`;
 }
 
+/** The status lines as bytes, which uWS copies as they are (see HeaderText): a 204 answers every PUT. */
+const STATUS_LINE_BYTES = new Map(
+  Object.entries(STATUS_LINES).map(([code, line]) => [Number(code), Buffer.from(line)]),
+);
+
 /** Writes the status line, and counts the answer against the request being answered. */
 export function writeStatus(res: HttpResponse, status: number): HttpResponse {
   countAnswer(status);
-  return res.writeStatus(statusLine(status));
+  return res.writeStatus(STATUS_LINE_BYTES.get(status) ?? statusLine(status));
 }
 
 /** Counts an answer whose status line uWS writes itself (200). */

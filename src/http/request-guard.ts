@@ -82,6 +82,10 @@ export interface RequestHead {
   encoding: string;
   /** Whether `Transfer-Encoding` or `Content-Length` is present: the body's framing needs a look. */
   framed: boolean;
+  /** How many `Content-Length` and `Transfer-Encoding` headers, and the last `Content-Length` ('' when none). */
+  lengths: number;
+  codings: number;
+  contentLength: string;
   /** The query string, '' when there is none. */
   query: string;
 }
@@ -96,6 +100,9 @@ const head: RequestHead = {
   ifMatch: '',
   encoding: '',
   framed: false,
+  lengths: 0,
+  codings: 0,
+  contentLength: '',
   query: '',
 };
 
@@ -132,8 +139,13 @@ function visit(name: string, value: string): void {
       head.encoding = value;
       break;
     case 'transfer-encoding':
+      head.framed = true;
+      head.codings++;
+      break;
     case 'content-length':
       head.framed = true;
+      head.lengths++;
+      head.contentLength = value;
   }
 }
 
@@ -184,6 +196,8 @@ export class RequestGuard {
     head.host = head.origin = head.site = head.encoding = head.ifNoneMatch = head.ifMatch = '';
     head.conditionals.length = 0;
     head.framed = false;
+    head.lengths = head.codings = 0;
+    head.contentLength = '';
     req.forEach(visit);
     head.query = req.getQuery() ?? '';
     return head;

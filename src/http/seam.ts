@@ -45,7 +45,7 @@ export type HeaderText = string | Uint8Array;
 /** A response; see the module comment for when it may be touched. */
 export interface HttpResponse {
   /** The status line's code and reason, e.g. `'404 Not Found'`; default `'200 OK'`. First, before any header. */
-  writeStatus(status: string): HttpResponse;
+  writeStatus(status: HeaderText): HttpResponse;
   /** Adds a header line (a second call with the same name adds a second line). */
   writeHeader(name: HeaderText, value: HeaderText): HttpResponse;
   /**

@@ -63,9 +63,10 @@ export class NodeResponse implements HttpResponse, Abortable {
     conn.opened(this);
   }
 
-  writeStatus(status: string): this {
-    this.#status = Number(status.slice(0, 3));
-    this.#reason = status.slice(4);
+  writeStatus(status: HeaderText): this {
+    const line = headerString(status);
+    this.#status = Number(line.slice(0, 3));
+    this.#reason = line.slice(4);
     return this;
   }
 
