@@ -5,11 +5,17 @@
  * and optimizing compiles ("own"; with them for information). Prints each build's
  * min/median/max and spread, and ours ÷ reference.
  * Needs valgrind. Options: `--runs` (default 5), `--gets`, `--warmup`, `--node-flags`
- * (replaces the default flags; space-separated), `--reference-cli` (another build's cli.js).
+ * (replaces the default flags; space-separated), `--reference-cli` (another build's cli.js),
+ * `--bare` (also the bare uWS server of bench/bare-uws.ts: what HTTP alone costs per GET).
  */
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { countGetInstructions, INSTRUCTION_DEFAULTS, type InstructionOptions } from './lib/instructions.js';
+import {
+  BARE_UWS,
+  countGetInstructions,
+  INSTRUCTION_DEFAULTS,
+  type InstructionOptions,
+} from './lib/instructions.js';
 import { buildCommit, readReference } from './lib/reference.js';
 import { spread, type Spread } from './lib/stats.js';
 
@@ -20,6 +26,7 @@ const { values: args } = parseArgs({
     warmup: { type: 'string' },
     'node-flags': { type: 'string' },
     'reference-cli': { type: 'string' },
+    bare: { type: 'boolean', default: false },
   },
 });
 
@@ -57,6 +64,7 @@ const runs = Number(args.runs);
 const builds = [
   { name: 'ours', cli: OURS, own: [] as number[], total: [] as number[] },
   { name: 'reference', cli: reference, own: [] as number[], total: [] as number[] },
+  ...(args.bare ? [{ name: 'bare uWS', cli: BARE_UWS, own: [] as number[], total: [] as number[] }] : []),
 ];
 const median = (xs: number[]) => spread(xs).median;
 for (let i = 0; i < runs; i++) {
@@ -80,3 +88,9 @@ console.log(`ours ÷ reference, own: ${(median(ours.own) / median(theirs.own)).t
 console.log(
   `ours ÷ reference, with GC and compiles: ${(median(ours.total) / median(theirs.total)).toFixed(4)}`,
 );
+const bare = builds[2];
+if (bare !== undefined) {
+  // The issue-20 figure "server CPU per GET ÷ bare's", as instructions: every thread counted.
+  console.log(`ours ÷ bare uWS, own: ${(median(ours.own) / median(bare.own)).toFixed(4)}`);
+  console.log(`reference ÷ bare uWS, own: ${(median(theirs.own) / median(bare.own)).toFixed(4)}`);
+}

@@ -18,6 +18,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { readDump } from './callgrind-dump.js';
 import { preload } from './cells.js';
@@ -120,7 +121,8 @@ export async function countGetInstructions(
   lap('started');
   try {
     const keys = Array.from({ length: o.keys }, (_, i) => fixedKey(i));
-    await preload(cluster.url, keys, o.valueBytes);
+    // The bare server answers every GET with the same bytes: nothing to load into it.
+    if (cli !== BARE_UWS) await preload(cluster.url, keys, o.valueBytes);
     lap('preloaded');
     let next = 0;
     const gets = async (client: KeepAliveClient, n: number) => {
@@ -169,6 +171,26 @@ interface Callgrinded {
   kill(): Promise<void>;
 }
 
+/** The bare uWS server (bench/bare-uws.ts): pass it as `cli` to count what HTTP alone costs per GET. */
+export const BARE_UWS = fileURLToPath(new URL('../bare-uws.js', import.meta.url));
+
+/** `thunderdb cluster` as counted: the build's CLI and the topology. */
+function clusterArgs(cli: string, o: InstructionOptions): string[] {
+  return [
+    cli,
+    'cluster',
+    '--port',
+    '0',
+    '--nodes',
+    String(o.nodes),
+    '--replicas',
+    String(o.replicas),
+    // No periodic repair work: what a timer does depends on wall time, which valgrind stretches.
+    '--anti-entropy-ms',
+    '0',
+  ];
+}
+
 async function startUnderCallgrind(
   cli: string,
   o: InstructionOptions,
@@ -191,25 +213,19 @@ async function startUnderCallgrind(
       // What `npm run cluster` and the bin run with (bench/lib/processes.ts).
       '--max-semi-space-size=2',
       ...o.nodeFlags,
-      cli,
-      'cluster',
-      '--port',
-      '0',
-      '--nodes',
-      String(o.nodes),
-      '--replicas',
-      String(o.replicas),
-      // No periodic repair work: what a timer does depends on wall time, which valgrind stretches.
-      '--anti-entropy-ms',
-      '0',
+      ...(cli === BARE_UWS ? [cli] : clusterArgs(cli, o)),
     ],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      // The bare server answers GETs with a value of the size the cluster's would be.
+      env: cli === BARE_UWS ? { ...process.env, BARE_VALUE_BYTES: String(o.valueBytes) } : process.env,
+    },
   );
   let out = '';
   const url = await new Promise<string>((resolve, reject) => {
     const onData = (d: Buffer) => {
       out += d;
-      const match = /listening on (http:\/\/\S+)/.exec(out);
+      const match = /(?:listening on|bare uWS on) (http:\/\/\S+)/.exec(out);
       if (match) resolve(match[1]!);
     };
     child.stdout!.on('data', onData);
