@@ -132,6 +132,12 @@ function table(r1: NodeResults, r3: NodeResults): string {
       fmt(r3.close.meanMs, 1),
     ],
     [
+      '  not answered whole: socket errors, not 200, cut short (of 10,000)',
+      '–',
+      fmt(r1.close.errors, 0),
+      fmt(r3.close.errors, 0),
+    ],
+    [
       'BATCH PUT 10,000 items over HTTP (s)',
       '– / 1.26',
       fmt(r1.batch[10_000]!, 3),

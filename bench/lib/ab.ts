@@ -33,5 +33,10 @@ export async function ab(
   const failed = figure(/^Failed requests:\s+(\d+)/m);
   if (failed > 0 || /Non-2xx responses/.test(stdout)) throw new Error(`ab: requests failed:\n${stdout}`);
   const seconds = figure(/^Time taken for tests:\s+([\d.]+) seconds/m);
-  return { seconds, meanMs: (seconds * concurrency * 1000) / total, perRequestMs: (seconds * 1000) / total };
+  return {
+    seconds,
+    meanMs: (seconds * concurrency * 1000) / total,
+    perRequestMs: (seconds * 1000) / total,
+    errors: failed,
+  };
 }

@@ -8,22 +8,40 @@ export interface CloseLoadResult {
   meanMs: number;
   /** ab's "(mean, across all concurrent requests)": seconds ÷ requests, in ms. */
   perRequestMs: number;
+  /**
+   * Requests not answered whole: a socket error, a status other than 200, or a connection
+   * closed before the Content-Length's last byte arrived (what a server that closes too
+   * early would cause). Counted, not thrown, so a run says how many.
+   */
+  errors: number;
 }
 
-/** One request on its own connection, closed by the server after the answer. */
-function once(port: number, host: string, path: string): Promise<void> {
-  return new Promise((resolve, reject) => {
+/** How one request on its own connection ended. */
+type Outcome = 'whole' | 'socket error' | 'not 200' | 'cut short';
+
+/**
+ * One request on its own connection, closed by the server after the answer: whole only if
+ * the status is 200 and every byte its Content-Length announced came before the close.
+ */
+function once(port: number, host: string, path: string): Promise<Outcome> {
+  return new Promise((resolve) => {
     const socket = connect(port, host, () => {
       socket.write(`GET ${path} HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`);
     });
-    let head = '';
-    socket.on('data', (d: Buffer) => {
-      if (head.length < 12) head += d.toString('latin1', 0, 12);
+    const chunks: Buffer[] = [];
+    let failed = false;
+    socket.on('data', (d: Buffer) => chunks.push(d));
+    socket.on('error', () => {
+      failed = true;
     });
-    socket.on('error', reject);
     socket.on('close', () => {
-      if (head.startsWith('HTTP/1.1 200')) resolve();
-      else reject(new Error(`GET ${path} answered ${JSON.stringify(head.slice(0, 12))}`));
+      if (failed) return resolve('socket error');
+      const answer = Buffer.concat(chunks);
+      const end = answer.indexOf('\r\n\r\n');
+      const head = answer.subarray(0, end < 0 ? answer.length : end).toString('latin1');
+      if (!head.startsWith('HTTP/1.1 200')) return resolve('not 200');
+      const length = /\r\ncontent-length: *(\d+)/i.exec(head);
+      resolve(end >= 0 && length && answer.length - end - 4 === Number(length[1]) ? 'whole' : 'cut short');
     });
   });
 }
@@ -42,14 +60,20 @@ export async function connectionPerRequest(
 ): Promise<CloseLoadResult> {
   const { hostname, port } = new URL(url);
   let started = 0;
+  let errors = 0;
   const begin = performance.now();
   const worker = async () => {
     while (started < total) {
       const path = paths[started++ % paths.length]!;
-      await once(Number(port), hostname, path);
+      if ((await once(Number(port), hostname, path)) !== 'whole') errors++;
     }
   };
   await Promise.all(Array.from({ length: concurrency }, worker));
   const seconds = (performance.now() - begin) / 1000;
-  return { seconds, meanMs: (seconds * concurrency * 1000) / total, perRequestMs: (seconds * 1000) / total };
+  return {
+    seconds,
+    meanMs: (seconds * concurrency * 1000) / total,
+    perRequestMs: (seconds * 1000) / total,
+    errors,
+  };
 }

@@ -40,6 +40,8 @@ export interface FrontEndComparison {
   cells: Record<FrontEndName, CellResult[]>;
   /** Seconds for 10,000 GETs by 100 clients, a connection each, over HTTP/1.1 Connection: close. */
   close: Record<FrontEndName, Spread>;
+  /** Requests of those runs not answered whole (see CloseLoadResult.errors), summed. */
+  closeErrors: Record<FrontEndName, number>;
   /** The same with ab (HTTP/1.0) against node:http, or why it was not run. */
   ab: Spread | { skipped: string };
 }
@@ -52,6 +54,7 @@ export async function measureFrontEnds(
 ): Promise<FrontEndComparison> {
   const cells = {} as Record<FrontEndName, CellResult[]>;
   const close = {} as Record<FrontEndName, Spread>;
+  const closeErrors = {} as Record<FrontEndName, number>;
   let abResult: FrontEndComparison['ab'] = { skipped: 'ab is not installed (Debian package apache2-utils)' };
   const abBinary = await abPath();
   for (const frontEnd of FRONT_END_NAMES) {
@@ -70,8 +73,12 @@ export async function measureFrontEnds(
       const put = await fetch(`${cluster.url}/kv/bench`, { method: 'PUT', body: UUID });
       if (put.status !== 204) throw new Error(`PUT /kv/bench answered ${put.status}`);
       const seconds: number[] = [];
-      for (let run = 0; run < runs; run++)
-        seconds.push((await connectionPerRequest(cluster.url, ['/kv/bench'])).seconds);
+      closeErrors[frontEnd] = 0;
+      for (let run = 0; run < runs; run++) {
+        const result = await connectionPerRequest(cluster.url, ['/kv/bench']);
+        seconds.push(result.seconds);
+        closeErrors[frontEnd] += result.errors;
+      }
       close[frontEnd] = spread(seconds);
       if (abBinary !== null && TRAITS[frontEnd].http10) {
         log(`… ${title}: ab -n 10000 -c 100`);
@@ -84,7 +91,7 @@ export async function measureFrontEnds(
       await cluster.stop();
     }
   }
-  return { cells, close, ab: abResult };
+  return { cells, close, closeErrors, ab: abResult };
 }
 
 const ratio = (s: Spread) => `${s.median.toFixed(3)} (${s.min.toFixed(2)}–${s.max.toFixed(2)})`;
@@ -138,7 +145,7 @@ export function frontEndLines(r: FrontEndComparison): string[] {
       rows,
     ),
     '(req/s, or p50 latency at c1 where lower is better; ratios: median of pairs (min–max))',
-    `10,000 GETs / 100 concurrent, a connection each, HTTP/1.1 Connection: close: uWS ${seconds(r.close.uws)} s, node:http ${seconds(r.close.node)} s`,
+    `10,000 GETs / 100 concurrent, a connection each, HTTP/1.1 Connection: close: uWS ${seconds(r.close.uws)} s, node:http ${seconds(r.close.node)} s; not answered whole: uWS ${r.closeErrors.uws}, node:http ${r.closeErrors.node}`,
     abLine,
     'uWS never answers ab (HTTP/1.0): README, "Which front end".',
   ];

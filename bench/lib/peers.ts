@@ -152,7 +152,7 @@ export async function original(dir: string | undefined, port: number): Promise<P
       30_000,
     );
     const r = await connectionPerRequest(url, ['/get/foo']);
-    return { closeLoadSeconds: r.seconds, closeLoadMeanMs: r.meanMs };
+    return { closeLoadSeconds: r.seconds, closeLoadMeanMs: r.meanMs, closeLoadErrors: r.errors };
   } finally {
     await stop(server);
   }
