@@ -103,6 +103,45 @@ for (const frontEnd of FRONT_ENDS)
       );
     });
 
+    describe('conditional headers sent as several lines (RFC 9110 §5.3: one list)', () => {
+      let run: Running;
+      before(async () => (run = await startRunning({ http: frontEnd, nodes: 2 })), TIMEOUT);
+      after(() => run.stop(), TIMEOUT);
+
+      /** A PUT of `value` to `key` with these header lines; the answer's status. */
+      const put = async (key: string, value: string, lines: string[]) => {
+        const request =
+          `PUT /kv/${key} HTTP/1.1\r\nHost: localhost\r\n${lines.map((l) => `${l}\r\n`).join('')}` +
+          `Content-Length: ${value.length}\r\nConnection: close\r\n\r\n${value}`;
+        const { data } = await rawOnce(run.server.port, request);
+        const [answer] = parseResponses(data).responses;
+        assert.ok(answer, data.toString());
+        return answer;
+      };
+
+      test('an empty second If-Match line does not drop the condition of the first', TIMEOUT, async () => {
+        await run.cluster.put('lease', 'held');
+        const answer = await put('lease', 'stolen', ['If-Match: "1"', 'If-Match:']);
+        assert.equal(answer.status, 412, answer.body);
+        assert.equal((await run.cluster.get('lease'))?.toString(), 'held');
+      });
+
+      test('If-Match lines are one list: a tag on the second line matches', TIMEOUT, async () => {
+        const version = await run.cluster.put('renew', 'first');
+        const answer = await put('renew', 'second', ['If-Match: "1"', `If-Match: "${version}"`]);
+        assert.equal(answer.status, 204, answer.body);
+        assert.equal((await run.cluster.get('renew'))?.toString(), 'second');
+      });
+
+      test('an If-Match with no tag at all is refused (400), not read as no condition', TIMEOUT, async () => {
+        await run.cluster.put('bare', 'kept');
+        const answer = await put('bare', 'overwritten', ['If-Match:']);
+        assert.equal(answer.status, 400, answer.body);
+        assert.match(answer.body, /"code":"BAD_REQUEST"/);
+        assert.equal((await run.cluster.get('bare'))?.toString(), 'kept');
+      });
+    });
+
     describe('HEAD', () => {
       let run: Running;
       before(async () => {

@@ -104,9 +104,23 @@ function readConsistency(query: string | undefined, defaults: Consistency, repli
   return { ...defaults, r: quorum('r', r, replicas), repair };
 }
 
+/**
+ * A conditional header's value as the guard read it, '' when the request has none. One
+ * that is present but empty is refused: read as no condition, a conditional write would
+ * silently become an unconditional one.
+ */
+function conditional(head: Readonly<RequestHead>, name: 'If-Match' | 'If-None-Match'): string {
+  const value = name === 'If-Match' ? head.ifMatch : head.ifNoneMatch;
+  if (value === '' && head.conditionals.includes(name)) {
+    throw new BadRequestError(`${name} is empty; give * or a list of quoted entity tags`);
+  }
+  return value;
+}
+
 /** A PUT's or DELETE's condition, from `If-Match` and `If-None-Match`; undefined when it has none. */
 function conditionOf(head: Readonly<RequestHead>): WriteCondition | undefined {
-  const { ifMatch, ifNoneMatch } = head;
+  const ifMatch = conditional(head, 'If-Match');
+  const ifNoneMatch = conditional(head, 'If-None-Match');
   if (ifMatch !== '' && ifNoneMatch !== '') {
     throw new BadRequestError('give If-Match or If-None-Match, not both');
   }
@@ -168,7 +182,7 @@ export function registerKvRoutes(app: Router, ctx: RouteContext): void {
     try {
       // The guard has read the query and headers already (requestHead).
       consistency = readConsistency(requestHead.query, cluster.consistency, replicas);
-      const ifNoneMatch = requestHead.ifNoneMatch;
+      const ifNoneMatch = conditional(requestHead, 'If-None-Match');
       if (ifNoneMatch !== '') unchanged = parseEtags(ifNoneMatch, 'If-None-Match');
     } catch (err) {
       return sendError(res, toThunderError(err));

@@ -75,7 +75,7 @@ export interface RequestHead {
   origin: string;
   site: string;
   /** The conditional headers present, spelled as routes name them. */
-  conditionals: string[];
+  conditionals: readonly string[];
   /** `If-None-Match` and `If-Match`, '' when absent. */
   ifNoneMatch: string;
   ifMatch: string;
@@ -90,12 +90,15 @@ export interface RequestHead {
   query: string;
 }
 
+/** The conditional headers of the request being scanned, in {@link RequestHead.conditionals}. */
+const seenConditionals: string[] = [];
+
 const head: RequestHead = {
   hosts: 0,
   host: '',
   origin: '',
   site: '',
-  conditionals: [],
+  conditionals: seenConditionals,
   ifNoneMatch: '',
   ifMatch: '',
   encoding: '',
@@ -112,6 +115,16 @@ export const requestHead: Readonly<RequestHead> = head;
 /** The conditional headers a route can honour, as routes name them in what they take. */
 export const CONDITIONAL_HEADERS: readonly string[] = ['If-Match', 'If-None-Match'];
 
+/**
+ * Field lines of one name form one comma-separated list (RFC 9110 §5.3), so a condition
+ * sent as two `If-Match` lines keeps both (uWS's `getHeader` gave only the first); an empty
+ * line adds nothing to it.
+ */
+function joined(list: string, value: string): string {
+  if (value.trim() === '') return list;
+  return list === '' ? value : `${list}, ${value}`;
+}
+
 function visit(name: string, value: string): void {
   switch (name) {
     case 'host':
@@ -125,15 +138,15 @@ function visit(name: string, value: string): void {
       head.site = value;
       break;
     case 'if-match':
-      head.conditionals.push('If-Match');
-      head.ifMatch = value;
+      seenConditionals.push('If-Match');
+      head.ifMatch = joined(head.ifMatch, value);
       break;
     case 'if-none-match':
-      head.conditionals.push('If-None-Match');
-      head.ifNoneMatch = value;
+      seenConditionals.push('If-None-Match');
+      head.ifNoneMatch = joined(head.ifNoneMatch, value);
       break;
     case 'if-unmodified-since':
-      head.conditionals.push('If-Unmodified-Since');
+      seenConditionals.push('If-Unmodified-Since');
       break;
     case 'content-encoding':
       head.encoding = value;
@@ -194,7 +207,7 @@ export class RequestGuard {
   scan(req: HttpRequest): Readonly<RequestHead> {
     head.hosts = 0;
     head.host = head.origin = head.site = head.encoding = head.ifNoneMatch = head.ifMatch = '';
-    head.conditionals.length = 0;
+    seenConditionals.length = 0;
     head.framed = false;
     head.lengths = head.codings = 0;
     head.contentLength = '';
