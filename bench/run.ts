@@ -132,12 +132,6 @@ function table(r1: NodeResults, r3: NodeResults): string {
       fmt(r3.close.meanMs, 1),
     ],
     [
-      '  not answered whole: socket errors, not 200, cut short (of 10,000)',
-      '–',
-      fmt(r1.close.errors, 0),
-      fmt(r3.close.errors, 0),
-    ],
-    [
       'BATCH PUT 10,000 items over HTTP (s)',
       '– / 1.26',
       fmt(r1.batch[10_000]!, 3),
@@ -198,7 +192,9 @@ function peerLines(peers: Record<string, PeerResult>, r3: NodeResults): string[]
       lines.push(`- ${name}: skipped (${result.skipped})`);
       continue;
     }
-    const parts = Object.entries(result).map(([k, v]) => `${k} ${(v as number).toFixed(3)}`);
+    const parts = Object.entries(result).map(([k, v]) =>
+      Number.isInteger(v) ? `${k} ${v as number}` : `${k} ${(v as number).toFixed(3)}`,
+    );
     if (name === 'redis') {
       parts.push(
         `ours ÷ theirs, 1M load time: ${(r3.batch[1_000_000]!.median / (result.loadSeconds as number)).toFixed(2)}`,

@@ -39,11 +39,26 @@ function once(port: number, host: string, path: string): Promise<Outcome> {
       const answer = Buffer.concat(chunks);
       const end = answer.indexOf('\r\n\r\n');
       const head = answer.subarray(0, end < 0 ? answer.length : end).toString('latin1');
-      if (!head.startsWith('HTTP/1.1 200')) return resolve('not 200');
+      if (!/^HTTP\/1\.[01] 200 /.test(head)) return resolve('not 200');
+      if (end < 0) return resolve('cut short');
+      // Without a Content-Length (HTTP/1.0, say) the body is whatever came before the close.
       const length = /\r\ncontent-length: *(\d+)/i.exec(head);
-      resolve(end >= 0 && length && answer.length - end - 4 === Number(length[1]) ? 'whole' : 'cut short');
+      resolve(length === null || answer.length - end - 4 === Number(length[1]) ? 'whole' : 'cut short');
     });
   });
+}
+
+/**
+ * `result`, or a throw if any request was not answered whole: a server of ours must answer
+ * every one, and a time taken over failed requests is not a time for the workload.
+ */
+export function wholeOrThrow(server: string, result: CloseLoadResult): CloseLoadResult {
+  if (result.errors > 0) {
+    throw new Error(
+      `${server}: ${result.errors} requests of the connection-per-request load were not answered whole`,
+    );
+  }
+  return result;
 }
 
 /**

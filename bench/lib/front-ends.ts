@@ -10,7 +10,7 @@
 import { FRONT_END_NAMES, TRAITS, type FrontEndName } from '../../src/http/front-ends.js';
 import { ab, abPath } from './ab.js';
 import { measureGroup, type Cell, type CellOptions, type CellResult } from './cells.js';
-import { connectionPerRequest } from './close-load.js';
+import { connectionPerRequest, wholeOrThrow } from './close-load.js';
 import { startCluster, type Topology } from './processes.js';
 import { spread, type Spread } from './stats.js';
 import { table } from './table.js';
@@ -40,8 +40,6 @@ export interface FrontEndComparison {
   cells: Record<FrontEndName, CellResult[]>;
   /** Seconds for 10,000 GETs by 100 clients, a connection each, over HTTP/1.1 Connection: close. */
   close: Record<FrontEndName, Spread>;
-  /** Requests of those runs not answered whole (see CloseLoadResult.errors), summed. */
-  closeErrors: Record<FrontEndName, number>;
   /** The same with ab (HTTP/1.0) against node:http, or why it was not run. */
   ab: Spread | { skipped: string };
 }
@@ -54,7 +52,6 @@ export async function measureFrontEnds(
 ): Promise<FrontEndComparison> {
   const cells = {} as Record<FrontEndName, CellResult[]>;
   const close = {} as Record<FrontEndName, Spread>;
-  const closeErrors = {} as Record<FrontEndName, number>;
   let abResult: FrontEndComparison['ab'] = { skipped: 'ab is not installed (Debian package apache2-utils)' };
   const abBinary = await abPath();
   for (const frontEnd of FRONT_END_NAMES) {
@@ -73,25 +70,23 @@ export async function measureFrontEnds(
       const put = await fetch(`${cluster.url}/kv/bench`, { method: 'PUT', body: UUID });
       if (put.status !== 204) throw new Error(`PUT /kv/bench answered ${put.status}`);
       const seconds: number[] = [];
-      closeErrors[frontEnd] = 0;
-      for (let run = 0; run < runs; run++) {
-        const result = await connectionPerRequest(cluster.url, ['/kv/bench']);
-        seconds.push(result.seconds);
-        closeErrors[frontEnd] += result.errors;
-      }
+      for (let run = 0; run < runs; run++)
+        seconds.push(wholeOrThrow(title, await connectionPerRequest(cluster.url, ['/kv/bench'])).seconds);
       close[frontEnd] = spread(seconds);
       if (abBinary !== null && TRAITS[frontEnd].http10) {
         log(`… ${title}: ab -n 10000 -c 100`);
         const abSeconds: number[] = [];
         for (let run = 0; run < runs; run++)
-          abSeconds.push((await ab(abBinary, `${cluster.url}/kv/bench`)).seconds);
+          abSeconds.push(
+            wholeOrThrow(`${title} under ab`, await ab(abBinary, `${cluster.url}/kv/bench`)).seconds,
+          );
         abResult = spread(abSeconds);
       }
     } finally {
       await cluster.stop();
     }
   }
-  return { cells, close, closeErrors, ab: abResult };
+  return { cells, close, ab: abResult };
 }
 
 const ratio = (s: Spread) => `${s.median.toFixed(3)} (${s.min.toFixed(2)}–${s.max.toFixed(2)})`;
@@ -145,7 +140,7 @@ export function frontEndLines(r: FrontEndComparison): string[] {
       rows,
     ),
     '(req/s, or p50 latency at c1 where lower is better; ratios: median of pairs (min–max))',
-    `10,000 GETs / 100 concurrent, a connection each, HTTP/1.1 Connection: close: uWS ${seconds(r.close.uws)} s, node:http ${seconds(r.close.node)} s; not answered whole: uWS ${r.closeErrors.uws}, node:http ${r.closeErrors.node}`,
+    `10,000 GETs / 100 concurrent, a connection each, HTTP/1.1 Connection: close: uWS ${seconds(r.close.uws)} s, node:http ${seconds(r.close.node)} s`,
     abLine,
     'uWS never answers ab (HTTP/1.0): README, "Which front end".',
   ];

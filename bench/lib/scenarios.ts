@@ -1,5 +1,5 @@
 import { loadFileOverHttp } from '../../src/load/http-load.js';
-import { connectionPerRequest, type CloseLoadResult } from './close-load.js';
+import { connectionPerRequest, wholeOrThrow, type CloseLoadResult } from './close-load.js';
 import { uuidFile } from './data.js';
 import { sustained, type Generator, type LoadResult } from './load-generator.js';
 import type { Placement } from './placement.js';
@@ -90,7 +90,9 @@ export function closeLoad(topology: Topology, runs: number): Promise<Record<keyo
   return using([startCluster(topology)], async ([cluster]) => {
     await preload(cluster!.url);
     const paths = Array.from({ length: HOT_KEYS }, (_, i) => `/kv/bench:${i}`);
-    return repeat(runs, async () => ({ ...(await connectionPerRequest(cluster!.url, paths)) }));
+    return repeat(runs, async () =>
+      wholeOrThrow('ThunderDB', await connectionPerRequest(cluster!.url, paths)),
+    );
   });
 }
 
