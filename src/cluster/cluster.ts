@@ -1,5 +1,5 @@
 import type { ReplySink } from '../transport/batcher.js';
-import { ConflictError, NotFoundError, NotImplementedError } from '../errors.js';
+import { ConflictError, NotFoundError } from '../errors.js';
 
 import type { Consistency, KeyOp, KeySink } from './key-call.js';
 import { systemClock, type Clock } from '../time/clock.js';
@@ -18,6 +18,7 @@ import type { LatencyHistogram } from '../time/latency-histogram.js';
 import { checkRedisPrefix, type StorageOptions } from '../storage/options.js';
 
 import { claimDataDir } from '../storage/data-dir.js';
+import { ringOf, ringRecord, type RingRecord, type StoredRing } from '../storage/ring-record.js';
 
 import type { PauseFault } from '../sim/pause-fault.js';
 import { newSeed } from '../time/rng.js';
@@ -183,37 +184,39 @@ export class Cluster {
   readonly #faults: Faults;
   readonly #transfers: Transfers;
   readonly #seed: number;
-  /** With `--storage log` or `redis`: where the nodes keep their data. */
-  readonly #storage: StorageOptions | undefined;
   /** With `--storage redis`: lets go of the claimed prefix. */
   readonly #releaseStorage: (() => Promise<void>) | undefined;
 
   private constructor(
-    ring: Ring,
+    { ring, nextId }: { ring: Ring; nextId: number },
     replication: Replication,
     links: LinkOptions,
     timers: { antiEntropyMs: number; expirySweepMs: number },
     seed: number,
-    storage: StorageOptions | undefined,
-    releaseStorage: (() => Promise<void>) | undefined,
+    claim: StorageClaim | undefined,
   ) {
     const { clock } = links;
     this.replication = replication;
     this.#seed = seed;
-    this.#storage = storage;
-    this.#releaseStorage = releaseStorage;
+    this.#releaseStorage = claim?.release;
     const hints = new Hints();
     this.#transfers = new Transfers();
-    this.#nodes = new NodeSet(ring, links);
+    this.#nodes = new NodeSet(ring, links, nextId);
     this.#coordinator = new Coordinator(this.#nodes, hints, clock, {
       consistency: { r: replication.r, w: replication.w, repair: 'async' },
       tombstoneGraceMs: replication.tombstoneGraceMs,
       expirySweepMs: timers.expirySweepMs,
-      mayExpire: storage !== undefined,
+      // Nodes that replay storage may hold values that expire.
+      mayExpire: claim !== undefined,
     });
     this.#scatter = new Scatter(this.#nodes, hints, this.#transfers, clock);
     this.#recovery = new Recovery(this.#nodes, hints, this.#transfers, clock, timers.antiEntropyMs);
-    this.#membership = new Membership(this.#nodes, this.#transfers, clock);
+    // With storage, a changed ring is stored before the cluster moves to it.
+    const saveRing =
+      claim === undefined
+        ? undefined
+        : (next: Ring, nextId: number) => claim.saveRing(ringRecord(next, nextId));
+    this.#membership = new Membership(this.#nodes, this.#transfers, clock, saveRing);
     this.#faults = new Faults(this.#nodes, links.network, clock);
   }
 
@@ -244,7 +247,9 @@ export class Cluster {
     if (!Number.isSafeInteger(seed) || seed < 0 || seed > 0xffffffff) {
       throw new RangeError(`seed must be an integer from 0 to 4294967295, got ${seed}`);
     }
-    const releaseStorage = await claimStorage(options, ring);
+    const claim = await claimStorage(options, ring);
+    // After joins and leaves the ring is the stored one, not the one --nodes deals.
+    const stored = claim?.stored ? ringOf(claim.stored) : null;
     const links: LinkOptions = {
       clock,
       timeoutMs,
@@ -253,13 +258,12 @@ export class Cluster {
       runner: options.runner ?? threadRunner(options.storage, seed),
     };
     const cluster = new Cluster(
-      ring,
+      stored ?? { ring, nextId: ring.nodes },
       replication,
       links,
       { antiEntropyMs, expirySweepMs },
       seed,
-      options.storage,
-      releaseStorage,
+      claim,
     );
     try {
       await cluster.#nodes.ready((id) => options.onNodeReady?.(id));
@@ -465,28 +469,17 @@ export class Cluster {
 
   /** See {@link Membership.addNode}. */
   addNode(): Promise<MembershipChange> {
-    this.#refuseMembershipWithLogs();
     return this.#membership.addNode();
   }
 
   /** See {@link Membership.removeNode}. */
   removeNode(id: number): Promise<MembershipChange> {
-    this.#refuseMembershipWithLogs();
     return this.#membership.removeNode(id);
   }
 
   /** See {@link Membership.plan}. */
   plan(change: { add: number } | { remove: number }): Promise<Moved> {
     return this.#membership.plan(change);
-  }
-
-  /** The ring is not kept on disk, so a changed one would be forgotten at the next start. */
-  #refuseMembershipWithLogs(): void {
-    if (this.#storage !== undefined) {
-      throw new NotImplementedError(
-        `nodes cannot join or leave a cluster with --storage ${this.#storage.kind}: the ring is not stored, so the next start would route keys to nodes that do not hold them`,
-      );
-    }
   }
 
   // Faults.
@@ -530,18 +523,25 @@ export class Cluster {
  * other ring settings than those it was written with; returns what lets the claim go, if
  * anything must.
  */
-async function claimStorage(options: ClusterOptions, ring: Ring): Promise<(() => Promise<void>) | undefined> {
+async function claimStorage(options: ClusterOptions, ring: Ring): Promise<StorageClaim | undefined> {
   const { storage } = options;
   if (storage === undefined) return undefined;
   if (options.runner !== undefined)
     throw new RangeError('storage needs nodes on threads, not an inline runner');
   const settings = { nodes: ring.nodes, partitions: ring.partitions, replicas: ring.replicas };
   if (storage.kind === 'log') {
-    claimDataDir(storage.dataDir, settings);
-    return undefined;
+    const { stored, saveRing } = claimDataDir(storage.dataDir, settings);
+    return { stored, saveRing: async (record) => saveRing(record), release: async () => {} };
   }
   checkRedisPrefix(storage.prefix);
   // Loaded only when used: ioredis takes about 50 ms to load.
   const { claimRedisPrefix } = await import('../storage/redis-claim.js');
   return claimRedisPrefix(storage.target, storage.prefix, settings);
+}
+
+/** What `--storage` holds for the cluster: its stored ring, how to store a changed one, how to let it go. */
+interface StorageClaim {
+  stored: StoredRing | null;
+  saveRing(record: RingRecord): Promise<void>;
+  release(): Promise<void>;
 }

@@ -36,12 +36,24 @@ export class Membership {
   readonly #nodes: NodeSet;
   readonly #transfers: Transfers;
   readonly #clock: Clock;
+  readonly #saveRing: ((next: Ring, nextId: number) => Promise<void>) | undefined;
   #changing = false;
 
-  constructor(nodes: NodeSet, transfers: Transfers, clock: Clock) {
+  /**
+   * `saveRing`: with durable storage, stores the ring a change moves to (and the id the next
+   * joining node takes) once its copies are made and before the cluster flips to it, so a
+   * restart serves the ring its data was placed by. A failed save fails the change.
+   */
+  constructor(
+    nodes: NodeSet,
+    transfers: Transfers,
+    clock: Clock,
+    saveRing?: (next: Ring, nextId: number) => Promise<void>,
+  ) {
     this.#nodes = nodes;
     this.#transfers = transfers;
     this.#clock = clock;
+    this.#saveRing = saveRing;
   }
 
   /** Adds a node: starts its thread, then moves it its share of partition copies. */
@@ -202,6 +214,17 @@ export class Membership {
           `${copied.failed} copies failed, so nothing moved` +
             (cause ? ` (${cause.code}: ${cause.message})` : ''),
         );
+      }
+      // Stored before the flip: a restart after it finds the data where this ring routes.
+      // A crash between the two restarts on the new ring, whose copies are all made.
+      if (this.#saveRing !== undefined) {
+        try {
+          await this.#saveRing(next, nodes.nextNodeId());
+        } catch (err) {
+          throw new NodeUnavailableError(
+            `the new ring could not be stored, so nothing moved: ${(err as Error).message}`,
+          );
+        }
       }
       nodes.flip();
       this.#transfers.end(node); // the copy is over; dropping what moved away is not a transfer

@@ -51,13 +51,19 @@ export class NodeSet {
   };
   readonly #onStateChange = (): void => this.#rebuild();
 
-  constructor(ring: Ring, linkOptions: LinkOptions) {
+  /**
+   * `nextId`: the id the next joining node takes (default the ring's node count). A ring
+   * stored after joins and leaves may lack some ids below it: those nodes have left, and get
+   * a link that starts no thread (stopped), so ids keep naming the same nodes and storage.
+   */
+  constructor(ring: Ring, linkOptions: LinkOptions, nextId = ring.nodes) {
     this.#ring = ring;
     this.#linkOptions = linkOptions;
     this.#clock = linkOptions.clock;
-    this.#links = Array.from(
-      { length: ring.nodes },
-      (_, id) => new NodeLink(id, linkOptions, this.#onStateChange),
+    this.#links = Array.from({ length: nextId }, (_, id) =>
+      ring.members.includes(id)
+        ? new NodeLink(id, linkOptions, this.#onStateChange)
+        : NodeLink.departed(id, linkOptions),
     );
     this.#rebuild();
   }

@@ -218,6 +218,11 @@ export class Ring {
     return this.#preference[partition * this.replicas + i]!;
   }
 
+  /** Every partition's preference list, one after another (a copy): what a stored ring keeps. */
+  table(): Uint16Array {
+    return this.#preference.slice();
+  }
+
   /** A partition's preference list: {@link replicas} distinct nodes. */
   preferenceList(partition: number): number[] {
     return Array.from(this.#preference.subarray(partition * this.replicas, (partition + 1) * this.replicas));

@@ -279,7 +279,8 @@ export class Log implements Journal {
 }
 
 /** Makes a rename in `dir` durable. */
-function syncDirectory(dir: string): void {
+/** fsyncs a directory, so a file created or renamed in it survives a crash. */
+export function syncDirectory(dir: string): void {
   if (!existsSync(dir)) return;
   const fd = openSync(dir, 'r');
   try {

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { RedisTarget } from './options.js';
 import { processAlive, ringMismatch, type RingSettings } from './claim.js';
+import type { RingRecord, StoredRing } from './ring-record.js';
 import { connectRedis, describeTarget, disconnectRedis } from './redis-client.js';
 
 /** How long a claim outlives its holder's last renewal: a holder killed with -9 frees it after this. */
@@ -25,24 +26,34 @@ return 0`;
 /** Deletes the claim only if it is still this holder's. */
 const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end`;
 
+/** A claimed Redis prefix: the ring it holds (null when new), how to store a changed one, how to let go. */
+export interface RedisClaim {
+  stored: StoredRing | null;
+  /** Stores the ring after a join or a leave, before the cluster moves to it (rejects if Redis does). */
+  saveRing(record: RingRecord): Promise<void>;
+  release(): Promise<void>;
+}
+
 /**
  * Takes `prefix` in Redis for this process, as {@link claimDataDir} takes a data directory:
  * refuses it while another cluster holds it (`<prefix>lock`, `host:pid:token`, renewed every 5 s
  * and expiring 15 s after the last renewal; a lock left by a dead process of this host is
  * taken over at once), and refuses ring settings other than those its data was placed with
- * (`<prefix>ring`). Resolves to the function that lets go of it.
+ * (`<prefix>ring`, which also keeps a ring changed by joins and leaves).
  */
 export async function claimRedisPrefix(
   target: RedisTarget,
   prefix: string,
   settings: RingSettings,
-): Promise<() => Promise<void>> {
+): Promise<RedisClaim> {
   const client = await connectRedis(target);
   const lock = `${prefix}lock`;
   // The token tells this claim from an earlier one of the same host and pid (a container
   // restarted with the same hostname often gets the same pid).
   const holder = `${hostname()}:${process.pid}:${randomBytes(6).toString('hex')}`;
   const where = `--redis-prefix ${prefix} at ${describeTarget(target)}`;
+  const ringKey = `${prefix}ring`;
+  let stored: StoredRing | null;
   let locked = false;
   try {
     for (let tries = 0; !locked; tries++) {
@@ -58,13 +69,13 @@ export async function claimRedisPrefix(
     }
     locked = true;
     held.add(holder);
-    const ring = `${prefix}ring`;
-    const saved = await client.get(ring);
-    if (saved !== null) {
-      const mismatch = ringMismatch(where, JSON.parse(saved) as RingSettings, settings);
+    const saved = await client.get(ringKey);
+    stored = saved === null ? null : (JSON.parse(saved) as StoredRing);
+    if (stored !== null) {
+      const mismatch = ringMismatch(where, stored, settings);
       if (mismatch !== null) throw new RangeError(`${mismatch}, or use another prefix`);
     }
-    await client.set(ring, JSON.stringify(settings));
+    if (stored === null || !('table' in stored)) await client.set(ringKey, JSON.stringify(settings));
   } catch (err) {
     held.delete(holder);
     if (locked) await client.eval(RELEASE, 1, lock, holder).catch(() => {});
@@ -87,11 +98,15 @@ export async function claimRedisPrefix(
     );
   }, RENEW_MS);
   timer.unref();
-  return async () => {
-    clearInterval(timer);
-    held.delete(holder);
-    await client.eval(RELEASE, 1, lock, holder).catch(() => {});
-    await disconnectRedis(client);
+  return {
+    stored,
+    saveRing: async (record) => void (await client.set(ringKey, JSON.stringify(record))),
+    release: async () => {
+      clearInterval(timer);
+      held.delete(holder);
+      await client.eval(RELEASE, 1, lock, holder).catch(() => {});
+      await disconnectRedis(client);
+    },
   };
 }
 

@@ -46,11 +46,23 @@ export class NodeLink {
   #attached!: Promise<void>;
 
   /** `onStateChange` is called after each change of {@link state}. */
-  constructor(id: number, options: LinkOptions, onStateChange: () => void = () => {}) {
+  constructor(id: number, options: LinkOptions, onStateChange: () => void = () => {}, start = true) {
     this.id = id;
     this.#options = options;
     this.#onStateChange = onStateChange;
-    this.#start();
+    if (start) this.#start();
+    else {
+      this.#state = 'stopped';
+      this.#attached = Promise.resolve();
+    }
+  }
+
+  /**
+   * The link of a node that left the ring before this process started (a ring stored after
+   * a leave): stopped from the start, with no thread; it takes nothing and is never restarted.
+   */
+  static departed(id: number, options: LinkOptions): NodeLink {
+    return new NodeLink(id, options, () => {}, false);
   }
 
   /** Starts a fresh, empty node. */
