@@ -4,16 +4,13 @@ import type { HttpRequest } from './seam.js';
 const DIGITS = /^\d+$/;
 
 /**
- * True when a request frames its body by one `Content-Length` of plain digits and no
- * `Transfer-Encoding`, from what one pass over its headers counted: nothing in it to refuse,
- * so a PUT skips {@link framingError}'s second walk over the headers.
+ * Whether a request's body framing needs {@link framingError}'s look, from what one pass over
+ * its headers counted: it carries a framing header, and not just one `Content-Length` of
+ * plain digits (nothing to refuse there), so a PUT skips a second walk over its headers.
  */
-export function framedByOneLength(head: {
-  lengths: number;
-  codings: number;
-  contentLength: string;
-}): boolean {
-  return head.codings === 0 && head.lengths === 1 && DIGITS.test(head.contentLength);
+export function framingToCheck(head: { lengths: number; codings: number; contentLength: string }): boolean {
+  if (head.lengths === 0 && head.codings === 0) return false;
+  return !(head.codings === 0 && head.lengths === 1 && DIGITS.test(head.contentLength));
 }
 
 /**

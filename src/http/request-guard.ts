@@ -80,8 +80,6 @@ export interface RequestHead {
   ifNoneMatch: string;
   ifMatch: string;
   encoding: string;
-  /** Whether `Transfer-Encoding` or `Content-Length` is present: the body's framing needs a look. */
-  framed: boolean;
   /** How many `Content-Length` and `Transfer-Encoding` headers, and the last `Content-Length` ('' when none). */
   lengths: number;
   codings: number;
@@ -102,7 +100,6 @@ const head: RequestHead = {
   ifNoneMatch: '',
   ifMatch: '',
   encoding: '',
-  framed: false,
   lengths: 0,
   codings: 0,
   contentLength: '',
@@ -152,11 +149,9 @@ function visit(name: string, value: string): void {
       head.encoding = value;
       break;
     case 'transfer-encoding':
-      head.framed = true;
       head.codings++;
       break;
     case 'content-length':
-      head.framed = true;
       head.lengths++;
       head.contentLength = value;
   }
@@ -208,7 +203,6 @@ export class RequestGuard {
     head.hosts = 0;
     head.host = head.origin = head.site = head.encoding = head.ifNoneMatch = head.ifMatch = '';
     seenConditionals.length = 0;
-    head.framed = false;
     head.lengths = head.codings = 0;
     head.contentLength = '';
     req.forEach(visit);

@@ -3,7 +3,7 @@
 import { performance } from 'node:perf_hooks';
 import { ShuttingDownError, type ThunderError } from '../errors.js';
 import { Deferred } from './deferred.js';
-import { framedByOneLength, framingError } from './framing.js';
+import { framingError, framingToCheck } from './framing.js';
 import type { InFlight } from './in-flight.js';
 import { markHead, sendError } from './reply.js';
 import { answerAs, answering, type HttpMetrics, type RouteMetrics } from '../metrics/http-metrics.js';
@@ -81,7 +81,7 @@ export function drainingRouter(
         if (head) markHead(res);
         const scanned = requests.scan(req);
         // Only a request whose body's framing is not plain pays for the whole check.
-        const framing = scanned.framed && !framedByOneLength(scanned) ? framingError(req) : null;
+        const framing = framingToCheck(scanned) ? framingError(req) : null;
         if (framing) return refuseAfterParsing(res, framing);
         // The body, if any, is unread: close so it is never parsed as a request.
         if (inFlight.draining) return sendError(res, new ShuttingDownError(), true);
