@@ -344,7 +344,7 @@ export async function main(argv: string[]): Promise<void> {
             choices: ['memory', 'log', 'redis'] as const,
             default: 'memory' as const,
             describe:
-              'memory: data is gone when a node stops; log: each node appends to a log under --data-dir; redis: each node keeps a copy in Redis; both replayed at start',
+              'memory: data is gone when a node stops; log: each node appends to a log under --data-dir; redis: values live in Redis (or a Redis Cluster), records in node memory, read back at start',
           })
           .option('data-dir', {
             type: 'string',

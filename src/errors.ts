@@ -86,6 +86,11 @@ export class PreconditionFailedError extends kind(
 ) {}
 
 export class ConflictError extends kind('CONFLICT', 409, "the request conflicts with the cluster's state") {}
+export class ValueLostError extends kind(
+  'VALUE_LOST',
+  410,
+  "the key's newest value is gone from the storage backend on every replica that holds it",
+) {}
 
 /** Every catalogue class, keyed by code. */
 export const catalogue = {
@@ -114,6 +119,7 @@ export const catalogue = {
   QUORUM_NOT_MET: QuorumNotMetError,
   PRECONDITION_FAILED: PreconditionFailedError,
   CONFLICT: ConflictError,
+  VALUE_LOST: ValueLostError,
 } as const;
 
 /** An error as data, to cross a MessagePort (which keeps no classes). */

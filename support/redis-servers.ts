@@ -131,7 +131,7 @@ const COUNT_FIELDS = `local n = 0
 for _, key in ipairs(redis.call('KEYS', ARGV[1])) do n = n + redis.call('HLEN', key) end
 return n`;
 
-/** How many records each server holds in the partition hashes whose names start with `{prefix`. */
+/** How many records each server holds in the partitions' record hashes (`{<prefix>…}:m`) of a prefix. */
 export function recordsPerServer(servers: RedisServers, prefix: string): number[] {
-  return servers.ports.map((port) => Number(redisCli(port, 'eval', COUNT_FIELDS, '0', `{${prefix}*`)));
+  return servers.ports.map((port) => Number(redisCli(port, 'eval', COUNT_FIELDS, '0', `{${prefix}*}:m`)));
 }

@@ -1,10 +1,13 @@
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
+import { STATUS_CODES } from 'node:http';
 import { describe, test } from 'node:test';
+import { statusLine } from '../src/http/reply.js';
 import {
   BadRequestError,
   BodyBudgetExceededError,
   ConflictError,
+  ValueLostError,
   PreconditionFailedError,
   QuorumNotMetError,
   BodyTooLargeError,
@@ -59,7 +62,13 @@ describe('error catalogue', () => {
     [QuorumNotMetError, 'QUORUM_NOT_MET', 503],
     [PreconditionFailedError, 'PRECONDITION_FAILED', 412],
     [ConflictError, 'CONFLICT', 409],
+    [ValueLostError, 'VALUE_LOST', 410],
   ];
+
+  test("every catalogue status answers with its reason phrase, not 'Unknown'", () => {
+    for (const [, , status] of table) assert.equal(statusLine(status), `${status} ${STATUS_CODES[status]}`);
+    assert.equal(statusLine(304), '304 Not Modified');
+  });
 
   test('every code in the catalogue has a row here', () => {
     assert.deepEqual(Object.keys(catalogue).sort(), table.map(([, code]) => code).sort());

@@ -30,6 +30,13 @@ function digest(version: number): Buffer {
   return new ReplyReader(writer.take(1)).next() as Buffer;
 }
 
+/** A node's answer that its storage backend lost the value of `version` (src/storage/values.ts). */
+function lost(version: number): Buffer {
+  const writer = new ReplyWriter();
+  writer.lost(version, 0);
+  return new ReplyReader(writer.take(1)).next() as Buffer;
+}
+
 /**
  * A sender that records what is sent (with each tag, to answer it) and, when told, fails
  * what it sends to the nodes in `down` as it is sent; its turn ends when the test says.
@@ -49,6 +56,10 @@ class Sender implements ReplicaSender {
   }
   fetched(): void {
     this.fetches++;
+  }
+  lost = 0;
+  valueLost(): void {
+    this.lost++;
   }
   endOfTurn(fire: () => void): void {
     this.#endOfTurn.push(fire);
@@ -161,6 +172,35 @@ describe('KeyCalls', () => {
       [{ node: 4, op: Op.Put, version: 20 }],
       'the stale replica is repaired',
     );
+    assert.equal(calls.size, 0);
+  });
+
+  test('a value lost on the replica asked for the record is fetched from another holder, and the lost one repaired', () => {
+    const { sender, calls, client, base } = digestRead(2, { nodes: [4, 5, 6] });
+    calls.settle(base + 0, lost(20));
+    calls.settle(base + 1, digest(20));
+    sender.turn();
+    assert.deepEqual(sender.sent, [{ node: 5, op: Op.Get, version: 0 }], 'fetched from the holder not lost');
+    assert.equal(sender.lost, 1);
+    calls.settle(sender.tags[0]!, record(20, 'kept'));
+    assert.deepEqual(client.heard, ['kept@20']);
+    calls.settle(base + 2, digest(20));
+    assert.deepEqual(
+      sender.sent.slice(1),
+      [{ node: 4, op: Op.Put, version: 20 }],
+      'the lost replica is written back',
+    );
+    assert.equal(calls.size, 0);
+  });
+
+  test('a value lost on every holder of the newest version is VALUE_LOST, never an older value', () => {
+    const { sender, calls, client, base } = digestRead(3);
+    calls.settle(base + 0, record(10, 'older'));
+    calls.settle(base + 1, lost(20));
+    calls.settle(base + 2, lost(20));
+    sender.turn();
+    assert.deepEqual(client.heard, ['VALUE_LOST']);
+    assert.deepEqual(sender.sent, [], 'nothing to fetch, nothing whole to repair with');
     assert.equal(calls.size, 0);
   });
 

@@ -25,7 +25,7 @@ import {
   startRedisCluster,
 } from '../support/redis-servers.js';
 import { CLAIM_TTL_MS, claimRedisPrefix } from '../src/storage/redis-claim.js';
-import { RedisJournal } from '../src/storage/redis-journal.js';
+import { RedisValues } from '../src/storage/redis-values.js';
 import { readReplica } from './replicas.js';
 
 const scratch = () => mkdtemp(join(tmpdir(), 'thunderdb-log-'));
@@ -267,7 +267,7 @@ describe('--storage log in a cluster', () => {
       // of it was still under way when Redis went sends it again as well.)
       const inRedis = (key: string) =>
         [0, 1, 2].filter((node) =>
-          redisCli(servers.ports[0]!, 'hkeys', `{down:n${node}:p${cluster.ring.locate(key).partition}}`)
+          redisCli(servers.ports[0]!, 'hkeys', `{down:n${node}:p${cluster.ring.locate(key).partition}}:v`)
             .split('\n')
             .includes(key),
         );
@@ -334,19 +334,20 @@ describe('--storage log in a cluster', () => {
   );
 
   test(
-    'the Redis journal: an older record never overwrites a newer one, a purge takes only its own tombstone, and failed writes go again',
+    'values in Redis: an older record never overwrites a newer one, a purge takes only its own tombstone, and failed writes go again',
     { ...TIMEOUT, skip: redisSkip() },
     async (t) => {
       const servers = await startRedis();
       t.after(() => servers.stop());
       const [port] = servers.ports as [number];
       const target = { url: `redis://127.0.0.1:${port}` };
-      const { journal } = await RedisJournal.open(target, 'order:n0', 4, () => {});
+      const { journal } = await RedisValues.open(target, 'order:n0', 4, () => {});
       const key = Buffer.from('k');
       const commit = () =>
         new Promise<Error | undefined>((resolve) => journal.commit((error) => resolve(error)));
-      const stored = () => {
-        const hex = redisCli(port, '--no-raw', 'hget', '{order:n0:p0}', 'k').trim();
+      /** The key's value, or with 'm' its record, as redis-cli quotes it. */
+      const stored = (hash: 'v' | 'm' = 'v') => {
+        const hex = redisCli(port, '--no-raw', 'hget', `{order:n0:p0}:${hash}`, 'k').trim();
         return hex === '(nil)' ? null : hex;
       };
       const put = (version: number, value: string) =>
@@ -359,10 +360,11 @@ describe('--storage log in a cluster', () => {
       journal.append(LogOp.Tombstone, 0, 5, key, 0, 1);
       journal.append(LogOp.Purge, 0, 4, key, 0, 1); // another version's purge: not this tombstone
       assert.equal(await commit(), undefined);
-      assert.notEqual(stored(), null);
+      assert.equal(stored(), null, "a tombstone's value is gone");
+      assert.notEqual(stored('m'), null);
       journal.append(LogOp.Purge, 0, 5, key, 0, 1);
       assert.equal(await commit(), undefined);
-      assert.equal(stored(), null);
+      assert.equal(stored('m'), null);
 
       // Redis away: the commits fail, in order, with nothing unhandled; once it is back the
       // next commit sends them again.

@@ -96,6 +96,9 @@ export interface StorageResult {
   /** PUT req/s on random keys at 100 connections, and ÷ memory's in the same round. */
   putRps: Spread;
   putVsMemory: Spread;
+  /** GET req/s on random keys of the loaded cluster at 100 connections, and ÷ memory's. */
+  getRps: Spread;
+  getVsMemory: Spread;
   /** Seconds to load the records over HTTP, and memory's ÷ this (a throughput ratio). */
   loadSeconds: Spread;
   loadVsMemory: Spread;
@@ -120,8 +123,12 @@ export async function measureStorage(
   log: (line: string) => void,
 ): Promise<StorageResult[]> {
   const file = await uuidFile(records);
-  const raw = new Map<string, { put: number[]; load: number[]; restart: number[]; replay: number[] }>();
-  for (const backend of BACKENDS) raw.set(backend.name, { put: [], load: [], restart: [], replay: [] });
+  const raw = new Map<
+    string,
+    { put: number[]; get: number[]; load: number[]; restart: number[]; replay: number[] }
+  >();
+  for (const backend of BACKENDS)
+    raw.set(backend.name, { put: [], get: [], load: [], restart: [], replay: [] });
   for (let round = 0; round < rounds; round++) {
     for (const backend of BACKENDS) {
       const setting = await backend.setUp();
@@ -146,15 +153,27 @@ export async function measureStorage(
           const report = await loadFileOverHttp(cluster.url, file);
           if (report.loaded !== records) throw new Error(`loaded ${report.loaded} of ${records}`);
           figures.load.push(report.seconds);
-          log(`  ${backend.name}: PUT ${Math.round(put.rps)} req/s, load ${report.seconds.toFixed(2)} s`);
+          // With W = 2 the load is acknowledged by the two fastest replicas; the third may
+          // still be working through its queue (Redis took 49 s for a load memory takes
+          // 3 s). Reads and the restart are measured on a cluster whose every replica has
+          // caught up: a clean stop does not wait for a replica that was never waited for.
+          const lag = await untilReplicated(cluster.url, records * TOPOLOGY.replicas!);
+          if (lag > 1)
+            log(`  ${backend.name}: the last replica caught up ${lag.toFixed(1)} s after the load`);
+          const get = await sustained('wrk', {
+            url: cluster.url,
+            method: 'GET',
+            seconds,
+            connections: 100,
+            keys: records,
+            keyFile: file,
+            ...(placement === undefined ? {} : { placement }),
+          });
+          figures.get.push(get.rps);
+          log(
+            `  ${backend.name}: PUT ${Math.round(put.rps)} req/s, load ${report.seconds.toFixed(2)} s, GET ${Math.round(get.rps)} req/s`,
+          );
           if (backend.name !== 'memory') {
-            // With W = 2 the load is acknowledged by the two fastest replicas; the third may
-            // still be working through its queue (Redis took 49 s for a load memory takes
-            // 3 s). A clean stop does not wait for a replica that was never waited for, so
-            // the restart is measured on a cluster whose every replica has caught up.
-            const lag = await untilReplicated(cluster.url, records * TOPOLOGY.replicas!);
-            if (lag > 1)
-              log(`  ${backend.name}: the last replica caught up ${lag.toFixed(1)} s after the load`);
             await cluster.stop();
             const started = performance.now();
             cluster = await startCluster(TOPOLOGY, setting.args, undefined, placement);
@@ -184,6 +203,8 @@ export async function measureStorage(
       backend: name,
       putRps: spread(figures.put),
       putVsMemory: spread(figures.put.map((rps, i) => rps / memory.put[i]!)),
+      getRps: spread(figures.get),
+      getVsMemory: spread(figures.get.map((rps, i) => rps / memory.get[i]!)),
       loadSeconds: spread(figures.load),
       loadVsMemory: spread(figures.load.map((s, i) => memory.load[i]! / s)),
       ...(name === 'memory'
@@ -197,11 +218,11 @@ export async function measureStorage(
 export function storageLines(results: StorageResult[], records: number): string[] {
   const f = (n: number, digits = 2) => n.toFixed(digits);
   return [
-    `| backend | PUT ÷ memory | PUT req/s | ${records.toLocaleString('en-US')}-pair load ÷ memory | load s | restart s (to listening) | replay ms (slowest node) |`,
-    '| --- | --- | --- | --- | --- | --- | --- |',
+    `| backend | GET ÷ memory | GET req/s | PUT ÷ memory | PUT req/s | ${records.toLocaleString('en-US')}-pair load ÷ memory | load s | restart s (to listening) | replay ms (slowest node) |`,
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
     ...results.map(
       (r) =>
-        `| ${r.backend} | ${f(r.putVsMemory.median)} | ${Math.round(r.putRps.median)} | ${f(r.loadVsMemory.median)} | ${f(r.loadSeconds.median)} | ${r.restartSeconds ? f(r.restartSeconds.median) : '–'} | ${r.replayMs ? Math.round(r.replayMs.median) : '–'} |`,
+        `| ${r.backend} | ${f(r.getVsMemory.median)} | ${Math.round(r.getRps.median)} | ${f(r.putVsMemory.median)} | ${Math.round(r.putRps.median)} | ${f(r.loadVsMemory.median)} | ${f(r.loadSeconds.median)} | ${r.restartSeconds ? f(r.restartSeconds.median) : '–'} | ${r.replayMs ? Math.round(r.replayMs.median) : '–'} |`,
     ),
   ];
 }

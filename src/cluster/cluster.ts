@@ -153,6 +153,12 @@ export interface CoordinatorStats {
    * record read (or the replica asked for the record failed).
    */
   readFetches: number;
+  /**
+   * Replica answers since start that the storage backend lost the value of the version the
+   * replica holds (`--storage redis`): each is read from another replica and repaired, or
+   * the read answers 410 VALUE_LOST.
+   */
+  valuesLostFound: number;
   /** Tombstones held by every replica, waiting out the grace period before purging. */
   tombstonesAwaitingPurge: number;
   /** Tombstones purged since start. */

@@ -104,6 +104,7 @@ export class Coordinator implements ReplicaSender {
   readonly #keyLocks = new Map<string, Promise<void>>();
   #readRepairs = 0;
   #readFetches = 0;
+  #valuesLostFound = 0;
 
   constructor(nodes: NodeSet, hints: Hints, clock: Clock, options: CoordinatorOptions) {
     this.#nodes = nodes;
@@ -250,6 +251,10 @@ export class Coordinator implements ReplicaSender {
     this.#readFetches++;
   }
 
+  valueLost(): void {
+    this.#valuesLostFound++;
+  }
+
   endOfTurn(fire: () => void): void {
     this.#clock.defer(fire);
   }
@@ -268,6 +273,7 @@ export class Coordinator implements ReplicaSender {
   get stats(): {
     readRepairs: number;
     readFetches: number;
+    valuesLostFound: number;
     tombstonesAwaitingPurge: number;
     tombstonesPurged: number;
     expiredAwaitingPurge: number;
@@ -277,6 +283,7 @@ export class Coordinator implements ReplicaSender {
     return {
       readRepairs: this.#readRepairs,
       readFetches: this.#readFetches,
+      valuesLostFound: this.#valuesLostFound,
       tombstonesAwaitingPurge: this.#purger.waiting,
       tombstonesPurged: this.#purger.purged,
       expiredAwaitingPurge: this.#expiryPurger.waiting,

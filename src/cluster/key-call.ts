@@ -1,12 +1,13 @@
 import type { ReplySink } from '../transport/batcher.js';
 import { Written } from '../wire/protocol.js';
 import { assert } from '../assert.js';
-import { QuorumNotMetError, type ThunderError } from '../errors.js';
+import { QuorumNotMetError, ValueLostError, type ThunderError } from '../errors.js';
 import { quorumState, type QuorumState } from './quorum.js';
 import { Op } from '../wire/protocol.js';
 import { hasExpired } from '../expiry.js';
 import {
   isDigest,
+  isLost,
   recordEnvelope,
   recordExpiresAt,
   recordValue,
@@ -66,6 +67,8 @@ export interface ReplicaSender {
   repaired(): void;
   /** Counts a value fetched after digests showed a newer version than the record read. */
   fetched(): void;
+  /** Counts a replica's answer that its storage backend lost the value (src/storage/values.ts). */
+  valueLost(): void;
   /** Runs `fire` once the events of this turn have been handled (a read's wait for its record). */
   endOfTurn(fire: () => void): void;
   /** The coordinator's wall clock, Unix ms: whether a value read has expired. */
@@ -153,6 +156,8 @@ export class KeyCalls implements ReplySink {
   #digests = new Uint16Array(0);
   #fetchedFrom = new Uint16Array(0);
   #fetching = new Uint8Array(0);
+  /** Reads: replicas whose storage backend lost the value of the version they hold (repaired as stale). */
+  #lost = new Uint16Array(0);
   readonly #free: number[] = [];
   /** Reads whose newest record is awaited at the end of this turn; {@link #decide} takes them. */
   #undecided: number[] = [];
@@ -202,7 +207,7 @@ export class KeyCalls implements ReplySink {
     this.#versions[slot] = version;
     this.#expiries[slot] = expiresAt;
     this.#responded[slot] = this.#holders[slot] = this.#repaired[slot] = 0;
-    this.#digests[slot] = this.#fetchedFrom[slot] = this.#fetching[slot] = 0;
+    this.#digests[slot] = this.#fetchedFrom[slot] = this.#fetching[slot] = this.#lost[slot] = 0;
     return slot << SLOT_SHIFT;
   }
 
@@ -233,6 +238,7 @@ export class KeyCalls implements ReplySink {
     this.#digests = widen(this.#digests, Uint16Array);
     this.#fetchedFrom = widen(this.#fetchedFrom, Uint16Array);
     this.#fetching = widen(this.#fetching, Uint8Array);
+    this.#lost = widen(this.#lost, Uint16Array);
     for (let slot = slots - 1; slot >= old; slot--) this.#free.push(slot);
   }
 
@@ -304,12 +310,24 @@ export class KeyCalls implements ReplySink {
     this.#free.push(slot);
   }
 
-  /** Takes in one replica's answer to a read: its record, its digest, or absent. */
+  /**
+   * Takes in one replica's answer to a read: its record, its digest, absent, or that its
+   * value is lost (a holder of the version with nothing to fetch from it, repaired after).
+   */
   #read(slot: number, i: number, record: Buffer | null): void {
     const bit = 1 << i;
     this.#responded[slot]! |= bit;
+    if (record !== null && isLost(record)) return this.#takeLost(slot, bit, record);
     const whole = record === null || (this.#digests[slot]! & bit) === 0 || !isDigest(record);
     this.#take(slot, bit, record, whole);
+  }
+
+  /** A replica holds the record's version, but its backend lost the value. */
+  #takeLost(slot: number, bit: number, record: Buffer): void {
+    this.#lost[slot]! |= bit;
+    this.#fetchedFrom[slot]! |= bit;
+    this.#sender.valueLost();
+    this.#take(slot, bit, record, false);
   }
 
   /** Keeps the newest version seen, who holds it, and its record once one arrives whole. */
@@ -383,9 +401,16 @@ export class KeyCalls implements ReplySink {
       this.#flags[slot]! &= ~(AWAITING_RECORD | COMPLETE_DEFERRED);
       if (!(this.#flags[slot]! & DONE)) {
         this.#flags[slot]! |= DONE;
+        // Every holder of the newest version answered that its value is gone: never the older
+        // value, never absent.
+        const lost = this.#holders[slot] === (this.#holders[slot]! & this.#lost[slot]!);
         this.#sinks[slot]!.fail(
           this.#tags[slot]!,
-          this.#quorumError(slot, 'the newest version could not be read'),
+          lost
+            ? new ValueLostError(
+                `${this.#keys[slot]!} was written at version ${this.#versions[slot]!}; its value is gone from the storage backend on every replica that holds it`,
+              )
+            : this.#quorumError(slot, 'the newest version could not be read'),
         );
       }
       return this.#releaseIfFinished(slot);
@@ -408,7 +433,8 @@ export class KeyCalls implements ReplySink {
   /** A fetched record arrived (undefined: the fetch failed). */
   #fetched(slot: number, i: number, record: Buffer | null | undefined): void {
     this.#fetching[slot]!--;
-    if (record !== undefined) this.#take(slot, 1 << i, record, true);
+    if (record != null && isLost(record)) this.#takeLost(slot, 1 << i, record);
+    else if (record !== undefined) this.#take(slot, 1 << i, record, true);
     if (this.#flags[slot]! & AWAITING_RECORD) this.#pursueNewest(slot);
     else this.#releaseIfFinished(slot);
   }
@@ -417,7 +443,7 @@ export class KeyCalls implements ReplySink {
   #quorum(slot: number): void {
     if (this.#ops[slot] === Op.Get && !this.#hasNewest(slot)) return this.#awaitNewest(slot);
     if (this.#ops[slot] === Op.Get && this.#flags[slot]! & SYNC_REPAIR) {
-      const stale = this.#responded[slot]! & ~this.#holders[slot]!;
+      const stale = (this.#responded[slot]! & ~this.#holders[slot]!) | this.#lost[slot]!;
       if (stale !== 0) {
         this.#flags[slot]! |= DONE; // failures from here on are the repairs', not the quorum's
         this.#answerRecords[slot] = this.#newestRecord(slot);
@@ -510,7 +536,8 @@ export class KeyCalls implements ReplySink {
   #complete(slot: number): void {
     const op = this.#ops[slot];
     if (op === Op.Get) {
-      const stale = this.#responded[slot]! & ~this.#holders[slot]! & ~this.#repaired[slot]!;
+      const stale =
+        ((this.#responded[slot]! & ~this.#holders[slot]!) | this.#lost[slot]!) & ~this.#repaired[slot]!;
       if (stale === 0) return;
       if (this.#hasNewest(slot)) return this.#repair(slot, stale, IGNORE);
       this.#flags[slot]! |= COMPLETE_DEFERRED;

@@ -72,7 +72,7 @@ export function keyOperations(settings: ApiSettings, suffix: string, path: Param
         },
         '304': { description: 'The value has a version If-None-Match names.', headers: { ETag: ETAG } },
       },
-      [...KEY, ...NODES, 'KEY_NOT_FOUND'],
+      [...KEY, ...NODES, 'KEY_NOT_FOUND', 'VALUE_LOST'],
     ),
   };
   return {

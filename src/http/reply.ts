@@ -1,6 +1,7 @@
 // From the module, not the global: `performance` on globalThis is a getter, run on every
 // use, and these run on every request.
 import { performance } from 'node:perf_hooks';
+import { STATUS_CODES } from 'node:http';
 import type { ThunderError } from '../errors.js';
 import { answering } from '../metrics/http-metrics.js';
 import type { HttpResponse } from './seam.js';
@@ -8,10 +9,14 @@ import type { HttpResponse } from './seam.js';
 const STATUS_LINES: Record<number, string> = {
   200: '200 OK',
   204: '204 No Content',
+  304: '304 Not Modified',
   400: '400 Bad Request',
   403: '403 Forbidden',
   404: '404 Not Found',
   405: '405 Method Not Allowed',
+  409: '409 Conflict',
+  410: '410 Gone',
+  412: '412 Precondition Failed',
   413: '413 Payload Too Large',
   415: '415 Unsupported Media Type',
   500: '500 Internal Server Error',
@@ -22,7 +27,7 @@ const STATUS_LINES: Record<number, string> = {
 
 /** The status line for a code (`'404 Not Found'`). */
 export function statusLine(status: number): string {
-  return STATUS_LINES[status] ?? `${status} Unknown`;
+  return STATUS_LINES[status] ?? `${status} ${STATUS_CODES[status] ?? 'Unknown'}`;
 }
 
 /** The status lines as bytes, which uWS copies as they are (see HeaderText): a 204 answers every PUT. */

@@ -260,6 +260,12 @@ export class ClusterMetrics {
       'counter',
       () => now([{ labels: {}, value: coordinator().readFetches }]),
     );
+    add(
+      'thunderdb_values_lost_found_total',
+      'Replica answers that the storage backend lost the value of the version the replica holds.',
+      'counter',
+      () => now([{ labels: {}, value: coordinator().valuesLostFound }]),
+    );
     add('thunderdb_anti_entropy_runs_total', 'Anti-entropy rounds run.', 'counter', () =>
       now([{ labels: {}, value: coordinator().antiEntropy.runs }]),
     );

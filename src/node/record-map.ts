@@ -3,8 +3,10 @@ import { HASH_SPACE, murmur3 } from '../ring/murmur3.js';
 import {
   EXPIRES,
   EXPIRY,
+  EXTERNAL,
   expiryBytesIn,
   HEADER,
+  heldValueBytesIn,
   MAX_KEY_BYTES,
   offsetOf,
   recordDigest,
@@ -63,6 +65,9 @@ export class RecordMap {
   readonly #scramble: number;
   readonly #unscramble: number;
 
+  /** Values live in the storage backend: records keep their lengths, not their bytes. */
+  readonly #external: boolean;
+
   /** Told the index hash of every key that takes a new slot, while set (see {@link watchInserts}). */
   #onInsert: ((indexHash: number) => void) | null = null;
 
@@ -71,16 +76,26 @@ export class RecordMap {
    * @param options.initialSlots index slots to start with (rounded up to a power of two). Default 1024.
    * @param options.partitions the ring's partitions, each with its own digest. Default 1024.
    * @param options.scramble the index's odd multiplier. Default {@link INDEX_SCRAMBLE}.
+   * @param options.external values live in the storage backend (src/storage/values.ts): each
+   *   record keeps its value's length and not its bytes ({@link EXTERNAL}). Default false.
    */
   constructor(
-    options: { slabBytes?: number; initialSlots?: number; partitions?: number; scramble?: number } = {},
+    options: {
+      slabBytes?: number;
+      initialSlots?: number;
+      partitions?: number;
+      scramble?: number;
+      external?: boolean;
+    } = {},
   ) {
     const {
       slabBytes = 4 << 20,
       initialSlots = 1024,
       partitions = 1024,
       scramble = INDEX_SCRAMBLE,
+      external = false,
     } = options;
+    this.#external = external;
     if (!Number.isInteger(scramble) || (scramble & 1) === 0) {
       throw new RangeError(`scramble must be an odd integer, got ${scramble}`);
     }
@@ -238,6 +253,11 @@ export class RecordMap {
     return this.#partitionBytes;
   }
 
+  /** True when values live in the storage backend and records hold only their lengths. */
+  get external(): boolean {
+    return this.#external;
+  }
+
   /** Memory this map holds outside the JS heap: slabs and index. */
   get allocatedBytes(): number {
     return this.#locations.byteLength + this.#hashes.byteLength + this.#slabs.allocatedBytes;
@@ -302,18 +322,22 @@ export class RecordMap {
       this.#digests[partition]! ^=
         recordDigest(hash, oldVersion, !wasLive) ^ recordDigest(hash, version, tombstone);
       const oldLength = valueLengthIn(slab, at);
+      const oldHeld = heldValueBytesIn(slab, at);
+      const held = tombstone || this.#external ? 0 : valueLength;
       this.#partitionBytes[partition]! += valueLength - oldLength;
       this.#count(wasLive, -1, length + oldLength, oldExpiry);
       this.#count(!tombstone, 1, length + valueLength, expiry);
-      if (oldLength === valueLength && oldExpiry === expiry) {
+      if (oldHeld === held && oldExpiry === expiry) {
         slab.writeUInt32LE(
-          tombstone ? TOMBSTONE : expiry === 0 ? valueLength : (valueLength | EXPIRES) >>> 0,
+          tombstone
+            ? TOMBSTONE
+            : (valueLength | (expiry === 0 ? 0 : EXPIRES) | (this.#external ? EXTERNAL : 0)) >>> 0,
           at + 2,
         );
         slab.writeDoubleLE(version, at + 6);
         if (expiry !== 0) slab.writeDoubleLE(expiresAt, at + HEADER + length);
-        if (!tombstone)
-          slab.set(value.subarray(valueStart, valueStart + valueLength), at + HEADER + length + expiry);
+        if (held !== 0)
+          slab.set(value!.subarray(valueStart, valueStart + valueLength), at + HEADER + length + expiry);
         return wasPresent ? Written.WasLive : Written.WasAbsent;
       }
       const fresh = this.#slabs.append(
@@ -325,12 +349,13 @@ export class RecordMap {
         valueLength,
         version,
         expiresAt,
+        this.#external,
       );
       // Appending may have retired and compacted the slab holding the old record, moving
       // it: release it where it is now, not where it was.
       const moved = this.#locations[slot]!;
       this.#locations[slot] = fresh;
-      this.#slabs.release(moved, HEADER + length + oldExpiry + oldLength);
+      this.#slabs.release(moved, HEADER + length + oldExpiry + oldHeld);
       return wasPresent ? Written.WasLive : Written.WasAbsent;
     }
     if (length > MAX_KEY_BYTES)
@@ -349,6 +374,7 @@ export class RecordMap {
       valueLength,
       version,
       expiresAt,
+      this.#external,
     );
     this.#count(!tombstone, 1, length + valueLength, expiry);
     if (this.#size + this.#tombstones > this.#locations.length * MAX_LOAD) this.#grow();
@@ -389,7 +415,7 @@ export class RecordMap {
     this.#partitionBytes[partition]! -= length + valueLength;
     this.#count(live, -1, length + valueLength, expiry);
     this.#removeSlot(slot);
-    this.#slabs.release(location, HEADER + length + expiry + valueLength);
+    this.#slabs.release(location, HEADER + length + expiry + heldValueBytesIn(slab, at));
     return true;
   }
 
@@ -444,12 +470,15 @@ export class RecordMap {
     return valueLengthIn(slab, at);
   }
 
-  /** Copies the value at `location` into `target` at `offset`; returns its length. */
+  /**
+   * Copies the value at `location` into `target` at `offset`; returns its length. Only for a
+   * record that holds its value (a map that is not {@link external}).
+   */
   copyValueAt(location: number, target: Uint8Array, offset: number): number {
     const slab = this.#slabs.slabOf(location);
     const at = offsetOf(location);
     const start = at + HEADER + (slab[at]! | (slab[at + 1]! << 8)) + expiryBytesIn(slab, at);
-    const length = valueLengthIn(slab, at);
+    const length = heldValueBytesIn(slab, at);
     slab.copy(target, offset, start, start + length);
     return length;
   }
@@ -532,7 +561,14 @@ export class RecordMap {
     const slab = this.#slabs.slabOf(location);
     const at = offsetOf(location);
     const start = at + HEADER + (slab[at]! | (slab[at + 1]! << 8)) + expiryBytesIn(slab, at);
-    return slab.toString('latin1', start, start + valueLengthIn(slab, at));
+    return slab.toString('latin1', start, start + heldValueBytesIn(slab, at));
+  }
+
+  /** The key of the record at `location` as a byte string (one char per byte): a Map key for its bytes. */
+  keyNameAt(location: number): string {
+    const slab = this.#slabs.slabOf(location);
+    const at = offsetOf(location);
+    return slab.toString('latin1', at + HEADER, at + HEADER + (slab[at]! | (slab[at + 1]! << 8)));
   }
 
   /** The slot holding the key `src[start, start + length)`, or ~slot of the empty slot where it would go. */

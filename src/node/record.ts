@@ -1,6 +1,7 @@
 /**
  * The layout of one record in a slab (src/node/record-map.ts): `[key length u16][value length
- * u32][version f64][key UTF-8]([expiry f64])[value bytes]`, and where a record lives.
+ * u32][version f64][key UTF-8]([expiry f64])[value bytes]`, and where a record lives. A record
+ * whose value lives in the storage backend ({@link EXTERNAL}) ends after the expiry.
  */
 /** Record header: key length (u16), value length (u32) or {@link TOMBSTONE}, version (f64). */
 export const HEADER = 14;
@@ -8,19 +9,30 @@ export const HEADER = 14;
 export const TOMBSTONE = 0xffffffff;
 /**
  * A value length with this bit set marks a value that expires: the record holds its expiry
- * (f64, Unix ms) between the key and the value. Values stay below 2 GiB
+ * (f64, Unix ms) between the key and the value. Values stay below 1 GiB
  * ({@link MAX_VALUE_BYTES}, which limits.ts holds `--max-value-bytes` to).
  */
 export const EXPIRES = 0x80000000;
+/**
+ * A value length with this bit set marks a value whose bytes live in the storage backend
+ * (src/storage/values.ts), not in the record: the length still counts, the bytes are not here.
+ */
+export const EXTERNAL = 0x40000000;
 /** Bytes of an expiry in a record. */
 export const EXPIRY = 8;
-/** Largest value a record can hold: its length must leave the {@link EXPIRES} bit clear. */
-export const MAX_VALUE_BYTES = 0x7fffffff;
+/** Largest value a record can hold: its length must leave the {@link EXPIRES} and {@link EXTERNAL} bits clear. */
+export const MAX_VALUE_BYTES = 0x3fffffff;
 
-/** Bytes of value in the record at `at`: 0 for a tombstone. */
+/** Bytes of the value of the record at `at` (held here or in the backend): 0 for a tombstone. */
 export function valueLengthIn(slab: Buffer, at: number): number {
   const length = slab.readUInt32LE(at + 2);
-  return length === TOMBSTONE ? 0 : (length & ~EXPIRES) >>> 0;
+  return length === TOMBSTONE ? 0 : length & MAX_VALUE_BYTES;
+}
+
+/** Bytes of value the record at `at` holds itself: 0 for a tombstone or an {@link EXTERNAL} value. */
+export function heldValueBytesIn(slab: Buffer, at: number): number {
+  const length = slab.readUInt32LE(at + 2);
+  return length === TOMBSTONE || length & EXTERNAL ? 0 : length & MAX_VALUE_BYTES;
 }
 
 /** Bytes of expiry in the record at `at`: {@link EXPIRY} for a value that expires, else 0. */
@@ -31,7 +43,7 @@ export function expiryBytesIn(slab: Buffer, at: number): number {
 
 /** The whole record's bytes at `at`. */
 export function recordLengthIn(slab: Buffer, at: number): number {
-  return HEADER + (slab[at]! | (slab[at + 1]! << 8)) + expiryBytesIn(slab, at) + valueLengthIn(slab, at);
+  return HEADER + (slab[at]! | (slab[at + 1]! << 8)) + expiryBytesIn(slab, at) + heldValueBytesIn(slab, at);
 }
 /** Largest key a record can hold. */
 export const MAX_KEY_BYTES = 0xffff;

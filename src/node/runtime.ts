@@ -5,6 +5,8 @@ import { readBatch, type BatchHandler } from '../wire/batch.js';
 import { ReplyWriter } from '../wire/reply.js';
 import { RECORD_SLICE_HEADER, writeListPage, writeSnapshotSlice } from '../wire/slices.js';
 import type { NodeStore } from './store.js';
+import type { ValueBackend } from '../storage/values.js';
+import { ValueFills } from './value-reads.js';
 
 /**
  * A node's runtime: applies a batch's operations to its {@link NodeStore} in order and writes
@@ -17,6 +19,9 @@ export class NodeRuntime implements BatchHandler {
   readonly #reply = new ReplyWriter();
   readonly #pause: (ms: number) => void;
   readonly #sharedReplies: boolean;
+  /** With values in the backend: the backend, and what was read from it for the batches waiting. */
+  readonly #values: ValueBackend | null;
+  readonly fills = new ValueFills();
   #ops = 0;
 
   /**
@@ -28,6 +33,7 @@ export class NodeRuntime implements BatchHandler {
     this.#store = store;
     this.#pause = options.pause ?? blockThread;
     this.#sharedReplies = options.sharedReplies ?? false;
+    this.#values = store.values;
   }
 
   /** The store this runtime applies batches to. */
@@ -68,6 +74,7 @@ export class NodeRuntime implements BatchHandler {
         if (op === Op.GetDigest && map.valueLengthAt(location) > DIGEST_ABOVE_BYTES) {
           return reply.digest(map.versionAt(location), map.expiresAtOf(location));
         }
+        if (this.#values !== null && !map.isTombstoneAt(location)) return this.#externalRecord(location);
         // record() may grow reply.target: take it after.
         const at = reply.record(
           map.versionAt(location),
@@ -96,6 +103,27 @@ export class NodeRuntime implements BatchHandler {
     }
   }
 
+  /**
+   * A Get's record whose value lives in the backend: from a pending write, or as read before
+   * the batch applied (src/node/value-reads.ts); a value the backend lost answers as lost.
+   */
+  #externalRecord(location: number): void {
+    const map = this.#store.records;
+    const version = map.versionAt(location);
+    const value = this.#valueAt(location);
+    if (value === null) return this.#reply.lost(version, map.expiresAtOf(location));
+    const at = this.#reply.record(version, map.expiresAtOf(location), value.length, false);
+    value.copy(this.#reply.target, at);
+  }
+
+  /** The value of the record at `location` (a value, not a tombstone) from the backend's side; null when lost. */
+  #valueAt(location: number): Buffer | null {
+    const map = this.#store.records;
+    const name = map.keyNameAt(location);
+    const version = map.versionAt(location);
+    return this.#values!.pending(name, version) ?? this.fills.valueOf(name, version);
+  }
+
   list(prefix: string, after: string, limit: number, asOf: number): void {
     this.#ops++;
     const map = this.#store.records;
@@ -109,20 +137,39 @@ export class NodeRuntime implements BatchHandler {
 
   snapshot(from: number, maxBytes: number, only: PartitionSet | null, asOf: number): void {
     this.#ops++;
-    writeSnapshotSlice(this.#reply, this.#store.snapshotSlice(from, maxBytes, only, asOf));
+    const valueOf = this.#values === null ? undefined : (location: number) => this.#valueAt(location);
+    writeSnapshotSlice(this.#reply, this.#store.snapshotSlice(from, maxBytes, only, asOf, valueOf));
   }
 
-  /** A slice of records, written straight into the reply (see `forEachRecord` in src/wire/slices.ts). */
+  /**
+   * A slice of records, written straight into the reply (see `forEachRecord` in
+   * src/wire/slices.ts). A value the backend lost is left out: the copy this feeds skips it,
+   * as a read would find no value to copy.
+   */
   scanRecords(from: number, maxBytes: number, only: PartitionSet): void {
     this.#ops++;
     const map = this.#store.records;
-    const { next, found, bytes } = this.#store.recordSlice(from, maxBytes, only);
+    const { next, found, bytes: heldBytes } = this.#store.recordSlice(from, maxBytes, only);
+    let bytes = heldBytes;
+    let external: (Buffer | null)[] | null = null;
+    if (this.#values !== null) {
+      external = [];
+      for (let i = 0; i < found.length; i += 2) {
+        const location = found[i]!;
+        const value = map.isTombstoneAt(location) ? Buffer.alloc(0) : this.#valueAt(location);
+        external.push(value);
+        if (value === null)
+          bytes -= RECORD_SLICE_HEADER + map.keyLengthAt(location) + map.valueLengthAt(location);
+      }
+    }
     const reply = this.#reply;
     let at = reply.payload(8 + bytes);
     reply.target.writeDoubleLE(next, at);
     at += 8;
     for (let i = 0; i < found.length; i += 2) {
       const location = found[i]!;
+      const value = external === null ? undefined : external[i / 2]!;
+      if (value === null) continue;
       const target = reply.target;
       const keyLength = map.keyLengthAt(location);
       const version = map.versionAt(location);
@@ -133,7 +180,8 @@ export class NodeRuntime implements BatchHandler {
       target.writeDoubleLE(map.expiresAtOf(location), at + 14);
       target.writeUInt32LE(valueLength, at + 22);
       map.copyKeyAt(location, target, at + RECORD_SLICE_HEADER);
-      map.copyValueAt(location, target, at + RECORD_SLICE_HEADER + keyLength);
+      if (value === undefined) map.copyValueAt(location, target, at + RECORD_SLICE_HEADER + keyLength);
+      else value.copy(target, at + RECORD_SLICE_HEADER + keyLength);
       at += RECORD_SLICE_HEADER + keyLength + valueLength;
     }
   }

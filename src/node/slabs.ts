@@ -1,4 +1,4 @@
-import { EXPIRES, EXPIRY, HEADER, recordLengthIn, SLAB_SHIFT, TOMBSTONE } from './record.js';
+import { EXPIRES, EXPIRY, EXTERNAL, HEADER, recordLengthIn, SLAB_SHIFT, TOMBSTONE } from './record.js';
 
 /** Compact a full slab once less than this share of it is live. */
 const MIN_LIVE = 0.5;
@@ -52,7 +52,11 @@ export class Slabs {
     return this.#slabs[Math.floor(location / SLAB_SHIFT)]!;
   }
 
-  /** Appends a record for a key and value (null: a tombstone) that expires at `expiresAt` (0: never); returns its location. */
+  /**
+   * Appends a record for a key and value (null: a tombstone) that expires at `expiresAt` (0:
+   * never); returns its location. `external`: the value's bytes live in the storage backend,
+   * and the record keeps only their length.
+   */
   append(
     src: Uint8Array,
     start: number,
@@ -62,22 +66,26 @@ export class Slabs {
     valueLength: number,
     version: number,
     expiresAt: number,
+    external = false,
   ): number {
     const expiry = expiresAt === 0 ? 0 : EXPIRY;
-    const length = HEADER + keyLength + expiry + valueLength;
+    const held = external ? 0 : valueLength;
+    const length = HEADER + keyLength + expiry + held;
     const index = this.#room(length);
     const slab = this.#slabs[index]!;
     const at = this.#used[index]!;
     slab[at] = keyLength & 0xff;
     slab[at + 1] = keyLength >>> 8;
     slab.writeUInt32LE(
-      value === null ? TOMBSTONE : expiry === 0 ? valueLength : (valueLength | EXPIRES) >>> 0,
+      value === null
+        ? TOMBSTONE
+        : (valueLength | (expiry === 0 ? 0 : EXPIRES) | (external ? EXTERNAL : 0)) >>> 0,
       at + 2,
     );
     slab.writeDoubleLE(version, at + 6);
     for (let i = 0; i < keyLength; i++) slab[at + HEADER + i] = src[start + i]!;
     if (expiry !== 0) slab.writeDoubleLE(expiresAt, at + HEADER + keyLength);
-    if (value !== null)
+    if (value !== null && !external)
       slab.set(value.subarray(valueStart, valueStart + valueLength), at + HEADER + keyLength + expiry);
     this.#used[index] = at + length;
     this.#live[index]! += length;

@@ -8,6 +8,7 @@ import { Written, type WriteOutcome } from '../wire/protocol.js';
 import { KeyOrder } from './key-order.js';
 
 import { LogOp, type Journal, type LogRecord, type Recovered } from '../storage/journal.js';
+import { holdsValues, type ValueBackend } from '../storage/values.js';
 
 import { HASH_SPACE } from '../ring/murmur3.js';
 
@@ -56,6 +57,8 @@ export class NodeStore {
   #idleTimer = false;
   /** The node's journal (`--storage log` or `redis`): every change is appended to it. */
   #log: Journal | null = null;
+  /** The journal, when it also keeps the values (`--storage redis`): records hold none. */
+  #values: ValueBackend | null = null;
   #recovered: Recovered | null = null;
   /** A merge runs once the log is this much larger than twice the live data. */
   #mergeSlackBytes = DEFAULT_MERGE_SLACK_BYTES;
@@ -64,14 +67,22 @@ export class NodeStore {
    * `partitions`: the ring's partition count, for the per-partition digests (default 1024);
    * `scramble`: the index's multiplier, one per node (see scrambleFor in src/node/scramble.ts);
    * `clock`: the timer that releases the order of keys {@link LIST_IDLE_MS} after the last
-   * listing (default: the system's; the simulated loop for a node run inline).
+   * listing (default: the system's; the simulated loop for a node run inline);
+   * `externalValues`: values will live in the journal (a {@link ValueBackend}, see
+   * {@link useLog}), so records keep only their lengths.
    */
   constructor(
-    options: { partitions?: number; scramble?: number; clock?: Pick<Clock, 'now' | 'setTimer'> } = {},
+    options: {
+      partitions?: number;
+      scramble?: number;
+      clock?: Pick<Clock, 'now' | 'setTimer'>;
+      externalValues?: boolean;
+    } = {},
   ) {
     this.#map = new ByteMap({
       partitions: options.partitions ?? 1024,
       scramble: options.scramble ?? INDEX_SCRAMBLE,
+      external: options.externalValues ?? false,
     });
     this.#order = new KeyOrder(this.#map);
     this.#clock = options.clock ?? systemClock;
@@ -141,10 +152,27 @@ export class NodeStore {
    * hash lies in `[from, next)` (and, with `only`, whose partition it includes) and whose
    * value has not expired at `asOf` (Unix ms), in hash order, cut at the first hash
    * boundary after the text passes `maxBytes`. So its size is bounded by `maxBytes` plus
-   * one pair.
+   * one pair. With values in the backend, `valueOf` gives each value (null: lost, left out),
+   * and the cut counts key and value bytes ({@link snapshotLocations}).
    */
-  snapshotSlice(from: number, maxBytes: number, only: PartitionSet | null = null, asOf = 0): SnapshotSlice {
+  snapshotSlice(
+    from: number,
+    maxBytes: number,
+    only: PartitionSet | null = null,
+    asOf = 0,
+    valueOf?: (location: number) => Buffer | null,
+  ): SnapshotSlice {
     const parts: string[] = [];
+    const pair = (location: number, value: string) =>
+      JSON.stringify(this.#map.keyAt(location)) + ':' + JSON.stringify(bytesToText(value));
+    if (this.#values !== null) {
+      const { next, found } = this.snapshotLocations(from, maxBytes, only, asOf);
+      for (let i = 0; i < found.length; i += 2) {
+        const value = valueOf?.(found[i]!) ?? null;
+        if (value !== null) parts.push(pair(found[i]!, value.toString('latin1')));
+      }
+      return { next, json: parts.join(',') };
+    }
     let bytes = 0;
     const next = this.#walk(
       from,
@@ -152,15 +180,39 @@ export class NodeStore {
       asOf,
       () => bytes >= maxBytes,
       (location) => {
-        const part =
-          JSON.stringify(this.#map.keyAt(location)) +
-          ':' +
-          JSON.stringify(bytesToText(this.#map.valueAt(location)));
+        const part = pair(location, this.#map.valueAt(location));
         parts.push(part);
         bytes += part.length + 1;
       },
     );
     return { next, json: parts.join(',') };
+  }
+
+  /**
+   * The records a snapshot slice takes when values live in the backend: its cut is counted in
+   * key and value bytes, known before the values are read, so the values to read are known
+   * first. `found`: location, ring hash, location, ring hash…
+   */
+  snapshotLocations(
+    from: number,
+    maxBytes: number,
+    only: PartitionSet | null,
+    asOf: number,
+  ): { next: number; found: number[] } {
+    const map = this.#map;
+    const found: number[] = [];
+    let bytes = 0;
+    const next = this.#walk(
+      from,
+      only,
+      asOf,
+      () => bytes >= maxBytes,
+      (location, hash) => {
+        found.push(location, map.ringHashOf(hash));
+        bytes += map.keyLengthAt(location) + map.valueLengthAt(location) + 6;
+      },
+    );
+    return { next, found };
   }
 
   /**
@@ -258,7 +310,13 @@ export class NodeStore {
    * data before a merge rewrites it.
    */
   useLog(log: Journal, recovered: Recovered, mergeSlackBytes = DEFAULT_MERGE_SLACK_BYTES): void {
+    if (holdsValues(log) !== this.#map.external) {
+      throw new Error(
+        'a store keeps its values in memory unless its journal keeps them, and the other way round',
+      );
+    }
     this.#log = log;
+    this.#values = holdsValues(log) ? log : null;
     this.#recovered = recovered;
     this.#recoveredKeys = this.#map.size;
     this.#mergeSlackBytes = mergeSlackBytes;
@@ -342,6 +400,11 @@ export class NodeStore {
     });
   }
 
+  /** The backend that keeps the values, when records hold none (`--storage redis`). */
+  get values(): ValueBackend | null {
+    return this.#values;
+  }
+
   /** Closes the journal, if any, after making what is pending durable. */
   async close(): Promise<void> {
     const log = this.#log;
@@ -378,9 +441,15 @@ export class NodeStore {
       expiring ? batch.readDoubleLE(valueStart) : 0,
       versionWall(version),
     );
+    const op = expiring ? LogOp.PutExpiring : LogOp.Put;
     if (outcome !== Written.Stale) {
-      const op = expiring ? LogOp.PutExpiring : LogOp.Put;
       this.#log?.append(op, hash, version, batch, start, length, batch, valueStart, valueLength);
+    } else if (this.#values !== null) {
+      // The version held, written again: a repair of a value the backend lost (a read found
+      // it missing). Writing it back is harmless when it was not lost: the backend keeps it.
+      const location = this.#map.locate(batch, start, length, hash);
+      if (this.#map.versionAt(location) === version && !this.#map.isTombstoneAt(location))
+        this.#values.append(op, hash, version, batch, start, length, batch, valueStart, valueLength);
     }
     return outcome;
   }

@@ -28,6 +28,11 @@ export interface LogRecord {
   keyLength: number;
   valueStart: number;
   valueLength: number;
+  /**
+   * The value's bytes live in the backend (src/storage/values.ts), not in `bytes`: a Put's
+   * `valueLength` counts them all the same, and a PutExpiring's envelope holds its expiry only.
+   */
+  external?: boolean;
 }
 
 /** A node's storage as `GET /cluster` shows it. */
@@ -68,10 +73,11 @@ export interface Recovered {
 }
 
 /**
- * Where a node keeps a copy of its data beyond memory: a log on disk (`log.ts`) or a Redis
- * or Redis Cluster (`redis-journal.ts`). The node applies every operation to its memory
- * store as always, and appends each change that store made (a newer value, a tombstone, a
- * purge, a dropped record) to its journal; at start it replays the journal into memory.
+ * Where a node keeps its data beyond memory: a log on disk (`log.ts`), or a Redis or Redis
+ * Cluster (`redis-values.ts`, which also keeps the values: a `ValueBackend`, values.ts). The node
+ * applies every operation to its store as always, and appends each change that store made (a
+ * newer value, a tombstone, a purge, a dropped record) to its journal; at start it replays the
+ * journal into memory.
  * Every backend runs the one conformance suite (test/conformance.test.ts).
  */
 export interface Journal {

@@ -2,7 +2,7 @@ import type { LogRecord, Journal, Recovered } from './journal.js';
 import { Log } from './log.js';
 import type { NodeStorage } from './options.js';
 
-/** Opens a node's journal and replays it through `apply`: its log, or its keys in Redis. */
+/** Opens a node's journal and replays it through `apply`: its log, or its records in Redis (values stay there). */
 export async function openJournal(
   storage: NodeStorage,
   partitions: number,
@@ -13,6 +13,6 @@ export async function openJournal(
     return { journal: log, recovered };
   }
   // Loaded only when used: ioredis takes about 50 ms to load, in every node thread.
-  const { RedisJournal } = await import('./redis-journal.js');
-  return RedisJournal.open(storage.target, storage.prefix, partitions, apply);
+  const { RedisValues } = await import('./redis-values.js');
+  return RedisValues.open(storage.target, storage.prefix, partitions, apply);
 }

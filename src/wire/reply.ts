@@ -52,6 +52,18 @@ export class ReplyWriter extends FrameWriter {
     this.buf.writeDoubleLE(-1 - expiresAt, at + 8);
   }
 
+  /**
+   * A Get's answer for a record whose value the storage backend lost: its version and expiry
+   * as a digest, and one more byte (see {@link isLost}). The coordinator reads it from
+   * another replica and repairs this one.
+   */
+  lost(version: number, expiresAt: number): void {
+    const at = this.payload(17);
+    this.buf.writeDoubleLE(version, at);
+    this.buf.writeDoubleLE(-1 - expiresAt, at + 8);
+    this.buf[at + 16] = 1;
+  }
+
   /** A payload of text, UTF-8. */
   text(text: string): void {
     const length = Buffer.byteLength(text);
@@ -98,6 +110,11 @@ export function recordVersion(payload: Buffer): number {
 /** True when a GetDigest's answer is a digest (the value left out), not the whole record. */
 export function isDigest(payload: Buffer): boolean {
   return payload.readDoubleLE(8) < 0;
+}
+
+/** True when a Get's answer says the value is lost (see {@link ReplyWriter.lost}); it is also a digest. */
+export function isLost(payload: Buffer): boolean {
+  return payload.length === 17 && isDigest(payload);
 }
 
 /** When a Get's record expires, Unix ms; 0 when never. */
