@@ -75,11 +75,25 @@ export default async function attach({
   };
   const pump = (): void => {
     while (!reading && waiting.length > 0) {
-      const needs = valuesToRead(waiting[0]!, store, values!, runtime.fills);
+      let needs;
+      try {
+        needs = valuesToRead(waiting[0]!, store, values!, runtime.fills);
+      } catch {
+        // A malformed batch: applying it fails it, naming what is wrong, as in memory.
+        apply(waiting.shift()!);
+        release();
+        continue;
+      }
       if (needs.length > 0) {
-        // One read for every batch waiting: each later one asks only what is still missing.
-        for (let i = 1; i < waiting.length; i++)
-          needs.push(...valuesToRead(waiting[i]!, store, values!, runtime.fills));
+        // One read for every batch waiting: each later one asks only what is still missing
+        // (a malformed one asks nothing now, and fails at its turn).
+        for (let i = 1; i < waiting.length; i++) {
+          try {
+            for (const need of valuesToRead(waiting[i]!, store, values!, runtime.fills)) needs.push(need);
+          } catch {
+            continue;
+          }
+        }
         reading = true;
         served = waiting.length;
         values!.read(needs, (error, found) => {

@@ -20,19 +20,24 @@ export const EXPIRES = 0x80000000;
 export const EXTERNAL = 0x40000000;
 /** Bytes of an expiry in a record. */
 export const EXPIRY = 8;
-/** Largest value a record can hold: its length must leave the {@link EXPIRES} and {@link EXTERNAL} bits clear. */
-export const MAX_VALUE_BYTES = 0x3fffffff;
+/**
+ * Largest value a record can hold: its length must leave the {@link EXPIRES} and
+ * {@link EXTERNAL} bits clear, and with both set must not read as a {@link TOMBSTONE}.
+ */
+export const MAX_VALUE_BYTES = 0x3ffffffe;
+/** The bits of a length word that hold the value's length. */
+const LENGTH_BITS = 0x3fffffff;
 
 /** Bytes of the value of the record at `at` (held here or in the backend): 0 for a tombstone. */
 export function valueLengthIn(slab: Buffer, at: number): number {
   const length = slab.readUInt32LE(at + 2);
-  return length === TOMBSTONE ? 0 : length & MAX_VALUE_BYTES;
+  return length === TOMBSTONE ? 0 : length & LENGTH_BITS;
 }
 
 /** Bytes of value the record at `at` holds itself: 0 for a tombstone or an {@link EXTERNAL} value. */
 export function heldValueBytesIn(slab: Buffer, at: number): number {
   const length = slab.readUInt32LE(at + 2);
-  return length === TOMBSTONE || length & EXTERNAL ? 0 : length & MAX_VALUE_BYTES;
+  return length === TOMBSTONE || length & EXTERNAL ? 0 : length & LENGTH_BITS;
 }
 
 /** Bytes of expiry in the record at `at`: {@link EXPIRY} for a value that expires, else 0. */

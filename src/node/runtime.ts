@@ -7,6 +7,7 @@ import { RECORD_SLICE_HEADER, writeListPage, writeSnapshotSlice } from '../wire/
 import type { NodeStore } from './store.js';
 import type { ValueBackend } from '../storage/values.js';
 import { ValueFills } from './value-reads.js';
+import { HASH_SPACE } from '../ring/murmur3.js';
 
 /**
  * A node's runtime: applies a batch's operations to its {@link NodeStore} in order and writes
@@ -86,10 +87,25 @@ export class NodeRuntime implements BatchHandler {
         return;
       }
       case Op.Put:
-      case Op.PutExpiring:
-        return reply.integer(
-          store.putValue(batch, start, length, hash, version, valueStart, valueLength, op === Op.PutExpiring),
+      case Op.PutExpiring: {
+        const outcome = store.putValue(
+          batch,
+          start,
+          length,
+          hash,
+          version,
+          valueStart,
+          valueLength,
+          op === Op.PutExpiring,
         );
+        if (this.#values !== null) {
+          // Stored (or written back over a lost value): what the fills knew of the key is
+          // outdated, and its value pending.
+          const name = batch.toString('latin1', start, start + length);
+          if (this.#values.pending(name, version) !== undefined) this.fills.written(name);
+        }
+        return reply.integer(outcome);
+      }
       case Op.Delete:
         return reply.integer(store.tombstone(batch, start, length, hash, version));
       case Op.Size: {
@@ -111,7 +127,10 @@ export class NodeRuntime implements BatchHandler {
     const map = this.#store.records;
     const version = map.versionAt(location);
     const value = this.#valueAt(location);
-    if (value === null) return this.#reply.lost(version, map.expiresAtOf(location));
+    if (value === null) {
+      this.#store.noteLost(map.keyNameAt(location), version);
+      return this.#reply.lost(version, map.expiresAtOf(location));
+    }
     const at = this.#reply.record(version, map.expiresAtOf(location), value.length, false);
     value.copy(this.#reply.target, at);
   }
@@ -137,8 +156,13 @@ export class NodeRuntime implements BatchHandler {
 
   snapshot(from: number, maxBytes: number, only: PartitionSet | null, asOf: number): void {
     this.#ops++;
-    const valueOf = this.#values === null ? undefined : (location: number) => this.#valueAt(location);
-    writeSnapshotSlice(this.#reply, this.#store.snapshotSlice(from, maxBytes, only, asOf, valueOf));
+    if (this.#values === null) {
+      writeSnapshotSlice(this.#reply, this.#store.snapshotSlice(from, maxBytes, only, asOf));
+      return;
+    }
+    const valueOf = (location: number) => this.#valueAt(location);
+    const before = this.fills.takeCut();
+    writeSnapshotSlice(this.#reply, this.#store.snapshotSlice(from, maxBytes, only, asOf, valueOf, before));
   }
 
   /**
@@ -149,7 +173,8 @@ export class NodeRuntime implements BatchHandler {
   scanRecords(from: number, maxBytes: number, only: PartitionSet): void {
     this.#ops++;
     const map = this.#store.records;
-    const { next, found, bytes: heldBytes } = this.#store.recordSlice(from, maxBytes, only);
+    const before = this.#values === null ? HASH_SPACE : this.fills.takeCut();
+    const { next, found, bytes: heldBytes } = this.#store.recordSlice(from, maxBytes, only, before);
     let bytes = heldBytes;
     let external: (Buffer | null)[] | null = null;
     if (this.#values !== null) {

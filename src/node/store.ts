@@ -59,6 +59,11 @@ export class NodeStore {
   #log: Journal | null = null;
   /** The journal, when it also keeps the values (`--storage redis`): records hold none. */
   #values: ValueBackend | null = null;
+  /**
+   * Keys (as byte strings) whose value a read found lost, and the version: a write of that very
+   * version is then a repair, written to the backend again (any other is stale, as always).
+   */
+  readonly #lost = new Map<string, number>();
   #recovered: Recovered | null = null;
   /** A merge runs once the log is this much larger than twice the live data. */
   #mergeSlackBytes = DEFAULT_MERGE_SLACK_BYTES;
@@ -153,7 +158,8 @@ export class NodeStore {
    * value has not expired at `asOf` (Unix ms), in hash order, cut at the first hash
    * boundary after the text passes `maxBytes`. So its size is bounded by `maxBytes` plus
    * one pair. With values in the backend, `valueOf` gives each value (null: lost, left out),
-   * and the cut counts key and value bytes ({@link snapshotLocations}).
+   * and the cut counts key and value bytes ({@link snapshotLocations}), ending at `before` at
+   * the latest.
    */
   snapshotSlice(
     from: number,
@@ -161,12 +167,13 @@ export class NodeStore {
     only: PartitionSet | null = null,
     asOf = 0,
     valueOf?: (location: number) => Buffer | null,
+    before = HASH_SPACE,
   ): SnapshotSlice {
     const parts: string[] = [];
     const pair = (location: number, value: string) =>
       JSON.stringify(this.#map.keyAt(location)) + ':' + JSON.stringify(bytesToText(value));
     if (this.#values !== null) {
-      const { next, found } = this.snapshotLocations(from, maxBytes, only, asOf);
+      const { next, found } = this.snapshotLocations(from, maxBytes, only, asOf, before);
       for (let i = 0; i < found.length; i += 2) {
         const value = valueOf?.(found[i]!) ?? null;
         if (value !== null) parts.push(pair(found[i]!, value.toString('latin1')));
@@ -178,6 +185,7 @@ export class NodeStore {
       from,
       only,
       asOf,
+      HASH_SPACE,
       () => bytes >= maxBytes,
       (location) => {
         const part = pair(location, this.#map.valueAt(location));
@@ -191,13 +199,14 @@ export class NodeStore {
   /**
    * The records a snapshot slice takes when values live in the backend: its cut is counted in
    * key and value bytes, known before the values are read, so the values to read are known
-   * first. `found`: location, ring hash, location, ring hash…
+   * first. `found`: location, ring hash, location, ring hash…; `before`: see {@link recordSlice}.
    */
   snapshotLocations(
     from: number,
     maxBytes: number,
     only: PartitionSet | null,
     asOf: number,
+    before = HASH_SPACE,
   ): { next: number; found: number[] } {
     const map = this.#map;
     const found: number[] = [];
@@ -206,6 +215,7 @@ export class NodeStore {
       from,
       only,
       asOf,
+      before,
       () => bytes >= maxBytes,
       (location, hash) => {
         found.push(location, map.ringHashOf(hash));
@@ -219,12 +229,15 @@ export class NodeStore {
    * One slice of a record scan: the records (tombstones and expired values too) of the
    * partitions in `only` whose hash lies in `[from, next)`, cut as a snapshot slice is: their
    * locations and ring hashes, in pairs, valid until the next write, and the bytes they take
-   * as a RecordSlice (src/wire/slices.ts).
+   * as a RecordSlice (src/wire/slices.ts). `before`: a hash the slice ends at, at the latest
+   * (with values in the backend: where the same slice ended when its values were read, so it
+   * takes no record whose value was not read, however this batch's writes moved its cut).
    */
   recordSlice(
     from: number,
     maxBytes: number,
     only: PartitionSet,
+    before = HASH_SPACE,
   ): { next: number; found: number[]; bytes: number } {
     const map = this.#map;
     const found: number[] = []; // location, ring hash, location, ring hash…
@@ -233,6 +246,7 @@ export class NodeStore {
       from,
       only,
       null,
+      before,
       () => bytes >= maxBytes,
       (location, hash) => {
         found.push(location, map.ringHashOf(hash));
@@ -246,13 +260,14 @@ export class NodeStore {
    * Visits, in hash order, the records whose hash lies in `[from, end)` (about
    * {@link SNAPSHOT_SLICE_SLOTS} index slots): with `liveAsOf` (Unix ms) only values not
    * expired then, with null every record, tombstones too; and with `only` only those of its
-   * partitions, taking each until `full()`; returns where the next slice starts. Keys of
-   * one hash stay in one slice, so the cursor can be a hash.
+   * partitions, taking each until `full()` or a hash of `before` or more; returns where the
+   * next slice starts. Keys of one hash stay in one slice, so the cursor can be a hash.
    */
   #walk(
     from: number,
     only: PartitionSet | null,
     liveAsOf: number | null,
+    before: number,
     full: () => boolean,
     take: (location: number, visitedHash: number) => void,
   ): number {
@@ -272,7 +287,7 @@ export class NodeStore {
     for (let i = 0; i < order.length; i++) {
       const at = order[i]!;
       const hash = found[at]!;
-      if (i > 0 && hash !== found[order[i - 1]!] && full()) {
+      if (hash >= before || (i > 0 && hash !== found[order[i - 1]!] && full())) {
         next = hash;
         break;
       }
@@ -400,6 +415,16 @@ export class NodeStore {
     });
   }
 
+  /**
+   * A read found that the backend lost the value of `name` (a key as a byte string) at
+   * `version`: a write of that version repairs it. Bounded: past 65,536 unrepaired keys the
+   * oldest are forgotten, and a later read finds them lost again.
+   */
+  noteLost(name: string, version: number): void {
+    if (this.#lost.size >= 65_536) this.#lost.delete(this.#lost.keys().next().value!);
+    this.#lost.set(name, version);
+  }
+
   /** The backend that keeps the values, when records hold none (`--storage redis`). */
   get values(): ValueBackend | null {
     return this.#values;
@@ -444,12 +469,13 @@ export class NodeStore {
     const op = expiring ? LogOp.PutExpiring : LogOp.Put;
     if (outcome !== Written.Stale) {
       this.#log?.append(op, hash, version, batch, start, length, batch, valueStart, valueLength);
-    } else if (this.#values !== null) {
-      // The version held, written again: a repair of a value the backend lost (a read found
-      // it missing). Writing it back is harmless when it was not lost: the backend keeps it.
-      const location = this.#map.locate(batch, start, length, hash);
-      if (this.#map.versionAt(location) === version && !this.#map.isTombstoneAt(location))
+    } else if (this.#values !== null && this.#lost.size > 0) {
+      // The version held, written again after a read found its value lost: the repair.
+      const name = batch.toString('latin1', start, start + length);
+      if (this.#lost.get(name) === version) {
+        this.#lost.delete(name);
         this.#values.append(op, hash, version, batch, start, length, batch, valueStart, valueLength);
+      }
     }
     return outcome;
   }
@@ -485,6 +511,7 @@ export class NodeStore {
       from,
       only,
       null,
+      HASH_SPACE,
       () => false,
       (location, hash) => {
         const key = Buffer.allocUnsafe(map.keyLengthAt(location));

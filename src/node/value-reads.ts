@@ -1,3 +1,4 @@
+import { HASH_SPACE } from '../ring/murmur3.js';
 import type { PartitionSet } from '../ring/partition-set.js';
 import type { ValueBackend, ValueNeed } from '../storage/values.js';
 import { readBatch, type BatchHandler } from '../wire/batch.js';
@@ -12,6 +13,28 @@ import type { NodeStore } from './store.js';
  */
 export class ValueFills {
   readonly #values = new Map<string, { version: number; bytes: Buffer | null }>();
+  /**
+   * Where each scan and snapshot slice of the batch looked at last ended, in order: applied
+   * right after, each ends there at the latest, so it takes no record whose value was not
+   * read (a delete earlier in the batch may have made room for more within its byte bound).
+   */
+  #cuts: number[] = [];
+  #nextCut = 0;
+
+  /** The batch about to be looked at: its cuts replace the last batch's. */
+  beginCuts(): void {
+    this.#cuts = [];
+    this.#nextCut = 0;
+  }
+
+  addCut(next: number): void {
+    this.#cuts.push(next);
+  }
+
+  /** The cut of the batch's next scan or snapshot slice, as it applies. */
+  takeCut(): number {
+    return this.#cuts[this.#nextCut++] ?? HASH_SPACE;
+  }
 
   /** Whether the value of `name` at `version` is here (found, or known lost). */
   has(name: string, version: number): boolean {
@@ -38,6 +61,14 @@ export class ValueFills {
     for (const need of needs) this.#values.delete(need.name);
   }
 
+  /**
+   * Forgets what is known of `name`: it was just written, so its value is pending. (A value
+   * known lost must not outlive its repair, once the repair is acknowledged.)
+   */
+  written(name: string): void {
+    this.#values.delete(name);
+  }
+
   clear(): void {
     this.#values.clear();
   }
@@ -57,7 +88,14 @@ export function valuesToRead(
   fills: ValueFills,
 ): ValueNeed[] {
   const collector = new NeedCollector(store, values, fills);
-  readBatch(batch, collector);
+  fills.beginCuts();
+  try {
+    readBatch(batch, collector);
+  } catch (err) {
+    // A malformed batch: nothing of it is read; applying it fails it with this error.
+    fills.forget(collector.needs);
+    throw err;
+  }
   return collector.needs;
 }
 
@@ -97,12 +135,14 @@ class NeedCollector implements BatchHandler {
   }
 
   snapshot(from: number, maxBytes: number, only: PartitionSet | null, asOf: number): void {
-    const { found } = this.#store.snapshotLocations(from, maxBytes, only, asOf);
+    const { next, found } = this.#store.snapshotLocations(from, maxBytes, only, asOf);
+    this.#fills.addCut(next);
     for (let i = 0; i < found.length; i += 2) this.#need(found[i]!, found[i + 1]!);
   }
 
   scanRecords(from: number, maxBytes: number, only: PartitionSet): void {
-    const { found } = this.#store.recordSlice(from, maxBytes, only);
+    const { next, found } = this.#store.recordSlice(from, maxBytes, only);
+    this.#fills.addCut(next);
     for (let i = 0; i < found.length; i += 2) this.#need(found[i]!, found[i + 1]!);
   }
 

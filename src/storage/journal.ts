@@ -28,11 +28,6 @@ export interface LogRecord {
   keyLength: number;
   valueStart: number;
   valueLength: number;
-  /**
-   * The value's bytes live in the backend (src/storage/values.ts), not in `bytes`: a Put's
-   * `valueLength` counts them all the same, and a PutExpiring's envelope holds its expiry only.
-   */
-  external?: boolean;
 }
 
 /** A node's storage as `GET /cluster` shows it. */

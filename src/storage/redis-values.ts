@@ -47,12 +47,16 @@ interface Queued {
  * pipeline that met a dropped connection, so a commit's writes can land after the next
  * commit's, and a failed commit's writes are sent again with a later one. A record is
  * stored only over an older one (the version is the record's first 8 bytes, f64 LE, as
- * the node's own store compares them), its value with it (a tombstone's value is deleted);
+ * the node's own store compares them; at one version a tombstone wins, as there), its value
+ * with it (a tombstone's value is deleted);
  * a purge deletes only the tombstone, or the value that expires, of its version.
  */
 const SCRIPTS = {
   thunderdbStore: `local old = redis.call('HGET', KEYS[1], ARGV[1])
-if old and struct.unpack('<d', old) > struct.unpack('<d', ARGV[2]) then return 0 end
+if old then
+  local was, now = struct.unpack('<d', old), struct.unpack('<d', ARGV[2])
+  if was > now or (was == now and string.byte(old, 9) == 1 and string.byte(ARGV[2], 9) ~= 1) then return 0 end
+end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 if ARGV[3] == '' then redis.call('HDEL', KEYS[2], ARGV[1]) else redis.call('HSET', KEYS[2], ARGV[1], ARGV[3]) end
 return 1`,
@@ -164,7 +168,11 @@ export class RedisValues implements ValueBackend {
     }
   }
 
-  /** Hands one field of a partition's record hash to `apply` as the record it stores, its value left in Redis. */
+  /**
+   * Hands one field of a partition's record hash to `apply` as the record it stores, its value
+   * left in Redis: `bytes` holds the key (and a PutExpiring's expiry), `valueLength` counts
+   * the value all the same, and the store, whose records keep no values, reads no further.
+   */
   #replay(key: Buffer, meta: Buffer, apply: (record: LogRecord) => void): void {
     const op = OP_OF[meta[8]!];
     if (op === undefined || meta.length !== META)
@@ -186,7 +194,6 @@ export class RedisValues implements ValueBackend {
       keyLength: key.length,
       valueStart: key.length,
       valueLength: (expiring ? ENVELOPE_BYTES : 0) + valueLength,
-      external: true,
     });
   }
 
