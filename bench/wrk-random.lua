@@ -6,6 +6,8 @@
 --   BENCH_KEYS         how many of the file's first lines to draw from
 --   BENCH_VALUE_BYTES  PUT body size
 --   BENCH_POOL_BYTES   most bytes of prebuilt PUT requests (default 128 MiB)
+--   BENCH_GET_PATH     path before the key of a GET (default /kv/; Webdis: /GET/)
+--   BENCH_PUT_PATH     path before the key of a PUT (default /kv/; Webdis: /SET/)
 --
 -- Every request is built in init(), so that per request Lua only draws a number and hands
 -- wrk a prebuilt string: the generator spends the same few instructions on ours and on bare
@@ -19,6 +21,8 @@ local keyFile = assert(os.getenv("BENCH_KEY_FILE"), "BENCH_KEY_FILE is not set")
 local count = tonumber(os.getenv("BENCH_KEYS") or "100000")
 local size = tonumber(os.getenv("BENCH_VALUE_BYTES") or "36")
 local poolBytes = tonumber(os.getenv("BENCH_POOL_BYTES") or tostring(128 * 1024 * 1024))
+local getPath = os.getenv("BENCH_GET_PATH") or "/kv/"
+local putPath = os.getenv("BENCH_PUT_PATH") or "/kv/"
 
 local requests = {}
 local n = 0
@@ -34,14 +38,14 @@ init = function(args)
   end
   assert(#keys == count, "the key file has fewer than BENCH_KEYS lines")
   if method == "GET" then
-    for i = 1, #keys do requests[i] = wrk.format("GET", "/kv/" .. keys[i]) end
+    for i = 1, #keys do requests[i] = wrk.format("GET", getPath .. keys[i]) end
   else
     local body = string.rep("v", size)
     local fit = math.max(1, math.floor(poolBytes / (size + 128)))
     if fit >= #keys then
-      for i = 1, #keys do requests[i] = wrk.format("PUT", "/kv/" .. keys[i], nil, body) end
+      for i = 1, #keys do requests[i] = wrk.format("PUT", putPath .. keys[i], nil, body) end
     else
-      for i = 1, fit do requests[i] = wrk.format("PUT", "/kv/" .. keys[math.random(#keys)], nil, body) end
+      for i = 1, fit do requests[i] = wrk.format("PUT", putPath .. keys[math.random(#keys)], nil, body) end
     end
   end
   n = #requests

@@ -8,7 +8,12 @@ import { hideBin } from 'yargs/helpers';
 import { httpUrl } from './address.js';
 
 import { Cluster, replicationFor, type ClusterOptions } from './cluster/cluster.js';
-import { describeStorage, parseClusterNodes, type StorageOptions } from './storage/options.js';
+import {
+  describeStorage,
+  parseClusterNodes,
+  parseMemcachedServers,
+  type StorageOptions,
+} from './storage/options.js';
 
 import { FSYNC_MODES, type FsyncMode } from './storage/log.js';
 
@@ -76,12 +81,14 @@ interface ClusterArgs {
   maxConnections?: number;
   maxBufferedBodyBytes: number;
   http?: FrontEndName;
-  storage: 'memory' | 'log' | 'redis';
+  storage: 'memory' | 'log' | 'redis' | 'memcached';
   dataDir?: string;
   fsync?: FsyncMode;
   redisUrl?: string;
   redisCluster?: string;
   redisPrefix?: string;
+  memcached?: string;
+  memcachedPrefix?: string;
 }
 
 /** The storage options, checked together: each goes with its backend only. */
@@ -95,8 +102,10 @@ function storageOf(args: ClusterArgs): StorageOptions | undefined {
     if (wrong.length > 0)
       throw new RangeError(`${wrong.join(' and ')} go${wrong.length === 1 ? 'es' : ''} with ${backend}`);
   };
-  if (args.storage !== 'log') refuse(['dataDir', 'fsync'], '--storage log');
+  if (args.storage !== 'log' && args.storage !== 'memcached')
+    refuse(['dataDir', 'fsync'], '--storage log or memcached');
   if (args.storage !== 'redis') refuse(['redisUrl', 'redisCluster', 'redisPrefix'], '--storage redis');
+  if (args.storage !== 'memcached') refuse(['memcached', 'memcachedPrefix'], '--storage memcached');
   switch (args.storage) {
     case 'memory':
       return undefined;
@@ -113,6 +122,20 @@ function storageOf(args: ClusterArgs): StorageOptions | undefined {
           : { cluster: parseClusterNodes(args.redisCluster!) };
       return { kind: 'redis', target, prefix: args.redisPrefix ?? 'thunderdb:' };
     }
+    case 'memcached':
+      if (args.memcached === undefined)
+        throw new RangeError('--storage memcached needs --memcached HOST:PORT,…');
+      // memcached may evict any value and cannot list its keys: the records need a log.
+      if (args.dataDir === undefined)
+        throw new RangeError('--storage memcached needs --data-dir DIR, where each node logs its records');
+      return {
+        kind: 'memcached',
+        servers: parseMemcachedServers(args.memcached),
+        prefix: args.memcachedPrefix ?? 'thunderdb:',
+        dataDir: args.dataDir,
+        fsync: args.fsync ?? 'everysec',
+        maxValueBytes: args.maxValueBytes,
+      };
   }
 }
 
@@ -341,19 +364,19 @@ export async function main(argv: string[]): Promise<void> {
             describe: 'How often replicas compare partition digests and copy what differs (0: never)',
           })
           .option('storage', {
-            choices: ['memory', 'log', 'redis'] as const,
+            choices: ['memory', 'log', 'redis', 'memcached'] as const,
             default: 'memory' as const,
             describe:
-              'memory: data is gone when a node stops; log: each node appends to a log under --data-dir; redis: values live in Redis (or a Redis Cluster), records in node memory, read back at start',
+              'memory: data is gone when a node stops; log: each node appends to a log under --data-dir; redis: values live in Redis (or a Redis Cluster), records in node memory, read back at start; memcached: values live in memcached, records in node memory and logged under --data-dir',
           })
           .option('data-dir', {
             type: 'string',
-            describe: "log: the directory of the nodes' logs (node-<id>/ each)",
+            describe: "log, memcached: the directory of the nodes' logs (node-<id>/ each)",
           })
           .option('fsync', {
             choices: FSYNC_MODES,
             describe:
-              "log: when writes reach the disk: always (before each acknowledgement, shared by a turn's writes), everysec (default), no (when the OS chooses)",
+              "log, memcached: when writes reach the disk: always (before each acknowledgement, shared by a turn's writes), everysec (default), no (when the OS chooses)",
           })
           .option('redis-url', {
             type: 'string',
@@ -367,6 +390,15 @@ export async function main(argv: string[]): Promise<void> {
             type: 'string',
             describe:
               'redis: prefix of every key the cluster writes (default thunderdb:); each node adds n<id>',
+          })
+          .option('memcached', {
+            type: 'string',
+            describe: 'memcached: the servers, host:port,host:port… (values spread over them by name)',
+          })
+          .option('memcached-prefix', {
+            type: 'string',
+            describe:
+              'memcached: prefix of every item the cluster writes (default thunderdb:); each node adds n<id>',
           })
           .option('load', { type: 'string', describe: 'A "key value" file to load before serving' })
           .option('max-key-bytes', {

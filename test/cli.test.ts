@@ -114,6 +114,34 @@ describe('thunderdb CLI', () => {
         .stderr,
       /--redis-prefix takes 1 to 100 printable characters without spaces or braces, got "a\{b\}"/,
     );
+    assert.match(
+      (await run(['cluster', '--storage', 'memcached', '--data-dir', '/tmp/x'])).stderr,
+      /--storage memcached needs --memcached HOST:PORT,…/,
+    );
+    assert.match(
+      (await run(['cluster', '--storage', 'memcached', '--memcached', '127.0.0.1:1'])).stderr,
+      /--storage memcached needs --data-dir DIR, where each node logs its records/,
+    );
+    assert.match(
+      (await run(['cluster', '--storage', 'memcached', '--memcached', 'localhost', '--data-dir', '/tmp/x']))
+        .stderr,
+      /--memcached takes host:port,host:port…, got "localhost"/,
+    );
+    assert.match(
+      (await run(['cluster', '--storage', 'log', '--data-dir', '/tmp/x', '--memcached', '127.0.0.1:1']))
+        .stderr,
+      /--memcached goes with --storage memcached/,
+    );
+    const noMemcached = await run([
+      'cluster',
+      '--storage',
+      'memcached',
+      '--memcached',
+      '127.0.0.1:1',
+      '--data-dir',
+      '/tmp/x',
+    ]);
+    assert.match(noMemcached.stderr, /cannot reach memcached at 127\.0\.0\.1:1/);
     const unreachable = await run(['cluster', '--storage', 'redis', '--redis-url', 'redis://127.0.0.1:1']);
     assert.notEqual(unreachable.code, 0);
     assert.match(unreachable.stderr, /cannot reach Redis at redis:\/\/127\.0\.0\.1:1/);

@@ -7,6 +7,7 @@ import { Cluster } from '../src/cluster/cluster.js';
 import { NodeStore } from '../src/node/store.js';
 import { FRONT_ENDS, http, movableClock, startRunning, TIMEOUT } from './helpers.js';
 import { redisSkip, startRedis, startRedisCluster, type RedisServers } from '../support/redis-servers.js';
+import { memcachedSkip, startMemcached } from '../support/memcached-servers.js';
 
 /**
  * The key-value contract, over values as byte strings (one char per byte). A store that
@@ -55,7 +56,7 @@ function clusterExpiry(
  */
 async function clusterStore(
   options: Parameters<typeof Cluster.start>[0],
-  servers?: RedisServers,
+  servers?: Pick<RedisServers, 'stop'>,
   clock = movableClock(),
 ): Promise<Store> {
   const cluster = await Cluster.start({ ...options, clock, tombstoneGraceMs: GRACE_MS, expirySweepMs: 0 });
@@ -119,6 +120,27 @@ const layers: [string, () => Promise<Store>][] = [
       return clusterStore({ nodes: 3, storage: { kind: 'redis', target, prefix: 'conformance:' } }, servers);
     },
   ],
+  [
+    'threaded cluster, --storage memcached (a real memcached; records logged, fsync always)',
+    async () => {
+      const server = await startMemcached();
+      const dataDir = await mkdtemp(join(tmpdir(), 'thunderdb-memcached-'));
+      return clusterStore(
+        {
+          nodes: 3,
+          storage: {
+            kind: 'memcached',
+            servers: server.address,
+            prefix: 'conformance:',
+            dataDir,
+            fsync: 'always',
+            maxValueBytes: 1 << 20,
+          },
+        },
+        server,
+      );
+    },
+  ],
   ...FRONT_ENDS.map((frontEnd): [string, () => Promise<Store>] => [
     `HTTP front end: ${frontEnd}`,
     async () => {
@@ -156,7 +178,11 @@ const layers: [string, () => Promise<Store>][] = [
 ];
 
 for (const [name, factory] of layers) {
-  const skip = name.includes('--storage redis') ? redisSkip() : false;
+  const skip = name.includes('--storage redis')
+    ? redisSkip()
+    : name.includes('--storage memcached')
+      ? memcachedSkip()
+      : false;
   describe(`key-value conformance: ${name}`, { skip }, () => {
     let store: Store;
     before(async () => {

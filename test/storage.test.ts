@@ -27,6 +27,7 @@ import {
 import { CLAIM_TTL_MS, claimRedisPrefix } from '../src/storage/redis-claim.js';
 import { RedisValues } from '../src/storage/redis-values.js';
 import { readReplica } from './replicas.js';
+import { memcachedSkip, startMemcached } from '../support/memcached-servers.js';
 
 const scratch = () => mkdtemp(join(tmpdir(), 'thunderdb-log-'));
 
@@ -531,6 +532,23 @@ describe('--storage log in a cluster', () => {
         kind: 'redis',
         target: { url: `redis://127.0.0.1:${servers.ports[0]}` },
         prefix: 'members:',
+      });
+    },
+  );
+
+  test(
+    'with --storage memcached too: joins and leaves survive restarts, the ring kept in the data directory',
+    { ...TIMEOUT, skip: memcachedSkip() },
+    async (t) => {
+      const server = await startMemcached();
+      t.after(() => server.stop());
+      await membershipSurvivesRestarts(t, {
+        kind: 'memcached',
+        servers: server.address,
+        prefix: 'members:',
+        dataDir: await scratch(),
+        fsync: 'always',
+        maxValueBytes: 1 << 20,
       });
     },
   );

@@ -27,7 +27,11 @@ export default async function attach({
   scramble,
   storage,
 }: AttachTask): Promise<'attached'> {
-  const store = new NodeStore({ partitions, scramble, externalValues: storage?.kind === 'redis' });
+  const store = new NodeStore({
+    partitions,
+    scramble,
+    externalValues: storage?.kind === 'redis' || storage?.kind === 'memcached',
+  });
   if (storage !== undefined) {
     const { journal, recovered } = await openJournal(storage, partitions, (record) => store.replay(record));
     store.useLog(journal, recovered, storage.kind === 'log' ? storage.mergeSlackBytes : undefined);

@@ -28,6 +28,8 @@ export interface LoadSpec {
   keyFile?: string;
   /** PUT body size with `keyFile`. Default 36 (a uuid). */
   valueBytes?: number;
+  /** With `keyFile`: the paths before the key of a GET and of a PUT. Default `/kv/` (Webdis: `/GET/`, `/SET/`). */
+  paths?: { get: string; put: string };
   /**
    * Where wrk runs (bench/lib/placement.ts); default: where the scheduler puts it. autocannon
    * runs inside the bench's own process, which is never pinned.
@@ -84,6 +86,8 @@ async function withWrk(spec: LoadSpec): Promise<LoadResult> {
         BENCH_KEY_FILE: spec.keyFile,
         BENCH_KEYS: String(spec.keys),
         BENCH_VALUE_BYTES: String(spec.valueBytes ?? 36),
+        BENCH_GET_PATH: spec.paths?.get ?? '/kv/',
+        BENCH_PUT_PATH: spec.paths?.put ?? '/kv/',
       }
     : { BENCH_METHOD: spec.method, BENCH_PREFIX: spec.prefix ?? '/kv/bench:', BENCH_KEYS: String(spec.keys) };
   const args = ['-t1', `-c${spec.connections}`, `-d${spec.seconds}s`];

@@ -134,6 +134,50 @@ export async function webdis(generator: Generator, seconds: number): Promise<Pee
 }
 
 /**
+ * Webdis (one thread) in front of a Redis started for it, loaded with every pair of `file`
+ * (`redis-cli --pipe`): its URL, and how to stop both; null when either is not installed.
+ */
+export async function webdisOver(file: string): Promise<{ url: string; stop(): Promise<void> } | null> {
+  for (const tool of ['webdis', 'redis-server', 'redis-cli']) if (!(await onPath(tool))) return null;
+  const redisPort = 16381;
+  const httpPort = 17381;
+  const config = join(tmpdir(), 'thunderdb-bench', 'webdis-storage.json');
+  await writeFile(
+    config,
+    JSON.stringify({
+      redis_host: '127.0.0.1',
+      redis_port: redisPort,
+      http_host: '127.0.0.1',
+      http_port: httpPort,
+      threads: 1,
+      daemonize: false,
+      verbosity: 0,
+    }),
+  );
+  const redisServer = spawn(
+    'redis-server',
+    ['--port', String(redisPort), '--save', '', '--appendonly', 'no'],
+    {
+      stdio: 'ignore',
+    },
+  );
+  const web = spawn('webdis', [config], { stdio: 'ignore' });
+  const stopBoth = async () => {
+    await stop(web);
+    await stop(redisServer);
+  };
+  try {
+    await waitFor(async () => (await fetch(`http://127.0.0.1:${httpPort}/PING`)).ok, 'webdis');
+    const resp = await respFile(file);
+    await run('sh', ['-c', `redis-cli -p ${redisPort} --pipe < ${resp}`], { maxBuffer: 1 << 24 });
+  } catch (err) {
+    await stopBoth();
+    throw err;
+  }
+  return { url: `http://127.0.0.1:${httpPort}`, stop: stopBoth };
+}
+
+/**
  * The original Python ThunderDB from a checkout (its source is not vendored here), started
  * in single-node mode on the small sample; the same connection-per-request GET workload.
  */

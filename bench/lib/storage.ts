@@ -9,6 +9,8 @@ import type { Placement } from './placement.js';
 import { startCluster, type ServerProcess, type Topology } from './processes.js';
 import { spread, type Spread } from './stats.js';
 import { startRedis, startRedisCluster } from '../../support/redis-servers.js';
+import { startMemcached } from '../../support/memcached-servers.js';
+import { webdisOver } from './peers.js';
 
 /**
  * A storage configuration measured: its name, and how to set it up for a round: the
@@ -45,6 +47,27 @@ const inRedis = (name: string, cluster: boolean): Backend => ({
   },
 });
 
+/** A backend over a real memcached started for the round, the records' logs in a data directory. */
+const inMemcached: Backend = {
+  name: 'memcached',
+  async setUp() {
+    const server = await startMemcached({ megabytes: 2048 });
+    const dataDir = await mkdtemp(join(tmpdir(), 'thunderdb-bench-memcached-'));
+    const empty = async () => {
+      await server.flush();
+      await rm(dataDir, { recursive: true, force: true });
+    };
+    return {
+      args: ['--storage', 'memcached', '--memcached', server.address, '--data-dir', dataDir],
+      empty,
+      tearDown: async () => {
+        await server.stop();
+        await rm(dataDir, { recursive: true, force: true });
+      },
+    };
+  },
+};
+
 const BACKENDS: Backend[] = [
   inDataDir('memory', () => []),
   ...(['no', 'everysec', 'always'] as const).map((fsync) =>
@@ -59,6 +82,7 @@ const BACKENDS: Backend[] = [
   ),
   inRedis('redis', false),
   inRedis('Redis Cluster, 3 masters', true),
+  inMemcached,
 ];
 
 /** How long to wait for every replica of a load (a slow backend's third copy) to be written. */
@@ -212,6 +236,98 @@ export async function measureStorage(
         : { restartSeconds: spread(figures.restart), replayMs: spread(figures.replay) }),
     };
   });
+}
+
+/** Ours with the values in Redis beside Webdis + Redis: req/s ratios by round. */
+export interface WebdisResult {
+  getVsWebdis: Spread;
+  putVsWebdis: Spread;
+  getRps: Spread;
+  putRps: Spread;
+  webdisGetRps: Spread;
+  webdisPutRps: Spread;
+}
+
+/**
+ * ThunderDB with `--storage redis` (3 nodes, one replica: one Redis round trip per request,
+ * as Webdis makes) beside Webdis (one thread) in front of its own Redis, both loaded with the
+ * same `records` uuid pairs: GET and PUT of random keys at 100 connections, alternating, in
+ * rounds. Null when Webdis is not installed.
+ */
+export async function measureAgainstWebdis(
+  records: number,
+  rounds: number,
+  seconds: number,
+  placement: Placement | undefined,
+  log: (line: string) => void,
+): Promise<WebdisResult | null> {
+  const file = await uuidFile(records);
+  const peer = await webdisOver(file);
+  if (peer === null) return null;
+  const servers = await startRedis();
+  try {
+    const args = ['--storage', 'redis', '--redis-url', `redis://127.0.0.1:${servers.ports[0]}`];
+    const cluster = await startCluster({ nodes: 3, replicas: 1 }, args, undefined, placement);
+    try {
+      const report = await loadFileOverHttp(cluster.url, file);
+      if (report.loaded !== records) throw new Error(`loaded ${report.loaded} of ${records}`);
+      const figures = {
+        get: [] as number[],
+        put: [] as number[],
+        webdisGet: [] as number[],
+        webdisPut: [] as number[],
+      };
+      const drive = async (url: string, method: 'GET' | 'PUT', paths: { get: string; put: string }) =>
+        (
+          await sustained('wrk', {
+            url,
+            method,
+            seconds,
+            connections: 100,
+            keys: records,
+            keyFile: file,
+            paths,
+            ...(placement === undefined ? {} : { placement }),
+          })
+        ).rps;
+      const ours = { get: '/kv/', put: '/kv/' };
+      const webdis = { get: '/GET/', put: '/SET/' };
+      for (let round = 0; round < rounds; round++) {
+        figures.get.push(await drive(cluster.url, 'GET', ours));
+        figures.webdisGet.push(await drive(peer.url, 'GET', webdis));
+        figures.put.push(await drive(cluster.url, 'PUT', ours));
+        figures.webdisPut.push(await drive(peer.url, 'PUT', webdis));
+        log(
+          `  against Webdis, round ${round + 1}: GET ${Math.round(figures.get[round]!)} / ${Math.round(figures.webdisGet[round]!)}, PUT ${Math.round(figures.put[round]!)} / ${Math.round(figures.webdisPut[round]!)} req/s`,
+        );
+      }
+      return {
+        getVsWebdis: spread(figures.get.map((rps, i) => rps / figures.webdisGet[i]!)),
+        putVsWebdis: spread(figures.put.map((rps, i) => rps / figures.webdisPut[i]!)),
+        getRps: spread(figures.get),
+        putRps: spread(figures.put),
+        webdisGetRps: spread(figures.webdisGet),
+        webdisPutRps: spread(figures.webdisPut),
+      };
+    } finally {
+      await cluster.stop();
+    }
+  } finally {
+    await servers.stop();
+    await peer.stop();
+  }
+}
+
+/** The Webdis rows as a table. */
+export function webdisLines(result: WebdisResult | null): string[] {
+  if (result === null) return ['Webdis: not installed (apt-get install webdis); rows left out.'];
+  const f = (n: number) => n.toFixed(2);
+  return [
+    '| ours (--storage redis, 1 replica) ÷ Webdis + Redis | by round | ours req/s | Webdis req/s |',
+    '| --- | --- | --- | --- |',
+    `| GET c100 | ${f(result.getVsWebdis.median)} (${result.getVsWebdis.runs.map(f).join(' ')}) | ${Math.round(result.getRps.median)} | ${Math.round(result.webdisGetRps.median)} |`,
+    `| PUT c100 | ${f(result.putVsWebdis.median)} (${result.putVsWebdis.runs.map(f).join(' ')}) | ${Math.round(result.putRps.median)} | ${Math.round(result.webdisPutRps.median)} |`,
+  ];
 }
 
 /** The results as a table, ratios first. */

@@ -15,7 +15,7 @@ import { Network, type Fault } from '../sim/network.js';
 import { threadRunner, type NodeRunner } from '../transport/node-runner.js';
 
 import type { LatencyHistogram } from '../time/latency-histogram.js';
-import { checkRedisPrefix, type StorageOptions } from '../storage/options.js';
+import { checkKeyPrefix, type StorageOptions } from '../storage/options.js';
 
 import { claimDataDir } from '../storage/data-dir.js';
 import { ringOf, ringRecord, type RingRecord, type StoredRing } from '../storage/ring-record.js';
@@ -535,11 +535,16 @@ async function claimStorage(options: ClusterOptions, ring: Ring): Promise<Storag
   if (options.runner !== undefined)
     throw new RangeError('storage needs nodes on threads, not an inline runner');
   const settings = { nodes: ring.nodes, partitions: ring.partitions, replicas: ring.replicas };
-  if (storage.kind === 'log') {
+  if (storage.kind === 'memcached') {
+    checkKeyPrefix(storage.prefix, '--memcached-prefix');
+    const { MemcachedValues } = await import('../storage/memcached-values.js');
+    await MemcachedValues.checkServers(storage.servers, storage.maxValueBytes);
+  }
+  if (storage.kind === 'log' || storage.kind === 'memcached') {
     const { stored, saveRing } = claimDataDir(storage.dataDir, settings);
     return { stored, saveRing: async (record) => saveRing(record), release: async () => {} };
   }
-  checkRedisPrefix(storage.prefix);
+  checkKeyPrefix(storage.prefix);
   // Loaded only when used: ioredis takes about 50 ms to load.
   const { claimRedisPrefix } = await import('../storage/redis-claim.js');
   return claimRedisPrefix(storage.target, storage.prefix, settings);

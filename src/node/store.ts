@@ -386,7 +386,10 @@ export class NodeStore {
     if (log.bytes > 2 * live + this.#mergeSlackBytes) this.merge();
   }
 
-  /** Rewrites the log as the live records (tombstones still held among them), dropping the rest. */
+  /**
+   * Rewrites the log as the live records (tombstones still held among them), dropping the
+   * rest; with values kept elsewhere, their references (src/storage/memcached-values.ts).
+   */
   merge(): void {
     const map = this.#map;
     let key = Buffer.allocUnsafe(256);
@@ -400,9 +403,11 @@ export class NodeStore {
           const start = expiresAt === 0 ? 0 : ENVELOPE_BYTES;
           const valueLength = start + map.valueLengthAt(location);
           if (key.length < keyLength) key = Buffer.allocUnsafe(keyLength * 2);
-          if (value.length < valueLength) value = Buffer.allocUnsafe(valueLength * 2);
+          // Values kept elsewhere are not here: the journal writes their references (their
+          // expiry, in the envelope, and their length).
+          if (!map.external && value.length < valueLength) value = Buffer.allocUnsafe(valueLength * 2);
           map.copyKeyAt(location, key, 0);
-          map.copyValueAt(location, value, start);
+          if (!map.external) map.copyValueAt(location, value, start);
           if (start !== 0) value.writeDoubleLE(expiresAt, 0);
           const op = map.isTombstoneAt(location)
             ? LogOp.Tombstone

@@ -15,6 +15,11 @@ export const LogOp = {
    * Unix ms) then the value's bytes (src/expiry.ts).
    */
   PutExpiring: 6,
+  /**
+   * As Put, for a value kept elsewhere (`--storage memcached`): the record's value is its
+   * reference, the expiry (f64, Unix ms; 0: never) then the value's length (u32).
+   */
+  PutRef: 7,
 } as const;
 export type LogOpCode = (typeof LogOp)[keyof typeof LogOp];
 
@@ -51,6 +56,19 @@ export type StorageStats =
       target: string;
       /** The node's key prefix. */
       prefix: string;
+      recoveredRecords: number;
+      recoveredKeys: number;
+      replayMs: number;
+    }
+  | {
+      backend: 'memcached';
+      /** The memcached servers given (`host:port,…`). */
+      servers: string;
+      /** The node's item prefix. */
+      prefix: string;
+      fsync: 'always' | 'everysec' | 'no';
+      /** Bytes in the node's log of records. */
+      logBytes: number;
       recoveredRecords: number;
       recoveredKeys: number;
       replayMs: number;

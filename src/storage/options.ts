@@ -22,17 +22,39 @@ export type StorageOptions =
       target: RedisTarget;
       /** Prefix of every key this cluster writes; each node adds its own part. */
       prefix: string;
+    }
+  | {
+      kind: 'memcached';
+      /** `host:port,…`: the values, spread over the servers by their names. */
+      servers: string;
+      /** Prefix of every item this cluster writes; each node adds its own part. */
+      prefix: string;
+      /** The records' logs, one per node under `node-<id>/`, as with `log`. */
+      dataDir: string;
+      fsync: FsyncMode;
+      /** The largest value a write may carry: the servers must store it (checked at start). */
+      maxValueBytes: number;
     };
 
 /** What one node thread is handed of the storage options. */
 export type NodeStorage =
   | { kind: 'log'; dir: string; fsync: FsyncMode; mergeSlackBytes?: number }
-  | { kind: 'redis'; target: RedisTarget; prefix: string };
+  | { kind: 'redis'; target: RedisTarget; prefix: string }
+  | { kind: 'memcached'; servers: string; prefix: string; dir: string; fsync: FsyncMode };
 
 /** The storage of node `node`: its own log directory, or its own key prefix. */
 export function nodeStorage(storage: StorageOptions, node: number): NodeStorage {
   if (storage.kind === 'redis')
     return { kind: 'redis', target: storage.target, prefix: `${storage.prefix}n${node}` };
+  if (storage.kind === 'memcached') {
+    return {
+      kind: 'memcached',
+      servers: storage.servers,
+      prefix: `${storage.prefix}n${node}`,
+      dir: join(storage.dataDir, `node-${node}`),
+      fsync: storage.fsync,
+    };
+  }
   return {
     kind: 'log',
     dir: join(storage.dataDir, `node-${node}`),
@@ -42,15 +64,31 @@ export function nodeStorage(storage: StorageOptions, node: number): NodeStorage 
 }
 
 /**
- * Checks a Redis key prefix: printable, without braces (each key's hash tag is
- * `{<prefix>n<node>:p<partition>}`, which a brace in the prefix would cut short).
+ * Checks a key prefix (`option` names it): printable, without braces (each Redis key's hash
+ * tag is `{<prefix>n<node>:p<partition>}`, which a brace in the prefix would cut short; a
+ * memcached item name may not hold spaces), at most 100 characters.
  */
-export function checkRedisPrefix(prefix: string): void {
+export function checkKeyPrefix(prefix: string, option = '--redis-prefix'): void {
   if (!/^[\x21-\x7a|~]{1,100}$/.test(prefix)) {
     throw new RangeError(
-      `--redis-prefix takes 1 to 100 printable characters without spaces or braces, got ${JSON.stringify(prefix)}`,
+      `${option} takes 1 to 100 printable characters without spaces or braces, got ${JSON.stringify(prefix)}`,
     );
   }
+}
+
+/** `host:port,host:port…` as memcached servers, checked, as memjs takes them. */
+export function parseMemcachedServers(text: string): string {
+  const servers = text
+    .split(',')
+    .map((part) => part.trim())
+    .filter((part) => part !== '');
+  for (const server of servers) {
+    const port = Number(/^[^\s:,]+:(\d{1,5})$/.exec(server)?.[1]);
+    if (!(port >= 1 && port <= 65535))
+      throw new RangeError(`--memcached takes host:port,host:port…, got ${JSON.stringify(server)}`);
+  }
+  if (servers.length === 0) throw new RangeError('--memcached takes at least one host:port');
+  return servers.join(',');
 }
 
 /** `host:port,host:port…` as Redis Cluster nodes, checked. */
@@ -75,6 +113,9 @@ export function parseClusterNodes(text: string): { host: string; port: number }[
 export function describeStorage(storage: StorageOptions | undefined): string {
   if (storage === undefined) return '';
   if (storage.kind === 'log') return `, storage log in ${storage.dataDir}, fsync ${storage.fsync}`;
+  if (storage.kind === 'memcached') {
+    return `, storage memcached at ${storage.servers}, prefix ${storage.prefix}, records in ${storage.dataDir}, fsync ${storage.fsync}`;
+  }
   const where =
     'url' in storage.target
       ? storage.target.url

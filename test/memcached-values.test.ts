@@ -1,0 +1,117 @@
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, test, type TestContext } from 'node:test';
+import { Cluster } from '../src/cluster/cluster.js';
+import type { StorageOptions } from '../src/storage/options.js';
+import { LONG_TIMEOUT, TIMEOUT, until } from './helpers.js';
+import {
+  memcachedCommand,
+  memcachedSkip,
+  startMemcached,
+  type MemcachedServer,
+} from '../support/memcached-servers.js';
+
+/** Storage options for a cluster whose values live in `server`, its records in a fresh data directory. */
+async function onMemcached(server: MemcachedServer, prefix: string): Promise<StorageOptions> {
+  return {
+    kind: 'memcached',
+    servers: server.address,
+    prefix,
+    dataDir: await mkdtemp(join(tmpdir(), 'thunderdb-memcached-')),
+    fsync: 'no',
+    maxValueBytes: 1 << 20,
+  };
+}
+
+/** The memcached item holding node `node`'s value of `key`. */
+function itemOf(prefix: string, node: number, key: string): string {
+  return `${prefix}n${node}:${createHash('sha1').update(key, 'latin1').digest('base64url')}`;
+}
+
+async function started(
+  t: TestContext,
+  options: Parameters<typeof startMemcached>[0] = {},
+): Promise<MemcachedServer> {
+  const server = await startMemcached(options);
+  t.after(() => server.stop());
+  return server;
+}
+
+describe('--storage memcached keeps the values in memcached', () => {
+  test(
+    "a value memcached lost for one replica is read from another and written back to that replica's memcached",
+    { ...TIMEOUT, skip: memcachedSkip() },
+    async (t) => {
+      const server = await started(t);
+      const cluster = await Cluster.start({ nodes: 3, storage: await onMemcached(server, 'lost:') });
+      t.after(() => cluster.close());
+      await cluster.put('k', 'the value', { ...cluster.consistency, w: 3 });
+      const [a] = cluster.ring.locate('k').replicas as [number];
+      const item = itemOf('lost:', a, 'k');
+      assert.match(await memcachedCommand(server.port, `delete ${item}`, /\r\n$/), /^DELETED/);
+      assert.equal((await cluster.get('k', { ...cluster.consistency, r: 3 }))?.toString(), 'the value');
+      assert.equal(cluster.coordinatorStats().valuesLostFound, 1);
+      await until(
+        async () => (await memcachedCommand(server.port, `get ${item}`, /END\r\n$/)).startsWith('VALUE'),
+        t.signal,
+      );
+    },
+  );
+
+  test(
+    'memcached too small for the data evicts: each read is the value written or 410 VALUE_LOST, never another value or absent; with room, every value reads',
+    { ...LONG_TIMEOUT, skip: memcachedSkip() },
+    async (t) => {
+      const count = 300;
+      const valueOf = (i: number) => `${i}:`.padEnd(64 * 1024, String.fromCharCode(97 + (i % 26)));
+      /** Writes every key on all three replicas, then reads each: what each read answered. */
+      const writeThenRead = async (megabytes: number, prefix: string) => {
+        const server = await started(t, { megabytes });
+        const cluster = await Cluster.start({ nodes: 3, storage: await onMemcached(server, prefix) });
+        try {
+          const all = { ...cluster.consistency, w: 3 };
+          for (let i = 0; i < count; i += 50) {
+            await Promise.all(
+              Array.from({ length: 50 }, (_, j) => cluster.put(`key-${i + j}`, valueOf(i + j), all)),
+            );
+          }
+          const answers = { exact: 0, lost: 0 };
+          for (let i = 0; i < count; i++) {
+            try {
+              const got = await cluster.get(`key-${i}`);
+              assert.equal(got?.toString(), valueOf(i), `key-${i} read another value, or none`);
+              answers.exact++;
+            } catch (err) {
+              assert.equal((err as { code?: string }).code, 'VALUE_LOST', String(err));
+              answers.lost++;
+            }
+          }
+          return { ...answers, lostFound: cluster.coordinatorStats().valuesLostFound };
+        } finally {
+          await cluster.close();
+        }
+      };
+      // 300 values of 64 KiB on three nodes are about 59 MB of items: 8 MB keeps few of them.
+      const small = await writeThenRead(8, 'small:');
+      assert.ok(small.lost > 0, JSON.stringify(small));
+      assert.ok(small.lostFound >= small.lost * 2, JSON.stringify(small));
+      const roomy = await writeThenRead(256, 'roomy:');
+      assert.deepEqual(roomy, { exact: count, lost: 0, lostFound: 0 });
+    },
+  );
+
+  test(
+    'a memcached whose items cannot hold --max-value-bytes is refused at start, naming -I',
+    { ...TIMEOUT, skip: memcachedSkip() },
+    async (t) => {
+      const server = await started(t, { itemMegabytes: 1 });
+      await assert.rejects(
+        Cluster.start({ nodes: 3, storage: await onMemcached(server, 'small-items:') }),
+        /memcached at 127\.0\.0\.1:\d+ stores items of at most 1048576 bytes; --max-value-bytes 1048576 needs \d+: start it with -I 2m/,
+      );
+    },
+  );
+});
