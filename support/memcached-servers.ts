@@ -82,7 +82,9 @@ export async function startMemcached(
         return;
       } catch (err) {
         if (tries > 250)
-          throw new Error(`memcached on port ${port} did not start: ${(err as Error).message}`);
+          throw new Error(`memcached on port ${port} did not start: ${(err as Error).message}`, {
+            cause: err,
+          });
         await sleep(20);
       }
     }
