@@ -40,7 +40,8 @@ async function freePort(): Promise<number> {
 }
 
 /**
- * Sends one text-protocol command to the memcached on `port`; resolves with its answer up to
+ * Sends one text-protocol command (its bytes as a byte string: one char per byte) to the
+ * memcached on `port`; resolves with its answer up to
  * the line `end` ends with (e.g. `END`, `OK`), or rejects when the server cannot be reached.
  */
 export function memcachedCommand(port: number, command: string, end: RegExp): Promise<string> {
@@ -49,7 +50,7 @@ export function memcachedCommand(port: number, command: string, end: RegExp): Pr
     let answer = '';
     socket.setEncoding('latin1');
     socket.on('error', reject);
-    socket.on('connect', () => socket.write(`${command}\r\n`));
+    socket.on('connect', () => socket.write(`${command}\r\n`, 'latin1'));
     socket.on('data', (chunk: string) => {
       answer += chunk;
       if (end.test(answer)) {

@@ -4,7 +4,11 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test, type TestContext } from 'node:test';
+import { readdirSync } from 'node:fs';
 import { Cluster } from '../src/cluster/cluster.js';
+import { NodeStore } from '../src/node/store.js';
+import { KeyBytes } from '../src/ring/key-bytes.js';
+import { MemcachedValues } from '../src/storage/memcached-values.js';
 import type { StorageOptions } from '../src/storage/options.js';
 import { LONG_TIMEOUT, TIMEOUT, until } from './helpers.js';
 import {
@@ -58,6 +62,113 @@ describe('--storage memcached keeps the values in memcached', () => {
         async () => (await memcachedCommand(server.port, `get ${item}`, /END\r\n$/)).startsWith('VALUE'),
         t.signal,
       );
+    },
+  );
+
+  test(
+    "an item of another version (an older write landing late) is taken as lost, never as the record's value",
+    { ...TIMEOUT, skip: memcachedSkip() },
+    async (t) => {
+      const server = await started(t);
+      const cluster = await Cluster.start({ nodes: 3, storage: await onMemcached(server, 'late:') });
+      t.after(() => cluster.close());
+      const all = { ...cluster.consistency, w: 3 };
+      await cluster.put('k', 'older', all);
+      const [a] = cluster.ring.locate('k').replicas as [number];
+      const item = itemOf('late:', a, 'k');
+      // The item as memcached holds it (`VALUE <item> <flags> <bytes>`, then the bytes).
+      const held = await memcachedCommand(server.port, `get ${item}`, /END\r\n$/);
+      const header = /^VALUE \S+ \d+ (\d+)\r\n/.exec(held)!;
+      const older = held.slice(header[0].length, header[0].length + Number(header[1]));
+      await cluster.put('k', 'newer', all);
+      const stored = await memcachedCommand(
+        server.port,
+        `set ${item} 0 0 ${older.length}\r\n${older}`,
+        /\r\n$/,
+      );
+      assert.match(stored, /^STORED/);
+      assert.equal((await cluster.get('k', { ...cluster.consistency, r: 3 }))?.toString(), 'newer');
+      assert.equal(cluster.coordinatorStats().valuesLostFound, 1);
+    },
+  );
+
+  test(
+    'the log of records merges into references, and a store reopened from it holds every record (expiries too) whose value memcached serves',
+    { ...TIMEOUT, skip: memcachedSkip() },
+    async (t) => {
+      const server = await started(t);
+      const dir = await mkdtemp(join(tmpdir(), 'thunderdb-memcached-merge-'));
+      const open = async () => {
+        const store = new NodeStore({ partitions: 4, externalValues: true });
+        const { journal, recovered } = await MemcachedValues.open(
+          dir,
+          'always',
+          server.address,
+          'merge:n0',
+          (record) => store.replay(record),
+        );
+        // No slack: every commit whose log outgrew twice the live records merges it.
+        store.useLog(journal, recovered, 0);
+        return { store, journal };
+      };
+      const commit = (store: NodeStore) =>
+        new Promise<void>((resolve, reject) => store.commit((error) => (error ? reject(error) : resolve())));
+      const key = new KeyBytes();
+      const put = (store: NodeStore, name: string, version: number, value: string, expiresAt = 0) => {
+        const keyLength = key.encode(name);
+        const body = Buffer.from(value);
+        const envelope = expiresAt === 0 ? Buffer.alloc(0) : Buffer.alloc(8);
+        if (expiresAt !== 0) envelope.writeDoubleLE(expiresAt);
+        const batch = Buffer.concat([key.buffer.subarray(0, keyLength), envelope, body]);
+        store.putValue(
+          batch,
+          0,
+          keyLength,
+          key.hash(),
+          version,
+          keyLength,
+          envelope.length + body.length,
+          expiresAt !== 0,
+        );
+        return key.hash();
+      };
+      const first = await open();
+      const hashes = new Map<string, number>();
+      for (let round = 1; round <= 20; round++) {
+        for (let i = 0; i < 50; i++) {
+          const name = `key-${i}`;
+          hashes.set(
+            name,
+            put(first.store, name, round, `${name}@${round}`, i % 5 === 0 ? 4_000_000_000_000 + i : 0),
+          );
+        }
+        await commit(first.store);
+      }
+      const files = readdirSync(join(dir));
+      await first.store.close();
+      assert.ok(
+        first.journal.bytes < 20 * 50 * 40,
+        `the log merged: ${first.journal.bytes} bytes in ${files.join(',')}`,
+      );
+
+      const again = await open();
+      t.after(() => again.store.close());
+      const needs = [...hashes].map(([name, hash]) => ({ name, hash, version: 20 }));
+      const values = await new Promise<(Buffer | null)[]>((resolve, reject) =>
+        again.journal.read(needs, (error, found) => (error === null ? resolve(found) : reject(error))),
+      );
+      for (const [i, { name, hash }] of needs.entries()) {
+        const keyLength = key.encode(name);
+        const location = again.store.records.locate(key.buffer, 0, keyLength, hash);
+        assert.equal(again.store.records.versionAt(location), 20, name);
+        assert.equal(again.store.records.valueLengthAt(location), `${name}@20`.length, name);
+        assert.equal(
+          again.store.records.expiresAtOf(location),
+          Number(name.slice(4)) % 5 === 0 ? 4_000_000_000_000 + Number(name.slice(4)) : 0,
+          name,
+        );
+        assert.equal(values[i]?.toString(), `${name}@20`, name);
+      }
     },
   );
 

@@ -48,6 +48,8 @@ export class RecordMap {
   #size = 0;
   #tombstones = 0;
   #bytes = 0;
+  /** Bytes of the keys of every record, tombstones too. */
+  #keyBytes = 0;
   /** Records of values that expire (expired or not). */
   #expiring = 0;
   /** No value here expires before this (Unix ms): a lower bound, tightened by each expiry scan. */
@@ -229,6 +231,11 @@ export class RecordMap {
     this.#earliestExpiry = Math.min(earliest, this.#earliestSinceScan);
   }
 
+  /** Bytes of the keys (UTF-8) of every record, tombstones too. */
+  get keyBytes(): number {
+    return this.#keyBytes;
+  }
+
   /** Bytes of the keys (UTF-8) and values of keys holding a value. */
   get bytes(): number {
     return this.#bytes;
@@ -364,6 +371,7 @@ export class RecordMap {
     this.#digests[partition]! ^= recordDigest(hash, version, tombstone);
     this.#partitionRecords[partition]!++;
     this.#partitionBytes[partition]! += length + valueLength;
+    this.#keyBytes += length;
     this.#hashes[free] = mixed;
     this.#locations[free] = this.#slabs.append(
       src,
@@ -411,6 +419,7 @@ export class RecordMap {
     const partition = Math.floor(hash / this.#span);
     this.#digests[partition]! ^= recordDigest(hash, version, !live);
     this.#partitionRecords[partition]!--;
+    this.#keyBytes -= length;
     const valueLength = valueLengthIn(slab, at);
     this.#partitionBytes[partition]! -= length + valueLength;
     this.#count(live, -1, length + valueLength, expiry);

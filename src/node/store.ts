@@ -382,7 +382,11 @@ export class NodeStore {
     log.commit(done);
     if (log.bytes === undefined) return;
     const map = this.#map;
-    const live = map.bytes + (map.size + map.tombstones) * RECORD_OVERHEAD;
+    // With values kept elsewhere a record's log entry holds its key and a reference (the
+    // expiry and the length, 12 bytes), not its value.
+    const live = map.external
+      ? map.keyBytes + (map.size + map.tombstones) * (RECORD_OVERHEAD + 12)
+      : map.bytes + (map.size + map.tombstones) * RECORD_OVERHEAD;
     if (log.bytes > 2 * live + this.#mergeSlackBytes) this.merge();
   }
 

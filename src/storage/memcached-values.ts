@@ -9,6 +9,44 @@ const REF = 12;
 /** Bytes of the version before a value in memcached. */
 const VERSION = 8;
 
+/** How long one memcached command may take before it fails (and its client is replaced). */
+const COMMAND_MS = 3000;
+
+/**
+ * A memjs client for `servers`: one attempt per command (a write sent twice could land after
+ * a later one; the coordinator's timeout and the node's error answer what a lost memcached
+ * means), a silent logger, and a request counter that wraps as the protocol's u32 does
+ * (memjs's goes negative after 2^31 commands, and every command then throws).
+ */
+function connect(servers: string): Client {
+  const client = Client.create(servers, {
+    retries: 1,
+    timeout: 2,
+    keepAlive: true,
+    logger: { log: () => {} },
+  });
+  const counter = client as unknown as { seq: number; incrSeq(): void };
+  counter.incrSeq = function (this: { seq: number }) {
+    this.seq = (this.seq + 1) % 0x100000000;
+  };
+  return client;
+}
+
+/**
+ * `promise`, or a rejection after {@link COMMAND_MS}: memjs leaves a command unsettled for ever
+ * when the server closes the connection while it waits.
+ */
+function bounded<T>(promise: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new Error(`memcached did not answer within ${COMMAND_MS} ms`)),
+      COMMAND_MS,
+    );
+  });
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
+}
+
 /** A value written and not yet acknowledged by memcached: reads are served from it meanwhile. */
 interface Pending {
   version: number;
@@ -38,7 +76,7 @@ interface Queued {
  */
 export class MemcachedValues implements ValueBackend {
   readonly #log: Log;
-  readonly #client: Client;
+  #client: Client;
   readonly #servers: string;
   readonly #prefix: string;
   readonly #pending = new Map<string, Pending>();
@@ -65,22 +103,38 @@ export class MemcachedValues implements ValueBackend {
     prefix: string,
     apply: (record: LogRecord) => void,
   ): Promise<{ journal: MemcachedValues; recovered: Recovered }> {
-    const client = Client.create(servers, {
-      // One attempt: a write sent twice could land after a later one. The coordinator's
-      // timeout and the node's error answer what a lost memcached means.
-      retries: 1,
-      timeout: 2,
-      keepAlive: true,
-      logger: { log: () => {} },
-    });
+    const client = connect(servers);
     try {
-      await client.get(`${prefix}:reachable`);
+      await bounded(client.get(`${prefix}:reachable`));
     } catch (err) {
       client.close();
       throw new Error(`cannot reach memcached at ${servers}: ${(err as Error).message}`, { cause: err });
     }
-    const { log, recovered } = Log.open(dir, fsync, (record) => apply(stubOf(record)));
-    return { journal: new MemcachedValues(log, client, servers, prefix), recovered };
+    try {
+      const { log, recovered } = Log.open(dir, fsync, (record) => apply(stubOf(record)));
+      return { journal: new MemcachedValues(log, client, servers, prefix), recovered };
+    } catch (err) {
+      client.close();
+      throw err;
+    }
+  }
+
+  /**
+   * Runs one command on the client within {@link COMMAND_MS}; on a failure or a timeout the
+   * client is replaced by a fresh one, so a connection memjs left in a bad state (a request
+   * it never settles, a half-read answer in its buffer) is not used again.
+   */
+  async #command<T>(run: (client: Client) => Promise<T>): Promise<T> {
+    const client = this.#client;
+    try {
+      return await bounded(run(client));
+    } catch (err) {
+      if (this.#client === client) {
+        client.close();
+        this.#client = connect(this.#servers);
+      }
+      throw err;
+    }
   }
 
   /**
@@ -88,16 +142,19 @@ export class MemcachedValues implements ValueBackend {
    * `maxValueBytes` with its version and name: such a write would fail on every try.
    */
   static async checkServers(servers: string, maxValueBytes: number): Promise<void> {
-    const client = Client.create(servers, { retries: 1, timeout: 2, logger: { log: () => {} } });
+    const client = connect(servers);
     try {
       const count = servers.split(',').length;
-      const limits = await new Promise<{ server: string; max: number }[]>((resolve, reject) => {
+      const asked = new Promise<{ server: string; max: number }[]>((resolve, reject) => {
         const found: { server: string; max: number }[] = [];
         client.statsWithKey('settings', (error, server, stats) => {
           if (error) return reject(new Error(`cannot reach memcached at ${server}: ${error.message}`));
-          found.push({ server, max: Number(stats?.item_size_max) });
+          found.push({ server, max: Number(stats?.item_size_max ?? 0) });
           if (found.length === count) resolve(found);
         });
+      });
+      const limits = await bounded(asked).catch((err: Error) => {
+        throw new Error(`cannot reach memcached at ${servers}: ${err.message}`, { cause: err });
       });
       // An item holds its name (up to 250 bytes), flags and CAS besides the value and version.
       const needed = maxValueBytes + VERSION + 512;
@@ -134,7 +191,7 @@ export class MemcachedValues implements ValueBackend {
     if (op !== LogOp.Put && op !== LogOp.PutExpiring) {
       // A tombstone, a purge or a drop: the record says so; the value, if any, goes.
       this.#log.append(op, hash, version, key, keyStart, keyLength);
-      if (op !== LogOp.Purge) this.#pending.delete(name);
+      this.#pending.delete(name);
       this.#queue({ name, item, set: null });
       return;
     }
@@ -167,7 +224,7 @@ export class MemcachedValues implements ValueBackend {
   read(needs: readonly ValueNeed[], done: (error: Error | null, values: (Buffer | null)[]) => void): void {
     Promise.all(
       needs.map(async ({ name, version }) => {
-        const { value } = await this.#client.get(this.#itemOf(name));
+        const { value } = await this.#command((client) => client.get(this.#itemOf(name)));
         // Evicted, or another version's: this record's value is lost.
         return value !== null && value.length >= VERSION && value.readDoubleLE(0) === version
           ? value.subarray(VERSION)
@@ -180,37 +237,50 @@ export class MemcachedValues implements ValueBackend {
   }
 
   commit(done: (error?: Error) => void): void {
-    // A failed write goes again only while it is still its key's newest: memcached has no
-    // versions of its own to refuse an older one with.
-    const again = this.#failed.filter((write) => this.#newest.get(write.name) === write);
-    const queued = again.length === 0 ? this.#queued : again.concat(this.#queued);
+    const queued = this.#queued;
     this.#queued = [];
-    this.#failed = [];
+    if (this.#failed.length > 0) {
+      // Writes of earlier commits that failed go again beside this one, not as part of it
+      // (their callers heard already): a value only while it is still its key's newest,
+      // as memcached has no versions of its own to refuse an older one with; a delete never,
+      // as an item left behind can never pass a read's version check.
+      const failed = this.#failed;
+      this.#failed = [];
+      const again = failed.filter((write) => {
+        if (this.#newest.get(write.name) !== write) return false;
+        if (write.set !== null) return true;
+        this.#newest.delete(write.name);
+        return false;
+      });
+      if (again.length > 0) void this.#send(again);
+    }
     const logged = new Promise<Error | undefined>((resolve) => this.#log.commit(resolve));
-    const sent =
-      queued.length === 0
-        ? Promise.resolve(undefined)
-        : Promise.all(
-            queued.map(({ item, set }) =>
-              set === null ? this.#client.delete(item) : this.#client.set(item, set),
-            ),
-          ).then(
-            () => {
-              // memcached holds these now: reads of them go there, unless a newer write came.
-              for (const write of queued) {
-                const { name, pending } = write;
-                if (pending !== undefined && this.#pending.get(name) === pending) this.#pending.delete(name);
-                if (this.#newest.get(name) === write) this.#newest.delete(name);
-              }
-              return undefined;
-            },
-            (error: Error) => {
-              this.#failed = queued.concat(this.#failed);
-              return error;
-            },
-          );
+    const sent = queued.length === 0 ? Promise.resolve(undefined) : this.#send(queued);
     const outcome = Promise.all([logged, sent]).then(([a, b]) => a ?? b);
     this.#tail = this.#tail.then(async () => done(await outcome));
+  }
+
+  /** Sends writes; settles as the error, never rejects (see {@link commit}). */
+  #send(queued: Queued[]): Promise<Error | undefined> {
+    return Promise.all(
+      queued.map(({ item, set }) =>
+        this.#command((client) => (set === null ? client.delete(item) : client.set(item, set))),
+      ),
+    ).then(
+      () => {
+        // memcached holds these now: reads of them go there, unless a newer write came.
+        for (const write of queued) {
+          const { name, pending } = write;
+          if (pending !== undefined && this.#pending.get(name) === pending) this.#pending.delete(name);
+          if (this.#newest.get(name) === write) this.#newest.delete(name);
+        }
+        return undefined;
+      },
+      (error: Error) => {
+        this.#failed = queued.concat(this.#failed);
+        return error;
+      },
+    );
   }
 
   stats(recovered: Recovered, recoveredKeys: number): StorageStats {

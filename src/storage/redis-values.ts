@@ -23,6 +23,8 @@ const KIND_OF: Partial<Record<LogOpCode, number>> = {
   [LogOp.PutExpiring]: Kind.Expiring,
 };
 const OP_OF = [LogOp.Put, LogOp.Tombstone, LogOp.PutExpiring] as const;
+/** Records stored by one script call, at most: a call blocks Redis while it runs. */
+const STORES_PER_CALL = 128;
 /** Partitions read at once at start. */
 const READS_IN_FLIGHT = 16;
 
@@ -52,14 +54,23 @@ interface Queued {
  * a purge deletes only the tombstone, or the value that expires, of its version.
  */
 const SCRIPTS = {
-  thunderdbStore: `local old = redis.call('HGET', KEYS[1], ARGV[1])
-if old then
-  local was, now = struct.unpack('<d', old), struct.unpack('<d', ARGV[2])
-  if was > now or (was == now and string.byte(old, 9) == 1 and string.byte(ARGV[2], 9) ~= 1) then return 0 end
+  thunderdbStore: `local stored = 0
+for i = 1, #KEYS, 2 do
+  local j = (i - 1) / 2 * 3
+  local field, meta, value = ARGV[j + 1], ARGV[j + 2], ARGV[j + 3]
+  local old = redis.call('HGET', KEYS[i], field)
+  local stale = false
+  if old then
+    local was, now = struct.unpack('<d', old), struct.unpack('<d', meta)
+    stale = was > now or (was == now and string.byte(old, 9) == 1 and string.byte(meta, 9) ~= 1)
+  end
+  if not stale then
+    redis.call('HSET', KEYS[i], field, meta)
+    if value == '' then redis.call('HDEL', KEYS[i + 1], field) else redis.call('HSET', KEYS[i + 1], field, value) end
+    stored = stored + 1
+  end
 end
-redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
-if ARGV[3] == '' then redis.call('HDEL', KEYS[2], ARGV[1]) else redis.call('HSET', KEYS[2], ARGV[1], ARGV[3]) end
-return 1`,
+return stored`,
   thunderdbPurge: `local old = redis.call('HGET', KEYS[1], ARGV[1])
 if old and string.byte(old, 9) ~= 0 and struct.unpack('<d', old) == tonumber(ARGV[2]) then
   redis.call('HDEL', KEYS[2], ARGV[1])
@@ -70,13 +81,8 @@ return 0`,
 
 declare module 'ioredis' {
   interface RedisCommander<Context> {
-    thunderdbStore(
-      meta: Buffer,
-      values: Buffer,
-      field: Buffer,
-      record: Buffer,
-      value: Buffer | '',
-    ): Result<number, Context>;
+    /** Records to store: 2 keys (record and value hashes) and 3 arguments (field, record, value or '') each. */
+    thunderdbStore(keys: number, ...keysThenArgs: (Buffer | '')[]): Result<number, Context>;
     thunderdbPurge(meta: Buffer, values: Buffer, field: Buffer, version: string): Result<number, Context>;
   }
 }
@@ -127,7 +133,8 @@ export class RedisValues implements ValueBackend {
   ): Promise<{ journal: RedisValues; recovered: Recovered }> {
     const started = performance.now();
     const client = await connectRedis(target);
-    for (const [name, lua] of Object.entries(SCRIPTS)) client.defineCommand(name, { numberOfKeys: 2, lua });
+    client.defineCommand('thunderdbStore', { lua: SCRIPTS.thunderdbStore });
+    client.defineCommand('thunderdbPurge', { numberOfKeys: 2, lua: SCRIPTS.thunderdbPurge });
     const journal = new RedisValues(client, target, prefix, partitions);
     const recovered: Recovered = { files: 0, records: 0, bytes: 0, ms: 0 };
     try {
@@ -304,32 +311,41 @@ export class RedisValues implements ValueBackend {
   }
 
   commit(done: (error?: Error) => void): void {
-    const queued = this.#failed.length === 0 ? this.#queued : this.#failed.concat(this.#queued);
+    const queued = this.#queued;
     this.#queued = [];
-    this.#failed = [];
-    // Settles as the error, never rejects: a commit that fails before the one ahead of it
-    // has answered must wait its turn, not surface as an unhandled rejection.
-    const outcome =
-      queued.length === 0
-        ? Promise.resolve(undefined)
-        : this.#send(queued).then(
-            () => {
-              // Redis holds these now: reads of them go there, unless a newer write came.
-              for (const { key, pending } of queued) {
-                if (pending === undefined) continue;
-                const name = key.toString('latin1');
-                if (this.#pending.get(name) === pending) this.#pending.delete(name);
-              }
-              return undefined;
-            },
-            (error: Error) => {
-              // Redis may not hold these writes: they go again with the next commit (the
-              // scripts make that safe), and reads are served from their pending values.
-              this.#failed = queued.concat(this.#failed);
-              return error;
-            },
-          );
+    // Writes of earlier commits that failed go again beside this one, not as part of it: their
+    // callers heard already, and this commit's callers must not fail for them.
+    if (this.#failed.length > 0) {
+      const again = this.#failed;
+      this.#failed = [];
+      void this.#store(again);
+    }
+    const outcome = queued.length === 0 ? Promise.resolve(undefined) : this.#store(queued);
     this.#tail = this.#tail.then(async () => done(await outcome));
+  }
+
+  /**
+   * Sends writes; settles as the error, never rejects (a commit that fails before the one ahead
+   * of it has answered must wait its turn, not surface as an unhandled rejection).
+   */
+  #store(queued: Queued[]): Promise<Error | undefined> {
+    return this.#send(queued).then(
+      () => {
+        // Redis holds these now: reads of them go there, unless a newer write came.
+        for (const { key, pending } of queued) {
+          if (pending === undefined) continue;
+          const name = key.toString('latin1');
+          if (this.#pending.get(name) === pending) this.#pending.delete(name);
+        }
+        return undefined;
+      },
+      (error: Error) => {
+        // Redis may not hold these writes: they go again with the next commit (the scripts
+        // make that safe), and reads are served from their pending values meanwhile.
+        this.#failed = queued.concat(this.#failed);
+        return error;
+      },
+    );
   }
 
   /** Sends a commit's commands: one pipeline, or in a cluster one per master. */
@@ -338,14 +354,43 @@ export class RedisValues implements ValueBackend {
     await Promise.all(
       groups.map(async (writes) => {
         const pipeline = this.#client.pipeline();
-        for (const { partition, key, change } of writes) {
-          const meta = this.#metaNames[partition]!;
-          const values = this.#valueNames[partition]!;
-          if (change === 'drop') {
-            pipeline.hdel(meta, key);
-            pipeline.hdel(values, key);
-          } else if ('purge' in change) pipeline.thunderdbPurge(meta, values, key, String(change.purge));
-          else pipeline.thunderdbStore(meta, values, key, change.meta, change.value ?? '');
+        // Stores go many to a script call (one call per command costs Redis more than the
+        // writes): on one server any together; on a cluster, those of one partition (a
+        // script's keys must share a slot). Writes of one key are of one partition and keep
+        // their order; writes of different keys need none.
+        const byPartition = new Map<number, Queued[]>();
+        const cluster = this.#client instanceof Cluster;
+        for (const write of writes) {
+          const group = cluster ? write.partition : 0;
+          let members = byPartition.get(group);
+          if (members === undefined) byPartition.set(group, (members = []));
+          members.push(write);
+        }
+        for (const members of byPartition.values()) {
+          let keys: Buffer[] = [];
+          let args: (Buffer | '')[] = [];
+          const flush = () => {
+            if (keys.length === 0) return;
+            pipeline.thunderdbStore(keys.length, ...keys, ...args);
+            keys = [];
+            args = [];
+          };
+          for (const { partition, key, change } of members) {
+            const meta = this.#metaNames[partition]!;
+            const values = this.#valueNames[partition]!;
+            if (change === 'drop' || 'purge' in change) {
+              flush();
+              if (change === 'drop') {
+                pipeline.hdel(meta, key);
+                pipeline.hdel(values, key);
+              } else pipeline.thunderdbPurge(meta, values, key, String(change.purge));
+              continue;
+            }
+            keys.push(meta, values);
+            args.push(key, change.meta, change.value ?? '');
+            if (keys.length >= 2 * STORES_PER_CALL) flush();
+          }
+          flush();
         }
         for (const [error] of (await pipeline.exec()) ?? []) if (error) throw error;
       }),
