@@ -46,7 +46,7 @@ import { formatReport } from './load/report.js';
 
 import { checkNodes, MAX_NODES, NODE_COST, SLOW_START_NODES } from './cluster/node-budget.js';
 
-import { numberArg } from './commands/number-arg.js';
+import { bytesArg, numberArg } from './commands/number-arg.js';
 import {
   DEFAULT_ANTI_ENTROPY_MS,
   DEFAULT_LIMITS,
@@ -89,6 +89,7 @@ interface ClusterArgs {
   redisPrefix?: string;
   memcached?: string;
   memcachedPrefix?: string;
+  maxMemory?: number;
 }
 
 /** The storage options, checked together: each goes with its backend only. */
@@ -176,6 +177,7 @@ async function runCluster(args: ClusterArgs): Promise<void> {
     seed: args.seed ?? newSeed(),
     timeoutMs: args.timeoutMs,
     storage: storageOf(args),
+    ...(args.maxMemory === undefined ? {} : { maxMemoryBytes: args.maxMemory }),
   } satisfies ClusterOptions;
   const replication = replicationFor(options); // checked before any thread starts
   const cluster = await startNodes(options);
@@ -399,6 +401,11 @@ export async function main(argv: string[]): Promise<void> {
             type: 'string',
             describe:
               'memcached: prefix of every item the cluster writes (default thunderdb:); each node adds n<id>',
+          })
+          .option('max-memory', {
+            coerce: bytesArg('--max-memory'),
+            describe:
+              "The process's memory the nodes' stores keep within (e.g. 512M): a full node refuses writes that add to it with 507 OUT_OF_MEMORY; reads and deletes go on (default: unbounded)",
           })
           .option('load', { type: 'string', describe: 'A "key value" file to load before serving' })
           .option('max-key-bytes', {

@@ -86,6 +86,11 @@ export class PreconditionFailedError extends kind(
 ) {}
 
 export class ConflictError extends kind('CONFLICT', 409, "the request conflicts with the cluster's state") {}
+export class OutOfMemoryError extends kind(
+  'OUT_OF_MEMORY',
+  507,
+  "the key's nodes hold as much as --max-memory allows; reads and deletes go on",
+) {}
 export class ValueLostError extends kind(
   'VALUE_LOST',
   410,
@@ -120,6 +125,7 @@ export const catalogue = {
   PRECONDITION_FAILED: PreconditionFailedError,
   CONFLICT: ConflictError,
   VALUE_LOST: ValueLostError,
+  OUT_OF_MEMORY: OutOfMemoryError,
 } as const;
 
 /** An error as data, to cross a MessagePort (which keeps no classes). */

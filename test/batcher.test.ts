@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { Batcher, type ReplySink } from '../src/transport/batcher.js';
 import { InternalError, NodeTimeoutError, NodeUnavailableError, type ThunderError } from '../src/errors.js';
-import { Op } from '../src/wire/protocol.js';
+import { Op, REFUSED_FOR_MEMORY } from '../src/wire/protocol.js';
 import { ReplyWriter, type Result } from '../src/wire/reply.js';
 
 /** Records what reaches it. */
@@ -34,6 +34,22 @@ function reply(id: number, ...values: (string | null)[]): ArrayBuffer {
 }
 
 describe('Batcher', () => {
+  test("a write a node refused for memory fails its caller with OUT_OF_MEMORY; the batch's other results settle", () => {
+    const batcher = new Batcher();
+    const sink = new Recorder();
+    get(batcher, sink, 0, 'a');
+    get(batcher, sink, 1, 'b');
+    const id = Buffer.from(batcher.take()).readUInt32LE(0);
+    const writer = new ReplyWriter();
+    writer.integer(REFUSED_FOR_MEMORY);
+    writer.integer(1);
+    batcher.settle(writer.take(id));
+    assert.deepEqual(sink.seen, [
+      [0, 'OUT_OF_MEMORY'],
+      [1, 1],
+    ]);
+  });
+
   test('take() hands over the queued operations as one buffer with a new id each time', () => {
     const batcher = new Batcher();
     const sink = new Recorder();

@@ -8,6 +8,7 @@ import {
   BodyBudgetExceededError,
   ConflictError,
   ValueLostError,
+  OutOfMemoryError,
   PreconditionFailedError,
   QuorumNotMetError,
   BodyTooLargeError,
@@ -63,6 +64,7 @@ describe('error catalogue', () => {
     [PreconditionFailedError, 'PRECONDITION_FAILED', 412],
     [ConflictError, 'CONFLICT', 409],
     [ValueLostError, 'VALUE_LOST', 410],
+    [OutOfMemoryError, 'OUT_OF_MEMORY', 507],
   ];
 
   test("every catalogue status answers with its reason phrase, not 'Unknown'", () => {

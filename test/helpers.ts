@@ -224,9 +224,10 @@ export async function startCli(
   args: string[],
   frontEnd: FrontEndName | null = FRONT_ENDS[0]!,
   node = process.execPath,
+  nodeOptions: string[] = [],
 ): Promise<{ child: ChildProcessWithoutNullStreams; url: string; out: () => string }> {
   const http = frontEnd === null ? [] : ['--http', frontEnd];
-  const child = spawn(node, [CLI_PATH, 'cluster', '--port', '0', ...http, ...args], {
+  const child = spawn(node, [...nodeOptions, CLI_PATH, 'cluster', '--port', '0', ...http, ...args], {
     timeout: CHILD_TIMEOUT_MS,
   });
   let out = '';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { ReplySink } from '../src/transport/batcher.js';
-import { NodeTimeoutError, type ThunderError } from '../src/errors.js';
+import { NodeTimeoutError, OutOfMemoryError, type ThunderError } from '../src/errors.js';
 import { KeyCalls, type KeySink, type ReplicaSender } from '../src/cluster/key-call.js';
 import { Op } from '../src/wire/protocol.js';
 import { ReplyReader, ReplyWriter, type Result } from '../src/wire/reply.js';
@@ -135,6 +135,24 @@ describe('KeyCalls', () => {
     calls.settle(base + 1, record(20, 'new'));
     calls.settle(base + 2, record(10, 'old'));
     assert.deepEqual(client.heard, ['QUORUM_NOT_MET']);
+    assert.equal(calls.size, 0);
+  });
+
+  test('a write every failed replica refused for memory is OUT_OF_MEMORY; with another failure among them, QUORUM_NOT_MET', () => {
+    const sender = new Sender();
+    const calls = new KeyCalls(sender);
+    const full = new Client();
+    const base = calls.begin(full, 0, Op.Put, 'k', [0, 1, 2], 2, false, 99);
+    calls.fail(base + 0, new OutOfMemoryError());
+    calls.fail(base + 1, new OutOfMemoryError());
+    assert.deepEqual(full.heard, ['OUT_OF_MEMORY']);
+    calls.settle(base + 2, 1);
+    const mixed = new Client();
+    const other = calls.begin(mixed, 0, Op.Put, 'k', [0, 1, 2], 2, false, 100);
+    calls.fail(other + 0, new OutOfMemoryError());
+    calls.fail(other + 1, new NodeTimeoutError('slow'));
+    assert.deepEqual(mixed.heard, ['QUORUM_NOT_MET']);
+    calls.settle(other + 2, 1);
     assert.equal(calls.size, 0);
   });
 

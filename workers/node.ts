@@ -26,11 +26,13 @@ export default async function attach({
   partitions,
   scramble,
   storage,
+  maxStoreBytes,
 }: AttachTask): Promise<'attached'> {
   const store = new NodeStore({
     partitions,
     scramble,
     externalValues: storage?.kind === 'redis' || storage?.kind === 'memcached',
+    ...(maxStoreBytes === undefined ? {} : { maxStoreBytes }),
   });
   if (storage !== undefined) {
     const { journal, recovered } = await openJournal(storage, partitions, (record) => store.replay(record));

@@ -1,6 +1,6 @@
 import { NodeStore } from '../node/store.js';
 import type { InlineStores } from '../transport/inline-runner.js';
-import { Written, type WriteOutcome } from '../wire/protocol.js';
+import { REFUSED_FOR_MEMORY, Written, type WriteOutcome } from '../wire/protocol.js';
 
 /** How many broken invariants are kept to report: the first say what went wrong. */
 const KEPT = 10;
@@ -113,9 +113,10 @@ class CheckedStore extends NodeStore {
     valueStart: number,
     valueLength: number,
     expiring: boolean,
-  ): WriteOutcome {
+  ): WriteOutcome | typeof REFUSED_FOR_MEMORY {
     const outcome = super.putValue(batch, start, length, hash, version, valueStart, valueLength, expiring);
-    if (outcome !== Written.Stale) this.#wrote(batch, start, length, version);
+    if (outcome !== Written.Stale && outcome !== REFUSED_FOR_MEMORY)
+      this.#wrote(batch, start, length, version);
     return outcome;
   }
 

@@ -31,6 +31,7 @@ import { Transfers, type Transfer } from './transfers.js';
 import { Coordinator, type WriteCondition } from './coordinator.js';
 
 import { NodeSet, type NodeView } from './nodes.js';
+import { storeShare } from './node-budget.js';
 
 import { Scatter, type Located, type NodeInfo } from './scatter.js';
 
@@ -55,6 +56,12 @@ export type { NodeInfo } from './scatter.js';
 export interface ClusterOptions {
   /** Node threads to start. Default 3. */
   nodes?: number;
+  /**
+   * `--max-memory`: the process's memory, in bytes, that the nodes' stores keep within; each
+   * node's share ({@link storeShare}) refuses writes that would add to a full store (507
+   * OUT_OF_MEMORY). Default unbounded.
+   */
+  maxMemoryBytes?: number;
   /** Equal hash-ring partitions shared out among the nodes. Default 1024. */
   partitions?: number;
   /** Copies of each key, on distinct nodes. Default 3, or the node count when below 3. */
@@ -261,7 +268,15 @@ export class Cluster {
       timeoutMs,
       partitions: ring.partitions,
       network: new Network(seed, clock),
-      runner: options.runner ?? threadRunner(options.storage, seed),
+      runner:
+        options.runner ??
+        threadRunner(
+          options.storage,
+          seed,
+          options.maxMemoryBytes === undefined
+            ? undefined
+            : storeShare(options.maxMemoryBytes, ring.nodes, process.memoryUsage.rss()),
+        ),
     };
     const cluster = new Cluster(
       stored ?? { ring, nextId: ring.nodes },

@@ -158,6 +158,8 @@ export class KeyCalls implements ReplySink {
   #fetching = new Uint8Array(0);
   /** Reads: replicas whose storage backend lost the value of the version they hold (repaired as stale). */
   #lost = new Uint16Array(0);
+  /** Writes: replicas that refused for memory (`--max-memory`), of those that failed. */
+  #refusedForMemory = new Uint8Array(0);
   readonly #free: number[] = [];
   /** Reads whose newest record is awaited at the end of this turn; {@link #decide} takes them. */
   #undecided: number[] = [];
@@ -208,6 +210,7 @@ export class KeyCalls implements ReplySink {
     this.#expiries[slot] = expiresAt;
     this.#responded[slot] = this.#holders[slot] = this.#repaired[slot] = 0;
     this.#digests[slot] = this.#fetchedFrom[slot] = this.#fetching[slot] = this.#lost[slot] = 0;
+    this.#refusedForMemory[slot] = 0;
     return slot << SLOT_SHIFT;
   }
 
@@ -239,6 +242,7 @@ export class KeyCalls implements ReplySink {
     this.#fetchedFrom = widen(this.#fetchedFrom, Uint16Array);
     this.#fetching = widen(this.#fetching, Uint8Array);
     this.#lost = widen(this.#lost, Uint16Array);
+    this.#refusedForMemory = widen(this.#refusedForMemory, Uint8Array);
     for (let slot = slots - 1; slot >= old; slot--) this.#free.push(slot);
   }
 
@@ -270,6 +274,7 @@ export class KeyCalls implements ReplySink {
     if (tag & REPAIR_BIT) return this.#repairSettled(slot, false);
     if (tag & FETCH_BIT) return this.#fetched(slot, tag & REPLICA_MASK, undefined);
     this.#failed[slot]!++;
+    if (error.code === 'OUT_OF_MEMORY') this.#refusedForMemory[slot]!++;
     const flags = this.#flags[slot]!;
     if (!(flags & DONE) && this.#quorumState(slot) === 'lost') this.#refuse(slot);
     if (this.#allIn(slot)) this.#complete(slot);
@@ -509,11 +514,15 @@ export class KeyCalls implements ReplySink {
     }
   }
 
-  /** Too few replicas can answer: the client hears QUORUM_NOT_MET (with one replica, its own error). */
+  /**
+   * Too few replicas can answer: the client hears QUORUM_NOT_MET (with one replica, or when
+   * every replica that failed refused for memory, their own error).
+   */
   #refuse(slot: number): void {
     this.#flags[slot]! |= DONE;
     const sink = this.#sinks[slot]!;
-    if (this.#nodes[slot]!.length === 1) sink.fail(this.#tags[slot]!, this.#errors[slot]!);
+    const forMemory = this.#refusedForMemory[slot] === this.#failed[slot];
+    if (this.#nodes[slot]!.length === 1 || forMemory) sink.fail(this.#tags[slot]!, this.#errors[slot]!);
     else sink.fail(this.#tags[slot]!, this.#quorumError(slot));
   }
 

@@ -12,6 +12,30 @@ export const NODE_COST = { rssMB: 9, startMs: 30 } as const;
  */
 export const MAX_NODES = 128;
 
+const MiB = 1024 * 1024;
+
+/**
+ * Each node's share of `--max-memory` for its store (records, values held in memory, the
+ * order of keys): what is left of `maxMemoryBytes` once the process as it is now
+ * (`currentRssBytes`), the node threads ({@link NODE_COST}) and a headroom for the front end's
+ * buffers, replies in flight and the garbage collectors' slack (a quarter, at least 64 MiB)
+ * are counted, shared by the nodes. Refuses a bound that leaves a node less than 8 MiB.
+ */
+export function storeShare(maxMemoryBytes: number, nodes: number, currentRssBytes: number): number {
+  const headroom = Math.max(64 * MiB, maxMemoryBytes / 4);
+  const taken = currentRssBytes + nodes * NODE_COST.rssMB * MiB + headroom;
+  const share = Math.floor((maxMemoryBytes - taken) / nodes);
+  if (!(share >= 8 * MiB)) {
+    const needed = Math.ceil((taken + nodes * 8 * MiB) / MiB);
+    throw new RangeError(
+      `--max-memory ${Math.round(maxMemoryBytes / MiB)} MiB leaves no room for data: the process takes about ` +
+        `${Math.round(currentRssBytes / MiB)} MiB now, ${nodes} node threads about ${nodes * NODE_COST.rssMB} MiB, ` +
+        `and ${Math.round(headroom / MiB)} MiB is kept for buffers; give at least ${needed} MiB`,
+    );
+  }
+  return share;
+}
+
 /** Node counts above this print start-up progress: starting them takes about a second or more. */
 export const SLOW_START_NODES = 32;
 

@@ -7,6 +7,23 @@
  * as bad usage (exit 2).
  */
 
+/**
+ * A `coerce` for a size in bytes (`--max-memory`): a number of bytes, or one with a unit,
+ * `K`, `M` or `G` (powers of 1024; `MB`, `MiB` and lower case read the same).
+ */
+export function bytesArg(flag: string): (value: unknown) => number {
+  return (value) => {
+    if (typeof value === 'number' && Number.isSafeInteger(value) && value > 0) return value;
+    const match = typeof value === 'string' ? /^(\d+)\s*(?:([kmg])(?:i?b)?)?$/i.exec(value) : null;
+    const scale = { k: 2 ** 10, m: 2 ** 20, g: 2 ** 30 }[(match?.[2] ?? '').toLowerCase()] ?? 1;
+    const bytes = match === null ? NaN : Number(match[1]) * scale;
+    if (Number.isSafeInteger(bytes) && bytes > 0) return bytes;
+    throw new Error(
+      `${flag} takes a size in bytes, e.g. 536870912, 512M or 2G; got ${JSON.stringify(value)}`,
+    );
+  };
+}
+
 /** A `coerce` for the numeric option `flag` (`--nodes`, or a positional's name). */
 export function numberArg(flag: string): (value: unknown) => number {
   return (value) => {

@@ -106,7 +106,7 @@ export function keyOperations(settings: ApiSettings, suffix: string, path: Param
             headers: { ETag: { ...ETAG, description: 'The version written.' } },
           },
         },
-        [...KEY, ...NODES, 'VALUE_TOO_LARGE', 'BODY_BUDGET_EXCEEDED', 'PRECONDITION_FAILED'],
+        [...KEY, ...NODES, 'VALUE_TOO_LARGE', 'BODY_BUDGET_EXCEEDED', 'PRECONDITION_FAILED', 'OUT_OF_MEMORY'],
       ),
     },
     delete: {

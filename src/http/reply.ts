@@ -23,6 +23,7 @@ const STATUS_LINES: Record<number, string> = {
   501: '501 Not Implemented',
   503: '503 Service Unavailable',
   504: '504 Gateway Timeout',
+  507: '507 Insufficient Storage',
 };
 
 /** The status line for a code (`'404 Not Found'`). */

@@ -3,7 +3,7 @@ import { getHeapStatistics } from 'node:v8';
 import { ByteMap } from './byte-map.js';
 import { INDEX_SCRAMBLE } from './scramble.js';
 
-import { Written, type WriteOutcome } from '../wire/protocol.js';
+import { REFUSED_FOR_MEMORY, Written, type WriteOutcome } from '../wire/protocol.js';
 
 import { KeyOrder } from './key-order.js';
 
@@ -65,6 +65,8 @@ export class NodeStore {
    */
   readonly #lost = new Map<string, number>();
   #recovered: Recovered | null = null;
+  /** Past this many bytes of records and order of keys, writes that add to them are refused. */
+  readonly #maxStoreBytes: number;
   /** A merge runs once the log is this much larger than twice the live data. */
   #mergeSlackBytes = DEFAULT_MERGE_SLACK_BYTES;
 
@@ -74,7 +76,8 @@ export class NodeStore {
    * `clock`: the timer that releases the order of keys {@link LIST_IDLE_MS} after the last
    * listing (default: the system's; the simulated loop for a node run inline);
    * `externalValues`: values will live in the journal (a {@link ValueBackend}, see
-   * {@link useLog}), so records keep only their lengths.
+   * {@link useLog}), so records keep only their lengths; `maxStoreBytes`: this node's share of
+   * `--max-memory` (default unbounded), past which writes that add to the store are refused.
    */
   constructor(
     options: {
@@ -82,8 +85,10 @@ export class NodeStore {
       scramble?: number;
       clock?: Pick<Clock, 'now' | 'setTimer'>;
       externalValues?: boolean;
+      maxStoreBytes?: number;
     } = {},
   ) {
+    this.#maxStoreBytes = options.maxStoreBytes ?? Infinity;
     this.#map = new ByteMap({
       partitions: options.partitions ?? 1024,
       scramble: options.scramble ?? INDEX_SCRAMBLE,
@@ -434,6 +439,24 @@ export class NodeStore {
     this.#lost.set(name, version);
   }
 
+  /**
+   * Whether the store is at its share of `--max-memory` and this write would add to it: a new
+   * key, or (values in memory) a longer value. Overwrites no longer than the value they
+   * replace go on, as deletes do.
+   */
+  #full(batch: Buffer, start: number, length: number, hash: number, valueLength: number): boolean {
+    const map = this.#map;
+    if (map.allocatedBytes + this.#order.bytes < this.#maxStoreBytes) return false;
+    const location = map.locate(batch, start, length, hash);
+    if (location === 0 || map.isTombstoneAt(location)) return true;
+    return !map.external && valueLength > map.valueLengthAt(location);
+  }
+
+  /** This node's share of `--max-memory` (Infinity: unbounded). */
+  get maxStoreBytes(): number {
+    return this.#maxStoreBytes;
+  }
+
   /** The backend that keeps the values, when records hold none (`--storage redis`). */
   get values(): ValueBackend | null {
     return this.#values;
@@ -460,8 +483,11 @@ export class NodeStore {
     valueStart: number,
     valueLength: number,
     expiring: boolean,
-  ): WriteOutcome {
+  ): WriteOutcome | typeof REFUSED_FOR_MEMORY {
     const envelope = expiring ? ENVELOPE_BYTES : 0;
+    if (this.#maxStoreBytes !== Infinity && this.#full(batch, start, length, hash, valueLength - envelope)) {
+      return REFUSED_FOR_MEMORY;
+    }
     const outcome = this.#map.store(
       batch,
       start,

@@ -1,5 +1,6 @@
-import type { ThunderError } from '../errors.js';
+import { OutOfMemoryError, type ThunderError } from '../errors.js';
 import { BatchWriter } from '../wire/batch.js';
+import { REFUSED_FOR_MEMORY } from '../wire/protocol.js';
 import { ReplyReader, type Result } from '../wire/reply.js';
 import { SharedBuffers } from './shared-buffers.js';
 
@@ -29,6 +30,10 @@ interface InFlight {
  * but not yet answered, oldest first, each with its id. Knows nothing of ports or threads,
  * so it is tested on its own; {@link NodeLink} drives it.
  */
+/** What a node's refusal of a write for memory says (see {@link REFUSED_FOR_MEMORY}). */
+const REFUSAL =
+  'the node holds as much as its share of --max-memory allows; it refuses writes that add to it';
+
 export class Batcher {
   #nextId: number;
   readonly #buffers = new SharedBuffers();
@@ -93,7 +98,11 @@ export class Batcher {
     const batch = this.#remove(results.id);
     if (batch === undefined) return -1;
     const { sinks, tags } = batch;
-    for (let i = 0; i < sinks.length; i++) sinks[i]!.settle(tags[i]!, results.next());
+    for (let i = 0; i < sinks.length; i++) {
+      const result = results.next();
+      if (result === REFUSED_FOR_MEMORY) sinks[i]!.fail(tags[i]!, new OutOfMemoryError(REFUSAL));
+      else sinks[i]!.settle(tags[i]!, result);
+    }
     if (batch.shared !== null) this.#buffers.give(batch.shared);
     return batch.sentAt;
   }

@@ -44,7 +44,7 @@ const WORKER = new URL('../../workers/node.js', import.meta.url);
  * `pool.run()` per operation is an order of magnitude slower. A kill destroys the pool, so
  * piscina starts no replacement thread behind our back.
  */
-export function threadRunner(storage?: StorageOptions, salt = 0): NodeRunner {
+export function threadRunner(storage?: StorageOptions, salt = 0, maxStoreBytes?: number): NodeRunner {
   return (node, partitions, events) => {
     const pool = new Piscina({
       filename: WORKER.href,
@@ -79,6 +79,7 @@ export function threadRunner(storage?: StorageOptions, salt = 0): NodeRunner {
       partitions,
       scramble: scrambleFor(node, salt),
       ...(storage === undefined ? {} : { storage: nodeStorage(storage, node) }),
+      ...(maxStoreBytes === undefined ? {} : { maxStoreBytes }),
     };
     // Once, however often asked (a crash, then the stop of a failed join): a second
     // pool.destroy() finds no thread left, returns at once and lets piscina think it is no

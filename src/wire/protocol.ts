@@ -123,6 +123,13 @@ export const Written = {
 } as const;
 export type WriteOutcome = (typeof Written)[keyof typeof Written];
 
+/**
+ * An operation's result (an integer no other result takes) saying the node refused it: the
+ * write would add to a store already at its share of `--max-memory`. The front end fails
+ * that operation's caller with OUT_OF_MEMORY (src/transport/batcher.ts).
+ */
+export const REFUSED_FOR_MEMORY = 0x7ffffff0;
+
 /** What a node reports about itself. */
 export interface NodeStats {
   /** Keys holding a value (expired values too, until purged). */
@@ -182,6 +189,8 @@ export interface AttachTask {
   scramble: number;
   /** With `--storage log` or `redis`: the node's log directory, or its Redis and key prefix. */
   storage?: NodeStorage;
+  /** The node's share of `--max-memory` for its store, in bytes (absent: unbounded). */
+  maxStoreBytes?: number;
 }
 
 /** One slice of a record scan. */
