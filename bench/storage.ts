@@ -7,7 +7,7 @@
  * Webdis + Redis (when Webdis is installed). `npm run bench` runs the backends' section after
  * its tables.
  *
- *   npm run bench:storage -- [--records 1000000] [--rounds 1] [--seconds 3]
+ *   npm run bench:storage -- [--records 1000000] [--rounds 1] [--seconds 3] [--backends memcached,Cluster]
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
@@ -20,6 +20,8 @@ const { values: args } = parseArgs({
   options: {
     records: { type: 'string', default: '1000000' },
     rounds: { type: 'string', default: '1' },
+    /** Backends to measure besides memory, by part of their names (e.g. memcached,Cluster); default all. */
+    backends: { type: 'string', default: '' },
     seconds: { type: 'string', default: '3' },
     ...PLACEMENT_OPTIONS,
   },
@@ -36,6 +38,7 @@ async function main(): Promise<void> {
     Number(args.seconds),
     placement,
     (line) => console.error(line),
+    args.backends.split(',').filter((part) => part !== ''),
   );
   const webdis = await measureAgainstWebdis(
     Math.min(records, 100_000),

@@ -173,6 +173,39 @@ describe('--storage memcached keeps the values in memcached', () => {
   );
 
   test(
+    'memcached away: writes fail with 503 naming the storage; once it is back (empty) the nodes write to it again',
+    { ...TIMEOUT, skip: memcachedSkip() },
+    async (t) => {
+      const server = await started(t);
+      const cluster = await Cluster.start({
+        nodes: 3,
+        storage: await onMemcached(server, 'away:'),
+        timeoutMs: 10_000,
+      });
+      t.after(() => cluster.close());
+      await cluster.put('before', 'v');
+      await server.kill();
+      await assert.rejects(cluster.put('during', 'v'), (err: { code: string; message: string }) => {
+        assert.equal(err.code, 'QUORUM_NOT_MET');
+        assert.match(err.message, /storage failed/);
+        return true;
+      });
+      await server.restart();
+      // Each node connects afresh after its failure: tried until all three have.
+      for (;;) {
+        try {
+          await cluster.put('after', 'v', { ...cluster.consistency, w: 3 });
+          break;
+        } catch (err) {
+          assert.equal((err as { code?: string }).code, 'QUORUM_NOT_MET', String(err));
+          await new Promise((resolve) => setTimeout(resolve, 100));
+        }
+      }
+      assert.equal((await cluster.get('after'))?.toString(), 'v');
+    },
+  );
+
+  test(
     'memcached too small for the data evicts: each read is the value written or 410 VALUE_LOST, never another value or absent; with room, every value reads',
     { ...LONG_TIMEOUT, skip: memcachedSkip() },
     async (t) => {

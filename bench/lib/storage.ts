@@ -114,8 +114,10 @@ async function untilReplicated(url: string, records: number): Promise<number> {
   throw new Error(`the replicas did not catch up within ${CATCH_UP_MS / 1000} s: ${held}`);
 }
 
-/** One backend's figures, each beside memory's from the same round. */
-export interface StorageResult {
+/** One backend's figures, each beside memory's from the same round; or why it has none. */
+export type StorageResult = MeasuredStorage | { backend: string; failed: string };
+
+interface MeasuredStorage {
   backend: string;
   /** PUT req/s on random keys at 100 connections, and ÷ memory's in the same round. */
   putRps: Spread;
@@ -145,16 +147,22 @@ export async function measureStorage(
   seconds: number,
   placement: Placement | undefined,
   log: (line: string) => void,
+  only: string[] = [],
 ): Promise<StorageResult[]> {
   const file = await uuidFile(records);
+  const backends = BACKENDS.filter(
+    ({ name }) => name === 'memory' || only.length === 0 || only.some((part) => name.includes(part)),
+  );
   const raw = new Map<
     string,
     { put: number[]; get: number[]; load: number[]; restart: number[]; replay: number[] }
   >();
-  for (const backend of BACKENDS)
+  const failures = new Map<string, string>();
+  for (const backend of backends)
     raw.set(backend.name, { put: [], get: [], load: [], restart: [], replay: [] });
   for (let round = 0; round < rounds; round++) {
-    for (const backend of BACKENDS) {
+    for (const backend of backends) {
+      if (failures.has(backend.name)) continue;
       const setting = await backend.setUp();
       const figures = raw.get(backend.name)!;
       try {
@@ -215,14 +223,21 @@ export async function measureStorage(
         } finally {
           await cluster.stop();
         }
+      } catch (err) {
+        // A backend that fails is a finding: said in its row, and the others still measured.
+        if (backend.name === 'memory') throw err;
+        failures.set(backend.name, (err as Error).message);
+        log(`  ${backend.name}: failed: ${(err as Error).message}`);
       } finally {
         await setting.tearDown();
       }
     }
   }
   const memory = raw.get('memory')!;
-  return BACKENDS.map(({ name }) => {
+  return backends.map(({ name }) => {
     const figures = raw.get(name)!;
+    const failed = failures.get(name);
+    if (failed !== undefined) return { backend: name, failed };
     return {
       backend: name,
       putRps: spread(figures.put),
@@ -336,9 +351,10 @@ export function storageLines(results: StorageResult[], records: number): string[
   return [
     `| backend | GET ÷ memory | GET req/s | PUT ÷ memory | PUT req/s | ${records.toLocaleString('en-US')}-pair load ÷ memory | load s | restart s (to listening) | replay ms (slowest node) |`,
     '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
-    ...results.map(
-      (r) =>
-        `| ${r.backend} | ${f(r.getVsMemory.median)} | ${Math.round(r.getRps.median)} | ${f(r.putVsMemory.median)} | ${Math.round(r.putRps.median)} | ${f(r.loadVsMemory.median)} | ${f(r.loadSeconds.median)} | ${r.restartSeconds ? f(r.restartSeconds.median) : '–'} | ${r.replayMs ? Math.round(r.replayMs.median) : '–'} |`,
+    ...results.map((r) =>
+      'failed' in r
+        ? `| ${r.backend} | failed: ${r.failed.replace(/\|/g, '/')} | | | | | | | |`
+        : `| ${r.backend} | ${f(r.getVsMemory.median)} | ${Math.round(r.getRps.median)} | ${f(r.putVsMemory.median)} | ${Math.round(r.putRps.median)} | ${f(r.loadVsMemory.median)} | ${f(r.loadSeconds.median)} | ${r.restartSeconds ? f(r.restartSeconds.median) : '–'} | ${r.replayMs ? Math.round(r.replayMs.median) : '–'} |`,
     ),
   ];
 }

@@ -9,8 +9,8 @@ const REF = 12;
 /** Bytes of the version before a value in memcached. */
 const VERSION = 8;
 
-/** How long one memcached command may take before it fails (and its client is replaced). */
-const COMMAND_MS = 3000;
+/** How long commands may wait with none answered before they fail (and their client is replaced). */
+const COMMAND_MS = 15_000;
 
 /**
  * A memjs client for `servers`: one attempt per command (a write sent twice could land after
@@ -34,7 +34,8 @@ function connect(servers: string): Client {
 
 /**
  * `promise`, or a rejection after {@link COMMAND_MS}: memjs leaves a command unsettled for ever
- * when the server closes the connection while it waits.
+ * when the server closes the connection while it waits (for the start-up checks, one command
+ * each).
  */
 function bounded<T>(promise: Promise<T>): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
@@ -77,6 +78,8 @@ interface Queued {
 export class MemcachedValues implements ValueBackend {
   readonly #log: Log;
   #client: Client;
+  /** The commands waiting on {@link #client}, and when it last answered one. */
+  #watch = { waiting: new Set<(error: Error) => void>(), answeredAt: 0 };
   readonly #servers: string;
   readonly #prefix: string;
   readonly #pending = new Map<string, Pending>();
@@ -120,22 +123,50 @@ export class MemcachedValues implements ValueBackend {
   }
 
   /**
-   * Runs one command on the client within {@link COMMAND_MS}; on a failure or a timeout the
-   * client is replaced by a fresh one, so a connection memjs left in a bad state (a request
-   * it never settles, a half-read answer in its buffer) is not used again.
+   * Runs one command on the client. On a failure, or when commands wait and none has been
+   * answered for {@link COMMAND_MS} (a bulk load keeps thousands in flight, so the bound is on
+   * progress, not on each command's wait), the client is replaced by a fresh one and every
+   * command waiting on it fails: a connection memjs left in a bad state (a request it never
+   * settles, a half-read answer in its buffer) is not used again.
    */
-  async #command<T>(run: (client: Client) => Promise<T>): Promise<T> {
+  #command<T>(run: (client: Client) => Promise<T>): Promise<T> {
     const client = this.#client;
-    try {
-      return await bounded(run(client));
-    } catch (err) {
-      if (this.#client === client) {
-        client.close();
-        this.#client = connect(this.#servers);
-      }
-      throw err;
-    }
+    const watch = this.#watch;
+    if (watch.waiting.size === 0) watch.answeredAt = performance.now();
+    return new Promise<T>((resolve, reject) => {
+      watch.waiting.add(reject);
+      run(client).then(
+        (value) => {
+          watch.waiting.delete(reject);
+          watch.answeredAt = performance.now();
+          resolve(value);
+        },
+        (error: Error) => {
+          watch.waiting.delete(reject);
+          this.#replace(client, error);
+          reject(error);
+        },
+      );
+    });
   }
+
+  /** Lets go of `client` (if still in use) and fails what waits on it; the next command connects afresh. */
+  #replace(client: Client, error: Error): void {
+    if (this.#client !== client) return;
+    const { waiting } = this.#watch;
+    this.#watch = { waiting: new Set(), answeredAt: performance.now() };
+    this.#client = connect(this.#servers);
+    client.close();
+    for (const reject of waiting) reject(error);
+  }
+
+  /** Fails the commands of a client that has answered none of them for {@link COMMAND_MS}. */
+  readonly #watchdog = setInterval(() => {
+    const watch = this.#watch;
+    if (watch.waiting.size > 0 && performance.now() - watch.answeredAt > COMMAND_MS) {
+      this.#replace(this.#client, new Error(`memcached answered nothing for ${COMMAND_MS} ms`));
+    }
+  }, COMMAND_MS / 4).unref();
 
   /**
    * Refuses memcached servers whose largest item (`-I`, `item_size_max`) cannot hold a value of
@@ -321,6 +352,7 @@ export class MemcachedValues implements ValueBackend {
 
   async close(): Promise<void> {
     await this.#tail;
+    clearInterval(this.#watchdog);
     await this.#log.close();
     this.#client.close();
   }
