@@ -31,9 +31,9 @@ function digest(version: number): Buffer {
 }
 
 /** A node's answer that its storage backend lost the value of `version` (src/storage/values.ts). */
-function lost(version: number): Buffer {
+function lost(version: number, expiresAt = 0): Buffer {
   const writer = new ReplyWriter();
-  writer.lost(version, 0);
+  writer.lost(version, expiresAt);
   return new ReplyReader(writer.take(1)).next() as Buffer;
 }
 
@@ -219,6 +219,17 @@ describe('KeyCalls', () => {
     sender.turn();
     assert.deepEqual(client.heard, ['VALUE_LOST']);
     assert.deepEqual(sender.sent, [], 'nothing to fetch, nothing whole to repair with');
+    assert.equal(calls.size, 0);
+  });
+
+  test('a value lost on every holder that has expired anyway reads as absent, not VALUE_LOST', () => {
+    const { sender, calls, client, base } = digestRead(3);
+    const expired = Date.UTC(2025, 0, 1); // the sender's wall clock is 2026-01-01
+    calls.settle(base + 0, lost(20, expired));
+    calls.settle(base + 1, lost(20, expired));
+    calls.settle(base + 2, lost(20, expired));
+    sender.turn();
+    assert.deepEqual(client.heard, ['null']);
     assert.equal(calls.size, 0);
   });
 

@@ -333,6 +333,9 @@ export class KeyCalls implements ReplySink {
     this.#fetchedFrom[slot]! |= bit;
     this.#sender.valueLost();
     this.#take(slot, bit, record, false);
+    // Its expiry, kept (every holder of a version has the same): a value lost on every
+    // holder that has expired anyway reads as absent.
+    if (recordVersion(record) === this.#versions[slot]) this.#expiries[slot] = -1 - recordExpiresAt(record);
   }
 
   /** Keeps the newest version seen, who holds it, and its record once one arrives whole. */
@@ -407,8 +410,13 @@ export class KeyCalls implements ReplySink {
       if (!(this.#flags[slot]! & DONE)) {
         this.#flags[slot]! |= DONE;
         // Every holder of the newest version answered that its value is gone: never the older
-        // value, never absent.
+        // value, and absent only when it has expired anyway.
         const lost = this.#holders[slot] === (this.#holders[slot]! & this.#lost[slot]!);
+        const expiresAt = this.#expiries[slot]!;
+        if (lost && expiresAt !== 0 && hasExpired(expiresAt, this.#sender.wall())) {
+          this.#answerRead(slot, null, this.#versions[slot]!);
+          return this.#releaseIfFinished(slot);
+        }
         this.#sinks[slot]!.fail(
           this.#tags[slot]!,
           lost
