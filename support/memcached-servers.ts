@@ -1,7 +1,8 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { connect, createServer } from 'node:net';
+import { connect } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { freePort, skipWithout } from './local-servers.js';
 
 /**
  * A real memcached, started by the tests and the storage benchmark on a free loopback port:
@@ -23,20 +24,7 @@ export interface MemcachedServer {
  * PATH, and never when THUNDERDB_REQUIRE_MEMCACHED is set (.ci/run sets it, having installed it).
  */
 export function memcachedSkip(): string | false {
-  if (spawnSync('memcached', ['--version']).status === 0) return false;
-  if (process.env.THUNDERDB_REQUIRE_MEMCACHED)
-    throw new Error('THUNDERDB_REQUIRE_MEMCACHED is set, but memcached is not on the PATH');
-  return 'memcached is not installed (apt-get install memcached)';
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as { port: number };
-  server.close();
-  await once(server, 'close');
-  return port;
+  return skipWithout('memcached', 'THUNDERDB_REQUIRE_MEMCACHED', 'apt-get install memcached');
 }
 
 /**

@@ -1,10 +1,10 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { freePort, skipWithout } from './local-servers.js';
 
 /**
  * Real Redis servers, started by the tests and the storage benchmark on free loopback ports:
@@ -24,20 +24,7 @@ export interface RedisServers {
  * PATH, and never when THUNDERDB_REQUIRE_REDIS is set (.ci/run sets it, having installed it).
  */
 export function redisSkip(): string | false {
-  if (spawnSync('redis-server', ['--version']).status === 0) return false;
-  if (process.env.THUNDERDB_REQUIRE_REDIS)
-    throw new Error('THUNDERDB_REQUIRE_REDIS is set, but redis-server is not on the PATH');
-  return 'redis-server is not installed (apt-get install redis-server)';
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as { port: number };
-  server.close();
-  await once(server, 'close');
-  return port;
+  return skipWithout('redis-server', 'THUNDERDB_REQUIRE_REDIS', 'apt-get install redis-server');
 }
 
 /** Runs redis-cli against the server on `port`; its output. */
