@@ -91,6 +91,9 @@ export interface NodeStatus {
   /** Writes kept for it while it was down, and those dropped past the hint budget. */
   hints: number;
   hintsDropped: number;
+  /** Operations sent to it and not yet answered, and the most at once: a replica falling behind. */
+  backlog: number;
+  backlogPeak: number;
   /** Keys holding a value (expired values too, until cleared). */
   keys?: number;
   /** Of those, values that expire. */

@@ -322,6 +322,16 @@ export class Cluster {
     return this.#nodes.pending;
   }
 
+  /** See {@link NodeSet.backlog}: what a bulk write holds its intake for. */
+  get backlog(): number {
+    return this.#nodes.backlog;
+  }
+
+  /** See {@link NodeSet.whenBacklogAtMost}. */
+  whenBacklogAtMost(mark: number, then: () => void): void {
+    this.#nodes.whenBacklogAtMost(mark, then);
+  }
+
   /** The newest version the coordinator has stamped or seen: no replica may hold a newer one. */
   get newestVersion(): number {
     return this.#coordinator.newestVersion;

@@ -216,6 +216,26 @@ export class NodeSet {
     return n;
   }
 
+  /** The most operations queued or in flight to any one node that is up: the slowest replica's lag. */
+  get backlog(): number {
+    let most = 0;
+    for (const link of this.#links) if (link.state === 'up' && link.pending > most) most = link.pending;
+    return most;
+  }
+
+  /** Calls `then` once no node that is up has more than `mark` operations queued or in flight. */
+  whenBacklogAtMost(mark: number, then: () => void): void {
+    const behind = this.#links.find((link) => link.state === 'up' && link.pending > mark);
+    if (behind === undefined) then();
+    else behind.whenPendingAtMost(mark, () => this.whenBacklogAtMost(mark, then));
+  }
+
+  /** Node `id`'s operations queued or in flight now, and the most it has had at once. */
+  backlogOf(id: number): { backlog: number; backlogPeak: number } {
+    const link = this.#links[id];
+    return { backlog: link?.pending ?? 0, backlogPeak: link?.backlogPeak ?? 0 };
+  }
+
   /** How long node `id`'s batches have taken, sent to answered, since it was added. */
   roundTripsOf(id: number): LatencyHistogram | undefined {
     return this.#links[id]?.roundTrips;

@@ -27,6 +27,13 @@ export interface NodeInfo extends Partial<NodeStats> {
    * copies of `coordinator.transfers` that concern this node.
    */
   partitionsUnderRepair: number;
+  /**
+   * Operations sent to it (or about to be) and not yet answered, as the front end counts
+   * them; and the most at once since it was added. A replica falling behind (a slow storage
+   * backend, W below N) shows here; a bulk write holds its intake while any passes 16,384.
+   */
+  backlog: number;
+  backlogPeak: number;
   /** Set when an up node did not answer for its statistics (e.g. NODE_TIMEOUT). */
   error?: string;
 }
@@ -168,6 +175,7 @@ export class Scatter {
           hints: this.#hints.pending(id),
           hintsDropped: this.#hints.dropped(id),
           partitionsUnderRepair: this.#transfers.partitionsOf(id),
+          ...nodes.backlogOf(id),
         };
         if (!nodes.isUp(id)) return info;
         try {

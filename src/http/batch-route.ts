@@ -27,6 +27,17 @@ const HIGH_WATER = 32_768;
 const LOW_WATER = 8_192;
 
 /**
+ * Operations unanswered by any one node before the body is paused, whatever this batch's own
+ * acknowledgements say: with W below N a write is acknowledged by the fastest replicas, and
+ * a replica behind a slower storage backend (Redis, memcached) would take a queue without
+ * bound, its batches then timing out (NODE_TIMEOUT) once the queue held more than its
+ * storage stores in `--timeout-ms`. 16,384 is about a second of a node storing to one Redis.
+ */
+const BACKLOG_HIGH = 16_384;
+/** ...and resumed once every node has come down to this. */
+const BACKLOG_LOW = 8_192;
+
+/**
  * A streamed batch write. Pairs are sent to their nodes as their lines arrive, so the body
  * is never held whole; the answer waits until every sent pair is acknowledged, so
  * `written` counts pairs that are really stored.
@@ -54,6 +65,8 @@ class BatchWrite extends Deferred implements ReplySink, PairSink, Stoppable {
   #ended = false;
   /** The body is paused: too many pairs unacknowledged (HIGH_WATER), or a chunk still being read. */
   #paused = false;
+  /** Paused (too) for a node's backlog (BACKLOG_HIGH), until every node is down to BACKLOG_LOW. */
+  #backlogged = false;
   /**
    * Body bytes waiting to be parsed, a slice a turn (copies: a large chunk, and whatever
    * arrives while one is being read), and whether the body's last byte is among them.
@@ -150,7 +163,13 @@ class BatchWrite extends Deferred implements ReplySink, PairSink, Stoppable {
 
   settle(): void {
     this.#acked++;
-    if (this.#paused && this.#waiting.length === 0 && this.#sent - this.#acked <= LOW_WATER && !this.over) {
+    if (
+      this.#paused &&
+      !this.#backlogged &&
+      this.#waiting.length === 0 &&
+      this.#sent - this.#acked <= LOW_WATER &&
+      !this.over
+    ) {
       this.#paused = false;
       this.res.resume();
     }
@@ -213,8 +232,38 @@ class BatchWrite extends Deferred implements ReplySink, PairSink, Stoppable {
     else waiting.shift();
     this.#spend(slice.length);
     this.#parse(slice, waiting.length === 0 && this.#waitingEnds);
-    if (waiting.length > 0) setImmediate(this.#parseWaiting);
-    else if (this.#paused && !this.#ended && this.#sent - this.#acked < HIGH_WATER && !this.over) {
+    if (waiting.length > 0) {
+      // The rest waits, parsed on once every node has caught up (#backlogEased).
+      if (!this.#behind()) setImmediate(this.#parseWaiting);
+    } else if (this.#paused && !this.#ended && !this.over && !this.#mustWait()) {
+      this.#paused = false;
+      this.res.resume();
+    }
+  };
+
+  /** Whether the body must wait before more is read: too many of this batch's pairs unacknowledged, or {@link behind}. */
+  #mustWait(): boolean {
+    return this.#sent - this.#acked >= HIGH_WATER || this.#behind();
+  }
+
+  /**
+   * Whether a node is too far behind to send it more (BACKLOG_HIGH); if so, reading goes on
+   * only once every node has caught up (to BACKLOG_LOW).
+   */
+  #behind(): boolean {
+    if (this.#backlogged) return true;
+    const { cluster } = this.#ctx;
+    if (cluster.backlog <= BACKLOG_HIGH) return false;
+    this.#backlogged = true;
+    cluster.whenBacklogAtMost(BACKLOG_LOW, this.#backlogEased);
+    return true;
+  }
+
+  /** Every node is down to BACKLOG_LOW: parse what waits, or read on, unless something else holds the body. */
+  readonly #backlogEased = (): void => {
+    this.#backlogged = false;
+    if (this.#waiting.length > 0) return this.#parseWaiting();
+    if (this.#paused && !this.#ended && !this.#failure && !this.over && !this.#mustWait()) {
       this.#paused = false;
       this.res.resume();
     }
@@ -230,7 +279,7 @@ class BatchWrite extends Deferred implements ReplySink, PairSink, Stoppable {
     } catch (err) {
       this.#failure = toThunderError(err);
     }
-    if (!this.#ended && !this.#failure && !this.#paused && this.#sent - this.#acked >= HIGH_WATER) {
+    if (!this.#ended && !this.#failure && !this.#paused && this.#mustWait()) {
       this.#paused = true;
       this.res.pause();
     }

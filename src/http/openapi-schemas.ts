@@ -141,7 +141,16 @@ export function componentSchemas(limits: Limits): Record<string, Schema> {
     },
     Node: {
       type: 'object',
-      required: ['id', 'state', 'hints', 'hintsDropped', 'partitions', 'partitionsUnderRepair'],
+      required: [
+        'id',
+        'state',
+        'hints',
+        'hintsDropped',
+        'partitions',
+        'partitionsUnderRepair',
+        'backlog',
+        'backlogPeak',
+      ],
       properties: {
         id: count,
         state: nodeState,
@@ -149,6 +158,12 @@ export function componentSchemas(limits: Limits): Record<string, Schema> {
         hintsDropped: count,
         partitions: count,
         partitionsUnderRepair: count,
+        backlog: {
+          ...count,
+          description:
+            'Operations sent to the node and not yet answered (a replica behind its storage shows here); a bulk write holds its intake while any node passes 16,384.',
+        },
+        backlogPeak: { ...count, description: 'The most operations the node has had unanswered at once.' },
         keys: { ...count, description: 'Keys holding a value, expired values too until purged.' },
         expiring: { ...count, description: 'Of those, values that expire.' },
         tombstones: count,

@@ -235,6 +235,12 @@ export class ClusterMetrics {
       (n) => n.partitionsUnderRepair,
     );
     perNode(
+      'thunderdb_node_backlog',
+      'Operations sent to the node and not yet answered: a replica behind its storage shows here.',
+      'gauge',
+      (n) => n.backlog,
+    );
+    perNode(
       'thunderdb_hints_pending',
       'Writes kept for the node while it was down, not yet replayed.',
       'gauge',

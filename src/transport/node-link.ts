@@ -44,6 +44,10 @@ export class NodeLink {
   #disarm: (() => void) | null = null;
   #process!: NodeProcess;
   #attached!: Promise<void>;
+  /** The most operations this node has had queued or in flight at once (counted at each flush). */
+  #backlogPeak = 0;
+  /** Callers waiting for {@link pending} to come down to a mark (see {@link whenPendingAtMost}). */
+  #drainWaiters: { mark: number; then: () => void }[] = [];
 
   /** `onStateChange` is called after each change of {@link state}. */
   constructor(id: number, options: LinkOptions, onStateChange: () => void = () => {}, start = true) {
@@ -74,6 +78,7 @@ export class NodeLink {
         const sentAt = this.#batcher.settle(reply);
         if (sentAt >= 0) this.roundTrips.observe(this.#options.clock.now() - sentAt);
       } else this.#batcher.fail(reply.id, errorFromWire(reply.error));
+      if (this.#drainWaiters.length > 0) this.#drained();
     };
     const run: NodeProcess = runner(id, partitions, {
       reply: (reply) => {
@@ -112,6 +117,30 @@ export class NodeLink {
     return this.#batcher.pending;
   }
 
+  /** The most operations queued or in flight to this node at once, since it was added. */
+  get backlogPeak(): number {
+    return this.#backlogPeak;
+  }
+
+  /**
+   * Calls `then` once {@link pending} is at most `mark`, or the node is down or stopped (its
+   * queue is then failed, so nothing waits on it): at once if it is already.
+   */
+  whenPendingAtMost(mark: number, then: () => void): void {
+    if (this.#batcher.pending <= mark || this.#state === 'down' || this.#state === 'stopped') then();
+    else this.#drainWaiters.push({ mark, then });
+  }
+
+  /** Calls the drain waiters whose mark the queue has come down to. */
+  #drained(): void {
+    const gone = this.#state === 'down' || this.#state === 'stopped';
+    const pending = this.#batcher.pending;
+    const due = this.#drainWaiters.filter((waiter) => gone || pending <= waiter.mark);
+    if (due.length === 0) return;
+    this.#drainWaiters = this.#drainWaiters.filter((waiter) => !due.includes(waiter));
+    for (const waiter of due) waiter.then();
+  }
+
   /** Resolves once the node takes batches. */
   ready(): Promise<void> {
     return this.#attached;
@@ -137,6 +166,7 @@ export class NodeLink {
   /** Sends everything queued as one message (a large one transferred rather than copied). */
   flush(): void {
     if (!this.#batcher.dirty) return;
+    if (this.#batcher.pending > this.#backlogPeak) this.#backlogPeak = this.#batcher.pending;
     const { clock, timeoutMs } = this.#options;
     // Shared only when delivered exactly once: a faulty network may duplicate or hold it.
     const batch = this.#batcher.take(clock.now(), this.#options.network.quiet && this.#process.sharesMemory);
@@ -172,6 +202,7 @@ export class NodeLink {
     const now = clock.now();
     const error = new NodeTimeoutError(`node ${this.id} did not answer within ${timeoutMs} ms`);
     const oldest = this.#batcher.expire(now - timeoutMs, error);
+    if (this.#drainWaiters.length > 0) this.#drained();
     this.#disarm = oldest === null ? null : clock.setTimer(oldest + timeoutMs - now, this.#due);
   }
 
@@ -201,6 +232,7 @@ export class NodeLink {
     this.#disarm?.();
     this.#disarm = null;
     this.#batcher.failAll(new NodeUnavailableError(`node ${this.id} stopped`));
+    this.#drained();
     await this.#process.stop();
   }
 
@@ -215,5 +247,6 @@ export class NodeLink {
     this.#disarm?.();
     this.#disarm = null;
     this.#batcher.failAll(new NodeUnavailableError(`node ${this.id} is down`));
+    this.#drained();
   }
 }
