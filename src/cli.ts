@@ -578,6 +578,12 @@ export async function main(argv: string[]): Promise<void> {
             default: 10,
             describe: 'Each client waits up to this long (seeded) between operations',
           })
+          .option('value-bytes', {
+            coerce: numberArg('--value-bytes'),
+            default: 0,
+            describe:
+              'Bytes of each value written, its name padded with dots (0: the name alone, e.g. 3-17): enough to fill a storage backend',
+          })
           .option('timeout-ms', {
             coerce: numberArg('--timeout-ms'),
             default: 500,

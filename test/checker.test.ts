@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, test } from 'node:test';
-import { lostWrites, readsOfUnwritten } from '../src/check/checks.js';
+import { lostWrites, readsOfUnwritten, VALUE_LOST } from '../src/check/checks.js';
 import { History, pair, toOperations, type Completed } from '../src/check/history.js';
 import type { CheckOptions } from '../src/check/results.js';
 import { runCheck } from '../src/check/run.js';
@@ -38,6 +38,7 @@ async function options(overrides: Partial<CheckOptions>): Promise<CheckOptions> 
     ops: 100_000,
     timeLimit: 5,
     thinkMs: 10,
+    valueBytes: 0,
     timeoutMs: 500,
     convergeMs: 10_000,
     out: await mkdtemp(join(tmpdir(), 'thunderdb-check-')),
@@ -63,6 +64,11 @@ describe('the checks, on histories known to be bad', () => {
     );
     assert.deepEqual(lostWrites(history, new Map([['k', 'b']])), []);
     assert.deepEqual(lostWrites(history, new Map()), [], 'no final read: not judged');
+    assert.deepEqual(
+      lostWrites(history, new Map([['k', VALUE_LOST]])).map((op) => op.value),
+      ['b'],
+      'a value the storage lost on every replica: the last acknowledged write is lost',
+    );
   });
 
   test('a write that may have been overwritten (a concurrent or indeterminate one) is not lost', () => {

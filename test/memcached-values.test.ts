@@ -10,7 +10,8 @@ import { NodeStore } from '../src/node/store.js';
 import { KeyBytes } from '../src/ring/key-bytes.js';
 import { MemcachedValues } from '../src/storage/memcached-values.js';
 import type { StorageOptions } from '../src/storage/options.js';
-import { LONG_TIMEOUT, TIMEOUT, until } from './helpers.js';
+import { checkCommand } from '../src/check/command.js';
+import { LONG_TIMEOUT, startRunning, TIMEOUT, until } from './helpers.js';
 import {
   memcachedCommand,
   memcachedSkip,
@@ -256,6 +257,69 @@ describe('--storage memcached keeps the values in memcached', () => {
         Cluster.start({ nodes: 3, storage: await onMemcached(server, 'small-items:') }),
         /memcached at 127\.0\.0\.1:\d+ stores items of at most 1048576 bytes; --max-value-bytes 1048576 needs \d+: start it with -I 2m/,
       );
+    },
+  );
+});
+
+describe('thunderdb check against a cluster on memcached', () => {
+  /** A check of 200 keys of 32 KiB values (19 MiB on three replicas) against a cluster on `server`. */
+  async function check(t: TestContext, server: MemcachedServer): Promise<{ code: number; lines: string[] }> {
+    const storage = { ...(await onMemcached(server, 'check:')), maxValueBytes: 64 * 1024 };
+    const run = await startRunning({ nodes: 3, storage });
+    t.after(() => run.stop());
+    const lines: string[] = [];
+    const code = await checkCommand(
+      {
+        seed: 21,
+        mode: 'threads',
+        url: run.url,
+        repair: 'sync',
+        faults: 'none',
+        clients: 4,
+        keys: 200,
+        ops: 1_000,
+        timeLimit: 600,
+        thinkMs: 0,
+        valueBytes: 32 * 1024,
+        timeoutMs: 5_000,
+        convergeMs: 10_000,
+        out: await mkdtemp(join(tmpdir(), 'thunderdb-check-')),
+        nodes: 3,
+      },
+      (line) => lines.push(line),
+    );
+    return { code, lines };
+  }
+
+  test(
+    'with a memcached too small for the data, the values it evicted are reported as lost writes (exit 1)',
+    { ...LONG_TIMEOUT, skip: memcachedSkip() },
+    async (t) => {
+      const { code, lines } = await check(t, await started(t, { megabytes: 8 }));
+      const findings = lines.filter((line) => /^(lost write|values lost|verdict)/.test(line));
+      for (const line of findings.slice(0, 3)) t.diagnostic(line);
+      assert.equal(code, 1, findings.join('\n'));
+      assert.ok(
+        findings.some((line) =>
+          /^lost write: client \d+'s (write|create) of "\d+-\d+" to check-21-/.test(line),
+        ),
+        findings.join('\n'),
+      );
+      assert.ok(
+        findings.some((line) => /^values lost on every replica \(VALUE_LOST\) for \d+ keys/.test(line)),
+        findings.join('\n'),
+      );
+      assert.equal(findings.at(-1), 'verdict: invalid (seed 21)');
+    },
+  );
+
+  test(
+    'with enough memory the same check is valid (exit 0)',
+    { ...LONG_TIMEOUT, skip: memcachedSkip() },
+    async (t) => {
+      const { code, lines } = await check(t, await started(t, { megabytes: 256 }));
+      assert.equal(code, 0, lines.slice(-6).join('\n'));
+      assert.equal(lines.at(-2), 'verdict: valid (seed 21)');
     },
   );
 });

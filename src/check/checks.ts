@@ -1,5 +1,11 @@
 import { mayHaveWritten, type Completed } from './history.js';
 
+/** A key's final read when every replica's value was lost (VALUE_LOST): no write's value. */
+export const VALUE_LOST = Symbol('value lost');
+
+/** What a key's final read found: a value, nothing, or a value lost (see {@link VALUE_LOST}). */
+export type Final = string | null | typeof VALUE_LOST;
+
 /** An operation as a check's finding names it: its history indexes and what it did. */
 export interface Named {
   invoke: number;
@@ -29,12 +35,10 @@ function named({ invoke, end }: Completed): Named {
  * key does not show (its value; for a delete, nothing), though no other write of that key
  * could have come after it (every other write of the key that may have happened had
  * returned before it was invoked). A delete coming back is as lost as a write going.
- * `finals` holds each key's final read; a key whose final read failed is not judged.
+ * `finals` holds each key's final read; a key whose final read failed is not judged. A value
+ * the storage lost ({@link VALUE_LOST}) matches no write: the key's last writes are lost.
  */
-export function lostWrites(
-  history: readonly Completed[],
-  finals: ReadonlyMap<string, string | null>,
-): Named[] {
+export function lostWrites(history: readonly Completed[], finals: ReadonlyMap<string, Final>): Named[] {
   const byKey = new Map<string, Completed[]>();
   for (const op of history) {
     if (!mayHaveWritten(op)) continue;

@@ -16,6 +16,9 @@ export type CheckArgs = Omit<CheckOptions, 'replicas' | 'r' | 'w' | 'faults'> & 
   faults: string;
 };
 
+/** The largest --value-bytes: the cluster's default --max-value-bytes (1 MiB). */
+const MAX_CHECK_VALUE_BYTES = 1 << 20;
+
 /** The check's exit code for its verdict: 0 valid, 1 invalid, 2 unknown. */
 export function exitCodeOf(valid: CheckResults['valid']): number {
   return valid === true ? 0 : valid === false ? 1 : 2;
@@ -33,6 +36,7 @@ export async function checkOptionsOf(args: CheckArgs): Promise<CheckOptions> {
   integer('keys', args.keys, 1, 1000);
   integer('ops', args.ops, 1, 10_000_000);
   integer('think-ms', args.thinkMs, 0, 60_000);
+  integer('value-bytes', args.valueBytes, 0, MAX_CHECK_VALUE_BYTES);
   integer('timeout-ms', args.timeoutMs, 1, 60_000);
   integer('converge-ms', args.convergeMs, 0, 600_000);
   if (!Number.isFinite(args.timeLimit) || args.timeLimit <= 0 || args.timeLimit > 3600) {
@@ -74,6 +78,7 @@ export async function checkOptionsOf(args: CheckArgs): Promise<CheckOptions> {
     ops: args.ops,
     timeLimit: args.timeLimit,
     thinkMs: args.thinkMs,
+    valueBytes: args.valueBytes,
     timeoutMs: args.timeoutMs,
     convergeMs: args.convergeMs,
     out: args.out,
@@ -115,6 +120,10 @@ export function formatFindings(results: CheckResults): string[] {
       `not converged: replicas still differ on ${checks.convergence.divergent.map((d) => d.key).join(', ')}`,
     );
   }
+  if (checks.finalReads.lost.length > 0)
+    lines.push(
+      `values lost on every replica (VALUE_LOST) for ${checks.finalReads.lost.length} keys: ${checks.finalReads.lost.slice(0, 5).join(', ')}${checks.finalReads.lost.length > 5 ? ', …' : ''}`,
+    );
   if (checks.finalReads.failed.length > 0)
     lines.push(`final reads failed for ${checks.finalReads.failed.join(', ')}`);
   for (const broken of checks.invariants.broken.slice(0, 5))

@@ -23,6 +23,11 @@ export interface CheckOptions {
   /** Seconds the workload runs at most (simulated in the deterministic mode). */
   timeLimit: number;
   thinkMs: number;
+  /**
+   * Bytes of each value written (0: just its name, `client-n`): a name padded with dots, so
+   * a run can fill a storage backend (a memcached too small for the data evicts).
+   */
+  valueBytes: number;
   /** A replica's answer counts as lost after this long (the cluster's --timeout-ms). */
   timeoutMs: number;
   /** How long replicas have to agree once every fault is healed. */
@@ -50,7 +55,12 @@ export interface CheckResults {
       ms: number | null;
       divergent: { key: string; versions: (number | null)[] }[];
     };
-    finalReads: { valid: Validity; failed: string[] };
+    /**
+     * `failed`: keys whose final read failed, not judged (the verdict is then unknown);
+     * `lost`: keys whose final read answered VALUE_LOST (the storage lost the value on every
+     * replica): judged, their last acknowledged writes counted as lost.
+     */
+    finalReads: { valid: Validity; failed: string[]; lost: string[] };
     /**
      * Replica invariants checked as each node applied each batch (src/check/replica-invariants.ts):
      * in the deterministic mode only, where every node's store is in reach.

@@ -5,13 +5,13 @@ import { Cluster } from '../cluster/cluster.js';
 import { inlineRunner } from '../transport/inline-runner.js';
 import { SimLoop } from '../sim/loop.js';
 import { ReplicaInvariants } from './replica-invariants.js';
-import { lostWrites, readsOfUnwritten } from './checks.js';
+import { lostWrites, readsOfUnwritten, VALUE_LOST, type Final } from './checks.js';
 import { History, pair, toOperations, type Completed } from './history.js';
 import { httpTarget } from './http-target.js';
 import { checkLinearizability } from './linearizability.js';
 import { renderReport } from './report.js';
 import { FaultDriver, planFaults, type AppliedWindow } from './schedule.js';
-import { clusterTarget, type Target } from './target.js';
+import { clusterTarget, paddedTarget, type Target } from './target.js';
 import type { CheckOptions, CheckResults, Validity } from './results.js';
 import { keysOf, perform, runWorkload } from './workload.js';
 
@@ -30,6 +30,7 @@ export function reproduceCommand(options: CheckOptions): string {
     `--ops ${options.ops}`,
     `--time-limit ${options.timeLimit}`,
     `--think-ms ${options.thinkMs}`,
+    ...(options.valueBytes === 0 ? [] : [`--value-bytes ${options.valueBytes}`]),
     `--timeout-ms ${options.timeoutMs}`,
     `--converge-ms ${options.convergeMs}`,
   ];
@@ -116,6 +117,7 @@ export async function runCheck(
     invariants?.watch(() => started.newestVersion);
     target = clusterTarget(cluster, consistency);
   }
+  if (options.valueBytes > 0) target = paddedTarget(target, options.valueBytes);
   // The run's start: operations and fault windows are timed from it, on one clock.
   const start = clock.now();
   const history = new History(clock, start);
@@ -125,7 +127,7 @@ export async function runCheck(
     options.keys,
     options.url === undefined ? '' : `check-${options.seed}-${Date.now().toString(36)}-`,
   );
-  const finals = new Map<string, string | null>();
+  const finals = new Map<string, Final>();
   let driver!: FaultDriver;
   let convergence!: CheckResults['checks']['convergence'];
   let runMs = 0;
@@ -160,6 +162,8 @@ export async function runCheck(
         await perform(target, history, options.clients, 'read', key, '');
         const end = history.events.at(-1)!;
         if (end.type === 'ok') finals.set(key, end.value ?? null);
+        // The storage lost the value on every replica: an answer, not a failure to read.
+        else if (end.error === 'VALUE_LOST') finals.set(key, VALUE_LOST);
       }
     }
     runMs = clock.now() - start;
@@ -200,7 +204,7 @@ export function judge(
   options: CheckOptions,
   keys: readonly string[],
   completed: Completed[],
-  finals: ReadonlyMap<string, string | null>,
+  finals: ReadonlyMap<string, Final>,
   convergence: CheckResults['checks']['convergence'],
   faults: AppliedWindow[],
   invariants: CheckResults['checks']['invariants'],
@@ -214,7 +218,11 @@ export function judge(
     lostWrites: { valid: lost.length === 0, lost },
     readsOfUnwritten: { valid: reads.length === 0, reads },
     convergence,
-    finalReads: { valid: failed.length === 0 ? true : 'unknown', failed },
+    finalReads: {
+      valid: failed.length === 0 ? true : 'unknown',
+      failed,
+      lost: keys.filter((key) => finals.get(key) === VALUE_LOST),
+    },
     invariants,
   };
   const verdicts: Validity[] = [

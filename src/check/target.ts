@@ -49,3 +49,22 @@ export function clusterTarget(cluster: Cluster, consistency: Consistency): Targe
     versions: async (key) => (await cluster.locate(key)).versions,
   };
 }
+
+/**
+ * `target` with every value written padded with dots to `bytes` bytes (the workload's values,
+ * `client-n`, hold none), and every value read cut back to its name: the history names
+ * writes as before, while the cluster stores values of the size asked for.
+ */
+export function paddedTarget(target: Target, bytes: number): Target {
+  const pad = (value: string) => value.padEnd(bytes, '.');
+  const unpad = (value: string | null) => {
+    const end = value?.indexOf('.') ?? -1;
+    return end < 0 ? value : value!.slice(0, end);
+  };
+  return {
+    ...target,
+    read: async (key) => unpad(await target.read(key)),
+    write: (key, value) => target.write(key, pad(value)),
+    create: (key, value) => target.create(key, pad(value)),
+  };
+}
