@@ -49,6 +49,8 @@ import { checkNodes, MAX_NODES, NODE_COST, SLOW_START_NODES } from './cluster/no
 import { bytesArg, numberArg } from './commands/number-arg.js';
 import {
   DEFAULT_ANTI_ENTROPY_MS,
+  DEFAULT_WATCH_HISTORY,
+  DEFAULT_WATCH_HISTORY_MS,
   DEFAULT_LIMITS,
   DEFAULT_MAX_BUFFERED_BODY_BYTES,
   DEFAULT_TIMEOUT_MS,
@@ -66,6 +68,8 @@ interface ClusterArgs {
   w?: number;
   tombstoneGraceMs: number;
   antiEntropyMs: number;
+  watchHistory: number;
+  watchHistoryMs: number;
   seed?: number;
   timeoutMs: number;
   load?: string;
@@ -174,6 +178,8 @@ async function runCluster(args: ClusterArgs): Promise<void> {
     w: args.w,
     tombstoneGraceMs: args.tombstoneGraceMs,
     antiEntropyMs: args.antiEntropyMs,
+    watchHistory: args.watchHistory,
+    watchHistoryMs: args.watchHistoryMs,
     seed: args.seed ?? newSeed(),
     timeoutMs: args.timeoutMs,
     storage: storageOf(args),
@@ -364,6 +370,16 @@ export async function main(argv: string[]): Promise<void> {
             coerce: numberArg('--anti-entropy-ms'),
             default: DEFAULT_ANTI_ENTROPY_MS,
             describe: 'How often replicas compare partition digests and copy what differs (0: never)',
+          })
+          .option('watch-history', {
+            coerce: numberArg('--watch-history'),
+            default: DEFAULT_WATCH_HISTORY,
+            describe: 'Acknowledged changes kept for watchers that resume (GET /watch?since=)',
+          })
+          .option('watch-history-ms', {
+            coerce: numberArg('--watch-history-ms'),
+            default: DEFAULT_WATCH_HISTORY_MS,
+            describe: 'How long a change is kept for watchers that resume, ms',
           })
           .option('storage', {
             choices: ['memory', 'log', 'redis', 'memcached'] as const,

@@ -55,6 +55,13 @@ export const DEFAULT_TIMEOUT_MS = 5000;
 export const DEFAULT_TOMBSTONE_GRACE_MS = 10_000;
 /** Default `ClusterOptions.expirySweepMs`: 1 s. */
 export const DEFAULT_EXPIRY_SWEEP_MS = 1000;
+
+/**
+ * Acknowledged changes kept for watchers that resume (`--watch-history`), and for how long
+ * (`--watch-history-ms`): 10,000 changes of 1 KiB values or less are some 12 MiB at most.
+ */
+export const DEFAULT_WATCH_HISTORY = 10_000;
+export const DEFAULT_WATCH_HISTORY_MS = 300_000;
 /** Default anti-entropy interval: 30 s. */
 export const DEFAULT_ANTI_ENTROPY_MS = 30_000;
 /** Default hints budget: 64 MiB of keys and values. */

@@ -97,6 +97,12 @@ export class ValueLostError extends kind(
   "the key's newest value is gone from the storage backend on every replica that holds it",
 ) {}
 
+export class HistoryCompactedError extends kind(
+  'HISTORY_COMPACTED',
+  410,
+  'the changes after that version are no longer kept; read again, then watch from the oldest version kept',
+) {}
+
 /** Every catalogue class, keyed by code. */
 export const catalogue = {
   KEY_NOT_FOUND: KeyNotFoundError,
@@ -125,6 +131,7 @@ export const catalogue = {
   PRECONDITION_FAILED: PreconditionFailedError,
   CONFLICT: ConflictError,
   VALUE_LOST: ValueLostError,
+  HISTORY_COMPACTED: HistoryCompactedError,
   OUT_OF_MEMORY: OutOfMemoryError,
 } as const;
 

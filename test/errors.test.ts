@@ -34,6 +34,7 @@ import {
   NotImplementedError,
   ForbiddenHostError,
   ForbiddenOriginError,
+  HistoryCompactedError,
 } from '../src/errors.js';
 
 describe('error catalogue', () => {
@@ -64,6 +65,7 @@ describe('error catalogue', () => {
     [PreconditionFailedError, 'PRECONDITION_FAILED', 412],
     [ConflictError, 'CONFLICT', 409],
     [ValueLostError, 'VALUE_LOST', 410],
+    [HistoryCompactedError, 'HISTORY_COMPACTED', 410],
     [OutOfMemoryError, 'OUT_OF_MEMORY', 507],
   ];
 

@@ -57,6 +57,11 @@ class Sender implements ReplicaSender {
   fetched(): void {
     this.fetches++;
   }
+  /** Writes settled, in order: version and whether acknowledged. */
+  settledWrites: [number, boolean][] = [];
+  writeSettled(version: number, acknowledged: boolean): void {
+    this.settledWrites.push([version, acknowledged]);
+  }
   lost = 0;
   valueLost(): void {
     this.lost++;
@@ -172,6 +177,34 @@ describe('KeyCalls', () => {
     const single = new Client();
     calls.fail(calls.begin(single, 0, Op.Put, 'k', [0], 1, false, 100), new NodeTimeoutError('slow'));
     assert.deepEqual(single.heard, ['NODE_TIMEOUT']);
+    assert.deepEqual(
+      sender.settledWrites,
+      [
+        [99, false],
+        [100, false],
+      ],
+      'the change feed hears each refused write once, as not written',
+    );
+  });
+
+  test('the change feed hears of an acknowledged write (or delete) once, before its client', () => {
+    const sender = new Sender();
+    const calls = new KeyCalls(sender);
+    const heard: string[] = [];
+    const client: KeySink = {
+      settle: (_tag, _reply, version) => heard.push(`client ${version}`),
+      fail: () => heard.push('failed'),
+    };
+    sender.writeSettled = (version, acknowledged) => heard.push(`feed ${version} ${acknowledged}`);
+    const put = calls.begin(client, 0, Op.Put, 'k', [0, 1, 2], 2, false, 5);
+    calls.settle(put + 0, 1);
+    calls.settle(put + 1, 1);
+    calls.settle(put + 2, 1);
+    const del = calls.begin(client, 0, Op.Delete, 'k', [0, 1, 2], 2, false, 6);
+    for (let i = 0; i < 3; i++) calls.settle(del + i, 1);
+    const read = calls.begin(client, 0, Op.Get, 'k', [0, 1, 2], 2, false, 0);
+    for (let i = 0; i < 3; i++) calls.settle(read + i, null);
+    assert.deepEqual(heard, ['feed 5 true', 'client 5', 'feed 6 true', 'client 6', 'client 0']);
   });
 
   test("digests: a read answers once the newest version's record is here, fetching it when only a digest has it", () => {

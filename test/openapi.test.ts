@@ -415,6 +415,10 @@ for (const frontEnd of FRONT_ENDS)
               ],
             );
             await expect(200, 'HEAD', '/export');
+            // A stream never ends by itself (test/watch.test.ts reads one): its refusals here.
+            await expect(200, 'HEAD', '/watch');
+            await expect('400 BAD_REQUEST', 'GET', '/watch?key=a&prefix=b');
+            await expect('400 BAD_REQUEST', 'GET', '/watch?since=-1');
             const past = clock.wall() - 1000;
             const imported = await expect(
               200,

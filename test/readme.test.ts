@@ -161,6 +161,10 @@ for (const frontEnd of FRONT_ENDS)
             cwd: ROOT,
             env: { ...process.env, BODY: body, HEADERS: headers },
             timeout: CHILD_TIMEOUT_MS,
+          }).catch((err: { code?: number; stdout?: string }) => {
+            // A stream (`curl -N --max-time S`) ends when curl stops it: exit 28, not a failure.
+            if (err.code === 28 && command.includes('--max-time')) return { stdout: err.stdout ?? '' };
+            throw err;
           });
           const status = Number(stdout.trim());
           const text = await readFile(body, 'utf8').catch(() => '');

@@ -29,6 +29,7 @@ import { Recovery, type AntiEntropyStats, type Refilled } from './recovery.js';
 import { Transfers, type Transfer } from './transfers.js';
 
 import { Coordinator, type WriteCondition } from './coordinator.js';
+import type { ChangeFeed, FeedOptions } from '../watch/change-feed.js';
 
 import { NodeSet, type NodeView } from './nodes.js';
 import { storeShare } from './node-budget.js';
@@ -41,6 +42,8 @@ import type { BatchWriter } from '../wire/batch.js';
 import {
   DEFAULT_ANTI_ENTROPY_MS,
   DEFAULT_EXPIRY_SWEEP_MS,
+  DEFAULT_WATCH_HISTORY,
+  DEFAULT_WATCH_HISTORY_MS,
   DEFAULT_TIMEOUT_MS,
   DEFAULT_TOMBSTONE_GRACE_MS,
 } from '../config.js';
@@ -110,6 +113,12 @@ export interface ClusterOptions {
    * {@link DEFAULT_EXPIRY_SWEEP_MS}.
    */
   expirySweepMs?: number;
+  /**
+   * Acknowledged changes kept for watchers that resume, at most ({@link DEFAULT_WATCH_HISTORY}),
+   * and for at most this many ms ({@link DEFAULT_WATCH_HISTORY_MS}).
+   */
+  watchHistory?: number;
+  watchHistoryMs?: number;
 }
 
 /** The replication settings a cluster runs with, as `GET /cluster` shows them. */
@@ -204,7 +213,7 @@ export class Cluster {
     { ring, nextId }: { ring: Ring; nextId: number },
     replication: Replication,
     links: LinkOptions,
-    timers: { antiEntropyMs: number; expirySweepMs: number },
+    timers: { antiEntropyMs: number; expirySweepMs: number; watchHistory: FeedOptions },
     seed: number,
     claim: StorageClaim | undefined,
   ) {
@@ -221,6 +230,9 @@ export class Cluster {
       expirySweepMs: timers.expirySweepMs,
       // Nodes that replay storage may hold values that expire.
       mayExpire: claim !== undefined,
+      watchHistory: timers.watchHistory,
+      // With storage, changes made before this process began may be stored: none are known.
+      changesBefore: claim !== undefined,
     });
     this.#scatter = new Scatter(this.#nodes, hints, this.#transfers, clock);
     this.#recovery = new Recovery(this.#nodes, hints, this.#transfers, clock, timers.antiEntropyMs);
@@ -240,7 +252,15 @@ export class Cluster {
       clock = systemClock,
       antiEntropyMs = DEFAULT_ANTI_ENTROPY_MS,
       expirySweepMs = DEFAULT_EXPIRY_SWEEP_MS,
+      watchHistory = DEFAULT_WATCH_HISTORY,
+      watchHistoryMs = DEFAULT_WATCH_HISTORY_MS,
     } = options;
+    if (!Number.isSafeInteger(watchHistory) || watchHistory < 0) {
+      throw new RangeError(`watchHistory must be an integer ≥ 0, got ${watchHistory}`);
+    }
+    if (!Number.isSafeInteger(watchHistoryMs) || watchHistoryMs < 0) {
+      throw new RangeError(`watchHistoryMs must be an integer ≥ 0, got ${watchHistoryMs}`);
+    }
     if (!Number.isSafeInteger(timeoutMs) || timeoutMs < 1) {
       throw new RangeError(`timeoutMs must be a positive integer, got ${timeoutMs}`);
     }
@@ -282,7 +302,7 @@ export class Cluster {
       stored ?? { ring, nextId: ring.nodes },
       replication,
       links,
-      { antiEntropyMs, expirySweepMs },
+      { antiEntropyMs, expirySweepMs, watchHistory: { maxChanges: watchHistory, maxAgeMs: watchHistoryMs } },
       seed,
       claim,
     );
@@ -460,6 +480,11 @@ export class Cluster {
   }
 
   /** What the coordinator did besides answering. */
+  /** The acknowledged changes, in version order, that `GET /watch` streams (src/watch/change-feed.ts). */
+  get feed(): ChangeFeed {
+    return this.#coordinator.feed;
+  }
+
   coordinatorStats(): CoordinatorStats {
     return {
       transfers: this.#transfers.list(),

@@ -6,7 +6,7 @@ import {
   QuorumNotMetError,
   type ThunderError,
 } from '../errors.js';
-import { envelope, envelopeExpiresAt } from '../expiry.js';
+import { envelope, envelopeExpiresAt, ENVELOPE_BYTES } from '../expiry.js';
 import { KeyBytes } from '../ring/key-bytes.js';
 import type { Clock } from '../time/clock.js';
 import { HybridClock } from '../time/hlc.js';
@@ -18,6 +18,7 @@ import type { Hints } from './hints.js';
 import { KeyCalls, type Consistency, type KeyOp, type KeySink, type ReplicaSender } from './key-call.js';
 import type { NodeSet } from './nodes.js';
 import { Purger } from './purger.js';
+import { ChangeFeed, type FeedOptions } from '../watch/change-feed.js';
 
 /**
  * What a conditional write needs of the key's current value: `If-Match`, a value at one of
@@ -70,6 +71,14 @@ export interface CoordinatorOptions {
   expirySweepMs: number;
   /** Whether nodes may hold values that expire from the start (a journal replayed may hold some). */
   mayExpire: boolean;
+  /** How many acknowledged changes, and how old, are kept for watchers that resume. */
+  watchHistory: FeedOptions;
+  /**
+   * Whether the data may hold changes made before this process began (storage replayed):
+   * then a watch cannot resume from before now. Without storage, every change is this
+   * process's, and a watch may start from version 0 (all that is kept).
+   */
+  changesBefore: boolean;
 }
 
 /**
@@ -105,6 +114,8 @@ export class Coordinator implements ReplicaSender {
   #readRepairs = 0;
   #readFetches = 0;
   #valuesLostFound = 0;
+  /** The acknowledged changes, in version order, for watchers (src/watch/change-feed.ts). */
+  readonly feed: ChangeFeed;
 
   constructor(nodes: NodeSet, hints: Hints, clock: Clock, options: CoordinatorOptions) {
     this.#nodes = nodes;
@@ -113,6 +124,10 @@ export class Coordinator implements ReplicaSender {
     this.consistency = options.consistency;
     this.#mayExpire = options.mayExpire;
     this.#hlc = new HybridClock(() => clock.wall());
+    // Changes stored before this process began are not in the feed: its floor is then a
+    // fresh version, newer than those (a restart's history starts empty).
+    const floor = options.changesBefore ? this.#hlc.next() : 0;
+    this.feed = new ChangeFeed(clock, () => this.#hlc.next(), options.watchHistory, floor);
     const purge = (key: string, version: number) => this.#sendToReplicas(Op.Purge, key, version);
     this.#purger = new Purger(clock, options.tombstoneGraceMs, purge);
     this.#expiryPurger = new Purger(clock, options.tombstoneGraceMs, purge);
@@ -133,6 +148,7 @@ export class Coordinator implements ReplicaSender {
 
   /** Stops every timer: purges and sweeps. */
   stop(): void {
+    this.feed.close();
     this.#purger.stop();
     this.#sweeper.stop();
     this.#expiryPurger.stop();
@@ -180,6 +196,17 @@ export class Coordinator implements ReplicaSender {
     const calls = this.#calls;
     const expiresAt = op === Op.PutExpiring ? envelopeExpiresAt(value!) : 0;
     if (expiresAt !== 0) this.#mayExpire = true;
+    if (write) {
+      const expiring = op === Op.PutExpiring;
+      this.feed.stamped(
+        version,
+        op === Op.Delete ? 'delete' : 'put',
+        key,
+        value,
+        expiring ? ENVELOPE_BYTES : 0,
+        expiresAt,
+      );
+    }
     const base = calls.begin(
       sink,
       tag,
@@ -233,6 +260,10 @@ export class Coordinator implements ReplicaSender {
     value?: Uint8Array,
   ): void {
     this.#nodes.sendKey(node, sink, tag, op, key, version, value);
+  }
+
+  writeSettled(version: number, acknowledged: boolean): void {
+    this.feed.settled(version, acknowledged);
   }
 
   tombstoneWritten(key: string, version: number, acks: number): void {

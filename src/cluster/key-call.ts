@@ -63,6 +63,8 @@ export interface ReplicaSender {
   tombstoneWritten(key: string, version: number, acks: number): void;
   /** A value expiring at `expiresAt` that `acks` replicas acknowledged: purged after it, once every replica holds it. */
   expiringWritten(key: string, version: number, expiresAt: number, acks: number): void;
+  /** A write stamped `version` was acknowledged by its quorum, or failed it (the change feed's). */
+  writeSettled(version: number, acknowledged: boolean): void;
   /** Counts a read repair sent. */
   repaired(): void;
   /** Counts a value fetched after digests showed a newer version than the record read. */
@@ -513,11 +515,15 @@ export class KeyCalls implements ReplySink {
       case Op.Size:
         sink.settle(tag, this.#results[slot]!, 0);
         break;
+      // Watchers hear of a write before its client does: a client that watches from the
+      // version it was answered with misses nothing.
       case Op.Put:
       case Op.PutExpiring:
+        this.#sender.writeSettled(this.#versions[slot]!, true);
         sink.settle(tag, null, this.#versions[slot]!);
         break;
       case Op.Delete:
+        this.#sender.writeSettled(this.#versions[slot]!, true);
         sink.settle(tag, this.#flags[slot]! & WAS_LIVE ? 1 : 0, this.#versions[slot]!);
     }
   }
@@ -528,6 +534,8 @@ export class KeyCalls implements ReplySink {
    */
   #refuse(slot: number): void {
     this.#flags[slot]! |= DONE;
+    const op = this.#ops[slot];
+    if (op !== Op.Get && op !== Op.Size) this.#sender.writeSettled(this.#versions[slot]!, false);
     const sink = this.#sinks[slot]!;
     const forMemory = this.#refusedForMemory[slot] === this.#failed[slot];
     if (this.#nodes[slot]!.length === 1 || forMemory) sink.fail(this.#tags[slot]!, this.#errors[slot]!);

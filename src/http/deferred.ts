@@ -34,6 +34,8 @@ export class Deferred {
   done = false;
   #counted = true;
   #onOver: (() => void) | null = null;
+  /** A header every answer of this request carries (a blocking read's `X-ThunderDB-Index`). */
+  header: [name: string, value: string] | null = null;
   /** The server's request bookkeeping (in-flight count, body budget). */
   readonly inFlight: InFlight;
 
@@ -86,9 +88,14 @@ export class Deferred {
     if (close) {
       this.#answer(() => {
         writeErrorHead(this.res, error);
+        this.#header();
         endWith(this.res, body, true);
       });
-    } else this.#answerWithBody(() => writeErrorHead(this.res, error), body);
+    } else
+      this.#answerWithBody(() => {
+        writeErrorHead(this.res, error);
+        this.#header();
+      }, body);
   }
 
   /**
@@ -100,6 +107,7 @@ export class Deferred {
     this.#answer(() => {
       writeStatus(this.res, status);
       if (etag !== undefined) this.res.writeHeader(ETAG, etag);
+      this.#header();
       if (status === 204 || status === 304) this.res.endWithoutBody();
       else this.res.end();
     });
@@ -113,7 +121,12 @@ export class Deferred {
       this.res.writeHeader(CONTENT_TYPE, contentType);
       if (etag !== undefined) this.res.writeHeader(ETAG, etag);
       if (ttl !== undefined) this.res.writeHeader('X-TTL', ttl);
+      this.#header();
     }, body);
+  }
+
+  #header(): void {
+    if (this.header !== null) this.res.writeHeader(this.header[0], this.header[1]);
   }
 
   /** Writes a whole answer at once (small, or closing the connection behind it). */

@@ -12,15 +12,19 @@ import { sendError } from './reply.js';
 import { MgetKeysParser } from './mget-keys.js';
 import { etagBytes, parseEtags } from './etag.js';
 import { envelope, MAX_TTL_SECONDS, secondsLeft } from '../expiry.js';
-import { integer, oneOf, parseQuery, seconds, text } from './params.js';
+import { integer, oneOf, parseQuery, seconds, text, version } from './params.js';
 import { keyFromPath } from './request-key.js';
 import { requestHead, type RequestHead } from './request-guard.js';
 import type { Router } from './router.js';
 import type { HttpRequest, HttpResponse } from './seam.js';
+import { Rng, subSeed } from '../time/rng.js';
+import { HistoryCompacted, type Subscription } from '../watch/change-feed.js';
 
 const PREFIX = '/kv/'.length;
 const OCTET_STREAM = Buffer.from('application/octet-stream');
 const MAX_PAGE = 1000;
+/** A blocking read's answer says what to wait past next (Consul's `X-Consul-Index`). */
+export const INDEX_HEADER = 'X-ThunderDB-Index';
 
 function notFound(key: string): KeyNotFoundError {
   return new KeyNotFoundError(`key ${JSON.stringify(key)} not found`);
@@ -32,6 +36,11 @@ class KeyRequest extends Deferred implements KeySink {
   readonly key: string;
   /** GET and HEAD: the versions of `If-None-Match`, answered 304 when the value has one. */
   readonly notModifiedIf: number[] | '*' | null;
+  /**
+   * A blocking read (`?index=`): a read whose version is not past `index` calls `stale`
+   * instead of answering (once: the read after the wait answers whatever it finds).
+   */
+  blocking: { index: number; stale: () => void } | null = null;
 
   readonly #ctx: RouteContext;
 
@@ -57,6 +66,14 @@ class KeyRequest extends Deferred implements KeySink {
   settle(_tag: number, reply: Result, version: number, expiresAt = 0): void {
     switch (this.op) {
       case Op.Get: {
+        if (this.blocking !== null) {
+          const { index, stale } = this.blocking;
+          this.blocking = null;
+          if (version <= index) return stale();
+        }
+        // What a blocking read waits past next: the key's version, or where the feed is
+        // for a key that never had one (any write of it comes after).
+        if (this.header !== null) this.header[1] = String(version || this.#ctx.cluster.feed.through);
         if (reply === null) return this.error(notFound(this.key));
         // Written at once by the answer below, before any other answer takes the scratch.
         const etag = etagBytes(version);
@@ -84,8 +101,18 @@ class KeyRequest extends Deferred implements KeySink {
   }
 }
 
+/** A blocking read waits this long by default, and at most (Consul's 5 and 10 minutes). */
+const DEFAULT_WAIT_MS = 300_000;
+const MAX_WAIT_SECONDS = 600;
+
 /** The query parameters of key reads, of deletes, and of PUTs. */
-const READ_PARAMS = { r: integer({ min: 1 }), repair: oneOf(['async', 'sync'], 'async') };
+const READ_PARAMS = {
+  r: integer({ min: 1 }),
+  repair: oneOf(['async', 'sync'], 'async'),
+  index: version(),
+  wait: seconds(MAX_WAIT_SECONDS),
+};
+
 const WRITE_PARAMS = { w: integer({ min: 1 }) };
 const PUT_PARAMS = { ...WRITE_PARAMS, ttl: seconds(MAX_TTL_SECONDS) };
 
@@ -97,11 +124,23 @@ function quorum(name: 'r' | 'w', value: number, replicas: number): number {
   return value;
 }
 
-/** A read's consistency: the cluster's defaults, or those the query overrides. */
-function readConsistency(query: string | undefined, defaults: Consistency, replicas: number): Consistency {
-  if (!query) return defaults;
-  const { r = defaults.r, repair = defaults.repair } = parseQuery(query, READ_PARAMS);
-  return { ...defaults, r: quorum('r', r, replicas), repair };
+/**
+ * A read's consistency: the cluster's defaults, or those the query overrides; and, for a
+ * blocking read, the version to wait past and for how long at most.
+ */
+function readOptions(
+  query: string | undefined,
+  defaults: Consistency,
+  replicas: number,
+): { consistency: Consistency; blocking: { index: number; waitMs: number } | null } {
+  if (!query) return { consistency: defaults, blocking: null };
+  const { r = defaults.r, repair = defaults.repair, index, wait } = parseQuery(query, READ_PARAMS);
+  if (wait !== undefined && index === undefined)
+    throw new BadRequestError('wait goes with index: the version to wait past (X-ThunderDB-Index)');
+  return {
+    consistency: { ...defaults, r: quorum('r', r, replicas), repair },
+    blocking: index === undefined ? null : { index, waitMs: wait ?? DEFAULT_WAIT_MS },
+  };
 }
 
 /**
@@ -177,17 +216,66 @@ export function registerKvRoutes(app: Router, ctx: RouteContext): void {
   function getValue(res: HttpResponse, req: HttpRequest): void {
     const key = keyFromPath(req.getUrl(), PREFIX, limits);
     if (key instanceof ThunderError) return sendError(res, key);
-    let consistency: Consistency;
+    let options: ReturnType<typeof readOptions>;
     let unchanged: number[] | '*' | null = null;
     try {
       // The guard has read the query and headers already (requestHead).
-      consistency = readConsistency(requestHead.query, cluster.consistency, replicas);
+      options = readOptions(requestHead.query, cluster.consistency, replicas);
       const ifNoneMatch = conditional(requestHead, 'If-None-Match');
       if (ifNoneMatch !== '') unchanged = parseEtags(ifNoneMatch, 'If-None-Match');
     } catch (err) {
       return sendError(res, toThunderError(err));
     }
-    cluster.submit(new KeyRequest(res, ctx, Op.Get, key, unchanged), 0, Op.Get, key, undefined, consistency);
+    const { consistency, blocking } = options;
+    const request = new KeyRequest(res, ctx, Op.Get, key, unchanged);
+    if (blocking !== null) return blockingRead(request, consistency, blocking.index, blocking.waitMs);
+    cluster.submit(request, 0, Op.Get, key, undefined, consistency);
+  }
+
+  /** Draws each blocking read's stagger: seeded, as every random choice of the cluster. */
+  const stagger = new Rng(subSeed(cluster.seed, 'blocking reads'));
+
+  /**
+   * A Consul-style blocking read: answers once the key's version is past `index`, or when
+   * `waitMs` (plus a stagger of up to a sixteenth, so waits that began together do not all
+   * end together) is over, with `X-ThunderDB-Index` saying what to wait past next. The read
+   * goes first; if its version is not past `index`, the key's changes after the feed's
+   * position before that read are watched, and the first one past `index` reads again.
+   */
+  function blockingRead(request: KeyRequest, consistency: Consistency, index: number, waitMs: number): void {
+    const feed = cluster.feed;
+    const from = feed.through;
+    let subscription: Subscription | null = null;
+    let disarm: (() => void) | null = null;
+    const release = () => {
+      subscription?.close();
+      subscription = null;
+      disarm?.();
+      disarm = null;
+    };
+    const readAgain = () => {
+      if (disarm === null) return; // read again already
+      release();
+      cluster.submit(request, 0, Op.Get, request.key, undefined, consistency);
+    };
+    request.whenOver(release);
+    request.header = [INDEX_HEADER, ''];
+    request.blocking = {
+      index,
+      stale: () => {
+        if (request.over) return;
+        disarm = ctx.clock.setTimer(waitMs + Math.floor(stagger.next() * (waitMs / 16)), readAgain);
+        const watched = feed.subscribe({ key: request.key }, from, {
+          change: (change) => {
+            if (change.version > index) readAgain();
+          },
+        });
+        if (watched instanceof HistoryCompacted) readAgain();
+        else if (disarm !== null) subscription = watched;
+        else watched.close();
+      },
+    };
+    cluster.submit(request, 0, Op.Get, request.key, undefined, consistency);
   }
 
   function deleteKey(res: HttpResponse, req: HttpRequest): void {

@@ -52,11 +52,31 @@ export function keyOperations(settings: ApiSettings, suffix: string, path: Param
     'Write only over one of these versions (`*`: only if the key has a value).',
   );
   const ifNoneMatch = etags('If-None-Match', '`*`: create only.');
+  const version = { type: 'integer', minimum: 0, maximum: Number.MAX_SAFE_INTEGER } as const;
+  const index: Parameter = {
+    name: 'index',
+    in: 'query',
+    description:
+      "A blocking read (Consul-style): answer once the key's version is past this one (the X-ThunderDB-Index of the answer before), or when `wait` is over.",
+    schema: version,
+  };
+  const wait: Parameter = {
+    name: 'wait',
+    in: 'query',
+    description:
+      'With `index`: the longest wait, seconds (up to 3 decimals), at most 600; default 300. A stagger of up to a sixteenth is added.',
+    schema: { type: 'string', pattern: TTL_PATTERN },
+  };
+  const indexHeader = {
+    description:
+      "With `index`: what to wait past next (the key's version; for a key that never had one, the position of the change feed).",
+    schema: { type: 'string' },
+  };
   const get: Operation = {
     operationId: `getValue${suffix}`,
     summary: "A key's value, as the bytes stored",
     tags: ['kv'],
-    parameters: [...path, r, repair, ifNoneMatchRead],
+    parameters: [...path, r, repair, index, wait, ifNoneMatchRead],
     responses: answers(
       {
         '200': {
@@ -67,6 +87,7 @@ export function keyOperations(settings: ApiSettings, suffix: string, path: Param
               description: 'Seconds until the key expires (up to 3 decimals); absent when it does not.',
               schema: { type: 'string', pattern: TTL_PATTERN },
             },
+            'X-ThunderDB-Index': indexHeader,
           },
           content: { 'application/octet-stream': {} },
         },
@@ -242,6 +263,58 @@ export function collectionPaths(settings: ApiSettings): Record<string, PathItem>
         ),
       },
     },
+    '/watch': readable({
+      operationId: 'watchChanges',
+      summary: 'The acknowledged changes of a key or a prefix, streamed as they happen, in version order',
+      description:
+        'Server-Sent Events by default (`id:` the version to resume from), NDJSON with `Accept: application/x-ndjson`. `since` (or `Last-Event-ID`) resumes exactly after a version, with no gap and no duplicate; without it the stream starts now. A progress event says how far the stream has caught up. A watcher that falls more than 1 MiB behind is cut, and resumes from its last version.',
+      tags: ['watch'],
+      parameters: [
+        {
+          name: 'prefix',
+          in: 'query',
+          description: 'Watch the keys that start with it (default every key).',
+          schema: { type: 'string' },
+        },
+        {
+          name: 'key',
+          in: 'query',
+          description: 'Watch one key (not with prefix).',
+          schema: { type: 'string' },
+        },
+        {
+          name: 'since',
+          in: 'query',
+          description: 'Resume after this version: every change after it, then the new ones.',
+          schema: { type: 'integer', minimum: 0, maximum: Number.MAX_SAFE_INTEGER },
+        },
+        {
+          name: 'progress',
+          in: 'query',
+          description: 'A progress event after this many ms with nothing else sent (100 to 60000).',
+          schema: { type: 'integer', minimum: 100, maximum: 60_000, default: 5000 },
+        },
+        {
+          name: 'Last-Event-ID',
+          in: 'header',
+          description:
+            'What an EventSource resends on reconnecting: resume after it (the later of it and since).',
+          schema: { type: 'string' },
+        },
+      ],
+      responses: answers(
+        {
+          '200': {
+            description: 'The stream: one event per change, and progress events.',
+            content: {
+              'text/event-stream': { schema: { type: 'string' }, 'x-event-schema': ref('WatchEvent') },
+              'application/x-ndjson': { schema: { type: 'string' }, 'x-line-schema': ref('WatchEvent') },
+            },
+          },
+        },
+        ['HISTORY_COMPACTED'],
+      ),
+    }),
     '/export': readable({
       operationId: 'exportPairs',
       summary: 'Every live key with its value and expiry, streamed, one NDJSON line each',

@@ -25,6 +25,8 @@ export interface MediaType {
   schema?: Schema;
   /** NDJSON: the schema of one line (OpenAPI 3.1 has no keyword for it). */
   'x-line-schema'?: Schema;
+  /** Server-Sent Events: the schema of each event's `data` (OpenAPI 3.1 has no keyword for it). */
+  'x-event-schema'?: Schema;
 }
 
 export interface Response {

@@ -71,6 +71,24 @@ export function componentSchemas(limits: Limits): Record<string, Schema> {
       minItems: 2,
       maxItems: 3,
     },
+    WatchEvent: {
+      type: 'object',
+      description:
+        'One change of GET /watch (a put, a delete, an expiry) or a progress event (everything up to `version` sent).',
+      required: ['type', 'version'],
+      properties: {
+        type: { enum: ['put', 'delete', 'expire', 'progress'] },
+        key: ref('Key'),
+        version: { type: 'integer', minimum: 0 },
+        size: { type: 'integer', minimum: 0, description: "A put's value, in bytes." },
+        value: {
+          type: 'string',
+          description: "A put's value when it is at most 1024 bytes: UTF-8 text, or base64 (`encoding`).",
+        },
+        encoding: { enum: ['base64'] },
+        expiresAt: { type: 'integer', minimum: 0, description: 'When the value expires, Unix ms.' },
+      },
+    },
     ExportLine: {
       type: 'array',
       description:

@@ -47,6 +47,7 @@ export function openApiDocument(settings: ApiSettings): OpenApiDocument {
     tags: [
       { name: 'kv', description: 'Keys and values.' },
       { name: 'batch', description: 'Streamed batch writes and export.' },
+      { name: 'watch', description: 'Streams of changes, and blocking reads.' },
       { name: 'legacy', description: "The original ThunderDB's routes, with its answer shapes." },
       { name: 'cluster', description: 'Nodes, the ring, membership changes.' },
       { name: 'faults', description: 'Faults injected into the simulated network.' },

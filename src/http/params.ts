@@ -148,6 +148,22 @@ export function seconds(max: number): Param<number | undefined> {
 /** Plain decimal digits, no sign, no leading zero; at most 15 digits, so always a safe integer. */
 const DECIMAL = /^(?:0|[1-9][0-9]{0,14})$/;
 
+/** A version: plain decimal digits, no sign, no leading zero, at most 2^53 − 1 (16 digits). */
+const VERSION = /^(?:0|[1-9][0-9]{0,15})$/;
+
+/** A version (`since`, `index`, `Last-Event-ID`); undefined when absent. */
+export function version(): Param<number | undefined> {
+  return (name, value) => {
+    if (value === undefined) return undefined;
+    const n = VERSION.test(value) ? Number(value) : NaN;
+    if (!Number.isSafeInteger(n))
+      throw new BadRequestError(
+        `${name} must be a version: a decimal integer from 0 to 2^53 − 1, got ${JSON.stringify(value)}`,
+      );
+    return n;
+  };
+}
+
 /** An integer range; `fallback` is the value when the parameter is absent. */
 export interface IntegerRange {
   min: number;

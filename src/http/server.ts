@@ -5,6 +5,7 @@ import type { Limits } from '../limits.js';
 import { registerBatchRoute } from './batch-route.js';
 
 import { registerExportRoute } from './export-route.js';
+import { registerWatchRoute } from './watch-route.js';
 
 import { BodyBudget } from './body-budget.js';
 import { registerClusterRoutes } from './cluster-routes.js';
@@ -46,6 +47,7 @@ const ROUTES: Record<string, string> = {
   '/put': 'POST',
   '/snapshot': 'GET, HEAD',
   '/export': 'GET, HEAD',
+  '/watch': 'GET, HEAD',
   '/ping': 'GET, HEAD',
   '/cluster': 'GET, HEAD',
   '/cluster/locate/*': 'GET, HEAD',
@@ -166,6 +168,7 @@ export async function startServer(options: ServerOptions): Promise<Server> {
   registerKvRoutes(router, ctx);
   registerBatchRoute(router, ctx);
   registerExportRoute(router, ctx);
+  registerWatchRoute(router, ctx);
   registerLegacyRoutes(router, ctx);
   registerClusterRoutes(router, ctx);
   registerMetricsRoute(router, ctx);

@@ -58,13 +58,29 @@ export class StreamedAnswer {
 
   /** Sends one piece; resolves when the next one may be produced. */
   async write(piece: string): Promise<void> {
-    if (this.over || piece.length === 0) return;
+    if (!this.offer(piece)) await this.writable();
+  }
+
+  /**
+   * Sends one piece now: true if the connection took it, false if it is held back (the
+   * front end keeps it) and the client must take it before more is produced ({@link writable}).
+   */
+  offer(piece: string): boolean {
+    if (this.over || piece.length === 0) return true;
     let sent = true;
     this.res.cork(() => {
       this.#head();
       sent = this.res.write(piece);
     });
-    if (sent) return;
+    return sent;
+  }
+
+  /**
+   * Resolves once the client has taken what was held back (or is gone); a client that takes
+   * nothing for the stall timeout is cut off.
+   */
+  async writable(): Promise<void> {
+    if (this.over) return;
     await new Promise<void>((resolve) => {
       this.#drained = resolve;
       const { ms, clock } = this.inFlight.stall;

@@ -60,8 +60,19 @@ export function answerAs(route: RouteMetrics | null, started: number, write: () 
 }
 
 /** Every route's metrics, made when the routes are registered. */
+/** What `GET /watch` streams count. */
+export class WatchStats {
+  /** Watch streams open now. */
+  open = 0;
+  /** Change events written to watchers, all streams together. */
+  events = 0;
+  /** Watchers cut for falling behind by more than their buffer (src/http/watch-route.ts). */
+  cut = 0;
+}
+
 export class HttpMetrics {
   readonly #routes = new Map<string, RouteMetrics>();
+  readonly watch = new WatchStats();
   /** Error answers by catalogue code, all routes together. */
   readonly errors = new Map<string, number>();
 

@@ -158,6 +158,28 @@ export class ClusterMetrics {
       () => now([...http.errors].map(([code, value]) => ({ labels: { code }, value }))),
     );
 
+    add('thunderdb_watchers', 'GET /watch streams open now.', 'gauge', () =>
+      now([{ labels: {}, value: http.watch.open }]),
+    );
+    add(
+      'thunderdb_watch_events_total',
+      'Change events written to GET /watch streams, all streams together.',
+      'counter',
+      () => now([{ labels: {}, value: http.watch.events }]),
+    );
+    add(
+      'thunderdb_watchers_cut_total',
+      'Watch streams closed for falling more than 1 MiB behind (they resume from their last version).',
+      'counter',
+      () => now([{ labels: {}, value: http.watch.cut }]),
+    );
+    add(
+      'thunderdb_changes_total',
+      'Acknowledged changes (puts, deletes, expiries) released to watchers, in version order.',
+      'counter',
+      () => now([{ labels: {}, value: cluster.feed.released }]),
+    );
+
     const perNode = (
       name: string,
       help: string,
