@@ -1,14 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { SimLoop } from '../src/sim/loop.js';
-import {
-  ChangeFeed,
-  HistoryCompacted,
-  INLINE_VALUE_BYTES,
-  type Change,
-  type KeyFilter,
-  type Subscription,
-} from '../src/watch/change-feed.js';
+import { INLINE_VALUE_BYTES, type Change } from '../src/watch/change.js';
+import { ChangeFeed, HistoryCompacted, type KeyFilter, type Subscription } from '../src/watch/change-feed.js';
+import { ChangeRing } from '../src/watch/change-ring.js';
 
 /** A feed on a simulated clock whose versions for expiries continue from 1000. */
 function feedOf(options = { maxChanges: 100, maxAgeMs: 60_000 }) {
@@ -142,5 +137,52 @@ describe('the change feed', () => {
     assert.equal(changes[1]!.size, INLINE_VALUE_BYTES + 1);
     assert.equal(changes[2]!.value?.toString(), 'value');
     assert.equal(changes[2]!.size, 5);
+  });
+});
+
+describe('the change ring (the history kept)', () => {
+  const change = (version: number, valueBytes = 90): Change => ({
+    version,
+    type: 'put',
+    key: `key-${version}`,
+    size: valueBytes,
+    value: Buffer.alloc(valueBytes, version % 251),
+    expiresAt: version % 2 === 0 ? 1e12 + version : 0,
+  });
+
+  test('keeps the newest changes within its count and its bytes, whole, across wrap-arounds and growth', () => {
+    const ring = new ChangeRing(1000, 64 * 1024);
+    let compacted = 0;
+    for (let v = 1; v <= 3000; v++) {
+      const dropped = ring.push(change(v), v);
+      if (dropped !== 0) {
+        assert.ok(dropped > compacted, 'the oldest go first');
+        compacted = dropped;
+      }
+    }
+    assert.ok(
+      ring.size > 500 && ring.size < 1000,
+      `bounded by 64 KiB of ~100-byte changes: ${ring.size} kept`,
+    );
+    assert.equal(
+      ring.versionAt(ring.head),
+      compacted + 1,
+      'nothing between the last dropped and the oldest kept',
+    );
+    for (let i = ring.head; i < ring.tail; i++) {
+      const version = 3000 - (ring.tail - 1 - i);
+      assert.deepEqual(ring.at(i), change(version), `change ${version}`);
+    }
+    const small = new ChangeRing(10, 1 << 20);
+    for (let v = 1; v <= 25; v++) small.push(change(v), v);
+    assert.deepEqual([small.size, small.versionAt(small.head)], [10, 16], 'bounded by its count');
+  });
+
+  test('keeps nothing when asked to keep nothing, and no change larger than itself', () => {
+    assert.equal(new ChangeRing(0, 1 << 20).push(change(7), 0), 7);
+    const ring = new ChangeRing(100, 64 * 1024);
+    ring.push(change(1), 0);
+    assert.equal(ring.push(change(2, 70 * 1024), 0), 2);
+    assert.deepEqual([ring.size, ring.versionAt(ring.head)], [1, 1]);
   });
 });

@@ -2,9 +2,9 @@ import { isUtf8 } from 'node:buffer';
 import { BadRequestError, HistoryCompactedError, toThunderError } from '../errors.js';
 import type { WatchStats } from '../metrics/http-metrics.js';
 import type { Clock } from '../time/clock.js';
+import type { Change } from '../watch/change.js';
 import {
   HistoryCompacted,
-  type Change,
   type ChangeFeed,
   type KeyFilter,
   type Subscription,

@@ -1,31 +1,23 @@
+import { INLINE_VALUE_BYTES, type Change, type ChangeType } from './change.js';
+import { ChangeRing } from './change-ring.js';
 import type { Clock } from '../time/clock.js';
 
-/** What a change did to its key. */
-export type ChangeType = 'put' | 'delete' | 'expire';
-
 /**
- * One acknowledged change, as a watcher sees it. `value` is kept for values of at most
- * {@link INLINE_VALUE_BYTES} (a watcher reads larger ones with a GET); `size` always.
+ * A change as the feed keeps it: stamped and waiting for its write's outcome, then, once
+ * released, kept for watchers that resume. One object a write (the hot path allocates it and
+ * a copy of a small value, nothing else).
  */
-export interface Change {
-  version: number;
-  type: ChangeType;
-  key: string;
-  /** The value's bytes (puts only); 0 for a delete or an expiry. */
-  size: number;
-  value: Buffer | null;
-  /** When a put's value expires, Unix ms; 0: never. */
-  expiresAt: number;
-}
-
-/** Values up to this many bytes travel in the events; larger ones as their size alone. */
-export const INLINE_VALUE_BYTES = 1024;
-
-/** A write stamped and not yet settled, in stamp (= version) order. */
-interface Pending {
-  change: Change;
+class Entry implements Change {
   /** 0: waiting for its quorum; 1: acknowledged; 2: failed (never an event). */
-  state: 0 | 1 | 2;
+  state: 0 | 1 | 2 = 0;
+  constructor(
+    readonly version: number,
+    readonly type: ChangeType,
+    readonly key: string,
+    readonly size: number,
+    readonly value: Buffer | null,
+    readonly expiresAt: number,
+  ) {}
 }
 
 /** Which keys a watcher wants: one key, or every key under a prefix ('' for all). */
@@ -43,7 +35,12 @@ export interface FeedOptions {
   maxChanges: number;
   /** Changes kept no longer than this many ms after they were released. */
   maxAgeMs: number;
+  /** The bytes of keys and kept values the history holds, at most (default {@link DEFAULT_HISTORY_BYTES}). */
+  maxBytes?: number;
 }
+
+/** The history's bytes of keys and values, at most: 10,000 changes of 400 bytes. */
+export const DEFAULT_HISTORY_BYTES = 4 << 20;
 
 /** A subscription: `close()` ends it; `through` is the version it has been told everything up to. */
 export interface Subscription {
@@ -78,14 +75,11 @@ export class ChangeFeed {
   readonly #clock: Clock;
   readonly #stamp: () => number;
   readonly #options: FeedOptions;
-  /** Writes stamped and not yet released, oldest first; and by version. */
-  #pending: Pending[] = [];
+  /** Writes stamped and not yet released, oldest (lowest version) first from `#pendingHead`. */
+  #pending: Entry[] = [];
   #pendingHead = 0;
-  readonly #byVersion = new Map<number, Pending>();
-  /** Released changes kept, oldest first (a ring: `#historyHead` is the oldest). */
-  #history: Change[] = [];
-  #releasedAt: number[] = [];
-  #historyHead = 0;
+  /** Released changes kept for watchers that resume, oldest first. */
+  readonly #history: ChangeRing;
   /**
    * Every change of a version at or below this has been released or has failed: a watcher
    * told of everything up to it has missed nothing.
@@ -119,6 +113,7 @@ export class ChangeFeed {
     this.#options = options;
     this.#through = floor;
     this.#compactedThrough = floor;
+    this.#history = new ChangeRing(options.maxChanges, options.maxBytes ?? DEFAULT_HISTORY_BYTES);
   }
 
   /** The version every released change is at or below, with nothing before it pending. */
@@ -128,6 +123,7 @@ export class ChangeFeed {
 
   /** The oldest `since` a watcher may resume from: every change after it is kept. */
   get oldest(): number {
+    this.#dropAged();
     return this.#compactedThrough;
   }
 
@@ -143,7 +139,8 @@ export class ChangeFeed {
 
   /** Changes kept for resuming watchers. */
   get kept(): number {
-    return this.#history.length - this.#historyHead;
+    this.#dropAged();
+    return this.#history.size;
   }
 
   /**
@@ -169,29 +166,39 @@ export class ChangeFeed {
             ? Buffer.from(value.slice(valueStart), 'latin1')
             : Buffer.from(value.subarray(valueStart));
     }
-    const pending: Pending = { change: { version, type, key, size, value: bytes, expiresAt }, state: 0 };
-    this.#pending.push(pending);
-    this.#byVersion.set(version, pending);
+    this.#pending.push(new Entry(version, type, key, size, bytes, expiresAt));
   }
 
-  /** The write stamped `version` was acknowledged (W replicas) or failed. */
+  /** The write stamped `version` was acknowledged (W replicas) or failed; a version settled already is ignored. */
   settled(version: number, acknowledged: boolean): void {
-    const pending = this.#byVersion.get(version);
-    if (pending === undefined) return;
-    this.#byVersion.delete(version);
-    pending.state = acknowledged ? 1 : 2;
-    if (this.#pending[this.#pendingHead] === pending) this.#release();
+    const pending = this.#pending;
+    const head = this.#pendingHead;
+    // Writes mostly settle in the order they were stamped: the head first, else a search.
+    let at = head;
+    if (pending[head]?.version !== version) {
+      let hi = pending.length;
+      while (at < hi) {
+        const mid = (at + hi) >>> 1;
+        if (pending[mid]!.version < version) at = mid + 1;
+        else hi = mid;
+      }
+    }
+    const entry = pending[at];
+    if (entry === undefined || entry.version !== version || entry.state !== 0) return;
+    entry.state = acknowledged ? 1 : 2;
+    if (at === head) this.#release();
   }
 
   /** Releases the settled writes at the head, in version order. */
   #release(): void {
     const pending = this.#pending;
     let head = this.#pendingHead;
+    const now = this.#clock.now();
     while (head < pending.length && pending[head]!.state !== 0) {
-      const { change, state } = pending[head]!;
-      pending[head++] = undefined as unknown as Pending;
-      this.#through = change.version;
-      if (state === 1) this.#publish(change);
+      const entry = pending[head]!;
+      pending[head++] = undefined as unknown as Entry;
+      this.#through = entry.version;
+      if (entry.state === 1) this.#publish(entry, now);
     }
     if (head === pending.length) {
       this.#pending = [];
@@ -201,14 +208,13 @@ export class ChangeFeed {
       head = 0;
     }
     this.#pendingHead = head;
-    this.#compact();
   }
 
   /** Keeps a released change, tells its watchers, and schedules its expiry. */
-  #publish(change: Change): void {
+  #publish(change: Entry, now: number): void {
     this.#released++;
-    this.#history.push(change);
-    this.#releasedAt.push(this.#clock.now());
+    const dropped = this.#history.push(change, now);
+    if (dropped > this.#compactedThrough) this.#compactedThrough = dropped;
     if (this.#expiring.size > 0 || change.expiresAt !== 0) this.#noteExpiry(change);
     if (this.#subscribers.size === 0) return;
     const exact = this.#byKey.get(change.key);
@@ -221,26 +227,12 @@ export class ChangeFeed {
     }
   }
 
-  /** Drops kept changes past the count and the age. */
-  #compact(): void {
-    const { maxChanges, maxAgeMs } = this.#options;
+  /** Drops the kept changes past the age (when a watcher asks: the count and bytes bound memory meanwhile). */
+  #dropAged(): void {
     const history = this.#history;
-    let head = this.#historyHead;
-    const cutoff = this.#clock.now() - maxAgeMs;
-    while (
-      head < history.length &&
-      (history.length - head > maxChanges || this.#releasedAt[head]! < cutoff)
-    ) {
-      this.#compactedThrough = history[head]!.version;
-      history[head] = undefined as unknown as Change;
-      head++;
-    }
-    if (head > 1024 && head * 2 > history.length) {
-      this.#history = history.slice(head);
-      this.#releasedAt = this.#releasedAt.slice(head);
-      head = 0;
-    }
-    this.#historyHead = head;
+    const cutoff = this.#clock.now() - this.#options.maxAgeMs;
+    while (history.size > 0 && history.releasedAt(history.head) < cutoff)
+      this.#compactedThrough = history.dropOldest();
   }
 
   /**
@@ -253,14 +245,13 @@ export class ChangeFeed {
     since: number | undefined,
     listener: ChangeListener,
   ): Subscription | HistoryCompacted {
-    this.#compact();
+    this.#dropAged();
     if (since !== undefined && since < this.#compactedThrough)
       return new HistoryCompacted(this.#compactedThrough);
     if (since !== undefined) {
       const history = this.#history;
-      for (let i = this.#firstAfter(since); i < history.length; i++) {
-        const change = history[i]!;
-        if (matches(filter, change.key)) listener.change(change);
+      for (let i = this.#firstAfter(since); i < history.tail; i++) {
+        if (matches(filter, history.keyAt(i))) listener.change(history.at(i));
       }
     }
     const subscriber: Subscriber = { filter, listener, closed: false };
@@ -287,11 +278,11 @@ export class ChangeFeed {
   /** The index in the history of the first change newer than `version` (binary search: versions ascend). */
   #firstAfter(version: number): number {
     const history = this.#history;
-    let lo = this.#historyHead;
-    let hi = history.length;
+    let lo = history.head;
+    let hi = history.tail;
     while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (history[mid]!.version <= version) lo = mid + 1;
+      const mid = Math.floor((lo + hi) / 2);
+      if (history.versionAt(mid) <= version) lo = mid + 1;
       else hi = mid;
     }
     return lo;
