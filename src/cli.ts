@@ -29,6 +29,7 @@ import { dumpCommands } from './commands/dump.js';
 import { faultCommand } from './commands/fault.js';
 
 import { kvCommands } from './commands/kv.js';
+import { watchCommands } from './commands/watch.js';
 
 import { nodeCommands } from './commands/node.js';
 
@@ -620,6 +621,7 @@ export async function main(argv: string[]): Promise<void> {
       },
     )
     .command(kvCommands)
+    .command(watchCommands)
     .command(nodeCommands)
     .command(dumpCommands)
     .command(faultCommand)

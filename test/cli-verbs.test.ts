@@ -589,6 +589,7 @@ for (const frontEnd of FRONT_ENDS)
           'del',
           'ls',
           'mget',
+          'watch',
           'nodes',
           'node',
           'export',

@@ -174,6 +174,43 @@ for (const frontEnd of FRONT_ENDS)
     );
   });
 
+describe('a watch across membership changes', () => {
+  test(
+    'a watch hears every acknowledged write while a node crashes and restarts, a node joins and one leaves',
+    TIMEOUT,
+    async (t) => {
+      const run = await startRunning({ nodes: 3 });
+      t.after(() => run.stop());
+      const stream = new Stream(run.url, `/watch?prefix=m:&since=${run.cluster.feed.through}`);
+      t.after(() => stream.close());
+      const acknowledged: number[] = [];
+      let n = 0;
+      const write = async (count: number) => {
+        for (let i = 0; i < count; i++, n++) {
+          const answer = await put(run.url, `m:${n % 50}`, `v${n}`);
+          if (answer.status === 204) acknowledged.push(versionOf(answer));
+        }
+      };
+      await write(50);
+      assert.equal((await http(run.url, 'POST', '/cluster/nodes/1/crash')).status, 200);
+      await write(50);
+      assert.equal((await http(run.url, 'POST', '/cluster/nodes/1/restart')).status, 200);
+      await write(50);
+      assert.equal((await http(run.url, 'POST', '/cluster/nodes')).status, 200);
+      await write(50);
+      assert.equal((await http(run.url, 'DELETE', '/cluster/nodes/0')).status, 200);
+      await write(50);
+      assert.ok(acknowledged.length >= 200, `${acknowledged.length} of 250 writes acknowledged`);
+      await stream.until(() => stream.changes.length >= acknowledged.length);
+      assert.deepEqual(
+        stream.changes.map((c) => c.version),
+        acknowledged,
+        'every acknowledged write, once, in order, and nothing else',
+      );
+    },
+  );
+});
+
 describe('GET /watch against a short history', () => {
   test(
     'a since older than the changes kept is 410 HISTORY_COMPACTED with the oldest version to watch from',

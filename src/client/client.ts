@@ -1,8 +1,8 @@
-import { errorOfAnswer, ThunderHttpError, unreachable } from './errors.js';
+import { ClusterUnreachableError, errorOfAnswer, ThunderHttpError, unreachable } from './errors.js';
 
 import { streamedLines } from './body.js';
 
-import { lineOfRecord, linesOf, recordOfLine } from './ndjson.js';
+import { lineOfRecord, linesOf, recordOfLine, watchEventOf } from './ndjson.js';
 
 import { ifMatchHeader, keySegment, query, versionOf } from './paths.js';
 
@@ -25,6 +25,8 @@ import type {
   PlanRequest,
   Restarted,
   Written,
+  WatchEvent,
+  WatchOptions,
 } from './types.js';
 import { DEFAULT_URL } from '../config.js';
 
@@ -240,6 +242,52 @@ export class ThunderClient {
     } catch (err) {
       if (err instanceof SyntaxError) throw err;
       throw unreachable(this.url, err);
+    }
+  }
+
+  /**
+   * The acknowledged changes of the keys under `prefix` (or of `options.key`), in version
+   * order, as they happen (`GET /watch`, NDJSON), from `options.since` or from now. A dropped
+   * connection, or a cluster that cannot be reached for a while, is resumed from the last
+   * version seen, with no gap and no duplicate, waiting 100 ms, then twice as long each time,
+   * up to `maxRetryMs`. A since older than the changes the cluster keeps throws
+   * HISTORY_COMPACTED (its `details.oldest` says where to watch from after reading again);
+   * `options.signal` ends the iteration.
+   */
+  async *watch(prefix = '', options: WatchOptions = {}): AsyncGenerator<WatchEvent> {
+    const { signal, maxRetryMs = 5000 } = options;
+    let since = options.since;
+    let pause = 100;
+    while (!signal?.aborted) {
+      const filter = options.key === undefined ? { prefix } : { key: options.key };
+      let answer: Response;
+      try {
+        answer = await this.#send('GET', `/watch${query({ ...filter, since })}`, {
+          headers: { Accept: 'application/x-ndjson' },
+          ...(signal === undefined ? {} : { signal }),
+        });
+      } catch (err) {
+        if (signal?.aborted) return;
+        if (!(err instanceof ClusterUnreachableError)) throw err;
+        await sleepFor(pause, signal);
+        pause = Math.min(pause * 2, maxRetryMs);
+        continue;
+      }
+      try {
+        for await (const line of linesOf(answer.body!)) {
+          if (line === '') continue;
+          const event = watchEventOf(line);
+          since = event.version;
+          pause = 100;
+          if (event.type !== 'progress' || options.progress) yield event;
+        }
+      } catch {
+        // Cut mid-stream (a half line, a connection reset): resumed below, from `since`.
+        if (signal?.aborted) return;
+      }
+      // The stream ended (cut for falling behind, a restart, a dropped connection): resume.
+      await sleepFor(pause, signal);
+      pause = Math.min(pause * 2, maxRetryMs);
     }
   }
 
@@ -460,4 +508,18 @@ function toText(key: string, value: Value): string {
       `the value of ${JSON.stringify(key)} is not UTF-8: use putMany(…, { encoding: 'base64' })`,
     );
   }
+}
+
+/** Waits `ms`, or until `signal` aborts. */
+function sleepFor(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) return resolve();
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    }
+    signal?.addEventListener('abort', done, { once: true });
+  });
 }

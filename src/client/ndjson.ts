@@ -1,4 +1,4 @@
-import type { ExportRecord } from './types.js';
+import type { ExportRecord, WatchEvent } from './types.js';
 
 /**
  * The NDJSON lines of exports and batch writes. An export line is `["key","<base64>"]` or
@@ -59,4 +59,24 @@ export function lineOfRecord(record: ExportRecord): string {
   return JSON.stringify(
     record.expiresAt === undefined ? [record.key, value] : [record.key, value, record.expiresAt],
   );
+}
+
+/** Parses one line of `GET /watch`: a change (its value decoded to bytes) or a progress event. */
+export function watchEventOf(line: string): WatchEvent {
+  const parsed = JSON.parse(line) as Record<string, unknown>;
+  const { type, key, version, size, value, encoding, expiresAt } = parsed;
+  if (
+    !(type === 'put' || type === 'delete' || type === 'expire' || type === 'progress') ||
+    !Number.isSafeInteger(version) ||
+    (type !== 'progress' && typeof key !== 'string')
+  ) {
+    throw new SyntaxError(`not a watch event: ${line.slice(0, 200)}`);
+  }
+  const event: WatchEvent = { type, version: version as number };
+  if (typeof key === 'string') event.key = key;
+  if (typeof size === 'number') event.size = size;
+  if (typeof value === 'string')
+    event.value = plain(Buffer.from(value, encoding === 'base64' ? 'base64' : 'utf8'));
+  if (typeof expiresAt === 'number') event.expiresAt = expiresAt;
+  return event;
 }

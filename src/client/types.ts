@@ -63,6 +63,37 @@ export interface BatchResult {
   rejections?: { line: number; code: string; message: string }[];
 }
 
+/**
+ * One change of `watch` (a put, a delete, a value that expired), or, when asked for, a
+ * progress event: every change wanted up to `version` has been yielded.
+ */
+export interface WatchEvent {
+  type: 'put' | 'delete' | 'expire' | 'progress';
+  /** Absent on a progress event. */
+  key?: string;
+  version: number;
+  /** A put's value size in bytes. */
+  size?: number;
+  /** A put's value when it is at most 1 KiB (a larger one: read it with `get`). */
+  value?: Uint8Array;
+  /** When a put's value expires, Unix ms. */
+  expiresAt?: number;
+}
+
+/** `watch`'s options. */
+export interface WatchOptions {
+  /** Watch one key instead of a prefix. */
+  key?: string;
+  /** Start right after this version (default: now). */
+  since?: number;
+  /** Yield progress events too. */
+  progress?: boolean;
+  /** Ends the watch (the iteration then ends without an error). */
+  signal?: AbortSignal;
+  /** The longest pause between reconnections after a dropped connection, ms (default 5000). */
+  maxRetryMs?: number;
+}
+
 /** One key of an export: what `export` yields and `import` takes. */
 export interface ExportRecord {
   key: string;
