@@ -99,10 +99,26 @@ class Watchers {
 async function main(): Promise<void> {
   const meta = runContext();
   const file = await uuidFile(KEYS);
-  const rows = TURNS.map(() => ({ ratio: [] as number[], rps: [] as number[], events: [] as number[], rss: [] as number[], cut: 0 }));
+  const rows = TURNS.map(() => ({
+    ratio: [] as number[],
+    rps: [] as number[],
+    events: [] as number[],
+    rss: [] as number[],
+    cut: 0,
+  }));
   for (let run = 0; run < RUNS; run++) {
     const cluster = await startCluster({ nodes: 3, replicas: 1 }, [], args.cli);
     try {
+      // Warm: the first turn would otherwise run on code not yet optimised.
+      await sustained('wrk', {
+        url: cluster.url,
+        method: 'PUT',
+        seconds: 2,
+        connections: 100,
+        keys: KEYS,
+        keyFile: file,
+        valueBytes: 100,
+      });
       let base = 0;
       for (const [t, turn] of TURNS.entries()) {
         const watchers = await Watchers.open(cluster.url, turn);

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, test } from 'node:test';
 import { lostWrites, readsOfUnwritten, VALUE_LOST } from '../src/check/checks.js';
+import { checkWatch, type SeenChange } from '../src/check/watch-check.js';
 import { History, pair, toOperations, type Completed } from '../src/check/history.js';
 import type { CheckOptions } from '../src/check/results.js';
 import { runCheck } from '../src/check/run.js';
@@ -371,4 +372,63 @@ describe('thunderdb check', () => {
       assert.deepEqual(running.cluster.faults(), [], 'every fault healed at the end');
     },
   );
+});
+
+describe('the watch held against the history', () => {
+  /** One client writes a, b, deletes, then writes c to k; all acknowledged. */
+  const history = () =>
+    written((h, at) => {
+      let t = 0;
+      for (const [f, value] of [
+        ['write', 'a'],
+        ['write', 'b'],
+        ['delete', undefined],
+        ['write', 'c'],
+      ] as const) {
+        const op = h.invoke(0, f, 'k', value);
+        at(++t);
+        h.complete(op, 'ok');
+        at(++t);
+      }
+    });
+  const watched: SeenChange[] = [
+    { type: 'put', key: 'k', version: 1, value: 'a' },
+    { type: 'put', key: 'k', version: 2, value: 'b' },
+    { type: 'delete', key: 'k', version: 3 },
+    { type: 'put', key: 'k', version: 4, value: 'c' },
+  ];
+
+  test('a watch that reported every acknowledged write, in order, agreeing with the final read, is valid', () => {
+    const findings = checkWatch(history(), watched, new Map([['k', 'c']]));
+    assert.equal(findings.valid, true, JSON.stringify(findings));
+  });
+
+  test('a watch that skipped an acknowledged write, or a delete, is caught', () => {
+    const skipped = checkWatch(
+      history(),
+      watched.filter((c) => c.value !== 'b'),
+      new Map([['k', 'c']]),
+    );
+    assert.equal(skipped.valid, false);
+    assert.deepEqual(skipped.missing, [`client 0's write of "b" to k`]);
+    const noDelete = checkWatch(
+      history(),
+      watched.filter((c) => c.type !== 'delete'),
+      new Map([['k', 'c']]),
+    );
+    assert.deepEqual(noDelete.missing, ['1 of 1 acknowledged deletes of k']);
+  });
+
+  test('out of order, a duplicate, a value never written, or a last change the final read contradicts, are caught', () => {
+    const swapped = [watched[1]!, watched[0]!, watched[2]!, watched[3]!];
+    assert.deepEqual(checkWatch(history(), swapped, new Map()).outOfOrder, [1]);
+    assert.deepEqual(checkWatch(history(), [...watched, watched[3]!], new Map()).outOfOrder, [4]);
+    const invented = [...watched, { type: 'put' as const, key: 'k', version: 5, value: 'z' }];
+    assert.deepEqual(checkWatch(history(), invented, new Map()).unexpected, [
+      'a put of "z" to k at version 5',
+    ]);
+    assert.deepEqual(checkWatch(history(), watched, new Map([['k', 'b']])).finalsDiffer, [
+      'k: the watch ends at "c", the final read is "b"',
+    ]);
+  });
 });

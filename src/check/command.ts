@@ -126,6 +126,15 @@ export function formatFindings(results: CheckResults): string[] {
     );
   if (checks.finalReads.failed.length > 0)
     lines.push(`final reads failed for ${checks.finalReads.failed.join(', ')}`);
+  const watch = checks.watch;
+  for (const write of watch.missing.slice(0, 5))
+    lines.push(`watch missed: ${write} was acknowledged and never reported`);
+  for (const put of watch.unexpected.slice(0, 5)) lines.push(`watch reported what no write wrote: ${put}`);
+  if (watch.outOfOrder.length > 0)
+    lines.push(
+      `watch out of order: versions ${watch.outOfOrder.slice(0, 5).join(', ')} came after newer ones`,
+    );
+  for (const key of watch.finalsDiffer.slice(0, 5)) lines.push(`watch and final read differ: ${key}`);
   for (const broken of checks.invariants.broken.slice(0, 5))
     lines.push(`replica invariant broken: ${broken}`);
   return lines;

@@ -1,5 +1,5 @@
 import { ThunderClient } from '../client/index.js';
-import type { Target } from './target.js';
+import { clientWatch, type Target } from './target.js';
 
 /**
  * A cluster at a URL, driven through the client as any program would: reads and writes
@@ -32,5 +32,6 @@ export function httpTarget(
     restart: async (node) => void (await client.restart(node)),
     antiEntropy: async () => void (await client.antiEntropy()),
     versions: async (key) => (await client.locate(key)).versions,
+    watch: (prefix, seen) => clientWatch(client, prefix, seen),
   };
 }

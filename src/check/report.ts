@@ -155,6 +155,7 @@ svg{border:1px solid #eee}
 <tr><td>reads of unwritten values</td><td>${checks.readsOfUnwritten.valid ? 'none' : `<ul>${list(checks.readsOfUnwritten.reads)}</ul>`}</td></tr>
 <tr><td>convergence</td><td>${checks.convergence.valid ? `replicas agreed ${checks.convergence.ms!.toFixed(0)} ms after healing` : `replicas still differ on ${checks.convergence.divergent.map((d) => escape(d.key)).join(', ')}`}</td></tr>
 <tr><td>replica invariants</td><td>${!checks.invariants.checked ? 'checked in the deterministic mode only' : checks.invariants.valid ? `held over ${checks.invariants.writes} writes and ${checks.invariants.purges} purges` : `broken ${checks.invariants.count} times: <ul>${checks.invariants.broken.map((b) => `<li>${escape(b)}</li>`).join('')}</ul>`}</td></tr>
+<tr><td>watch</td><td>${checks.watch.valid ? `${checks.watch.changes} changes, every acknowledged write among them, in order` : escape([...checks.watch.missing.map((m) => `missed: ${m}`), ...checks.watch.unexpected.map((u) => `unexpected: ${u}`), ...checks.watch.finalsDiffer, ...checks.watch.outOfOrder.map((v) => `out of order: ${v}`)].slice(0, 10).join('; '))}</td></tr>
 <tr><td>final reads</td><td>${checks.finalReads.failed.length === 0 ? 'every key read' : `failed for ${escape(checks.finalReads.failed.join(', '))}`}${checks.finalReads.lost.length === 0 ? '' : `; values lost on every replica (VALUE_LOST) for ${escape(checks.finalReads.lost.join(', '))}`}</td></tr>
 </table>
 <h2>Operations by key</h2>

@@ -1,4 +1,5 @@
 import type { Named } from './checks.js';
+import type { WatchFindings } from './watch-check.js';
 import type { Verdict } from './linearizability.js';
 import type { AppliedWindow, FaultKind } from './schedule.js';
 
@@ -61,6 +62,8 @@ export interface CheckResults {
      * replica): judged, their last acknowledged writes counted as lost.
      */
     finalReads: { valid: Validity; failed: string[]; lost: string[] };
+    /** The run's keys watched from its start (GET /watch, or the feed in this process), held against the history. */
+    watch: WatchFindings;
     /**
      * Replica invariants checked as each node applied each batch (src/check/replica-invariants.ts):
      * in the deterministic mode only, where every node's store is in reach.

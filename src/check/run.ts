@@ -14,6 +14,7 @@ import { FaultDriver, planFaults, type AppliedWindow } from './schedule.js';
 import { clusterTarget, paddedTarget, type Target } from './target.js';
 import type { CheckOptions, CheckResults, Validity } from './results.js';
 import { keysOf, perform, runWorkload } from './workload.js';
+import { checkWatch, type SeenChange } from './watch-check.js';
 
 /** The command line that repeats a check. */
 export function reproduceCommand(options: CheckOptions): string {
@@ -128,6 +129,7 @@ export async function runCheck(
     options.url === undefined ? '' : `check-${options.seed}-${Date.now().toString(36)}-`,
   );
   const finals = new Map<string, Final>();
+  const seen: SeenChange[] = [];
   let driver!: FaultDriver;
   let convergence!: CheckResults['checks']['convergence'];
   let runMs = 0;
@@ -137,6 +139,8 @@ export async function runCheck(
       if ((await target.read(key)) !== null)
         throw new Error(`key ${key} already holds a value; the checks need keys that start empty`);
     }
+    // The run's keys watched from before the first write: a second history source.
+    const watch = await target.watch(keys[0]!.slice(0, -1), (change) => seen.push(change));
     const windows = planFaults(options.seed, options.faults, nodes, options.timeLimit * 1000);
     log(`fault schedule: ${windows.length} faults (${options.faults.join(', ') || 'none'})`);
     driver = new FaultDriver(target, clock, windows, start);
@@ -166,6 +170,8 @@ export async function runCheck(
         else if (end.error === 'VALUE_LOST') finals.set(key, VALUE_LOST);
       }
     }
+    await watch.caughtUp();
+    watch.close();
     runMs = clock.now() - start;
   };
   try {
@@ -177,7 +183,7 @@ export async function runCheck(
   const judging = performance.now();
   const completed = pair(history.events);
   const broken = invariants?.broken;
-  const results = judge(options, keys, completed, finals, convergence, driver.applied, {
+  const results = judge(options, keys, completed, finals, convergence, driver.applied, seen, {
     checked: broken !== undefined,
     valid: (broken?.count ?? 0) === 0,
     writes: invariants?.checked.writes ?? 0,
@@ -207,6 +213,7 @@ export function judge(
   finals: ReadonlyMap<string, Final>,
   convergence: CheckResults['checks']['convergence'],
   faults: AppliedWindow[],
+  seen: readonly SeenChange[],
   invariants: CheckResults['checks']['invariants'],
 ): CheckResults {
   const linearizability = checkLinearizability(toOperations(completed));
@@ -224,6 +231,7 @@ export function judge(
       lost: keys.filter((key) => finals.get(key) === VALUE_LOST),
     },
     invariants,
+    watch: checkWatch(completed, seen, finals),
   };
   const verdicts: Validity[] = [
     linearizability.valid,
@@ -232,6 +240,7 @@ export function judge(
     convergence.valid,
     checks.finalReads.valid,
     invariants.valid,
+    checks.watch.valid,
   ];
   const valid: Validity = verdicts.includes(false) ? false : verdicts.includes('unknown') ? 'unknown' : true;
   const count = (type: string) => completed.filter((op) => (op.end?.type ?? 'info') === type).length;

@@ -1,6 +1,9 @@
 import type { Cluster, Consistency } from '../cluster/cluster.js';
 import type { FaultSpec } from '../sim/network.js';
 import type { PauseFault } from '../sim/pause-fault.js';
+import type { ThunderClient } from '../client/index.js';
+import { HistoryCompacted } from '../watch/change-feed.js';
+import type { SeenChange } from './watch-check.js';
 
 /** A fault as the checker's schedule asks for it: the network's, or a pause. */
 export type TargetFault = FaultSpec | Omit<PauseFault, 'id'>;
@@ -29,6 +32,15 @@ export interface Target {
   antiEntropy(): Promise<void>;
   /** The version each replica of the key holds (negative: a tombstone; 0: nothing; null: no answer). */
   versions(key: string): Promise<(number | null)[]>;
+  /** Watches the keys under `prefix` from now, telling `seen` of each change; resolves once watching. */
+  watch(prefix: string, seen: (change: SeenChange) => void): Promise<TargetWatch>;
+}
+
+/** A watch of the checker's keys. */
+export interface TargetWatch {
+  /** Resolves once every change released up to now has been seen. */
+  caughtUp(): Promise<void>;
+  close(): void;
 }
 
 /** A cluster in this process, asked with the given consistency (r, w, repair). */
@@ -47,6 +59,62 @@ export function clusterTarget(cluster: Cluster, consistency: Consistency): Targe
     restart: async (node) => void (await cluster.restart(node)),
     antiEntropy: async () => void (await cluster.antiEntropy()),
     versions: async (key) => (await cluster.locate(key)).versions,
+    // In this process the feed tells the watcher as it releases each change: always caught up.
+    watch: (prefix, seen) => {
+      const subscription = cluster.feed.subscribe({ prefix }, undefined, {
+        change: ({ type, key, version, value }) =>
+          seen(
+            value === null ? { type, key, version } : { type, key, version, value: value.toString('utf8') },
+          ),
+      });
+      if (subscription instanceof HistoryCompacted) throw new Error('a watch from now is never compacted');
+      return Promise.resolve({ caughtUp: () => Promise.resolve(), close: () => subscription.close() });
+    },
+  };
+}
+
+/**
+ * A watch through `client` (GET /watch), with progress events every 100 ms: `caughtUp` asks
+ * a fresh stream where the feed is, then waits until this one has reached it.
+ */
+export async function clientWatch(
+  client: ThunderClient,
+  prefix: string,
+  seen: (change: SeenChange) => void,
+): Promise<TargetWatch> {
+  const stop = new AbortController();
+  let at = 0;
+  let wake = (): void => {};
+  let started!: () => void;
+  const watching = new Promise<void>((resolve) => (started = resolve));
+  void (async () => {
+    for await (const event of client.watch(prefix, {
+      progress: true,
+      progressMs: 100,
+      signal: stop.signal,
+    })) {
+      at = event.version;
+      started();
+      if (event.type !== 'progress') {
+        const change: SeenChange = { type: event.type, key: event.key!, version: event.version };
+        if (event.value !== undefined) change.value = Buffer.from(event.value).toString('utf8');
+        seen(change);
+      }
+      wake();
+    }
+  })().catch(() => started());
+  await watching;
+  return {
+    async caughtUp() {
+      const probe = new AbortController();
+      let target = 0;
+      for await (const event of client.watch(prefix, { progress: true, signal: probe.signal })) {
+        target = event.version;
+        break;
+      }
+      while (at < target && !stop.signal.aborted) await new Promise<void>((resolve) => (wake = resolve));
+    },
+    close: () => stop.abort(),
   };
 }
 
@@ -66,5 +134,9 @@ export function paddedTarget(target: Target, bytes: number): Target {
     read: async (key) => unpad(await target.read(key)),
     write: (key, value) => target.write(key, pad(value)),
     create: (key, value) => target.create(key, pad(value)),
+    watch: (prefix, seen) =>
+      target.watch(prefix, (change) =>
+        seen(change.value === undefined ? change : { ...change, value: unpad(change.value)! }),
+      ),
   };
 }

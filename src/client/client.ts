@@ -262,10 +262,14 @@ export class ThunderClient {
       const filter = options.key === undefined ? { prefix } : { key: options.key };
       let answer: Response;
       try {
-        answer = await this.#send('GET', `/watch${query({ ...filter, since })}`, {
-          headers: { Accept: 'application/x-ndjson' },
-          ...(signal === undefined ? {} : { signal }),
-        });
+        answer = await this.#send(
+          'GET',
+          `/watch${query({ ...filter, since, progress: options.progressMs })}`,
+          {
+            headers: { Accept: 'application/x-ndjson' },
+            ...(signal === undefined ? {} : { signal }),
+          },
+        );
       } catch (err) {
         if (signal?.aborted) return;
         if (!(err instanceof ClusterUnreachableError)) throw err;

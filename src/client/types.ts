@@ -88,6 +88,8 @@ export interface WatchOptions {
   since?: number;
   /** Yield progress events too. */
   progress?: boolean;
+  /** How often the cluster sends a progress event when nothing else happens, ms (100 to 60000; default 5000). */
+  progressMs?: number;
   /** Ends the watch (the iteration then ends without an error). */
   signal?: AbortSignal;
   /** The longest pause between reconnections after a dropped connection, ms (default 5000). */

@@ -59,6 +59,21 @@ export function changeJson(change: Change): string {
 }
 
 /**
+ * The last change made JSON, and its JSON: the feed tells every watcher of a change in turn,
+ * so ten watchers of a key serialize it once, not ten times.
+ */
+let lastChange: Change | null = null;
+let lastJson = '';
+
+function jsonOnce(change: Change): string {
+  if (change !== lastChange) {
+    lastChange = change;
+    lastJson = changeJson(change);
+  }
+  return lastJson;
+}
+
+/**
  * One `GET /watch` stream: the changes its filter matches, after `since`, in version order,
  * then each as the feed releases it; a progress event when nothing else went out for the
  * progress interval. Events are queued as they come and written a turn's worth at a time,
@@ -125,7 +140,7 @@ class WatchStream implements Stoppable {
     if (this.#answer.over) return;
     this.#told = change.version;
     this.#stats.events++;
-    const json = changeJson(change);
+    const json = jsonOnce(change);
     this.#enqueue(
       this.#ndjson ? json + '\n' : `id: ${change.version}\nevent: ${change.type}\ndata: ${json}\n\n`,
     );
