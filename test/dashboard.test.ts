@@ -53,7 +53,22 @@ for (const frontEnd of FRONT_ENDS)
         assert.equal(await page.locator('#nodes .node').count(), 3);
         for (const node of [0, 1, 2]) assert.equal(await stateOf(page, node).textContent(), 'up');
         // Each card shows its node's round-trip p99 once the node has answered something.
-        await db.put('warm', 'v');
+        await page.locator('#changes[data-watching=""]').waitFor({ state: 'attached' });
+        const warm = await db.put('warm', 'v');
+        // The live feed of changes: GET /watch as Server-Sent Events, read by the browser.
+        await page.locator('#changes li', { hasText: `put warm "v" @${warm.version}` }).waitFor();
+        await page.fill('#changes-prefix', 'only:');
+        await page.click('#changes-filter button');
+        await page.locator('#changes[data-watching="only:"]').waitFor({ state: 'attached' });
+        await db.put('other', 'x');
+        const only = await db.put('only:a', 'y');
+        await db.delete('only:a');
+        await page.locator('#changes li[data-type="delete"]', { hasText: 'delete only:a' }).waitFor();
+        assert.deepEqual(await page.locator('#changes li').allTextContents(), [
+          (await page.locator('#changes li').first().textContent())!,
+          `put only:a "y" @${only.version}`,
+        ]);
+        assert.match((await page.locator('#changes li').first().textContent())!, /^delete only:a @\d+$/);
         await page
           .locator('.node[data-node="0"] dd')
           .filter({ hasText: /^≤ \d+\.\d\d ms$/ })
