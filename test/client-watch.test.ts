@@ -77,6 +77,7 @@ test(
 test('client.watch: a since older than the cluster keeps throws HISTORY_COMPACTED', TIMEOUT, async (t) => {
   const run = await startRunning({ nodes: 1, watchHistory: 2 });
   t.after(() => run.stop());
+  assert.ok(run.cluster.feed.through > 0, 'keeping changes from here');
   const client = new ThunderClient(run.url);
   const first = await client.put('hc:a', '1');
   await client.put('hc:a', '2');
@@ -96,6 +97,7 @@ test(
   async (t) => {
     const run = await startRunning({ nodes: 1 });
     t.after(() => run.stop());
+    assert.ok(run.cluster.feed.through > 0, 'keeping changes from here');
     const client = new ThunderClient(run.url);
     const { version } = await client.put('cli:a', 'hello');
     await client.delete('cli:a');

@@ -85,6 +85,7 @@ export async function clientWatch(
   const stop = new AbortController();
   let at = 0;
   let wake = (): void => {};
+  let failure: Error | null = null;
   let started!: () => void;
   const watching = new Promise<void>((resolve) => (started = resolve));
   void (async () => {
@@ -102,7 +103,11 @@ export async function clientWatch(
       }
       wake();
     }
-  })().catch(() => started());
+  })().catch((err: unknown) => {
+    failure = err instanceof Error ? err : new Error(String(err));
+    started();
+    wake();
+  });
   await watching;
   return {
     async caughtUp() {
@@ -112,7 +117,10 @@ export async function clientWatch(
         target = event.version;
         break;
       }
-      while (at < target && !stop.signal.aborted) await new Promise<void>((resolve) => (wake = resolve));
+      while (at < target && !stop.signal.aborted) {
+        if (failure !== null) throw new Error(`the watch of the checker's keys failed: ${failure.message}`);
+        await new Promise<void>((resolve) => (wake = resolve));
+      }
     },
     close: () => stop.abort(),
   };

@@ -281,6 +281,7 @@ export class ThunderClient {
         for await (const line of linesOf(answer.body!)) {
           if (line === '') continue;
           const event = watchEventOf(line);
+          if (event === null) continue;
           since = event.version;
           pause = 100;
           if (event.type !== 'progress' || options.progress) yield event;

@@ -61,10 +61,14 @@ export function lineOfRecord(record: ExportRecord): string {
   );
 }
 
-/** Parses one line of `GET /watch`: a change (its value decoded to bytes) or a progress event. */
-export function watchEventOf(line: string): WatchEvent {
+/**
+ * Parses one line of `GET /watch`: a change (its value decoded to bytes) or a progress
+ * event; null for an event of a type this client does not know (a newer server's).
+ */
+export function watchEventOf(line: string): WatchEvent | null {
   const parsed = JSON.parse(line) as Record<string, unknown>;
   const { type, key, version, size, value, encoding, expiresAt } = parsed;
+  if (typeof type === 'string' && !['put', 'delete', 'expire', 'progress'].includes(type)) return null;
   if (
     !(type === 'put' || type === 'delete' || type === 'expire' || type === 'progress') ||
     !Number.isSafeInteger(version) ||

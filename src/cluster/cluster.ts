@@ -479,12 +479,12 @@ export class Cluster {
     this.#nodes.submitTo(node, sink, tag, write);
   }
 
-  /** What the coordinator did besides answering. */
   /** The acknowledged changes, in version order, that `GET /watch` streams (src/watch/change-feed.ts). */
   get feed(): ChangeFeed {
     return this.#coordinator.feed;
   }
 
+  /** What the coordinator did besides answering. */
   coordinatorStats(): CoordinatorStats {
     return {
       transfers: this.#transfers.list(),

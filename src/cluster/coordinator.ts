@@ -124,10 +124,9 @@ export class Coordinator implements ReplicaSender {
     this.consistency = options.consistency;
     this.#mayExpire = options.mayExpire;
     this.#hlc = new HybridClock(() => clock.wall());
-    // Changes stored before this process began are not in the feed: its floor is then a
-    // fresh version, newer than those (a restart's history starts empty).
-    const floor = options.changesBefore ? this.#hlc.next() : 0;
-    this.feed = new ChangeFeed(clock, () => this.#hlc.next(), options.watchHistory, floor);
+    // The feed begins at a fresh version when first watched: a since from before (an earlier
+    // run of the process, or writes nobody watched) is refused, not resumed with a gap.
+    this.feed = new ChangeFeed(clock, () => this.#hlc.next(), options.watchHistory, !options.changesBefore);
     const purge = (key: string, version: number) => this.#sendToReplicas(Op.Purge, key, version);
     this.#purger = new Purger(clock, options.tombstoneGraceMs, purge);
     this.#expiryPurger = new Purger(clock, options.tombstoneGraceMs, purge);
@@ -201,7 +200,8 @@ export class Coordinator implements ReplicaSender {
       this.feed.stamped(
         version,
         op === Op.Delete ? 'delete' : 'put',
-        key,
+        this.#key.buffer,
+        length,
         value,
         expiring ? ENVELOPE_BYTES : 0,
         expiresAt,

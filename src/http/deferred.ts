@@ -126,7 +126,8 @@ export class Deferred {
   }
 
   #header(): void {
-    if (this.header !== null) this.res.writeHeader(this.header[0], this.header[1]);
+    // A blocking read's index is set when its read answers; a failed read has none to say.
+    if (this.header !== null && this.header[1] !== '') this.res.writeHeader(this.header[0], this.header[1]);
   }
 
   /** Writes a whole answer at once (small, or closing the connection behind it). */

@@ -33,6 +33,8 @@ export class InFlight {
   #draining = false;
   #onIdle: (() => void) | null = null;
   readonly #stoppable = new Set<Stoppable>();
+  /** Requests that wait on events, not on work (a watch, a blocking read): stopped as a drain begins. */
+  readonly #waiting = new Set<Stoppable>();
 
   constructor(
     bodies: BodyBudget = new BodyBudget(Infinity),
@@ -63,9 +65,19 @@ export class InFlight {
     this.#stoppable.add(request);
   }
 
+  /**
+   * Registers a request that waits on events rather than doing work (a watch stream, a
+   * blocking read): waiting out the grace period for it would only delay the shutdown, so
+   * {@link drain} stops it at once.
+   */
+  waiting(request: Stoppable): void {
+    this.#waiting.add(request);
+  }
+
   /** Unregisters it (it answered, or its client left). */
   settled(request: Stoppable): void {
     this.#stoppable.delete(request);
+    this.#waiting.delete(request);
   }
 
   /**
@@ -76,6 +88,7 @@ export class InFlight {
    */
   async drain(timeoutMs: number): Promise<void> {
     this.#draining = true;
+    for (const request of [...this.#waiting]) request.stop();
     if (await this.#idleWithin(timeoutMs)) return;
     if (this.#stoppable.size === 0) return;
     for (const request of [...this.#stoppable]) request.stop();

@@ -18,7 +18,7 @@ import { requestHead, type RequestHead } from './request-guard.js';
 import type { Router } from './router.js';
 import type { HttpRequest, HttpResponse } from './seam.js';
 import { Rng, subSeed } from '../time/rng.js';
-import { HistoryCompacted, type Subscription } from '../watch/change-feed.js';
+import type { Subscription } from '../watch/change-feed.js';
 
 const PREFIX = '/kv/'.length;
 const OCTET_STREAM = Buffer.from('application/octet-stream');
@@ -243,36 +243,42 @@ export function registerKvRoutes(app: Router, ctx: RouteContext): void {
    * position before that read are watched, and the first one past `index` reads again.
    */
   function blockingRead(request: KeyRequest, consistency: Consistency, index: number, waitMs: number): void {
-    const feed = cluster.feed;
-    const from = feed.through;
-    let subscription: Subscription | null = null;
     let disarm: (() => void) | null = null;
+    let waiting = false;
+    let changed = false;
+    // Watching from before the first read: a change past `index` that comes while it is
+    // under way is not missed (a live watch: nothing to replay, never compacted).
+    const watched = cluster.feed.subscribe({ key: request.key }, undefined, {
+      change: (change) => {
+        if (change.version <= index) return;
+        changed = true;
+        if (waiting) readAgain();
+      },
+    }) as Subscription;
+    const stoppable = { stop: () => readAgain() };
     const release = () => {
-      subscription?.close();
-      subscription = null;
+      watched.close();
       disarm?.();
       disarm = null;
+      waiting = false;
+      ctx.inFlight.settled(stoppable);
     };
-    const readAgain = () => {
-      if (disarm === null) return; // read again already
+    // The wait is over (a change, the time, a shutdown): the read again answers what it finds.
+    function readAgain(): void {
+      if (!waiting) return;
       release();
       cluster.submit(request, 0, Op.Get, request.key, undefined, consistency);
-    };
+    }
     request.whenOver(release);
     request.header = [INDEX_HEADER, ''];
     request.blocking = {
       index,
       stale: () => {
-        if (request.over) return;
+        if (request.over) return release();
+        waiting = true;
+        ctx.inFlight.waiting(stoppable);
+        if (changed) return readAgain();
         disarm = ctx.clock.setTimer(waitMs + Math.floor(stagger.next() * (waitMs / 16)), readAgain);
-        const watched = feed.subscribe({ key: request.key }, from, {
-          change: (change) => {
-            if (change.version > index) readAgain();
-          },
-        });
-        if (watched instanceof HistoryCompacted) readAgain();
-        else if (disarm !== null) subscription = watched;
-        else watched.close();
       },
     };
     cluster.submit(request, 0, Op.Get, request.key, undefined, consistency);

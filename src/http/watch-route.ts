@@ -88,6 +88,8 @@ class WatchStream implements Stoppable {
   readonly #stats: WatchStats;
   readonly #progressMs: number;
   #subscription: Subscription | null = null;
+  /** Ended: cut, stopped, or its client gone. */
+  #closed = false;
   #queue: string[] = [];
   #queuedBytes = 0;
   /** A flush is due at the end of this turn. */
@@ -111,22 +113,26 @@ class WatchStream implements Stoppable {
 
   /** Subscribes and starts; a `since` older than the history kept is answered 410 instead. */
   start(filter: KeyFilter, since: number | undefined): void {
+    // Registered before the history is replayed: a replay too large for the client cuts it.
+    this.#stats.open++;
+    this.#answer.whenOver(() => this.#close());
+    this.#answer.inFlight.waiting(this);
     const subscription = this.#feed.subscribe(filter, since, { change: (change) => this.#change(change) });
     if (subscription instanceof HistoryCompacted) {
+      this.#close();
       const error = new HistoryCompactedError(
         `changes after version ${since} are no longer kept; the oldest version to watch from is ${subscription.oldest} (read the keys again, then watch from there)`,
       );
       error.details.oldest = subscription.oldest;
       return this.#answer.error(error);
     }
+    if (this.#closed) return subscription.close();
     this.#subscription = subscription;
-    this.#stats.open++;
-    this.#answer.whenOver(() => this.#close());
-    this.#answer.inFlight.stoppable(this);
     // The first piece: the status line, and where the stream starts (the feed's position
     // when nothing was asked from the past, or what the history held after `since`).
     if (since === undefined) this.#told = this.#feed.through;
     this.#sendProgress();
+    this.#sentSinceProgress = false;
     this.#disarmProgress = this.#clock.setTimer(this.#progressMs, this.#tick);
   }
 
@@ -137,7 +143,7 @@ class WatchStream implements Stoppable {
   }
 
   #change(change: Change): void {
-    if (this.#answer.over) return;
+    if (this.#closed || this.#answer.over) return;
     this.#told = change.version;
     this.#stats.events++;
     const json = jsonOnce(change);
@@ -149,7 +155,7 @@ class WatchStream implements Stoppable {
   /** The progress interval is over: a progress event if nothing else went out in it. */
   readonly #tick = (): void => {
     this.#disarmProgress = null;
-    if (this.#answer.over) return;
+    if (this.#closed || this.#answer.over) return;
     if (!this.#sentSinceProgress) this.#sendProgress();
     this.#sentSinceProgress = false;
     this.#disarmProgress = this.#clock.setTimer(this.#progressMs, this.#tick);
@@ -169,6 +175,7 @@ class WatchStream implements Stoppable {
    * turn, or at once every {@link FLUSH_BYTES} of a burst.
    */
   #enqueue(piece: string): void {
+    if (this.#closed) return;
     this.#sentSinceProgress = true;
     this.#queue.push(piece);
     this.#queuedBytes += piece.length;
@@ -205,9 +212,12 @@ class WatchStream implements Stoppable {
   }
 
   #close(): void {
-    if (this.#subscription === null) return;
-    this.#subscription.close();
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#subscription?.close();
     this.#subscription = null;
+    this.#queue = [];
+    this.#queuedBytes = 0;
     this.#stats.open--;
     this.#disarmProgress?.();
     this.#disarmProgress = null;

@@ -59,7 +59,6 @@ export function answerAs(route: RouteMetrics | null, started: number, write: () 
   }
 }
 
-/** Every route's metrics, made when the routes are registered. */
 /** What `GET /watch` streams count. */
 export class WatchStats {
   /** Watch streams open now. */
@@ -70,6 +69,7 @@ export class WatchStats {
   cut = 0;
 }
 
+/** Every route's metrics, made when the routes are registered. */
 export class HttpMetrics {
   readonly #routes = new Map<string, RouteMetrics>();
   readonly watch = new WatchStats();

@@ -1,24 +1,6 @@
 import { INLINE_VALUE_BYTES, type Change, type ChangeType } from './change.js';
-import { ChangeRing } from './change-ring.js';
+import { ChangeRing, State } from './change-ring.js';
 import type { Clock } from '../time/clock.js';
-
-/**
- * A change as the feed keeps it: stamped and waiting for its write's outcome, then, once
- * released, kept for watchers that resume. One object a write (the hot path allocates it and
- * a copy of a small value, nothing else).
- */
-class Entry implements Change {
-  /** 0: waiting for its quorum; 1: acknowledged; 2: failed (never an event). */
-  state: 0 | 1 | 2 = 0;
-  constructor(
-    readonly version: number,
-    readonly type: ChangeType,
-    readonly key: string,
-    readonly size: number,
-    readonly value: Buffer | null,
-    readonly expiresAt: number,
-  ) {}
-}
 
 /** Which keys a watcher wants: one key, or every key under a prefix ('' for all). */
 export type KeyFilter = { key: string } | { prefix: string };
@@ -56,6 +38,19 @@ interface Subscriber {
   filter: KeyFilter;
   listener: ChangeListener;
   closed: boolean;
+  /** Changes at or below this version are not told (they were asked for, or replayed, already). */
+  since: number;
+  close: () => void;
+}
+
+/** Tells one subscriber of a change; one whose listener throws is closed, the feed goes on. */
+function tell(subscriber: Subscriber, change: Change): void {
+  if (change.version <= subscriber.since || subscriber.closed) return;
+  try {
+    subscriber.listener.change(change);
+  } catch {
+    subscriber.close();
+  }
 }
 
 /**
@@ -75,61 +70,74 @@ export class ChangeFeed {
   readonly #clock: Clock;
   readonly #stamp: () => number;
   readonly #options: FeedOptions;
-  /** Writes stamped and not yet released, oldest (lowest version) first from `#pendingHead`. */
-  #pending: Entry[] = [];
-  #pendingHead = 0;
-  /** Released changes kept for watchers that resume, oldest first. */
-  readonly #history: ChangeRing;
+  /** Every change: the history kept, then the writes stamped and waiting (src/watch/change-ring.ts). */
+  readonly #ring: ChangeRing;
   /**
    * Every change of a version at or below this has been released or has failed: a watcher
    * told of everything up to it has missed nothing.
    */
-  #through: number;
-  /** Changes of versions at or below this are no longer kept (0 at first: nothing was dropped). */
-  #compactedThrough: number;
+  #through = 0;
+  /** The version the feed began at, and whether no change came before it (no storage replayed). */
+  #floor = 0;
+  #fromStart: boolean;
+  /**
+   * Keeping changes: from the first subscription on (a watch, a blocking read). Until then a
+   * write costs the feed one test: kept for nobody, the history cost a bulk load a fifth of
+   * its rate (bench/RESULTS.md). A `since` from before is refused, as one too old is.
+   */
+  #active = false;
   readonly #subscribers = new Set<Subscriber>();
   readonly #byKey = new Map<string, Set<Subscriber>>();
   readonly #byPrefix = new Map<string, Set<Subscriber>>();
   /** The lengths of the prefixes watched, longest first. */
   #prefixLengths: number[] = [];
-  /** Puts whose value expires, by key: the change that would expire, once released. */
-  readonly #expiring = new Map<string, Change>();
+  /** Puts whose value expires, by key, once released. */
+  readonly #expiring = new Map<string, Expiring>();
   /** The same puts by expiry, soonest first (a binary heap; entries since replaced are skipped). */
-  readonly #expiries: Change[] = [];
+  #expiries: Expiring[] = [];
+  /** Expire changes stamped and waiting, by version: the put each expires. */
+  readonly #expireOf = new Map<number, Expiring>();
+  #closed = false;
   #expiryTimer: (() => void) | null = null;
   #expiryDue = Infinity;
-  /** Called once each time something was released, after the listeners (a server's flush). */
-  #released = 0;
+  #releasedCount = 0;
+  /** The index of the change settled last: where the next one settled is likely to be. */
+  #lastSettled = 0;
 
   /**
-   * `stamp`: a fresh version, newer than every one before (the coordinator's clock), for
-   * expiries. `floor`: the newest version stamped before this feed began (e.g. by a run of
-   * the cluster before a restart): no change at or below it is known, so a `since` below it
-   * is refused.
+   * `stamp`: a fresh version, newer than every one before (the coordinator's clock): where
+   * the feed begins, and each expiry's. `fromStart`: no change came before this feed (no
+   * storage was replayed), so `since=0` may ask for everything kept.
    */
-  constructor(clock: Clock, stamp: () => number, options: FeedOptions, floor = 0) {
+  constructor(clock: Clock, stamp: () => number, options: FeedOptions, fromStart: boolean) {
     this.#clock = clock;
     this.#stamp = stamp;
     this.#options = options;
-    this.#through = floor;
-    this.#compactedThrough = floor;
-    this.#history = new ChangeRing(options.maxChanges, options.maxBytes ?? DEFAULT_HISTORY_BYTES);
+    this.#fromStart = fromStart;
+    this.#ring = new ChangeRing(options.maxChanges, options.maxBytes ?? DEFAULT_HISTORY_BYTES);
   }
 
-  /** The version every released change is at or below, with nothing before it pending. */
+  /** The version every released change is at or below, with nothing before it waiting. */
   get through(): number {
+    // Whoever asks where the feed is means to watch from there: nothing after may be lost.
+    if (!this.#active) this.#activate();
     return this.#through;
   }
 
   /** The oldest `since` a watcher may resume from: every change after it is kept. */
   get oldest(): number {
     this.#dropAged();
-    return this.#compactedThrough;
+    return this.#compactedThrough();
+  }
+
+  /** Changes at or below this version are not kept (or came before the feed began). */
+  #compactedThrough(): number {
+    return Math.max(this.#floor, this.#ring.droppedThrough);
   }
 
   /** Changes released since the feed began (for metrics). */
   get released(): number {
-    return this.#released;
+    return this.#releasedCount;
   }
 
   /** Watchers subscribed now. */
@@ -140,99 +148,111 @@ export class ChangeFeed {
   /** Changes kept for resuming watchers. */
   get kept(): number {
     this.#dropAged();
-    return this.#history.size;
+    return this.#ring.kept;
   }
 
   /**
    * A write was stamped `version` (greater than every version stamped before). `value`: a
-   * put's bytes (a byte string is one char per byte), `expiresAt` its expiry (0: none); the
-   * value is copied now if it travels in events.
+   * put's bytes (a byte string is one char per byte) from `valueStart`, `expiresAt` its
+   * expiry (0: none); the value is kept if it travels in events.
    */
   stamped(
     version: number,
     type: ChangeType,
-    key: string,
+    keyBytes: Buffer,
+    keyLength: number,
     value: Uint8Array | string | undefined,
     valueStart: number,
     expiresAt: number,
   ): void {
-    let size = 0;
-    let bytes: Buffer | null = null;
-    if (type === 'put' && value !== undefined) {
-      size = value.length - valueStart;
-      if (size <= INLINE_VALUE_BYTES)
-        bytes =
-          typeof value === 'string'
-            ? Buffer.from(value.slice(valueStart), 'latin1')
-            : Buffer.from(value.subarray(valueStart));
+    if (!this.#active) {
+      this.#fromStart = false;
+      return;
     }
-    this.#pending.push(new Entry(version, type, key, size, bytes, expiresAt));
+    const size = type === 'put' && value !== undefined ? value.length - valueStart : 0;
+    const keep = type === 'put' && value !== undefined && size <= INLINE_VALUE_BYTES;
+    this.#ring.stamp(version, type, keyBytes, keyLength, value, valueStart, keep, size, expiresAt);
   }
 
   /** The write stamped `version` was acknowledged (W replicas) or failed; a version settled already is ignored. */
   settled(version: number, acknowledged: boolean): void {
-    const pending = this.#pending;
-    const head = this.#pendingHead;
-    // Writes mostly settle in the order they were stamped: the head first, else a search.
-    let at = head;
-    if (pending[head]?.version !== version) {
-      let hi = pending.length;
+    const ring = this.#ring;
+    const first = ring.released;
+    if (first === ring.tail) return; // nothing waits (or the feed keeps nothing yet)
+    // Writes settle nearly in the order they were stamped: the first waiting, the few after
+    // the one settled last (a node answers its batch in order), else a search.
+    let at = first;
+    if (at < ring.tail && ring.versionAt(at) !== version) {
+      const near = Math.max(first, this.#lastSettled + 1);
+      for (let i = near; i < near + 8 && i < ring.tail; i++) {
+        if (ring.versionAt(i) === version) {
+          at = i;
+          break;
+        }
+      }
+    }
+    if (at < ring.tail && ring.versionAt(at) !== version) {
+      let hi = ring.tail;
       while (at < hi) {
-        const mid = (at + hi) >>> 1;
-        if (pending[mid]!.version < version) at = mid + 1;
+        const mid = Math.floor((at + hi) / 2);
+        if (ring.versionAt(mid) < version) at = mid + 1;
         else hi = mid;
       }
     }
-    const entry = pending[at];
-    if (entry === undefined || entry.version !== version || entry.state !== 0) return;
-    entry.state = acknowledged ? 1 : 2;
-    if (at === head) this.#release();
+    if (at >= ring.tail || ring.versionAt(at) !== version || ring.stateAt(at) !== State.Waiting) return;
+    ring.settle(at, acknowledged ? State.Acknowledged : State.Failed);
+    this.#lastSettled = at;
+    if (at === first) this.#release();
   }
 
-  /** Releases the settled writes at the head, in version order. */
+  /** Releases the settled writes at the head of those waiting, in version order. */
   #release(): void {
-    const pending = this.#pending;
-    let head = this.#pendingHead;
+    const ring = this.#ring;
     const now = this.#clock.now();
-    while (head < pending.length && pending[head]!.state !== 0) {
-      const entry = pending[head]!;
-      pending[head++] = undefined as unknown as Entry;
-      this.#through = entry.version;
-      if (entry.state === 1) this.#publish(entry, now);
+    while (ring.released < ring.tail && ring.stateAt(ring.released) !== State.Waiting) {
+      const i = ring.released;
+      const version = ring.versionAt(i);
+      let state = ring.stateAt(i);
+      const expired = this.#expireOf.get(version);
+      if (expired !== undefined) {
+        this.#expireOf.delete(version);
+        // An expiry stamped while a newer change of its key was on its way is not one: that
+        // change, released first (a lower version), replaced the put that was to expire.
+        if (this.#expiring.get(expired.key) !== expired) ring.settle(i, (state = State.Failed));
+      }
+      // Marked released first: a listener that throws or writes finds the feed whole.
+      ring.release(now);
+      this.#through = version;
+      if (state === State.Acknowledged) this.#publish(i);
     }
-    if (head === pending.length) {
-      this.#pending = [];
-      head = 0;
-    } else if (head > 1024 && head * 2 > pending.length) {
-      this.#pending = pending.slice(head);
-      head = 0;
-    }
-    this.#pendingHead = head;
+    ring.dropOverCount();
   }
 
-  /** Keeps a released change, tells its watchers, and schedules its expiry. */
-  #publish(change: Entry, now: number): void {
-    this.#released++;
-    const dropped = this.#history.push(change, now);
-    if (dropped > this.#compactedThrough) this.#compactedThrough = dropped;
-    if (this.#expiring.size > 0 || change.expiresAt !== 0) this.#noteExpiry(change);
+  /** Tells a released change's watchers, and notes its expiry. Builds objects only when someone needs them. */
+  #publish(i: number): void {
+    this.#releasedCount++;
+    const ring = this.#ring;
+    const expiresAt = ring.expiresAtOf(i);
+    if (this.#subscribers.size === 0 && this.#expiring.size === 0 && expiresAt === 0) return;
+    const key = ring.keyAt(i);
+    if (this.#expiring.size > 0 || expiresAt !== 0) this.#noteExpiry(ring.at(i, key));
     if (this.#subscribers.size === 0) return;
-    const exact = this.#byKey.get(change.key);
-    if (exact !== undefined) for (const subscriber of exact) subscriber.listener.change(change);
-    const key = change.key;
+    let change: Change | null = null;
+    const exact = this.#byKey.get(key);
+    if (exact !== undefined) for (const subscriber of exact) tell(subscriber, (change ??= ring.at(i, key)));
     for (const length of this.#prefixLengths) {
       if (length > key.length) continue;
       const watching = this.#byPrefix.get(length === key.length ? key : key.slice(0, length));
-      if (watching !== undefined) for (const subscriber of watching) subscriber.listener.change(change);
+      if (watching !== undefined)
+        for (const subscriber of watching) tell(subscriber, (change ??= ring.at(i, key)));
     }
   }
 
   /** Drops the kept changes past the age (when a watcher asks: the count and bytes bound memory meanwhile). */
   #dropAged(): void {
-    const history = this.#history;
+    const ring = this.#ring;
     const cutoff = this.#clock.now() - this.#options.maxAgeMs;
-    while (history.size > 0 && history.releasedAt(history.head) < cutoff)
-      this.#compactedThrough = history.dropOldest();
+    while (ring.kept > 0 && ring.releasedAt(ring.head) < cutoff) ring.dropOldest();
   }
 
   /**
@@ -245,44 +265,67 @@ export class ChangeFeed {
     since: number | undefined,
     listener: ChangeListener,
   ): Subscription | HistoryCompacted {
+    if (!this.#active) this.#activate();
     this.#dropAged();
-    if (since !== undefined && since < this.#compactedThrough)
-      return new HistoryCompacted(this.#compactedThrough);
+    // 0 without earlier changes: everything kept, if nothing was dropped yet.
+    const compacted = this.#compactedThrough();
+    if (since === 0 && this.#fromStart && compacted === this.#floor) since = this.#floor;
+    if (since !== undefined && since < compacted) return new HistoryCompacted(compacted);
+    const ring = this.#ring;
     if (since !== undefined) {
-      const history = this.#history;
-      for (let i = this.#firstAfter(since); i < history.tail; i++) {
-        if (matches(filter, history.keyAt(i))) listener.change(history.at(i));
+      for (let i = this.#firstAfter(since); i < ring.released; i++) {
+        if (ring.stateAt(i) !== State.Acknowledged) continue;
+        const key = ring.keyAt(i);
+        if (matches(filter, key)) listener.change(ring.at(i, key));
       }
     }
-    const subscriber: Subscriber = { filter, listener, closed: false };
+    // Changes at or below `since` are never told, whenever they are released (a write
+    // waiting for a slow replica is released after newer ones were acknowledged).
+    const subscriber: Subscriber = {
+      filter,
+      listener,
+      closed: false,
+      since: Math.max(since ?? this.#through, this.#through),
+      close: () => {},
+    };
+    subscriber.close = () => {
+      if (subscriber.closed) return;
+      subscriber.closed = true;
+      this.#subscribers.delete(subscriber);
+      if ('key' in filter) removeFrom(this.#byKey, filter.key, subscriber);
+      else {
+        removeFrom(this.#byPrefix, filter.prefix, subscriber);
+        this.#indexPrefixLengths();
+      }
+    };
     this.#subscribers.add(subscriber);
     if ('key' in filter) addTo(this.#byKey, filter.key, subscriber);
     else {
       addTo(this.#byPrefix, filter.prefix, subscriber);
       this.#indexPrefixLengths();
     }
-    return {
-      close: () => {
-        if (subscriber.closed) return;
-        subscriber.closed = true;
-        this.#subscribers.delete(subscriber);
-        if ('key' in filter) removeFrom(this.#byKey, filter.key, subscriber);
-        else {
-          removeFrom(this.#byPrefix, filter.prefix, subscriber);
-          this.#indexPrefixLengths();
-        }
-      },
-    };
+    return { close: () => subscriber.close() };
   }
 
-  /** The index in the history of the first change newer than `version` (binary search: versions ascend). */
+  /**
+   * Starts keeping changes: from a fresh version on, newer than every write stamped so far
+   * (those still waiting are before it, and never reported). `since=0` still asks for
+   * everything if no write came before.
+   */
+  #activate(): void {
+    this.#active = true;
+    this.#floor = this.#stamp();
+    this.#through = this.#floor;
+  }
+
+  /** The index of the first kept change newer than `version` (binary search: versions ascend). */
   #firstAfter(version: number): number {
-    const history = this.#history;
-    let lo = history.head;
-    let hi = history.tail;
+    const ring = this.#ring;
+    let lo = ring.head;
+    let hi = ring.released;
     while (lo < hi) {
       const mid = Math.floor((lo + hi) / 2);
-      if (history.versionAt(mid) <= version) lo = mid + 1;
+      if (ring.versionAt(mid) <= version) lo = mid + 1;
       else hi = mid;
     }
     return lo;
@@ -297,9 +340,17 @@ export class ChangeFeed {
   /** A released change: a put that expires waits for its expiry; any change of its key cancels one. */
   #noteExpiry(change: Change): void {
     if (change.type === 'put' && change.expiresAt !== 0) {
-      this.#expiring.set(change.key, change);
-      heapPush(this.#expiries, change);
-      if (change.expiresAt < this.#expiryDue) this.#armExpiry(change.expiresAt);
+      const put: Expiring = { key: change.key, version: change.version, expiresAt: change.expiresAt };
+      this.#expiring.set(put.key, put);
+      heapPush(this.#expiries, put);
+      // Puts replaced before they expired leave the heap only at their expiry: a key
+      // rewritten every second with an hour's TTL would keep 3,600. Past twice the live
+      // ones, rebuild it from them.
+      if (this.#expiries.length > 2 * this.#expiring.size + 1024) {
+        this.#expiries = [];
+        for (const live of this.#expiring.values()) heapPush(this.#expiries, live);
+      }
+      if (put.expiresAt < this.#expiryDue && !this.#closed) this.#armExpiry(put.expiresAt);
     } else this.#expiring.delete(change.key);
   }
 
@@ -319,23 +370,32 @@ export class ChangeFeed {
       const put = heapPop(heap);
       // Replaced by a later change of its key (or expired already): nothing expires.
       if (this.#expiring.get(put.key) !== put) continue;
-      this.#expiring.delete(put.key);
       const version = this.#stamp();
-      this.stamped(version, 'expire', put.key, undefined, 0, 0);
+      const key = Buffer.from(put.key, 'utf8');
+      this.stamped(version, 'expire', key, key.length, undefined, 0, 0);
+      this.#expireOf.set(version, put);
       this.settled(version, true);
     }
     // Entries of keys changed since are dropped as they come to the top.
     while (heap.length > 0 && this.#expiring.get(heap[0]!.key) !== heap[0]) heapPop(heap);
-    if (heap.length > 0) this.#armExpiry(heap[0]!.expiresAt);
+    if (heap.length > 0 && !this.#closed) this.#armExpiry(heap[0]!.expiresAt);
   };
 
-  /** Stops the expiry timer (the cluster is closing). */
+  /** Stops the expiry timer and every subscription (the cluster is closing). */
   close(): void {
+    this.#closed = true;
     this.#expiryTimer?.();
     this.#expiryTimer = null;
     for (const subscriber of [...this.#subscribers]) subscriber.closed = true;
     this.#subscribers.clear();
   }
+}
+
+/** A put whose value expires, as the feed waits for it. */
+interface Expiring {
+  key: string;
+  version: number;
+  expiresAt: number;
 }
 
 /** Whether `filter` takes changes of `key`. */
@@ -357,7 +417,7 @@ function removeFrom<K, V>(map: Map<K, Set<V>>, key: K, value: V): void {
 }
 
 /** Adds a put to a heap of puts by expiry. */
-function heapPush(heap: Change[], change: Change): void {
+function heapPush(heap: Expiring[], change: Expiring): void {
   heap.push(change);
   let i = heap.length - 1;
   while (i > 0) {
@@ -370,7 +430,7 @@ function heapPush(heap: Change[], change: Change): void {
 }
 
 /** Takes the soonest put off a heap of puts by expiry. */
-function heapPop(heap: Change[]): Change {
+function heapPop(heap: Expiring[]): Expiring {
   const top = heap[0]!;
   const last = heap.pop()!;
   if (heap.length === 0) return top;
