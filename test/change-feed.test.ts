@@ -155,6 +155,30 @@ describe('the change feed', () => {
     assert.deepEqual(heard.slice(6), [], 'b was written again without an expiry: it does not expire');
   });
 
+  test('a watch from a version never hears a change at or below it, even one released after it (a write that waited)', () => {
+    const { feed } = feedOf();
+    stamp(feed, 1, 'put', 'k', 'slow', 0, 0);
+    stamp(feed, 2, 'put', 'k', 'fast', 0, 0);
+    feed.settled(2, true); // its client is answered; 1 still waits, so 2 is not released yet
+    const { heard } = listen(feed, { prefix: '' }, 2);
+    feed.settled(1, true);
+    stamp(feed, 3, 'delete', 'k', undefined, 0, 0);
+    feed.settled(3, true);
+    assert.deepEqual(heard, ['delete k@3'], 'versions 1 and 2 are at or below since');
+  });
+
+  test('an expiry overtaken by a write of its key still waiting for its quorum is not reported', async () => {
+    const { loop, feed } = feedOf();
+    const { heard } = listen(feed, { prefix: '' });
+    stamp(feed, 1, 'put', 'k', 'x', 0, loop.wall() + 100);
+    feed.settled(1, true);
+    stamp(feed, 2, 'put', 'k', 'y', 0, 0); // stamped before the expiry, acknowledged after it
+    await wait(loop, 150);
+    assert.deepEqual(heard, ['put k@1'], 'the expiry waits behind version 2');
+    feed.settled(2, true);
+    assert.deepEqual(heard, ['put k@1', 'put k@2'], 'k holds y: no expiry after it');
+  });
+
   test('values up to INLINE_VALUE_BYTES travel (a copy), larger ones as their size; an expiry envelope is not the value', () => {
     const { feed } = feedOf();
     const { changes } = listen(feed, { prefix: '' });
