@@ -251,3 +251,20 @@ export async function closedPort(): Promise<number> {
   await new Promise((resolve) => server.close(resolve));
   return port;
 }
+
+/**
+ * Writes `key` on every replica, trying again every 100 ms while the quorum is not met: after
+ * a storage backend came back, each node reconnects in its own time (the test's timeout
+ * bounds the wait). Any other failure fails the test.
+ */
+export async function putOnEveryReplica(cluster: Cluster, key: string, value: string): Promise<void> {
+  for (;;) {
+    try {
+      await cluster.put(key, value, { ...cluster.consistency, w: cluster.ring.replicas });
+      return;
+    } catch (err) {
+      if ((err as { code?: string }).code !== 'QUORUM_NOT_MET') throw err;
+      await sleep(100);
+    }
+  }
+}

@@ -11,7 +11,7 @@ import { KeyBytes } from '../src/ring/key-bytes.js';
 import { MemcachedValues } from '../src/storage/memcached-values.js';
 import type { StorageOptions } from '../src/storage/options.js';
 import { checkCommand } from '../src/check/command.js';
-import { LONG_TIMEOUT, startRunning, TIMEOUT, until } from './helpers.js';
+import { LONG_TIMEOUT, putOnEveryReplica, startRunning, TIMEOUT, until } from './helpers.js';
 import {
   memcachedCommand,
   memcachedSkip,
@@ -193,15 +193,7 @@ describe('--storage memcached keeps the values in memcached', () => {
       });
       await server.restart();
       // Each node connects afresh after its failure: tried until all three have.
-      for (;;) {
-        try {
-          await cluster.put('after', 'v', { ...cluster.consistency, w: 3 });
-          break;
-        } catch (err) {
-          assert.equal((err as { code?: string }).code, 'QUORUM_NOT_MET', String(err));
-          await new Promise((resolve) => setTimeout(resolve, 100));
-        }
-      }
+      await putOnEveryReplica(cluster, 'after', 'v');
       assert.equal((await cluster.get('after'))?.toString(), 'v');
     },
   );

@@ -16,7 +16,7 @@ import { LogOp, type Recovered } from '../src/storage/journal.js';
 import { KeyBytes } from '../src/ring/key-bytes.js';
 import { Op } from '../src/wire/protocol.js';
 import { BatchWriter } from '../src/wire/batch.js';
-import { CLI_PATH, startCli, TIMEOUT, until } from './helpers.js';
+import { CLI_PATH, putOnEveryReplica, startCli, TIMEOUT, until } from './helpers.js';
 import {
   recordsPerServer,
   redisCli,
@@ -253,15 +253,7 @@ describe('--storage log in a cluster', () => {
       await servers.restart();
       // The clients reconnect on their own (ioredis retries with a growing delay): tried
       // until they have, however long that takes on this machine (the test's timeout bounds it).
-      for (;;) {
-        try {
-          await cluster.put('after', 'v', { ...cluster.consistency, w: 3 });
-          break;
-        } catch (err) {
-          assert.equal((err as { code?: string }).code, 'QUORUM_NOT_MET', String(err));
-          await new Promise((resolve) => setTimeout(resolve, 100));
-        }
-      }
+      await putOnEveryReplica(cluster, 'after', 'v');
       // Redis came back empty (no persistence in the tests). Each node sends 'during' again
       // with a later commit (one begun before its failure was known goes without it), so a
       // further write to every node brings it. ('before' may come too: a node whose commit
