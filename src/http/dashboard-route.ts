@@ -1,18 +1,15 @@
-import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { readPage } from '../pages.js';
 import type { RouteContext } from './context.js';
 import { endWith, writeStatus } from './reply.js';
 import type { Router } from './router.js';
 
-/** The page, one self-contained file in the source tree (no build step, nothing from the internet). */
-const PAGE = fileURLToPath(new URL('../../../dashboard/index.html', import.meta.url));
-
 /**
- * Registers `GET /`: the dashboard (dashboard/index.html), which listens on `/live` and acts
- * through the HTTP routes. Read once, at start.
+ * Registers `GET /`: the dashboard (dashboard/index.html, one self-contained page: no build
+ * step, nothing from the internet), which listens on `/live` and acts through the HTTP
+ * routes. Read once, at start.
  */
 export function registerDashboardRoute(app: Router, _ctx: RouteContext): void {
-  const page = readFileSync(PAGE);
+  const page = readPage('index.html');
   app.get('/', (res) => {
     writeStatus(res, 200)
       .writeHeader('Content-Type', 'text/html; charset=utf-8')
