@@ -12,4 +12,21 @@ export default tseslint.config(
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_' }],
     },
   },
+  {
+    // The browser's shared scripts (classic scripts, put inline into the pages by src/pages.ts):
+    // each defines one global the pages use.
+    files: ['dashboard/**/*.js'],
+    languageOptions: {
+      sourceType: 'script',
+      globals: {
+        document: 'readonly',
+        window: 'readonly',
+        location: 'readonly',
+        requestAnimationFrame: 'readonly',
+        performance: 'readonly',
+        getComputedStyle: 'readonly',
+      },
+    },
+    rules: { '@typescript-eslint/no-unused-vars': ['error', { varsIgnorePattern: '^[A-Z]' }] },
+  },
 );
