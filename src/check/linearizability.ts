@@ -99,7 +99,7 @@ interface Entry {
 }
 
 /** What one key's search found. */
-type KeyResult =
+export type KeyResult =
   { valid: true } | { valid: false; explanation: Explanation } | { valid: 'unknown'; steps: number };
 
 /**
@@ -242,6 +242,14 @@ function tighten(ops: Operation[]): Operation[] {
 }
 
 /**
+ * Checks one key's operations (reads that did not complete already left out): valid, invalid
+ * with where the search got furthest, or unknown past `maxSteps`.
+ */
+export function checkKey(operations: Operation[], maxSteps = DEFAULT_MAX_STEPS): KeyResult {
+  return linearizable(tighten(operations), maxSteps);
+}
+
+/**
  * Checks a history key by key; the first key that is not linearizable makes it invalid. A
  * read that did not complete says nothing and is left out.
  */
@@ -255,7 +263,7 @@ export function checkLinearizability(history: readonly Operation[], maxSteps = D
   }
   let unknown: Verdict | null = null;
   for (const [key, operations] of byKey) {
-    const result = linearizable(tighten(operations), maxSteps);
+    const result = checkKey(operations, maxSteps);
     if (result.valid === false) return { valid: false, key, operations, explanation: result.explanation };
     if (result.valid === 'unknown') unknown ??= { valid: 'unknown', key, steps: result.steps };
   }
