@@ -20,7 +20,7 @@ import { FSYNC_MODES, type FsyncMode } from './storage/log.js';
 import { isLoopback } from './http/request-guard.js';
 
 import { checkLimits } from './limits.js';
-import { checkCommand, type CheckArgs } from './check/command.js';
+import { CHECK_DEFAULTS, checkCommand, type CheckArgs } from './check/command.js';
 
 import { protectDash } from './commands/dash-arg.js';
 
@@ -543,7 +543,7 @@ export async function main(argv: string[]): Promise<void> {
           })
           .option('mode', {
             choices: ['threads', 'deterministic'] as const,
-            default: 'threads' as const,
+            default: CHECK_DEFAULTS.mode,
             describe:
               'threads: the normal cluster; deterministic: one thread on a simulated clock, replayed exactly by its seed',
           })
@@ -553,7 +553,7 @@ export async function main(argv: string[]): Promise<void> {
           })
           .option('nodes', {
             coerce: numberArg('--nodes'),
-            default: 3,
+            default: CHECK_DEFAULTS.nodes,
             describe: 'Nodes of the cluster started',
           })
           .option('replicas', {
@@ -570,50 +570,58 @@ export async function main(argv: string[]): Promise<void> {
           })
           .option('repair', {
             choices: ['sync', 'async'] as const,
-            default: 'sync' as const,
+            default: CHECK_DEFAULTS.repair,
             describe: 'Read repair before the answer (sync) or after it (async)',
           })
           .option('faults', {
             type: 'string',
-            default: 'crash,partition,latency,loss,pause',
+            default: CHECK_DEFAULTS.faults,
             describe: 'Kinds of fault the schedule injects, comma-separated, or none',
           })
-          .option('clients', { coerce: numberArg('--clients'), default: 5, describe: 'Concurrent clients' })
+          .option('clients', {
+            coerce: numberArg('--clients'),
+            default: CHECK_DEFAULTS.clients,
+            describe: 'Concurrent clients',
+          })
           .option('keys', {
             coerce: numberArg('--keys'),
-            default: 6,
+            default: CHECK_DEFAULTS.keys,
             describe: 'Keys they share: even ones written plainly, odd ones conditionally',
           })
-          .option('ops', { coerce: numberArg('--ops'), default: 100_000, describe: 'Operations at most' })
+          .option('ops', {
+            coerce: numberArg('--ops'),
+            default: CHECK_DEFAULTS.ops,
+            describe: 'Operations at most',
+          })
           .option('time-limit', {
             coerce: numberArg('--time-limit'),
-            default: 10,
+            default: CHECK_DEFAULTS.timeLimit,
             describe: 'Seconds the workload runs (simulated in the deterministic mode)',
           })
           .option('think-ms', {
             coerce: numberArg('--think-ms'),
-            default: 10,
+            default: CHECK_DEFAULTS.thinkMs,
             describe: 'Each client waits up to this long (seeded) between operations',
           })
           .option('value-bytes', {
             coerce: numberArg('--value-bytes'),
-            default: 0,
+            default: CHECK_DEFAULTS.valueBytes,
             describe:
               'Bytes of each value written, its name padded with dots (0: the name alone, e.g. 3-17): enough to fill a storage backend',
           })
           .option('timeout-ms', {
             coerce: numberArg('--timeout-ms'),
-            default: 500,
+            default: CHECK_DEFAULTS.timeoutMs,
             describe: 'A replica that has not answered within this long counts as failed',
           })
           .option('converge-ms', {
             coerce: numberArg('--converge-ms'),
-            default: 10_000,
+            default: CHECK_DEFAULTS.convergeMs,
             describe: 'How long replicas have to agree once every fault is healed',
           })
           .option('out', {
             type: 'string',
-            default: 'thunderdb-check',
+            default: CHECK_DEFAULTS.out,
             describe: 'Directory for results.json, history.jsonl and report.html',
           }),
       async (args) => {

@@ -103,6 +103,13 @@ export class HistoryCompactedError extends kind(
   'the changes after that version are no longer kept; read again, then watch from the oldest version kept',
 ) {}
 
+export class CheckRunningError extends kind(
+  'CHECK_RUNNING',
+  409,
+  'a check is already running against this cluster; stop it or wait for its verdict',
+) {}
+export class CheckNotFoundError extends kind('CHECK_NOT_FOUND', 404, 'no such check') {}
+
 /** Every catalogue class, keyed by code. */
 export const catalogue = {
   KEY_NOT_FOUND: KeyNotFoundError,
@@ -128,6 +135,8 @@ export const catalogue = {
   UNSUPPORTED_TRANSFER_ENCODING: UnsupportedTransferEncodingError,
   BODY_BUDGET_EXCEEDED: BodyBudgetExceededError,
   QUORUM_NOT_MET: QuorumNotMetError,
+  CHECK_RUNNING: CheckRunningError,
+  CHECK_NOT_FOUND: CheckNotFoundError,
   PRECONDITION_FAILED: PreconditionFailedError,
   CONFLICT: ConflictError,
   VALUE_LOST: ValueLostError,

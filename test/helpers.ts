@@ -7,6 +7,8 @@ import { createServer } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 import { fileURLToPath } from 'node:url';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 import { Cluster, type ClusterOptions } from '../src/cluster/cluster.js';
 import { frontEndsHere, type FrontEndName } from '../src/http/front-ends.js';
@@ -136,7 +138,12 @@ export interface Running {
  * `stop` at once: `after(() => run.stop())` in a suite, `t.after(...)` in a test.
  */
 export async function startRunning(
-  options: ClusterOptions & { limits?: Partial<Limits>; serverClock?: Clock; http?: FrontEndName } = {},
+  options: ClusterOptions & {
+    limits?: Partial<Limits>;
+    serverClock?: Clock;
+    http?: FrontEndName;
+    checksDir?: string;
+  } = {},
 ): Promise<Running> {
   const cluster = await Cluster.start(options);
   let server: Server;
@@ -148,6 +155,8 @@ export async function startRunning(
       port: 0,
       clock: options.serverClock,
       http: options.http ?? FRONT_ENDS[0],
+      // Checks the dashboard starts write here: never into the working directory.
+      checksDir: options.checksDir ?? join(tmpdir(), 'thunderdb-test-checks'),
     });
   } catch (err) {
     await cluster.close();

@@ -4,6 +4,8 @@ import { httpTarget } from './http-target.js';
 import type { CheckOptions, CheckResults } from './results.js';
 import { reproduceCommand, runCheck } from './run.js';
 import { FAULT_KINDS, type FaultKind } from './schedule.js';
+import { CheckReporter } from './reporter.js';
+import { systemClock } from '../time/clock.js';
 
 /**
  * `thunderdb check`'s options as yargs hands them over: the replication settings may be
@@ -15,6 +17,23 @@ export type CheckArgs = Omit<CheckOptions, 'replicas' | 'r' | 'w' | 'faults'> & 
   w?: number;
   faults: string;
 };
+
+/** `thunderdb check`'s defaults, also those of `POST /check` (the dashboard's checks). */
+export const CHECK_DEFAULTS = {
+  mode: 'threads',
+  nodes: 3,
+  repair: 'sync',
+  faults: 'crash,partition,latency,loss,pause',
+  clients: 5,
+  keys: 6,
+  ops: 100_000,
+  timeLimit: 10,
+  thinkMs: 10,
+  valueBytes: 0,
+  timeoutMs: 500,
+  convergeMs: 10_000,
+  out: 'thunderdb-check',
+} as const satisfies Partial<CheckArgs>;
 
 /** The largest --value-bytes: the cluster's default --max-value-bytes (1 MiB). */
 const MAX_CHECK_VALUE_BYTES = 1 << 20;
@@ -157,14 +176,21 @@ export async function checkCommand(
     return 2;
   }
   print(`thunderdb check ${formatParameters(options)}`);
+  const log = (line: string) => print(`  ${line}`);
+  // A check of a running cluster shows on its dashboard as it goes.
+  const reporter =
+    options.url === undefined ? null : new CheckReporter(options.url, options, systemClock, log);
+  await reporter?.start();
   let results: CheckResults;
   try {
-    results = await runCheck(options, (line) => print(`  ${line}`));
+    results = await runCheck(options, log, reporter?.hooks);
   } catch (err) {
+    await reporter?.fail(err as Error);
     print(`unknown: the check did not complete: ${(err as Error).message}`);
     print(`reproduce with: ${reproduceCommand(options)}`);
     return 2;
   }
+  await reporter?.finish(results, formatFindings(results), options.out);
   const { counts } = results;
   print(
     `  ${counts.invoked} operations (${counts.ok} ok, ${counts.fail} failed, ${counts.info} indeterminate), ` +

@@ -86,15 +86,35 @@ async function converge(
   }
 }
 
+/** Where a check is: what the live view says of it. */
+export type CheckPhase = 'starting' | 'running' | 'healing' | 'final reads' | 'judging';
+
+/** A check as it runs, for whoever watches it live (src/check/live-tracker.ts). */
+export interface RunningCheck {
+  readonly history: History;
+  /** The fault windows so far, timed as the history is. */
+  readonly faults: readonly AppliedWindow[];
+  readonly phase: CheckPhase;
+}
+
+/** What a caller may do to a check as it runs. */
+export interface CheckHooks {
+  /** Ends the workload early: the run then heals, converges and is judged on what it did. */
+  signal?: AbortSignal;
+  /** Hears the run once it begins; it reads the run's state whenever it likes. */
+  observe?: (run: RunningCheck) => void;
+}
+
 /**
  * Runs one check: starts a cluster in the chosen mode (or targets `url`), runs the seeded
  * workload while the seeded fault schedule runs, heals everything, waits for the replicas
  * to agree, reads every key once more, then judges the history. Writes the three files and
- * resolves with the results; `log` hears progress.
+ * resolves with the results; `log` hears progress, `hooks` may watch and stop it.
  */
 export async function runCheck(
   options: CheckOptions,
   log: (line: string) => void = () => {},
+  hooks: CheckHooks = {},
 ): Promise<CheckResults> {
   const began = performance.now();
   const loop = options.mode === 'deterministic' && options.url === undefined ? new SimLoop() : null;
@@ -130,9 +150,19 @@ export async function runCheck(
   );
   const finals = new Map<string, Final>();
   const seen: SeenChange[] = [];
-  let driver!: FaultDriver;
+  let driver: FaultDriver | null = null;
   let convergence!: CheckResults['checks']['convergence'];
   let runMs = 0;
+  let phase: CheckPhase = 'starting';
+  hooks.observe?.({
+    history,
+    get faults() {
+      return driver?.applied ?? [];
+    },
+    get phase() {
+      return phase;
+    },
+  });
   const run = async () => {
     const { nodes } = await target.describe();
     for (const key of keys) {
@@ -143,7 +173,9 @@ export async function runCheck(
     const watch = await target.watch(keys[0]!.slice(0, -1), (change) => seen.push(change));
     const windows = planFaults(options.seed, options.faults, nodes, options.timeLimit * 1000);
     log(`fault schedule: ${windows.length} faults (${options.faults.join(', ') || 'none'})`);
-    driver = new FaultDriver(target, clock, windows, start);
+    const faults = new FaultDriver(target, clock, windows, start);
+    driver = faults;
+    phase = 'running';
     await runWorkload(target, clock, history, {
       seed: options.seed,
       clients: options.clients,
@@ -151,9 +183,13 @@ export async function runCheck(
       ops: options.ops,
       durationMs: options.timeLimit * 1000,
       thinkMs: options.thinkMs,
+      signal: hooks.signal,
     });
-    log(`workload done: ${history.events.length / 2} operations; healing`);
-    await driver.finish();
+    log(
+      `workload ${hooks.signal?.aborted ? 'stopped' : 'done'}: ${history.events.length / 2} operations; healing`,
+    );
+    phase = 'healing';
+    await faults.finish();
     convergence = await converge(target, clock, keys, options.convergeMs);
     log(
       convergence.valid
@@ -161,6 +197,7 @@ export async function runCheck(
         : `replicas still differ on ${convergence.divergent.length} keys after ${options.convergeMs} ms`,
     );
     // The final reads: Jepsen's, after healing, one per key, by a client of their own.
+    phase = 'final reads';
     for (const key of keys) {
       for (let attempt = 0; attempt < 3 && !finals.has(key); attempt++) {
         await perform(target, history, options.clients, 'read', key, '');
@@ -180,10 +217,11 @@ export async function runCheck(
   } finally {
     await cluster?.close();
   }
+  phase = 'judging';
   const judging = performance.now();
   const completed = pair(history.events);
   const broken = invariants?.broken;
-  const results = judge(options, keys, completed, finals, convergence, driver.applied, seen, {
+  const results = judge(options, keys, completed, finals, convergence, driver!.applied, seen, {
     checked: broken !== undefined,
     valid: (broken?.count ?? 0) === 0,
     writes: invariants?.checked.writes ?? 0,

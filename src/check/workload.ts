@@ -15,6 +15,8 @@ export interface WorkloadOptions {
   durationMs: number;
   /** Each client waits up to this many ms (uniformly, seeded) before each operation. */
   thinkMs: number;
+  /** Once aborted, no client invokes another operation (those in flight still end). */
+  signal?: AbortSignal | undefined;
 }
 
 /**
@@ -67,7 +69,8 @@ export async function runWorkload(
     for (let n = 0; ; n++) {
       const wait = rng.next() * options.thinkMs;
       if (wait > 0) await new Promise<void>((resolve) => clock.setTimer(wait, resolve));
-      if (invoked >= options.ops || clock.now() - start >= options.durationMs) return;
+      if (invoked >= options.ops || clock.now() - start >= options.durationMs || options.signal?.aborted)
+        return;
       invoked++;
       const k = rng.int(0, keys.length - 1);
       const draw = rng.next();

@@ -1,3 +1,4 @@
+import type { LiveChecks } from '../check/live-checks.js';
 import type { Cluster } from '../cluster/cluster.js';
 import type { Limits } from '../limits.js';
 import type { Clock } from '../time/clock.js';
@@ -16,6 +17,8 @@ export interface RouteContext {
   http: HttpMetrics;
   /** Where the server reports what no client can be told (e.g. a batch cut off mid-body). */
   log: (line: string) => void;
+  /** The checks run against this cluster, or reported to it (`/check`, design.md §14). */
+  checks: LiveChecks;
   /** The front end's own time: how long a rendered `/metrics` page is reused (stalled answers take it from `inFlight`). */
   clock: Clock;
 }

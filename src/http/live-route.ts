@@ -1,5 +1,6 @@
 import { systemClock, type Clock } from '../time/clock.js';
 import { LATENCY_BUCKETS, p99Of } from '../time/latency-histogram.js';
+import type { CheckSummary } from '../check/live-tracker.js';
 import type { Ring } from '../ring/ring.js';
 import type { RouteContext } from './context.js';
 import type { RequestGuard } from './request-guard.js';
@@ -39,6 +40,8 @@ export interface LiveState {
   /** Answers per second over the last interval, all routes, and their p99 (seconds; null: none). */
   answersPerSecond: number;
   p99Seconds: P99;
+  /** The check under way against this cluster, else the newest one over (null: none yet). */
+  check: CheckSummary | null;
 }
 
 /** The partitions whose preference lists differ between `ring` and `next`. */
@@ -134,6 +137,7 @@ export function registerLiveRoute(
       transfers: cluster.coordinatorStats().transfers,
       faults: cluster.faults(),
       ...rates,
+      check: ctx.checks.current,
     };
     return JSON.stringify(live);
   };

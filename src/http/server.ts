@@ -26,6 +26,8 @@ import { registerDashboardRoute } from './dashboard-route.js';
 import { registerLiveRoute } from './live-route.js';
 
 import { registerOpenApiRoute } from './openapi-route.js';
+import { registerCheckRoutes } from './check-routes.js';
+import { LiveChecks } from '../check/live-checks.js';
 
 import { HttpMetrics } from '../metrics/http-metrics.js';
 import { defaultMaxConnections, openFileLimit } from './connection-gate.js';
@@ -63,6 +65,9 @@ const ROUTES: Record<string, string> = {
   '/metrics': 'GET, HEAD',
   '/': 'GET, HEAD',
   '/openapi.json': 'GET, HEAD',
+  '/check': 'GET, HEAD, POST',
+  '/check/:id': 'GET, HEAD, PUT, DELETE',
+  '/check/:id/report': 'GET, HEAD',
 };
 
 /** Where and how the HTTP front end listens. */
@@ -94,6 +99,8 @@ export interface ServerOptions {
   clock?: Clock;
   /** The HTTP front end. Default: uWS where its native binary loads, else node:http (see chooseFrontEnd). */
   http?: FrontEndName;
+  /** Where the checks the dashboard starts write their files, one folder each. Default `thunderdb-checks`. */
+  checksDir?: string;
 }
 
 /** Checks the server's own options, naming the bad one in a RangeError. */
@@ -135,6 +142,13 @@ export interface Server {
   close(graceMs?: number): Promise<void>;
 }
 
+/** Where this process reaches a server bound to `host`: a wildcard address is reached on loopback. */
+function loopbackFor(host: string): string {
+  if (host === '0.0.0.0' || host === '') return '127.0.0.1';
+  if (host === '::') return '[::1]';
+  return host.includes(':') ? `[${host}]` : host;
+}
+
 /** Starts the HTTP front end over a running cluster. */
 export async function startServer(options: ServerOptions): Promise<Server> {
   const {
@@ -152,6 +166,9 @@ export async function startServer(options: ServerOptions): Promise<Server> {
     { ms: limits.stallTimeoutMs, clock },
   );
   const http = new HttpMetrics();
+  // A check the server runs drives the cluster through the server's own URL, known once listening.
+  let selfUrl = '';
+  const checks = new LiveChecks({ dir: options.checksDir ?? 'thunderdb-checks', clock, url: () => selfUrl });
   const ctx: RouteContext = {
     cluster,
     limits,
@@ -159,6 +176,7 @@ export async function startServer(options: ServerOptions): Promise<Server> {
     log,
     http,
     heavy: new HeavyGate(limits.maxHeavyRequests),
+    checks,
     clock,
   };
   const { app } = frontEnd;
@@ -174,6 +192,7 @@ export async function startServer(options: ServerOptions): Promise<Server> {
   registerMetricsRoute(router, ctx);
   registerDashboardRoute(router, ctx);
   registerOpenApiRoute(router, ctx);
+  registerCheckRoutes(router, ctx);
   const stopLive = registerLiveRoute(app, ctx, guard);
   router.finish();
   // uWS prefers a method's own handler to `any` on the same pattern, so these catch only
@@ -201,6 +220,7 @@ export async function startServer(options: ServerOptions): Promise<Server> {
     stopLive();
     throw err;
   }
+  selfUrl = `http://${loopbackFor(host)}:${listening.port}`;
   let closed: Promise<void> | null = null;
   return {
     http: frontEnd.name,
@@ -210,6 +230,7 @@ export async function startServer(options: ServerOptions): Promise<Server> {
       closed ??= (async () => {
         listening.stopAccepting();
         stopLive();
+        await checks.close();
         await inFlight.drain(graceMs);
         listening.closeAll();
       })();
