@@ -433,6 +433,58 @@ for (const frontEnd of FRONT_ENDS)
         );
       });
 
+      describe('checks', () => {
+        test('started, listed, read, reported, stopped, and their reports', TIMEOUT, async () => {
+          const body = { mode: 'deterministic', seed: 3, r: 1, w: 1, faults: 'partition', timeLimit: 1 };
+          const started = await expect(201, 'POST', '/check', JSON.stringify(body));
+          const { id } = started.json as { id: string };
+          await expect('409 CHECK_RUNNING', 'POST', '/check', JSON.stringify(body));
+          await expect('400 BAD_REQUEST', 'POST', '/check', '{"bogus": 1}');
+          await expect('400 INVALID_JSON', 'POST', '/check', '{');
+          let state = '';
+          while (!['done', 'stopped', 'failed'].includes(state)) {
+            state = ((await expect(200, 'GET', `/check/${id}`)).json as { state: string }).state;
+          }
+          await expect(200, 'HEAD', `/check/${id}`);
+          await expect(200, 'GET', '/check');
+          await expect(200, 'HEAD', '/check');
+          await expect(200, 'GET', `/check/${id}/report`);
+          await expect(200, 'HEAD', `/check/${id}/report`);
+          await expect('404 CHECK_NOT_FOUND', 'GET', '/check/nope');
+          await expect('404 CHECK_NOT_FOUND', 'GET', '/check/nope/report');
+          // A check thunderdb check --url runs elsewhere, reported here.
+          const summary = { ...(started.json as object), id: 'cli-1-x', source: 'cli', state: 'running' };
+          assert.deepEqual((await expect(200, 'PUT', '/check/cli-1-x', JSON.stringify(summary))).json, {
+            stop: false,
+          });
+          await expect(
+            '409 CHECK_RUNNING',
+            'PUT',
+            '/check/cli-2-y',
+            JSON.stringify({ ...summary, id: 'cli-2-y' }),
+          );
+          await expect('400 BAD_REQUEST', 'PUT', '/check/cli-1-x', '{"id": "cli-1-x"}');
+          await expect('404 NOT_FOUND', 'GET', '/check/cli-1-x/report');
+          await expect(202, 'DELETE', '/check/cli-1-x');
+          assert.deepEqual((await expect(200, 'PUT', '/check/cli-1-x', JSON.stringify(summary))).json, {
+            stop: true,
+          });
+          await expect(
+            200,
+            'PUT',
+            '/check/cli-1-x',
+            JSON.stringify({ ...summary, state: 'stopped', verdict: true }),
+          );
+          await expect('404 CHECK_NOT_FOUND', 'DELETE', '/check/nope');
+          // /live carries the newest check.
+          const { message } = await upgrade(run.url, '/live');
+          const { response } = expectedResponse(doc, 'GET', '/live', 101);
+          const live = JSON.parse(message) as { check: { id: string } };
+          schemas.check(response['x-websocket-message']!, live, 'a /live message with a check');
+          assert.equal(live.check.id, 'cli-1-x');
+        });
+      });
+
       test('every documented operation was exercised above', () => {
         const documented = [...operationsOf(doc).keys()];
         assert.deepEqual(

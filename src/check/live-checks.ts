@@ -109,9 +109,8 @@ export class LiveChecks {
    * defaults and the cluster's own settings.
    */
   async start(body: unknown): Promise<CheckSummary> {
-    this.#refuseWhileRunning();
+    // Bad options are said first, whether or not another check runs.
     const options = await this.#optionsOf(body);
-    // Checked again: another may have begun while the options were read.
     this.#refuseWhileRunning();
     const id = `${options.seed}-${this.#clock.wall().toString(36)}-${++this.#started}`;
     const dir = join(this.#dir, id);

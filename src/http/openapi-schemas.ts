@@ -415,6 +415,7 @@ export function componentSchemas(limits: Limits): Record<string, Schema> {
         'nodeP99Seconds',
         'answersPerSecond',
         'p99Seconds',
+        'check',
       ],
       additionalProperties: false,
       properties: {
@@ -441,6 +442,10 @@ export function componentSchemas(limits: Limits): Record<string, Schema> {
         nodeP99Seconds: { type: 'object', additionalProperties: p99 },
         answersPerSecond: count,
         p99Seconds: p99,
+        check: {
+          anyOf: [ref('CheckSummary'), { type: 'null' }],
+          description: 'The check under way against the cluster, else the newest one over; null before any.',
+        },
       },
     },
   };

@@ -16,6 +16,7 @@ import {
 } from './openapi-parts.js';
 import { keyOperations, collectionPaths, legacyPaths } from './openapi-key-paths.js';
 import { clusterPaths, operationsPaths } from './openapi-cluster-paths.js';
+import { checkPaths, checkSchemas } from './openapi-check-paths.js';
 
 export type { Schema } from './openapi-schemas.js';
 export {
@@ -52,6 +53,7 @@ export function openApiDocument(settings: ApiSettings): OpenApiDocument {
       { name: 'cluster', description: 'Nodes, the ring, membership changes.' },
       { name: 'faults', description: 'Faults injected into the simulated network.' },
       { name: 'operations', description: 'Health, metrics, the dashboard, this document.' },
+      { name: 'check', description: 'Checks of linearizability run against the cluster, watched live.' },
     ],
     paths: {
       '/kv/{key}': keyOperations(settings, '', [keyParameter(settings.limits)]),
@@ -59,9 +61,10 @@ export function openApiDocument(settings: ApiSettings): OpenApiDocument {
       ...legacyPaths(settings),
       ...clusterPaths(settings),
       ...operationsPaths(),
+      ...checkPaths(),
     },
     components: {
-      schemas: componentSchemas(settings.limits),
+      schemas: { ...componentSchemas(settings.limits), ...checkSchemas() },
       responses: {
         MethodNotAllowed: sharedError(
           'METHOD_NOT_ALLOWED',
