@@ -27,7 +27,8 @@ export interface Witness {
   from: number;
   /**
    * Whether minimising ran to its end: no operation of `operations` can be left out (with
-   * the reads of its value) and the rest still be found not linearizable. False when the
+   * the reads that may have seen it, see {@link without}) and the rest still be found not
+   * linearizable. False when the
    * step budget ran out first; `operations` is then smaller than `from`, just not minimal.
    */
   minimal: boolean;
@@ -37,20 +38,26 @@ export interface Witness {
 const FIRST_STEPS_PER_OP = 8;
 
 /**
- * The candidate sub-history `current` without `removed` and without the reads that returned
- * a value a removed write or create wrote: such a read would then read a value never
- * written, which is not linearizable however the rest behaves, and the witness would shrink
- * to that one read, explaining nothing. Null when nothing would be left out or nothing left.
+ * The candidate sub-history `current` without `removed` and without the reads that may have
+ * seen what a removed operation did: those that returned the value a removed write or create
+ * wrote, and those that returned nothing after a removed delete could have taken effect
+ * (called before they returned). Left in, such a read would be from nowhere (a value never
+ * written; nothing, just after a write), not linearizable however the rest behaved: the
+ * witness would shrink to it and a write, explaining nothing of what happened. Null when
+ * nothing would be left out or nothing left.
  */
-function without(current: readonly Operation[], removed: ReadonlySet<Operation>): Operation[] | null {
+export function without(current: readonly Operation[], removed: ReadonlySet<Operation>): Operation[] | null {
   const unwritten = new Set<string>();
-  for (const op of removed) {
-    if (op.input.kind === 'write' || op.input.kind === 'create') unwritten.add(op.input.value);
+  let firstDelete = Infinity;
+  for (const { input, call } of removed) {
+    if (input.kind === 'write' || input.kind === 'create') unwritten.add(input.value);
+    else if (input.kind !== 'read') firstDelete = Math.min(firstDelete, call);
   }
   const kept = current.filter((op) => {
     if (removed.has(op)) return false;
-    const value = op.output.value;
-    return !(op.input.kind === 'read' && typeof value === 'string' && unwritten.has(value));
+    if (op.input.kind !== 'read' || op.ret === null) return true;
+    const value = op.output.value ?? null;
+    return value === null ? op.ret < firstDelete : !unwritten.has(value);
   });
   return kept.length === 0 || kept.length === current.length ? null : kept;
 }
@@ -74,8 +81,8 @@ const overlaps = (w: AppliedWindow, start: number, end: number) =>
  * checkLinearizability leaves them); `faults`: the run's windows, on the operations' clock.
  *
  * Minimising drops operations, halves of the history first, then quarters, down to one at a
- * time, repeated until no single operation can go (each with the reads of its value, see
- * {@link without}): a drop stays when the rest is still found not linearizable. A search
+ * time, repeated until no single operation can go (each with the reads that may have seen
+ * it, see {@link without}): a drop stays when the rest is still found not linearizable. A search
  * that gives up counts as "not found invalid", so the operation stays. Every search draws on
  * one budget of `maxSteps` steps (default DEFAULT_MAX_STEPS) besides the first full check;
  * once spent, the witness is the smallest sub-history found so far (`minimal` false). The
