@@ -1,7 +1,9 @@
 import { pair, type Fn, type HistoryEvent } from './history.js';
-import { explainInvalid } from './describe.js';
+import { describeOperation, describeWindow, explainInvalid } from './describe.js';
 import type { Operation } from './linearizability.js';
 import type { CheckResults } from './results.js';
+import { readScript } from '../pages.js';
+import type { Witness } from './witness.js';
 
 /** Operations drawn at most: past this the timeline shows the first ones and says so. */
 const MAX_DRAWN = 20_000;
@@ -27,9 +29,59 @@ const FAULT_COLOURS: Record<string, string> = {
 const escape = (text: string): string =>
   text.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]!);
 
+/** Operations of a witness listed in words at most (its drawing bounds itself). */
+const WITNESS_LISTED = 30;
+
 /**
- * The check as one self-contained HTML page (no script, nothing fetched), as Porcupine
- * draws its own: the verdict and what each check found; a timeline per key with one track
+ * The "Why" section: the witness drawn as Porcupine draws a history (dashboard/history-view.js,
+ * the live dashboard's drawing, put inline with the time axis it draws on), with its
+ * operations also listed in words, so the page explains itself with scripts off. The witness
+ * is embedded as JSON with every `<` escaped: no value can close the script element.
+ */
+function whySection(witness: Witness): string {
+  const role = (op: Operation) =>
+    op === witness.blocked
+      ? 'fits nowhere'
+      : op === witness.staleBy
+        ? `ordered ${witness.ordered.indexOf(op) + 1}; made the read stale`
+        : witness.ordered.includes(op)
+          ? `ordered ${witness.ordered.indexOf(op) + 1}`
+          : 'not ordered';
+  const items = witness.operations
+    .slice(0, WITNESS_LISTED)
+    .map((op) => `<li>${escape(`client ${op.client}'s ${describeOperation(op)}: ${role(op)}`)}</li>`)
+    .join('');
+  const more =
+    witness.operations.length > WITNESS_LISTED
+      ? `<li>… and ${witness.operations.length - WITNESS_LISTED} more</li>`
+      : '';
+  const faults =
+    witness.faults.length === 0
+      ? 'none'
+      : witness.faults
+          .map((w) =>
+            escape(`${describeWindow(w)} (${w.began.toFixed(0)}–${w.ended?.toFixed(0) ?? 'end'} ms)`),
+          )
+          .join(', ');
+  const json = JSON.stringify(witness).replace(/</g, '\\u003c');
+  return `<h2 id="why">Why key ${escape(witness.key)} is not linearizable</h2>
+<p>The smallest sub-history of the key found that is still not linearizable: ${witness.operations.length} of its ${witness.from} operations${witness.minimal ? '' : ' (minimising stopped at its step budget)'}. Numbered and green: the order the search found for them; red: the operation no order can place after them; outlined: the write that made the read stale. Faults in force then, shaded: ${faults}.</p>
+<svg id="why-view" class="history-view"></svg>
+<ul class="witness-ops">${items}${more}</ul>
+<script type="application/json" id="witness">${json}</script>
+<script>
+${readScript('timeline.js')}</script>
+<script>
+${readScript('history-view.js')}</script>
+<script>
+HistoryView.draw(document.getElementById('why-view'), JSON.parse(document.getElementById('witness').textContent));
+</script>`;
+}
+
+/**
+ * The check as one self-contained HTML page (nothing fetched), as Porcupine draws its own:
+ * the verdict and what each check found; when a key is not linearizable, why (its witness,
+ * drawn by inline scripts: the one part that needs them); a timeline per key with one track
  * per client, each operation a bar from invocation to outcome (hatched: indeterminate;
  * faded: failed), the fault windows shaded behind; and latency over time.
  */
@@ -142,6 +194,7 @@ code{background:#f4f4f4;padding:1px 4px}.key{font:12px monospace}
 .legend span{padding:1px 6px;margin-right:4px}
 .why{margin:2px 0;padding-left:1.2em}
 svg{border:1px solid #eee}
+.history-view{max-width:1200px;display:block}.history-view .tick,.history-view .client{font:11px system-ui,sans-serif;fill:#555}
 </style></head><body>
 <h1>Check <span class="${verdict}">${verdict}</span> · seed ${results.seed}</h1>
 <p>Reproduce: <code>${escape(results.reproduce)}</code></p>
@@ -158,6 +211,7 @@ svg{border:1px solid #eee}
 <tr><td>watch</td><td>${checks.watch.valid ? `${checks.watch.changes} changes, every acknowledged write among them, in order` : escape([...checks.watch.missing.map((m) => `missed: ${m}`), ...checks.watch.unexpected.map((u) => `unexpected: ${u}`), ...checks.watch.finalsDiffer, ...checks.watch.outOfOrder.map((v) => `out of order: ${v}`)].slice(0, 10).join('; '))}</td></tr>
 <tr><td>final reads</td><td>${checks.finalReads.failed.length === 0 ? 'every key read' : `failed for ${escape(checks.finalReads.failed.join(', '))}`}${checks.finalReads.lost.length === 0 ? '' : `; values lost on every replica (VALUE_LOST) for ${escape(checks.finalReads.lost.join(', '))}`}</td></tr>
 </table>
+${lin.valid === false && lin.witness !== undefined ? whySection(lin.witness) : ''}
 <h2>Operations by key</h2>
 <p>One track per client (the last: the final reads); a bar runs from invocation to outcome. Colours: <span style="color:${COLOURS.read}">read</span>, <span style="color:${COLOURS.write}">write</span>, <span style="color:${COLOURS.delete}">delete</span>, <span style="color:${COLOURS.create}">create</span>, <span style="color:${COLOURS['delete-if-present']}">delete-if-present</span>; faded: failed; dashed to the end: indeterminate. Fault windows shaded: <span class="legend">${legend}</span>. Hover for details.${completed.length > MAX_DRAWN ? ` The first ${MAX_DRAWN} of ${completed.length} operations are drawn.` : ''}</p>
 <svg width="${WIDTH}" height="${height}" viewBox="0 0 ${WIDTH} ${height}">${shading}${bands}${bars}${marker}${ticks}</svg>

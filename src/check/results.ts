@@ -2,6 +2,7 @@ import type { Named } from './checks.js';
 import type { WatchFindings } from './watch-check.js';
 import type { Verdict } from './linearizability.js';
 import type { AppliedWindow, FaultKind } from './schedule.js';
+import type { Witness } from './witness.js';
 
 /** Every parameter of a check: printed first, stored in results.json, enough to run it again. */
 export interface CheckOptions {
@@ -37,6 +38,13 @@ export interface CheckOptions {
   out: string;
 }
 
+/**
+ * The linearizability check's finding: its verdict and, when a key is not linearizable, the
+ * smallest failing sub-history of that key found, with the faults then (src/check/witness.ts).
+ */
+export type LinearizabilityFinding =
+  Exclude<Verdict, { valid: false }> | (Extract<Verdict, { valid: false }> & { witness?: Witness });
+
 /** The checker's verdict: true, false or unknown (a search gave up, a final read failed). */
 export type Validity = true | false | 'unknown';
 
@@ -48,7 +56,7 @@ export interface CheckResults {
   counts: { invoked: number; ok: number; fail: number; info: number; faults: number };
   faults: AppliedWindow[];
   checks: {
-    linearizability: Verdict;
+    linearizability: LinearizabilityFinding;
     lostWrites: { valid: boolean; lost: Named[] };
     readsOfUnwritten: { valid: boolean; reads: Named[] };
     convergence: {

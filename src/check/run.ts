@@ -14,6 +14,7 @@ import { FaultDriver, planFaults, type AppliedWindow } from './schedule.js';
 import { clusterTarget, paddedTarget, type Target } from './target.js';
 import type { CheckOptions, CheckResults, Validity } from './results.js';
 import { keysOf, perform, runWorkload } from './workload.js';
+import { witnessOf } from './witness.js';
 import { checkWatch, type SeenChange } from './watch-check.js';
 
 /** The command line that repeats a check. */
@@ -254,7 +255,9 @@ export function judge(
   seen: readonly SeenChange[],
   invariants: CheckResults['checks']['invariants'],
 ): CheckResults {
-  const linearizability = checkLinearizability(toOperations(completed));
+  const verdict = checkLinearizability(toOperations(completed));
+  const witness = verdict.valid === false ? witnessOf(verdict.key, verdict.operations, faults) : null;
+  const linearizability = witness === null ? verdict : { ...verdict, witness };
   const lost = lostWrites(completed, finals);
   const reads = readsOfUnwritten(completed);
   const failed = keys.filter((key) => !finals.has(key));
