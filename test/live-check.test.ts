@@ -143,6 +143,7 @@ describe('the checks a server keeps', () => {
       perSecond: [],
       faults: [],
       keys: [],
+      witnesses: {},
       findings: [],
     };
     assert.deepEqual(checks.report('cli-1-x', summary), { stop: false });
@@ -225,6 +226,9 @@ describe('POST /check, GET /check/{id}, DELETE /check/{id}', () => {
       assert.ok(lin.valid === false);
       assert.equal(over.keys.find((k) => k.key === lin.key)!.verdict, 'invalid');
       assert.ok(over.findings.some((line) => line.includes(`key ${lin.key}`)));
+      // Why, as report.html shows it: the judge's witness for its key.
+      assert.deepEqual(over.witnesses[lin.key], lin.witness);
+      assert.ok(over.witnesses[lin.key]!.operations.length < over.keys.find((k) => k.key === lin.key)!.ops);
       const report = await http(run.url, 'GET', over.report!);
       assert.equal(report.status, 200);
       assert.match(String(report.headers['content-type']), /text\/html/);

@@ -292,6 +292,7 @@ function initialSummary(id: string, options: CheckOptions, startedAt: number): C
     perSecond: [],
     faults: [],
     keys: [],
+    witnesses: {},
     verdict: null,
     findings: [],
     reproduce: '',
@@ -314,6 +315,8 @@ function reportedSummary(id: string, body: unknown): CheckSummary {
     Array.isArray(summary.perSecond) &&
     Array.isArray(summary.faults) &&
     Array.isArray(summary.keys) &&
+    typeof summary.witnesses === 'object' &&
+    summary.witnesses !== null &&
     Array.isArray(summary.findings) &&
     typeof summary.parameters === 'object';
   if (!ok)

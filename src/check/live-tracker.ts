@@ -3,6 +3,15 @@ import { LiveVerdict, type KeyVerdict } from './live-verdict.js';
 import type { CheckOptions, CheckResults, Validity } from './results.js';
 import { reproduceCommand, type CheckPhase, type RunningCheck } from './run.js';
 import type { AppliedWindow } from './schedule.js';
+import { witnessOf, type Witness } from './witness.js';
+
+/** Keys whose witness the live view cuts: the first few red keys explain the run. */
+const WITNESSES_KEPT = 5;
+/**
+ * The steps a witness may take while the check runs (the judge's own, at the end, may take
+ * the full budget): cutting it must not hold the summaries up for long.
+ */
+const LIVE_WITNESS_STEPS = 2_000_000;
 
 /** Where a check is: running (a phase of it), or over. */
 export type CheckState = CheckPhase | 'done' | 'stopped' | 'failed';
@@ -31,6 +40,8 @@ export interface CheckSummary {
   faults: AppliedWindow[];
   /** Each key's verdict so far, and how many of its operations it covers. */
   keys: { key: string; ops: number; checked: number; verdict: KeyVerdict }[];
+  /** Why a red key is red (the first few): its smallest failing sub-history, the stale write, the faults then. */
+  witnesses: Record<string, Witness>;
   /** The verdict once judged (null while running). */
   verdict: Validity | null;
   /** What the judge found, in the command's words (empty while running). */
@@ -83,6 +94,7 @@ export class LiveTracker {
       perSecond: [],
       faults: [],
       keys: [],
+      witnesses: {},
       verdict: null,
       findings: [],
       reproduce: reproduceCommand(options),
@@ -118,8 +130,13 @@ export class LiveTracker {
         }
         row[event.type === 'ok' ? 1 : event.type === 'fail' ? 2 : 3]++;
       }
-      this.#verdict.checkQuiescent(final);
-      summary.faults = run.faults.map((window) => ({ ...window }));
+      const faults = run.faults.map((window) => ({ ...window }));
+      for (const { key, verdict } of this.#verdict.checkQuiescent(final)) {
+        if (verdict !== 'invalid' || Object.keys(summary.witnesses).length >= WITNESSES_KEPT) continue;
+        const witness = witnessOf(key, this.#verdict.operationsOf(key), faults, LIVE_WITNESS_STEPS);
+        if (witness !== null) summary.witnesses[key] = witness;
+      }
+      summary.faults = faults;
       if (summary.verdict === null && summary.state !== 'failed') summary.state = run.phase;
       summary.elapsedMs = Math.max(summary.elapsedMs, events.at(-1)?.time ?? 0);
     }
@@ -148,6 +165,9 @@ export class LiveTracker {
     summary.elapsedMs = results.runMs;
     summary.faults = results.faults;
     summary.report = report;
+    // The judge's witness for its key, cut with the full budget, is the one report.html shows.
+    const lin = results.checks.linearizability;
+    if (lin.valid === false && lin.witness !== undefined) summary.witnesses[lin.key] = lin.witness;
     return summary;
   }
 

@@ -167,6 +167,7 @@ export function checkSchemas(): Record<string, Schema> {
         'perSecond',
         'faults',
         'keys',
+        'witnesses',
         'verdict',
         'findings',
         'reproduce',
