@@ -103,6 +103,12 @@ export class HistoryCompactedError extends kind(
   'the changes after that version are no longer kept; read again, then watch from the oldest version kept',
 ) {}
 
+export class TraceNotFoundError extends kind(
+  'TRACE_NOT_FOUND',
+  404,
+  "no trace of that name in the server's --checks-dir",
+) {}
+
 /** Every catalogue class, keyed by code. */
 export const catalogue = {
   KEY_NOT_FOUND: KeyNotFoundError,
@@ -133,6 +139,7 @@ export const catalogue = {
   VALUE_LOST: ValueLostError,
   HISTORY_COMPACTED: HistoryCompactedError,
   OUT_OF_MEMORY: OutOfMemoryError,
+  TRACE_NOT_FOUND: TraceNotFoundError,
 } as const;
 
 /** An error as data, to cross a MessagePort (which keeps no classes). */

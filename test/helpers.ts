@@ -136,7 +136,12 @@ export interface Running {
  * `stop` at once: `after(() => run.stop())` in a suite, `t.after(...)` in a test.
  */
 export async function startRunning(
-  options: ClusterOptions & { limits?: Partial<Limits>; serverClock?: Clock; http?: FrontEndName } = {},
+  options: ClusterOptions & {
+    limits?: Partial<Limits>;
+    serverClock?: Clock;
+    http?: FrontEndName;
+    checksDir?: string;
+  } = {},
 ): Promise<Running> {
   const cluster = await Cluster.start(options);
   let server: Server;
@@ -148,6 +153,7 @@ export async function startRunning(
       port: 0,
       clock: options.serverClock,
       http: options.http ?? FRONT_ENDS[0],
+      ...(options.checksDir === undefined ? {} : { checksDir: options.checksDir }),
     });
   } catch (err) {
     await cluster.close();

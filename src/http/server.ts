@@ -22,6 +22,7 @@ import { registerLegacyRoutes } from './legacy-routes.js';
 import { registerMetricsRoute } from './metrics-route.js';
 
 import { registerDashboardRoute } from './dashboard-route.js';
+import { registerReplayRoute } from './replay-route.js';
 
 import { registerLiveRoute } from './live-route.js';
 
@@ -62,6 +63,8 @@ const ROUTES: Record<string, string> = {
   '/health': 'GET, HEAD',
   '/metrics': 'GET, HEAD',
   '/': 'GET, HEAD',
+  '/replay': 'GET, HEAD',
+  '/replay/files/:name/trace.jsonl': 'GET, HEAD',
   '/openapi.json': 'GET, HEAD',
 };
 
@@ -94,7 +97,16 @@ export interface ServerOptions {
   clock?: Clock;
   /** The HTTP front end. Default: uWS where its native binary loads, else node:http (see chooseFrontEnd). */
   http?: FrontEndName;
+  /**
+   * The folder `GET /replay/files/{name}/trace.jsonl` reads checks' traces from, each in a
+   * folder of its own (`thunderdb check --out DIR/NAME`). Default {@link DEFAULT_CHECKS_DIR},
+   * relative to the working directory.
+   */
+  checksDir?: string;
 }
+
+/** The default `--checks-dir`: `thunderdb-checks`, relative to the working directory. */
+export const DEFAULT_CHECKS_DIR = 'thunderdb-checks';
 
 /** Checks the server's own options, naming the bad one in a RangeError. */
 export function checkServerOptions(options: ServerOptions): void {
@@ -160,6 +172,7 @@ export async function startServer(options: ServerOptions): Promise<Server> {
     http,
     heavy: new HeavyGate(limits.maxHeavyRequests),
     clock,
+    checksDir: options.checksDir ?? DEFAULT_CHECKS_DIR,
   };
   const { app } = frontEnd;
   const { allowHosts, allowOrigins } = options;
@@ -173,6 +186,7 @@ export async function startServer(options: ServerOptions): Promise<Server> {
   registerClusterRoutes(router, ctx);
   registerMetricsRoute(router, ctx);
   registerDashboardRoute(router, ctx);
+  registerReplayRoute(router, ctx);
   registerOpenApiRoute(router, ctx);
   const stopLive = registerLiveRoute(app, ctx, guard);
   router.finish();
