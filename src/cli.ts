@@ -86,6 +86,7 @@ interface ClusterArgs {
   maxConnections?: number;
   maxBufferedBodyBytes: number;
   http?: FrontEndName;
+  checksDir: string;
   storage: 'memory' | 'log' | 'redis' | 'memcached';
   dataDir?: string;
   fsync?: FsyncMode;
@@ -217,6 +218,7 @@ async function runCluster(args: ClusterArgs): Promise<void> {
     maxConnections: args.maxConnections,
     maxBufferedBodyBytes: args.maxBufferedBodyBytes,
     http: frontEnd.name,
+    checksDir: args.checksDir,
   });
   if (!isLoopback(args.host)) {
     console.warn(
@@ -490,6 +492,12 @@ export async function main(argv: string[]): Promise<void> {
             coerce: numberArg('--max-buffered-body-bytes'),
             default: DEFAULT_MAX_BUFFERED_BODY_BYTES,
             describe: 'Request-body bytes all connections together may hold while bodies read whole arrive',
+          })
+          .option('checks-dir', {
+            type: 'string',
+            default: 'thunderdb-checks',
+            describe:
+              'The folder whose check output folders GET /replay?file=NAME opens (NAME/trace.jsonl, from thunderdb check --mode deterministic --out DIR/NAME)',
           })
           .option('http', {
             choices: FRONT_END_NAMES,

@@ -109,6 +109,11 @@ export class CheckRunningError extends kind(
   'a check is already running against this cluster; stop it or wait for its verdict',
 ) {}
 export class CheckNotFoundError extends kind('CHECK_NOT_FOUND', 404, 'no such check') {}
+export class TraceNotFoundError extends kind(
+  'TRACE_NOT_FOUND',
+  404,
+  "no trace of that name in the server's --checks-dir",
+) {}
 
 /** Every catalogue class, keyed by code. */
 export const catalogue = {
@@ -142,6 +147,7 @@ export const catalogue = {
   VALUE_LOST: ValueLostError,
   HISTORY_COMPACTED: HistoryCompactedError,
   OUT_OF_MEMORY: OutOfMemoryError,
+  TRACE_NOT_FOUND: TraceNotFoundError,
 } as const;
 
 /** An error as data, to cross a MessagePort (which keeps no classes). */

@@ -9,6 +9,9 @@ import {
   ConflictError,
   ValueLostError,
   OutOfMemoryError,
+  TraceNotFoundError,
+  CheckRunningError,
+  CheckNotFoundError,
   PreconditionFailedError,
   QuorumNotMetError,
   BodyTooLargeError,
@@ -67,6 +70,9 @@ describe('error catalogue', () => {
     [ValueLostError, 'VALUE_LOST', 410],
     [HistoryCompactedError, 'HISTORY_COMPACTED', 410],
     [OutOfMemoryError, 'OUT_OF_MEMORY', 507],
+    [TraceNotFoundError, 'TRACE_NOT_FOUND', 404],
+    [CheckRunningError, 'CHECK_RUNNING', 409],
+    [CheckNotFoundError, 'CHECK_NOT_FOUND', 404],
   ];
 
   test("every catalogue status answers with its reason phrase, not 'Unknown'", () => {

@@ -6,6 +6,9 @@
  */
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 import { catalogue } from '../src/errors.js';
@@ -45,7 +48,11 @@ for (const frontEnd of FRONT_ENDS)
       const clock = movableClock();
 
       before(async () => {
+        const checksDir = mkdtempSync(join(tmpdir(), 'thunderdb-openapi-checks-'));
+        mkdirSync(join(checksDir, 'seed-7'));
+        writeFileSync(join(checksDir, 'seed-7', 'trace.jsonl'), '{"format":"thunderdb-trace","version":1}\n');
         run = await startRunning({
+          checksDir,
           http: frontEnd,
           clock,
           nodes: 3,
@@ -331,6 +338,12 @@ for (const frontEnd of FRONT_ENDS)
           await expect(200, 'HEAD', '/');
           await expect(200, 'GET', '/openapi.json');
           await expect(200, 'HEAD', '/openapi.json');
+          await expect(200, 'GET', '/replay');
+          await expect(200, 'HEAD', '/replay?file=seed-7');
+          await expect(200, 'GET', '/replay/files/seed-7/trace.jsonl');
+          await expect(200, 'HEAD', '/replay/files/seed-7/trace.jsonl');
+          await expect('404 TRACE_NOT_FOUND', 'GET', '/replay/files/seed-8/trace.jsonl');
+          await expect(404, 'HEAD', '/replay/files/..%2Fseed-7/trace.jsonl');
         });
 
         test(

@@ -199,7 +199,8 @@ export async function checkCommand(
   );
   for (const line of formatFindings(results)) print(line);
   print(
-    `results: ${join(options.out, 'results.json')}, ${join(options.out, 'history.jsonl')}, ${join(options.out, 'report.html')}`,
+    `results: ${join(options.out, 'results.json')}, ${join(options.out, 'history.jsonl')}, ${join(options.out, 'report.html')}` +
+      (options.mode === 'deterministic' ? `, ${join(options.out, 'trace.jsonl')}` : ''),
   );
   const verdict = results.valid === true ? 'valid' : results.valid === false ? 'invalid' : 'unknown';
   print(`verdict: ${verdict} (seed ${results.seed})`);

@@ -45,11 +45,16 @@ export class History {
   readonly events: HistoryEvent[] = [];
   readonly #clock: Clock;
   readonly #start: number;
+  readonly #listen: ((event: HistoryEvent) => void) | null;
 
-  /** `start`: the run's start on `clock`; default now. */
-  constructor(clock: Clock, start = clock.now()) {
+  /**
+   * `start`: the run's start on `clock`; default now. `listen` hears each event as it is
+   * recorded (the deterministic mode's trace); default none.
+   */
+  constructor(clock: Clock, start = clock.now(), listen?: (event: HistoryEvent) => void) {
     this.#clock = clock;
     this.#start = start;
+    this.#listen = listen ?? null;
   }
 
   #now(): number {
@@ -67,6 +72,7 @@ export class History {
     };
     if (value !== undefined) event.value = value;
     this.events.push(event);
+    this.#listen?.(event);
     return event;
   }
 
@@ -80,6 +86,7 @@ export class History {
     if (outcome.value !== undefined) event.value = outcome.value;
     if (outcome.error !== undefined) event.error = outcome.error;
     this.events.push(event);
+    this.#listen?.(event);
     return event;
   }
 

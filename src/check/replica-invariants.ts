@@ -1,4 +1,5 @@
 import { NodeStore } from '../node/store.js';
+import type { StoreTrace } from '../sim/trace.js';
 import type { InlineStores } from '../transport/inline-runner.js';
 import { REFUSED_FOR_MEMORY, Written, type WriteOutcome } from '../wire/protocol.js';
 
@@ -19,15 +20,18 @@ const KEPT = 10;
 export class ReplicaInvariants implements InlineStores {
   readonly #stores = new Map<number, NodeStore>();
   readonly #now: () => number;
+  /** Told of every write, tombstone and purge a store applies (the replay's trace), or null. */
+  readonly trace: StoreTrace | null;
   #newestVersion: () => number = () => Number.POSITIVE_INFINITY;
   #broken: string[] = [];
   #count = 0;
   #writes = 0;
   #purges = 0;
 
-  /** `now`: the simulated time, for the reports. */
-  constructor(now: () => number) {
+  /** `now`: the simulated time, for the reports; `trace`: told of every write and purge (default none). */
+  constructor(now: () => number, trace?: StoreTrace) {
     this.#now = now;
+    this.trace = trace ?? null;
   }
 
   /** Where the coordinator's newest version comes from, once the cluster is up. */
@@ -115,8 +119,16 @@ class CheckedStore extends NodeStore {
     expiring: boolean,
   ): WriteOutcome | typeof REFUSED_FOR_MEMORY {
     const outcome = super.putValue(batch, start, length, hash, version, valueStart, valueLength, expiring);
-    if (outcome !== Written.Stale && outcome !== REFUSED_FOR_MEMORY)
+    if (outcome !== Written.Stale && outcome !== REFUSED_FOR_MEMORY) {
       this.#wrote(batch, start, length, version);
+      this.#invariants.trace?.applied(
+        this.#node,
+        batch.toString('utf8', start, start + length),
+        version,
+        // A trace keeps a value's first characters only (see src/sim/trace.ts).
+        batch.toString('utf8', valueStart, valueStart + Math.min(valueLength, 64)),
+      );
+    }
     return outcome;
   }
 
@@ -128,13 +140,24 @@ class CheckedStore extends NodeStore {
     version: number,
   ): WriteOutcome {
     const outcome = super.tombstone(batch, start, length, hash, version);
-    if (outcome !== Written.Stale) this.#wrote(batch, start, length, version);
+    if (outcome !== Written.Stale) {
+      this.#wrote(batch, start, length, version);
+      this.#invariants.trace?.applied(
+        this.#node,
+        batch.toString('utf8', start, start + length),
+        version,
+        null,
+      );
+    }
     return outcome;
   }
 
   override purge(batch: Buffer, start: number, length: number, hash: number, version: number): boolean {
     const removed = super.purge(batch, start, length, hash, version);
-    if (removed) this.#invariants.purged(this.#node, batch, start, length, hash, version);
+    if (removed) {
+      this.#invariants.purged(this.#node, batch, start, length, hash, version);
+      this.#invariants.trace?.purged(this.#node, batch.toString('utf8', start, start + length), version);
+    }
     return removed;
   }
 

@@ -4,6 +4,9 @@ import { holdingClock, type Clock } from '../time/clock.js';
 import { Cluster } from '../cluster/cluster.js';
 import { inlineRunner } from '../transport/inline-runner.js';
 import { SimLoop } from '../sim/loop.js';
+import { TraceRecorder } from '../sim/trace.js';
+import { traceHeader, writeTraceFiles } from './trace-files.js';
+import { tracedTarget } from './traced-target.js';
 import { ReplicaInvariants } from './replica-invariants.js';
 import { lostWrites, readsOfUnwritten, VALUE_LOST, type Final } from './checks.js';
 import { History, pair, toOperations, type Completed } from './history.js';
@@ -104,13 +107,16 @@ export interface CheckHooks {
   signal?: AbortSignal;
   /** Hears the run once it begins; it reads the run's state whenever it likes. */
   observe?: (run: RunningCheck) => void;
+  /** false: the deterministic mode leaves its trace out (to measure what it costs; the run is the same). */
+  trace?: boolean;
 }
 
 /**
  * Runs one check: starts a cluster in the chosen mode (or targets `url`), runs the seeded
  * workload while the seeded fault schedule runs, heals everything, waits for the replicas
- * to agree, reads every key once more, then judges the history. Writes the three files and
- * resolves with the results; `log` hears progress, `hooks` may watch and stop it.
+ * to agree, reads every key once more, then judges the history. Writes the three files (and,
+ * in the deterministic mode, trace.jsonl and replay.html) and resolves with the results;
+ * `log` hears progress, `hooks` may watch and stop it.
  */
 export async function runCheck(
   options: CheckOptions,
@@ -120,7 +126,8 @@ export async function runCheck(
   const began = performance.now();
   const loop = options.mode === 'deterministic' && options.url === undefined ? new SimLoop() : null;
   const clock: Clock = loop ?? holdingClock;
-  const invariants = loop === null ? null : new ReplicaInvariants(() => loop.now());
+  const trace = loop !== null && hooks.trace !== false ? new TraceRecorder(() => loop.now()) : null;
+  const invariants = loop === null ? null : new ReplicaInvariants(() => loop.now(), trace ?? undefined);
   const consistency = { r: options.r, w: options.w, repair: options.repair };
   let cluster: Cluster | null = null;
   let target: Target;
@@ -134,15 +141,18 @@ export async function runCheck(
       timeoutMs: options.timeoutMs,
       seed: options.seed,
       ...(loop === null ? {} : { clock: loop, runner: inlineRunner(loop, invariants!) }),
+      ...(trace === null ? {} : { trace }),
     });
     const started = cluster;
     invariants?.watch(() => started.newestVersion);
     target = clusterTarget(cluster, consistency);
   }
   if (options.valueBytes > 0) target = paddedTarget(target, options.valueBytes);
+  if (trace !== null) target = tracedTarget(target, trace);
   // The run's start: operations and fault windows are timed from it, on one clock.
   const start = clock.now();
-  const history = new History(clock, start);
+  if (trace !== null) trace.origin = start;
+  const history = new History(clock, start, trace === null ? undefined : (event) => trace.client(event));
   // The checks take each key to start empty and each value to be written once: a cluster
   // at a URL may hold an earlier run's keys, so this run's get a prefix of their own.
   const keys = keysOf(
@@ -164,8 +174,9 @@ export async function runCheck(
       return phase;
     },
   });
+  let nodes: number[] = [];
   const run = async () => {
-    const { nodes } = await target.describe();
+    ({ nodes } = await target.describe());
     for (const key of keys) {
       if ((await target.read(key)) !== null)
         throw new Error(`key ${key} already holds a value; the checks need keys that start empty`);
@@ -241,6 +252,20 @@ export async function runCheck(
   await writeFile(join(options.out, 'history.jsonl'), history.toJsonLines());
   await writeFile(join(options.out, 'results.json'), resultsJson(results));
   await writeFile(join(options.out, 'report.html'), renderReport(results, history.events));
+  if (trace !== null) {
+    // Written after judging: its header says where the run went wrong, for the page to jump to.
+    const files = await writeTraceFiles(
+      options.out,
+      trace,
+      traceHeader(results, history.events, keys, nodes),
+    );
+    log(
+      `trace: ${files.trace} (${files.events} events, ${(files.bytes / 2 ** 20).toFixed(1)} MiB); ` +
+        (files.replay === null
+          ? 'too large to put inside replay.html: open it with the file chooser of GET /replay'
+          : `step through it: open ${files.replay}`),
+    );
+  }
   return results;
 }
 

@@ -11,6 +11,7 @@ import { Ring } from '../ring/ring.js';
 import { Hints } from './hints.js';
 
 import { Network, type Fault } from '../sim/network.js';
+import type { ClusterTrace, HintTrace } from '../sim/trace.js';
 
 import { threadRunner, type NodeRunner } from '../transport/node-runner.js';
 
@@ -92,6 +93,11 @@ export interface ClusterOptions {
    * deterministic mode (`inlineRunner` of src/transport/inline-runner.ts, with that loop as `clock`).
    */
   runner?: NodeRunner;
+  /**
+   * Told of every message, dropped message and hint (src/sim/trace.ts): the deterministic
+   * mode's trace, with an inline `runner`. Default none.
+   */
+  trace?: ClusterTrace;
   /**
    * Where each node keeps a copy of its data beyond memory (`--storage log` or `redis`),
    * replayed when the node starts. Default: memory only. Threads only.
@@ -213,7 +219,12 @@ export class Cluster {
     { ring, nextId }: { ring: Ring; nextId: number },
     replication: Replication,
     links: LinkOptions,
-    timers: { antiEntropyMs: number; expirySweepMs: number; watchHistory: FeedOptions },
+    timers: {
+      antiEntropyMs: number;
+      expirySweepMs: number;
+      watchHistory: FeedOptions;
+      hintTrace: HintTrace | undefined;
+    },
     seed: number,
     claim: StorageClaim | undefined,
   ) {
@@ -221,7 +232,7 @@ export class Cluster {
     this.replication = replication;
     this.#seed = seed;
     this.#releaseStorage = claim?.release;
-    const hints = new Hints();
+    const hints = new Hints(undefined, timers.hintTrace);
     this.#transfers = new Transfers();
     this.#nodes = new NodeSet(ring, links, nextId);
     this.#coordinator = new Coordinator(this.#nodes, hints, clock, {
@@ -287,7 +298,8 @@ export class Cluster {
       clock,
       timeoutMs,
       partitions: ring.partitions,
-      network: new Network(seed, clock),
+      network: new Network(seed, clock, options.trace),
+      ...(options.trace === undefined ? {} : { trace: options.trace }),
       runner:
         options.runner ??
         threadRunner(
@@ -302,7 +314,12 @@ export class Cluster {
       stored ?? { ring, nextId: ring.nodes },
       replication,
       links,
-      { antiEntropyMs, expirySweepMs, watchHistory: { maxChanges: watchHistory, maxAgeMs: watchHistoryMs } },
+      {
+        antiEntropyMs,
+        expirySweepMs,
+        watchHistory: { maxChanges: watchHistory, maxAgeMs: watchHistoryMs },
+        hintTrace: options.trace,
+      },
       seed,
       claim,
     );

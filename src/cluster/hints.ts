@@ -2,6 +2,7 @@ import { assert } from '../assert.js';
 
 import { Op } from '../wire/protocol.js';
 import { DEFAULT_HINT_BYTES } from '../config.js';
+import type { HintTrace } from '../sim/trace.js';
 
 /** A write meant for a replica that was down, kept with its original version. */
 export interface Hint {
@@ -25,9 +26,12 @@ export class Hints {
   #bytes = 0;
   readonly #byNode = new Map<number, Hint[]>();
   readonly #dropped = new Map<number, number>();
+  readonly #trace: HintTrace | null;
 
-  constructor(maxBytes = DEFAULT_HINT_BYTES) {
+  /** `trace`: told of each hint kept, dropped and taken (the deterministic mode's trace; default none). */
+  constructor(maxBytes = DEFAULT_HINT_BYTES, trace?: HintTrace) {
     this.#maxBytes = maxBytes;
+    this.#trace = trace ?? null;
   }
 
   /** Keeps a hint for `node`; the value is copied. */
@@ -35,6 +39,7 @@ export class Hints {
     const bytes = key.length + (value?.length ?? 0);
     if (this.#bytes + bytes > this.#maxBytes) {
       this.#dropped.set(node, (this.#dropped.get(node) ?? 0) + 1);
+      this.#trace?.hintDropped(node, key, version);
       return;
     }
     this.#bytes += bytes;
@@ -47,6 +52,7 @@ export class Hints {
     let hints = this.#byNode.get(node);
     if (hints === undefined) this.#byNode.set(node, (hints = []));
     hints.push({ op, key, version, value: op === Op.Delete ? null : copy });
+    this.#trace?.hinted(node, key, version, op === Op.Delete);
   }
 
   /** Hints waiting for `node`. */
@@ -63,7 +69,10 @@ export class Hints {
   take(node: number): Hint[] {
     const hints = this.#byNode.get(node) ?? [];
     this.#byNode.delete(node);
-    for (const hint of hints) this.#bytes -= hint.key.length + (hint.value?.length ?? 0);
+    for (const hint of hints) {
+      this.#bytes -= hint.key.length + (hint.value?.length ?? 0);
+      this.#trace?.handedOff(node, hint.key, hint.version);
+    }
     assert(this.#bytes >= 0, 'hint bytes held never go below zero');
     return hints;
   }

@@ -21,4 +21,6 @@ export interface RouteContext {
   checks: LiveChecks;
   /** The front end's own time: how long a rendered `/metrics` page is reused (stalled answers take it from `inFlight`). */
   clock: Clock;
+  /** The folder of checks' output folders `GET /replay/files/…` reads traces from. */
+  checksDir: string;
 }

@@ -3,6 +3,7 @@
  * (health, metrics, the dashboard, the document itself).
  */
 import { ref } from './openapi-schemas.js';
+import { TRACE_NAME } from './replay-route.js';
 import {
   type ErrorCode,
   type Parameter,
@@ -225,6 +226,59 @@ export function operationsPaths(): Record<string, PathItem> {
           content: { 'text/html': { schema: { type: 'string' } } },
         },
       }),
+    }),
+    '/replay': readable({
+      operationId: 'replay',
+      summary: "The replay page: steps through a deterministic check's trace, event by event",
+      description:
+        'One self-contained page. It opens a trace.jsonl chosen from disk (file chooser or drag and drop) or, given file=NAME, fetches /replay/files/NAME/trace.jsonl.',
+      tags: ['operations'],
+      parameters: [
+        {
+          name: 'file',
+          in: 'query',
+          description: "A check folder in the server's --checks-dir whose trace the page opens.",
+          schema: { type: 'string', pattern: TRACE_NAME.source },
+        },
+      ],
+      responses: answers({
+        '200': {
+          description: 'The page.',
+          headers: {
+            'Content-Security-Policy': {
+              description: 'Its own inline script and style, this origin, nothing else.',
+              required: true,
+              schema: { type: 'string' },
+            },
+          },
+          content: { 'text/html': { schema: { type: 'string' } } },
+        },
+      }),
+    }),
+    '/replay/files/{name}/trace.jsonl': readable({
+      operationId: 'replayTrace',
+      summary: "A deterministic check's trace, from the server's --checks-dir",
+      description:
+        'The file --checks-dir/NAME/trace.jsonl as `thunderdb check --mode deterministic --out DIR/NAME` wrote it: a header line, then one event a line. A name that does not match the pattern, or names no trace, is 404 TRACE_NOT_FOUND.',
+      tags: ['operations'],
+      parameters: [
+        {
+          name: 'name',
+          in: 'path',
+          required: true,
+          description: 'The check folder.',
+          schema: { type: 'string', pattern: TRACE_NAME.source },
+        },
+      ],
+      responses: answers(
+        {
+          '200': {
+            description: 'The trace.',
+            content: { 'application/x-ndjson': { schema: { type: 'string' } } },
+          },
+        },
+        ['TRACE_NOT_FOUND'],
+      ),
     }),
     '/live': {
       get: {

@@ -22,6 +22,7 @@ import { registerLegacyRoutes } from './legacy-routes.js';
 import { registerMetricsRoute } from './metrics-route.js';
 
 import { registerDashboardRoute } from './dashboard-route.js';
+import { registerReplayRoute } from './replay-route.js';
 
 import { registerLiveRoute } from './live-route.js';
 
@@ -64,6 +65,8 @@ const ROUTES: Record<string, string> = {
   '/health': 'GET, HEAD',
   '/metrics': 'GET, HEAD',
   '/': 'GET, HEAD',
+  '/replay': 'GET, HEAD',
+  '/replay/files/:name/trace.jsonl': 'GET, HEAD',
   '/openapi.json': 'GET, HEAD',
   '/check': 'GET, HEAD, POST',
   '/check/:id': 'GET, HEAD, PUT, DELETE',
@@ -99,9 +102,17 @@ export interface ServerOptions {
   clock?: Clock;
   /** The HTTP front end. Default: uWS where its native binary loads, else node:http (see chooseFrontEnd). */
   http?: FrontEndName;
-  /** Where the checks the dashboard starts write their files, one folder each. Default `thunderdb-checks`. */
+  /**
+   * Where checks keep their files, a folder each: the checks the dashboard starts write there
+   * (`POST /check`), and `GET /replay/files/{name}/trace.jsonl` reads traces from there
+   * (`thunderdb check --out DIR/NAME` puts one there). Default {@link DEFAULT_CHECKS_DIR},
+   * relative to the working directory.
+   */
   checksDir?: string;
 }
+
+/** The default `--checks-dir`: `thunderdb-checks`, relative to the working directory. */
+export const DEFAULT_CHECKS_DIR = 'thunderdb-checks';
 
 /** Checks the server's own options, naming the bad one in a RangeError. */
 export function checkServerOptions(options: ServerOptions): void {
@@ -168,7 +179,8 @@ export async function startServer(options: ServerOptions): Promise<Server> {
   const http = new HttpMetrics();
   // A check the server runs drives the cluster through the server's own URL, known once listening.
   let selfUrl = '';
-  const checks = new LiveChecks({ dir: options.checksDir ?? 'thunderdb-checks', clock, url: () => selfUrl });
+  const checksDir = options.checksDir ?? DEFAULT_CHECKS_DIR;
+  const checks = new LiveChecks({ dir: checksDir, clock, url: () => selfUrl });
   const ctx: RouteContext = {
     cluster,
     limits,
@@ -178,6 +190,7 @@ export async function startServer(options: ServerOptions): Promise<Server> {
     heavy: new HeavyGate(limits.maxHeavyRequests),
     checks,
     clock,
+    checksDir,
   };
   const { app } = frontEnd;
   const { allowHosts, allowOrigins } = options;
@@ -191,6 +204,7 @@ export async function startServer(options: ServerOptions): Promise<Server> {
   registerClusterRoutes(router, ctx);
   registerMetricsRoute(router, ctx);
   registerDashboardRoute(router, ctx);
+  registerReplayRoute(router, ctx);
   registerOpenApiRoute(router, ctx);
   registerCheckRoutes(router, ctx);
   const stopLive = registerLiveRoute(app, ctx, guard);

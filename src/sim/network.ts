@@ -29,6 +29,11 @@ export type FaultSpec =
   | { type: 'loss'; nodes?: number[]; probability: number }
   | { type: 'duplicate'; nodes?: number[]; probability: number };
 
+/** Told of each message a fault drops: the deterministic mode's trace (src/sim/trace.ts). */
+export interface DropTrace {
+  dropped(node: number, direction: Direction, message: unknown, why: 'partition' | 'loss'): void;
+}
+
 /** A fault in force, with its id. */
 export type Fault = FaultSpec & { id: number };
 
@@ -131,12 +136,16 @@ export class Network {
   readonly #clock: Clock;
   #faults: Fault[] = [];
   #nextId = 1;
+  /** Told of each message a fault drops (the deterministic mode's trace); null otherwise. */
+  readonly trace: DropTrace | null;
   /** Messages carried so far, per link and direction: `node × 2 + (to ? 0 : 1)`. */
   readonly #sequence: number[] = [];
 
-  constructor(seed: number, clock: Clock) {
+  /** `trace`: told of each message a fault drops (default none). */
+  constructor(seed: number, clock: Clock, trace?: DropTrace) {
     this.seed = subSeed(seed, 'network');
     this.#clock = clock;
+    this.trace = trace ?? null;
   }
 
   /** True when no fault is in force: messages go straight through. */
@@ -185,10 +194,16 @@ export class Network {
       if (fault.nodes !== undefined && !fault.nodes.includes(node)) continue;
       switch (fault.type) {
         case 'partition':
-          if (fault.direction === 'both' || fault.direction === direction) return;
+          if (fault.direction === 'both' || fault.direction === direction) {
+            this.trace?.dropped(node, direction, message, 'partition');
+            return;
+          }
           break;
         case 'loss':
-          if (fate(this.seed, lane, seq, fault.id * 4) < fault.probability) return;
+          if (fate(this.seed, lane, seq, fault.id * 4) < fault.probability) {
+            this.trace?.dropped(node, direction, message, 'loss');
+            return;
+          }
           break;
         case 'duplicate':
           if (fate(this.seed, lane, seq, fault.id * 4 + 1) < fault.probability) copies = 2;

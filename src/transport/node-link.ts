@@ -4,6 +4,7 @@ import { LatencyHistogram } from '../time/latency-histogram.js';
 import { errorFromWire, NodeTimeoutError, NodeUnavailableError } from '../errors.js';
 import type { BatchFailure } from '../wire/protocol.js';
 import type { Network } from '../sim/network.js';
+import type { MessageTrace } from '../sim/trace.js';
 import type { NodeProcess, NodeRunner } from './node-runner.js';
 import type { BatchWriter } from '../wire/batch.js';
 
@@ -21,6 +22,8 @@ export interface LinkOptions {
   network: Network;
   /** Where the node runs: its own thread, or inline on the simulated loop. */
   runner: NodeRunner;
+  /** Told of every message (the deterministic mode's trace); absent otherwise. */
+  trace?: MessageTrace | undefined;
 }
 
 /**
@@ -72,8 +75,9 @@ export class NodeLink {
   /** Starts a fresh, empty node. */
   #start(): void {
     const { id } = this;
-    const { network, runner, partitions } = this.#options;
+    const { network, runner, partitions, trace } = this.#options;
     const receive = (reply: ArrayBuffer | SharedArrayBuffer | BatchFailure) => {
+      trace?.delivered(id, 'from', reply);
       if (reply instanceof ArrayBuffer || reply instanceof SharedArrayBuffer) {
         const sentAt = this.#batcher.settle(reply);
         if (sentAt >= 0) this.roundTrips.observe(this.#options.clock.now() - sentAt);
@@ -83,11 +87,13 @@ export class NodeLink {
     const run: NodeProcess = runner(id, partitions, {
       reply: (reply) => {
         if (this.#process !== run) return;
+        trace?.sent(id, 'from', reply);
         if (network.quiet) receive(reply);
         else
           network.carry(id, 'from', reply, (message) => {
             // Delivered later, maybe: a reply from a run since killed settles nobody.
             if (this.#process === run) receive(message);
+            else trace?.dropped(id, 'from', message, 'down');
           });
       },
       died: () => {
@@ -170,13 +176,19 @@ export class NodeLink {
     const { clock, timeoutMs } = this.#options;
     // Shared only when delivered exactly once: a faulty network may duplicate or hold it.
     const batch = this.#batcher.take(clock.now(), this.#options.network.quiet && this.#process.sharesMemory);
-    const { network } = this.#options;
-    if (network.quiet) this.#process.post(batch);
-    else {
+    const { network, trace } = this.#options;
+    trace?.sent(this.id, 'to', batch);
+    if (network.quiet) {
+      trace?.delivered(this.id, 'to', batch);
+      this.#process.post(batch);
+    } else {
       const run = this.#process;
       // Delivered later, maybe: a run killed meanwhile (a crash) takes nothing.
       network.carry(this.id, 'to', batch, (message) => {
-        if (run === this.#process && this.#state !== 'down' && this.#state !== 'stopped') run.post(message);
+        if (run === this.#process && this.#state !== 'down' && this.#state !== 'stopped') {
+          trace?.delivered(this.id, 'to', message);
+          run.post(message);
+        } else trace?.dropped(this.id, 'to', message, 'down');
       });
     }
     this.#disarm ??= clock.setTimer(timeoutMs, this.#due);
