@@ -219,12 +219,23 @@ const CheckPanel = (() => {
         : check.source === 'dashboard'
           ? h('a', { href: check.report, target: '_blank', id: 'check-report' }, 'the full report')
           : h('code', {}, check.report);
+    // A deterministic check the server ran has a trace to step through (--checks-dir/<id>/).
+    const replay =
+      check.source === 'dashboard' && check.parameters.mode === 'deterministic'
+        ? h(
+            'a',
+            { href: `/replay?file=${encodeURIComponent(check.id)}`, target: '_blank', id: 'check-replay' },
+            'step through it',
+          )
+        : null;
     el.replaceChildren(
       h(
         'p',
         { class: `verdict ${word}` },
         `Verdict: ${word}${check.state === 'stopped' ? ' (stopped early)' : ''}. `,
         report,
+        replay === null ? null : ', ',
+        replay,
       ),
       ...check.findings.slice(0, 8).map((line) => h('p', { class: 'finding' }, line)),
       h('p', { class: 'reproduce' }, h('code', {}, check.reproduce)),

@@ -54,6 +54,7 @@ import {
   DEFAULT_WATCH_HISTORY_MS,
   DEFAULT_LIMITS,
   DEFAULT_MAX_BUFFERED_BODY_BYTES,
+  DEFAULT_CHECKS_DIR,
   DEFAULT_TIMEOUT_MS,
   DEFAULT_TOMBSTONE_GRACE_MS,
 } from './config.js';
@@ -495,9 +496,9 @@ export async function main(argv: string[]): Promise<void> {
           })
           .option('checks-dir', {
             type: 'string',
-            default: 'thunderdb-checks',
+            default: DEFAULT_CHECKS_DIR,
             describe:
-              'The folder whose check output folders GET /replay?file=NAME opens (NAME/trace.jsonl, from thunderdb check --mode deterministic --out DIR/NAME)',
+              'Where checks keep their files, a folder each: those the dashboard starts (POST /check) write there, and GET /replay?file=NAME opens NAME/trace.jsonl from there (thunderdb check --mode deterministic --out DIR/NAME)',
           })
           .option('http', {
             choices: FRONT_END_NAMES,

@@ -76,3 +76,6 @@ export const DEFAULT_MERGE_SLACK_BYTES = 64 << 20;
 
 /** Steps one key's search may take before its verdict is unknown: seconds of work. */
 export const DEFAULT_MAX_STEPS = 20_000_000;
+
+/** The default `--checks-dir`: where checks keep their files, relative to the working directory. */
+export const DEFAULT_CHECKS_DIR = 'thunderdb-checks';

@@ -39,7 +39,7 @@ import { RequestGuard } from './request-guard.js';
 import { drainingRouter } from './router.js';
 import { chooseFrontEnd, createFrontEnd, type FrontEndName } from './front-ends.js';
 import { systemClock, type Clock } from '../time/clock.js';
-import { DEFAULT_MAX_BUFFERED_BODY_BYTES } from '../config.js';
+import { DEFAULT_CHECKS_DIR, DEFAULT_MAX_BUFFERED_BODY_BYTES } from '../config.js';
 
 /** Every route and the methods it answers, for 405s with an `Allow` header. */
 const ROUTES: Record<string, string> = {
@@ -110,9 +110,6 @@ export interface ServerOptions {
    */
   checksDir?: string;
 }
-
-/** The default `--checks-dir`: `thunderdb-checks`, relative to the working directory. */
-export const DEFAULT_CHECKS_DIR = 'thunderdb-checks';
 
 /** Checks the server's own options, naming the bad one in a RangeError. */
 export function checkServerOptions(options: ServerOptions): void {
