@@ -8,8 +8,9 @@ import { CHROMIUM, CHROMIUM_FLAGS } from './chromium.js';
 
 /**
  * `npm run screenshots`: the README's pictures of the dashboard, taken of a real cluster of
- * three nodes holding some keys, with a latency fault on node 2 and node 1 crashed, at a
- * desktop's width (dashboard/screenshot.png) and a phone's (dashboard/screenshot-phone.png).
+ * five nodes (three replicas) holding some keys, under a trickle of writes, with a latency
+ * fault on node 2 and node 1 crashed, at a desktop's width (dashboard/screenshot.png) and a
+ * phone's (dashboard/screenshot-phone.png).
  */
 const SHOTS = [
   { file: 'screenshot.png', viewport: { width: 1280, height: 900 } },
@@ -24,7 +25,8 @@ async function statesDrawn(page: Page, count: number): Promise<void> {
   }
 }
 
-const cluster = await Cluster.start({ nodes: 3 });
+// Five nodes: a crash then leaves some partitions with every replica up, so the ring shows both.
+const cluster = await Cluster.start({ nodes: 5, replicas: 3 });
 const server = await startServer({ cluster, limits: DEFAULT_LIMITS, port: 0 });
 const url = `http://127.0.0.1:${server.port}`;
 const browser = await chromium.launch({ executablePath: CHROMIUM, args: [...CHROMIUM_FLAGS] });
@@ -44,7 +46,11 @@ try {
   await db.addFault({ type: 'latency', nodes: [2], ms: 5 });
   for (let i = 0; i < 300; i++) await db.get(`user:${i}`);
   await db.crash(1);
-  for (let i = 0; i < 300; i++) await db.put(`user:${i}`, `value ${i}`);
+  // Writes go on while the pictures are taken, so the header and the cards show a rate.
+  let taken = false;
+  const trickle = (async () => {
+    for (let i = 0; !taken && i < 100_000; i++) await db.put(`user:${i % 300}`, `value ${i}`);
+  })();
   for (const [i, page] of pages.entries()) {
     await page.locator('#owners .owner.down[data-node="1"]').waitFor();
     await page.locator('#faults li', { hasText: 'node 2' }).waitFor();
@@ -53,6 +59,8 @@ try {
     await page.screenshot({ path, fullPage: true });
     console.log(path);
   }
+  taken = true;
+  await trickle;
 } finally {
   await browser.close();
   await server.close(100);
