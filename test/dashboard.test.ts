@@ -1,30 +1,11 @@
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { ThunderClient } from '../src/client/index.js';
+import { chromiumSkip, launchChromium, openPage } from './browser.js';
 import { FRONT_ENDS, LONG_TIMEOUT, startRunning, TIMEOUT } from './helpers.js';
-
-/** Debian's chromium (design.md §9); .ci/run installs it. */
-const CHROMIUM = '/usr/bin/chromium';
-const FLAGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
-
-function chromiumSkip(): string | false {
-  if (existsSync(CHROMIUM)) return false;
-  if (process.env.THUNDERDB_REQUIRE_CHROMIUM)
-    throw new Error(`THUNDERDB_REQUIRE_CHROMIUM is set, but ${CHROMIUM} is missing`);
-  return 'chromium is not installed (apt-get install chromium)';
-}
 
 /** The state a node's card shows. */
 const stateOf = (page: Page, node: number) => page.locator(`.node[data-node="${node}"] .state`);
@@ -38,14 +19,7 @@ for (const frontEnd of FRONT_ENDS)
         const run = await startRunning({ http: frontEnd, nodes: 3, antiEntropyMs: 0 });
         t.after(() => run.stop());
         const db = new ThunderClient(run.url);
-        const browser: Browser = await chromium.launch({ executablePath: CHROMIUM, args: FLAGS });
-        t.after(() => browser.close());
-        const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-        // Every wait is for something the page will show; generous, as a loaded machine is slow.
-        page.setDefaultTimeout(60_000);
-        const errors: string[] = [];
-        page.on('pageerror', (err) => errors.push(err.message));
-        page.on('console', (message) => message.type() === 'error' && errors.push(message.text()));
+        const { page, errors } = await openPage(await launchChromium(t), { width: 1280, height: 900 });
 
         await page.goto(`${run.url}/`);
         await page.locator('#connection.live').waitFor();
@@ -74,12 +48,14 @@ for (const frontEnd of FRONT_ENDS)
           .filter({ hasText: /^≤ \d+\.\d\d ms$/ })
           .first()
           .waitFor();
-        // The ring: every partition drawn once per replica, three owners on the outer ring.
-        const owners = await page.$$eval(
-          '#ring path[data-replica="0"]',
-          (paths) => new Set(paths.map((p) => p.getAttribute('stroke'))).size,
+        // Ownership: a row per node, each owning its share of the partitions as the ring says.
+        const owned = await page.$$eval('#owners .owner', (rows) =>
+          rows.map((row) => [Number(row.dataset.node), Number(row.dataset.owned)]),
         );
-        assert.equal(owners, 3);
+        assert.deepEqual(
+          owned,
+          [0, 1, 2].map((id) => [id, run.cluster.ring.partitionCounts().get(id)]),
+        );
 
         // A crash through the API shows (a change of state is pushed at once, not at the next tick).
         assert.equal((await db.crash(1)).state, 'down');
@@ -107,17 +83,19 @@ for (const frontEnd of FRONT_ENDS)
         for (let i = 0; i < 200; i++) await db.put(`k${i}`, 'v');
         run.cluster.addFault({ type: 'latency', nodes: [0, 1, 2], ms: 1000 });
         await page.locator('#add-node-confirm').click();
-        await page.locator('#ring line.moving').first().waitFor({ state: 'attached' });
+        await page.locator('#ring [data-status="moving"]').first().waitFor({ state: 'attached' });
         run.cluster.healAll();
         await page.locator('.node[data-node="3"]').waitFor();
-        await page.locator('#ring path[data-replica="0"][data-node="3"]').first().waitFor();
+        // Once joined, the new node owns its share, and nothing is moving any more.
+        await page.locator('#owners .owner[data-node="3"]:not([data-owned="0"])').waitFor();
+        await page.locator('#ring [data-status="moving"]').first().waitFor({ state: 'detached' });
 
         // A fault added through the form is listed, and heals.
         await page.locator('#fault-type').selectOption('latency');
         await page.locator('#fault-nodes').fill('0');
         await page.locator('#fault-amount').fill('5');
         await page.locator('#fault button').first().click();
-        await page.locator('#faults li').filter({ hasText: 'latency on 0' }).waitFor();
+        await page.locator('#faults li').filter({ hasText: 'latency +5 ms on node 0' }).waitFor();
         assert.equal(run.cluster.faults().length, 1);
         await page.locator('#heal-all').click();
         await page.locator('#faults li').filter({ hasText: 'none' }).waitFor();
