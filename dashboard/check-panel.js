@@ -62,10 +62,10 @@ const CheckPanel = (() => {
       field('seed', number('check-seed', 'fresh', { step: '1' })),
       field('seconds', number('check-seconds', '10', { step: '1', min: '1' })),
       field('clients', number('check-clients', '5', { step: '1', min: '1' })),
-      field('keys', number('check-keys', '6', { step: '1', min: '1' })),
+      field('keys', number('check-key-count', '6', { step: '1', min: '1' })),
       field('r', number('check-r', 'cluster', { step: '1', min: '1' })),
       field('w', number('check-w', 'cluster', { step: '1', min: '1' })),
-      field('faults', kinds),
+      h('span', { class: 'field faults' }, 'faults ', kinds),
       h('button', { id: 'check-start' }, 'Start check'),
       h('button', { type: 'button', id: 'check-stop', hidden: '' }, 'Stop'),
     );
@@ -79,7 +79,7 @@ const CheckPanel = (() => {
       take('check-seed', 'seed');
       take('check-seconds', 'timeLimit');
       take('check-clients', 'clients');
-      take('check-keys', 'keys');
+      take('check-key-count', 'keys');
       take('check-r', 'r');
       take('check-w', 'w');
       body.faults = [...form.querySelectorAll('[data-kind]')]
@@ -138,7 +138,8 @@ const CheckPanel = (() => {
   function drawTimeline(check) {
     const svg = root.querySelector('#check-timeline');
     svg.replaceChildren();
-    const end = Math.max(check.parameters.timeLimit * 1000, check.elapsedMs, 1000);
+    // The run's span: its time limit, or longer (healing, the final reads).
+    const end = Math.max(check.parameters.timeLimit * 1000, check.elapsedMs, check.perSecond.length * 1000);
     const x = Timeline.scale(0, end, 40, 590);
     Timeline.drawFaults(
       svg,
@@ -176,7 +177,12 @@ const CheckPanel = (() => {
     svg.append(Timeline.el('text', { x: 2, y: 12 }, `${max}/s`));
   }
 
+  let keysDrawn = '';
   function drawKeys(check) {
+    // Redrawn only when a key changes: a chip being clicked is not swapped under the pointer.
+    const drawn = JSON.stringify([check.id, check.keys]);
+    if (drawn === keysDrawn) return;
+    keysDrawn = drawn;
     const el = root.querySelector('#check-keys');
     const prefix = prefixOf(check.keys);
     el.replaceChildren(
