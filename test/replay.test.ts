@@ -9,21 +9,9 @@ import { checkOptionsOf, type CheckArgs } from '../src/check/command.js';
 import type { HistoryEvent } from '../src/check/history.js';
 import { runCheck } from '../src/check/run.js';
 import { rawOnce } from './raw-http.js';
+import { CHROMIUM, CHROMIUM_FLAGS } from '../support/chromium.js';
+import { chromiumSkip, openPage } from './browser.js';
 import { FRONT_ENDS, LONG_TIMEOUT, startRunning, TIMEOUT, type Running } from './helpers.js';
-
-/** Debian's chromium (design.md §9), with the flags of test/dashboard.test.ts. */
-const CHROMIUM = '/usr/bin/chromium';
-const FLAGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
-const chromiumSkip = (): string | false =>
-  existsSync(CHROMIUM) || process.env.THUNDERDB_REQUIRE_CHROMIUM ? false : 'chromium is not installed';
 
 /** A short deterministic check into a fresh folder under `root`, named `name`. */
 async function check(root: string, name: string, args: Partial<CheckArgs> = {}, trace = true) {
@@ -212,7 +200,7 @@ describe('the replay page', () => {
     if (chromiumSkip()) return;
     await check(root, 'invalid', { faults: 'partition', seed: 3, r: 1, w: 1, timeLimit: 3 });
     run = await startRunning({ checksDir: root });
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: FLAGS });
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: [...CHROMIUM_FLAGS] });
   }, LONG_TIMEOUT);
   after(async () => {
     await browser?.close();
@@ -220,10 +208,7 @@ describe('the replay page', () => {
   });
 
   const open = async (how: 'upload' | 'file') => {
-    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-    page.setDefaultTimeout(60_000);
-    const errors: string[] = [];
-    page.on('pageerror', (err) => errors.push(err.message));
+    const { page, errors } = await openPage(browser, { width: 1280, height: 900 });
     if (how === 'upload') {
       await page.goto(`${run.url}/replay`);
       await page.setInputFiles('#file', join(root, 'invalid', 'trace.jsonl'));

@@ -1,11 +1,10 @@
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describe, test } from 'node:test';
-import { chromium } from 'playwright-core';
+import { chromiumSkip, launchChromium, openPage } from './browser.js';
 import { explainInvalid } from '../src/check/describe.js';
 import { checkKey, checkLinearizability, type Input, type Operation } from '../src/check/linearizability.js';
 import type { CheckResults } from '../src/check/results.js';
@@ -200,24 +199,6 @@ describe('witnessOf()', () => {
   });
 });
 
-const CHROMIUM = '/usr/bin/chromium';
-const FLAGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
-
-function chromiumSkip(): string | false {
-  if (existsSync(CHROMIUM)) return false;
-  if (process.env.THUNDERDB_REQUIRE_CHROMIUM)
-    throw new Error(`THUNDERDB_REQUIRE_CHROMIUM is set, but ${CHROMIUM} is missing`);
-  return 'chromium is not installed (apt-get install chromium)';
-}
-
 /** Seed 5 of R = W = 1 under partitions: a stale read (by a delete) on k0, found within 2 s simulated. */
 let invalidRun: Promise<CheckResults> | undefined;
 const runInvalid = async () =>
@@ -284,14 +265,9 @@ describe('a witness in a real run', () => {
       const lin = results.checks.linearizability;
       assert.ok(lin.valid === false && lin.witness !== undefined);
       const witness: Witness = lin.witness;
-      const browser = await chromium.launch({ executablePath: CHROMIUM, args: FLAGS });
-      t.after(() => browser.close());
+      const browser = await launchChromium(t);
       // A phone's width: the view scales to it.
-      const page = await browser.newPage({ viewport: { width: 390, height: 800 } });
-      page.setDefaultTimeout(60_000);
-      const errors: string[] = [];
-      page.on('pageerror', (err) => errors.push(err.message));
-      page.on('console', (message) => message.type() === 'error' && errors.push(message.text()));
+      const { page, errors } = await openPage(browser, { width: 390, height: 800 });
       await page.goto(pathToFileURL(join(results.parameters.out, 'report.html')).href);
       const view = page.locator('#why-view');
       await view.locator('.op').first().waitFor();
