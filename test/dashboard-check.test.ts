@@ -60,6 +60,11 @@ describe("the dashboard's live check", () => {
       assert.equal(await page.textContent('#check-ops'), local.counts.invoked.toLocaleString('en-US'));
       const red = page.locator(`#check-keys [data-key="${lin.key}"]`);
       assert.equal(await red.getAttribute('data-verdict'), 'invalid');
+      // Drawn red: the dashboard's colour for down and invalid.
+      assert.equal(
+        await red.evaluate((el) => el.ownerDocument.defaultView!.getComputedStyle(el).borderLeftColor),
+        'rgb(200, 59, 59)',
+      );
       // Every other key is as the judge's search finds it, here valid.
       assert.equal(await page.locator('#check-keys [data-verdict="valid"]').count(), 5);
       // The fault windows on the outcomes' timeline.

@@ -103,6 +103,40 @@ describe('each key judged as the history grows', () => {
     assert.equal(changed[0]!.explanation!.blocked.input.kind, 'read');
   });
 
+  test('a create refused by its precondition counts as a "no", and a write that certainly failed as nothing', () => {
+    const events = handWritten((h, at) => {
+      const create = h.invoke(0, 'create', 'k', 'a');
+      at(1);
+      h.complete(create, 'ok');
+      at(2);
+      const remove = h.invoke(1, 'delete-if-present', 'k');
+      at(3);
+      h.complete(remove, 'ok');
+      at(4);
+      // The key holds nothing: a create refused now is not linearizable.
+      const refused = h.invoke(2, 'create', 'k', 'b');
+      at(5);
+      h.complete(refused, 'fail', { error: 'PRECONDITION_FAILED' });
+      const failed = h.invoke(0, 'create', 'j', 'c');
+      at(6);
+      h.complete(failed, 'fail', { error: 'QUORUM_NOT_MET' });
+      const read = h.invoke(1, 'read', 'j');
+      at(7);
+      h.complete(read, 'ok', { value: null });
+    });
+    const live = new LiveVerdict();
+    for (const event of events) live.add(event);
+    live.checkQuiescent();
+    assert.deepEqual(
+      live.keys.map(({ key, verdict, checked }) => ({ key, verdict, checked })),
+      [
+        { key: 'k', verdict: 'invalid', checked: 3 },
+        { key: 'j', verdict: 'valid', checked: 1 },
+      ],
+    );
+    assert.deepEqual(new Map(live.keys.map(({ key, verdict }) => [key, verdict])), judgeEachKey(events));
+  });
+
   test('over real histories, judged every few events, each key ends as the judge finds it and is never invalid before', async (t) => {
     // Seed 3 is not linearizable, seed 1 is; both have failed and refused operations.
     for (const seed of [3, 1]) {
