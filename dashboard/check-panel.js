@@ -194,7 +194,7 @@ const CheckPanel = (() => {
             class: `key ${verdict}`,
             'data-key': key,
             'data-verdict': verdict,
-            title: `${key}: ${verdict}, ${checked} of ${ops} operations checked`,
+            title: `${key}: ${verdict} over ${checked} operations (${ops} invoked)`,
           },
           `${key.slice(prefix.length)} `,
           h('small', {}, `${ops}`),
@@ -256,7 +256,16 @@ const CheckPanel = (() => {
     el.hidden = false;
     el.dataset.key = key;
     if (witness === undefined) {
-      el.replaceChildren(h('p', {}, `Key ${key} is not linearizable; its witness is being cut.`));
+      const over = ['done', 'stopped', 'failed'].includes(shown?.state);
+      el.replaceChildren(
+        h(
+          'p',
+          {},
+          over
+            ? `Key ${key} is not linearizable, but its smallest failing sub-history was not found within the search budget (or it is past the first five red keys); the report lists its operations.`
+            : `Key ${key} is not linearizable; its smallest failing sub-history is being cut.`,
+        ),
+      );
       return;
     }
     const svg = Timeline.el('svg', {

@@ -558,7 +558,8 @@ export async function main(argv: string[]): Promise<void> {
           })
           .option('url', {
             type: 'string',
-            describe: 'Check a running cluster instead of starting one (threads mode)',
+            describe:
+              "Check a running cluster instead of starting one (threads mode); the check shows live on that cluster's dashboard, which can stop it",
           })
           .option('nodes', {
             coerce: numberArg('--nodes'),
@@ -631,7 +632,8 @@ export async function main(argv: string[]): Promise<void> {
           .option('out', {
             type: 'string',
             default: CHECK_DEFAULTS.out,
-            describe: 'Directory for results.json, history.jsonl and report.html',
+            describe:
+              'Directory for results.json, history.jsonl and report.html (and in the deterministic mode trace.jsonl and replay.html)',
           }),
       async (args) => {
         process.exitCode = await checkCommand({ ...args, seed: args.seed ?? newSeed() } as CheckArgs);

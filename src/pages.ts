@@ -22,3 +22,11 @@ export function readPage(name: string): string {
   // A function replacement: `$` in a script is not a replacement pattern.
   return html.replace(INCLUDE, (_, script: string) => `<script>\n${readScript(script)}</script>`);
 }
+
+/**
+ * The Content-Security-Policy of every page the server serves: its own inline scripts and
+ * styles, requests to its own origin, nothing else (no page of another site may frame it).
+ */
+export const PAGE_POLICY =
+  "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; img-src data:; " +
+  "frame-ancestors 'none'; base-uri 'none'; form-action 'none'";

@@ -4,6 +4,7 @@ import { httpTarget } from './http-target.js';
 import type { CheckOptions, CheckResults } from './results.js';
 import { reproduceCommand, runCheck } from './run.js';
 import { FAULT_KINDS, type FaultKind } from './schedule.js';
+import { MAX_NODES } from '../cluster/node-budget.js';
 import { CheckReporter } from './reporter.js';
 import { systemClock } from '../time/clock.js';
 
@@ -82,6 +83,13 @@ export async function checkOptionsOf(args: CheckArgs): Promise<CheckOptions> {
     const majority = Math.floor(replicas / 2) + 1;
     settings = { nodes: args.nodes, replicas, r: majority, w: majority };
   }
+  if (args.url === undefined) {
+    integer('nodes', settings.nodes, 1, MAX_NODES);
+    integer('replicas', settings.replicas, 1, settings.nodes);
+  }
+  // Bounded by the replicas: a quorum of more than there are could never be met.
+  if (args.r !== undefined) integer('r', args.r, 1, settings.replicas);
+  if (args.w !== undefined) integer('w', args.w, 1, settings.replicas);
   return {
     seed: args.seed,
     mode: args.mode,

@@ -129,40 +129,46 @@ export function mayHaveWritten({ invoke, end }: Completed): boolean {
 }
 
 /**
- * The operations the linearizability checker takes: an operation without a definite outcome
- * is indeterminate (return time null); a read without an answer and an operation that
+ * The operation the linearizability checker takes for an invocation and its outcome (null:
+ * none yet), or null when it says nothing: an operation without a definite outcome is
+ * indeterminate (return time null); a read without an answer and an operation that
  * certainly did not happen (other than a conditional one refused by its precondition, which
  * says what the key held) are left out, since they changed nothing.
  */
+export function operationOf(invoke: HistoryEvent, end: HistoryEvent | null): Operation | null {
+  const { process: client, key, f } = invoke;
+  const known = end !== null && end.type !== 'info';
+  if (f === 'read') {
+    if (end?.type !== 'ok') return null;
+    return {
+      client,
+      key,
+      input: { kind: 'read' },
+      call: invoke.time,
+      ret: end.time,
+      output: { value: end.value ?? null },
+    };
+  }
+  // A conditional operation refused by its precondition happened, as a "no".
+  const refused = end?.type === 'fail' && end.error === 'PRECONDITION_FAILED';
+  if (end?.type === 'fail' && !refused) return null;
+  const conditional = f === 'create' || f === 'delete-if-present';
+  return {
+    client,
+    key,
+    input: f === 'write' || f === 'create' ? { kind: f, value: invoke.value as string } : { kind: f },
+    call: invoke.time,
+    ret: known ? end.time : null,
+    output: conditional && known ? { ok: end.type === 'ok' } : {},
+  };
+}
+
+/** The operations the linearizability checker takes of a history (see {@link operationOf}). */
 export function toOperations(completed: readonly Completed[]): Operation[] {
   const out: Operation[] = [];
   for (const { invoke, end } of completed) {
-    const { process: client, key, f } = invoke;
-    const known = end !== null && end.type !== 'info';
-    if (f === 'read') {
-      if (end?.type === 'ok')
-        out.push({
-          client,
-          key,
-          input: { kind: 'read' },
-          call: invoke.time,
-          ret: end.time,
-          output: { value: end.value ?? null },
-        });
-      continue;
-    }
-    // A conditional operation refused by its precondition happened, as a "no".
-    const refused = end?.type === 'fail' && end.error === 'PRECONDITION_FAILED';
-    if (end?.type === 'fail' && !refused) continue;
-    const conditional = f === 'create' || f === 'delete-if-present';
-    out.push({
-      client,
-      key,
-      input: f === 'write' || f === 'create' ? { kind: f, value: invoke.value as string } : { kind: f },
-      call: invoke.time,
-      ret: known ? end.time : null,
-      output: conditional && known ? { ok: end.type === 'ok' } : {},
-    });
+    const op = operationOf(invoke, end);
+    if (op !== null) out.push(op);
   }
   return out;
 }

@@ -1,10 +1,17 @@
+import { rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { BadRequestError, CheckNotFoundError, CheckRunningError } from '../errors.js';
 import type { Clock } from '../time/clock.js';
 import { newSeed } from '../time/rng.js';
 import { CHECK_DEFAULTS, checkOptionsOf, type CheckArgs } from './command.js';
-import type { CheckState, CheckSummary, CheckWorkerData, CheckWorkerMessage } from './live-tracker.js';
+import {
+  LiveTracker,
+  type CheckState,
+  type CheckSummary,
+  type CheckWorkerData,
+  type CheckWorkerMessage,
+} from './live-tracker.js';
 import type { CheckOptions } from './results.js';
 
 /** Checks kept to answer `GET /check/{id}` once over: the newest few. */
@@ -42,6 +49,8 @@ interface Entry {
   stopping: boolean;
   /** When a reported check was last heard from. */
   heard: number;
+  /** A reported check failed for its silence: its reporter may still send its verdict (a long judging says nothing). */
+  silenced: boolean;
   /** Where its files are (a check the server ran). */
   dir: string | null;
 }
@@ -119,10 +128,12 @@ export class LiveChecks {
     const data: CheckWorkerData = { id, options, report };
     const worker = new Worker(new URL('../../workers/check.js', import.meta.url), { workerData: data });
     const entry: Entry = {
-      summary: initialSummary(id, options, this.#clock.wall()),
+      // What it says until its thread says more.
+      summary: new LiveTracker(id, 'dashboard', options, this.#clock).update(),
       worker,
       stopping: false,
       heard: this.#clock.now(),
+      silenced: false,
       dir,
     };
     this.#add(entry);
@@ -148,13 +159,22 @@ export class LiveChecks {
     const entry = this.#entries.get(id);
     if (entry === undefined) {
       this.#refuseWhileRunning();
-      this.#add({ summary, worker: null, stopping: false, heard: this.#clock.now(), dir: null });
+      this.#add({
+        summary,
+        worker: null,
+        stopping: false,
+        heard: this.#clock.now(),
+        silenced: false,
+        dir: null,
+      });
       return { stop: false };
     }
     if (entry.worker !== null || entry.dir !== null)
       throw new BadRequestError(`check ${id} is run by this server; it takes no reports`);
-    if (!isRunning(entry.summary))
+    // Over, it takes no more reports; but one failed only for its silence takes its verdict.
+    if (!isRunning(entry.summary) && !(entry.silenced && !isRunning(summary)))
       throw new BadRequestError(`check ${id} is over (${entry.summary.state}); it takes no more reports`);
+    entry.silenced = false;
     entry.summary = summary;
     entry.heard = this.#clock.now();
     return { stop: entry.stopping };
@@ -185,7 +205,10 @@ export class LiveChecks {
     this.#entries.set(entry.summary.id, entry);
     for (const [id, old] of this.#entries) {
       if (this.#entries.size <= KEPT) break;
-      if (!isRunning(old.summary)) this.#entries.delete(id);
+      if (isRunning(old.summary)) continue;
+      this.#entries.delete(id);
+      // Its files go with it: the folder holds the newest checks only, never a growing pile.
+      if (old.dir !== null) void rm(old.dir, { recursive: true, force: true }).catch(() => {});
     }
   }
 
@@ -206,6 +229,7 @@ export class LiveChecks {
     const now = this.#clock.now();
     for (const entry of this.#entries.values()) {
       if (entry.dir === null && isRunning(entry.summary) && now - entry.heard > REPORTER_SILENT_MS) {
+        entry.silenced = true;
         entry.summary = {
           ...entry.summary,
           state: 'failed',
@@ -279,49 +303,53 @@ export class LiveChecks {
 
 const camel = (flag: string) => flag.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
 
-/** The summary of a check whose thread has not said anything yet. */
-function initialSummary(id: string, options: CheckOptions, startedAt: number): CheckSummary {
-  return {
-    id,
-    source: 'dashboard',
-    parameters: options,
-    state: 'starting',
-    startedAt,
-    elapsedMs: 0,
-    counts: { invoked: 0, ok: 0, fail: 0, info: 0 },
-    perSecond: [],
-    faults: [],
-    keys: [],
-    witnesses: {},
-    verdict: null,
-    findings: [],
-    reproduce: '',
-    report: null,
-  };
-}
-
 /** A reported summary, checked for the fields the dashboard draws (it comes from another process). */
 function reportedSummary(id: string, body: unknown): CheckSummary {
   const summary = body as Partial<CheckSummary> | null;
+  const count = (n: unknown) => Number.isSafeInteger(n) && (n as number) >= 0;
+  const text = (s: unknown) => typeof s === 'string';
   const ok =
     typeof summary === 'object' &&
     summary !== null &&
     summary.id === id &&
     summary.source === 'cli' &&
-    typeof summary.state === 'string' &&
+    STATES.includes(summary.state as CheckState) &&
     typeof summary.startedAt === 'number' &&
     typeof summary.elapsedMs === 'number' &&
+    typeof summary.parameters === 'object' &&
+    summary.parameters !== null &&
     typeof summary.counts === 'object' &&
+    summary.counts !== null &&
+    [summary.counts.invoked, summary.counts.ok, summary.counts.fail, summary.counts.info].every(count) &&
     Array.isArray(summary.perSecond) &&
+    summary.perSecond.every((row) => Array.isArray(row) && row.length === 4 && row.every(count)) &&
     Array.isArray(summary.faults) &&
     Array.isArray(summary.keys) &&
+    summary.keys.every(
+      (k) =>
+        typeof k === 'object' &&
+        k !== null &&
+        text(k.key) &&
+        count(k.ops) &&
+        count(k.checked) &&
+        VERDICTS.includes(k.verdict),
+    ) &&
     typeof summary.witnesses === 'object' &&
     summary.witnesses !== null &&
+    [true, false, 'unknown', null].includes(summary.verdict as never) &&
     Array.isArray(summary.findings) &&
-    typeof summary.parameters === 'object';
+    summary.findings.every(text) &&
+    text(summary.reproduce) &&
+    (summary.report === null || text(summary.report)) &&
+    (summary.error === undefined || text(summary.error));
   if (!ok)
     throw new BadRequestError(
       `PUT /check/${id} takes the summary thunderdb check --url reports, with "id": ${JSON.stringify(id)} and "source": "cli"`,
     );
   return summary as CheckSummary;
 }
+
+/** Every state a check can be in. */
+const STATES: readonly CheckState[] = ['starting', 'running', 'healing', 'final reads', 'judging', ...OVER];
+/** Every verdict a key can have. */
+const VERDICTS: readonly string[] = ['pending', 'valid', 'invalid', 'unknown'];

@@ -1,5 +1,5 @@
 import type { Clock } from '../time/clock.js';
-import { LiveVerdict, type KeyVerdict } from './live-verdict.js';
+import { LIVE_STEPS, LiveVerdict, type KeyVerdict } from './live-verdict.js';
 import type { CheckOptions, CheckResults, Validity } from './results.js';
 import { reproduceCommand, type CheckPhase, type RunningCheck } from './run.js';
 import type { AppliedWindow } from './schedule.js';
@@ -7,11 +7,6 @@ import { witnessOf, type Witness } from './witness.js';
 
 /** Keys whose witness the live view cuts: the first few red keys explain the run. */
 const WITNESSES_KEPT = 5;
-/**
- * The steps a witness may take while the check runs (the judge's own, at the end, may take
- * the full budget): cutting it must not hold the summaries up for long.
- */
-const LIVE_WITNESS_STEPS = 2_000_000;
 
 /** Where a check is: running (a phase of it), or over. */
 export type CheckState = CheckPhase | 'done' | 'stopped' | 'failed';
@@ -20,9 +15,9 @@ export type CheckState = CheckPhase | 'done' | 'stopped' | 'failed';
 export type CheckSource = 'dashboard' | 'cli';
 
 /**
- * What the live view shows of a check, and `GET /check/{id}` answers: small whatever the
- * history's length (counts, a row per second, a row per key), so pushing it every second
- * costs the same at 100 operations and at 100,000.
+ * What the live view shows of a check, and `GET /check/{id}` answers: counts, a row per
+ * second, a row per key and the witnesses of at most five red keys, whatever the history's
+ * length, so pushing it every second costs about the same at 100 operations and at 100,000.
  */
 export interface CheckSummary {
   id: string;
@@ -75,14 +70,12 @@ export interface CheckWorkerMessage {
 export class LiveTracker {
   readonly #summary: CheckSummary;
   readonly #verdict = new LiveVerdict();
-  readonly #clock: Clock;
   #run: RunningCheck | null = null;
   #read = 0;
-  #began = 0;
+  /** Red keys whose witness ran out of its budget while running: cut again at the end. */
+  readonly #uncut = new Set<string>();
 
   constructor(id: string, source: CheckSource, options: CheckOptions, clock: Clock) {
-    this.#clock = clock;
-    this.#began = clock.now();
     this.#summary = {
       id,
       source,
@@ -111,43 +104,47 @@ export class LiveTracker {
   update(final = false): CheckSummary {
     const summary = this.#summary;
     const run = this.#run;
-    if (run !== null) {
-      const { events } = run.history;
-      for (; this.#read < events.length; this.#read++) {
-        const event = events[this.#read]!;
-        this.#verdict.add(event);
-        if (event.type === 'invoke') {
-          summary.counts.invoked++;
-          continue;
-        }
-        summary.counts[event.type]++;
-        const second = Math.floor(event.time / 1000);
-        let row = summary.perSecond.at(-1);
-        // Seconds with no outcome get their row too: a stalled run shows as zero.
-        while (row === undefined || row[0] < second) {
-          row = [(row?.[0] ?? -1) + 1, 0, 0, 0];
-          summary.perSecond.push(row);
-        }
-        row[event.type === 'ok' ? 1 : event.type === 'fail' ? 2 : 3]++;
+    if (run === null) return summary;
+    const { events } = run.history;
+    for (; this.#read < events.length; this.#read++) {
+      const event = events[this.#read]!;
+      this.#verdict.add(event);
+      if (event.type === 'invoke') {
+        summary.counts.invoked++;
+        continue;
       }
-      const faults = run.faults.map((window) => ({ ...window }));
-      for (const { key, verdict } of this.#verdict.checkQuiescent(final)) {
-        if (verdict !== 'invalid' || Object.keys(summary.witnesses).length >= WITNESSES_KEPT) continue;
-        const witness = witnessOf(key, this.#verdict.operationsOf(key), faults, LIVE_WITNESS_STEPS);
-        if (witness !== null) summary.witnesses[key] = witness;
+      summary.counts[event.type]++;
+      const second = Math.floor(event.time / 1000);
+      let row = summary.perSecond.at(-1);
+      // Seconds with no outcome get their row too: a stalled run shows as zero.
+      while (row === undefined || row[0] < second) {
+        row = [(row?.[0] ?? -1) + 1, 0, 0, 0];
+        summary.perSecond.push(row);
       }
-      summary.faults = faults;
-      if (summary.verdict === null && summary.state !== 'failed') summary.state = run.phase;
-      summary.elapsedMs = Math.max(summary.elapsedMs, events.at(-1)?.time ?? 0);
+      row[event.type === 'ok' ? 1 : event.type === 'fail' ? 2 : 3]++;
     }
+    const now = run.now;
+    const faults = run.faults.map((window) => ({ ...window }));
+    this.#verdict.checkQuiescent(now, final);
     summary.keys = this.#verdict.keys.map(({ key, ops, checked, verdict }) => ({
       key,
       ops,
       checked,
       verdict,
     }));
-    if (summary.verdict === null)
-      summary.elapsedMs = Math.max(summary.elapsedMs, this.#clock.now() - this.#began);
+    // Why each red key is red (the first few): cut once, when it turns red (at the end, for
+    // one whose cut ran out of budget while running).
+    for (const { key, verdict } of summary.keys) {
+      if (verdict !== 'invalid' || key in summary.witnesses || this.#uncut.has(key)) continue;
+      if (Object.keys(summary.witnesses).length >= WITNESSES_KEPT) break;
+      const witness = witnessOf(key, this.#verdict.operationsOf(key), faults, LIVE_STEPS);
+      if (witness !== null) summary.witnesses[key] = witness;
+      else if (!final) this.#uncut.add(key);
+    }
+    if (final) this.#uncut.clear();
+    summary.faults = faults;
+    if (summary.verdict === null && summary.state !== 'failed') summary.state = run.phase;
+    summary.elapsedMs = now;
     return summary;
   }
 

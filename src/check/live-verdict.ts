@@ -1,6 +1,6 @@
 import { DEFAULT_MAX_STEPS } from '../config.js';
-import type { HistoryEvent } from './history.js';
-import { checkKey, type Explanation, type Operation } from './linearizability.js';
+import { operationOf, type HistoryEvent } from './history.js';
+import { checkKey, type Operation } from './linearizability.js';
 
 /** What is known of one key while the history grows. */
 export type KeyVerdict = 'pending' | 'valid' | 'invalid' | 'unknown';
@@ -11,42 +11,53 @@ export interface KeyState {
   /** Operations invoked on the key so far. */
   ops: number;
   verdict: KeyVerdict;
-  /** Operations the verdict covers: those of the key's last quiescent point checked. */
+  /** Operations the verdict covers (reads that got no answer, and writes that certainly failed, left out). */
   checked: number;
-  /** Where the search got furthest, when invalid. */
-  explanation?: Explanation;
 }
 
 interface KeyHistory {
   state: KeyState;
-  /** The key's operations, in call order; `ret` undefined while in flight. */
-  operations: (Operation & { pending?: true })[];
+  /**
+   * The key's operations in the order invoked, as the judge takes them (null: in flight, or
+   * one the judge leaves out). The order matters: the search breaks ties of time by it, so
+   * only the judge's order gives the judge's verdict where a search runs out of steps.
+   */
+  slots: (Operation | null)[];
   inFlight: number;
-  /** Operations ended since the key was last checked. */
+  /** When the last of its operations to end ended (ms of the run). */
+  lastEnd: number;
+  /** Operations ended since the key was last searched. */
   fresh: number;
 }
 
 /**
- * Each key's linearizability, decided as the history grows: a key is checked again whenever
- * it is quiescent (nothing of it in flight) and something of it ended since its last check.
- * At such a point every operation invoked on the key has returned or is indeterminate, and
- * any operation invoked later starts after them all, so a linearization of the whole history
- * orders the ones so far first: a key found not linearizable now stays so, and the verdict
- * at the end of the run agrees with the judge's (`checkLinearizability` over the whole
- * history). A key whose search runs past `maxSteps` is unknown and not searched again until
- * the history is whole: a longer history would only cost more.
+ * Each key's linearizability, decided as the history grows: a key is searched again when it
+ * is quiescent — nothing of it in flight, and the run's clock past its last outcome — and
+ * enough of it ended since its last search. At such a point every operation invoked on the
+ * key later starts after all of its earlier ones (strictly: the search counts a call at the
+ * very time of a return as concurrent with it), so a linearization of the whole history
+ * orders the earlier ones first: a key found not linearizable stays so. Once the history is
+ * whole, every key with anything new, and every unknown one, is searched once more over all
+ * of it with the judge's budget, so the verdicts end as the judge's (`checkLinearizability`).
+ *
+ * While the run goes, a key is searched again only once its ended operations grew by a
+ * quarter (amortised: a long run's keys are not searched from scratch every second), on a
+ * smaller step budget; one that runs past it is unknown until the end.
  *
  * Fed the history's events in order; {@link checkQuiescent} does the searching, so the caller
- * chooses how often (the live check: once per progress report).
+ * chooses how often (the live check: once per summary).
  */
 export class LiveVerdict {
   readonly #keys = new Map<string, KeyHistory>();
   /** Each client's operation in flight (a client has one at a time, as `pair` takes it). */
-  readonly #open = new Map<number, { key: KeyHistory; op: Operation & { pending?: true } }>();
-  readonly #maxSteps: number;
+  readonly #open = new Map<number, { key: KeyHistory; invoke: HistoryEvent; slot: number }>();
+  readonly #liveSteps: number;
+  readonly #finalSteps: number;
 
-  constructor(maxSteps = DEFAULT_MAX_STEPS) {
-    this.#maxSteps = maxSteps;
+  /** `liveSteps`: a search's budget while the run goes; `finalSteps`: once it is whole (the judge's). */
+  constructor(liveSteps = LIVE_STEPS, finalSteps = DEFAULT_MAX_STEPS) {
+    this.#liveSteps = liveSteps;
+    this.#finalSteps = finalSteps;
   }
 
   /** Takes one event of the history (invocations before their outcomes, as History records them). */
@@ -56,71 +67,45 @@ export class LiveVerdict {
       if (key === undefined) {
         key = {
           state: { key: event.key, ops: 0, verdict: 'pending', checked: 0 },
-          operations: [],
+          slots: [],
           inFlight: 0,
+          lastEnd: -Infinity,
           fresh: 0,
         };
         this.#keys.set(event.key, key);
       }
-      const op: Operation & { pending?: true } = {
-        client: event.process,
-        key: event.key,
-        input: inputOf(event),
-        call: event.time,
-        ret: null,
-        output: {},
-        pending: true,
-      };
-      key.operations.push(op);
       key.state.ops++;
       key.inFlight++;
-      this.#open.set(event.process, { key, op });
+      this.#open.set(event.process, { key, invoke: event, slot: key.slots.push(null) - 1 });
       return;
     }
     const open = this.#open.get(event.process);
     if (open === undefined) throw new Error(`history event ${event.index}: an outcome with no invocation`);
     this.#open.delete(event.process);
-    const { key, op } = open;
-    delete op.pending;
+    const { key, invoke, slot } = open;
     key.inFlight--;
+    key.lastEnd = event.time;
+    const op = operationOf(invoke, event);
+    if (op === null) return;
+    key.slots[slot] = op;
     key.fresh++;
-    // The operations the judge takes (toOperations): a read without an answer and a write
-    // that certainly did not happen leave; a conditional write refused by its precondition
-    // happened, as a "no"; anything else without a definite outcome is indeterminate.
-    const conditional = op.input.kind === 'create' || op.input.kind === 'delete-if-present';
-    const refused = event.type === 'fail' && event.error === 'PRECONDITION_FAILED';
-    if ((op.input.kind === 'read' && event.type !== 'ok') || (event.type === 'fail' && !refused)) {
-      key.operations.splice(key.operations.lastIndexOf(op), 1);
-      return;
-    }
-    if (event.type === 'info') return;
-    op.ret = event.time;
-    if (op.input.kind === 'read') op.output = { value: event.value ?? null };
-    else if (conditional) op.output = { ok: event.type === 'ok' };
   }
 
   /**
-   * Searches every quiescent key with something new; returns the keys whose verdict changed.
-   * `final`: the history is whole; unknown keys are searched once more over all of it, so the
-   * verdicts end as the judge's do.
+   * Searches the keys quiescent at `now` (ms of the run) with enough new; returns the keys
+   * whose verdict changed. `final`: the history is whole (see the class).
    */
-  checkQuiescent(final = false): KeyState[] {
+  checkQuiescent(now: number, final = false): KeyState[] {
     const changed: KeyState[] = [];
     for (const key of this.#keys.values()) {
       const { state } = key;
-      if (key.inFlight > 0 || state.verdict === 'invalid') continue;
-      if (
-        final
-          ? state.verdict !== 'unknown' && key.fresh === 0
-          : key.fresh === 0 || state.verdict === 'unknown'
-      )
-        continue;
+      if (!this.#due(key, now, final)) continue;
       key.fresh = 0;
-      const result = checkKey(key.operations.slice(), this.#maxSteps);
+      const operations = this.#operations(key);
+      const result = checkKey(operations, final ? this.#finalSteps : this.#liveSteps);
       const verdict: KeyVerdict =
         result.valid === true ? 'valid' : result.valid === false ? 'invalid' : 'unknown';
-      state.checked = key.operations.length;
-      if (result.valid === false) state.explanation = result.explanation;
+      state.checked = operations.length;
       if (verdict !== state.verdict) {
         state.verdict = verdict;
         changed.push(state);
@@ -129,29 +114,30 @@ export class LiveVerdict {
     return changed;
   }
 
+  #due(key: KeyHistory, now: number, final: boolean): boolean {
+    const { state } = key;
+    if (key.inFlight > 0) return false;
+    if (final) return key.fresh > 0 || state.verdict === 'unknown' || state.verdict === 'pending';
+    if (key.lastEnd >= now || key.fresh === 0) return false;
+    if (state.verdict === 'invalid' || state.verdict === 'unknown') return false;
+    return state.verdict === 'pending' || key.fresh * 4 >= state.checked;
+  }
+
   /** Every key's state, in the order first invoked. */
   get keys(): KeyState[] {
     return [...this.#keys.values()].map((key) => key.state);
   }
 
-  /** A key's operations so far (in flight ones left out): what a witness is cut from. */
+  /** A key's operations that ended, in the order invoked: what a witness is cut from. */
   operationsOf(key: string): Operation[] {
-    return (this.#keys.get(key)?.operations ?? []).filter((op) => op.pending !== true);
+    const history = this.#keys.get(key);
+    return history === undefined ? [] : this.#operations(history);
+  }
+
+  #operations(key: KeyHistory): Operation[] {
+    return key.slots.filter((op) => op !== null);
   }
 }
 
-/** What the invocation asked, as the search takes it. */
-function inputOf(event: HistoryEvent): Operation['input'] {
-  switch (event.f) {
-    case 'read':
-      return { kind: 'read' };
-    case 'write':
-      return { kind: 'write', value: event.value! };
-    case 'create':
-      return { kind: 'create', value: event.value! };
-    case 'delete':
-      return { kind: 'delete' };
-    case 'delete-if-present':
-      return { kind: 'delete-if-present' };
-  }
-}
+/** A search's step budget while the run goes: about a tenth of the judge's, so a summary never waits long. */
+export const LIVE_STEPS = 2_000_000;

@@ -6,6 +6,8 @@ import type { CheckHooks } from './run.js';
 
 /** How often `thunderdb check --url` tells the cluster how its check is going. */
 const REPORT_EVERY_MS = 1000;
+/** How long one report may take before the cluster counts as not listening. */
+const REPORT_TIMEOUT_MS = 5000;
 
 /**
  * Tells the cluster at `--url` how a `thunderdb check --url` run goes (`PUT /check/{id}`),
@@ -43,7 +45,9 @@ export class CheckReporter {
     if (this.#off) return;
     this.#log(`shown live at ${this.#url}/ (check ${this.id})`);
     const tick = () => {
-      this.#sending = this.#send(this.#tracker.update());
+      if (this.#off) return;
+      // One report at a time, in order: a late one never lands after a later one.
+      this.#sending = this.#sending.then(() => this.#send(this.#tracker.update()));
       this.#timer = this.#clock.setTimer(REPORT_EVERY_MS, tick);
     };
     this.#timer = this.#clock.setTimer(REPORT_EVERY_MS, tick);
@@ -53,6 +57,7 @@ export class CheckReporter {
   async finish(results: CheckResults, findings: string[], out: string): Promise<void> {
     this.#timer();
     await this.#sending;
+    if (this.#off) return;
     const summary = this.#tracker.finish(
       results,
       findings,
@@ -66,6 +71,7 @@ export class CheckReporter {
   async fail(err: Error): Promise<void> {
     this.#timer();
     await this.#sending;
+    if (this.#off) return;
     await this.#send(this.#tracker.fail(err));
   }
 
@@ -76,6 +82,8 @@ export class CheckReporter {
         method: 'PUT',
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify(summary),
+        // A cluster that takes the connection and never answers must not hold the check up.
+        signal: AbortSignal.timeout(REPORT_TIMEOUT_MS),
       });
       const answer = (await res.json().catch(() => null)) as {
         stop?: boolean;

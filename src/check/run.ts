@@ -98,6 +98,8 @@ export interface RunningCheck {
   readonly history: History;
   /** The fault windows so far, timed as the history is. */
   readonly faults: readonly AppliedWindow[];
+  /** Ms since the run's start, on its clock (simulated in the deterministic mode), as the history's times. */
+  readonly now: number;
   readonly phase: CheckPhase;
 }
 
@@ -172,6 +174,9 @@ export async function runCheck(
     },
     get phase() {
       return phase;
+    },
+    get now() {
+      return clock.now() - start;
     },
   });
   let nodes: number[] = [];

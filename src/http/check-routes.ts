@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { InvalidJsonError, NotFoundError, toThunderError } from '../errors.js';
 import { bodyError } from '../limits.js';
+import { PAGE_POLICY } from '../pages.js';
 import { contentLength, readBody } from './body.js';
 import type { RouteContext } from './context.js';
 import { Deferred } from './deferred.js';
@@ -99,6 +100,8 @@ export function registerCheckRoutes(app: Router, ctx: RouteContext): void {
         new NotFoundError('the report of a check run by thunderdb check --url is on its machine'),
       );
     const deferred = new Deferred(res, inFlight);
+    // The report's own inline scripts draw it; nothing else runs there.
+    deferred.header = ['Content-Security-Policy', PAGE_POLICY];
     readFile(file).then(
       (html) => deferred.bytes(html, 'text/html; charset=utf-8'),
       () =>

@@ -1,4 +1,4 @@
-import { readPage } from '../pages.js';
+import { PAGE_POLICY, readPage } from '../pages.js';
 import type { RouteContext } from './context.js';
 import { endWith, writeStatus } from './reply.js';
 import type { Router } from './router.js';
@@ -14,11 +14,7 @@ export function registerDashboardRoute(app: Router, _ctx: RouteContext): void {
     writeStatus(res, 200)
       .writeHeader('Content-Type', 'text/html; charset=utf-8')
       // Its own inline script and style, the same origin's routes and WebSocket, nothing else.
-      .writeHeader(
-        'Content-Security-Policy',
-        "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; img-src data:; " +
-          "frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
-      );
+      .writeHeader('Content-Security-Policy', PAGE_POLICY);
     endWith(res, page);
   });
 }

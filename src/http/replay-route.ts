@@ -1,7 +1,7 @@
 import { createReadStream, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { TraceNotFoundError, toThunderError } from '../errors.js';
-import { readPage } from '../pages.js';
+import { PAGE_POLICY, readPage } from '../pages.js';
 import type { RouteContext } from './context.js';
 import { endWith, endWithLength, isHead, sendError, writeStatus } from './reply.js';
 import type { Router } from './router.js';
@@ -17,11 +17,6 @@ export const TRACE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
 /** The media type of a trace: one JSON object a line. */
 const TRACE_TYPE = 'application/x-ndjson';
 
-/** The replay page's policy: the dashboard's (its own inline script and style, this origin). */
-const CSP =
-  "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; img-src data:; " +
-  "frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
-
 /**
  * Registers `GET /replay`: the replay page (dashboard/replay.html), which steps through a
  * deterministic check's trace chosen from disk or named by `?file=NAME` (the page reads the
@@ -35,7 +30,7 @@ export function registerReplayRoute(app: Router, ctx: RouteContext): void {
   app.get('/replay', ['file'], (res) => {
     writeStatus(res, 200)
       .writeHeader('Content-Type', 'text/html; charset=utf-8')
-      .writeHeader('Content-Security-Policy', CSP);
+      .writeHeader('Content-Security-Policy', PAGE_POLICY);
     endWith(res, page);
   });
   app.get('/replay/files/:name/trace.jsonl', (res, req) => {
