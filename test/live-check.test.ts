@@ -5,6 +5,7 @@ import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { LiveChecks, REPORTER_SILENT_MS } from '../src/check/live-checks.js';
 import type { CheckSummary } from '../src/check/live-tracker.js';
 import { LiveVerdict } from '../src/check/live-verdict.js';
@@ -23,6 +24,12 @@ import {
   TIMEOUT,
   until,
 } from './helpers.js';
+
+/** A condition polled over HTTP: at most ten requests a second against the server under test. */
+const slowly =
+  (condition: () => Promise<boolean>): (() => Promise<boolean>) =>
+  async () =>
+    (await condition()) || (await sleep(100), false);
 
 /** A history written by hand: each step at the time set last. */
 function handWritten(steps: (h: History, at: (ms: number) => void) => void): HistoryEvent[] {
@@ -222,6 +229,11 @@ describe('the checks a server keeps', () => {
     clock.advance(2);
     assert.equal(checks.current!.state, 'failed');
     assert.match(checks.current!.error!, /said nothing/);
+    // Its reporter was only judging: its verdict, when it comes, is still taken; then no more.
+    const verdict = { ...summary, state: 'done', verdict: true };
+    assert.deepEqual(checks.report('cli-1-x', verdict), { stop: false });
+    assert.equal(checks.get('cli-1-x').verdict, true);
+    assert.throws(() => checks.report('cli-1-x', verdict), { code: 'BAD_REQUEST' });
     assert.deepEqual(checks.report('cli-2-y', { ...summary, id: 'cli-2-y' }), { stop: false });
     // A report of another id than its path's is refused.
     assert.throws(() => checks.report('cli-3-z', summary), { code: 'BAD_REQUEST' });
@@ -232,10 +244,13 @@ describe('POST /check, GET /check/{id}, DELETE /check/{id}', () => {
   /** Waits for a check to be over; returns its summary. */
   const overOf = async (url: string, id: string, signal: AbortSignal): Promise<CheckSummary> => {
     let summary!: CheckSummary;
-    await until(async () => {
-      summary = (await http(url, 'GET', `/check/${id}`)).json as CheckSummary;
-      return ['done', 'stopped', 'failed'].includes(summary.state);
-    }, signal);
+    await until(
+      slowly(async () => {
+        summary = (await http(url, 'GET', `/check/${id}`)).json as CheckSummary;
+        return ['done', 'stopped', 'failed'].includes(summary.state);
+      }),
+      signal,
+    );
     return summary;
   };
 
@@ -329,7 +344,9 @@ describe('POST /check, GET /check/{id}, DELETE /check/{id}', () => {
       assert.equal(parameters.url, run.url);
       // Running, with operations counted, before it is stopped.
       await until(
-        async () => ((await http(run.url, 'GET', `/check/${id}`)).json as CheckSummary).counts.ok > 50,
+        slowly(
+          async () => ((await http(run.url, 'GET', `/check/${id}`)).json as CheckSummary).counts.ok > 50,
+        ),
         t.signal,
       );
       const stopping = await http(run.url, 'DELETE', `/check/${id}`);
@@ -379,11 +396,14 @@ describe('thunderdb check --url shows on the cluster it checks', () => {
       child.stdout.on('data', (d: Buffer) => (printed += d));
       child.stderr.on('data', (d: Buffer) => (printed += d));
       let summary!: CheckSummary;
-      await until(async () => {
-        const { checks } = (await http(run.url, 'GET', '/check')).json as { checks: CheckSummary[] };
-        summary = checks[0]!;
-        return summary !== undefined && summary.counts.ok > 20;
-      }, t.signal);
+      await until(
+        slowly(async () => {
+          const { checks } = (await http(run.url, 'GET', '/check')).json as { checks: CheckSummary[] };
+          summary = checks[0]!;
+          return summary !== undefined && summary.counts.ok > 20;
+        }),
+        t.signal,
+      );
       assert.equal(summary.source, 'cli');
       assert.equal(summary.parameters.seed, 11);
       assert.match(printed, new RegExp(`shown live at ${run.url}/ \\(check ${summary.id}\\)`));

@@ -259,17 +259,22 @@ export async function runCheck(
   await writeFile(join(options.out, 'report.html'), renderReport(results, history.events));
   if (trace !== null) {
     // Written after judging: its header says where the run went wrong, for the page to jump to.
-    const files = await writeTraceFiles(
-      options.out,
-      trace,
-      traceHeader(results, history.events, keys, nodes),
-    );
-    log(
-      `trace: ${files.trace} (${files.events} events, ${(files.bytes / 2 ** 20).toFixed(1)} MiB); ` +
-        (files.replay === null
-          ? 'too large to put inside replay.html: open it with the file chooser of GET /replay'
-          : `step through it: open ${files.replay}`),
-    );
+    // A trace that cannot be written (past what one string holds) costs the trace, not the verdict.
+    try {
+      const files = await writeTraceFiles(
+        options.out,
+        trace,
+        traceHeader(results, history.events, keys, nodes),
+      );
+      log(
+        `trace: ${files.trace} (${files.events} events, ${(files.bytes / 2 ** 20).toFixed(1)} MiB); ` +
+          (files.replay === null
+            ? 'too large to put inside replay.html: open it with the file chooser of GET /replay'
+            : `step through it: open ${files.replay}`),
+      );
+    } catch (err) {
+      log(`trace: not written: ${(err as Error).message}`);
+    }
   }
   return results;
 }
