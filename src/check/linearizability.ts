@@ -251,9 +251,14 @@ export function checkKey(operations: Operation[], maxSteps = DEFAULT_MAX_STEPS):
 
 /**
  * Checks a history key by key; the first key that is not linearizable makes it invalid. A
- * read that did not complete says nothing and is left out.
+ * read that did not complete says nothing and is left out. `eachKey` hears each key's
+ * verdict as it is found (none past the first invalid key).
  */
-export function checkLinearizability(history: readonly Operation[], maxSteps = DEFAULT_MAX_STEPS): Verdict {
+export function checkLinearizability(
+  history: readonly Operation[],
+  maxSteps = DEFAULT_MAX_STEPS,
+  eachKey?: Map<string, KeyResult['valid']>,
+): Verdict {
   const byKey = new Map<string, Operation[]>();
   for (const op of history) {
     if (op.input.kind === 'read' && op.ret === null) continue;
@@ -264,6 +269,7 @@ export function checkLinearizability(history: readonly Operation[], maxSteps = D
   let unknown: Verdict | null = null;
   for (const [key, operations] of byKey) {
     const result = checkKey(operations, maxSteps);
+    eachKey?.set(key, result.valid);
     if (result.valid === false) return { valid: false, key, operations, explanation: result.explanation };
     if (result.valid === 'unknown') unknown ??= { valid: 'unknown', key, steps: result.steps };
   }

@@ -153,6 +153,9 @@ export class LiveTracker {
    * `stopped`: it was ended early.
    */
   finish(results: CheckResults, findings: string[], report: string, stopped: boolean): CheckSummary {
+    // Every event in, then the judge's verdicts: the keys it searched are not searched again.
+    this.update();
+    if (this.#run !== null) this.#verdict.adopt(this.#run.judged);
     this.update(true);
     const summary = this.#summary;
     summary.state = stopped ? 'stopped' : 'done';

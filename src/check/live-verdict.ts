@@ -1,6 +1,6 @@
 import { DEFAULT_MAX_STEPS } from '../config.js';
 import { operationOf, type HistoryEvent } from './history.js';
-import { checkKey, type Operation } from './linearizability.js';
+import { checkKey, type KeyResult, type Operation } from './linearizability.js';
 
 /** What is known of one key while the history grows. */
 export type KeyVerdict = 'pending' | 'valid' | 'invalid' | 'unknown';
@@ -28,6 +28,8 @@ interface KeyHistory {
   lastEnd: number;
   /** Operations ended since the key was last searched. */
   fresh: number;
+  /** Its verdict is the judge's: searched no more. */
+  adopted: boolean;
 }
 
 /**
@@ -37,8 +39,9 @@ interface KeyHistory {
  * key later starts after all of its earlier ones (strictly: the search counts a call at the
  * very time of a return as concurrent with it), so a linearization of the whole history
  * orders the earlier ones first: a key found not linearizable stays so. Once the history is
- * whole, every key with anything new, and every unknown one, is searched once more over all
- * of it with the judge's budget, so the verdicts end as the judge's (`checkLinearizability`).
+ * whole, the judge's verdicts are taken ({@link adopt}), and every other key with anything
+ * new, and every unknown one, is searched once more over all of it with the judge's budget,
+ * so the verdicts end as the judge's (`checkLinearizability`) would be.
  *
  * While the run goes, a key is searched again only once its ended operations grew by a
  * quarter (amortised: a long run's keys are not searched from scratch every second), on a
@@ -71,6 +74,7 @@ export class LiveVerdict {
           inFlight: 0,
           lastEnd: -Infinity,
           fresh: 0,
+          adopted: false,
         };
         this.#keys.set(event.key, key);
       }
@@ -116,11 +120,26 @@ export class LiveVerdict {
 
   #due(key: KeyHistory, now: number, final: boolean): boolean {
     const { state } = key;
-    if (key.inFlight > 0) return false;
+    if (key.inFlight > 0 || key.adopted) return false;
     if (final) return key.fresh > 0 || state.verdict === 'unknown' || state.verdict === 'pending';
     if (key.lastEnd >= now || key.fresh === 0) return false;
     if (state.verdict === 'invalid' || state.verdict === 'unknown') return false;
     return state.verdict === 'pending' || key.fresh * 4 >= state.checked;
+  }
+
+  /**
+   * Takes the judge's verdicts (the history whole, searched in the same order with the same
+   * budget): those keys need no search of their own at the end.
+   */
+  adopt(judged: ReadonlyMap<string, KeyResult['valid']>): void {
+    for (const [name, valid] of judged) {
+      const key = this.#keys.get(name);
+      if (key === undefined || key.inFlight > 0) continue;
+      key.state.verdict = valid === true ? 'valid' : valid === false ? 'invalid' : 'unknown';
+      key.state.checked = this.#operations(key).length;
+      key.fresh = 0;
+      key.adopted = true;
+    }
   }
 
   /** Every key's state, in the order first invoked. */

@@ -11,7 +11,7 @@ import { ReplicaInvariants } from './replica-invariants.js';
 import { lostWrites, readsOfUnwritten, VALUE_LOST, type Final } from './checks.js';
 import { History, pair, toOperations, type Completed } from './history.js';
 import { httpTarget } from './http-target.js';
-import { checkLinearizability } from './linearizability.js';
+import { checkLinearizability, type KeyResult } from './linearizability.js';
 import { renderReport } from './report.js';
 import { FaultDriver, planFaults, type AppliedWindow } from './schedule.js';
 import { clusterTarget, paddedTarget, type Target } from './target.js';
@@ -100,6 +100,8 @@ export interface RunningCheck {
   readonly faults: readonly AppliedWindow[];
   /** Ms since the run's start, on its clock (simulated in the deterministic mode), as the history's times. */
   readonly now: number;
+  /** Each key's linearizability as the judge finds it (filled as it judges; none past the first invalid key). */
+  readonly judged: ReadonlyMap<string, KeyResult['valid']>;
   readonly phase: CheckPhase;
 }
 
@@ -167,7 +169,10 @@ export async function runCheck(
   let convergence!: CheckResults['checks']['convergence'];
   let runMs = 0;
   let phase: CheckPhase = 'starting';
+  /** Each key's verdict, as the judge finds it. */
+  const judged = new Map<string, KeyResult['valid']>();
   hooks.observe?.({
+    judged,
     history,
     get faults() {
       return driver?.applied ?? [];
@@ -238,14 +243,24 @@ export async function runCheck(
   const judging = performance.now();
   const completed = pair(history.events);
   const broken = invariants?.broken;
-  const results = judge(options, keys, completed, finals, convergence, driver!.applied, seen, {
-    checked: broken !== undefined,
-    valid: (broken?.count ?? 0) === 0,
-    writes: invariants?.checked.writes ?? 0,
-    purges: invariants?.checked.purges ?? 0,
-    count: broken?.count ?? 0,
-    broken: broken?.first ?? [],
-  });
+  const results = judge(
+    options,
+    keys,
+    completed,
+    finals,
+    convergence,
+    driver!.applied,
+    seen,
+    {
+      checked: broken !== undefined,
+      valid: (broken?.count ?? 0) === 0,
+      writes: invariants?.checked.writes ?? 0,
+      purges: invariants?.checked.purges ?? 0,
+      count: broken?.count ?? 0,
+      broken: broken?.first ?? [],
+    },
+    judged,
+  );
   results.judgeSeconds = (performance.now() - judging) / 1000;
   if (loop !== null) {
     loop.record(history.toJsonLines());
@@ -289,8 +304,9 @@ export function judge(
   faults: AppliedWindow[],
   seen: readonly SeenChange[],
   invariants: CheckResults['checks']['invariants'],
+  eachKey?: Map<string, KeyResult['valid']>,
 ): CheckResults {
-  const verdict = checkLinearizability(toOperations(completed));
+  const verdict = checkLinearizability(toOperations(completed), undefined, eachKey);
   const witness = verdict.valid === false ? witnessOf(verdict.key, verdict.operations, faults) : null;
   const linearizability = witness === null ? verdict : { ...verdict, witness };
   const lost = lostWrites(completed, finals);
