@@ -7,7 +7,7 @@
  */
 
 import { DEFAULT_MAX_STEPS } from '../config.js';
-import { staleWrite } from './describe.js';
+import { staleWrite } from './stale-write.js';
 import { checkKey, type Operation } from './linearizability.js';
 import type { AppliedWindow } from './schedule.js';
 
