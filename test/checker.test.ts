@@ -8,44 +8,16 @@ import { fileURLToPath } from 'node:url';
 import { describe, test } from 'node:test';
 import { lostWrites, readsOfUnwritten, VALUE_LOST } from '../src/check/checks.js';
 import { checkWatch, type SeenChange } from '../src/check/watch-check.js';
-import { History, pair, toOperations, type Completed } from '../src/check/history.js';
-import type { CheckOptions } from '../src/check/results.js';
+import { pair, toOperations, type Completed } from '../src/check/history.js';
 import { runCheck } from '../src/check/run.js';
 import { planFaults, FAULT_KINDS } from '../src/check/schedule.js';
-import { CHILD_TIMEOUT_MS, LONG_TIMEOUT, startRunning } from './helpers.js';
+import { checkOptions, CHILD_TIMEOUT_MS, LONG_TIMEOUT, startRunning } from './helpers.js';
+import { handWritten } from './histories.js';
 
 const CLI = fileURLToPath(new URL('../src/cli.js', import.meta.url));
 
-/** A history written by hand: each step at the loop's time, advanced as told. */
-function written(steps: (h: History, at: (ms: number) => void) => void): Completed[] {
-  let now = 0;
-  const history = new History({ now: () => now, wall: () => now, setTimer: () => () => {}, defer: () => {} });
-  steps(history, (ms) => (now = ms));
-  return pair(history.events);
-}
-
-async function options(overrides: Partial<CheckOptions>): Promise<CheckOptions> {
-  return {
-    seed: 1,
-    mode: 'deterministic',
-    nodes: 3,
-    replicas: 3,
-    r: 2,
-    w: 2,
-    repair: 'sync',
-    faults: [...FAULT_KINDS],
-    clients: 5,
-    keys: 6,
-    ops: 100_000,
-    timeLimit: 5,
-    thinkMs: 10,
-    valueBytes: 0,
-    timeoutMs: 500,
-    convergeMs: 10_000,
-    out: await mkdtemp(join(tmpdir(), 'thunderdb-check-')),
-    ...overrides,
-  };
-}
+/** A history written by hand, paired: each operation with its outcome. */
+const written = (steps: Parameters<typeof handWritten>[0]): Completed[] => pair(handWritten(steps));
 
 describe('the checks, on histories known to be bad', () => {
   test('an acknowledged write the final read does not return, with nothing after it, is lost', () => {
@@ -183,12 +155,12 @@ describe('thunderdb check', () => {
     'R = W = 1 under faults is found not linearizable, and the seed replays it exactly (deterministic)',
     LONG_TIMEOUT,
     async () => {
-      const first = await runCheck(await options({ seed: 2, r: 1, w: 1 }));
+      const first = await runCheck(await checkOptions({ seed: 2, r: 1, w: 1 }));
       assert.equal(first.valid, false);
       const lin = first.checks.linearizability;
       assert.ok(lin.valid === false, 'the anomaly is a linearizability violation');
       assert.ok(lin.explanation.blocked.input.kind === 'read', 'a stale read');
-      const again = await runCheck(await options({ seed: 2, r: 1, w: 1 }));
+      const again = await runCheck(await checkOptions({ seed: 2, r: 1, w: 1 }));
       // report.html explains it as the command does: the stale read, the write that made it
       // stale, and the operations ordered before it.
       const html = await readFile(join(first.parameters.out, 'report.html'), 'utf8');
@@ -210,7 +182,7 @@ describe('thunderdb check', () => {
     LONG_TIMEOUT,
     async () => {
       for (let seed = 1; seed <= 12; seed++) {
-        const results = await runCheck(await options({ seed }));
+        const results = await runCheck(await checkOptions({ seed }));
         assert.equal(results.valid, true, `seed ${seed}: ${JSON.stringify(results.checks).slice(0, 400)}`);
         assert.ok(results.counts.faults > 0 && results.counts.ok > 500, JSON.stringify(results.counts));
       }
@@ -222,7 +194,13 @@ describe('thunderdb check', () => {
     LONG_TIMEOUT,
     async () => {
       const results = await runCheck(
-        await options({ mode: 'threads', seed: 5, faults: ['crash', 'partition'], timeLimit: 4, thinkMs: 0 }),
+        await checkOptions({
+          mode: 'threads',
+          seed: 5,
+          faults: ['crash', 'partition'],
+          timeLimit: 4,
+          thinkMs: 0,
+        }),
       );
       assert.equal(results.checks.lostWrites.valid, true);
       assert.equal(results.valid, true, JSON.stringify(results.checks).slice(0, 400));
@@ -284,10 +262,10 @@ describe('thunderdb check', () => {
           .map((e) => `${e.f} ${e.key} ${e.value ?? ''}`);
       };
       const first = await runCheck(
-        await options({ mode: 'threads', seed: 9, timeLimit: 3, faults: ['latency', 'loss'] }),
+        await checkOptions({ mode: 'threads', seed: 9, timeLimit: 3, faults: ['latency', 'loss'] }),
       );
       const second = await runCheck(
-        await options({ mode: 'threads', seed: 9, timeLimit: 3, faults: ['latency', 'loss'] }),
+        await checkOptions({ mode: 'threads', seed: 9, timeLimit: 3, faults: ['latency', 'loss'] }),
       );
       // What ran: every window the driver put in force (or skipped), in order, as planned.
       const ran = (r: typeof first) =>

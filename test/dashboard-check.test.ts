@@ -4,25 +4,35 @@ import { once } from 'node:events';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, test } from 'node:test';
+import { describe, test, type TestContext } from 'node:test';
 import { runCheck } from '../src/check/run.js';
 import { chromiumSkip, launchChromium, openPage } from './browser.js';
-import { CHILD_TIMEOUT_MS, CLI_PATH, http, LONG_TIMEOUT, startRunning } from './helpers.js';
+import {
+  checkOptions,
+  CHILD_TIMEOUT_MS,
+  CLI_PATH,
+  http,
+  LONG_TIMEOUT,
+  STALE_READ_RUN,
+  startRunning,
+} from './helpers.js';
+
+/** A cluster of three nodes, and its dashboard open and live in chromium at `viewport`. */
+async function openDashboard(t: TestContext, viewport: { width: number; height: number }) {
+  const run = await startRunning({ nodes: 3, checksDir: await mkdtemp(join(tmpdir(), 'thunderdb-checks-')) });
+  t.after(() => run.stop());
+  const { page, errors } = await openPage(await launchChromium(t), viewport);
+  await page.goto(`${run.url}/`);
+  await page.locator('#connection.live').waitFor();
+  return { run, page, errors };
+}
 
 describe("the dashboard's live check", () => {
   test(
     'a deterministic check started from the panel ends with the verdict thunderdb check gives its seed, and a red key shows why',
     { ...LONG_TIMEOUT, skip: chromiumSkip() },
     async (t) => {
-      const run = await startRunning({
-        nodes: 3,
-        checksDir: await mkdtemp(join(tmpdir(), 'thunderdb-checks-')),
-      });
-      t.after(() => run.stop());
-      const browser = await launchChromium(t);
-      const { page, errors } = await openPage(browser, { width: 1280, height: 900 });
-      await page.goto(`${run.url}/`);
-      await page.locator('#connection.live').waitFor();
+      const { run, page, errors } = await openDashboard(t, { width: 1280, height: 900 });
 
       await page.selectOption('#check-mode', 'deterministic');
       await page.fill('#check-seed', '3');
@@ -35,25 +45,9 @@ describe("the dashboard's live check", () => {
       await page.locator('#check-verdict[data-verdict]').waitFor();
 
       // The same seed and options from the command line's code: the same run, so the same verdict.
-      const local = await runCheck({
-        seed: 3,
-        mode: 'deterministic',
-        nodes: 3,
-        replicas: 3,
-        r: 1,
-        w: 1,
-        repair: 'sync',
-        faults: ['partition'],
-        clients: 5,
-        keys: 6,
-        ops: 100_000,
-        timeLimit: 3,
-        thinkMs: 10,
-        valueBytes: 0,
-        timeoutMs: 500,
-        convergeMs: 10_000,
-        out: await mkdtemp(join(tmpdir(), 'thunderdb-live-')),
-      });
+      const local = await runCheck(
+        await checkOptions({ ...STALE_READ_RUN, faults: [...STALE_READ_RUN.faults] }),
+      );
       const lin = local.checks.linearizability;
       assert.ok(lin.valid === false && lin.witness !== undefined);
       assert.equal(await page.getAttribute('#check-verdict', 'data-verdict'), 'invalid');
@@ -95,15 +89,7 @@ describe("the dashboard's live check", () => {
     'a thunderdb check --url against the cluster shows in the panel, and Stop there ends it',
     { ...LONG_TIMEOUT, skip: chromiumSkip() },
     async (t) => {
-      const run = await startRunning({
-        nodes: 3,
-        checksDir: await mkdtemp(join(tmpdir(), 'thunderdb-checks-')),
-      });
-      t.after(() => run.stop());
-      const browser = await launchChromium(t);
-      const { page, errors } = await openPage(browser, { width: 420, height: 900 });
-      await page.goto(`${run.url}/`);
-      await page.locator('#connection.live').waitFor();
+      const { run, page, errors } = await openDashboard(t, { width: 420, height: 900 });
       const out = await mkdtemp(join(tmpdir(), 'thunderdb-cli-check-'));
       const child = spawn(
         process.execPath,

@@ -7,6 +7,7 @@ import { createServer } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 import { fileURLToPath } from 'node:url';
+import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -17,6 +18,8 @@ import { startServer, type Server } from '../src/http/server.js';
 import { type Limits } from '../src/limits.js';
 import { systemClock, type Clock } from '../src/time/clock.js';
 import { DEFAULT_LIMITS } from '../src/config.js';
+import type { CheckOptions } from '../src/check/results.js';
+import { FAULT_KINDS } from '../src/check/schedule.js';
 
 /**
  * The options of every test that talks to servers, threads or processes: a test that hangs
@@ -277,3 +280,40 @@ export async function putOnEveryReplica(cluster: Cluster, key: string, value: st
     }
   }
 }
+
+/**
+ * A check's options for a test: the command's defaults in the deterministic mode (seed 1,
+ * 3 nodes and replicas, majorities, every fault kind, 5 s simulated), written to a fresh
+ * folder, with `overrides` on top.
+ */
+export async function checkOptions(overrides: Partial<CheckOptions> = {}): Promise<CheckOptions> {
+  return {
+    seed: 1,
+    mode: 'deterministic',
+    nodes: 3,
+    replicas: 3,
+    r: 2,
+    w: 2,
+    repair: 'sync',
+    faults: [...FAULT_KINDS],
+    clients: 5,
+    keys: 6,
+    ops: 100_000,
+    timeLimit: 5,
+    thinkMs: 10,
+    valueBytes: 0,
+    timeoutMs: 500,
+    convergeMs: 10_000,
+    out: await mkdtemp(join(tmpdir(), 'thunderdb-check-')),
+    ...overrides,
+  };
+}
+
+/** Seed 3 of r = w = 1 under partitions, 3 s simulated: not linearizable (a stale read of k0). */
+export const STALE_READ_RUN = {
+  seed: 3,
+  r: 1,
+  w: 1,
+  faults: ['partition'],
+  timeLimit: 3,
+} as const satisfies Partial<CheckOptions>;

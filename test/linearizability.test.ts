@@ -1,22 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { checkLinearizability, type Input, type Operation } from '../src/check/linearizability.js';
-
-/** An operation on key `k` by client `c`, called at `call`, returned at `ret` (null: indeterminate). */
-function op(
-  c: number,
-  input: Input,
-  call: number,
-  ret: number | null,
-  output: Operation['output'] = {},
-  key = 'k',
-): Operation {
-  return { client: c, key, input, call, ret, output };
-}
-const write = (value: string): Input => ({ kind: 'write', value });
-const read: Input = { kind: 'read' };
-const create = (value: string): Input => ({ kind: 'create', value });
-const del: Input = { kind: 'delete' };
+import { checkLinearizability, type Operation } from '../src/check/linearizability.js';
+import { create, del, op, read, write } from './histories.js';
 
 describe('checkLinearizability()', () => {
   const cases: [string, Operation[], boolean][] = [

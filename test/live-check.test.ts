@@ -9,7 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { LiveChecks, REPORTER_SILENT_MS } from '../src/check/live-checks.js';
 import type { CheckSummary } from '../src/check/live-tracker.js';
 import { LiveVerdict } from '../src/check/live-verdict.js';
-import { History, pair, toOperations, type HistoryEvent } from '../src/check/history.js';
+import { pair, toOperations, type History, type HistoryEvent } from '../src/check/history.js';
 import { checkKey, type Operation } from '../src/check/linearizability.js';
 import type { CheckOptions, CheckResults } from '../src/check/results.js';
 import { runCheck } from '../src/check/run.js';
@@ -23,21 +23,16 @@ import {
   startRunning,
   TIMEOUT,
   until,
+  checkOptions,
+  STALE_READ_RUN,
 } from './helpers.js';
+import { handWritten } from './histories.js';
 
 /** A condition polled over HTTP: at most ten requests a second against the server under test. */
 const slowly =
   (condition: () => Promise<boolean>): (() => Promise<boolean>) =>
   async () =>
     (await condition()) || (await sleep(100), false);
-
-/** A history written by hand: each step at the time set last. */
-function handWritten(steps: (h: History, at: (ms: number) => void) => void): HistoryEvent[] {
-  let now = 0;
-  const history = new History({ now: () => now, wall: () => now, setTimer: () => () => {}, defer: () => {} });
-  steps(history, (ms) => (now = ms));
-  return history.events;
-}
 
 /** The judge's verdict for each key of a whole history: what the live verdicts must end as. */
 function judgeEachKey(events: readonly HistoryEvent[]): Map<string, string> {
@@ -54,29 +49,9 @@ function judgeEachKey(events: readonly HistoryEvent[]): Map<string, string> {
   return verdicts;
 }
 
-/** A deterministic check's options: r = w = 1 under partitions, whose seed 3 is not linearizable. */
-async function deterministic(overrides: Partial<CheckOptions> = {}): Promise<CheckOptions> {
-  return {
-    seed: 3,
-    mode: 'deterministic',
-    nodes: 3,
-    replicas: 3,
-    r: 1,
-    w: 1,
-    repair: 'sync',
-    faults: ['partition'],
-    clients: 5,
-    keys: 6,
-    ops: 100_000,
-    timeLimit: 3,
-    thinkMs: 10,
-    valueBytes: 0,
-    timeoutMs: 500,
-    convergeMs: 10_000,
-    out: await mkdtemp(join(tmpdir(), 'thunderdb-live-')),
-    ...overrides,
-  };
-}
+/** A deterministic check's options: seed 3 of r = w = 1 under partitions (not linearizable), then `overrides`. */
+const deterministic = (overrides: Partial<CheckOptions> = {}): Promise<CheckOptions> =>
+  checkOptions({ ...STALE_READ_RUN, faults: [...STALE_READ_RUN.faults], ...overrides });
 
 describe('each key judged as the history grows', () => {
   test('a stale read makes its key invalid once nothing of the key is in flight, and not before', () => {

@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describe, test } from 'node:test';
@@ -12,20 +11,8 @@ import { runCheck } from '../src/check/run.js';
 import type { AppliedWindow } from '../src/check/schedule.js';
 import { without, witnessOf, type Witness } from '../src/check/witness.js';
 import { Rng } from '../src/time/rng.js';
-import { LONG_TIMEOUT, TIMEOUT } from './helpers.js';
-
-/** An operation on key `k` by client `c`, called at `call`, returned at `ret` (null: indeterminate). */
-function op(
-  c: number,
-  input: Input,
-  call: number,
-  ret: number | null,
-  output: Operation['output'] = {},
-): Operation {
-  return { client: c, key: 'k', input, call, ret, output };
-}
-const write = (value: string): Input => ({ kind: 'write', value });
-const read = (): Input => ({ kind: 'read' });
+import { checkOptions, LONG_TIMEOUT, TIMEOUT } from './helpers.js';
+import { op, read, write } from './histories.js';
 
 /** A fault window in force from `began` to `ended` (ms since the run's start). */
 function window(
@@ -57,7 +44,7 @@ function registerHistory(seed: number, count: number): Operation[] {
     const ret = call + rng.int(1, 12);
     const at = call + rng.next() * (ret - call);
     const r = rng.next();
-    const input: Input = r < 0.45 ? read() : r < 0.9 ? write(`${client}-${i}`) : { kind: 'delete' };
+    const input: Input = r < 0.45 ? read : r < 0.9 ? write(`${client}-${i}`) : { kind: 'delete' };
     const indeterminate = input.kind === 'write' && rng.next() < 0.04;
     free[client] = indeterminate ? Infinity : ret;
     planned.push({
@@ -81,12 +68,12 @@ describe('witnessOf()', () => {
   // Around them, operations that change nothing of that.
   const a = op(0, write('a'), 0, 1);
   const b = op(1, write('b'), 2, 3);
-  const stale = op(2, read(), 4, 5, { value: 'a' });
+  const stale = op(2, read, 4, 5, { value: 'a' });
   const noise = [
-    op(3, read(), -2, -1, { value: null }),
-    op(3, read(), 0.5, 1.5, { value: 'a' }),
+    op(3, read, -2, -1, { value: null }),
+    op(3, read, 0.5, 1.5, { value: 'a' }),
     op(0, write('z'), 10, 11),
-    op(1, read(), 12, 13, { value: 'z' }),
+    op(1, read, 12, 13, { value: 'z' }),
   ];
   const history = [noise[0]!, a, noise[1]!, b, stale, noise[2]!, noise[3]!];
   const faults = [
@@ -129,7 +116,7 @@ describe('witnessOf()', () => {
   });
 
   test('a linearizable key, or one whose search gives up, has no witness', () => {
-    assert.equal(witnessOf('k', [a, b, op(2, read(), 4, 5, { value: 'b' })], faults), null);
+    assert.equal(witnessOf('k', [a, b, op(2, read, 4, 5, { value: 'b' })], faults), null);
     assert.equal(checkKey(history, 2).valid, 'unknown');
     assert.equal(witnessOf('k', history, faults, 2), null);
   });
@@ -202,25 +189,9 @@ describe('witnessOf()', () => {
 /** Seed 5 of R = W = 1 under partitions: a stale read (by a delete) on k0, found within 2 s simulated. */
 let invalidRun: Promise<CheckResults> | undefined;
 const runInvalid = async () =>
-  (invalidRun ??= runCheck({
-    seed: 5,
-    mode: 'deterministic',
-    nodes: 3,
-    replicas: 3,
-    r: 1,
-    w: 1,
-    repair: 'sync',
-    faults: ['partition'],
-    clients: 5,
-    keys: 3,
-    ops: 100_000,
-    timeLimit: 2,
-    thinkMs: 10,
-    valueBytes: 0,
-    timeoutMs: 500,
-    convergeMs: 10_000,
-    out: await mkdtemp(join(tmpdir(), 'thunderdb-witness-')),
-  }));
+  (invalidRun ??= runCheck(
+    await checkOptions({ seed: 5, r: 1, w: 1, faults: ['partition'], keys: 3, timeLimit: 2 }),
+  ));
 
 describe('a witness in a real run', () => {
   test(
