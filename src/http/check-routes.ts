@@ -1,10 +1,9 @@
 import { readFile } from 'node:fs/promises';
-import { InvalidJsonError, NotFoundError, toThunderError } from '../errors.js';
-import { bodyError } from '../limits.js';
+import { NotFoundError, toThunderError } from '../errors.js';
 import { PAGE_POLICY } from '../pages.js';
-import { contentLength, readBody } from './body.js';
 import type { RouteContext } from './context.js';
 import { Deferred } from './deferred.js';
+import { readJsonBody } from './json-bodies.js';
 import { sendError, sendJson } from './reply.js';
 import type { Router } from './router.js';
 import type { HttpRequest, HttpResponse } from './seam.js';
@@ -21,34 +20,20 @@ const ID = /^[A-Za-z0-9-]{1,80}$/;
  * shows it too. The dashboard hears the current check on `/live`.
  */
 export function registerCheckRoutes(app: Router, ctx: RouteContext): void {
-  const { checks, limits, inFlight } = ctx;
+  const { checks, inFlight } = ctx;
 
-  /** Reads a JSON body and hands it on; `then` may throw a client error or return a promise. */
-  const withJson = (
-    res: HttpResponse,
-    req: HttpRequest,
-    then: (body: unknown, deferred: Deferred) => void,
-  ) => {
-    const tooLarge = bodyError(contentLength(req.getHeader('content-length')), limits);
-    if (tooLarge) return sendError(res, tooLarge, true);
-    const deferred = new Deferred(res, inFlight);
-    readBody(
-      deferred,
-      limits.maxBodyBytes,
-      (bytes) => bodyError(bytes, limits)!,
-      (raw) => {
-        let body: unknown;
-        try {
-          body = raw.length === 0 ? {} : JSON.parse(raw.toString('utf8'));
-        } catch {
-          throw new InvalidJsonError(
-            'a check is described by a JSON object, e.g. {"seed": 7, "faults": "partition"}',
-          );
-        }
-        then(body, deferred);
+  /** Reads a check's JSON body (empty: no options) and hands it on. */
+  const withJson = (res: HttpResponse, req: HttpRequest, then: (body: unknown, deferred: Deferred) => void) =>
+    readJsonBody(
+      res,
+      req,
+      ctx,
+      {
+        hint: 'a check is described by a JSON object, e.g. {"seed": 7, "faults": "partition"}',
+        empty: () => ({}),
       },
+      then,
     );
-  };
   const idOf = (req: HttpRequest): string => {
     const id = req.getParameter(0) ?? '';
     if (!ID.test(id)) throw new NotFoundError(`no check ${JSON.stringify(id)}`);

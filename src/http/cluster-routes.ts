@@ -1,6 +1,5 @@
 import {
   BadRequestError,
-  InvalidJsonError,
   NodeUnavailableError,
   NotFoundError,
   ThunderError,
@@ -8,9 +7,8 @@ import {
 } from '../errors.js';
 import type { RouteContext } from './context.js';
 import { Deferred } from './deferred.js';
+import { readJsonBody } from './json-bodies.js';
 import { integer, parseQuery } from './params.js';
-import { bodyError } from '../limits.js';
-import { contentLength, readBody } from './body.js';
 import { sendError, sendJson } from './reply.js';
 import { keyFromPath } from './request-key.js';
 import type { Router } from './router.js';
@@ -148,25 +146,15 @@ export function registerClusterRoutes(app: Router, ctx: RouteContext): void {
 
   app.get('/cluster/faults', (res) => sendJson(res, 200, JSON.stringify({ faults: cluster.faults() })));
 
-  app.post('/cluster/faults', (res, req) => {
-    const tooLarge = bodyError(contentLength(req.getHeader('content-length')), limits);
-    if (tooLarge) return sendError(res, tooLarge, true);
-    const deferred = new Deferred(res, inFlight);
-    readBody(
-      deferred,
-      limits.maxBodyBytes,
-      (bytes) => bodyError(bytes, limits)!,
-      (body) => {
-        let spec: unknown;
-        try {
-          spec = JSON.parse(body.toString('utf8'));
-        } catch {
-          throw new InvalidJsonError('a fault is a JSON object, e.g. {"type": "partition", "nodes": [1]}');
-        }
-        deferred.json(201, JSON.stringify(cluster.addFault(spec)));
-      },
-    );
-  });
+  app.post('/cluster/faults', (res, req) =>
+    readJsonBody(
+      res,
+      req,
+      ctx,
+      { hint: 'a fault is a JSON object, e.g. {"type": "partition", "nodes": [1]}' },
+      (spec, deferred) => deferred.json(201, JSON.stringify(cluster.addFault(spec))),
+    ),
+  );
 
   app.del('/cluster/faults', (res) => {
     const healed = cluster.faults().filter((fault) => fault.type !== 'pause').length;

@@ -1,7 +1,12 @@
 import { isUtf8 } from 'node:buffer';
 import { JsonObjectPairParser } from '../batch/json-object.js';
 import { BadRequestError, InvalidJsonError, ThunderError } from '../errors.js';
-import type { Limits } from '../limits.js';
+import { bodyError, type Limits } from '../limits.js';
+import { contentLength, readBody } from './body.js';
+import type { RouteContext } from './context.js';
+import { Deferred } from './deferred.js';
+import { sendError } from './reply.js';
+import type { HttpRequest, HttpResponse } from './seam.js';
 
 /**
  * A strict parser for the small JSON body read whole: `POST /put` (`_mget`'s is streamed,
@@ -58,4 +63,37 @@ export function parseOnePair(body: Buffer, limits: Limits): [string, Uint8Array 
   // A value that is not a string is the original's 400; a bad key or value has its own code.
   if (error) throw error.code === 'BAD_REQUEST' ? new BadRequestError(ONE_PAIR) : error;
   return pairs[0]!;
+}
+
+/**
+ * Reads a small JSON body whole, as the routes that take a JSON object do (`POST
+ * /cluster/faults`, `/check`): refused early by its Content-Length past `--max-body-bytes`,
+ * then handed to `then` with the request's Deferred, which may answer now or later, or
+ * throw a client error. A body that is not JSON is INVALID_JSON saying `hint`; `empty`, if
+ * given, is what an empty body stands for.
+ */
+export function readJsonBody(
+  res: HttpResponse,
+  req: HttpRequest,
+  { limits, inFlight }: Pick<RouteContext, 'limits' | 'inFlight'>,
+  { hint, empty }: { hint: string; empty?: () => unknown },
+  then: (body: unknown, deferred: Deferred) => void,
+): void {
+  const tooLarge = bodyError(contentLength(req.getHeader('content-length')), limits);
+  if (tooLarge) return sendError(res, tooLarge, true);
+  const deferred = new Deferred(res, inFlight);
+  readBody(
+    deferred,
+    limits.maxBodyBytes,
+    (bytes) => bodyError(bytes, limits)!,
+    (raw) => {
+      let body: unknown;
+      try {
+        body = raw.length === 0 && empty !== undefined ? empty() : JSON.parse(raw.toString('utf8'));
+      } catch {
+        throw new InvalidJsonError(hint);
+      }
+      then(body, deferred);
+    },
+  );
 }
