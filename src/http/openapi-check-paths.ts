@@ -3,7 +3,7 @@
  * and their schemas.
  */
 import type { PathItem } from './openapi-parts.js';
-import { answers, json, jsonBody, METHOD_NOT_ALLOWED, readable } from './openapi-parts.js';
+import { answers, json, jsonBody, METHOD_NOT_ALLOWED, pageResponse, readable } from './openapi-parts.js';
 import { ref, type Schema } from './openapi-schemas.js';
 
 const idParameter = {
@@ -112,10 +112,7 @@ export function checkPaths(): Record<string, PathItem> {
         summary: "A check's report.html, once it is judged",
         tags: ['check'],
         parameters: [idParameter],
-        responses: answers(
-          { '200': { description: 'The report.', content: { 'text/html': { schema: { type: 'string' } } } } },
-          ['CHECK_NOT_FOUND', 'NOT_FOUND'],
-        ),
+        responses: answers({ '200': pageResponse('The report.') }, ['CHECK_NOT_FOUND', 'NOT_FOUND']),
       }),
       'x-other-methods': METHOD_NOT_ALLOWED,
     },

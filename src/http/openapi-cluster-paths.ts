@@ -22,6 +22,7 @@ import {
   keyParameter,
   nodeParameter,
   jsonBody,
+  pageResponse,
 } from './openapi-parts.js';
 
 /** Cluster state, membership and faults. */
@@ -213,19 +214,7 @@ export function operationsPaths(): Record<string, PathItem> {
       operationId: 'dashboard',
       summary: 'The dashboard, one self-contained page fed by /live',
       tags: ['operations'],
-      responses: answers({
-        '200': {
-          description: 'The page.',
-          headers: {
-            'Content-Security-Policy': {
-              description: 'Its own inline script and style, this origin, nothing else.',
-              required: true,
-              schema: { type: 'string' },
-            },
-          },
-          content: { 'text/html': { schema: { type: 'string' } } },
-        },
-      }),
+      responses: answers({ '200': pageResponse('The page.') }),
     }),
     '/replay': readable({
       operationId: 'replay',
@@ -241,19 +230,7 @@ export function operationsPaths(): Record<string, PathItem> {
           schema: { type: 'string', pattern: TRACE_NAME.source },
         },
       ],
-      responses: answers({
-        '200': {
-          description: 'The page.',
-          headers: {
-            'Content-Security-Policy': {
-              description: 'Its own inline script and style, this origin, nothing else.',
-              required: true,
-              schema: { type: 'string' },
-            },
-          },
-          content: { 'text/html': { schema: { type: 'string' } } },
-        },
-      }),
+      responses: answers({ '200': pageResponse('The page.') }),
     }),
     '/replay/files/{name}/trace.jsonl': readable({
       operationId: 'replayTrace',

@@ -129,6 +129,19 @@ export const MAX_TTL_SECONDS = 315_360_000;
 
 export const json = (schema: Schema): Record<string, MediaType> => ({ 'application/json': { schema } });
 
+/** A page the server serves (the dashboard, the replay, a check's report): HTML under the pages' CSP. */
+export const pageResponse = (description: string): Response => ({
+  description,
+  headers: {
+    'Content-Security-Policy': {
+      description: 'Its own inline script and style, this origin, nothing else.',
+      required: true,
+      schema: { type: 'string' },
+    },
+  },
+  content: { 'text/html': { schema: { type: 'string' } } },
+});
+
 /**
  * The error answers for `codes`, one response per status, each listing its codes in
  * `x-error-codes` (the test checks every error answer's code is listed under its status).
