@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -7,15 +6,7 @@ import { join } from 'node:path';
 import { describe, test, type TestContext } from 'node:test';
 import { runCheck } from '../src/check/run.js';
 import { chromiumSkip, launchChromium, openPage } from './browser.js';
-import {
-  checkOptions,
-  CHILD_TIMEOUT_MS,
-  CLI_PATH,
-  http,
-  LONG_TIMEOUT,
-  STALE_READ_RUN,
-  startRunning,
-} from './helpers.js';
+import { checkOptions, http, LONG_TIMEOUT, STALE_READ_RUN, startRunning, startCliCheck } from './helpers.js';
 
 /** A cluster of three nodes, and its dashboard open and live in chromium at `viewport`. */
 async function openDashboard(t: TestContext, viewport: { width: number; height: number }) {
@@ -90,26 +81,7 @@ describe("the dashboard's live check", () => {
     { ...LONG_TIMEOUT, skip: chromiumSkip() },
     async (t) => {
       const { run, page, errors } = await openDashboard(t, { width: 420, height: 900 });
-      const out = await mkdtemp(join(tmpdir(), 'thunderdb-cli-check-'));
-      const child = spawn(
-        process.execPath,
-        [
-          CLI_PATH,
-          'check',
-          '--url',
-          run.url,
-          '--seed',
-          '8',
-          '--faults',
-          'none',
-          '--time-limit',
-          '600',
-          '--out',
-          out,
-        ],
-        { timeout: CHILD_TIMEOUT_MS },
-      );
-      t.after(() => child.kill());
+      const { child } = await startCliCheck(t, run.url, 8);
       await page.locator('#check-status[data-source="cli"][data-state="running"]').waitFor();
       // Operations counted and keys judged while it runs.
       await page.locator('#check-keys [data-verdict="valid"]').first().waitFor();

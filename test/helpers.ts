@@ -4,6 +4,7 @@ import { request } from 'node:http';
 
 import { createServer } from 'node:net';
 
+import type { TestContext } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 import { fileURLToPath } from 'node:url';
@@ -317,3 +318,31 @@ export const STALE_READ_RUN = {
   faults: ['partition'],
   timeLimit: 3,
 } as const satisfies Partial<CheckOptions>;
+
+/**
+ * Starts `thunderdb check --url url` with `seed`, no faults, for up to 600 s (a test stops
+ * it): the child, killed when the test ends, and the folder its files go to.
+ */
+export async function startCliCheck(
+  t: TestContext,
+  url: string,
+  seed: number,
+): Promise<{ child: ChildProcessWithoutNullStreams; out: string }> {
+  const out = await mkdtemp(join(tmpdir(), 'thunderdb-cli-check-'));
+  const args = [
+    'check',
+    '--url',
+    url,
+    '--seed',
+    String(seed),
+    '--faults',
+    'none',
+    '--time-limit',
+    '600',
+    '--out',
+    out,
+  ];
+  const child = spawn(process.execPath, [CLI_PATH, ...args], { timeout: CHILD_TIMEOUT_MS });
+  t.after(() => child.kill());
+  return { child, out };
+}

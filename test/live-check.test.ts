@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -14,8 +13,6 @@ import { checkKey, type Operation } from '../src/check/linearizability.js';
 import type { CheckOptions, CheckResults } from '../src/check/results.js';
 import { runCheck } from '../src/check/run.js';
 import {
-  CHILD_TIMEOUT_MS,
-  CLI_PATH,
   codeOf,
   http,
   LONG_TIMEOUT,
@@ -25,6 +22,7 @@ import {
   until,
   checkOptions,
   STALE_READ_RUN,
+  startCliCheck,
 } from './helpers.js';
 import { handWritten } from './histories.js';
 
@@ -347,26 +345,7 @@ describe('thunderdb check --url shows on the cluster it checks', () => {
         checksDir: await mkdtemp(join(tmpdir(), 'thunderdb-checks-')),
       });
       t.after(() => run.stop());
-      const out = await mkdtemp(join(tmpdir(), 'thunderdb-cli-check-'));
-      const child = spawn(
-        process.execPath,
-        [
-          CLI_PATH,
-          'check',
-          '--url',
-          run.url,
-          '--seed',
-          '11',
-          '--faults',
-          'none',
-          '--time-limit',
-          '600',
-          '--out',
-          out,
-        ],
-        { timeout: CHILD_TIMEOUT_MS },
-      );
-      t.after(() => child.kill());
+      const { child, out } = await startCliCheck(t, run.url, 11);
       let printed = '';
       child.stdout.on('data', (d: Buffer) => (printed += d));
       child.stderr.on('data', (d: Buffer) => (printed += d));
